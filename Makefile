@@ -1,0 +1,40 @@
+# Two commands do everything on a fresh machine: `make demo` and `make test`.
+# Each creates its own virtualenv (.venv) with the host's python3.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PAYLOAD ?= {"name": "world"}
+
+.PHONY: demo test test-all lint bench bench-quick clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $@
+
+venv: $(BIN)/.installed
+
+demo: $(BIN)/.installed
+	mkdir -p out
+	$(BIN)/ignite-pack build fixtures/python-hello -o out/hello.tar.gz
+	$(BIN)/ignite-pack invoke out/hello.tar.gz -p '$(PAYLOAD)'
+
+test: $(BIN)/.installed
+	$(BIN)/python -m pytest -q -m "not network"
+
+test-all: $(BIN)/.installed
+	$(BIN)/python -m pytest -q
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check packager launcher tests
+	$(BIN)/mypy
+
+clean:
+	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache
+
+bench: $(BIN)/.installed
+	$(BIN)/python bench/run.py --full
+
+bench-quick: $(BIN)/.installed
+	$(BIN)/python bench/run.py --quick

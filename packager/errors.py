@@ -1,0 +1,171 @@
+"""One exception hierarchy for the whole core.
+
+Every error says *what* failed, *where* (a file, line, archive member or
+requirement), and a *hint* on how to fix it. Each class has its own exit code so
+CI scripts can tell failures apart; the CLI is the only place that turns these
+into output and an exit status.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Optional
+
+
+class IgniteError(Exception):
+    """Base class of every error the packager raises on purpose."""
+
+    exit_code: ClassVar[int] = 1
+    code: ClassVar[str] = "error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        where: Optional[str] = None,
+        hint: Optional[str] = None,
+        details: Optional[dict[str, Any]] = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.where = where
+        self.hint = hint
+        self.details = details or {}
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.message}" if self.where else self.message
+
+    def to_dict(self) -> dict[str, Any]:
+        """The machine-readable form printed by ``--json``."""
+        out: dict[str, Any] = {
+            "error": self.code,
+            "message": self.message,
+            "where": self.where,
+            "hint": self.hint,
+            "exit_code": self.exit_code,
+        }
+        if self.details:
+            out["details"] = self.details
+        return out
+
+
+class UsageError(IgniteError):
+    """Bad options or a bad combination of them."""
+
+    exit_code = 2
+    code = "usage"
+
+
+class SourceError(IgniteError):
+    """The source cannot be read: missing, unreadable, of an unknown kind, too big."""
+
+    exit_code = 3
+    code = "source"
+
+
+class ArchiveError(SourceError):
+    """An archive member breaks the input policy (links, traversal, bombs...)."""
+
+    exit_code = 4
+    code = "archive"
+
+
+class HandlerError(IgniteError):
+    """handler.py is missing, nested, not UTF-8, not valid Python 3.12, or unbound."""
+
+    exit_code = 5
+    code = "handler"
+
+
+class RequirementsError(IgniteError):
+    """requirements.txt breaks the policy or cannot be parsed."""
+
+    exit_code = 6
+    code = "requirements"
+
+
+class ResolveError(IgniteError):
+    """Requirements cannot be satisfied for the target (conflict, unknown, no wheel)."""
+
+    exit_code = 7
+    code = "resolve"
+
+
+class FetchError(IgniteError):
+    """A distribution could not be downloaded or failed its hash check."""
+
+    exit_code = 8
+    code = "fetch"
+
+
+class SdistBuildError(IgniteError):
+    """An sdist could not be built into a wheel for the target."""
+
+    exit_code = 9
+    code = "sdist-build"
+
+
+class ArtifactError(IgniteError):
+    """The artifact could not be written (size budget, I/O)."""
+
+    exit_code = 10
+    code = "artifact"
+
+
+class VerifyError(IgniteError):
+    """An artifact does not match its manifest, or is not an artifact at all."""
+
+    exit_code = 11
+    code = "verify"
+
+
+class RuntimeNotFound(IgniteError):
+    """No usable interpreter for the target (CPython 3.12) was found."""
+
+    exit_code = 12
+    code = "runtime"
+
+
+class InvokeError(IgniteError):
+    """The launcher did not start, or did not answer in time."""
+
+    exit_code = 13
+    code = "invoke"
+
+
+class HandlerFailed(IgniteError):
+    """The function answered with a 5xx: the body is the handler's error."""
+
+    exit_code = 14
+    code = "handler-failed"
+
+
+class ConfigError(IgniteError):
+    """pyproject.toml [tool.ignite] or ignite.toml is invalid."""
+
+    exit_code = 15
+    code = "config"
+
+
+#: Exit code for an unexpected exception: a bug in the packager, not in the input.
+INTERNAL_ERROR_EXIT = 70
+
+EXIT_CODES: dict[str, int] = {
+    cls.code: cls.exit_code
+    for cls in (
+        IgniteError,
+        UsageError,
+        SourceError,
+        ArchiveError,
+        HandlerError,
+        RequirementsError,
+        ResolveError,
+        FetchError,
+        SdistBuildError,
+        ArtifactError,
+        VerifyError,
+        RuntimeNotFound,
+        InvokeError,
+        HandlerFailed,
+        ConfigError,
+    )
+}
