@@ -24,7 +24,7 @@ def _candidates(version: str) -> list[str]:
     env = os.environ.get("IGNITE_PYTHON")
     if env:
         out.append(env)
-    if "%d.%d" % sys.version_info[:2] == version:
+    if "{}.{}".format(*sys.version_info[:2]) == version:
         out.append(sys.executable)
     for name in (f"python{version}", "python3", "python"):
         found = shutil.which(name)
@@ -76,9 +76,8 @@ def find_python(version: str = "3.12", explicit: Optional[str] = None) -> str:
             hint=f"pass the path of a CPython {version} interpreter",
         )
     for cand in _candidates(version):
-        if os.path.exists(cand) or os.sep not in cand:
-            if probe(cand, version):
-                return cand
+        if (os.path.exists(cand) or os.sep not in cand) and probe(cand, version):
+            return cand
     raise RuntimeNotFound(
         f"no working CPython {version} found on this machine",
         hint=(

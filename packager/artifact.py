@@ -1,0 +1,279 @@
+"""The artifact: a deterministic tar.gz, written atomically, and read back safely.
+
+Bytes are a pure function of the entries: fixed mtime, uid/gid 0, empty owner
+names, modes 0644/0755, PAX format, no directory members, and gzip members
+written by hand (mtime 0, no file name, OS byte 255) at a fixed level.
+
+The tar stream is cut into *segments* (manifest, source, launcher, one per
+vendored distribution, end-of-archive), each compressed as its own gzip member.
+``tar``, ``gzip`` and Python's ``tarfile`` read concatenated members as one
+stream, and a segment depends only on its own entries, so it can be cached and
+compressed in parallel without changing a single output byte.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import struct
+import tarfile
+import tempfile
+import zlib
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from packager.errors import ArtifactError, VerifyError
+from packager.manifest import MANIFEST_NAME, FileRecord, Manifest
+
+#: 1980-01-01T00:00:00Z: the default mtime of every member (SOURCE_DATE_EPOCH overrides).
+DEFAULT_MTIME = 315532800
+DEFAULT_LEVEL = 6
+_BLOCK = 512
+_RECORD = 20 * _BLOCK
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A regular file destined for the artifact."""
+
+    path: str
+    data: bytes
+    mode: int = 0o644
+
+    def record(self) -> FileRecord:
+        return FileRecord(self.path, len(self.data), self.mode, hashlib.sha256(self.data).hexdigest())
+
+
+def normalize_mode(mode: int) -> int:
+    return 0o755 if mode & 0o111 else 0o644
+
+
+def source_date_epoch(env: Optional[dict[str, str]] = None) -> int:
+    """The mtime for every member: SOURCE_DATE_EPOCH when set and valid, else 1980-01-01."""
+    raw = (env if env is not None else os.environ).get("SOURCE_DATE_EPOCH", "").strip()
+    if not raw:
+        return DEFAULT_MTIME
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ArtifactError(
+            f"SOURCE_DATE_EPOCH={raw!r} is not an integer", where="SOURCE_DATE_EPOCH",
+            hint="set it to a Unix timestamp, e.g. $(git log -1 --format=%ct)",
+        ) from None
+    if value < 0 or value >= 8**11:
+        raise ArtifactError(
+            f"SOURCE_DATE_EPOCH={raw} is out of range", where="SOURCE_DATE_EPOCH",
+            hint="use a Unix timestamp between 0 and 8589934591",
+        )
+    return value
+
+
+def tar_bytes(entries: Iterable[Entry], mtime: int) -> bytes:
+    """The tar encoding of *entries* (no end-of-archive marker)."""
+    out = bytearray()
+    for e in entries:
+        info = tarfile.TarInfo(e.path)
+        info.size = len(e.data)
+        info.mode = e.mode
+        info.mtime = mtime
+        info.uid = info.gid = 0
+        info.uname = info.gname = ""
+        info.type = tarfile.REGTYPE
+        out += info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")
+        out += e.data
+        pad = -len(e.data) % _BLOCK
+        out += b"\0" * pad
+    return bytes(out)
+
+
+def gzip_member(data: bytes, level: int) -> bytes:
+    """One gzip member, byte-for-byte the same on every host with the same zlib."""
+    comp = zlib.compressobj(level, zlib.DEFLATED, -zlib.MAX_WBITS, 9)
+    body = comp.compress(data) + comp.flush()
+    header = b"\x1f\x8b\x08\x00" + struct.pack("<I", 0) + b"\x00\xff"
+    trailer = struct.pack("<II", zlib.crc32(data) & 0xFFFFFFFF, len(data) & 0xFFFFFFFF)
+    return header + body + trailer
+
+
+def end_of_archive(tar_length: int) -> bytes:
+    """Two zero blocks, padded so the whole tar is a multiple of the 10 KiB record."""
+    total = tar_length + 2 * _BLOCK
+    return b"\0" * (2 * _BLOCK + (-total % _RECORD))
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A run of entries compressed as one gzip member."""
+
+    name: str
+    entries: tuple[Entry, ...]
+
+    def tar(self, mtime: int) -> bytes:
+        return tar_bytes(self.entries, mtime)
+
+
+def write_artifact(
+    out: Path,
+    manifest: Manifest,
+    segments: Sequence[Segment],
+    *,
+    level: int = DEFAULT_LEVEL,
+    max_size: Optional[int] = None,
+    jobs: int = 0,
+) -> tuple[str, int]:
+    """Write the artifact atomically; return (sha256, size). A failure leaves no file."""
+    mtime = manifest.mtime
+    manifest_entry = Entry(MANIFEST_NAME, manifest.to_bytes(), 0o644)
+    parts = [Segment("manifest", (manifest_entry,)), *segments]
+    tars = [p.tar(mtime) for p in parts]
+    tar_len = sum(len(t) for t in tars)
+    tars.append(end_of_archive(tar_len))
+    workers = jobs or min(4, os.cpu_count() or 1)
+    if workers > 1 and len(tars) > 2:
+        with ThreadPoolExecutor(max_workers=workers) as pool:  # zlib releases the GIL
+            members = list(pool.map(lambda t: gzip_member(t, level), tars))
+    else:
+        members = [gzip_member(t, level) for t in tars]
+    size = sum(len(m) for m in members)
+    if max_size is not None and size > max_size:
+        raise ArtifactError(
+            f"artifact would be {size} bytes, over the budget of {max_size} bytes",
+            where=str(out), hint="see the largest contributors below; trim dependencies or raise --max-size",
+            details={"size": size, "max_size": max_size},
+        )
+    digest = hashlib.sha256()
+    for m in members:
+        digest.update(m)
+    atomic_write(out, members)
+    return digest.hexdigest(), size
+
+
+def atomic_write(out: Path, chunks: Iterable[bytes]) -> None:
+    """Write to a temp file next to *out*, fsync, rename. On any error, nothing is left."""
+    out = Path(out)
+    parent = out.parent if str(out.parent) else Path(".")
+    if not parent.is_dir():
+        raise ArtifactError(
+            "output directory does not exist", where=str(parent),
+            hint="create it first, or pass -o with an existing directory",
+        )
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            for c in chunks:
+                fh.write(c)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, out)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+# ---------------------------------------------------------------- reading
+
+
+def _open_stream(path: Path) -> tarfile.TarFile:
+    if not Path(path).is_file():
+        raise VerifyError("artifact not found", where=str(path), hint="pass the path of a .tar.gz built by ignite-pack")
+    try:
+        return tarfile.open(path, mode="r|gz")
+    except (tarfile.TarError, OSError, EOFError) as exc:
+        raise VerifyError(
+            f"not a gzip'd tar: {exc}", where=str(path),
+            hint="pass the path of a .tar.gz built by ignite-pack",
+        ) from exc
+
+
+def read_manifest(path: Path) -> Manifest:
+    """Read only the first member, which must be manifest.json."""
+    with _open_stream(path) as tf:
+        try:
+            first = tf.next()
+            if first is None or first.name != MANIFEST_NAME or not first.isfile():
+                raise VerifyError(
+                    f"first member is {first.name if first else 'missing'!r}, not {MANIFEST_NAME}",
+                    where=str(path), hint="this is not an ignite artifact",
+                )
+            fh = tf.extractfile(first)
+            assert fh is not None
+            data = fh.read(first.size)
+        except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
+            raise VerifyError(f"artifact is corrupt: {exc}", where=str(path), hint="rebuild it") from exc
+    return Manifest.from_bytes(data, where=f"{path}:{MANIFEST_NAME}")
+
+
+@dataclass(frozen=True)
+class Member:
+    """A member as read back from an artifact."""
+
+    path: str
+    mode: int
+    data: bytes
+    type: bytes
+
+
+def iter_members(path: Path) -> Iterator[Member]:
+    """Stream every member (manifest included), in archive order, without touching disk."""
+    with _open_stream(path) as tf:
+        try:
+            for info in tf:
+                data = b""
+                if info.isfile():
+                    fh = tf.extractfile(info)
+                    assert fh is not None
+                    data = fh.read(info.size)
+                yield Member(info.name, info.mode, data, info.type)
+        except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
+            raise VerifyError(f"artifact is corrupt: {exc}", where=str(path), hint="rebuild it") from exc
+
+
+def artifact_digest(path: Path) -> tuple[str, int]:
+    h = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+            size += len(chunk)
+    return h.hexdigest(), size
+
+
+def unpack(path: Path, dest: Path, manifest: Optional[Manifest] = None) -> Manifest:
+    """Unpack an artifact into *dest*, checking every file against the manifest.
+
+    Member names are validated against the manifest's list before anything is
+    written, so a crafted artifact cannot write outside *dest*.
+    """
+    manifest = manifest or read_manifest(path)
+    expected = {f.path: f for f in manifest.files}
+    dest = Path(dest)
+    root = dest.resolve()
+    for m in iter_members(path):
+        if m.path == MANIFEST_NAME:
+            (dest / MANIFEST_NAME).write_bytes(m.data)
+            continue
+        rec = expected.get(m.path)
+        if rec is None or m.type not in (tarfile.REGTYPE, tarfile.AREGTYPE):
+            raise VerifyError(
+                "member is not listed in the manifest", where=f"member {m.path!r}",
+                hint="the artifact was modified; rebuild it",
+            )
+        if hashlib.sha256(m.data).hexdigest() != rec.sha256:
+            raise VerifyError(
+                "member does not match its sha256 in the manifest", where=f"member {m.path!r}",
+                hint="the artifact was modified; rebuild it",
+            )
+        target = (dest / m.path).resolve()
+        if root not in target.parents:
+            raise VerifyError("member escapes the destination", where=f"member {m.path!r}")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(m.data)
+        os.chmod(target, rec.mode)
+    return manifest

@@ -1,0 +1,133 @@
+"""The build pipeline: intake -> checks -> (dependencies) -> artifact.
+
+Each stage is its own module; this one only wires them together and passes
+typed values from one to the next. Progress goes through a callback so the
+core stays silent.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+from packager import __version__
+from packager.artifact import DEFAULT_LEVEL, Entry, Segment, source_date_epoch, write_artifact
+from packager.checks import CheckedSource, EntryPoint, check_source
+from packager.embed import launcher_entries, launcher_version
+from packager.errors import ArtifactError
+from packager.intake import Limits, read_source
+from packager.manifest import Manifest
+from packager.profile import TargetProfile, load_profile
+from packager.vendor import VendorOutput
+
+#: ``progress(stage, message)``: called at the start of each long step.
+Progress = Callable[[str, str], None]
+
+
+def _quiet(stage: str, message: str) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    """Everything a build depends on besides the source bytes."""
+
+    source: Path
+    output: Path
+    entry: Optional[EntryPoint] = None
+    convention: str = "ignite"
+    profile: Optional[str] = None
+    python312: Optional[str] = None
+    level: int = DEFAULT_LEVEL
+    max_size: Optional[int] = None
+    env: Optional[dict[str, str]] = None
+    limits: Limits = field(default_factory=Limits)
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    """What a finished build produced."""
+
+    output: Path
+    sha256: str
+    size: int
+    manifest: Manifest
+    warnings: tuple[str, ...]
+    seconds: float
+
+    @property
+    def files(self) -> int:
+        return len(self.manifest.files) + 1
+
+
+def source_entries(checked: CheckedSource) -> tuple[Entry, ...]:
+    return tuple(Entry(f.path, f.data, f.mode) for f in checked.tree.files)
+
+
+def assemble(
+    checked: CheckedSource,
+    profile: TargetProfile,
+    options: BuildOptions,
+    deps: Optional[VendorOutput] = None,
+) -> tuple[Manifest, list[Segment]]:
+    """Lay out the segments and the manifest that describes them."""
+    segments = [
+        Segment("source", source_entries(checked)),
+        Segment("launcher", launcher_entries()),
+        *(deps.segments if deps else ()),
+    ]
+    paths: dict[str, str] = {}
+    for seg in segments:
+        for e in seg.entries:
+            if e.path in paths:
+                raise ArtifactError(
+                    f"{e.path!r} would be written twice (by {paths[e.path]} and {seg.name})",
+                    where=e.path, hint="rename the file in your source",
+                )
+            paths[e.path] = seg.name
+    manifest = Manifest(
+        entry_module=checked.entry.module,
+        entry_function=checked.entry.function,
+        convention=options.convention,
+        target=profile.summary(),
+        files=tuple(e.record() for seg in segments for e in seg.entries),
+        packager_version=__version__,
+        launcher_version=launcher_version(),
+        source={"kind": checked.tree.kind, "files": len(checked.tree.files), "entry_file": checked.entry_file},
+        requirements=dict(deps.requirements) if deps else {},
+        vendored=deps.vendored if deps else (),
+        skipped=deps.skipped if deps else (),
+        compression={"format": "gzip", "level": options.level, "segments": [s.name for s in segments]},
+        mtime=source_date_epoch(options.env),
+    )
+    return manifest, segments
+
+
+def build(options: BuildOptions, progress: Progress = _quiet) -> BuildResult:
+    """Build one artifact. Raises an IgniteError on bad input; writes nothing then."""
+    started = time.perf_counter()
+    progress("intake", f"reading {options.source}")
+    tree = read_source(Path(options.source), options.limits)
+    profile = load_profile(options.profile)
+    progress("checks", "checking the handler")
+    checked = check_source(tree, options.entry, python312=options.python312)
+    deps: Optional[VendorOutput] = None
+    if checked.requirements is not None and checked.requirements.data.strip():
+        from packager.dependencies import vendor_requirements
+
+        deps = vendor_requirements(checked, profile, options, progress)
+    manifest, segments = assemble(checked, profile, options, deps)
+    progress("artifact", f"writing {options.output}")
+    sha, size = write_artifact(Path(options.output), manifest, segments, level=options.level,
+                               max_size=options.max_size)
+    return BuildResult(
+        output=Path(options.output),
+        sha256=sha,
+        size=size,
+        manifest=manifest,
+        warnings=checked.warnings,
+        seconds=time.perf_counter() - started,
+    )

@@ -1,0 +1,280 @@
+"""Checks: is this source a function the target can run?
+
+handler.py (or the chosen entry module) at the root, UTF-8, valid Python 3.12,
+the entry function bound at module level, no clash with the artifact's reserved
+names. Every failure names the file and line and says how to fix it.
+"""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from typing import Optional
+
+from packager.errors import HandlerError, UsageError
+from packager.intake import SourceFile, SourceTree
+
+#: Top-level names the artifact itself uses; user source may not contain them.
+RESERVED_TOP_LEVEL = ("__ignite__", "manifest.json", "vendor")
+TARGET_SYNTAX = (3, 12)
+
+
+@dataclass(frozen=True)
+class EntryPoint:
+    """``module:function`` that the launcher imports and calls."""
+
+    module: str = "handler"
+    function: str = "handler"
+
+    @classmethod
+    def parse(cls, spec: str) -> EntryPoint:
+        """Parse ``module:function`` (or just ``module``) as given to ``--entry``."""
+        module, sep, function = spec.partition(":")
+        module = module.strip()
+        function = function.strip() if sep else "handler"
+        if module.endswith(".py"):
+            module = module[:-3].replace("/", ".")
+        ok = bool(module) and all(p.isidentifier() for p in module.split("."))
+        if not ok or not function.isidentifier():
+            raise UsageError(
+                f"invalid entry {spec!r}", where="--entry",
+                hint="use module:function, e.g. handler:handler or app.main:handle",
+            )
+        return cls(module=module, function=function)
+
+    @property
+    def candidates(self) -> tuple[str, str]:
+        """The two files that can hold the module: ``a/b.py`` or ``a/b/__init__.py``."""
+        base = self.module.replace(".", "/")
+        return (f"{base}.py", f"{base}/__init__.py")
+
+    def __str__(self) -> str:
+        return f"{self.module}:{self.function}"
+
+
+@dataclass(frozen=True)
+class CheckedSource:
+    """A source that passed every check, with what the later stages need."""
+
+    tree: SourceTree
+    entry: EntryPoint
+    entry_file: str
+    requirements: Optional[SourceFile]
+    warnings: tuple[str, ...] = field(default=())
+    #: Positional parameter names of the entry function, when statically known.
+    signature: Optional[tuple[str, ...]] = None
+    is_async: bool = False
+
+
+def decode_utf8(f: SourceFile) -> str:
+    """Decode a source file as UTF-8, or say exactly where it is not."""
+    try:
+        text = f.data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = f.data.count(b"\n", 0, exc.start) + 1
+        col = exc.start - (f.data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise HandlerError(
+            f"not valid UTF-8 (byte 0x{f.data[exc.start]:02x} at line {line}, column {col})",
+            where=f"{f.path}:{line}",
+            hint="save the file as UTF-8; Python 3 source must be UTF-8",
+        ) from exc
+    return text[1:] if text.startswith("\ufeff") else text
+
+
+def _syntax_error(f: SourceFile, exc: SyntaxError) -> HandlerError:
+    line = exc.lineno or 0
+    where = f"{f.path}:{line}" if line else f.path
+    snippet = (exc.text or "").strip()
+    msg = f"invalid Python 3.12 syntax: {exc.msg}"
+    if snippet:
+        msg += f" -> {snippet[:120]}"
+    return HandlerError(msg, where=where, hint="fix the syntax error; the target runs CPython 3.12")
+
+
+_CHECK_312 = (
+    "import sys, json\n"
+    "src = sys.stdin.buffer.read()\n"
+    "try:\n"
+    "    compile(src, sys.argv[1], 'exec', dont_inherit=True)\n"
+    "except SyntaxError as e:\n"
+    "    print(json.dumps([e.msg, e.lineno, e.text])); sys.exit(1)\n"
+)
+
+
+def parse_for_target(f: SourceFile, text: str, python312: Optional[str] = None) -> ast.Module:
+    """Parse *text* as Python 3.12.
+
+    On a host older than 3.12, ``ast`` cannot know newer syntax; when it fails
+    there and a 3.12 interpreter is at hand, that interpreter has the last word.
+    """
+    try:
+        if sys.version_info >= (3, 12):
+            return ast.parse(text, filename=f.path, feature_version=TARGET_SYNTAX)
+        return ast.parse(text, filename=f.path)
+    except SyntaxError as exc:
+        host_error = exc
+    if sys.version_info < (3, 12) and python312:
+        proc = subprocess.run(
+            [python312, "-I", "-c", _CHECK_312, f.path],
+            input=f.data, capture_output=True, timeout=60, check=False,
+        )
+        if proc.returncode == 0:
+            # Valid 3.12 syntax the host cannot parse: accept with no AST.
+            return ast.Module(body=[], type_ignores=[])
+    raise _syntax_error(f, host_error)
+
+
+def _bound_names(body: list[ast.stmt]) -> tuple[dict[str, ast.stmt], bool]:
+    """Names bound at module level (descending into if/try/with), and whether a star-import exists."""
+    names: dict[str, ast.stmt] = {}
+    star = False
+    for node in body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names[node.name] = node
+        elif isinstance(node, ast.Assign):
+            for target in node.targets:
+                for n in ast.walk(target):
+                    if isinstance(n, ast.Name):
+                        names[n.id] = node
+        elif isinstance(node, (ast.AnnAssign, ast.AugAssign)) and isinstance(node.target, ast.Name):
+            if not isinstance(node, ast.AnnAssign) or node.value is not None:
+                names[node.target.id] = node
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            for alias in node.names:
+                if alias.name == "*":
+                    star = True
+                else:
+                    names[alias.asname or alias.name.split(".")[0]] = node
+        else:
+            inner: list[ast.stmt] = []
+            for attr in ("body", "orelse", "finalbody"):
+                inner.extend(getattr(node, attr, []) or [])
+            for handler in getattr(node, "handlers", []) or []:
+                inner.extend(handler.body)
+            if inner:
+                sub, sub_star = _bound_names(inner)
+                names.update(sub)
+                star = star or sub_star
+    return names, star
+
+
+def _nested_hint(tree: SourceTree, filename: str) -> Optional[str]:
+    nested = [p for p in tree.paths if p.endswith("/" + filename)]
+    if not nested:
+        return None
+    first = nested[0]
+    folder = first[: -len(filename) - 1]
+    return (
+        f"found {first}: the archive has an extra top-level folder. Archive the *contents* "
+        f"of {folder}/ instead (e.g. `cd {folder} && zip -r ../function.zip .`)"
+    )
+
+
+def check_source(
+    tree: SourceTree,
+    entry: Optional[EntryPoint] = None,
+    *,
+    python312: Optional[str] = None,
+) -> CheckedSource:
+    """Run every handler check of DESIGN.md §5 and return the checked source."""
+    entry = entry or EntryPoint()
+    warnings: list[str] = []
+
+    for path in tree.paths:
+        top = path.split("/", 1)[0]
+        if top in RESERVED_TOP_LEVEL:
+            raise HandlerError(
+                f"{top!r} is reserved for the artifact's own use", where=path,
+                hint=(
+                    f"rename {top!r} in your source"
+                    + (" (dependencies go in requirements.txt)" if top == "vendor" else "")
+                ),
+            )
+
+    entry_file = next((c for c in entry.candidates if tree.get(c) is not None), None)
+    if entry_file is None:
+        filename = entry.candidates[0].rsplit("/", 1)[-1]
+        hint = _nested_hint(tree, filename)
+        if hint:
+            raise HandlerError(
+                f"{entry.candidates[0]} is not at the root of the source", where=entry.candidates[0],
+                hint=hint,
+            )
+        py = [p for p in tree.paths if p.endswith(".py") and "/" not in p]
+        if tree.kind == "file" and py:
+            hint = (
+                f"the file is named {py[0]}: rename it to {entry.candidates[0]}, "
+                f"or pass --entry {py[0][:-3]}:{entry.function}"
+            )
+        elif py:
+            hint = (
+                f"add {entry.candidates[0]} at the root, or pass --entry MODULE:FUNCTION "
+                f"(Python files at the root: {', '.join(py[:5])})"
+            )
+        else:
+            hint = f"add {entry.candidates[0]} defining `def {entry.function}(payload, ctx)` at the root"
+        raise HandlerError(f"{entry.candidates[0]} not found", where=entry.candidates[0], hint=hint)
+
+    handler = tree.get(entry_file)
+    assert handler is not None
+    text = decode_utf8(handler)
+    module = parse_for_target(handler, text, python312)
+
+    # Other Python files: syntax errors there are warnings, since they may never be imported.
+    for f in tree.files:
+        if f.path.endswith(".py") and f.path != entry_file:
+            try:
+                parse_for_target(f, decode_utf8(f), python312)
+            except HandlerError as exc:
+                warnings.append(f"{exc.where}: {exc.message}")
+
+    signature: Optional[tuple[str, ...]] = None
+    is_async = False
+    if module.body:
+        names, star = _bound_names(module.body)
+        node = names.get(entry.function)
+        if node is None and not star:
+            defs = sorted(
+                n for n, v in names.items()
+                if isinstance(v, (ast.FunctionDef, ast.AsyncFunctionDef))
+            )
+            hint = f"define `def {entry.function}(payload, ctx):` at module level"
+            if defs:
+                hint += f", or pass --entry {entry.module}:NAME (functions here: {', '.join(defs[:8])})"
+            raise HandlerError(
+                f"entry function {entry.function!r} is not defined at module level",
+                where=entry_file, hint=hint,
+            )
+        if node is None:
+            warnings.append(
+                f"{entry_file}: {entry.function!r} may come from a star-import; not checked"
+            )
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            is_async = isinstance(node, ast.AsyncFunctionDef)
+            args = node.args
+            signature = tuple(a.arg for a in [*args.posonlyargs, *args.args])
+        elif node is not None and isinstance(node, ast.ClassDef):
+            warnings.append(f"{entry_file}: {entry.function!r} is a class, not a function")
+
+    requirements = tree.get("requirements.txt")
+    if requirements is None:
+        nested_req = [p for p in tree.paths if p.endswith("/requirements.txt")]
+        if nested_req:
+            warnings.append(
+                f"{nested_req[0]} is not at the root and will not be installed; "
+                "move it next to the entry module"
+            )
+    if tree.ignored:
+        warnings.append(f"ignored {len(tree.ignored)} cache/VCS file(s) (e.g. {tree.ignored[0]})")
+
+    return CheckedSource(
+        tree=tree,
+        entry=entry,
+        entry_file=entry_file,
+        requirements=requirements,
+        warnings=tuple(warnings),
+        signature=signature,
+        is_async=is_async,
+    )

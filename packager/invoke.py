@@ -1,0 +1,157 @@
+"""Run an artifact locally the way the platform does: unpack, start the launcher, talk HTTP."""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Optional
+
+from packager.artifact import unpack
+from packager.errors import InvokeError
+from packager.manifest import RUN, Manifest
+
+READY_TIMEOUT_S = 60.0
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Unpacked:
+    root: Path
+    manifest: Manifest
+
+
+@contextlib.contextmanager
+def unpacked(artifact: Path) -> Iterator[Unpacked]:
+    """Unpack into a private temp dir, removed afterwards whatever happens."""
+    tmp = Path(tempfile.mkdtemp(prefix="ignite-run-"))
+    try:
+        manifest = unpack(Path(artifact), tmp)
+        yield Unpacked(tmp, manifest)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def launcher_argv(python: str) -> list[str]:
+    return [python, *RUN[1:]]
+
+
+def launcher_env(port: int, host: str = "127.0.0.1", extra: Optional[dict[str, str]] = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    env.update({"PORT": str(port), "IGNITE_HOST": host, "PYTHONDONTWRITEBYTECODE": "1"})
+    env.setdefault("IGNITE_FUNCTION_ID", "local/function")
+    env.setdefault("IGNITE_ORGANIZATION_ID", "local")
+    env.update(extra or {})
+    return env
+
+
+@dataclass(frozen=True)
+class Response:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+
+def request(port: int, method: str, path: str, body: Optional[bytes] = None,
+            headers: Optional[dict[str, str]] = None, timeout: float = 30.0) -> Response:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        r = conn.getresponse()
+        return Response(r.status, {k.lower(): v for k, v in r.getheaders()}, r.read())
+    finally:
+        conn.close()
+
+
+def _tail(log: IO[bytes], limit: int = 4000) -> str:
+    log.flush()
+    log.seek(0)
+    return log.read().decode("utf-8", "replace")[-limit:]
+
+
+def wait_ready(proc: subprocess.Popen[bytes], port: int, log: IO[bytes], timeout: float = READY_TIMEOUT_S) -> None:
+    """Wait until /_/ready is 200, or the import failed (then the POST shows why)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise InvokeError(
+                f"the launcher exited with status {proc.returncode} before it was ready",
+                where="launcher", hint="its stderr:\n" + _tail(log),
+            )
+        try:
+            r = request(port, "GET", "/_/ready", timeout=2)
+        except OSError:
+            time.sleep(0.02)
+            continue
+        if r.status == 200:
+            return
+        with contextlib.suppress(ValueError):
+            if "traceback" in json.loads(r.body or b"{}"):
+                return  # import failed: the launcher serves the error on POST
+        time.sleep(0.02)
+    raise InvokeError(
+        f"the launcher was not ready after {timeout:.0f}s", where="launcher",
+        hint="its stderr:\n" + _tail(log),
+    )
+
+
+def stop(proc: subprocess.Popen[bytes], grace: float = 10.0) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@dataclass(frozen=True)
+class InvokeResult:
+    response: Response
+    logs: str
+    manifest: Manifest
+
+
+def invoke(
+    artifact: Path,
+    payload: bytes,
+    python: str,
+    *,
+    path: str = "/",
+    headers: Optional[dict[str, str]] = None,
+    env: Optional[dict[str, str]] = None,
+    timeout: float = 300.0,
+) -> InvokeResult:
+    """Unpack, start the launcher under *python*, POST *payload*, stop, clean up."""
+    with unpacked(artifact) as u, tempfile.TemporaryFile() as log:
+        port = free_port()
+        proc = subprocess.Popen(
+            launcher_argv(python), cwd=u.root, env=launcher_env(port, extra=env),
+            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+        )
+        try:
+            wait_ready(proc, port, log)
+            try:
+                resp = request(port, "POST", path, body=payload, headers=headers, timeout=timeout)
+            except OSError as exc:
+                raise InvokeError(
+                    f"request failed: {exc}", where="launcher", hint="its output:\n" + _tail(log),
+                ) from exc
+        finally:
+            stop(proc)
+        return InvokeResult(resp, _tail(log, 1 << 20), u.manifest)

@@ -1,0 +1,164 @@
+"""The artifact's manifest: what it holds, where it came from, how to run it.
+
+``manifest.json`` is the first member of every artifact so that ``inspect``
+reads only the head. It is serialized canonically (sorted keys, fixed
+indentation, UTF-8) because it is part of the byte-for-byte reproducible output.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any, Optional
+
+from packager.errors import VerifyError
+
+FORMAT = "ignite-artifact"
+FORMAT_VERSION = 1
+MANIFEST_NAME = "manifest.json"
+LAUNCHER_DIR = "__ignite__"
+VENDOR_DIR = "vendor"
+RUN = ("python", "-m", LAUNCHER_DIR)
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    """One file in the artifact (the manifest itself excepted)."""
+
+    path: str
+    size: int
+    mode: int
+    sha256: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "size": self.size, "mode": f"{self.mode:04o}", "sha256": self.sha256}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> FileRecord:
+        return cls(path=d["path"], size=int(d["size"]), mode=int(d["mode"], 8), sha256=d["sha256"])
+
+
+@dataclass(frozen=True)
+class VendoredDist:
+    """A third-party distribution installed into ``vendor/``."""
+
+    name: str
+    version: str
+    wheel: str
+    wheel_sha256: str
+    files: int = 0
+    size: int = 0
+    built_from_sdist: bool = False
+
+
+@dataclass(frozen=True)
+class SkippedDist:
+    """A requirement left to the image (preinstalled) with the version it pins."""
+
+    name: str
+    version: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """Everything recorded about one artifact."""
+
+    entry_module: str
+    entry_function: str
+    convention: str
+    target: dict[str, Any]
+    files: tuple[FileRecord, ...]
+    packager_version: str
+    launcher_version: str
+    source: dict[str, Any] = field(default_factory=dict)
+    requirements: dict[str, Any] = field(default_factory=dict)
+    vendored: tuple[VendoredDist, ...] = ()
+    skipped: tuple[SkippedDist, ...] = ()
+    compression: dict[str, Any] = field(default_factory=dict)
+    mtime: int = 0
+    compiled: bool = False
+    format_version: int = FORMAT_VERSION
+
+    @property
+    def tree_digest(self) -> str:
+        """A digest of the file list: equal trees give equal digests whatever the compression."""
+        h = hashlib.sha256()
+        for f in sorted(self.files, key=lambda r: r.path):
+            h.update(f"{f.path}\0{f.mode:o}\0{f.size}\0{f.sha256}\n".encode())
+        return h.hexdigest()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT,
+            "format_version": self.format_version,
+            "packager": {"name": "ignite-packager", "version": self.packager_version},
+            "launcher": {"version": self.launcher_version, "path": LAUNCHER_DIR},
+            "entry": {"module": self.entry_module, "function": self.entry_function},
+            "convention": self.convention,
+            "run": list(RUN),
+            "target": self.target,
+            "source": self.source,
+            "requirements": self.requirements,
+            "vendored": [asdict(v) for v in self.vendored],
+            "skipped": [asdict(s) for s in self.skipped],
+            "compression": self.compression,
+            "mtime": self.mtime,
+            "compiled": self.compiled,
+            "tree_digest": self.tree_digest,
+            "files": [f.to_dict() for f in self.files],
+        }
+
+    def to_bytes(self) -> bytes:
+        return (json.dumps(self.to_dict(), sort_keys=True, indent=1, ensure_ascii=False) + "\n").encode()
+
+    @classmethod
+    def from_bytes(cls, data: bytes, where: str = MANIFEST_NAME) -> Manifest:
+        try:
+            d = json.loads(data.decode("utf-8"))
+            if d.get("format") != FORMAT:
+                raise ValueError(f"format is {d.get('format')!r}, not {FORMAT!r}")
+            if int(d["format_version"]) > FORMAT_VERSION:
+                raise VerifyError(
+                    f"manifest format version {d['format_version']} is newer than this packager "
+                    f"understands ({FORMAT_VERSION})", where=where,
+                    hint="upgrade ignite-packager",
+                )
+            m = cls(
+                entry_module=d["entry"]["module"],
+                entry_function=d["entry"]["function"],
+                convention=d.get("convention", "ignite"),
+                target=d.get("target", {}),
+                files=tuple(FileRecord.from_dict(f) for f in d["files"]),
+                packager_version=d["packager"]["version"],
+                launcher_version=d["launcher"]["version"],
+                source=d.get("source", {}),
+                requirements=d.get("requirements", {}),
+                vendored=tuple(VendoredDist(**v) for v in d.get("vendored", [])),
+                skipped=tuple(SkippedDist(**s) for s in d.get("skipped", [])),
+                compression=d.get("compression", {}),
+                mtime=int(d.get("mtime", 0)),
+                compiled=bool(d.get("compiled", False)),
+                format_version=int(d["format_version"]),
+            )
+        except VerifyError:
+            raise
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise VerifyError(
+                f"manifest is not valid: {exc}", where=where,
+                hint="this file was not written by ignite-pack, or it was modified",
+            ) from exc
+        recorded = d.get("tree_digest")
+        if recorded is not None and recorded != m.tree_digest:
+            raise VerifyError(
+                "manifest's tree_digest does not match its file list", where=where,
+                hint="the manifest was edited; rebuild the artifact",
+            )
+        return m
+
+    def file(self, path: str) -> Optional[FileRecord]:
+        for f in self.files:
+            if f.path == path:
+                return f
+        return None

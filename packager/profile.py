@@ -1,0 +1,130 @@
+"""Target profiles: what the function will run on, as data (TOML).
+
+A profile names the interpreter, the wheel tags the target accepts (in
+priority order, as pip would rank them), the marker environment used to
+evaluate ``; python_version < "3.12"`` style markers *for the target*, and the
+distributions the image preinstalls, pinned with their whole dependency closure.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Optional
+
+from packaging.tags import Tag, parse_tag
+from packaging.utils import NormalizedName, canonicalize_name
+
+from packager.errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.9/3.10 hosts
+    import tomli as tomllib
+
+DEFAULT_PROFILE = "python3.12"
+
+
+@dataclass(frozen=True)
+class TargetProfile:
+    """The target interpreter and image, as the resolver and installer need it."""
+
+    name: str
+    python_version: str  # "3.12"
+    python_full_version: str  # "3.12.8"
+    implementation: str  # "cp"
+    abi: str  # "cp312"
+    platforms: tuple[str, ...]  # manylinux_2_36_x86_64 ... linux_x86_64
+    image: str
+    markers: dict[str, str]
+    preinstalled: dict[NormalizedName, str]  # closure: name -> pinned version
+    preinstalled_roots: tuple[str, ...]
+    digest: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def tags(self) -> list[Tag]:
+        """Compatible wheel tags, most specific first (the order pip ranks them in)."""
+        py = self.python_version.replace(".", "")
+        minor = int(self.python_version.split(".")[1])
+        out: list[Tag] = []
+        interp = f"{self.implementation}{py}"
+        for plat in self.platforms:
+            out.append(Tag(interp, self.abi, plat))
+            out.append(Tag(interp, "abi3", plat))
+            out.append(Tag(interp, "none", plat))
+        for m in range(minor - 1, 1, -1):  # older abi3 wheels
+            for plat in self.platforms:
+                out.append(Tag(f"{self.implementation}3{m}", "abi3", plat))
+        for plat in self.platforms:
+            out.append(Tag(f"py{py}", "none", plat))
+            out.append(Tag("py3", "none", plat))
+        out.append(Tag(interp, "none", "any"))
+        out.append(Tag(f"py{py}", "none", "any"))
+        out.append(Tag("py3", "none", "any"))
+        for m in range(minor - 1, -1, -1):
+            out.append(Tag(f"py3{m}", "none", "any"))
+        return out
+
+    def wheel_tag_rank(self, tag_string: str) -> Optional[int]:
+        """Rank of a wheel's tag set (lower is better), or None when the target cannot use it."""
+        ranks = {t: i for i, t in enumerate(self.tags)}
+        best = [ranks[t] for t in parse_tag(tag_string) if t in ranks]
+        return min(best) if best else None
+
+    def summary(self) -> dict[str, Any]:
+        """What the manifest records about the target."""
+        return {
+            "profile": self.name,
+            "python": self.python_version,
+            "implementation": self.implementation,
+            "abi": self.abi,
+            "platforms": list(self.platforms),
+            "image": self.image,
+            "profile_digest": self.digest,
+        }
+
+
+def _builtin_path(name: str) -> Optional[Path]:
+    ref = resources.files("packager") / "profiles" / f"{name}.toml"
+    return Path(str(ref)) if ref.is_file() else None
+
+
+def load_profile(name_or_path: Optional[str] = None) -> TargetProfile:
+    """Load a built-in profile by name, or a profile TOML file by path."""
+    spec = name_or_path or DEFAULT_PROFILE
+    path = _builtin_path(spec)
+    if path is None:
+        path = Path(spec)
+        if not path.is_file():
+            raise ConfigError(
+                f"unknown target profile {spec!r}", where="--profile",
+                hint=f"use {DEFAULT_PROFILE!r} or the path of a profile .toml file",
+            )
+    raw = path.read_bytes()
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+        py = data["python"]
+        pre = data.get("preinstalled", {})
+        profile = TargetProfile(
+            name=data.get("name", path.stem),
+            python_version=py["version"],
+            python_full_version=py.get("full_version", py["version"] + ".0"),
+            implementation=py.get("implementation", "cp"),
+            abi=py.get("abi", "cp" + py["version"].replace(".", "")),
+            platforms=tuple(data["platform"]["tags"]),
+            image=data.get("image", ""),
+            markers={k: str(v) for k, v in data["markers"].items()},
+            preinstalled={canonicalize_name(k): str(v) for k, v in pre.get("pins", {}).items()},
+            preinstalled_roots=tuple(pre.get("roots", [])),
+            digest=hashlib.sha256(raw).hexdigest(),
+        )
+    except (KeyError, TypeError, ValueError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(
+            f"invalid target profile: {exc}", where=str(path),
+            hint="see packager/profiles/python3.12.toml for the expected keys",
+        ) from exc
+    return profile

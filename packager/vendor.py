@@ -1,0 +1,19 @@
+"""Vendoring's output as the artifact stage consumes it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from packager.artifact import Segment
+from packager.manifest import SkippedDist, VendoredDist
+
+
+@dataclass(frozen=True)
+class VendorOutput:
+    """Segments to add under ``vendor/`` and what the manifest says about them."""
+
+    segments: tuple[Segment, ...] = ()
+    vendored: tuple[VendoredDist, ...] = ()
+    skipped: tuple[SkippedDist, ...] = ()
+    requirements: dict[str, Any] = field(default_factory=dict)
