@@ -1,0 +1,373 @@
+"""Build speed, artifact size and reproducibility.
+
+For each requirement set, each tool builds from its own copy of the source, in its
+own directory (so "same bytes in any directory" is tested too):
+
+  ignite        ignite-pack build SRC -o OUT.tar.gz          (the subject)
+  ignite+lock   same, with a lock made by `ignite-pack lock` (when the command exists)
+  uv            uv pip install --target T --python-platform x86_64-manylinux_2_36 --python-version 3.12
+  uv+tar        the above, then `tar czf` of T + the source (a hand-written CI step)
+  pip           python3.12 -m pip install --target T
+  pip+tar       the above, then `tar czf`
+
+"cold" = every cache empty (fresh cache dir for that run; downloads hit the index),
+"warm" = the cache the cold run filled. All tools see the same public index only
+(the machine's pip config / local find-links are switched off, see common.clean_env).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tarfile
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import peers
+from common import APPS, ROOT, WORK, clean_env, log, rmtree, sha256_file, stats, timed, tree_size
+
+SETS: Dict[str, Dict[str, Any]] = {
+    "none": {"reqs": [], "handler": "hello", "desc": "handler only"},
+    "S1": {"reqs": ["pyyaml", "orjson", "python-slugify"], "handler": "hello", "desc": "pyyaml orjson python-slugify"},
+    "S2": {"reqs": ["scikit-learn", "requests"], "handler": "heavy", "desc": "scikit-learn requests"},
+    # docopt 0.6.2 is published as an sdist only (no wheel for any version), pure Python.
+    "S3": {"reqs": ["docopt", "attrs"], "handler": "hello", "desc": "docopt (sdist-only) attrs"},
+}
+PLATFORM = "x86_64-manylinux_2_36"
+BUILD = WORK / "build"
+ARTIFACTS = WORK / "artifacts"   # latest good ignite artifact per set, reused by serve_bench
+
+
+def hello_source() -> Path:
+    fx = ROOT / "fixtures" / "python-hello" / "handler.py"
+    return fx if fx.exists() else APPS / "hello_handler.py"
+
+
+def make_source(set_name: str, dest: Path) -> Path:
+    rmtree(dest)
+    dest.mkdir(parents=True)
+    spec = SETS[set_name]
+    if spec["handler"] == "heavy":
+        shutil.copy(APPS / "heavy" / "handler.py", dest / "handler.py")
+    else:
+        shutil.copy(hello_source(), dest / "handler.py")
+    if spec["reqs"]:
+        (dest / "requirements.txt").write_text("\n".join(spec["reqs"]) + "\n")
+    return dest
+
+
+# ---------------------------------------------------------------- ignite-pack
+def ignite_bin() -> Path:
+    return ROOT / ".venv" / "bin" / "ignite-pack"
+
+
+def ignite_status() -> Dict[str, Any]:
+    """Is `ignite-pack build` usable, and which optional features exist?"""
+    b = ignite_bin()
+    if not b.exists():
+        return {"available": False, "reason": f"{b.relative_to(ROOT)} not installed (run `make venv`)"}
+    h = timed([str(b), "build", "--help"], env=clean_env())
+    if not h.ok:
+        return {"available": False, "reason": f"`ignite-pack build --help` failed: {h.tail(3)}"}
+    v = timed([str(b), "--version"], env=clean_env())
+    lk = timed([str(b), "lock", "--help"], env=clean_env())
+    return {
+        "available": True,
+        "version": (v.stdout.strip() or v.stderr.strip()) if v.ok else None,
+        "json": "--json" in h.stdout,
+        "compile": "--compile" in h.stdout,
+        "offline": "--offline" in h.stdout,
+        "lock": lk.ok,
+        "lock_help": lk.stdout if lk.ok else "",
+        "build_help": h.stdout,
+    }
+
+
+def ignite_cache_env(cache: Path, py312: str) -> Dict[str, str]:
+    # Every cache the packager might use points into `cache` (it may use its own
+    # IGNITE_CACHE_DIR, XDG, or pip's/uv's cache underneath).
+    return clean_env(
+        IGNITE_CACHE_DIR=str(cache / "ignite"),
+        XDG_CACHE_HOME=str(cache / "xdg"),
+        PIP_CACHE_DIR=str(cache / "pip"),
+        UV_CACHE_DIR=str(cache / "uv"),
+        IGNITE_PYTHON=py312,
+        SOURCE_DATE_EPOCH="1700000000",
+    )
+
+
+def artifact_facts(path: Path) -> Dict[str, Any]:
+    files = 0
+    unpacked = 0
+    try:
+        with tarfile.open(path, "r:gz") as tf:
+            for m in tf:
+                if m.isfile():
+                    files += 1
+                    unpacked += m.size
+    except Exception as exc:
+        return {"bytes": path.stat().st_size, "sha256": sha256_file(path), "error": f"unreadable: {exc!r}"}
+    return {"bytes": path.stat().st_size, "files": files, "unpacked_bytes": unpacked, "sha256": sha256_file(path)}
+
+
+def ignite_make_lock(src: Path, env: Dict[str, str], st: Dict[str, Any]) -> Dict[str, Any]:
+    """Run `ignite-pack lock SRC` (shape adapted to the CLI's help text)."""
+    r = timed([str(ignite_bin()), "lock", str(src)], env=env, cwd=src, timeout=900)
+    return {"seconds": r.seconds, "ok": r.ok, "error": None if r.ok else _ignite_error(r)}
+
+
+def _ignite_error(r: Any) -> str:
+    """The one-line error of a failed `ignite-pack ... --json` (else the output's tail)."""
+    try:
+        e = json.loads(r.stdout).get("error")
+        if isinstance(e, dict):
+            msg = str(e.get("message", ""))
+            if e.get("where"):
+                msg += f" (at {e['where']})"
+            return msg
+    except (ValueError, AttributeError):
+        pass
+    return r.tail()
+
+
+def ignite_build(src: Path, out: Path, env: Dict[str, str], st: Dict[str, Any], extra: Optional[List[str]] = None) -> Dict[str, Any]:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    argv = [str(ignite_bin()), "build", str(src), "-o", str(out)] + (["--json"] if st.get("json") else []) + (extra or [])
+    r = timed(argv, env=env, cwd=out.parent, timeout=1800)
+    res: Dict[str, Any] = {"seconds": r.seconds, "ok": r.ok and out.exists()}
+    if not res["ok"]:
+        res["error"] = f"exit {r.rc}: {_ignite_error(r)}"
+        return res
+    res.update(artifact_facts(out))
+    if st.get("json"):
+        try:
+            res["report"] = json.loads(r.stdout)
+        except ValueError:
+            pass
+    return res
+
+
+# ---------------------------------------------------------------- peers
+def uv_install(req: Path, target: Path, cache: Path, py312: str) -> Dict[str, Any]:
+    argv = [str(peers.uv_bin()), "pip", "install", "--no-config", "-q", "--cache-dir", str(cache),
+            "--target", str(target), "--python-platform", PLATFORM, "--python-version", "3.12",
+            "--python", py312, "-r", str(req)]
+    r = timed(argv, env=clean_env(), timeout=1800)
+    return {"seconds": r.seconds, "ok": r.ok, **({} if r.ok else {"error": r.tail()})}
+
+
+def pip_install(req: Path, target: Path, cache: Path) -> Dict[str, Any]:
+    argv = [str(peers.py("tools")), "-m", "pip", "install", "-q", "--cache-dir", str(cache),
+            "--target", str(target), "-r", str(req)]
+    r = timed(argv, env=clean_env(), timeout=1800)
+    return {"seconds": r.seconds, "ok": r.ok, **({} if r.ok else {"error": r.tail()})}
+
+
+def tar_tree(src: Path, tree: Path, out: Path) -> Dict[str, Any]:
+    """The naive pipeline's last step: copy the source next to the installed
+    packages and `tar czf` the lot (GNU tar + gzip -6, no normalisation)."""
+    tree.mkdir(parents=True, exist_ok=True)
+    for f in src.iterdir():
+        shutil.copy(f, tree / f.name)
+    r = timed(["tar", "czf", str(out), "-C", str(tree), "."], env=clean_env(), timeout=1800)
+    res = {"seconds": r.seconds, "ok": r.ok}
+    if r.ok:
+        res.update({"bytes": out.stat().st_size, "sha256": sha256_file(out)})
+    else:
+        res["error"] = r.tail()
+    return res
+
+
+# ---------------------------------------------------------------- driver
+def run(cfg: Dict[str, Any], py312: str, sets: List[str]) -> Dict[str, Any]:
+    st = ignite_status()
+    log(f"ignite-pack: {'available' if st['available'] else 'NOT available: ' + st['reason']}")
+    out: Dict[str, Any] = {"ignite": {k: v for k, v in st.items() if not k.endswith("_help")}, "sets": {}}
+    peers_ok = peers.venv_ok("tools") and peers.uv_bin().exists()
+    for s in sets:
+        out["sets"][s] = run_set(s, cfg, py312, st, peers_ok)
+    return out
+
+
+def _summ(runs: List[Dict[str, Any]], key: str = "seconds") -> Optional[Dict[str, Any]]:
+    return stats(r.get(key) for r in runs if r.get("ok"))
+
+
+def run_set(s: str, cfg: Dict[str, Any], py312: str, st: Dict[str, Any], peers_ok: bool) -> Dict[str, Any]:
+    base = BUILD / s
+    rmtree(base)
+    base.mkdir(parents=True)
+    spec = SETS[s]
+    res: Dict[str, Any] = {"requirements": spec["reqs"], "desc": spec["desc"], "tools": {}}
+    n_cold, n_warm = cfg["build_cold"], cfg["build_warm"]
+    pip_cold, pip_warm = cfg.get("pip_cold", n_cold), cfg.get("pip_warm", n_warm)
+
+    # --- ignite
+    variants = [("ignite", False)] + ([("ignite+lock", True)] if st.get("lock") and spec["reqs"] else [])
+    for name, use_lock in variants:
+        if not st["available"]:
+            res["tools"][name] = {"available": False, "reason": st["reason"]}
+            continue
+        runs: Dict[str, List[Dict[str, Any]]] = {"cold": [], "warm": []}
+        warm_cache: Optional[Path] = None
+        lock_info = None
+        for phase, n in (("cold", n_cold), ("warm", n_warm)):
+            for i in range(n):
+                tag = f"{name}-{phase}{i}"
+                log(f"build {s} {tag}")
+                src = make_source(s, base / tag / "src")
+                cache = base / tag / "cache" if phase == "cold" else warm_cache
+                assert cache is not None
+                env = ignite_cache_env(cache, py312)
+                if use_lock:
+                    # the lock is made once (not timed as part of the build: it is committed by the user)
+                    if lock_info is None:
+                        lock_info = ignite_make_lock(src, env, st)
+                        lock_files = [p for p in src.iterdir() if p.name not in ("handler.py", "requirements.txt")]
+                        lock_info["files"] = [p.name for p in lock_files]
+                        lock_dir = base / "lockfiles"
+                        lock_dir.mkdir(exist_ok=True)
+                        for p in lock_files:
+                            shutil.copy(p, lock_dir / p.name)
+                    else:
+                        for p in (base / "lockfiles").iterdir():
+                            shutil.copy(p, src / p.name)
+                    if not lock_info["ok"]:
+                        break
+                r = ignite_build(src, base / tag / "out" / "artifact.tar.gz", env, st)
+                r["run"] = tag
+                runs[phase].append(r)
+                if phase == "cold" and r["ok"] and warm_cache is None:
+                    warm_cache = cache
+            if phase == "cold" and warm_cache is None:
+                break
+        entry = _tool_entry(runs)
+        if lock_info is not None:
+            entry["lock"] = lock_info
+        res["tools"][name] = entry
+        good = [r for ph in ("warm", "cold") for r in runs[ph] if r.get("ok")]
+        if good and name == "ignite":
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            dest = ARTIFACTS / f"{s}.tar.gz"
+            shutil.copy(base / good[0]["run"] / "out" / "artifact.tar.gz", dest)
+            res["artifact_for_serve"] = str(dest)
+
+    # --- uv / pip (+ tar)
+    for tool in ("uv", "pip"):
+        if not peers_ok:
+            res["tools"][tool] = {"available": False, "reason": "peer venv missing (bench/.work/venvs/tools)"}
+            continue
+        runs = {"cold": [], "warm": []}
+        tars: Dict[str, List[Dict[str, Any]]] = {"cold": [], "warm": []}
+        warm_cache = None
+        nc, nw = (n_cold, n_warm) if tool == "uv" else (pip_cold, pip_warm)
+        for phase, n in (("cold", nc), ("warm", nw)):
+            for i in range(n):
+                tag = f"{tool}-{phase}{i}"
+                log(f"build {s} {tag}")
+                src = make_source(s, base / tag / "src")
+                cache = base / tag / "cache" if phase == "cold" else warm_cache
+                assert cache is not None
+                target = base / tag / "target"
+                if spec["reqs"]:
+                    req = src / "requirements.txt"
+                    r = uv_install(req, target, cache, py312) if tool == "uv" else pip_install(req, target, cache)
+                else:
+                    r = {"seconds": 0.0, "ok": True, "note": "nothing to install"}
+                r["run"] = tag
+                if r["ok"]:
+                    r.update(tree_size(target) if target.exists() else {"files": 0, "bytes": 0})
+                    t = tar_tree(src, target, base / tag / "naive.tar.gz")
+                    t["run"] = tag
+                    tars[phase].append(t)
+                    if t["ok"]:
+                        r["tar_seconds"] = t["seconds"]
+                        r["total_seconds"] = r["seconds"] + t["seconds"]
+                        r["tar_bytes"] = t["bytes"]
+                        r["sha256"] = t["sha256"]
+                    if phase == "cold" and warm_cache is None:
+                        warm_cache = cache
+                runs[phase].append(r)
+                rmtree(target)   # 200 MB trees: keep the disk small
+            if phase == "cold" and warm_cache is None:
+                break
+        res["tools"][tool] = _tool_entry(runs)
+        res["tools"][tool + "+tar"] = _tool_entry(runs, key="total_seconds")
+    res["repro"] = repro_summary(res)
+    res["size"] = size_summary(res)
+    return res
+
+
+def _tool_entry(runs: Dict[str, List[Dict[str, Any]]], key: str = "seconds") -> Dict[str, Any]:
+    all_runs = runs["cold"] + runs["warm"]
+    ok = [r for r in all_runs if r.get("ok")]
+    e: Dict[str, Any] = {
+        "available": bool(ok),
+        "cold": _summ(runs["cold"], key),
+        "warm": _summ(runs["warm"], key),
+        "runs": [{k: v for k, v in r.items() if k != "report"} for r in all_runs],
+    }
+    if not ok:
+        errs = [r.get("error") for r in all_runs if r.get("error")]
+        e["reason"] = errs[0] if errs else "no run"
+    else:
+        e["files"] = ok[0].get("files")
+        e["bytes"] = ok[0].get("bytes")
+        for extra in ("unpacked_bytes", "tar_bytes"):
+            if ok[0].get(extra) is not None:
+                e[extra] = ok[0][extra]
+        rep = next((r.get("report") for r in ok if r.get("report")), None)
+        if rep is not None:
+            e["report_sample"] = _trim_report(rep)
+    return e
+
+
+def _trim_report(rep: Any) -> Any:
+    if not isinstance(rep, dict):
+        return None
+    keep = {}
+    for k, v in rep.items():
+        if isinstance(v, (str, int, float, bool)) or v is None:
+            keep[k] = v
+        elif isinstance(v, list) and len(v) <= 40:
+            keep[k] = v
+        elif isinstance(v, dict) and len(json.dumps(v)) < 4000:
+            keep[k] = v
+    return keep
+
+
+def repro_summary(res: Dict[str, Any]) -> Dict[str, Any]:
+    out: Dict[str, Any] = {}
+    for tool in ("ignite", "ignite+lock", "pip", "uv"):
+        e = res["tools"].get(tool, {})
+        hashes = [r.get("sha256") for r in e.get("runs", []) if r.get("ok") and r.get("sha256")]
+        if len(hashes) < 2:
+            out[tool] = {"builds": len(hashes), "identical": None,
+                         "note": "fewer than two successful builds"}
+        else:
+            out[tool] = {"builds": len(hashes), "identical": len(set(hashes)) == 1,
+                         "distinct_digests": len(set(hashes))}
+    return out
+
+
+def size_summary(res: Dict[str, Any]) -> Dict[str, Any]:
+    ig = res["tools"].get("ignite", {})
+    pip = res["tools"].get("pip+tar", {})
+    uv = res["tools"].get("uv+tar", {})
+    out: Dict[str, Any] = {
+        "ignite_bytes": ig.get("bytes") if ig.get("available") else None,
+        "ignite_unpacked_bytes": ig.get("unpacked_bytes") if ig.get("available") else None,
+        "ignite_files": ig.get("files") if ig.get("available") else None,
+        "pip_tar_bytes": pip.get("tar_bytes"),
+        "pip_tree_bytes": pip.get("bytes"),
+        "pip_tree_files": pip.get("files"),
+        "uv_tar_bytes": uv.get("tar_bytes"),
+        "uv_tree_bytes": uv.get("bytes"),
+        "uv_tree_files": uv.get("files"),
+    }
+    if out["ignite_bytes"] and out["pip_tar_bytes"]:
+        out["saved_vs_pip_bytes"] = out["pip_tar_bytes"] - out["ignite_bytes"]
+        out["ratio_vs_pip"] = out["ignite_bytes"] / out["pip_tar_bytes"]
+    if out["ignite_bytes"] and out["uv_tar_bytes"]:
+        out["ratio_vs_uv"] = out["ignite_bytes"] / out["uv_tar_bytes"]
+    return out

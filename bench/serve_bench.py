@@ -1,0 +1,420 @@
+"""Cold start (spawn -> first 200 on a POST) and throughput (wrk) of the launcher
+against the servers a user would pick instead, all serving the same handler.
+
+Pinning: every server runs on core 0 (sched_setaffinity in the child); the harness
+(the cold-start poller) and wrk run on core 1.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tarfile
+import time
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional
+
+import peers
+from build_bench import ARTIFACTS, ignite_bin, ignite_build, ignite_cache_env, ignite_status, make_source
+from common import APPS, ROOT, WORK, clean_env, log, ratio, rmtree, stats
+
+SERVE = WORK / "serve"
+SERVER_CPU = 0
+CLIENT_CPU = 1
+BODY = b'{"name": "bench"}'
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Subject:
+    """One way of serving the handler: argv + cwd + env; port filled in per start."""
+
+    def __init__(self, name: str, argv: List[str], cwd: Path, env: Dict[str, str], note: str = ""):
+        self.name, self.argv, self.cwd, self.env, self.note = name, argv, cwd, env, note
+
+    def spawn(self, port: int) -> subprocess.Popen:
+        env = dict(self.env, PORT=str(port))
+        argv = [a.replace("{port}", str(port)) for a in self.argv]
+        return subprocess.Popen(
+            argv, cwd=self.cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            start_new_session=True, preexec_fn=lambda: os.sched_setaffinity(0, {SERVER_CPU}),
+        )
+
+
+def stop(p: subprocess.Popen) -> str:
+    try:
+        os.killpg(p.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+    try:
+        p.wait(5)
+    except subprocess.TimeoutExpired:
+        try:
+            os.killpg(p.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        p.wait(5)
+    err = b""
+    if p.stderr is not None:
+        try:
+            err = p.stderr.read() or b""
+        except Exception:
+            pass
+        p.stderr.close()
+    return err.decode(errors="replace")[-800:]
+
+
+def post_once(port: int, timeout: float = 5.0) -> Optional[int]:
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        c.request("POST", "/", body=BODY, headers={"Content-Type": "application/json"})
+        r = c.getresponse()
+        r.read()
+        return r.status
+    except (OSError, http.client.HTTPException):
+        return None
+    finally:
+        c.close()
+
+
+def time_to_first_200(subj: Subject, timeout: float = 90.0) -> Dict[str, Any]:
+    port = free_port()
+    t0 = time.perf_counter()
+    p = subj.spawn(port)
+    status = None
+    while True:
+        el = time.perf_counter() - t0
+        if p.poll() is not None:
+            return {"ok": False, "error": f"exited {p.returncode}: {stop(p)}"}
+        if el > timeout:
+            return {"ok": False, "error": f"no 200 within {timeout}s (last status {status}): {stop(p)}"}
+        status = post_once(port)
+        if status == 200:
+            el = time.perf_counter() - t0
+            stop(p)
+            return {"ok": True, "seconds": el}
+        time.sleep(0.0005 if status is None else 0.002)
+
+
+def floor_time(py: str) -> Dict[str, Any]:
+    t0 = time.perf_counter()
+    p = subprocess.run([py, "-c", "pass"], preexec_fn=lambda: os.sched_setaffinity(0, {SERVER_CPU}))
+    return {"ok": p.returncode == 0, "seconds": time.perf_counter() - t0}
+
+
+# ------------------------------------------------------------------ subjects
+def unpack(artifact: Path, dest: Path) -> Path:
+    rmtree(dest)
+    dest.mkdir(parents=True)
+    subprocess.run(["tar", "xzf", str(artifact), "-C", str(dest)], check=True)
+    return dest
+
+
+def launcher_subject(name: str, root: Path, **env: str) -> Subject:
+    e = clean_env(IGNITE_HOST="127.0.0.1", IGNITE_FUNCTION_ID="bench/hello", IGNITE_ORGANIZATION_ID="bench",
+                  IGNITE_LOG_LEVEL="warning", **env)
+    return Subject(name, [str(peers.py("image")), "-m", "__ignite__"], root, e)
+
+
+def peer_env(handler_dir: Path, **extra: str) -> Dict[str, str]:
+    return clean_env(BENCH_HANDLER_DIR=str(handler_dir), PYTHONPATH=str(APPS), IGNITE_HOST="127.0.0.1", **extra)
+
+
+def uvicorn_subject(name: str, handler_dir: Path, mode: str) -> Subject:
+    return Subject(name, [str(peers.py("uvicorn")), "-m", "uvicorn", "starlette_app:app", "--app-dir", str(APPS),
+                          "--host", "127.0.0.1", "--port", "{port}", "--http", "httptools", "--loop", "uvloop",
+                          "--no-access-log", "--log-level", "warning", "--workers", "1"],
+                   handler_dir, peer_env(handler_dir, BENCH_STARLETTE_MODE=mode))
+
+
+def ff_subject(name: str, handler_dir: Path) -> Subject:
+    ffbin = peers.py("ff").parent / "functions-framework"
+    return Subject(name, [str(ffbin), "--target", "main", "--source", str(APPS / "ff_main.py"),
+                          "--host", "127.0.0.1", "--port", "{port}"], handler_dir, peer_env(handler_dir))
+
+
+def stdlib_subject(name: str, handler_dir: Path) -> Subject:
+    return Subject(name, [str(peers.py("image")), str(APPS / "stdlib_server.py")], handler_dir, peer_env(handler_dir))
+
+
+def handler_dirs() -> Dict[str, Path]:
+    d = {"hello": make_source("none", SERVE / "handlers" / "hello"),
+         "heavy": make_source("S2", SERVE / "handlers" / "heavy")}
+    return d
+
+
+def launcher_artifacts(py312: str) -> Dict[str, Any]:
+    """hello = set 'none', heavy = set S2 (its handler imports sklearn). Reuse the
+    build bench's artifacts; build them here when the build bench did not run."""
+    st = ignite_status()
+    out: Dict[str, Any] = {"status": st}
+    for key, set_name in (("hello", "none"), ("heavy", "S2")):
+        art = ARTIFACTS / f"{set_name}.tar.gz"
+        if not art.exists():
+            if not st["available"]:
+                out[key] = {"available": False, "reason": st["reason"]}
+                continue
+            log(f"serve: building {set_name} artifact for the launcher")
+            src = make_source(set_name, SERVE / "src" / set_name)
+            r = ignite_build(src, SERVE / "art" / f"{set_name}.tar.gz", ignite_cache_env(SERVE / "cache", py312), st)
+            if not r["ok"]:
+                out[key] = {"available": False, "reason": "ignite-pack build failed: " + r.get("error", "")}
+                continue
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            shutil.copy(SERVE / "art" / f"{set_name}.tar.gz", art)
+        out[key] = {"available": True, "artifact": art}
+    if st["available"] and st.get("compile"):
+        art = ARTIFACTS / "S2-compile.tar.gz"
+        src = make_source("S2", SERVE / "src" / "S2c")
+        r = ignite_build(src, art, ignite_cache_env(SERVE / "cache", py312), st, extra=["--compile"])
+        out["heavy_compiled"] = {"available": r["ok"], "artifact": art} if r["ok"] else {
+            "available": False, "reason": "ignite-pack build --compile failed: " + r.get("error", "")}
+    else:
+        out["heavy_compiled"] = {"available": False, "reason": "`ignite-pack build --compile` not implemented yet"
+                                 if st["available"] else st["reason"]}
+    return out
+
+
+def _launcher_works(subj: Subject) -> Optional[str]:
+    r = time_to_first_200(subj, timeout=60)
+    return None if r["ok"] else r["error"]
+
+
+# ------------------------------------------------------------------ cold start
+def cold_start(cfg: Dict[str, Any], py312: str, arts: Dict[str, Any], hd: Dict[str, Path]) -> Dict[str, Any]:
+    subjects: List[Any] = []   # (key, label, Subject|callable, runs)
+    unavailable: Dict[str, str] = {}
+    n = cfg["cold_runs"]
+    subjects.append(("floor_python", "python3.12 -c pass (bare interpreter)", lambda: floor_time(py312), n))
+    if peers.venv_ok("image"):
+        subjects.append(("floor_image", "python -c pass (image venv, the launcher's interpreter)",
+                         lambda: floor_time(str(peers.py("image"))), n))
+    for h in ("hello", "heavy"):
+        a = arts.get(h, {})
+        if a.get("available") and peers.venv_ok("image"):
+            root = unpack(a["artifact"], SERVE / "unpacked" / h)
+            s = launcher_subject(f"launcher-{h}", root)
+            err = _launcher_works(s)   # also the discarded warm-up run (page cache, pycs where writable)
+            if err:
+                unavailable[f"launcher_{h}"] = "launcher did not answer 200: " + err
+            else:
+                subjects.append((f"launcher_{h}", f"ignite launcher, {h} handler", s, n))
+        else:
+            unavailable[f"launcher_{h}"] = a.get("reason", "image venv missing")
+    # Read-only container without --compile: nothing can write __pycache__, so each
+    # cold start compiles the vendored sources again.
+    a = arts.get("heavy", {})
+    if a.get("available") and peers.venv_ok("image"):
+        root = unpack(a["artifact"], SERVE / "unpacked" / "heavy-ro")
+        s = launcher_subject("launcher-heavy-nopyc", root, PYTHONDONTWRITEBYTECODE="1")
+        has_pyc = any(p.suffix == ".pyc" for p in root.rglob("*.pyc"))
+        if not _launcher_works(s):
+            subjects.append(("launcher_heavy_nopyc", "ignite launcher, heavy, read-only (no pyc written)"
+                             + (" [artifact ships .pyc]" if has_pyc else ""), s, cfg["cold_runs_nopyc"]))
+    a = arts.get("heavy_compiled", {})
+    if a.get("available"):
+        root = unpack(a["artifact"], SERVE / "unpacked" / "heavy-compiled")
+        s = launcher_subject("launcher-heavy-compiled", root, PYTHONDONTWRITEBYTECODE="1")
+        err = _launcher_works(s)
+        if err:
+            unavailable["launcher_heavy_compiled"] = err
+        else:
+            subjects.append(("launcher_heavy_compiled", "ignite launcher, heavy, --compile artifact, read-only", s, n))
+    else:
+        unavailable["launcher_heavy_compiled"] = a.get("reason", "n/a")
+    for h in ("hello", "heavy"):
+        if peers.venv_ok("uvicorn"):
+            s = uvicorn_subject(f"uvicorn-{h}", hd[h], "threadpool")
+            err = _launcher_works(s)
+            if err:
+                unavailable[f"uvicorn_{h}"] = err
+            else:
+                subjects.append((f"uvicorn_{h}", f"uvicorn+starlette, {h} handler", s, n))
+        else:
+            unavailable[f"uvicorn_{h}"] = "uvicorn venv missing"
+        if peers.venv_ok("ff"):
+            s = ff_subject(f"ff-{h}", hd[h])
+            err = _launcher_works(s)
+            if err:
+                unavailable[f"ff_{h}"] = err
+            else:
+                subjects.append((f"ff_{h}", f"functions-framework, {h} handler", s, n))
+        else:
+            unavailable[f"ff_{h}"] = "ff venv missing"
+    if peers.venv_ok("image"):
+        s = stdlib_subject("stdlib-hello", hd["hello"])
+        if not _launcher_works(s):
+            subjects.append(("stdlib_hello", "stdlib ThreadingHTTPServer, hello handler", s, n))
+
+    samples: Dict[str, List[float]] = {k: [] for k, *_ in subjects}
+    errors: Dict[str, List[str]] = {k: [] for k, *_ in subjects}
+    rounds = max(r for *_, r in subjects)
+    for i in range(rounds):   # round-robin: drift on a noisy host hits every subject alike
+        log(f"cold start round {i + 1}/{rounds}")
+        for key, _label, s, runs in subjects:
+            if i >= runs:
+                continue
+            r = s() if callable(s) else time_to_first_200(s)
+            if r["ok"]:
+                samples[key].append(r["seconds"])
+            else:
+                errors[key].append(r["error"])
+    res: Dict[str, Any] = {"rows": {}, "unavailable": unavailable}
+    for key, label, _s, _r in subjects:
+        res["rows"][key] = {"label": label, "stats": stats(samples[key]), "samples": samples[key],
+                            "errors": errors[key][:3]}
+    med = {k: (v["stats"] or {}).get("median") for k, v in res["rows"].items()}
+    floor = med.get("floor_image") or med.get("floor_python")
+    res["ratios"] = {}
+    for k, m in med.items():
+        if m is not None and floor:
+            res["rows"][k]["over_floor_ms"] = (m - floor) * 1000
+    for h in ("hello", "heavy"):
+        L = med.get(f"launcher_{h}")
+        for peer in ("uvicorn", "ff", "stdlib"):
+            r = ratio(L, med.get(f"{peer}_{h}"))
+            if r is not None:
+                res["ratios"][f"launcher/{peer} {h}"] = r
+    return res
+
+
+# ------------------------------------------------------------------ throughput
+def tree_pids(pid: int) -> List[int]:
+    out = [pid]
+    i = 0
+    while i < len(out):
+        try:
+            for t in os.listdir(f"/proc/{out[i]}/task"):
+                kids = Path(f"/proc/{out[i]}/task/{t}/children").read_text().split()
+                out.extend(int(k) for k in kids)
+        except OSError:
+            pass
+        i += 1
+    return out
+
+
+def rss_kib(pid: int) -> Dict[str, int]:
+    rss = hwm = 0
+    for p in tree_pids(pid):
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    rss += int(line.split()[1])
+                elif line.startswith("VmHWM:"):
+                    hwm += int(line.split()[1])
+        except OSError:
+            pass
+    return {"rss_kib": rss, "peak_rss_kib": hwm, "processes": len(tree_pids(pid))}
+
+
+def wrk(port: int, conns: int, seconds: float) -> Dict[str, Any]:
+    argv = ["taskset", "-c", str(CLIENT_CPU), "wrk", "-t1", f"-c{conns}", f"-d{max(1, int(round(seconds)))}s",
+            "--latency", "-s", str(APPS / "post.lua"), f"http://127.0.0.1:{port}/"]
+    p = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60)
+    m = re.search(r"BENCHJSON (\{.*\})", p.stdout)
+    if p.returncode != 0 or not m:
+        return {"ok": False, "error": (p.stderr or p.stdout)[-500:]}
+    d = json.loads(m.group(1))
+    dur = d["duration_us"] / 1e6
+    errs = sum(v for k, v in d.items() if k.startswith("err_"))
+    return {"ok": True, "rps": d["requests"] / dur if dur else None, "p50_ms": d["p50_us"] / 1000,
+            "p90_ms": d["p90_us"] / 1000, "p99_ms": d["p99_us"] / 1000, "max_ms": d["max_us"] / 1000,
+            "requests": d["requests"], "errors": errs,
+            "error_detail": {k: v for k, v in d.items() if k.startswith("err_") and v}}
+
+
+def throughput(cfg: Dict[str, Any], arts: Dict[str, Any], hd: Dict[str, Path]) -> Dict[str, Any]:
+    subs: List[Any] = []
+    unavailable: Dict[str, str] = {}
+    a = arts.get("hello", {})
+    if a.get("available") and peers.venv_ok("image"):
+        subs.append(("launcher", "ignite launcher", launcher_subject("launcher", unpack(a["artifact"], SERVE / "unpacked" / "tp-hello"))))
+    else:
+        unavailable["launcher"] = a.get("reason", "image venv missing")
+    if peers.venv_ok("uvicorn"):
+        subs.append(("uvicorn", "uvicorn(httptools+uvloop)+starlette, handler in threadpool", uvicorn_subject("uvicorn", hd["hello"], "threadpool")))
+        subs.append(("uvicorn_inline", "uvicorn(httptools+uvloop)+starlette, handler on the loop", uvicorn_subject("uvicorn-inline", hd["hello"], "inline")))
+    else:
+        unavailable["uvicorn"] = "uvicorn venv missing"
+    if peers.venv_ok("ff"):
+        subs.append(("ff", "functions-framework (gunicorn gthread, defaults)", ff_subject("ff", hd["hello"])))
+    else:
+        unavailable["ff"] = "ff venv missing"
+    if peers.venv_ok("image"):
+        subs.append(("stdlib", "stdlib ThreadingHTTPServer (HTTP/1.1)", stdlib_subject("stdlib", hd["hello"])))
+    if not shutil.which("wrk"):
+        return {"rows": {}, "unavailable": {"all": "wrk not installed"}}
+    conns = cfg["wrk_conns"]
+    runs: Dict[str, Dict[int, List[Dict[str, Any]]]] = {k: {c: [] for c in conns} for k, *_ in subs}
+    rss: Dict[str, List[Dict[str, int]]] = {k: [] for k, *_ in subs}
+    for rnd in range(cfg["wrk_rounds"]):
+        for key, label, s in subs:
+            port = free_port()
+            p = s.spawn(port)
+            t0 = time.time()
+            while post_once(port) != 200:
+                if p.poll() is not None or time.time() - t0 > 90:
+                    break
+                time.sleep(0.01)
+            if p.poll() is not None:
+                unavailable[key] = "server exited: " + stop(p)
+                continue
+            wrk(port, 8, cfg["wrk_warmup"])   # warm-up, discarded
+            for c in conns:
+                log(f"wrk round {rnd + 1} {key} c{c} {cfg['wrk_seconds']}s")
+                r = wrk(port, c, cfg["wrk_seconds"])
+                r.update(rss_kib(p.pid))
+                runs[key][c].append(r)
+            rss[key].append(rss_kib(p.pid))
+            stop(p)
+    res: Dict[str, Any] = {"rows": {}, "unavailable": unavailable, "config": {
+        "duration_s": cfg["wrk_seconds"], "rounds": cfg["wrk_rounds"], "connections": conns, "wrk_threads": 1,
+        "server_cpu": SERVER_CPU, "client_cpu": CLIENT_CPU, "body": BODY.decode()}}
+    for key, label, _s in subs:
+        row: Dict[str, Any] = {"label": label}
+        for c in conns:
+            ok = [r for r in runs[key][c] if r.get("ok")]
+            row[f"c{c}"] = {
+                "rps": stats(r["rps"] for r in ok),
+                "p50_ms": stats(r["p50_ms"] for r in ok),
+                "p99_ms": stats(r["p99_ms"] for r in ok),
+                "errors": sum(r["errors"] for r in ok),
+                "failed_runs": [r.get("error") for r in runs[key][c] if not r.get("ok")][:2],
+            }
+        row["rss_mib"] = stats(x["rss_kib"] / 1024 for x in rss[key])
+        row["peak_rss_mib"] = stats(x["peak_rss_kib"] / 1024 for x in rss[key])
+        row["processes"] = rss[key][0]["processes"] if rss[key] else None
+        res["rows"][key] = row
+    res["ratios"] = {}
+    for c in conns:
+        L = ((res["rows"].get("launcher") or {}).get(f"c{c}") or {}).get("rps") or {}
+        for peer in ("uvicorn", "uvicorn_inline", "ff", "stdlib"):
+            P = ((res["rows"].get(peer) or {}).get(f"c{c}") or {}).get("rps") or {}
+            r = ratio(L.get("median"), P.get("median"))
+            if r is not None:
+                res["ratios"][f"launcher/{peer} c{c}"] = r
+    return res
+
+
+def run(cfg: Dict[str, Any], py312: str) -> Dict[str, Any]:
+    os.sched_setaffinity(0, {CLIENT_CPU})
+    try:
+        hd = handler_dirs()
+        arts = launcher_artifacts(py312)
+        out: Dict[str, Any] = {"artifacts": {k: {kk: str(vv) for kk, vv in v.items()} for k, v in arts.items()
+                                             if k != "status"}}
+        out["cold_start"] = cold_start(cfg, py312, arts, hd)
+        out["throughput"] = throughput(cfg, arts, hd)
+        return out
+    finally:
+        os.sched_setaffinity(0, set(range(os.cpu_count() or 1)))
