@@ -5,10 +5,10 @@ names, modes 0644/0755, PAX format, no directory members, and gzip members
 written by hand (mtime 0, no file name, OS byte 255) at a fixed level.
 
 The tar stream is cut into *segments* (manifest, source, launcher, one per
-vendored distribution, end-of-archive), each compressed as its own gzip member.
-``tar``, ``gzip`` and Python's ``tarfile`` read concatenated members as one
-stream, and a segment depends only on its own entries, so it can be cached and
-compressed in parallel without changing a single output byte.
+vendored distribution, end-of-archive), each deflated on its own and joined
+into one gzip member (see :func:`deflate_segment`): a segment's compressed
+bytes depend only on its own entries, so it can be cached and compressed in
+parallel without changing a single output byte.
 """
 
 from __future__ import annotations
@@ -89,13 +89,25 @@ def tar_bytes(entries: Iterable[Entry], mtime: int) -> bytes:
     return bytes(out)
 
 
-def gzip_member(data: bytes, level: int) -> bytes:
-    """One gzip member, byte-for-byte the same on every host with the same zlib."""
+GZIP_HEADER = b"\x1f\x8b\x08\x00" + struct.pack("<I", 0) + b"\x00\xff"  # mtime 0, no name, OS unknown
+
+
+def deflate_segment(data: bytes, level: int, final: bool) -> bytes:
+    """Raw deflate of one segment, independent of every other segment.
+
+    A fresh compressor per segment ended with Z_FULL_FLUSH (byte-aligned, no
+    final-block bit) can be concatenated with the next one into one valid
+    deflate stream; only the last segment is finished. So the artifact is a
+    single ordinary gzip member (every reader, ``tarfile``'s ``r|gz`` streaming
+    mode included, reads it), while each segment's compressed bytes depend on
+    that segment alone: cacheable and compressible in parallel.
+    """
     comp = zlib.compressobj(level, zlib.DEFLATED, -zlib.MAX_WBITS, 9)
-    body = comp.compress(data) + comp.flush()
-    header = b"\x1f\x8b\x08\x00" + struct.pack("<I", 0) + b"\x00\xff"
-    trailer = struct.pack("<II", zlib.crc32(data) & 0xFFFFFFFF, len(data) & 0xFFFFFFFF)
-    return header + body + trailer
+    return comp.compress(data) + comp.flush(zlib.Z_FINISH if final else zlib.Z_FULL_FLUSH)
+
+
+def gzip_trailer(crc: int, length: int) -> bytes:
+    return struct.pack("<II", crc & 0xFFFFFFFF, length & 0xFFFFFFFF)
 
 
 def end_of_archive(tar_length: int) -> bytes:
@@ -131,12 +143,17 @@ def write_artifact(
     tars = [p.tar(mtime) for p in parts]
     tar_len = sum(len(t) for t in tars)
     tars.append(end_of_archive(tar_len))
+    last = len(tars) - 1
     workers = jobs or min(4, os.cpu_count() or 1)
     if workers > 1 and len(tars) > 2:
         with ThreadPoolExecutor(max_workers=workers) as pool:  # zlib releases the GIL
-            members = list(pool.map(lambda t: gzip_member(t, level), tars))
+            bodies = list(pool.map(lambda it: deflate_segment(it[1], level, it[0] == last), enumerate(tars)))
     else:
-        members = [gzip_member(t, level) for t in tars]
+        bodies = [deflate_segment(t, level, i == last) for i, t in enumerate(tars)]
+    crc = 0
+    for t in tars:
+        crc = zlib.crc32(t, crc)
+    members = [GZIP_HEADER, *bodies, gzip_trailer(crc, sum(len(t) for t in tars))]
     size = sum(len(m) for m in members)
     if max_size is not None and size > max_size:
         raise ArtifactError(

@@ -20,6 +20,7 @@ from packager.embed import launcher_entries, launcher_version
 from packager.errors import ArtifactError
 from packager.intake import Limits, read_source
 from packager.manifest import Manifest
+from packager.piprun import IndexConfig
 from packager.profile import TargetProfile, load_profile
 from packager.vendor import VendorOutput
 
@@ -45,6 +46,13 @@ class BuildOptions:
     max_size: Optional[int] = None
     env: Optional[dict[str, str]] = None
     limits: Limits = field(default_factory=Limits)
+    # dependencies
+    index: IndexConfig = field(default_factory=IndexConfig)
+    cache_dir: Optional[Path] = None
+    wheelhouses: tuple[Path, ...] = ()
+    lock: Optional[Path] = None
+    vendor_anyway: frozenset[str] = frozenset()
+    refresh: bool = False
 
 
 @dataclass(frozen=True)
@@ -115,7 +123,8 @@ def build(options: BuildOptions, progress: Progress = _quiet) -> BuildResult:
     progress("checks", "checking the handler")
     checked = check_source(tree, options.entry, python312=options.python312)
     deps: Optional[VendorOutput] = None
-    if checked.requirements is not None and checked.requirements.data.strip():
+    has_reqs = checked.requirements is not None and checked.requirements.data.strip()
+    if has_reqs or options.lock is not None or checked.tree.get("requirements.lock") is not None:
         from packager.dependencies import vendor_requirements
 
         deps = vendor_requirements(checked, profile, options, progress)
@@ -128,6 +137,6 @@ def build(options: BuildOptions, progress: Progress = _quiet) -> BuildResult:
         sha256=sha,
         size=size,
         manifest=manifest,
-        warnings=checked.warnings,
+        warnings=checked.warnings + (deps.warnings if deps else ()),
         seconds=time.perf_counter() - started,
     )

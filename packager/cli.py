@@ -157,6 +157,54 @@ def python_option(fn: F) -> F:
     )(fn)
 
 
+def dependency_options(fn: F) -> F:
+    """Where distributions come from and how the cache is used (build and lock)."""
+    opts = [
+        click.option("--profile", metavar="NAME|PATH", help="Target profile (default python3.12)."),
+        click.option("--index-url", envvar="IGNITE_INDEX_URL", metavar="URL",
+                     help="Package index (default: pip's configuration). Never read from the upload."),
+        click.option("--extra-index-url", "extra_index_urls", multiple=True, metavar="URL",
+                     help="Additional package index."),
+        click.option("--wheelhouse", "wheelhouses", multiple=True, metavar="DIR",
+                     type=click.Path(path_type=Path, file_okay=False),
+                     help="Directory of wheels to use before the index."),
+        click.option("--offline", is_flag=True, envvar="IGNITE_OFFLINE",
+                     help="No network: only the cache and --wheelhouse."),
+        click.option("--cache-dir", type=click.Path(path_type=Path), envvar="IGNITE_CACHE_DIR",
+                     help="Cache directory (default ~/.cache/ignite-packager)."),
+        click.option("--vendor-anyway", "vendor_anyway", multiple=True, metavar="NAME",
+                     help="Vendor NAME although the image preinstalls it (shadows the image's copy)."),
+        click.option("--refresh", is_flag=True, help="Re-resolve instead of using a cached resolution."),
+    ]
+    for opt in reversed(opts):
+        fn = opt(fn)
+    return fn
+
+
+def index_config(index_url: Optional[str], extra_index_urls: tuple[str, ...],
+                 wheelhouses: tuple[Path, ...], offline: bool) -> Any:
+    from packager.piprun import IndexConfig
+
+    for w in wheelhouses:
+        if not w.is_dir():
+            raise UsageError(f"wheelhouse {w} is not a directory", where="--wheelhouse",
+                             hint="pass a directory that holds .whl files")
+    return IndexConfig(index_url=index_url, extra_index_urls=tuple(extra_index_urls),
+                       find_links=tuple(str(w.resolve()) for w in wheelhouses), offline=offline)
+
+
+def _find_312(python: Optional[str]) -> Optional[str]:
+    from packager.errors import RuntimeNotFound
+    from packager.runtime import find_python
+
+    try:
+        return find_python("3.12", python)
+    except RuntimeNotFound:
+        if python:
+            raise
+        return None
+
+
 # ------------------------------------------------------------------ commands
 
 
@@ -173,33 +221,33 @@ def main() -> None:
 @click.option("--entry", metavar="MODULE:FUNCTION", help="Entry point (default handler:handler).")
 @click.option("--convention", default="ignite", show_default=True,
               help="Handler convention the launcher hosts.")
-@click.option("--profile", metavar="NAME|PATH", help="Target profile (default python3.12).")
+@click.option("--lock", type=click.Path(path_type=Path, dir_okay=False),
+              help="Install exactly this lock (pins + hashes) instead of resolving requirements.txt.")
+@dependency_options
 @click.option("--level", type=click.IntRange(1, 9), default=6, show_default=True,
               help="gzip compression level.")
 @click.option("--max-size", metavar="SIZE", help="Fail if the artifact is larger (e.g. 50MB, 200MiB).")
 @python_option
 @json_option
 @quiet_option
-def build(source: Path, output: Path, entry: Optional[str], convention: str, profile: Optional[str],
+def build(source: Path, output: Path, entry: Optional[str], convention: str, lock: Optional[Path],
+          profile: Optional[str], index_url: Optional[str], extra_index_urls: tuple[str, ...],
+          wheelhouses: tuple[Path, ...], offline: bool, cache_dir: Optional[Path],
+          vendor_anyway: tuple[str, ...], refresh: bool,
           level: int, max_size: Optional[str], python: Optional[str], as_json: bool, quiet: bool) -> None:
     """Build SOURCE (handler.py, a directory, a .zip or a .tar.gz) into an artifact."""
     from packager.build import BuildOptions
     from packager.build import build as run_build
     from packager.checks import EntryPoint
-    from packager.errors import RuntimeNotFound
-    from packager.runtime import find_python
 
-    py312: Optional[str] = None
-    try:
-        py312 = find_python("3.12", python)
-    except RuntimeNotFound:
-        if python:
-            raise
     options = BuildOptions(
         source=source, output=output,
         entry=EntryPoint.parse(entry) if entry else None,
-        convention=convention, profile=profile, python312=py312, level=level,
+        convention=convention, profile=profile, python312=_find_312(python), level=level,
         max_size=parse_size(max_size) if max_size else None,
+        index=index_config(index_url, extra_index_urls, wheelhouses, offline),
+        cache_dir=cache_dir, wheelhouses=tuple(wheelhouses), lock=lock,
+        vendor_anyway=frozenset(vendor_anyway), refresh=refresh,
     )
     result = run_build(options, progress)
     for w in result.warnings:
@@ -221,6 +269,39 @@ def build(source: Path, output: Path, entry: Optional[str], convention: str, pro
     )
     info(f"entry {m.entry_module}:{m.entry_function} ({m.convention}), "
          f"{len(m.vendored)} vendored, {len(m.skipped)} preinstalled skipped")
+
+
+@main.command()
+@click.argument("source", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path),
+              help="Where to write the lock (default: requirements.lock next to the source directory, "
+                   "else ./requirements.lock).")
+@dependency_options
+@python_option
+@json_option
+@quiet_option
+def lock(source: Path, output: Optional[Path], profile: Optional[str], index_url: Optional[str],
+         extra_index_urls: tuple[str, ...], wheelhouses: tuple[Path, ...], offline: bool,
+         cache_dir: Optional[Path], vendor_anyway: tuple[str, ...], refresh: bool,
+         python: Optional[str], as_json: bool, quiet: bool) -> None:
+    """Lock SOURCE's requirements.txt for the target: exact versions and hashes (pip-tools)."""
+    from packager.build import BuildOptions
+    from packager.lock import lock_source
+
+    if output is None:
+        output = (source / "requirements.lock") if source.is_dir() else Path("requirements.lock")
+    options = BuildOptions(
+        source=source, output=output, profile=profile, python312=_find_312(python),
+        index=index_config(index_url, extra_index_urls, wheelhouses, offline),
+        cache_dir=cache_dir, wheelhouses=tuple(wheelhouses), vendor_anyway=frozenset(vendor_anyway),
+        refresh=True,
+    )
+    result = lock_source(options, progress)
+    if as_json:
+        emit_json({"ok": True, "output": str(result.output), "pins": result.pins, "digest": result.digest})
+        return
+    click.echo(str(result.output))
+    info(f"locked {len(result.pins)} distribution(s) for {result.profile} into {result.output}")
 
 
 @main.command()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -69,11 +70,23 @@ class TargetProfile:
             out.append(Tag(f"py3{m}", "none", "any"))
         return out
 
-    def wheel_tag_rank(self, tag_string: str) -> Optional[int]:
+    def rank_tags(self, tags: Iterable[Tag]) -> Optional[int]:
         """Rank of a wheel's tag set (lower is better), or None when the target cannot use it."""
-        ranks = {t: i for i, t in enumerate(self.tags)}
-        best = [ranks[t] for t in parse_tag(tag_string) if t in ranks]
+        ranks = self._ranks()
+        best = [ranks[t] for t in tags if t in ranks]
         return min(best) if best else None
+
+    def wheel_tag_rank(self, filename_or_tags: str) -> Optional[int]:
+        """Like :meth:`rank_tags`, for a wheel file name or a ``py-abi-plat`` tag string."""
+        text = filename_or_tags[:-4] if filename_or_tags.endswith(".whl") else filename_or_tags
+        return self.rank_tags(parse_tag("-".join(text.split("-")[-3:])))
+
+    def _ranks(self) -> dict[Tag, int]:
+        cached: Optional[dict[Tag, int]] = self.extra.get("_ranks")
+        if cached is None:
+            cached = {t: i for i, t in enumerate(self.tags)}
+            self.extra["_ranks"] = cached
+        return cached
 
     def summary(self) -> dict[str, Any]:
         """What the manifest records about the target."""

@@ -17,3 +17,4 @@ class VendorOutput:
     vendored: tuple[VendoredDist, ...] = ()
     skipped: tuple[SkippedDist, ...] = ()
     requirements: dict[str, Any] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()

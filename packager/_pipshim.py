@@ -1,0 +1,54 @@
+"""Run pip or pip-compile with PEP 508 markers evaluated for the *target*.
+
+pip's ``--python-version``/``--platform`` choose wheel tags but still evaluate
+``; python_version < "3.12"`` markers against the interpreter running pip. This
+shim swaps packaging's default marker environment for the target's (passed as
+JSON in IGNITE_TARGET_MARKERS) before handing over to pip or pip-tools, so a
+3.11 host resolves exactly what a 3.12 target needs.
+
+Usage: python -m packager._pipshim {pip|compile} ARGS...
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Any, Callable
+
+
+def _patch(env: dict[str, str]) -> None:
+    import packaging.markers as upstream
+    from pip._vendor.packaging import markers as vendored
+
+    for mod in (vendored, upstream):
+        original: Callable[[], dict[str, Any]] = mod.default_environment
+
+        def target(original: Callable[[], dict[str, Any]] = original) -> dict[str, Any]:
+            d = dict(original())
+            d.update(env)
+            return d
+
+        mod.default_environment = target  # type: ignore[assignment,attr-defined]
+
+
+def main() -> int:
+    tool, args = sys.argv[1], sys.argv[2:]
+    _patch(json.loads(os.environ["IGNITE_TARGET_MARKERS"]))
+    if tool == "pip":
+        from pip._internal.cli.main import main as pip_main
+
+        return int(pip_main(args) or 0)
+    if tool == "compile":
+        from piptools.scripts.compile import cli
+
+        try:
+            cli.main(args=args, prog_name="pip-compile", standalone_mode=True)
+        except SystemExit as exc:
+            return int(exc.code or 0)
+        return 0
+    raise SystemExit(f"unknown tool {tool!r}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,242 @@
+"""Fetch: the target's wheel for every pin, from the cache, a wheelhouse or the index.
+
+A cached wheel is used only when its tags suit the target and its sha256 is
+one the pin allows, so a corrupted cache entry is re-downloaded, never shipped.
+Downloads go through ``pip download`` (the operator's pip configuration,
+proxies and certificates apply) into the cache, renamed into place atomically.
+sdist-only packages are built into wheels with ``build``.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
+from packaging.version import InvalidVersion, Version
+
+from packager.cache import Cache, atomic_bytes, sha256_file
+from packager.errors import FetchError, ResolveError, SdistBuildError, SourceError
+from packager.intake import Limits, read_source
+from packager.piprun import (
+    IndexConfig,
+    clean_env,
+    last_error,
+    missing_distribution,
+    run_pip,
+    target_args,
+)
+from packager.profile import TargetProfile
+from packager.resolve import Pin
+
+Progress = Callable[[str, str], None]
+SDIST_SIDECAR = ".sdist-sha256"
+
+
+@dataclass(frozen=True)
+class FetchedWheel:
+    pin: Pin
+    path: Path
+    sha256: str
+    built_from_sdist: bool = False
+
+
+def _same_version(a: str, b: str) -> bool:
+    try:
+        return Version(a) == Version(b)
+    except InvalidVersion:
+        return a == b
+
+
+def _candidates(pin: Pin, dirs: Iterable[Path], profile: TargetProfile) -> list[tuple[int, Path]]:
+    out: list[tuple[int, Path]] = []
+    for d in dirs:
+        if not d.is_dir():
+            continue
+        prefix = pin.name.replace("-", "_").lower()
+        for p in d.iterdir():
+            if not p.name.endswith(".whl") or not p.name.lower().replace("-", "_").startswith(prefix):
+                continue
+            try:
+                name, version, _build, tags = parse_wheel_filename(p.name)
+            except InvalidWheelFilename:
+                continue
+            if name != pin.name or not _same_version(str(version), pin.version):
+                continue
+            rank = profile.rank_tags(tags)
+            if rank is not None:
+                out.append((rank, p))
+    return sorted(out)
+
+
+def _allowed(pin: Pin, path: Path, digest: str) -> bool:
+    if not pin.hashes:
+        return True
+    if f"sha256:{digest}" in pin.hashes:
+        return True
+    sidecar = path.with_name(path.name + SDIST_SIDECAR)
+    return sidecar.is_file() and f"sha256:{sidecar.read_text().strip()}" in pin.hashes
+
+
+def find_local(pin: Pin, dirs: Sequence[Path], profile: TargetProfile) -> Optional[FetchedWheel]:
+    for _rank, path in _candidates(pin, dirs, profile):
+        digest = sha256_file(path)
+        if _allowed(pin, path, digest):
+            built = path.with_name(path.name + SDIST_SIDECAR).is_file()
+            return FetchedWheel(pin, path, digest, built)
+    return None
+
+
+def _unpack_sdist(sdist: Path, dest: Path) -> Path:
+    """Extract an sdist through the same safe intake as uploads (sdists are untrusted too)."""
+    try:
+        tree = read_source(sdist, Limits(max_total_bytes=512 * 1024 * 1024))
+    except SourceError as exc:
+        raise SdistBuildError(f"unsafe or unreadable sdist: {exc.message}", where=sdist.name,
+                              hint="this sdist cannot be used; pick another version") from exc
+    for f in tree.files:
+        target = dest / f.path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(f.data)
+        if f.executable:
+            os.chmod(target, 0o755)
+    tops = {p.split("/", 1)[0] for p in tree.paths}
+    return dest / tops.pop() if len(tops) == 1 and (dest / next(iter(tops))).is_dir() else dest
+
+
+def _host_builds_for_target() -> bool:
+    return sys.platform == "linux" and platform.machine() in ("x86_64", "AMD64")
+
+
+class SdistBuilderImpl:
+    """Builds a wheel from a requirement's sdist and files it in the cache's ``built/``."""
+
+    def __init__(self, profile: TargetProfile, index: IndexConfig, cache: Cache,
+                 python312: Optional[str], progress: Progress) -> None:
+        self.profile, self.index, self.cache = profile, index, cache
+        self.python312, self.progress = python312, progress
+
+    def __call__(self, spec: str, hashes: Sequence[str] = ()) -> Path:
+        with tempfile.TemporaryDirectory(prefix="ignite-sdist-") as tmp:
+            work = Path(tmp)
+            req_file = work / "req.txt"
+            req_file.write_text(spec + "".join(f" --hash={h}" for h in hashes) + "\n", "utf-8")
+            self.progress("fetch", f"downloading the sdist of {spec}")
+            res = run_pip("pip", ["download", "--no-deps", "--no-binary=:all:", "-d", str(work / "dl"),
+                                  "-r", str(req_file), *self.index.pip_args()], self.profile)
+            if res.returncode != 0:
+                if missing_distribution(res.stderr):
+                    raise ResolveError(
+                        f"{spec}: no wheel for CPython {self.profile.python_version} linux x86_64 and no sdist",
+                        where="requirements.txt",
+                        hint="check the package name and version; the package may not exist or may not support the target",
+                    )
+                raise FetchError(f"could not download the sdist of {spec}:\n" + last_error(res.stderr),
+                                 where=spec, hint="check the index settings and the network")
+            sdists = sorted((work / "dl").iterdir())
+            if not sdists:
+                raise FetchError(f"pip downloaded nothing for {spec}", where=spec)
+            sdist = sdists[0]
+            sdist_sha = sha256_file(sdist)
+            src = _unpack_sdist(sdist, work / "src")
+            out = work / "out"
+            self.progress("build", f"building a wheel from {sdist.name}")
+            wheel = self._build(src, out, sdist.name)
+            dest = self.cache.built / wheel.name
+            atomic_bytes(dest.with_name(dest.name + SDIST_SIDECAR), sdist_sha.encode())
+            return self.cache.add_wheel(wheel, self.cache.built)
+
+    def _run(self, argv: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(argv, cwd=cwd, env=clean_env(), capture_output=True, text=True,
+                              timeout=900, check=False, stdin=subprocess.DEVNULL)
+
+    def _built_wheel(self, out: Path) -> Optional[Path]:
+        wheels = sorted(out.glob("*.whl")) if out.is_dir() else []
+        return wheels[0] if wheels else None
+
+    def _build(self, src: Path, out: Path, sdist_name: str) -> Path:
+        proc = self._run([sys.executable, "-m", "build", "--wheel", "--outdir", str(out), str(src)], src)
+        wheel = self._built_wheel(out)
+        if proc.returncode != 0 or wheel is None:
+            raise SdistBuildError(
+                f"building {sdist_name} failed:\n" + (proc.stderr or proc.stdout).strip()[-1500:],
+                where=sdist_name, hint="pin a version that publishes a wheel, or pass --wheelhouse DIR with one",
+            )
+        if self.profile.wheel_tag_rank(wheel.name) is not None:
+            return wheel
+        # A C extension built for this host: rebuild with the target interpreter when this host can.
+        if self.python312 and _host_builds_for_target():
+            shutil.rmtree(out, ignore_errors=True)
+            proc = self._run([self.python312, "-m", "pip", "wheel", "--no-deps", "-w", str(out), str(src)], src)
+            wheel = self._built_wheel(out)
+            if proc.returncode == 0 and wheel and self.profile.wheel_tag_rank(wheel.name) is not None:
+                return wheel
+        raise SdistBuildError(
+            f"{sdist_name} has a C extension and this host cannot build it for CPython "
+            f"{self.profile.python_version} linux x86_64",
+            where=sdist_name,
+            hint=("build the wheel on a linux x86_64 machine with CPython 3.12 (e.g. in the python:3.12 image: "
+                  "`pip wheel --no-deps -w wheels/ <sdist>`) and pass --wheelhouse wheels/, "
+                  "or pick a version that publishes a manylinux wheel"),
+        )
+
+
+def fetch(pins: Sequence[Pin], profile: TargetProfile, *, index: IndexConfig, cache: Cache,
+          build_sdist: SdistBuilderImpl, wheelhouses: Sequence[Path] = (),
+          progress: Progress = lambda s, m: None) -> list[FetchedWheel]:
+    """A verified wheel for every pin; network only for what no local copy has."""
+    dirs = [*wheelhouses, cache.wheels, cache.built]
+    found: dict[str, FetchedWheel] = {}
+    missing: list[Pin] = []
+    for pin in pins:
+        hit = find_local(pin, dirs, profile)
+        if hit:
+            found[pin.name] = hit
+        else:
+            missing.append(pin)
+    if missing:
+        if index.offline:
+            names = ", ".join(f"{p.name}=={p.version}" for p in missing[:5])
+            raise FetchError(f"offline, and not in the cache or wheelhouse: {names}", where="--offline",
+                             hint="run once without --offline to fill the cache, or pass --wheelhouse DIR")
+        progress("fetch", f"downloading {len(missing)} wheel(s): "
+                 + ", ".join(f"{p.name}=={p.version}" for p in missing[:6]) + (" …" if len(missing) > 6 else ""))
+        with tempfile.TemporaryDirectory(prefix="ignite-fetch-") as tmp:
+            work = Path(tmp)
+            all_hashed = all(p.hashes for p in missing)
+            lines = [f"{p.name}=={p.version}" + ("".join(f" --hash={h}" for h in p.hashes) if all_hashed else "")
+                     for p in missing]
+            (work / "req.txt").write_text("\n".join(lines) + "\n", "utf-8")
+            res = run_pip("pip", ["download", "--no-deps", "-d", str(work / "dl"), "-r", str(work / "req.txt"),
+                                  *target_args(profile), *index.pip_args(),
+                                  *[a for d in wheelhouses for a in ("--find-links", str(d))]], profile)
+            if res.returncode != 0 and not missing_distribution(res.stderr):
+                raise FetchError("download failed:\n" + last_error(res.stderr), where="fetch",
+                                 hint="check the index settings and the network; hashes must match the lock")
+            for f in sorted((work / "dl").glob("*.whl")) if (work / "dl").is_dir() else []:
+                cache.add_wheel(f)
+        for pin in missing:
+            hit = find_local(pin, dirs, profile)
+            if hit is None:
+                # No wheel for the target on the index: build the sdist (hash-checked against the pin).
+                build_sdist(f"{pin.name}=={pin.version}", pin.hashes)
+                hit = find_local(pin, dirs, profile)
+            if hit is None:
+                raise FetchError(
+                    f"no wheel of {pin.name}=={pin.version} matching its hashes for the target",
+                    where=pin.name, hint="the index served a file whose sha256 is not in the lock; re-lock",
+                )
+            found[pin.name] = hit
+    return [found[p.name] for p in pins]
+
+
+def pin_names(pins: Iterable[Pin]) -> list[str]:
+    return [canonicalize_name(p.name) for p in pins]

@@ -1,0 +1,101 @@
+"""Install: one wheel into ``vendor/`` entries in memory, with :mod:`installer`.
+
+A :class:`MemoryDestination` receives what ``installer.install`` writes and
+keeps only importable files (purelib/platlib): no ``bin/`` scripts, no data or
+headers outside ``vendor/``, no ``.pyc``, no host paths. ``RECORD`` is rewritten
+to list exactly what ships, and ``INSTALLER`` names ignite-pack. Each wheel's
+output depends only on the wheel's bytes, so it is a cacheable unit.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import posixpath
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Union
+
+from installer import install
+from installer.destinations import WheelDestination
+from installer.exceptions import InstallerError
+from installer.records import Hash, RecordEntry
+from installer.sources import WheelFile
+from installer.utils import Scheme
+
+from packager.artifact import Entry
+from packager.errors import FetchError
+from packager.manifest import VENDOR_DIR
+
+_KEPT_SCHEMES = ("purelib", "platlib")
+
+
+def _record_hash(data: bytes) -> Hash:
+    return Hash("sha256", base64.urlsafe_b64encode(hashlib.sha256(data).digest()).decode().rstrip("="))
+
+
+class MemoryDestination(WheelDestination):
+    """Collects installed files in memory under ``vendor/``; drops scripts and data."""
+
+    def __init__(self) -> None:
+        self.files: dict[str, tuple[bytes, bool]] = {}
+        self.dropped: list[str] = []
+
+    def write_script(self, name: str, module: str, attr: str, section: str) -> RecordEntry:  # type: ignore[override]
+        self.dropped.append(f"bin/{name}")
+        return RecordEntry(f"../../bin/{name}", None, None)
+
+    def write_file(self, scheme: Scheme, path: Union[str, os.PathLike[str]], stream: BinaryIO,
+                   is_executable: bool) -> RecordEntry:
+        data = stream.read()
+        rel = posixpath.normpath(str(path).replace("\\", "/"))
+        if scheme not in _KEPT_SCHEMES or rel.startswith(("../", "/")) or rel == "..":
+            self.dropped.append(f"{scheme}/{rel}")
+        elif rel.endswith((".pyc", ".pyo")):
+            self.dropped.append(rel)
+        else:
+            self.files[rel] = (data, is_executable)
+        return RecordEntry(rel, _record_hash(data), len(data))
+
+    def finalize_installation(self, scheme: Scheme, record_file_path: str,
+                              records: Iterable[tuple[Scheme, RecordEntry]]) -> None:
+        rows = []
+        for path in sorted(self.files):
+            if path == record_file_path:
+                continue
+            data, _ = self.files[path]
+            rows.append(f"{path},sha256={_record_hash(data).value},{len(data)}\n")
+        rows.append(f"{record_file_path},,\n")
+        self.files[record_file_path] = ("".join(sorted(rows)).encode(), False)
+
+
+@dataclass(frozen=True)
+class InstalledDist:
+    name: str
+    version: str
+    entries: tuple[Entry, ...]
+    dropped: tuple[str, ...]
+
+    @property
+    def size(self) -> int:
+        return sum(len(e.data) for e in self.entries)
+
+
+def install_wheel(path: Path) -> InstalledDist:
+    """Install *path* into memory; entries are ``vendor/...`` paths, sorted."""
+    dest = MemoryDestination()
+    try:
+        with WheelFile.open(path) as source:
+            source.validate_record()
+            install(source, dest, {"INSTALLER": b"ignite-pack\n"})
+            name, version = source.distribution, source.version
+    except (InstallerError, ValueError, KeyError, OSError) as exc:
+        raise FetchError(f"wheel cannot be installed: {exc}", where=path.name,
+                         hint="the wheel is corrupt or invalid; delete it from the cache and rebuild") from exc
+    entries = tuple(
+        Entry(f"{VENDOR_DIR}/{p}", data, 0o755 if exe else 0o644)
+        for p, (data, exe) in sorted(dest.files.items())
+    )
+    return InstalledDist(name, version, entries, tuple(sorted(dest.dropped)))

@@ -1,0 +1,77 @@
+"""Lock: requirements.txt -> a pip-tools lock for the target (exact pins + hashes).
+
+pip-compile does the locking; :mod:`packager._pipshim` makes it evaluate
+markers for the target, and the target's tags are passed as pip arguments. The
+preinstalled pins are constraints, so the lock agrees with the image.
+"""
+
+from __future__ import annotations
+
+import shlex
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from packager.artifact import atomic_write
+from packager.checks import check_source
+from packager.dependencies import resolve_for
+from packager.errors import RequirementsError, ResolveError
+from packager.intake import read_source
+from packager.piprun import last_error, run_pip, target_args
+from packager.profile import load_profile
+from packager.requirements import parse_requirements
+from packager.resolve import constraints_text
+
+if TYPE_CHECKING:
+    from packager.build import BuildOptions
+
+Progress = Callable[[str, str], None]
+
+
+@dataclass(frozen=True)
+class LockResult:
+    output: Path
+    pins: list[str]
+    digest: str
+    profile: str
+
+
+def lock_source(options: BuildOptions, progress: Progress) -> LockResult:
+    tree = read_source(Path(options.source), options.limits)
+    checked = check_source(tree, options.entry, python312=options.python312)
+    if checked.requirements is None:
+        raise RequirementsError("requirements.txt not found at the root of the source", where="requirements.txt",
+                                hint="add requirements.txt next to handler.py")
+    profile = load_profile(options.profile)
+    reqs = parse_requirements(checked.requirements.data, "requirements.txt")
+    # Resolve first: checks pins against the image and builds any sdist-only package into the cache.
+    _resolution, cache, _builder = resolve_for(reqs, profile, options, progress)
+    vendor_anyway = frozenset(options.vendor_anyway)
+    with tempfile.TemporaryDirectory(prefix="ignite-lock-") as tmp:
+        work = Path(tmp)
+        (work / "constraints.txt").write_text(constraints_text(profile, vendor_anyway), "utf-8")
+        lines = ["-c constraints.txt", *(str(r.requirement) for r in reqs.lines)]
+        (work / "requirements.in").write_text("\n".join(lines) + "\n", "utf-8")
+        pip_args = [*target_args(profile), *options.index.pip_args(), "--find-links", str(cache.built)]
+        progress("lock", f"pip-compile for {profile.name}")
+        res = run_pip("compile", [
+            "--quiet", "--no-header", "--strip-extras", "--generate-hashes", "--allow-unsafe",
+            "--no-emit-index-url", "--no-emit-trusted-host", "--no-emit-find-links", "--no-emit-options",
+            "--cache-dir", str(cache.root / "pip-tools"), "--pip-args", shlex.join(pip_args),
+            "-o", str(work / "requirements.lock"), "requirements.in",
+        ], profile, cwd=work)
+        if res.returncode != 0:
+            raise ResolveError("pip-compile failed:\n" + last_error(res.stderr), where="requirements.txt",
+                               hint="the same requirements must first build with `ignite-pack build`")
+        text = (work / "requirements.lock").read_text("utf-8")
+    header = (f"# Lock for {profile.name} ({profile.image}), written by `ignite-pack lock` with pip-compile.\n"
+              "# Preinstalled distributions are listed too; the build skips them.\n")
+    data = (header + text.replace(str(work) + "/", "")).encode()
+    locked = parse_requirements(data, "requirements.lock")
+    if not locked.is_lock:
+        raise ResolveError("pip-compile produced a lock without hashes for every pin", where="requirements.lock")
+    atomic_write(Path(options.output), [data])
+    return LockResult(Path(options.output), [f"{r.name}=={r.pinned_version}" for r in locked.lines],
+                      locked.digest, profile.name)

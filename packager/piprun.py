@@ -1,0 +1,131 @@
+"""Running pip (and pip-compile) for the target, with a scrubbed environment.
+
+Index settings come from ignite-pack's own options and the operator's pip
+configuration, never from the upload. The child environment keeps only what
+pip needs (paths, locale, proxies, certificates, PIP_* settings): the build
+host's secrets are not passed to code that an upload can influence.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+from packager.profile import TargetProfile
+
+_KEEP = {
+    "PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "TEMP", "TMP", "TZ",
+    "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE",
+    "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy",
+    "SOURCE_DATE_EPOCH", "XDG_CACHE_HOME", "XDG_CONFIG_HOME", "SYSTEMROOT",
+}
+
+
+def clean_env(extra: Optional[dict[str, str]] = None) -> dict[str, str]:
+    """The environment for every subprocess: an allow-list, not the caller's whole env."""
+    env = {k: v for k, v in os.environ.items() if k in _KEEP or k.startswith("PIP_")}
+    env["PYTHONHASHSEED"] = "0"
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
+    env["PIP_NO_INPUT"] = "1"
+    env.update(extra or {})
+    return env
+
+
+@dataclass(frozen=True)
+class IndexConfig:
+    """Where distributions come from; set by the packager's flags/config only."""
+
+    index_url: Optional[str] = None
+    extra_index_urls: tuple[str, ...] = ()
+    find_links: tuple[str, ...] = ()
+    offline: bool = False
+
+    def pip_args(self) -> list[str]:
+        args: list[str] = []
+        if self.offline:
+            args.append("--no-index")
+        else:
+            if self.index_url:
+                args += ["--index-url", self.index_url]
+            for u in self.extra_index_urls:
+                args += ["--extra-index-url", u]
+        for fl in self.find_links:
+            args += ["--find-links", fl]
+        return args
+
+    def key(self) -> dict[str, object]:
+        return {"index": self.index_url, "extra": list(self.extra_index_urls),
+                "find_links": list(self.find_links), "offline": self.offline}
+
+
+def target_args(profile: TargetProfile) -> list[str]:
+    """pip options that select wheels for the target, every platform tag listed."""
+    args = ["--only-binary=:all:", "--python-version", profile.python_version,
+            "--implementation", profile.implementation, "--abi", profile.abi]
+    for plat in profile.platforms:
+        args += ["--platform", plat]
+    return args
+
+
+@dataclass
+class PipResult:
+    returncode: int
+    stdout: str
+    stderr: str
+    args: list[str] = field(default_factory=list)
+
+
+def run_pip(tool: str, args: Sequence[str], profile: TargetProfile, *, cwd: Optional[Path] = None,
+            timeout: float = 900) -> PipResult:
+    """Run ``pip`` or ``pip-compile`` (``tool`` = "pip" | "compile") through the marker shim."""
+    argv = [sys.executable, "-m", "packager._pipshim", tool, *args]
+    env = clean_env({"IGNITE_TARGET_MARKERS": json.dumps(profile.markers)})
+    # The shim must import *this* packager even from another working directory.
+    root = str(Path(__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = root
+    proc = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=cwd,
+                          timeout=timeout, check=False, stdin=subprocess.DEVNULL)
+    return PipResult(proc.returncode, proc.stdout, proc.stderr, list(args))
+
+
+_NO_MATCH = re.compile(r"No matching distribution found for ([^\s]+)")
+_UNAVAILABLE = re.compile(r"Could not find a version that satisfies the requirement ([^\s]+) \(from versions: ([^)]*)\)")
+
+
+def missing_distribution(stderr: str) -> Optional[tuple[str, str]]:
+    """(requirement, versions-seen) when pip found no usable file for a requirement."""
+    m = _UNAVAILABLE.search(stderr)
+    if m:
+        return m.group(1), m.group(2)
+    m2 = _NO_MATCH.search(stderr)
+    return (m2.group(1), "") if m2 else None
+
+
+def conflict_text(stderr: str) -> Optional[str]:
+    """pip's own explanation of a resolution conflict, trimmed to the useful lines."""
+    if "ResolutionImpossible" not in stderr and "conflict" not in stderr.lower():
+        return None
+    lines = [ln.strip() for ln in stderr.splitlines()]
+    keep: list[str] = []
+    grab = False
+    for ln in lines:
+        if ln.startswith(("The conflict is caused by", "Cannot install", "ERROR: Cannot install")):
+            grab = True
+        if grab and ln and not ln.startswith(("To fix this", "1. ", "2. ", "ERROR: ResolutionImpossible")):
+            keep.append(ln)
+        if ln.startswith("To fix this"):
+            break
+    return "\n".join(keep) or None
+
+
+def last_error(stderr: str, limit: int = 6) -> str:
+    errs = [ln for ln in stderr.splitlines() if ln.startswith("ERROR")]
+    return "\n".join(errs[-limit:]) or stderr.strip()[-800:]

@@ -1,0 +1,169 @@
+"""requirements.txt under the upload policy of DESIGN.md §5.
+
+Only ``name[extras] specifier ; marker`` lines and ``--hash`` options are
+accepted. Anything that would let an upload choose where code comes from
+(indexes, URLs, paths, editable installs, includes) or read the build's
+environment (``${VAR}``) is refused with the line number and the reason.
+Parsing itself is :mod:`packaging`'s; this module only applies the policy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from typing import Optional
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import NormalizedName, canonicalize_name
+
+from packager.errors import RequirementsError
+
+MAX_LINE = 4096
+MAX_FILE = 1024 * 1024
+_ENV_VAR = re.compile(r"\$\{[^}]*\}|\$[A-Za-z_][A-Za-z0-9_]*")
+_HASH = re.compile(r"--hash[=\s]+(sha256|sha384|sha512):([0-9a-fA-F]+)")
+_REFUSED_OPTIONS = {
+    "-e": "editable installs are not allowed",
+    "--editable": "editable installs are not allowed",
+    "-r": "including other requirement files is not allowed",
+    "--requirement": "including other requirement files is not allowed",
+    "-c": "constraint files are not allowed",
+    "--constraint": "constraint files are not allowed",
+    "-i": "index options are not allowed in an upload",
+    "--index-url": "index options are not allowed in an upload",
+    "--extra-index-url": "index options are not allowed in an upload",
+    "--no-index": "index options are not allowed in an upload",
+    "-f": "index options are not allowed in an upload",
+    "--find-links": "index options are not allowed in an upload",
+    "--trusted-host": "index options are not allowed in an upload",
+}
+_INDEX_HINT = "the build's index comes from ignite-pack's own --index-url / configuration, never from the upload"
+
+
+@dataclass(frozen=True)
+class RequirementLine:
+    """One accepted requirement with where it came from."""
+
+    line: int
+    requirement: Requirement
+    hashes: tuple[str, ...] = ()  # "sha256:<hex>"
+
+    @property
+    def name(self) -> NormalizedName:
+        return canonicalize_name(self.requirement.name)
+
+    @property
+    def pinned_version(self) -> Optional[str]:
+        """The version of an ``==`` pin (no wildcard), else None."""
+        specs = list(self.requirement.specifier)
+        if len(specs) == 1 and specs[0].operator in ("==", "===") and "*" not in specs[0].version:
+            return specs[0].version
+        return None
+
+    def applies_to(self, markers: dict[str, str]) -> bool:
+        m = self.requirement.marker
+        return m is None or m.evaluate({**markers, "extra": ""})
+
+    def without_hashes(self) -> str:
+        return str(self.requirement)
+
+
+@dataclass(frozen=True)
+class Requirements:
+    """The parsed file."""
+
+    path: str
+    lines: tuple[RequirementLine, ...]
+    digest: str
+
+    @property
+    def is_lock(self) -> bool:
+        """Every line an exact pin with at least one hash: install exactly this, hashes required."""
+        return bool(self.lines) and all(r.pinned_version and r.hashes for r in self.lines)
+
+    def for_target(self, markers: dict[str, str]) -> tuple[RequirementLine, ...]:
+        return tuple(r for r in self.lines if r.applies_to(markers))
+
+
+def _logical_lines(text: str) -> list[tuple[int, str]]:
+    """Join backslash continuations and strip comments, keeping the first line number."""
+    out: list[tuple[int, str]] = []
+    buf = ""
+    start = 0
+    for i, raw in enumerate(text.splitlines(), 1):
+        if len(raw) > MAX_LINE:
+            raise RequirementsError(
+                f"line is too long ({len(raw)} characters; max {MAX_LINE})",
+                where=f"requirements.txt:{i}", hint="one requirement per line",
+            )
+        if not buf:
+            start = i
+        line = re.sub(r"(^|\s)#.*$", "", raw)
+        if line.rstrip().endswith("\\"):
+            buf += line.rstrip()[:-1] + " "
+            continue
+        buf += line
+        if buf.strip():
+            out.append((start, buf.strip()))
+        buf = ""
+    if buf.strip():
+        out.append((start, buf.strip()))
+    return out
+
+
+def parse_requirements(data: bytes, path: str = "requirements.txt") -> Requirements:
+    """Parse and police a requirements file; raise RequirementsError on the first bad line."""
+    if len(data) > MAX_FILE:
+        raise RequirementsError(f"file is too large ({len(data)} bytes)", where=path,
+                                hint="list only your direct dependencies")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        bad_line = data.count(b"\n", 0, exc.start) + 1
+        raise RequirementsError("not valid UTF-8", where=f"{path}:{bad_line}", hint="save the file as UTF-8") from exc
+    if "\x00" in text:
+        raise RequirementsError("file contains NUL bytes", where=path, hint="save it as plain text")
+    lines: list[RequirementLine] = []
+    seen: dict[str, int] = {}
+    for no, line in _logical_lines(text):
+        where = f"{path}:{no}"
+        if _ENV_VAR.search(line):
+            raise RequirementsError(
+                "environment variable references (${VAR}) are not allowed", where=where,
+                hint="write the value itself; uploads cannot read the build's environment",
+            )
+        hashes = tuple(f"{a.lower()}:{h.lower()}" for a, h in _HASH.findall(line))
+        spec = _HASH.sub("", line).strip()
+        if spec.startswith("-"):
+            opt = re.split(r"[\s=]", spec, maxsplit=1)[0]
+            if opt.startswith("-") and not opt.startswith("--") and len(opt) > 2:
+                opt = opt[:2]  # -rfile, -efoo
+            reason = _REFUSED_OPTIONS.get(opt, f"option {opt} is not allowed")
+            hint = _INDEX_HINT if "index" in reason else "use plain `name[extras] specifier ; marker` lines"
+            raise RequirementsError(f"{reason}: {line[:120]}", where=where, hint=hint)
+        if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", spec) or spec.startswith(("git+", "hg+", "svn+", "bzr+")):
+            raise RequirementsError(f"URL requirements are not allowed: {spec[:120]}", where=where,
+                                    hint="name the package and a version instead (e.g. requests==2.32.3)")
+        if spec.startswith((".", "/", "~")) or "\\" in spec or re.match(r"^[A-Za-z]:", spec):
+            raise RequirementsError(f"path requirements are not allowed: {spec[:120]}", where=where,
+                                    hint="publish the package to the index, or put its code in your source")
+        try:
+            req = Requirement(spec)
+        except InvalidRequirement as exc:
+            raise RequirementsError(f"invalid requirement: {exc}", where=where,
+                                    hint="use `name[extras] specifier ; marker`, e.g. PyYAML>=6") from None
+        if req.url:
+            raise RequirementsError(f"URL requirements are not allowed: {spec[:120]}", where=where,
+                                    hint="name the package and a version instead (e.g. requests==2.32.3)")
+        name = canonicalize_name(req.name)
+        if name in seen and req.marker is None:
+            raise RequirementsError(f"{req.name} is listed twice (first on line {seen[name]})", where=where,
+                                    hint="merge the two lines into one")
+        seen.setdefault(name, no)
+        lines.append(RequirementLine(no, req, hashes))
+    digest = hashlib.sha256(
+        "\n".join(f"{r.requirement} {' '.join(sorted(r.hashes))}".strip() for r in lines).encode()
+    ).hexdigest()
+    return Requirements(path, tuple(lines), digest)
+

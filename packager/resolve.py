@@ -1,0 +1,210 @@
+"""Resolve: requirements -> exact pins for the target, the image's closure left out.
+
+Resolution runs pip's resolver for the target (tags via ``--platform`` etc.,
+markers via :mod:`packager._pipshim`) with the preinstalled pins as
+constraints, so a vendored package always agrees with the image. A lock skips
+resolution entirely. Results are cached by requirements + profile + index.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from packaging.utils import NormalizedName, canonicalize_name
+
+from packager import __version__
+from packager.cache import Cache, cache_key
+from packager.errors import ResolveError
+from packager.manifest import SkippedDist
+from packager.piprun import (
+    IndexConfig,
+    conflict_text,
+    last_error,
+    missing_distribution,
+    run_pip,
+    target_args,
+)
+from packager.profile import TargetProfile
+from packager.requirements import Requirements
+
+Progress = Callable[[str, str], None]
+#: Builds a wheel from the sdist of a requirement string; returns the wheel's path.
+SdistBuilder = Callable[[str], Path]
+MAX_SDIST_ROUNDS = 10
+
+
+@dataclass(frozen=True)
+class Pin:
+    """One distribution to vendor, at one version, with the hashes it may have."""
+
+    name: NormalizedName
+    version: str
+    hashes: tuple[str, ...] = ()
+    requested: bool = False
+
+
+@dataclass(frozen=True)
+class Resolution:
+    pins: tuple[Pin, ...]
+    skipped: tuple[SkippedDist, ...]
+    from_lock: bool
+    digest: str
+    warnings: tuple[str, ...] = ()
+
+
+def _image(profile: TargetProfile) -> str:
+    return profile.image or profile.name
+
+
+def check_preinstalled(reqs: Requirements, profile: TargetProfile, vendor_anyway: frozenset[str]) -> None:
+    """A direct requirement the image's pin does not satisfy is a conflict, named with its way out."""
+    for line in reqs.for_target(profile.markers):
+        pin = profile.preinstalled.get(line.name)
+        if pin is None or line.name in vendor_anyway:
+            continue
+        if not line.requirement.specifier.contains(pin, prereleases=True):
+            raise ResolveError(
+                f"{line.requirement} conflicts with {line.name}=={pin} preinstalled on {_image(profile)}",
+                where=f"{reqs.path}:{line.line}",
+                hint=(
+                    f"accept {line.name}=={pin} (e.g. `{line.name}>={pin}` or no version), or pass "
+                    f"--vendor-anyway {line.name} to vendor your version; it will shadow the image's copy"
+                ),
+                details={"requirement": str(line.requirement), "preinstalled": f"{line.name}=={pin}"},
+            )
+
+
+def _skip(name: NormalizedName, version: str, requested: bool, profile: TargetProfile) -> SkippedDist:
+    why = "requested" if requested else "dependency"
+    return SkippedDist(name, version, f"preinstalled on {_image(profile)} ({why})")
+
+
+def from_lock(reqs: Requirements, profile: TargetProfile, vendor_anyway: frozenset[str]) -> Resolution:
+    """Take a lock as-is: no resolution, hashes required."""
+    pins: list[Pin] = []
+    skipped: list[SkippedDist] = []
+    for line in reqs.for_target(profile.markers):
+        version = line.pinned_version
+        assert version is not None
+        pre = profile.preinstalled.get(line.name)
+        if pre is not None and line.name not in vendor_anyway:
+            if pre != version:
+                raise ResolveError(
+                    f"the lock pins {line.name}=={version} but {_image(profile)} preinstalls {line.name}=={pre}",
+                    where=f"{reqs.path}:{line.line}",
+                    hint=f"re-create the lock with `ignite-pack lock`, or pass --vendor-anyway {line.name}",
+                )
+            skipped.append(_skip(line.name, version, True, profile))
+            continue
+        pins.append(Pin(line.name, version, line.hashes, True))
+    return Resolution(tuple(sorted(pins, key=lambda p: p.name)), tuple(sorted(skipped, key=lambda s: s.name)),
+                      True, reqs.digest)
+
+
+def constraints_text(profile: TargetProfile, vendor_anyway: frozenset[str]) -> str:
+    return "".join(f"{n}=={v}\n" for n, v in sorted(profile.preinstalled.items()) if n not in vendor_anyway)
+
+
+def _pip_resolve(reqs: Requirements, profile: TargetProfile, index: IndexConfig, cache: Cache,
+                 vendor_anyway: frozenset[str], build_sdist: SdistBuilder, progress: Progress) -> dict[str, Any]:
+    lines = [str(r.requirement) for r in reqs.for_target(profile.markers)]
+    with tempfile.TemporaryDirectory(prefix="ignite-resolve-") as tmp:
+        work = Path(tmp)
+        (work / "requirements.in").write_text("\n".join(lines) + "\n", "utf-8")
+        (work / "constraints.txt").write_text(constraints_text(profile, vendor_anyway), "utf-8")
+        args = ["install", "--dry-run", "--ignore-installed", "--quiet", "--report", str(work / "report.json"),
+                "-r", str(work / "requirements.in"), "-c", str(work / "constraints.txt"),
+                *target_args(profile), *index.pip_args(), "--find-links", str(cache.built)]
+        tried: set[str] = set()
+        for _ in range(MAX_SDIST_ROUNDS):
+            progress("resolve", f"resolving {len(lines)} requirement(s) for {profile.name}")
+            res = run_pip("pip", args, profile)
+            if res.returncode == 0:
+                report = json.loads((work / "report.json").read_text("utf-8"))
+                return {"install": [
+                    {
+                        "name": item["metadata"]["name"],
+                        "version": item["metadata"]["version"],
+                        "requested": bool(item.get("requested")),
+                        "hashes": sorted(
+                            f"{k}:{v}" for k, v in
+                            item.get("download_info", {}).get("archive_info", {}).get("hashes", {}).items()
+                            if k == "sha256"
+                        ),
+                    }
+                    for item in report.get("install", [])
+                ]}
+            missing = missing_distribution(res.stderr)
+            if missing and missing[0] not in tried and not index.offline:
+                tried.add(missing[0])
+                progress("resolve", f"no wheel of {missing[0]} for the target; trying its sdist")
+                build_sdist(missing[0])  # raises a clear error if there is no usable sdist
+                continue
+            conflict = conflict_text(res.stderr)
+            if conflict:
+                involved = sorted(n for n in profile.preinstalled if n in conflict.lower())
+                hint = "relax the conflicting requirement"
+                if involved:
+                    hint += (f"; {', '.join(involved)} {'is' if len(involved) == 1 else 'are'} preinstalled "
+                             f"on {_image(profile)} and pinned: accept that version or pass "
+                             f"--vendor-anyway {involved[0]}")
+                raise ResolveError("requirements conflict for the target:\n" + conflict,
+                                   where=reqs.path, hint=hint)
+            if missing:
+                raise ResolveError(
+                    f"no distribution of {missing[0]} for CPython {profile.python_version} "
+                    f"{', '.join(profile.platforms[:1])}" + (" in the offline cache/wheelhouse" if index.offline else ""),
+                    where=reqs.path,
+                    hint=("run once online to fill the cache, or pass --wheelhouse DIR" if index.offline else
+                          "check the name and version; the package may not exist or may not support the target"),
+                )
+            raise ResolveError("resolution failed:\n" + last_error(res.stderr), where=reqs.path,
+                               hint="run with the same requirements through pip to see the full log")
+    raise ResolveError("resolution did not converge after building sdists", where=reqs.path)
+
+
+def resolve(
+    reqs: Requirements,
+    profile: TargetProfile,
+    *,
+    index: IndexConfig,
+    cache: Cache,
+    build_sdist: SdistBuilder,
+    vendor_anyway: frozenset[str] = frozenset(),
+    refresh: bool = False,
+    progress: Progress = lambda s, m: None,
+) -> Resolution:
+    """Exact pins for the target; preinstalled dists are skipped and recorded."""
+    vendor_anyway = frozenset(canonicalize_name(n) for n in vendor_anyway)
+    anyway: frozenset[NormalizedName] = frozenset(canonicalize_name(n) for n in vendor_anyway)
+    warnings = tuple(
+        f"{n} is vendored and will shadow {n}=={profile.preinstalled[n]} preinstalled on {_image(profile)}"
+        for n in sorted(anyway) if n in profile.preinstalled
+    )
+    check_preinstalled(reqs, profile, vendor_anyway)
+    if reqs.is_lock:
+        r = from_lock(reqs, profile, vendor_anyway)
+        return Resolution(r.pins, r.skipped, True, r.digest, warnings)
+    key = cache_key("resolution", __version__, reqs.digest, profile.digest, index.key(), sorted(vendor_anyway))
+    data: Any = None if refresh else cache.get_json("resolutions", key)
+    if data is None:
+        data = _pip_resolve(reqs, profile, index, cache, vendor_anyway, build_sdist, progress)
+        cache.put_json("resolutions", key, data)
+    else:
+        progress("resolve", "resolution from cache")
+    pins: list[Pin] = []
+    skipped: list[SkippedDist] = []
+    for item in data["install"]:
+        name = canonicalize_name(item["name"])
+        if name in profile.preinstalled and name not in vendor_anyway:
+            skipped.append(_skip(name, item["version"], item["requested"], profile))
+        else:
+            pins.append(Pin(name, item["version"], tuple(item["hashes"]), item["requested"]))
+    digest = cache_key([(p.name, p.version, p.hashes) for p in sorted(pins, key=lambda p: p.name)])
+    return Resolution(tuple(sorted(pins, key=lambda p: p.name)), tuple(sorted(skipped, key=lambda s: s.name)),
+                      False, digest, warnings)

@@ -1,0 +1,119 @@
+"""Tiny wheels and sdists made inside the tests, for hermetic dependency tests."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import tarfile
+import zipfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Optional
+
+
+def _record_hash(data: bytes) -> str:
+    return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+
+
+def make_wheel(
+    directory: Path,
+    name: str,
+    version: str,
+    *,
+    requires: Iterable[str] = (),
+    files: Optional[dict[str, str | bytes]] = None,
+    tag: str = "py3-none-any",
+    requires_python: Optional[str] = None,
+    scripts: Optional[dict[str, str]] = None,
+) -> Path:
+    """Write ``name-version-tag.whl`` into *directory* and return its path.
+
+    By default the wheel holds one module, ``<name>.py``, whose ``VERSION`` is *version*.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    dist = name.replace("-", "_")
+    files = files if files is not None else {f"{dist}.py": f"VERSION = {version!r}\n"}
+    info = f"{dist}-{version}.dist-info"
+    meta = [f"Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}"]
+    if requires_python:
+        meta.append(f"Requires-Python: {requires_python}")
+    meta += [f"Requires-Dist: {r}" for r in requires]
+    entries: dict[str, bytes] = {
+        p: (c.encode() if isinstance(c, str) else c) for p, c in files.items()
+    }
+    entries[f"{info}/METADATA"] = ("\n".join(meta) + "\n").encode()
+    entries[f"{info}/WHEEL"] = (
+        f"Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: {'true' if tag.endswith('any') else 'false'}\n"
+        + "".join(f"Tag: {t}\n" for t in _expand(tag))
+    ).encode()
+    if scripts:
+        entries[f"{info}/entry_points.txt"] = (
+            "[console_scripts]\n" + "".join(f"{k} = {v}\n" for k, v in scripts.items())
+        ).encode()
+    record = "".join(f"{p},{_record_hash(d)},{len(d)}\n" for p, d in entries.items())
+    record += f"{info}/RECORD,,\n"
+    entries[f"{info}/RECORD"] = record.encode()
+    path = directory / f"{dist}-{version}-{tag}.whl"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for p in sorted(entries):
+            zi = zipfile.ZipInfo(p, date_time=(2020, 1, 1, 0, 0, 0))
+            zi.external_attr = 0o644 << 16
+            zf.writestr(zi, entries[p])
+    return path
+
+
+def _expand(tag: str) -> list[str]:
+    py, abi, plat = tag.split("-")
+    return [f"{a}-{b}-{c}" for a in py.split(".") for b in abi.split(".") for c in plat.split(".")]
+
+
+def make_sdist(
+    directory: Path,
+    name: str,
+    version: str,
+    *,
+    requires: Iterable[str] = (),
+    module_source: Optional[str] = None,
+    c_extension: bool = False,
+) -> Path:
+    """Write a setuptools sdist ``name-version.tar.gz`` (pure Python unless *c_extension*)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    dist = name.replace("-", "_")
+    base = f"{dist}-{version}"
+    reqs = ", ".join(repr(r) for r in requires)
+    ext = ""
+    if c_extension:
+        ext = (
+            "from setuptools import Extension\n"
+            f"ext_modules = [Extension('{dist}_c', sources=['{dist}_c.c'])]\n"
+        )
+    setup_py = (
+        "from setuptools import setup\n" + ext +
+        f"setup(name={name!r}, version={version!r}, py_modules=[{dist!r}], "
+        f"install_requires=[{reqs}]" + (", ext_modules=ext_modules" if c_extension else "") + ")\n"
+    )
+    pyproject = '[build-system]\nrequires = ["setuptools>=61"]\nbuild-backend = "setuptools.build_meta"\n'
+    files = {
+        f"{base}/setup.py": setup_py,
+        f"{base}/pyproject.toml": pyproject,
+        f"{base}/{dist}.py": module_source or f"VERSION = {version!r}\n",
+        f"{base}/PKG-INFO": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
+    }
+    if c_extension:
+        files[f"{base}/{dist}_c.c"] = (
+            "#include <Python.h>\nstatic struct PyModuleDef m = {PyModuleDef_HEAD_INIT, "
+            f'"{dist}_c", NULL, -1, NULL}};\nPyMODINIT_FUNC PyInit_{dist}_c(void) '
+            "{ return PyModule_Create(&m); }\n"
+        )
+    path = directory / f"{base}.tar.gz"
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tf:
+        for p, c in sorted(files.items()):
+            data = c.encode()
+            ti = tarfile.TarInfo(p)
+            ti.size = len(data)
+            ti.mode = 0o644
+            tf.addfile(ti, io.BytesIO(data))
+    path.write_bytes(buf.getvalue())
+    return path
