@@ -1,0 +1,72 @@
+"""The default convention (seed 000): ``handler(payload: bytes, ctx: dict) -> Any``.
+
+``ctx`` has exactly ``execution_id``, ``function_id`` and ``organization_id``.
+The return value is encoded by type: bytes as-is (application/octet-stream),
+str as UTF-8 (text/plain), anything else ``json.dumps`` (application/json).
+Any exception — including SystemExit and KeyboardInterrupt — is a 500 with
+``{"error", "type", "traceback"}``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Awaitable, Callable, Union
+
+from ..protocol import (
+    CT_BYTES,
+    CT_JSON,
+    CT_TEXT,
+    Request,
+    Response,
+    dumps,
+    error_response,
+    is_coroutine_function,
+)
+
+Invoke = Callable[[Request], Union[Response, Awaitable[Response]]]
+
+
+def encode(result: Any) -> Response:
+    """Map a handler's return value to a 200 response by its type."""
+    t = type(result)
+    if t is bytes:
+        return Response(200, [CT_BYTES], result)
+    if t is str:
+        return Response(200, [CT_TEXT], result.encode("utf-8"))
+    if isinstance(result, (bytes, bytearray, memoryview)):
+        return Response(200, [CT_BYTES], bytes(result))
+    if isinstance(result, str):
+        return Response(200, [CT_TEXT], str.encode(result, "utf-8"))
+    return Response(200, [CT_JSON], dumps(result))
+
+
+def make_invoker(fn: Callable[..., Any]) -> Invoke:
+    """Wrap *fn* into ``invoke(Request) -> Response`` (async when *fn* is)."""
+    if is_coroutine_function(fn):
+
+        async def invoke_async(req: Request) -> Response:
+            ctx = {
+                "execution_id": req.execution_id,
+                "function_id": req.function_id,
+                "organization_id": req.organization_id,
+            }
+            try:
+                result = await fn(req.body, ctx)
+                return encode(result)
+            except (Exception, SystemExit, KeyboardInterrupt, GeneratorExit) as exc:
+                # asyncio.CancelledError (a timeout) is deliberately not caught.
+                return error_response(exc, req)
+
+        return invoke_async
+
+    def invoke(req: Request) -> Response:
+        ctx = {
+            "execution_id": req.execution_id,
+            "function_id": req.function_id,
+            "organization_id": req.organization_id,
+        }
+        try:
+            return encode(fn(req.body, ctx))
+        except BaseException as exc:
+            return error_response(exc, req)
+
+    return invoke

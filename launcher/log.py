@@ -1,0 +1,74 @@
+"""The launcher's own log lines: plain text on stderr, no ``logging`` module.
+
+``logging`` costs import time and per-call overhead on the hot path; each line
+here is one ``os.write`` on fd 2 (atomic for lines up to PIPE_BUF on a pipe),
+which is also safe to call from any thread.
+"""
+
+from __future__ import annotations
+
+import os
+
+DEBUG = 10
+INFO = 20
+WARNING = 30
+ERROR = 40
+
+LEVELS = {
+    "debug": DEBUG,
+    "info": INFO,
+    "warning": WARNING,
+    "warn": WARNING,
+    "error": ERROR,
+    "critical": 50,
+    "off": 100,
+    "none": 100,
+}
+
+_NAMES = {DEBUG: "DEBUG", INFO: "INFO", WARNING: "WARNING", ERROR: "ERROR"}
+
+
+class Log:
+    """Minimal leveled logger writing ``[ignite] LEVEL message`` lines to stderr."""
+
+    __slots__ = ("level",)
+
+    def __init__(self, level: int = INFO) -> None:
+        self.level = level
+
+    def enabled(self, level: int) -> bool:
+        return level >= self.level
+
+    def write(self, level: int, message: str) -> None:
+        if level < self.level:
+            return
+        text = f"[ignite] {_NAMES.get(level, 'LOG')} {message}\n"
+        data = text.encode("utf-8", "backslashreplace")
+        try:
+            while data:
+                n = os.write(2, data)
+                data = data[n:]
+        except OSError:
+            pass
+
+    def debug(self, message: str) -> None:
+        if self.level <= DEBUG:
+            self.write(DEBUG, message)
+
+    def info(self, message: str) -> None:
+        if self.level <= INFO:
+            self.write(INFO, message)
+
+    def warning(self, message: str) -> None:
+        self.write(WARNING, message)
+
+    def error(self, message: str) -> None:
+        self.write(ERROR, message)
+
+
+def parse_level(value: str) -> int:
+    """Map a level name (or a number) to its value; unknown names mean INFO."""
+    value = value.strip().lower()
+    if value.isdigit():
+        return int(value)
+    return LEVELS.get(value, INFO)

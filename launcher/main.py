@@ -1,0 +1,114 @@
+"""Start-up: settings, listen, import the entry, serve.  ``python -m __ignite__`` calls :func:`main`."""
+
+from __future__ import annotations
+
+import gc
+import importlib
+import os
+import signal
+import sys
+import threading
+from time import perf_counter
+from types import ModuleType
+from typing import Optional
+
+from . import __version__, config, protocol
+from .conventions import load as load_convention
+from .entry import (
+    EntryError,
+    import_entry,
+    install_paths,
+    read_manifest,
+    resolve_entry,
+    stdlib_only,
+)
+from .log import Log
+from .server import App, Server
+
+
+def _unbuffer_stdio() -> None:
+    """User ``print()`` reaches stdout line by line even on a pipe (no reliance on -u)."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.reconfigure(line_buffering=True, write_through=True)  # type: ignore[union-attr]
+        except Exception:
+            pass
+
+
+def _noop(signum: int, frame: object) -> None:
+    """Signals are handled on the I/O thread via ``signal.set_wakeup_fd``."""
+
+
+def main(root: str, t_start: float) -> int:
+    settings = config.load()
+    log = Log(settings.log_level)
+    for warning in settings.warnings:
+        log.warning(warning)
+    protocol.error_sink = log.error
+    _unbuffer_stdio()
+
+    app = App()
+    server = Server(settings, app, log)
+    try:
+        port = server.bind()
+    except OSError as exc:
+        log.error(f"cannot listen on {settings.host}:{settings.port}: {exc}")
+        return 1
+    try:
+        signal.set_wakeup_fd(server.wakeup_fd(), warn_on_full_buffer=False)
+        signal.signal(signal.SIGTERM, _noop)
+        signal.signal(signal.SIGINT, _noop)
+    except (ValueError, OSError) as exc:  # not the main thread / unsupported
+        log.warning(f"signal handling unavailable: {exc}")
+
+    def serve() -> None:
+        try:
+            server.run()
+        except BaseException as exc:
+            log.error("I/O loop crashed:\n" + protocol.format_exception(exc).rstrip())
+            os._exit(70)
+
+    io = threading.Thread(target=serve, name="ignite-io", daemon=True)
+    io.start()
+    log.info(
+        f"listening on http://{settings.host}:{port} (launcher {__version__}, "
+        f"python {sys.version.split()[0]}, pid {os.getpid()})"
+    )
+
+    entry_name = "?"
+    t_import = perf_counter()
+    try:
+        module, fn, convention = resolve_entry(read_manifest(root), settings.entry_module, settings.entry_fn)
+        entry_name = f"{module}:{fn}"
+        adapter = load_convention(convention)
+        base_path = install_paths(root)
+        t_import = perf_counter()
+        func = import_entry(module, fn)
+        invoker = adapter.make_invoker(func)
+        is_async = protocol.is_coroutine_function(invoker)
+        asyncio: Optional[ModuleType] = None
+        if is_async:
+            with stdlib_only(base_path):  # only for async handlers: ~45 ms of start-up otherwise
+                asyncio = importlib.import_module("asyncio")
+    except BaseException as exc:
+        info = protocol.error_info(exc)
+        if isinstance(exc, EntryError):
+            info["traceback"] = ""
+        app.error = info
+        app.state = App.FAILED
+        log.error(
+            f"cannot load entry {entry_name}: {info['type']}: {info['error']} "
+            f"(serving the error: /_/ready 503, POST 500)\n{info['traceback'].rstrip()}"
+        )
+    else:
+        t_done = perf_counter()
+        app.entry = entry_name
+        gc.freeze()  # import-time objects will not be scanned by every later collection
+        server.set_ready(invoker, is_async, asyncio)
+        log.info(
+            f"ready: imported {entry_name} ({convention}{', async' if is_async else ''}) "
+            f"in {(t_done - t_import) * 1000:.1f} ms; start to ready {(perf_counter() - t_start) * 1000:.1f} ms"
+        )
+    while io.is_alive():
+        io.join(3600)
+    return 0

@@ -1,0 +1,247 @@
+"""Where handlers run: a fixed pool of worker threads, or one asyncio thread.
+
+The I/O loop hands a ``Job`` over with one ``SimpleQueue.put`` (a C queue:
+no Python-level lock, no ``concurrent.futures`` machinery, no per-request
+thread).  The worker sends the response itself (see ``Server.finish``), so the
+common keep-alive path costs one thread hand-off per request, not two.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import traceback
+from collections import deque
+from time import monotonic
+from types import FrameType, ModuleType
+from typing import Any, Callable, Deque, List, Optional
+
+try:  # the C queue; ``queue`` costs ~2 ms of import for a pure-Python wrapper
+    from _queue import SimpleQueue
+except ImportError:  # pragma: no cover - other implementations
+    from queue import SimpleQueue
+
+from .protocol import Request, Response, error_response
+
+
+class Job:
+    """One admitted invocation: the request, its connection and its timing."""
+
+    __slots__ = (
+        "conn",
+        "deadline",
+        "done",
+        "keep_alive",
+        "req",
+        "started",
+        "t0",
+        "task",
+        "thread",
+    )
+
+    def __init__(self, conn: Any, req: Request, keep_alive: bool, t0: float, deadline: float) -> None:
+        self.conn = conn
+        self.req = req
+        self.keep_alive = keep_alive
+        self.t0 = t0
+        self.deadline = deadline
+        self.started = 0.0  # set when a worker starts running it
+        self.thread = 0  # ident of the worker thread running it
+        self.done = False  # response sent (by the handler, a timeout or a shutdown)
+        self.task: Any = None  # asyncio.Task for async handlers
+
+
+Finish = Callable[[Job, Response], None]
+
+
+def _flush_stdout() -> None:
+    try:
+        sys.stdout.flush()
+    except Exception:
+        pass
+
+
+def _format_frames(frames: List[FrameType]) -> str:
+    summary = traceback.StackSummary.extract((f, f.f_lineno) for f in frames)
+    return "".join(summary.format())
+
+
+class ThreadPool:
+    """``size`` daemon threads pulling jobs from one queue."""
+
+    def __init__(self, invoke: Callable[[Request], Any], finish: Finish, size: int) -> None:
+        self.invoke = invoke
+        self.finish = finish
+        self.size = size
+        self.q: SimpleQueue[Optional[Job]] = SimpleQueue()
+        self.lock = threading.Lock()
+        self.extra = 0  # replacement threads started for stuck (timed-out) handlers
+        self.count = 0
+        for _ in range(size):
+            self._spawn()
+
+    def _spawn(self) -> None:
+        self.count += 1
+        t = threading.Thread(target=self._work, name=f"ignite-worker-{self.count}", daemon=True)
+        t.start()
+
+    def submit(self, job: Job) -> None:
+        self.q.put(job)
+
+    def _work(self) -> None:
+        get = self.q.get
+        invoke = self.invoke
+        finish = self.finish
+        ident = threading.get_ident()
+        while True:
+            job = get()
+            if job is None:
+                return
+            if job.done:  # timed out while queued
+                continue
+            job.thread = ident
+            job.started = monotonic()
+            try:
+                resp = invoke(job.req)
+                if not isinstance(resp, Response):
+                    raise TypeError(f"adapter returned {type(resp).__name__}, not Response")
+            except BaseException as exc:
+                resp = error_response(exc, job.req)
+            _flush_stdout()
+            finish(job, resp)
+            job = None
+            if self.extra and self._retire():
+                return
+
+    def _retire(self) -> bool:
+        with self.lock:
+            if self.extra > 0:
+                self.extra -= 1
+                return True
+        return False
+
+    def stack(self, job: Job) -> str:
+        frame = sys._current_frames().get(job.thread)
+        if frame is None:
+            return "  (thread has finished)\n"
+        frames: List[FrameType] = []
+        f: Optional[FrameType] = frame
+        while f is not None:
+            frames.append(f)
+            f = f.f_back
+        frames.reverse()
+        return _format_frames(frames)
+
+    def abandon(self, job: Job) -> bool:
+        """The job's thread is stuck: start a replacement (at most ``size`` extra)."""
+        with self.lock:
+            if self.extra >= self.size:
+                return False
+            self.extra += 1
+        self._spawn()
+        return True
+
+
+class AsyncRunner:
+    """Runs ``async def`` invokers on an asyncio loop in its own thread.
+
+    At most ``size`` coroutines run at once; the rest wait in a FIFO here.
+    """
+
+    def __init__(
+        self,
+        asyncio: ModuleType,
+        invoke: Callable[[Request], Any],
+        finish: Finish,
+        size: int,
+    ) -> None:
+        self.asyncio = asyncio
+        self.invoke = invoke
+        self.finish = finish
+        self.size = size
+        self.running = 0
+        self.waiting: Deque[Job] = deque()
+        self.loop = asyncio.new_event_loop()
+        self.ident = 0
+        started = threading.Event()
+
+        def run() -> None:
+            self.ident = threading.get_ident()
+            asyncio.set_event_loop(self.loop)
+            self.loop.call_soon(started.set)
+            self.loop.run_forever()
+
+        self.thread = threading.Thread(target=run, name="ignite-asyncio", daemon=True)
+        self.thread.start()
+        started.wait(10)
+
+    def submit(self, job: Job) -> None:
+        self.loop.call_soon_threadsafe(self._admit, job)
+
+    def _admit(self, job: Job) -> None:
+        if job.done:
+            return
+        if self.running >= self.size:
+            self.waiting.append(job)
+            return
+        self._start(job)
+
+    def _start(self, job: Job) -> None:
+        self.running += 1
+        job.thread = self.ident
+        job.started = monotonic()
+        job.task = self.loop.create_task(self._run(job))
+
+    async def _run(self, job: Job) -> None:
+        try:
+            try:
+                resp = await self.invoke(job.req)
+                if not isinstance(resp, Response):
+                    raise TypeError(f"adapter returned {type(resp).__name__}, not Response")
+            except self.asyncio.CancelledError:
+                return
+            except BaseException as exc:
+                resp = error_response(exc, job.req)
+            _flush_stdout()
+            self.finish(job, resp)
+        finally:
+            self.running -= 1
+            while self.waiting and self.running < self.size:
+                nxt = self.waiting.popleft()
+                if not nxt.done:
+                    self._start(nxt)
+
+    def stack(self, job: Job) -> str:
+        frames: List[FrameType] = []
+        task = job.task
+        coro: Any = task.get_coro() if task is not None else None
+        for _ in range(256):
+            if coro is None:
+                break
+            f = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
+            if f is not None:
+                frames.append(f)
+            coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
+        text = _format_frames(frames) if frames else "  (no coroutine frames)\n"
+        # A coroutine that blocks the loop (time.sleep in async def) shows up here.
+        thread_frame = sys._current_frames().get(self.ident)
+        if thread_frame is not None and any(
+            fr is thread_frame or _is_caller(thread_frame, fr) for fr in frames
+        ):
+            text += "  (the handler is blocking the asyncio thread)\n"
+        return text
+
+    def abandon(self, job: Job) -> bool:
+        task = job.task
+        if task is not None:
+            self.loop.call_soon_threadsafe(task.cancel)
+        return True
+
+
+def _is_caller(frame: FrameType, target: FrameType) -> bool:
+    f: Optional[FrameType] = frame
+    while f is not None:
+        if f is target:
+            return True
+        f = f.f_back
+    return False

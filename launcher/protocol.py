@@ -1,0 +1,234 @@
+"""The two types every convention adapter speaks: :class:`Request` and :class:`Response`.
+
+Plus the shared helpers adapters need to build responses: JSON encoding that
+names the first value JSON cannot encode, and the ``{error, type, traceback}``
+500 body.  The server core knows nothing about any particular handler style.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+from typing import Any, Callable, List, Optional, Tuple
+
+Header = Tuple[str, str]
+
+CT_JSON: Header = ("Content-Type", "application/json")
+CT_TEXT: Header = ("Content-Type", "text/plain; charset=utf-8")
+CT_BYTES: Header = ("Content-Type", "application/octet-stream")
+
+_PKG_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+class Request:
+    """One complete HTTP request, as the server hands it to an adapter.
+
+    ``headers`` keeps arrival order; names are lower-cased, values are str
+    (decoded as latin-1, as HTTP/1.1 defines).  ``body`` is the full de-chunked
+    payload.  The three ids are already resolved (request header > environment;
+    the execution id is generated when the client sent none).
+    """
+
+    __slots__ = (
+        "body",
+        "execution_id",
+        "function_id",
+        "headers",
+        "method",
+        "organization_id",
+        "path",
+        "query",
+        "version",
+    )
+
+    def __init__(
+        self,
+        method: str,
+        path: str,
+        query: str,
+        headers: List[Header],
+        body: bytes,
+        execution_id: str,
+        function_id: str,
+        organization_id: str,
+        version: str = "HTTP/1.1",
+    ) -> None:
+        self.method = method
+        self.path = path
+        self.query = query
+        self.headers = headers
+        self.body = body
+        self.execution_id = execution_id
+        self.function_id = function_id
+        self.organization_id = organization_id
+        self.version = version
+
+    def header(self, name: str, default: Optional[str] = None) -> Optional[str]:
+        """The first value of header *name* (case-insensitive), or *default*."""
+        name = name.lower()
+        for k, v in self.headers:
+            if k == name:
+                return v
+        return default
+
+    def __repr__(self) -> str:
+        return f"Request({self.method} {self.path} id={self.execution_id} {len(self.body)}B)"
+
+
+class Response:
+    """What an adapter returns: status, extra headers, body bytes.
+
+    The server adds Content-Length, Date, Connection and X-Ignite-Execution-Id;
+    header names/values must not contain CR or LF (such a response becomes a 500).
+    """
+
+    __slots__ = ("body", "headers", "status")
+
+    def __init__(self, status: int, headers: List[Header], body: bytes) -> None:
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+    def __repr__(self) -> str:
+        return f"Response({self.status}, {len(self.body)}B)"
+
+
+def json_response(status: int, obj: Any, headers: Optional[List[Header]] = None) -> Response:
+    hs = [CT_JSON]
+    if headers:
+        hs.extend(headers)
+    return Response(status, hs, json.dumps(obj).encode("utf-8"))
+
+
+# --- JSON with a path to the first unencodable value --------------------------------
+
+
+def _key_path(path: str, key: Any) -> str:
+    if isinstance(key, str) and key.isidentifier():
+        return f"{path}.{key}"
+    return f"{path}[{json.dumps(key) if isinstance(key, str) else key!r}]"
+
+
+def find_unencodable(obj: Any, path: str = "$") -> Optional[str]:
+    """Where ``json.dumps`` would fail on *obj*: e.g. ``"$.rows[3].ts: datetime"``.
+
+    Mirrors the default encoder's rules (dict keys str/int/float/bool/None;
+    values dict, list, tuple, str, int, float, bool, None).  Returns None when
+    nothing is found (then the failure was something else, e.g. a custom
+    ``__str__`` of a float subclass).  Iterative, so deep values cannot blow the stack.
+    """
+    scalars = (str, int, float, bool)
+    on_path: set[int] = set()
+    # Stack of (value, path, exiting?) — exiting entries pop a container from on_path.
+    stack: List[Tuple[Any, str, bool]] = [(obj, path, False)]
+    while stack:
+        value, where, leaving = stack.pop()
+        if leaving:
+            on_path.discard(id(value))
+            continue
+        if value is None or isinstance(value, scalars):
+            continue
+        if isinstance(value, (dict, list, tuple)):
+            if id(value) in on_path:
+                return f"{where}: circular reference"
+            on_path.add(id(value))
+            stack.append((value, where, True))
+            children: List[Tuple[Any, str, bool]] = []
+            if isinstance(value, dict):
+                for k, v in value.items():
+                    if not (k is None or isinstance(k, scalars)):
+                        return f"{where}: key of type {type(k).__name__}"
+                    children.append((v, _key_path(where, k), False))
+            else:
+                for i, v in enumerate(value):
+                    children.append((v, f"{where}[{i}]", False))
+            stack.extend(reversed(children))
+            continue
+        return f"{where}: {type(value).__name__}"
+    return None
+
+
+class EncodeError(TypeError):
+    """A handler's return value that JSON cannot encode; the message names the path."""
+
+
+def dumps(obj: Any) -> bytes:
+    """``json.dumps(obj)`` as UTF-8 bytes, raising :class:`EncodeError` naming the bad path."""
+    try:
+        return json.dumps(obj).encode("utf-8")
+    except (TypeError, ValueError, RecursionError) as exc:
+        where = None
+        try:
+            where = find_unencodable(obj)
+        except Exception:
+            pass
+        detail = where or str(exc)
+        raise EncodeError(f"return value is not JSON serializable: {detail}") from None
+
+
+# --- errors ------------------------------------------------------------------------
+
+
+def format_exception(exc: BaseException) -> str:
+    """The standard traceback text, minus the launcher's own leading frames."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename.startswith(_PKG_DIR):
+        tb = tb.tb_next
+    try:
+        return "".join(traceback.format_exception(type(exc), exc, tb))
+    except Exception:  # a broken __str__ etc. must not hide the original error
+        return f"{type(exc).__name__}: <unprintable>\n"
+
+
+def error_info(exc: BaseException) -> dict[str, str]:
+    """``{"error", "type", "traceback"}`` for *exc* (the seed's 500 body)."""
+    try:
+        message = str(exc)
+    except Exception:
+        message = "<unprintable exception>"
+    return {"error": message, "type": type(exc).__name__, "traceback": format_exception(exc)}
+
+
+def _stderr_sink(text: str) -> None:
+    sys.stderr.write(text + "\n")
+
+
+#: Where adapters send handler tracebacks; main() points it at the launcher's logger.
+error_sink: Callable[[str], None] = _stderr_sink
+
+
+def error_response(exc: BaseException, request: Optional[Request] = None) -> Response:
+    """HTTP 500 with the ``{error, type, traceback}`` JSON body; the traceback also goes to stderr."""
+    info = error_info(exc)
+    rid = request.execution_id if request is not None else "-"
+    error_sink(f"handler raised {info['type']} (execution {rid}):\n{info['traceback'].rstrip()}")
+    if isinstance(exc, EncodeError):
+        info["traceback"] = ""
+    return json_response(500, info)
+
+
+def is_coroutine_function(fn: Any) -> bool:
+    """``inspect.iscoroutinefunction`` without importing ``inspect`` (costly at start).
+
+    Sees through functools.partial, bound methods and callable objects whose
+    ``__call__`` is ``async def``.
+    """
+    for _ in range(16):
+        func = getattr(fn, "func", None)  # functools.partial
+        if func is not None and hasattr(fn, "args") and hasattr(fn, "keywords"):
+            fn = func
+            continue
+        break
+    fn = getattr(fn, "__func__", fn)  # bound method
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        call = type(fn).__dict__.get("__call__") if callable(fn) else None
+        call = getattr(call, "__func__", call)
+        code = getattr(call, "__code__", None)
+    if code is None:
+        return False
+    if getattr(fn, "_is_coroutine_marker", None) is not None:
+        return True
+    return bool(code.co_flags & 0x80)  # CO_COROUTINE

@@ -1,0 +1,983 @@
+"""A hand-written, event-driven HTTP/1.1 server on ``select.epoll`` (``select.poll`` elsewhere).
+
+Stdlib only is a hard requirement of the artifact (DESIGN.md §3), and nothing in
+the stdlib is an event-driven HTTP/1.1 server: ``http.server`` is a
+thread-per-connection server built on the slow ``email`` header parser,
+and ``asyncio`` alone costs ~45 ms of cold start.  So this module parses
+HTTP/1.1 itself (keep-alive, pipelining, Content-Length and chunked bodies,
+``Expect: 100-continue``) on top of the ``select`` module (``selectors`` is a
+Python wrapper around the same calls that costs import time and per-call
+overhead; ``_socket`` likewise skips ``socket``'s enum-heavy import).
+
+Threads:
+  * the I/O thread runs :meth:`Server.run`: accepts, reads, parses, answers
+    probes inline and admits POSTs;
+  * handlers run on a :class:`~.pool.ThreadPool` (sync) or an
+    :class:`~.pool.AsyncRunner` (``async def``); whichever finishes a request
+    writes the response to the socket itself (:meth:`Server.finish`), under the
+    connection's lock, and only wakes the I/O thread when it must (partial
+    write, connection to close, pipelined bytes waiting).
+"""
+
+from __future__ import annotations
+
+import _socket
+import os
+import select
+import sys
+import threading
+from collections import deque
+from time import gmtime, monotonic, time
+from types import ModuleType
+from typing import Any, Callable, Deque, Dict, List, Optional, Tuple
+
+from .config import DEFAULT_ASYNC_CONCURRENCY, DEFAULT_SYNC_CONCURRENCY, Settings
+from .log import INFO, Log
+from .pool import AsyncRunner, Job, ThreadPool
+from .protocol import Header, Request, Response, error_info, json_response
+
+TICK = 0.25  # seconds between timeout sweeps while anything is open
+
+if hasattr(select, "epoll"):
+    _IN = select.EPOLLIN
+    _OUT = select.EPOLLOUT
+    _ERRMASK = select.EPOLLERR | select.EPOLLHUP
+else:  # pragma: no cover - non-Linux
+    _IN = select.POLLIN
+    _OUT = select.POLLOUT
+    _ERRMASK = select.POLLERR | select.POLLHUP
+_READ_EVENTS = _IN | _ERRMASK
+
+# Connection states
+S_HEAD = 0  # reading a request head
+S_BODY = 1  # reading a Content-Length body
+S_CHUNK_SIZE = 2
+S_CHUNK_DATA = 3
+S_CHUNK_CRLF = 4
+S_TRAILER = 5
+S_LINGER = 6  # error sent; discarding input until the peer closes or a deadline
+
+REASONS = {
+    100: "Continue",
+    200: "OK",
+    400: "Bad Request",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    408: "Request Timeout",
+    411: "Length Required",
+    413: "Content Too Large",
+    417: "Expectation Failed",
+    429: "Too Many Requests",
+    431: "Request Header Fields Too Large",
+    500: "Internal Server Error",
+    501: "Not Implemented",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+    505: "HTTP Version Not Supported",
+}
+_STATUS_LINES: Dict[int, bytes] = {
+    code: b"HTTP/1.1 %d %s\r\n" % (code, reason.encode()) for code, reason in REASONS.items()
+}
+_HEADER_CACHE: Dict[Header, bytes] = {}
+_SPECIAL = frozenset(
+    (
+        "content-length",
+        "transfer-encoding",
+        "connection",
+        "expect",
+        "x-ignite-execution-id",
+        "x-ignite-function-id",
+        "x-ignite-organization-id",
+    )
+)
+_HEX = frozenset(b"0123456789abcdefABCDEF")
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_date_cache: List[Any] = [0, b""]
+
+
+def _date_line() -> bytes:
+    now = int(time())
+    if now != _date_cache[0]:
+        t = gmtime(now)
+        _date_cache[1] = (
+            f"Date: {_DAYS[t.tm_wday]}, {t.tm_mday:02d} {_MONTHS[t.tm_mon - 1]} {t.tm_year:04d} "
+            f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} GMT\r\n"
+        ).encode()
+        _date_cache[0] = now
+    line: bytes = _date_cache[1]
+    return line
+
+
+def _header_line(h: Header) -> bytes:
+    line = _HEADER_CACHE.get(h)
+    if line is None:
+        name, value = h
+        text = f"{name}: {value}\r\n"
+        if "\r" in text[:-2] or "\n" in text[:-2] or not name or ":" in name:
+            raise ValueError(f"invalid response header {name!r}")
+        line = text.encode("latin-1")
+        if len(_HEADER_CACHE) < 256:
+            _HEADER_CACHE[h] = line
+    return line
+
+
+def new_execution_id() -> str:
+    """A random (version 4) UUID string, without importing ``uuid``."""
+    b = bytearray(os.urandom(16))
+    b[6] = (b[6] & 0x0F) | 0x40
+    b[8] = (b[8] & 0x3F) | 0x80
+    h = b.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+class HTTPError(Exception):
+    """A request the server refuses before any handler sees it."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class App:
+    """Import state shared by the main thread (writer) and the I/O thread."""
+
+    STARTING = 0
+    READY = 1
+    FAILED = 2
+
+    def __init__(self) -> None:
+        self.state = App.STARTING
+        self.error: Optional[Dict[str, str]] = None
+        self.entry = ""
+
+
+class Conn:
+    __slots__ = (
+        "body",
+        "buf",
+        "busy",
+        "close_after",
+        "closed",
+        "dead",
+        "expect",
+        "fd",
+        "keep_alive",
+        "linger",
+        "linger_until",
+        "lock",
+        "mask",
+        "need",
+        "out",
+        "paused",
+        "peer_closed",
+        "req",
+        "requests",
+        "scan",
+        "sock",
+        "state",
+        "t_head",
+        "t_idle",
+        "v10",
+    )
+
+    def __init__(self, sock: Any, fd: int, now: float) -> None:
+        self.sock = sock
+        self.fd = fd
+        self.buf = bytearray()
+        self.state = S_HEAD
+        self.busy = False  # a request is admitted and its response not yet sent
+        self.out = bytearray()  # response bytes the socket did not take yet
+        self.lock = threading.Lock()
+        self.keep_alive = True
+        self.v10 = False
+        self.close_after = False  # close once ``out`` is flushed
+        self.linger = False  # ...with a lingering close (unread input may follow)
+        self.linger_until = 0.0
+        self.closed = False
+        self.dead = False  # a send failed
+        self.peer_closed = False
+        self.paused = False  # not reading (too much pipelined input)
+        self.mask = _IN
+        self.scan = 0  # where to resume searching for the end of the head
+        self.need = 0  # bytes still expected (body / chunk)
+        self.req: Optional[Request] = None
+        self.body: Optional[bytearray] = None  # de-chunked body so far
+        self.expect = False
+        self.requests = 0
+        self.t_head = now  # when the current request's first byte (or the connection) arrived
+        self.t_idle = now
+
+
+Runner = Any  # ThreadPool | AsyncRunner
+
+
+class Server:
+    def __init__(self, settings: Settings, app: App, log: Log) -> None:
+        self.s = settings
+        self.app = app
+        self.log = log
+        self.conns: Dict[int, Conn] = {}
+        self.inflight: Dict[Job, None] = {}
+        self.calls: Deque[Tuple[Callable[[Conn], None], Conn]] = deque()
+        self.wake_pending = False
+        self.wake_r, self.wake_w = os.pipe()
+        os.set_blocking(self.wake_r, False)
+        os.set_blocking(self.wake_w, False)
+        if hasattr(select, "epoll"):
+            self.poller: Any = select.epoll()
+            self._poll_ms = False
+        else:  # pragma: no cover
+            self.poller = select.poll()
+            self._poll_ms = True
+        self.poller.register(self.wake_r, _IN)
+        self.lsock: Any = None
+        self.listening = False
+        self.family = _socket.AF_INET
+        self.port = 0
+        self.runner: Runner = None
+        self.capacity = 0
+        self.concurrency = 0
+        self.draining = False
+        self.drain_deadline = 0.0
+        self.now = monotonic()
+        self.pause_limit = settings.max_header_bytes + 65536
+
+    # --- set-up -----------------------------------------------------------------
+
+    def bind(self) -> int:
+        host = self.s.host
+        family = _socket.AF_INET
+        addr: Any = (host, self.s.port)
+        if ":" in host:
+            family = _socket.AF_INET6
+            addr = (host.strip("[]"), self.s.port, 0, 0)
+        else:
+            try:
+                _socket.inet_aton(host)
+            except OSError:
+                infos = _socket.getaddrinfo(host, self.s.port, 0, _socket.SOCK_STREAM)
+                family, _, _, _, addr = infos[0]
+        sock = _socket.socket(family, _socket.SOCK_STREAM, 0)
+        try:
+            sock.setsockopt(_socket.SOL_SOCKET, _socket.SO_REUSEADDR, 1)
+            if family == _socket.AF_INET6:
+                try:
+                    sock.setsockopt(_socket.IPPROTO_IPV6, _socket.IPV6_V6ONLY, 0)
+                except (OSError, AttributeError):
+                    pass
+            sock.bind(addr)
+            sock.listen(1024)
+            sock.setblocking(False)
+        except BaseException:
+            sock.close()
+            raise
+        self.lsock = sock
+        self.family = family
+        self.port = sock.getsockname()[1]
+        self.poller.register(sock.fileno(), _IN)
+        self.listening = True
+        return self.port
+
+    def set_ready(self, invoker: Callable[[Request], Any], is_async: bool, asyncio: Optional[ModuleType]) -> None:
+        """Called by the main thread once the entry is imported."""
+        conc = self.s.concurrency or (DEFAULT_ASYNC_CONCURRENCY if is_async else DEFAULT_SYNC_CONCURRENCY)
+        self.concurrency = conc
+        if is_async:
+            assert asyncio is not None
+            self.runner = AsyncRunner(asyncio, invoker, self.finish, conc)
+        else:
+            self.runner = ThreadPool(invoker, self.finish, conc)
+        self.capacity = conc + self.s.queue
+        self.app.state = App.READY
+
+    def wakeup_fd(self) -> int:
+        return self.wake_w
+
+    # --- cross-thread calls -----------------------------------------------------------
+
+    def call_soon(self, fn: Callable[[Conn], None], conn: Conn) -> None:
+        """Run ``fn(conn)`` on the I/O thread (safe from any thread)."""
+        self.calls.append((fn, conn))
+        if not self.wake_pending:
+            self.wake_pending = True
+            try:
+                os.write(self.wake_w, b"\0")
+            except BlockingIOError:
+                pass
+
+    def _on_wake(self) -> None:
+        self.wake_pending = False
+        try:
+            data = os.read(self.wake_r, 4096)
+        except (BlockingIOError, InterruptedError):
+            data = b""
+        for b in data:
+            if b:  # a signal number written by signal.set_wakeup_fd
+                self._on_signal(b)
+        calls = self.calls
+        while calls:
+            fn, conn = calls.popleft()
+            fn(conn)
+
+    # --- the loop ------------------------------------------------------------------
+
+    def run(self) -> None:
+        conns = self.conns
+        poll = self.poller.poll
+        lfd = self.lsock.fileno() if self.lsock is not None else -1
+        wfd = self.wake_r
+        next_sweep = monotonic() + TICK
+        while True:
+            if conns or self.inflight or self.draining:
+                timeout: float = TICK
+            else:
+                timeout = -1
+            if self._poll_ms and timeout > 0:  # pragma: no cover
+                timeout *= 1000
+            events = poll(timeout)
+            self.now = now = monotonic()
+            for fd, ev in events:
+                conn = conns.get(fd)
+                if conn is not None:
+                    if ev & _READ_EVENTS:
+                        self._on_read(conn)
+                    if ev & _OUT and not conn.closed:
+                        self._on_write(conn)
+                elif fd == wfd:
+                    self._on_wake()
+                elif fd == lfd:
+                    self._accept()
+            if now >= next_sweep:
+                self._sweep(now)
+                next_sweep = now + TICK
+            if self.draining and (self._drained() or now >= self.drain_deadline):
+                self._exit()
+
+    def _accept(self) -> None:
+        lsock = self.lsock
+        conns = self.conns
+        while True:
+            try:
+                fd, _addr = lsock._accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:  # EMFILE and friends: try again on the next event
+                self.log.warning(f"accept failed: {exc}")
+                return
+            sock = _socket.socket(self.family, _socket.SOCK_STREAM, 0, fd)
+            sock.setblocking(False)
+            try:
+                sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
+            except OSError:
+                pass
+            conn = Conn(sock, fd, self.now)
+            conns[fd] = conn
+            self.poller.register(fd, _IN)
+            if len(conns) >= self.s.max_connections and self.listening:
+                self.poller.unregister(lsock.fileno())
+                self.listening = False
+                self.log.warning(f"{len(conns)} connections open (IGNITE_MAX_CONNECTIONS); not accepting")
+                return
+
+    def _set_mask(self, conn: Conn, mask: int) -> None:
+        if mask != conn.mask and not conn.closed:
+            conn.mask = mask
+            self.poller.modify(conn.fd, mask)
+
+    def _close(self, conn: Conn) -> None:
+        """Close on the I/O thread. Caller holds conn.lock or owns conn."""
+        if conn.closed:
+            return
+        conn.closed = True
+        self.conns.pop(conn.fd, None)
+        try:
+            self.poller.unregister(conn.fd)
+        except (OSError, KeyError, ValueError):
+            pass
+        try:
+            conn.sock.close()
+        except OSError:
+            pass
+        if (
+            not self.listening
+            and not self.draining
+            and self.lsock is not None
+            and len(self.conns) < self.s.max_connections
+        ):
+                self.poller.register(self.lsock.fileno(), _IN)
+                self.listening = True
+
+    def _on_read(self, conn: Conn) -> None:
+        try:
+            data = conn.sock.recv(65536)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        with conn.lock:
+            if conn.closed:
+                return
+            if not data:
+                conn.peer_closed = True
+                if conn.busy:  # the worker answers (a half-closed client still reads) and closes
+                    self._set_mask(conn, 0)
+                elif conn.out:
+                    self._set_mask(conn, _OUT)
+                else:
+                    self._close(conn)
+                return
+            if conn.state == S_LINGER:
+                return  # discard
+            buf = conn.buf
+            if not buf and conn.state == S_HEAD and not conn.busy:
+                conn.t_head = self.now
+            buf += data
+            if conn.busy or conn.out:
+                if len(buf) > self.pause_limit:
+                    conn.paused = True
+                    self._set_mask(conn, conn.mask & ~_IN)
+                return
+            self._process(conn)
+
+    def _on_write(self, conn: Conn) -> None:
+        with conn.lock:
+            if conn.closed:
+                return
+            if conn.out:
+                try:
+                    n = conn.sock.send(conn.out)
+                except (BlockingIOError, InterruptedError):
+                    return
+                except OSError:
+                    self._close(conn)
+                    return
+                del conn.out[:n]
+                if conn.out:
+                    return
+            self._after_flush(conn)
+
+    def _after_flush(self, conn: Conn) -> None:
+        """All queued output is written (lock held, I/O thread)."""
+        if conn.close_after or conn.dead:
+            if conn.linger and not conn.dead and not conn.peer_closed:
+                try:
+                    conn.sock.shutdown(_socket.SHUT_WR)
+                except OSError:
+                    self._close(conn)
+                    return
+                conn.state = S_LINGER
+                conn.linger_until = self.now + 2.0
+                conn.buf.clear()
+                self._set_mask(conn, _IN)
+            else:
+                self._close(conn)
+            return
+        if conn.busy:
+            self._set_mask(conn, 0 if conn.paused or conn.peer_closed else _IN)
+            return
+        if conn.peer_closed:
+            self._close(conn)
+            return
+        if self.draining and not conn.buf:
+            self._close(conn)
+            return
+        conn.paused = False
+        conn.t_idle = self.now
+        self._set_mask(conn, _IN)
+        if conn.buf:
+            conn.t_head = self.now
+            self._process(conn)
+
+    def _resume(self, conn: Conn) -> None:
+        """I/O-thread follow-up after a worker answered (see :meth:`finish`)."""
+        with conn.lock:
+            if conn.closed:
+                return
+            if conn.dead:
+                self._close(conn)
+            elif conn.out:
+                self._set_mask(conn, _OUT)
+            else:
+                self._after_flush(conn)
+
+    def _send(self, conn: Conn, data: bytes) -> None:
+        """Write now, queue the rest (lock held; any thread)."""
+        if conn.out:
+            conn.out += data
+            return
+        try:
+            n = conn.sock.send(data)
+        except (BlockingIOError, InterruptedError):
+            n = 0
+        except OSError:
+            conn.dead = True
+            return
+        if n < len(data):
+            conn.out += memoryview(data)[n:]
+
+    # --- parsing ----------------------------------------------------------------------
+
+    def _process(self, conn: Conn) -> None:
+        """Parse and route every complete request in ``conn.buf`` (lock held, I/O thread)."""
+        while not conn.busy and not conn.out and not conn.closed and not conn.close_after:
+            buf = conn.buf
+            state = conn.state
+            if state == S_HEAD:
+                if not buf:
+                    return
+                if buf[0] == 13 or buf[0] == 10:  # tolerate empty lines between requests
+                    while buf and (buf[0] == 13 or buf[0] == 10):
+                        del buf[0]
+                    continue
+                end = buf.find(b"\r\n\r\n", conn.scan)
+                if end < 0:
+                    if len(buf) > self.s.max_header_bytes:
+                        self._reject(conn, HTTPError(431, "request head exceeds IGNITE_MAX_HEADER_BYTES"))
+                        return
+                    conn.scan = len(buf) - 3 if len(buf) > 3 else 0
+                    return
+                if end > self.s.max_header_bytes:
+                    self._reject(conn, HTTPError(431, "request head exceeds IGNITE_MAX_HEADER_BYTES"))
+                    return
+                try:
+                    req = self._parse_head(conn, bytes(buf[:end]))
+                except HTTPError as exc:
+                    self._reject(conn, exc)
+                    return
+                del buf[: end + 4]
+                conn.scan = 0
+                if conn.state != S_HEAD:
+                    conn.req = req
+                    if conn.expect:
+                        conn.expect = False
+                        if conn.state != S_BODY or len(buf) < conn.need:
+                            self._send(conn, b"HTTP/1.1 100 Continue\r\n\r\n")
+                    continue
+            elif state == S_BODY:
+                need = conn.need
+                if len(buf) < need:
+                    return
+                req = conn.req  # type: ignore[assignment]
+                req.body = bytes(buf[:need])
+                del buf[:need]
+                conn.req = None
+                conn.state = S_HEAD
+            else:
+                try:
+                    if not self._parse_chunked(conn):
+                        return
+                except HTTPError as exc:
+                    self._reject(conn, exc)
+                    return
+                req = conn.req  # type: ignore[assignment]
+                req.body = bytes(conn.body or b"")
+                conn.body = None
+                conn.req = None
+                conn.state = S_HEAD
+            conn.requests += 1
+            conn.t_head = self.now
+            self._route(conn, req)
+
+    def _parse_head(self, conn: Conn, head: bytes) -> Request:
+        lines = head.split(b"\r\n")
+        parts = lines[0].split(b" ")
+        if len(parts) != 3:
+            raise HTTPError(400, "malformed request line")
+        method_b, target_b, version_b = parts
+        if version_b == b"HTTP/1.1":
+            keep = True
+            conn.v10 = False
+        elif version_b == b"HTTP/1.0":
+            keep = False
+            conn.v10 = True
+        elif version_b.startswith(b"HTTP/"):
+            raise HTTPError(505, "only HTTP/1.0 and HTTP/1.1 are supported")
+        else:
+            raise HTTPError(400, "malformed request line")
+        if len(lines) - 1 > self.s.max_headers:
+            raise HTTPError(431, "too many request headers (IGNITE_MAX_HEADERS)")
+        headers: List[Header] = []
+        cl = -1
+        te = ""
+        eid = fid = oid = ""
+        expect = False
+        for line in lines[1:]:
+            name, sep, value = line.partition(b":")
+            if not sep or not name or name[0] in (32, 9) or name[-1] in (32, 9):
+                raise HTTPError(400, "malformed header line")
+            n = name.decode("latin-1").lower()
+            v = value.strip(b" \t").decode("latin-1")
+            headers.append((n, v))
+            if n in _SPECIAL:
+                if n == "content-length":
+                    if not (v.isdigit() and v.isascii()) or (cl >= 0 and int(v) != cl):
+                        raise HTTPError(400, "invalid Content-Length")
+                    cl = int(v)
+                elif n == "transfer-encoding":
+                    te = f"{te},{v}" if te else v
+                elif n == "connection":
+                    for token in v.lower().split(","):
+                        token = token.strip()
+                        if token == "close":
+                            keep = False
+                        elif token == "keep-alive" and conn.v10:
+                            keep = True
+                elif n == "expect":
+                    if v.lower() != "100-continue":
+                        raise HTTPError(417, f"unsupported Expect: {v}")
+                    expect = not conn.v10
+                elif n == "x-ignite-execution-id":
+                    eid = v
+                elif n == "x-ignite-function-id":
+                    fid = v
+                else:
+                    oid = v
+        target = target_b.decode("latin-1")
+        if target[:1] != "/":
+            if "://" in target:  # absolute-form
+                rest = target.split("://", 1)[1]
+                slash = rest.find("/")
+                target = rest[slash:] if slash >= 0 else "/"
+            elif target != "*":
+                raise HTTPError(400, "malformed request target")
+        path, _, query = target.partition("?")
+        if te:
+            if cl >= 0:
+                raise HTTPError(400, "both Transfer-Encoding and Content-Length")
+            codings = [c.strip().lower() for c in te.split(",")]
+            if codings != ["chunked"]:
+                raise HTTPError(501, f"unsupported Transfer-Encoding: {te}")
+            conn.state = S_CHUNK_SIZE
+            conn.body = bytearray()
+        elif cl > 0:
+            if cl > self.s.max_body_bytes:
+                raise HTTPError(413, f"body of {cl} bytes exceeds IGNITE_MAX_BODY_BYTES={self.s.max_body_bytes}")
+            conn.state = S_BODY
+            conn.need = cl
+        conn.keep_alive = keep
+        conn.expect = expect
+        return Request(
+            method_b.decode("latin-1"),
+            path,
+            query,
+            headers,
+            b"",
+            eid or new_execution_id(),
+            fid or self.s.function_id,
+            oid or self.s.organization_id,
+            "HTTP/1.0" if conn.v10 else "HTTP/1.1",
+        )
+
+    def _parse_chunked(self, conn: Conn) -> bool:
+        buf = conn.buf
+        body = conn.body
+        assert body is not None
+        while True:
+            state = conn.state
+            if state == S_CHUNK_SIZE:
+                i = buf.find(b"\r\n")
+                if i < 0:
+                    if len(buf) > 4096:
+                        raise HTTPError(400, "chunk size line too long")
+                    return False
+                size_b = bytes(buf[:i]).split(b";", 1)[0].strip(b" \t")
+                if not size_b or len(size_b) > 16 or not all(c in _HEX for c in size_b):
+                    raise HTTPError(400, "invalid chunk size")
+                size = int(size_b, 16)
+                del buf[: i + 2]
+                if size == 0:
+                    conn.state = S_TRAILER
+                    conn.need = 0
+                    continue
+                if len(body) + size > self.s.max_body_bytes:
+                    raise HTTPError(413, f"chunked body exceeds IGNITE_MAX_BODY_BYTES={self.s.max_body_bytes}")
+                conn.need = size
+                conn.state = S_CHUNK_DATA
+            elif state == S_CHUNK_DATA:
+                n = conn.need if conn.need < len(buf) else len(buf)
+                if n == 0:
+                    return False
+                body += buf[:n]
+                del buf[:n]
+                conn.need -= n
+                if conn.need:
+                    return False
+                conn.state = S_CHUNK_CRLF
+            elif state == S_CHUNK_CRLF:
+                if len(buf) < 2:
+                    return False
+                if buf[:2] != b"\r\n":
+                    raise HTTPError(400, "missing CRLF after chunk data")
+                del buf[:2]
+                conn.state = S_CHUNK_SIZE
+            else:  # S_TRAILER: skip trailer fields up to the empty line
+                i = buf.find(b"\r\n")
+                if i < 0:
+                    if len(buf) > self.s.max_header_bytes:
+                        raise HTTPError(431, "chunked trailer too large")
+                    return False
+                del buf[: i + 2]
+                if i == 0:
+                    return True
+                conn.need += 1
+                if conn.need > self.s.max_headers:
+                    raise HTTPError(431, "too many trailer fields")
+
+    # --- routing and responses ---------------------------------------------------------
+
+    def _route(self, conn: Conn, req: Request) -> None:
+        path = req.path
+        if path.startswith("/_/"):
+            self._probe(conn, req)
+            return
+        if req.method != "POST":
+            self._inline(conn, req, 405, {"error": f"method {req.method} not allowed; use POST"}, [("Allow", "POST")])
+            return
+        app = self.app
+        if app.state != App.READY:
+            if app.state == App.FAILED:
+                self._inline(conn, req, 500, app.error)
+            else:
+                self._inline(conn, req, 503, {"error": "the handler is still being imported"}, [("Retry-After", "1")])
+            return
+        if len(self.inflight) >= self.capacity:
+            self._inline(
+                conn,
+                req,
+                503,
+                {"error": f"too many requests: {self.concurrency} running and {self.s.queue} queued (IGNITE_CONCURRENCY, IGNITE_QUEUE)"},
+                [("Retry-After", "1")],
+            )
+            return
+        now = self.now
+        timeout = self.s.timeout_s
+        job = Job(conn, req, conn.keep_alive and not self.draining, now, now + timeout if timeout > 0 else float("inf"))
+        conn.busy = True
+        self.inflight[job] = None
+        self.runner.submit(job)
+
+    def _probe(self, conn: Conn, req: Request) -> None:
+        if req.method not in ("GET", "HEAD"):
+            self._inline(conn, req, 405, {"error": f"method {req.method} not allowed"}, [("Allow", "GET, HEAD")])
+            return
+        path = req.path
+        app = self.app
+        if path == "/_/health":
+            self._inline(conn, req, 200, {"status": "ok"}, quiet=True)
+        elif path == "/_/ready":
+            if self.draining:
+                self._inline(conn, req, 503, {"status": "draining"}, quiet=True)
+            elif app.state == App.READY:
+                self._inline(conn, req, 200, {"status": "ready", "entry": app.entry}, quiet=True)
+            elif app.state == App.FAILED:
+                body: Dict[str, Any] = {"status": "failed"}
+                body.update(app.error or {})
+                self._inline(conn, req, 503, body, quiet=True)
+            else:
+                self._inline(conn, req, 503, {"status": "starting"}, [("Retry-After", "1")], quiet=True)
+        else:
+            self._inline(conn, req, 404, {"error": f"no such endpoint {path}; try /_/health or /_/ready"})
+
+    def _inline(
+        self,
+        conn: Conn,
+        req: Request,
+        status: int,
+        obj: Any,
+        extra: Optional[List[Header]] = None,
+        quiet: bool = False,
+    ) -> None:
+        """Answer on the I/O thread (lock held)."""
+        resp = json_response(status, obj, extra)
+        keep = conn.keep_alive and not self.draining
+        self._send(conn, self.encode(req, resp, keep))
+        if not keep:
+            conn.close_after = True
+        if not quiet or self.log.level < INFO:
+            self._access(req, status, 0.0)
+        if conn.out or conn.dead or conn.close_after:
+            if conn.out:
+                self._set_mask(conn, _OUT)
+            else:
+                self._after_flush(conn)
+        else:
+            conn.t_idle = self.now
+
+    def _reject(self, conn: Conn, err: HTTPError) -> None:
+        """Refuse a request before it is complete: answer, then close with lingering."""
+        body = json_response(err.status, {"error": err.message})
+        data = self._encode_raw(err.status, body, "", False, conn.v10)
+        conn.buf.clear()
+        self._send(conn, data)
+        conn.close_after = True
+        conn.linger = True
+        if self.log.enabled(INFO):
+            self.log.info(f"- - {err.status} 0.00ms - {err.message}")
+        if conn.out:
+            self._set_mask(conn, _OUT)
+        else:
+            self._after_flush(conn)
+
+    def encode(self, req: Request, resp: Response, keep: bool) -> bytes:
+        data = self._encode_raw(resp.status, resp, req.execution_id, keep, req.version == "HTTP/1.0")
+        if req.method == "HEAD":
+            return data[: len(data) - len(resp.body)]
+        return data
+
+    @staticmethod
+    def _encode_raw(status: int, resp: Response, eid: str, keep: bool, v10: bool) -> bytes:
+        body = resp.body
+        parts = [_STATUS_LINES.get(status) or b"HTTP/1.1 %d Unknown\r\n" % status]
+        for h in resp.headers:
+            parts.append(_header_line(h))
+        parts.append(b"Content-Length: %d\r\n" % len(body))
+        if eid:
+            parts.append(b"X-Ignite-Execution-Id: %s\r\n" % eid.encode("latin-1"))
+        if not keep:
+            parts.append(b"Connection: close\r\n")
+        elif v10:
+            parts.append(b"Connection: keep-alive\r\n")
+        parts.append(_date_line())
+        parts.append(b"\r\n")
+        parts.append(body)
+        return b"".join(parts)
+
+    def _access(self, req: Request, status: int, ms: float) -> None:
+        if self.log.level <= INFO:
+            self.log.write(INFO, f"{req.method} {req.path} {status} {ms:.2f}ms {req.execution_id}")
+
+    def finish(self, job: Job, resp: Response) -> None:
+        """A handler produced *resp* (worker or asyncio thread): write it to the socket."""
+        req = job.req
+        conn = job.conn
+        try:
+            data = self.encode(req, resp, job.keep_alive)
+        except Exception as exc:  # e.g. an adapter's invalid header
+            resp = json_response(500, error_info(exc))
+            data = self.encode(req, resp, job.keep_alive)
+        with conn.lock:
+            if job.done:
+                self.log.warning(
+                    f"execution {req.execution_id} finished after it timed out; its result ({resp.status}) was discarded"
+                )
+                return
+            job.done = True
+            self.inflight.pop(job, None)
+            conn.busy = False
+            if not conn.closed:
+                self._send(conn, data)
+                if not job.keep_alive:
+                    conn.close_after = True
+                if conn.out or conn.close_after or conn.dead or conn.peer_closed or conn.buf or conn.paused or self.draining:
+                    self.call_soon(self._resume, conn)
+                else:
+                    conn.t_idle = monotonic()
+        self._access(req, resp.status, (monotonic() - job.t0) * 1000.0)
+
+    # --- time-outs ---------------------------------------------------------------------
+
+    def _sweep(self, now: float) -> None:
+        for job in list(self.inflight):
+            if job.deadline <= now:
+                self._timeout(job)
+        s = self.s
+        for conn in list(self.conns.values()):
+            with conn.lock:
+                if conn.closed or conn.busy:
+                    continue
+                if conn.state == S_LINGER:
+                    if now >= conn.linger_until:
+                        self._close(conn)
+                elif conn.out:
+                    if now - conn.t_idle > s.body_timeout_s + s.header_timeout_s:
+                        self._close(conn)  # the client stopped reading
+                elif conn.state == S_HEAD:
+                    if conn.buf:
+                        if now - conn.t_head > s.header_timeout_s:
+                            self._reject(conn, HTTPError(408, "request head not received within IGNITE_HEADER_TIMEOUT_S"))
+                    elif conn.requests == 0:
+                        if now - conn.t_head > s.header_timeout_s:
+                            self._close(conn)  # connected, sent nothing
+                    elif now - conn.t_idle > s.keepalive_s:
+                        self._close(conn)
+                elif now - conn.t_head > s.header_timeout_s + s.body_timeout_s:
+                    self._reject(conn, HTTPError(408, "request body not received within IGNITE_BODY_TIMEOUT_S"))
+
+    def _timeout(self, job: Job) -> None:
+        conn = job.conn
+        req = job.req
+        with conn.lock:
+            if job.done:
+                return
+            job.done = True
+            self.inflight.pop(job, None)
+            conn.busy = False
+            if job.started:
+                status = 504
+                obj = {
+                    "error": f"handler did not finish within IGNITE_TIMEOUT_S={self.s.timeout_s:g}s",
+                    "type": "Timeout",
+                }
+                stack = self.runner.stack(job)
+                replaced = self.runner.abandon(job)
+                self.log.error(
+                    f"execution {req.execution_id} timed out after {self.s.timeout_s:g}s; handler stack:\n"
+                    + stack.rstrip()
+                    + ("" if replaced else "\n(no replacement worker started: too many stuck handlers)")
+                )
+                extra: List[Header] = []
+            else:
+                status = 503
+                obj = {"error": "timed out waiting for a free worker", "type": "QueueTimeout"}
+                extra = [("Retry-After", "1")]
+            if not conn.closed:
+                self._send(conn, self.encode(req, json_response(status, obj, extra), job.keep_alive))
+                if not job.keep_alive:
+                    conn.close_after = True
+                if conn.out:
+                    self._set_mask(conn, _OUT)
+                else:
+                    self._after_flush(conn)
+        self._access(req, status, (self.now - job.t0) * 1000.0)
+
+    # --- shutdown ----------------------------------------------------------------------
+
+    def _on_signal(self, signum: int) -> None:
+        if self.draining:
+            self.log.warning(f"signal {signum} again: stopping now")
+            self._exit()
+        self.draining = True
+        self.drain_deadline = self.now + self.s.drain_s
+        self.log.info(
+            f"signal {signum}: draining {len(self.inflight)} in-flight request(s) for up to {self.s.drain_s:g}s"
+        )
+        if self.lsock is not None:
+            if self.listening:
+                self.poller.unregister(self.lsock.fileno())
+                self.listening = False
+            self.lsock.close()
+            self.lsock = None
+        for conn in list(self.conns.values()):
+            with conn.lock:
+                if not conn.busy and not conn.out and not conn.buf and conn.state == S_HEAD:
+                    self._close(conn)
+
+    def _drained(self) -> bool:
+        if self.inflight:
+            return False
+        return not any(c.out or c.busy for c in self.conns.values())
+
+    def _exit(self) -> None:
+        for job in list(self.inflight):
+            self.log.error(
+                f"hard stop: execution {job.req.execution_id} ({job.req.method} {job.req.path}) "
+                f"still running after {self.now - job.t0:.1f}s"
+            )
+        self.log.info("stopped")
+        try:
+            sys.stdout.flush()
+        except Exception:
+            pass
+        os._exit(0)
