@@ -205,6 +205,36 @@ def _find_312(python: Optional[str]) -> Optional[str]:
         return None
 
 
+def runtime_option(fn: F) -> F:
+    return click.option(
+        "--runtime", type=click.Choice(["auto", "image", "bare"]), default="auto", show_default=True,
+        help="image: CPython 3.12 plus the image's preinstalled packages (a venv made once and cached); "
+             "bare: CPython 3.12 alone; auto: image when the artifact relies on preinstalled packages "
+             "or the image runtime already exists.",
+    )(fn)
+
+
+def _runtime_python(artifact: Path, python: Optional[str], runtime: str, cache_dir: Optional[Path] = None) -> str:
+    from packager.artifact import read_manifest
+    from packager.cache import default_cache_dir
+    from packager.profile import load_profile
+    from packager.runtime import ensure_image_runtime, find_python, image_runtime_dir
+
+    py = find_python("3.12", python)
+    if runtime == "bare":
+        return py
+    manifest = read_manifest(artifact)
+    try:
+        profile = load_profile(str(manifest.target.get("profile") or "python3.12"))
+    except IgniteError:
+        profile = load_profile(None)
+    root = cache_dir or default_cache_dir()
+    exists = (image_runtime_dir(profile.digest, root) / ".complete").is_file()
+    if runtime == "image" or manifest.skipped or exists:
+        return ensure_image_runtime(py, {str(k): v for k, v in profile.preinstalled.items()}, profile.digest, root, progress)
+    return py
+
+
 # ------------------------------------------------------------------ commands
 
 
@@ -377,13 +407,13 @@ def _read_payload(payload: Optional[str]) -> bytes:
 @click.option("--path", "url_path", default="/", show_default=True, help="Request path.")
 @click.option("-H", "--header", "headers", multiple=True, metavar="NAME: VALUE", help="Extra request header.")
 @click.option("--logs", is_flag=True, help="Show the launcher's output on stderr.")
+@runtime_option
 @python_option
 @json_option
 def invoke(artifact: Path, payload: Optional[str], url_path: str, headers: tuple[str, ...],
-           logs: bool, python: Optional[str], as_json: bool) -> None:
+           logs: bool, runtime: str, python: Optional[str], as_json: bool) -> None:
     """Run ARTIFACT under CPython 3.12, POST a payload, print the response body."""
     from packager.invoke import invoke as run_invoke
-    from packager.runtime import find_python
 
     hdrs: dict[str, str] = {}
     for h in headers:
@@ -391,7 +421,7 @@ def invoke(artifact: Path, payload: Optional[str], url_path: str, headers: tuple
         if not sep:
             raise UsageError(f"invalid header {h!r}", where="--header", hint="use 'Name: value'")
         hdrs[name.strip()] = value.strip()
-    py = find_python("3.12", python)
+    py = _runtime_python(artifact, python, runtime)
     result = run_invoke(artifact, _read_payload(payload), py, path=url_path, headers=hdrs)
     r = result.response
     if logs and not as_json:
@@ -421,13 +451,13 @@ def invoke(artifact: Path, payload: Optional[str], url_path: str, headers: tuple
 @click.argument("artifact", type=click.Path(path_type=Path))
 @click.option("--port", type=int, default=8080, show_default=True)
 @click.option("--host", default="127.0.0.1", show_default=True)
+@runtime_option
 @python_option
-def serve(artifact: Path, port: int, host: str, python: Optional[str]) -> None:
+def serve(artifact: Path, port: int, host: str, runtime: str, python: Optional[str]) -> None:
     """Run ARTIFACT in the foreground until Ctrl-C (signals are passed to the launcher)."""
     from packager.invoke import launcher_argv, launcher_env, unpacked
-    from packager.runtime import find_python
 
-    py = find_python("3.12", python)
+    py = _runtime_python(artifact, python, runtime)
     with unpacked(artifact) as u:
         info(f"serving {artifact} on http://{host}:{port} (Ctrl-C to stop)")
         proc = subprocess.Popen(launcher_argv(py), cwd=u.root, env=launcher_env(port, host))

@@ -43,6 +43,8 @@ class TargetProfile:
     markers: dict[str, str]
     preinstalled: dict[NormalizedName, str]  # closure: name -> pinned version
     preinstalled_roots: tuple[str, ...]
+    #: Each preinstalled distribution's dependencies within the closure.
+    preinstalled_requires: dict[NormalizedName, tuple[NormalizedName, ...]] = field(default_factory=dict)
     digest: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -87,6 +89,18 @@ class TargetProfile:
             cached = {t: i for i, t in enumerate(self.tags)}
             self.extra["_ranks"] = cached
         return cached
+
+    def preinstalled_closure(self, names: Iterable[str]) -> list[NormalizedName]:
+        """*names* and everything they pull in from the image, sorted."""
+        todo = [canonicalize_name(n) for n in names]
+        seen: set[NormalizedName] = set()
+        while todo:
+            n = todo.pop()
+            if n in seen or n not in self.preinstalled:
+                continue
+            seen.add(n)
+            todo.extend(self.preinstalled_requires.get(n, ()))
+        return sorted(seen)
 
     def summary(self) -> dict[str, Any]:
         """What the manifest records about the target."""
@@ -133,6 +147,10 @@ def load_profile(name_or_path: Optional[str] = None) -> TargetProfile:
             markers={k: str(v) for k, v in data["markers"].items()},
             preinstalled={canonicalize_name(k): str(v) for k, v in pre.get("pins", {}).items()},
             preinstalled_roots=tuple(pre.get("roots", [])),
+            preinstalled_requires={
+                canonicalize_name(k): tuple(canonicalize_name(x) for x in v)
+                for k, v in pre.get("requires", {}).items()
+            },
             digest=hashlib.sha256(raw).hexdigest(),
         )
     except (KeyError, TypeError, ValueError, tomllib.TOMLDecodeError) as exc:

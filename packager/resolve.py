@@ -8,8 +8,10 @@ resolution entirely. Results are cached by requirements + profile + index.
 
 from __future__ import annotations
 
+import io
 import json
 import tempfile
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +20,7 @@ from typing import Any
 from packaging.utils import NormalizedName, canonicalize_name
 
 from packager import __version__
-from packager.cache import Cache, cache_key
+from packager.cache import Cache, atomic_bytes, cache_key
 from packager.errors import ResolveError
 from packager.manifest import SkippedDist
 from packager.piprun import (
@@ -110,6 +112,39 @@ def constraints_text(profile: TargetProfile, vendor_anyway: frozenset[str]) -> s
     return "".join(f"{n}=={v}\n" for n, v in sorted(profile.preinstalled.items()) if n not in vendor_anyway)
 
 
+STUB_BUILD_TAG = "0ignite"
+
+
+def ensure_stubs(profile: TargetProfile, cache: Cache) -> Path:
+    """Metadata-only wheels standing for the preinstalled pins.
+
+    The closure is complete by construction, so a stub declares no
+    dependencies. Tagged with the target's best tag plus a build tag, a stub
+    wins pip's tie-break against the real wheel of the same version: resolution
+    never downloads numpy or pandas just to learn what the image already has,
+    and works offline. Stubs are never installed: preinstalled pins are skipped.
+    """
+    stubs = cache.root / "stubs" / profile.digest[:16]
+    tag = f"{profile.implementation}{profile.python_version.replace('.', '')}-{profile.abi}-{profile.platforms[0]}"
+    for name, version in profile.preinstalled.items():
+        dist = name.replace("-", "_")
+        path = stubs / f"{dist}-{version}-{STUB_BUILD_TAG}-{tag}.whl"
+        if path.is_file():
+            continue
+        info = f"{dist}-{version}.dist-info"
+        files = {
+            f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
+            f"{info}/WHEEL": f"Wheel-Version: 1.0\nGenerator: ignite-pack\nRoot-Is-Purelib: false\nTag: {tag}\nBuild: {STUB_BUILD_TAG}\n",
+            f"{info}/RECORD": "",
+        }
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w") as zf:
+            for p, c in files.items():
+                zf.writestr(zipfile.ZipInfo(p, date_time=(1980, 1, 1, 0, 0, 0)), c)
+        atomic_bytes(path, buf.getvalue())
+    return stubs
+
+
 def _pip_resolve(reqs: Requirements, profile: TargetProfile, index: IndexConfig, cache: Cache,
                  vendor_anyway: frozenset[str], build_sdist: SdistBuilder, progress: Progress) -> dict[str, Any]:
     lines = [str(r.requirement) for r in reqs.for_target(profile.markers)]
@@ -119,7 +154,8 @@ def _pip_resolve(reqs: Requirements, profile: TargetProfile, index: IndexConfig,
         (work / "constraints.txt").write_text(constraints_text(profile, vendor_anyway), "utf-8")
         args = ["install", "--dry-run", "--ignore-installed", "--quiet", "--report", str(work / "report.json"),
                 "-r", str(work / "requirements.in"), "-c", str(work / "constraints.txt"),
-                *target_args(profile), *index.pip_args(), "--find-links", str(cache.built)]
+                *target_args(profile), *index.pip_args(), "--find-links", str(cache.built),
+                "--find-links", str(ensure_stubs(profile, cache))]
         tried: set[str] = set()
         for _ in range(MAX_SDIST_ROUNDS):
             progress("resolve", f"resolving {len(lines)} requirement(s) for {profile.name}")
@@ -205,6 +241,11 @@ def resolve(
             skipped.append(_skip(name, item["version"], item["requested"], profile))
         else:
             pins.append(Pin(name, item["version"], tuple(item["hashes"]), item["requested"]))
+    reached = {s.name for s in skipped}
+    for name in profile.preinstalled_closure(reached):
+        if name not in reached and name not in anyway:
+            skipped.append(SkippedDist(name, profile.preinstalled[name],
+                                       f"preinstalled on {_image(profile)} (pulled in by the image's own packages)"))
     digest = cache_key([(p.name, p.version, p.hashes) for p in sorted(pins, key=lambda p: p.name)])
     return Resolution(tuple(sorted(pins, key=lambda p: p.name)), tuple(sorted(skipped, key=lambda s: s.name)),
                       False, digest, warnings)

@@ -11,6 +11,8 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Optional
 
@@ -85,3 +87,52 @@ def find_python(version: str = "3.12", explicit: Optional[str] = None) -> str:
             f"python{version} package), or pass --python PATH / set IGNITE_PYTHON"
         ),
     )
+
+
+def image_runtime_dir(profile_digest: str, cache_root: Path) -> Path:
+    return cache_root / "runtimes" / profile_digest[:16]
+
+
+def ensure_image_runtime(
+    python312: str,
+    pins: dict[str, str],
+    profile_digest: str,
+    cache_root: Path,
+    progress: Callable[[str, str], None] = lambda s, m: None,
+) -> str:
+    """A local stand-in for the image: a CPython 3.12 venv with the preinstalled pins.
+
+    Made once per profile (keyed by its digest) under the cache, then reused;
+    built in a temp dir and renamed into place so a crash leaves nothing half-made.
+    """
+    from packager.piprun import clean_env
+
+    final = image_runtime_dir(profile_digest, cache_root)
+    py = final / "bin" / "python"
+    if (final / ".complete").is_file() and py.exists():
+        return str(py)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".runtime-", dir=final.parent))
+    try:
+        progress("runtime", f"creating the local image runtime in {final} (once; {len(pins)} pinned packages)")
+        subprocess.run([python312, "-m", "venv", str(tmp)], check=True, capture_output=True, timeout=300)
+        reqs = tmp / "pins.txt"
+        reqs.write_text("".join(f"{n}=={v}\n" for n, v in sorted(pins.items())), "utf-8")
+        proc = subprocess.run(
+            [str(tmp / "bin" / "python"), "-m", "pip", "install", "--no-deps", "--only-binary=:all:",
+             "-q", "-r", str(reqs)],
+            capture_output=True, text=True, timeout=1800, env=clean_env(), check=False,
+        )
+        if proc.returncode != 0:
+            raise RuntimeNotFound(
+                "could not install the image's preinstalled packages into the local runtime",
+                where=str(final), hint=proc.stderr.strip()[-1500:] or "check the network and the index settings",
+            )
+        (tmp / ".complete").write_text("ok\n")
+        shutil.rmtree(final, ignore_errors=True)
+        os.replace(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    # venv scripts record the temp path; the interpreter itself is relocatable enough for `-m`.
+    return str(py)
