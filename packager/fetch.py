@@ -155,7 +155,17 @@ class SdistBuilderImpl:
             return self.cache.add_wheel(wheel, self.cache.built)
 
     def _run(self, argv: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(argv, cwd=cwd, env=clean_env(), capture_output=True, text=True,
+        # Build dependencies come from the same index settings as everything else.
+        extra: dict[str, str] = {}
+        if self.index.index_url:
+            extra["PIP_INDEX_URL"] = self.index.index_url
+        if self.index.extra_index_urls:
+            extra["PIP_EXTRA_INDEX_URL"] = " ".join(self.index.extra_index_urls)
+        if self.index.find_links:
+            extra["PIP_FIND_LINKS"] = " ".join(self.index.find_links)
+        if self.index.offline:
+            extra["PIP_NO_INDEX"] = "1"
+        return subprocess.run(argv, cwd=cwd, env=clean_env(extra), capture_output=True, text=True,
                               timeout=900, check=False, stdin=subprocess.DEVNULL)
 
     def _built_wheel(self, out: Path) -> Optional[Path]:
@@ -163,7 +173,9 @@ class SdistBuilderImpl:
         return wheels[0] if wheels else None
 
     def _build(self, src: Path, out: Path, sdist_name: str) -> Path:
-        proc = self._run([sys.executable, "-m", "build", "--wheel", "--outdir", str(out), str(src)], src)
+        # Offline, build requirements cannot be fetched: use the packager's own environment.
+        isolation = ["--no-isolation", "--skip-dependency-check"] if self.index.offline else []
+        proc = self._run([sys.executable, "-m", "build", "--wheel", *isolation, "--outdir", str(out), str(src)], src)
         wheel = self._built_wheel(out)
         if proc.returncode != 0 or wheel is None:
             raise SdistBuildError(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -23,3 +25,28 @@ def python312() -> str:
         if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
             pytest.fail(f"CPython 3.12 is required under CI: {exc.message}")
         pytest.skip(f"CPython 3.12 not available: {exc.message}")
+
+
+@pytest.fixture
+def hermetic_pip(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """pip sees no machine configuration (no extra indexes or find-links); a private cache dir."""
+    for key in list(os.environ):
+        if key.startswith("PIP_"):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
+    monkeypatch.setenv("PIP_CACHE_DIR", str(tmp_path / "pip-cache"))
+    cache = tmp_path / "ignite-cache"
+    monkeypatch.setenv("IGNITE_CACHE_DIR", str(cache))
+    return cache
+
+
+def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
+            input: bytes | None = None, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m packager ARGS`` in a subprocess, as a user would."""
+    full_env = dict(os.environ)
+    full_env["PYTHONPATH"] = str(REPO)
+    full_env.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "packager", *args], cwd=cwd or REPO, env=full_env,
+        capture_output=True, text=True, timeout=timeout, input=input.decode() if input else None,
+    )

@@ -35,7 +35,7 @@ def make_wheel(
     dist = name.replace("-", "_")
     files = files if files is not None else {f"{dist}.py": f"VERSION = {version!r}\n"}
     info = f"{dist}-{version}.dist-info"
-    meta = [f"Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}"]
+    meta = ["Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}"]
     if requires_python:
         meta.append(f"Requires-Python: {requires_python}")
     meta += [f"Requires-Dist: {r}" for r in requires]
@@ -117,3 +117,87 @@ def make_sdist(
             tf.addfile(ti, io.BytesIO(data))
     path.write_bytes(buf.getvalue())
     return path
+
+
+class LoopbackIndex:
+    """A PEP 503 simple index over a directory of files, on 127.0.0.1, for one test.
+
+    Use as a context manager; the server thread is stopped on exit. ``hits``
+    counts requests so a test can prove that a warm build made none.
+    """
+
+    def __init__(self, files_dir: Path) -> None:
+        import http.server
+        import threading
+
+        self.files_dir = files_dir
+        self.hits = 0
+        index = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                return None
+
+            def do_GET(self) -> None:
+                index.hits += 1
+                body, ctype = index._route(self.path)
+                if body is None:
+                    self.send_error(404)
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}/simple/"
+
+    def _projects(self) -> dict[str, list[Path]]:
+        from packaging.utils import canonicalize_name
+
+        out: dict[str, list[Path]] = {}
+        for f in sorted(self.files_dir.iterdir()):
+            if f.name.endswith(".whl"):
+                name = f.name.split("-")[0]
+            elif f.name.endswith(".tar.gz"):
+                name = f.name[: -len(".tar.gz")].rsplit("-", 1)[0]
+            else:
+                continue
+            out.setdefault(canonicalize_name(name), []).append(f)
+        return out
+
+    def _route(self, path: str) -> tuple[Optional[bytes], str]:
+        path = path.split("?", 1)[0]
+        if path.startswith("/files/"):
+            f = self.files_dir / path[len("/files/"):]
+            return (f.read_bytes(), "application/octet-stream") if f.is_file() else (None, "")
+        if path.rstrip("/") == "/simple":
+            links = "".join(f'<a href="{n}/">{n}</a>\n' for n in self._projects())
+            return f"<html><body>{links}</body></html>".encode(), "text/html"
+        if path.startswith("/simple/"):
+            name = path[len("/simple/"):].strip("/")
+            files = self._projects().get(name)
+            if files is None:
+                return None, ""
+            links = "".join(
+                f'<a href="/files/{f.name}#sha256={hashlib.sha256(f.read_bytes()).hexdigest()}">{f.name}</a>\n'
+                for f in files
+            )
+            return f"<html><body>{links}</body></html>".encode(), "text/html"
+        return None, ""
+
+    def __enter__(self) -> LoopbackIndex:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=10)
