@@ -6,9 +6,13 @@ See docs/launcher.md for the reasoning behind every default.
 from __future__ import annotations
 
 import os
-from typing import List, Mapping, Optional
 
 from .log import INFO, parse_level
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # ``typing`` costs ~6 ms of start-up; annotations are strings
+    from typing import List, Mapping, Optional
+
 
 #: Worker threads (= in-flight invocations) for a synchronous handler when
 #: IGNITE_CONCURRENCY is unset.  Python threads only overlap while a handler

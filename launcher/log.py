@@ -42,7 +42,9 @@ class Log:
     def write(self, level: int, message: str) -> None:
         if level < self.level:
             return
-        text = f"[ignite] {_NAMES.get(level, 'LOG')} {message}\n"
+        if level == 50:
+            level = INFO
+        text = f"[ignite] {_NAMES.get(level, 'INFO')} {message}\n"
         data = text.encode("utf-8", "backslashreplace")
         try:
             while data:
@@ -58,6 +60,11 @@ class Log:
     def info(self, message: str) -> None:
         if self.level <= INFO:
             self.write(INFO, message)
+
+    def notice(self, message: str) -> None:
+        """Start/stop lines: shown at every level except ``off``."""
+        if self.level <= 50:
+            self.write(50, message)
 
     def warning(self, message: str) -> None:
         self.write(WARNING, message)

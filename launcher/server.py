@@ -24,17 +24,24 @@ from __future__ import annotations
 import _socket
 import os
 import select
-import sys
 import threading
 from collections import deque
 from time import gmtime, monotonic, time
 from types import ModuleType
-from typing import Any, Callable, Deque, Dict, List, Optional, Tuple
 
 from .config import DEFAULT_ASYNC_CONCURRENCY, DEFAULT_SYNC_CONCURRENCY, Settings
 from .log import INFO, Log
-from .pool import AsyncRunner, Job, ThreadPool
-from .protocol import Header, Request, Response, error_info, json_response
+from .pool import Job, ThreadPool
+from .protocol import Request, Response, error_info, json_response
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # ``typing`` costs ~6 ms of start-up; annotations are strings
+    from typing import Any, Callable, Deque, Dict, List, Optional, Tuple
+
+    from .protocol import Header
+
+    Runner = Any  # ThreadPool | AsyncRunner
+
 
 TICK = 0.25  # seconds between timeout sweeps while anything is open
 
@@ -210,9 +217,6 @@ class Conn:
         self.t_idle = now
 
 
-Runner = Any  # ThreadPool | AsyncRunner
-
-
 class Server:
     def __init__(self, settings: Settings, app: App, log: Log) -> None:
         self.s = settings
@@ -285,6 +289,8 @@ class Server:
         conc = self.s.concurrency or (DEFAULT_ASYNC_CONCURRENCY if is_async else DEFAULT_SYNC_CONCURRENCY)
         self.concurrency = conc
         if is_async:
+            from .aio import AsyncRunner
+
             assert asyncio is not None
             self.runner = AsyncRunner(asyncio, invoker, self.finish, conc)
         else:
@@ -671,59 +677,9 @@ class Server:
         )
 
     def _parse_chunked(self, conn: Conn) -> bool:
-        buf = conn.buf
-        body = conn.body
-        assert body is not None
-        while True:
-            state = conn.state
-            if state == S_CHUNK_SIZE:
-                i = buf.find(b"\r\n")
-                if i < 0:
-                    if len(buf) > 4096:
-                        raise HTTPError(400, "chunk size line too long")
-                    return False
-                size_b = bytes(buf[:i]).split(b";", 1)[0].strip(b" \t")
-                if not size_b or len(size_b) > 16 or not all(c in _HEX for c in size_b):
-                    raise HTTPError(400, "invalid chunk size")
-                size = int(size_b, 16)
-                del buf[: i + 2]
-                if size == 0:
-                    conn.state = S_TRAILER
-                    conn.need = 0
-                    continue
-                if len(body) + size > self.s.max_body_bytes:
-                    raise HTTPError(413, f"chunked body exceeds IGNITE_MAX_BODY_BYTES={self.s.max_body_bytes}")
-                conn.need = size
-                conn.state = S_CHUNK_DATA
-            elif state == S_CHUNK_DATA:
-                n = conn.need if conn.need < len(buf) else len(buf)
-                if n == 0:
-                    return False
-                body += buf[:n]
-                del buf[:n]
-                conn.need -= n
-                if conn.need:
-                    return False
-                conn.state = S_CHUNK_CRLF
-            elif state == S_CHUNK_CRLF:
-                if len(buf) < 2:
-                    return False
-                if buf[:2] != b"\r\n":
-                    raise HTTPError(400, "missing CRLF after chunk data")
-                del buf[:2]
-                conn.state = S_CHUNK_SIZE
-            else:  # S_TRAILER: skip trailer fields up to the empty line
-                i = buf.find(b"\r\n")
-                if i < 0:
-                    if len(buf) > self.s.max_header_bytes:
-                        raise HTTPError(431, "chunked trailer too large")
-                    return False
-                del buf[: i + 2]
-                if i == 0:
-                    return True
-                conn.need += 1
-                if conn.need > self.s.max_headers:
-                    raise HTTPError(431, "too many trailer fields")
+        from . import rare
+
+        return rare.parse_chunked(self, conn)
 
     # --- routing and responses ---------------------------------------------------------
 
@@ -806,19 +762,9 @@ class Server:
             conn.t_idle = self.now
 
     def _reject(self, conn: Conn, err: HTTPError) -> None:
-        """Refuse a request before it is complete: answer, then close with lingering."""
-        body = json_response(err.status, {"error": err.message})
-        data = self._encode_raw(err.status, body, "", False, conn.v10)
-        conn.buf.clear()
-        self._send(conn, data)
-        conn.close_after = True
-        conn.linger = True
-        if self.log.enabled(INFO):
-            self.log.info(f"- - {err.status} 0.00ms - {err.message}")
-        if conn.out:
-            self._set_mask(conn, _OUT)
-        else:
-            self._after_flush(conn)
+        from . import rare
+
+        rare.reject(self, conn, err)
 
     def encode(self, req: Request, resp: Response, keep: bool) -> bytes:
         data = self._encode_raw(resp.status, resp, req.execution_id, keep, req.version == "HTTP/1.0")
@@ -852,11 +798,12 @@ class Server:
         """A handler produced *resp* (worker or asyncio thread): write it to the socket."""
         req = job.req
         conn = job.conn
+        keep = job.keep_alive and not self.draining
         try:
-            data = self.encode(req, resp, job.keep_alive)
+            data = self.encode(req, resp, keep)
         except Exception as exc:  # e.g. an adapter's invalid header
             resp = json_response(500, error_info(exc))
-            data = self.encode(req, resp, job.keep_alive)
+            data = self.encode(req, resp, keep)
         with conn.lock:
             if job.done:
                 self.log.warning(
@@ -868,7 +815,7 @@ class Server:
             conn.busy = False
             if not conn.closed:
                 self._send(conn, data)
-                if not job.keep_alive:
+                if not keep:
                     conn.close_after = True
                 if conn.out or conn.close_after or conn.dead or conn.peer_closed or conn.buf or conn.paused or self.draining:
                     self.call_soon(self._resume, conn)
@@ -879,105 +826,28 @@ class Server:
     # --- time-outs ---------------------------------------------------------------------
 
     def _sweep(self, now: float) -> None:
-        for job in list(self.inflight):
-            if job.deadline <= now:
-                self._timeout(job)
-        s = self.s
-        for conn in list(self.conns.values()):
-            with conn.lock:
-                if conn.closed or conn.busy:
-                    continue
-                if conn.state == S_LINGER:
-                    if now >= conn.linger_until:
-                        self._close(conn)
-                elif conn.out:
-                    if now - conn.t_idle > s.body_timeout_s + s.header_timeout_s:
-                        self._close(conn)  # the client stopped reading
-                elif conn.state == S_HEAD:
-                    if conn.buf:
-                        if now - conn.t_head > s.header_timeout_s:
-                            self._reject(conn, HTTPError(408, "request head not received within IGNITE_HEADER_TIMEOUT_S"))
-                    elif conn.requests == 0:
-                        if now - conn.t_head > s.header_timeout_s:
-                            self._close(conn)  # connected, sent nothing
-                    elif now - conn.t_idle > s.keepalive_s:
-                        self._close(conn)
-                elif now - conn.t_head > s.header_timeout_s + s.body_timeout_s:
-                    self._reject(conn, HTTPError(408, "request body not received within IGNITE_BODY_TIMEOUT_S"))
+        from . import rare
+
+        rare.sweep(self, now)
 
     def _timeout(self, job: Job) -> None:
-        conn = job.conn
-        req = job.req
-        with conn.lock:
-            if job.done:
-                return
-            job.done = True
-            self.inflight.pop(job, None)
-            conn.busy = False
-            if job.started:
-                status = 504
-                obj = {
-                    "error": f"handler did not finish within IGNITE_TIMEOUT_S={self.s.timeout_s:g}s",
-                    "type": "Timeout",
-                }
-                stack = self.runner.stack(job)
-                replaced = self.runner.abandon(job)
-                self.log.error(
-                    f"execution {req.execution_id} timed out after {self.s.timeout_s:g}s; handler stack:\n"
-                    + stack.rstrip()
-                    + ("" if replaced else "\n(no replacement worker started: too many stuck handlers)")
-                )
-                extra: List[Header] = []
-            else:
-                status = 503
-                obj = {"error": "timed out waiting for a free worker", "type": "QueueTimeout"}
-                extra = [("Retry-After", "1")]
-            if not conn.closed:
-                self._send(conn, self.encode(req, json_response(status, obj, extra), job.keep_alive))
-                if not job.keep_alive:
-                    conn.close_after = True
-                if conn.out:
-                    self._set_mask(conn, _OUT)
-                else:
-                    self._after_flush(conn)
-        self._access(req, status, (self.now - job.t0) * 1000.0)
+        from . import rare
+
+        rare.timeout(self, job)
 
     # --- shutdown ----------------------------------------------------------------------
 
     def _on_signal(self, signum: int) -> None:
-        if self.draining:
-            self.log.warning(f"signal {signum} again: stopping now")
-            self._exit()
-        self.draining = True
-        self.drain_deadline = self.now + self.s.drain_s
-        self.log.info(
-            f"signal {signum}: draining {len(self.inflight)} in-flight request(s) for up to {self.s.drain_s:g}s"
-        )
-        if self.lsock is not None:
-            if self.listening:
-                self.poller.unregister(self.lsock.fileno())
-                self.listening = False
-            self.lsock.close()
-            self.lsock = None
-        for conn in list(self.conns.values()):
-            with conn.lock:
-                if not conn.busy and not conn.out and not conn.buf and conn.state == S_HEAD:
-                    self._close(conn)
+        from . import rare
+
+        rare.on_signal(self, signum)
 
     def _drained(self) -> bool:
-        if self.inflight:
-            return False
-        return not any(c.out or c.busy for c in self.conns.values())
+        from . import rare
+
+        return rare.drained(self)
 
     def _exit(self) -> None:
-        for job in list(self.inflight):
-            self.log.error(
-                f"hard stop: execution {job.req.execution_id} ({job.req.method} {job.req.path}) "
-                f"still running after {self.now - job.t0:.1f}s"
-            )
-        self.log.info("stopped")
-        try:
-            sys.stdout.flush()
-        except Exception:
-            pass
-        os._exit(0)
+        from . import rare
+
+        rare.exit(self)

@@ -1,0 +1,217 @@
+"""The server's rare paths, compiled only when first needed.
+
+Chunked bodies, refusals, the timeout sweep and shutdown live here rather than
+in server.py because every line the launcher carries is compiled from source
+at each cold start (artifacts ship no bytecode): keeping them out of the first
+request's path keeps start-up short.  Relative imports (``from . import
+rare``) resolve through the package, never ``sys.path``, so loading this later
+is shadow-safe.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from .log import INFO
+from .protocol import json_response
+from .server import (
+    _HEX,
+    _OUT,
+    S_CHUNK_CRLF,
+    S_CHUNK_DATA,
+    S_CHUNK_SIZE,
+    S_HEAD,
+    S_LINGER,
+    S_TRAILER,
+    Conn,
+    HTTPError,
+    Server,
+)
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import List
+
+    from .pool import Job
+    from .protocol import Header
+
+
+def parse_chunked(self: Server, conn: Conn) -> bool:
+    buf = conn.buf
+    body = conn.body
+    assert body is not None
+    while True:
+        state = conn.state
+        if state == S_CHUNK_SIZE:
+            i = buf.find(b"\r\n")
+            if i < 0:
+                if len(buf) > 4096:
+                    raise HTTPError(400, "chunk size line too long")
+                return False
+            size_b = bytes(buf[:i]).split(b";", 1)[0].strip(b" \t")
+            if not size_b or len(size_b) > 16 or not all(c in _HEX for c in size_b):
+                raise HTTPError(400, "invalid chunk size")
+            size = int(size_b, 16)
+            del buf[: i + 2]
+            if size == 0:
+                conn.state = S_TRAILER
+                conn.need = 0
+                continue
+            if len(body) + size > self.s.max_body_bytes:
+                raise HTTPError(413, f"chunked body exceeds IGNITE_MAX_BODY_BYTES={self.s.max_body_bytes}")
+            conn.need = size
+            conn.state = S_CHUNK_DATA
+        elif state == S_CHUNK_DATA:
+            n = conn.need if conn.need < len(buf) else len(buf)
+            if n == 0:
+                return False
+            body += buf[:n]
+            del buf[:n]
+            conn.need -= n
+            if conn.need:
+                return False
+            conn.state = S_CHUNK_CRLF
+        elif state == S_CHUNK_CRLF:
+            if len(buf) < 2:
+                return False
+            if buf[:2] != b"\r\n":
+                raise HTTPError(400, "missing CRLF after chunk data")
+            del buf[:2]
+            conn.state = S_CHUNK_SIZE
+        else:  # S_TRAILER: skip trailer fields up to the empty line
+            i = buf.find(b"\r\n")
+            if i < 0:
+                if len(buf) > self.s.max_header_bytes:
+                    raise HTTPError(431, "chunked trailer too large")
+                return False
+            del buf[: i + 2]
+            if i == 0:
+                return True
+            conn.need += 1
+            if conn.need > self.s.max_headers:
+                raise HTTPError(431, "too many trailer fields")
+
+
+def reject(self: Server, conn: Conn, err: HTTPError) -> None:
+    """Refuse a request before it is complete: answer, then close with lingering."""
+    body = json_response(err.status, {"error": err.message})
+    data = self._encode_raw(err.status, body, "", False, conn.v10)
+    conn.buf.clear()
+    self._send(conn, data)
+    conn.close_after = True
+    conn.linger = True
+    if self.log.enabled(INFO):
+        self.log.info(f"- - {err.status} 0.00ms - {err.message}")
+    if conn.out:
+        self._set_mask(conn, _OUT)
+    else:
+        self._after_flush(conn)
+
+
+def sweep(self: Server, now: float) -> None:
+    for job in list(self.inflight):
+        if job.deadline <= now:
+            self._timeout(job)
+    s = self.s
+    for conn in list(self.conns.values()):
+        with conn.lock:
+            if conn.closed or conn.busy:
+                continue
+            if conn.state == S_LINGER:
+                if now >= conn.linger_until:
+                    self._close(conn)
+            elif conn.out:
+                if now - conn.t_idle > s.body_timeout_s + s.header_timeout_s:
+                    self._close(conn)  # the client stopped reading
+            elif conn.state == S_HEAD:
+                if conn.buf:
+                    if now - conn.t_head > s.header_timeout_s:
+                        self._reject(conn, HTTPError(408, "request head not received within IGNITE_HEADER_TIMEOUT_S"))
+                elif conn.requests == 0:
+                    if now - conn.t_head > s.header_timeout_s:
+                        self._close(conn)  # connected, sent nothing
+                elif now - conn.t_idle > s.keepalive_s:
+                    self._close(conn)
+            elif now - conn.t_head > s.header_timeout_s + s.body_timeout_s:
+                self._reject(conn, HTTPError(408, "request body not received within IGNITE_BODY_TIMEOUT_S"))
+
+
+def timeout(self: Server, job: Job) -> None:
+    conn = job.conn
+    req = job.req
+    with conn.lock:
+        if job.done:
+            return
+        job.done = True
+        self.inflight.pop(job, None)
+        conn.busy = False
+        if job.started:
+            status = 504
+            obj = {
+                "error": f"handler did not finish within IGNITE_TIMEOUT_S={self.s.timeout_s:g}s",
+                "type": "Timeout",
+            }
+            stack = self.runner.stack(job)
+            replaced = self.runner.abandon(job)
+            self.log.error(
+                f"execution {req.execution_id} timed out after {self.s.timeout_s:g}s; handler stack:\n"
+                + stack.rstrip()
+                + ("" if replaced else "\n(no replacement worker started: too many stuck handlers)")
+            )
+            extra: List[Header] = []
+        else:
+            status = 503
+            obj = {"error": "timed out waiting for a free worker", "type": "QueueTimeout"}
+            extra = [("Retry-After", "1")]
+        if not conn.closed:
+            keep = job.keep_alive and not self.draining
+            self._send(conn, self.encode(req, json_response(status, obj, extra), keep))
+            if not keep:
+                conn.close_after = True
+            if conn.out:
+                self._set_mask(conn, _OUT)
+            else:
+                self._after_flush(conn)
+    self._access(req, status, (self.now - job.t0) * 1000.0)
+
+
+def on_signal(self: Server, signum: int) -> None:
+    if self.draining:
+        self.log.warning(f"signal {signum} again: stopping now")
+        self._exit()
+    self.draining = True
+    self.drain_deadline = self.now + self.s.drain_s
+    self.log.notice(
+        f"signal {signum}: draining {len(self.inflight)} in-flight request(s) for up to {self.s.drain_s:g}s"
+    )
+    if self.lsock is not None:
+        if self.listening:
+            self.poller.unregister(self.lsock.fileno())
+            self.listening = False
+        self.lsock.close()
+        self.lsock = None
+    for conn in list(self.conns.values()):
+        with conn.lock:
+            if not conn.busy and not conn.out and not conn.buf and conn.state == S_HEAD:
+                self._close(conn)
+
+
+def drained(self: Server) -> bool:
+    if self.inflight:
+        return False
+    return not any(c.out or c.busy for c in self.conns.values())
+
+
+def exit(self: Server) -> None:
+    for job in list(self.inflight):
+        self.log.error(
+            f"hard stop: execution {job.req.execution_id} ({job.req.method} {job.req.path}) "
+            f"still running after {self.now - job.t0:.1f}s"
+        )
+    self.log.notice("stopped")
+    try:
+        sys.stdout.flush()
+    except Exception:
+        pass
+    os._exit(0)
