@@ -32,9 +32,32 @@ def _patch(env: dict[str, str]) -> None:
         mod.default_environment = target  # type: ignore[assignment,attr-defined]
 
 
+def _patch_target_python(spec: dict[str, Any]) -> None:
+    """Make pip's default TargetPython the target's, for callers (pip-tools) that build
+    a PackageFinder without passing ``--platform``/``--python-version`` through."""
+    from pip._internal.models.target_python import TargetPython
+
+    original_init = TargetPython.__init__
+    version = tuple(int(x) for x in spec["python_version"].split("."))
+
+    def init(self: Any, platforms: Any = None, py_version_info: Any = None, abis: Any = None,
+             implementation: Any = None) -> None:
+        original_init(
+            self,
+            platforms=platforms if platforms is not None else list(spec["platforms"]),
+            py_version_info=py_version_info if py_version_info is not None else version,
+            abis=abis if abis is not None else list(spec["abis"]),
+            implementation=implementation if implementation is not None else spec["implementation"],
+        )
+
+    TargetPython.__init__ = init  # type: ignore[method-assign]
+
+
 def main() -> int:
     tool, args = sys.argv[1], sys.argv[2:]
     _patch(json.loads(os.environ["IGNITE_TARGET_MARKERS"]))
+    if os.environ.get("IGNITE_TARGET_TAGS"):
+        _patch_target_python(json.loads(os.environ["IGNITE_TARGET_TAGS"]))
     if tool == "pip":
         from pip._internal.cli.main import main as pip_main
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -77,6 +78,13 @@ def _candidates(pin: Pin, dirs: Iterable[Path], profile: TargetProfile) -> list[
     return sorted(out)
 
 
+def _same_name(a: str, b: str) -> bool:
+    """Do two requirement strings name the same project?"""
+    def name(s: str) -> str:
+        return canonicalize_name(re.split(r"[\s\[<>=!~;@]", s.strip(), maxsplit=1)[0])
+    return name(a) == name(b)
+
+
 def _allowed(pin: Pin, path: Path, digest: str) -> bool:
     if not pin.hashes:
         return True
@@ -130,10 +138,13 @@ class SdistBuilderImpl:
             req_file = work / "req.txt"
             req_file.write_text(spec + "".join(f" --hash={h}" for h in hashes) + "\n", "utf-8")
             self.progress("fetch", f"downloading the sdist of {spec}")
-            res = run_pip("pip", ["download", "--no-deps", "--no-binary=:all:", "-d", str(work / "dl"),
+            # Offline, the sdist's build requirements cannot be fetched: use the packager's own.
+            isolation = ["--no-build-isolation"] if self.index.offline else []
+            res = run_pip("pip", ["download", "--no-deps", "--no-binary=:all:", *isolation, "-d", str(work / "dl"),
                                   "-r", str(req_file), *self.index.pip_args()], self.profile)
             if res.returncode != 0:
-                if missing_distribution(res.stderr):
+                missing = missing_distribution(res.stderr)
+                if missing and _same_name(missing[0], spec):
                     raise ResolveError(
                         f"{spec}: no wheel for CPython {self.profile.python_version} linux x86_64 and no sdist",
                         where="requirements.txt",

@@ -14,15 +14,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from packaging.utils import canonicalize_name
+
 from packager.artifact import atomic_write
 from packager.checks import check_source
 from packager.dependencies import resolve_for
 from packager.errors import RequirementsError, ResolveError
 from packager.intake import read_source
 from packager.piprun import last_error, run_pip, target_args
-from packager.profile import load_profile
+from packager.profile import TargetProfile, load_profile
 from packager.requirements import parse_requirements
-from packager.resolve import constraints_text
+from packager.resolve import constraints_text, ensure_stubs
 
 if TYPE_CHECKING:
     from packager.build import BuildOptions
@@ -38,6 +40,31 @@ class LockResult:
     profile: str
 
 
+def mark_preinstalled(text: str, profile: TargetProfile, vendor_anyway: frozenset[str]) -> str:
+    """Turn pip-compile's blocks for the image's pins into ``# preinstalled: name==version`` comments.
+
+    Their hashes would be those of metadata stubs (see resolve.ensure_stubs), and
+    the build never installs them anyway.
+    """
+    out: list[str] = []
+    skipping = False
+    for line in text.splitlines():
+        if line and not line[0].isspace() and not line.startswith("#"):
+            name, _, version = line.split(" ", 1)[0].partition("==")
+            key = canonicalize_name(name)
+            skipping = key in profile.preinstalled and key not in vendor_anyway
+            if skipping:
+                out.append(f"# preinstalled: {key}=={version.strip()}")
+                continue
+        if skipping:
+            stripped = line.strip()
+            if stripped.startswith("#"):
+                out.append(f"#   {stripped.lstrip('#').strip()}")
+            continue
+        out.append(line)
+    return "\n".join(out) + "\n"
+
+
 def lock_source(options: BuildOptions, progress: Progress) -> LockResult:
     tree = read_source(Path(options.source), options.limits)
     checked = check_source(tree, options.entry, python312=options.python312)
@@ -48,13 +75,14 @@ def lock_source(options: BuildOptions, progress: Progress) -> LockResult:
     reqs = parse_requirements(checked.requirements.data, "requirements.txt")
     # Resolve first: checks pins against the image and builds any sdist-only package into the cache.
     _resolution, cache, _builder = resolve_for(reqs, profile, options, progress)
-    vendor_anyway = frozenset(options.vendor_anyway)
+    vendor_anyway = frozenset(canonicalize_name(n) for n in options.vendor_anyway)
     with tempfile.TemporaryDirectory(prefix="ignite-lock-") as tmp:
         work = Path(tmp)
         (work / "constraints.txt").write_text(constraints_text(profile, vendor_anyway), "utf-8")
         lines = ["-c constraints.txt", *(str(r.requirement) for r in reqs.lines)]
         (work / "requirements.in").write_text("\n".join(lines) + "\n", "utf-8")
-        pip_args = [*target_args(profile), *options.index.pip_args(), "--find-links", str(cache.built)]
+        pip_args = [*target_args(profile), *options.index.pip_args(), "--find-links", str(cache.built),
+                    "--find-links", str(ensure_stubs(profile, cache))]
         progress("lock", f"pip-compile for {profile.name}")
         res = run_pip("compile", [
             "--quiet", "--no-header", "--strip-extras", "--generate-hashes", "--allow-unsafe",
@@ -67,8 +95,9 @@ def lock_source(options: BuildOptions, progress: Progress) -> LockResult:
                                hint="the same requirements must first build with `ignite-pack build`")
         text = (work / "requirements.lock").read_text("utf-8")
     header = (f"# Lock for {profile.name} ({profile.image}), written by `ignite-pack lock` with pip-compile.\n"
-              "# Preinstalled distributions are listed too; the build skips them.\n")
-    data = (header + text.replace(str(work) + "/", "")).encode()
+              "# `# preinstalled:` lines are the image's own pins: listed, never vendored.\n")
+    body = mark_preinstalled(text.replace(str(work) + "/", ""), profile, vendor_anyway)
+    data = (header + body).encode()
     locked = parse_requirements(data, "requirements.lock")
     if not locked.is_lock:
         raise ResolveError("pip-compile produced a lock without hashes for every pin", where="requirements.lock")

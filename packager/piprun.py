@@ -87,7 +87,13 @@ def run_pip(tool: str, args: Sequence[str], profile: TargetProfile, *, cwd: Opti
             timeout: float = 900) -> PipResult:
     """Run ``pip`` or ``pip-compile`` (``tool`` = "pip" | "compile") through the marker shim."""
     argv = [sys.executable, "-m", "packager._pipshim", tool, *args]
-    env = clean_env({"IGNITE_TARGET_MARKERS": json.dumps(profile.markers)})
+    env = clean_env({
+        "IGNITE_TARGET_MARKERS": json.dumps(profile.markers),
+        "IGNITE_TARGET_TAGS": json.dumps({
+            "python_version": profile.python_version, "platforms": list(profile.platforms),
+            "abis": [profile.abi, "abi3", "none"], "implementation": profile.implementation,
+        }),
+    })
     # The shim must import *this* packager even from another working directory.
     root = str(Path(__file__).resolve().parent.parent)
     env["PYTHONPATH"] = root
@@ -127,5 +133,10 @@ def conflict_text(stderr: str) -> Optional[str]:
 
 
 def last_error(stderr: str, limit: int = 6) -> str:
-    errs = [ln for ln in stderr.splitlines() if ln.startswith("ERROR")]
+    lines = stderr.splitlines()
+    for i, ln in enumerate(lines):
+        if "DO NOT MATCH THE HASHES" in ln:
+            detail = [x.strip() for x in lines[i + 1:] if x.strip() and ("sha256" in x or "==" in x)]
+            return "hash mismatch (the file differs from the lock):\n" + "\n".join(detail[:2 * limit])
+    errs = [ln for ln in lines if ln.startswith("ERROR")]
     return "\n".join(errs[-limit:]) or stderr.strip()[-800:]

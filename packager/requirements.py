@@ -22,6 +22,7 @@ from packager.errors import RequirementsError
 MAX_LINE = 4096
 MAX_FILE = 1024 * 1024
 _ENV_VAR = re.compile(r"\$\{[^}]*\}|\$[A-Za-z_][A-Za-z0-9_]*")
+_PREINSTALLED = re.compile(r"^#\s*preinstalled:\s*([A-Za-z0-9][A-Za-z0-9._-]*)==(\S+)", re.MULTILINE)
 _HASH = re.compile(r"--hash[=\s]+(sha256|sha384|sha512):([0-9a-fA-F]+)")
 _REFUSED_OPTIONS = {
     "-e": "editable installs are not allowed",
@@ -76,6 +77,8 @@ class Requirements:
     path: str
     lines: tuple[RequirementLine, ...]
     digest: str
+    #: ``# preinstalled: name==version`` lines that ``ignite-pack lock`` writes for the image's pins.
+    preinstalled: tuple[tuple[str, str], ...] = ()
 
     @property
     def is_lock(self) -> bool:
@@ -165,5 +168,6 @@ def parse_requirements(data: bytes, path: str = "requirements.txt") -> Requireme
     digest = hashlib.sha256(
         "\n".join(f"{r.requirement} {' '.join(sorted(r.hashes))}".strip() for r in lines).encode()
     ).hexdigest()
-    return Requirements(path, tuple(lines), digest)
+    pre = tuple((str(canonicalize_name(n)), v) for n, v in _PREINSTALLED.findall(text))
+    return Requirements(path, tuple(lines), digest, pre)
 

@@ -104,6 +104,14 @@ def from_lock(reqs: Requirements, profile: TargetProfile, vendor_anyway: frozens
             skipped.append(_skip(line.name, version, True, profile))
             continue
         pins.append(Pin(line.name, version, line.hashes, True))
+    for name, version in reqs.preinstalled:
+        pre = profile.preinstalled.get(canonicalize_name(name))
+        if pre != version:
+            raise ResolveError(
+                f"the lock was made for {name}=={version} preinstalled, but {_image(profile)} has "
+                f"{name}=={pre}", where=reqs.path, hint="re-create the lock with `ignite-pack lock`",
+            )
+        skipped.append(_skip(canonicalize_name(name), version, False, profile))
     return Resolution(tuple(sorted(pins, key=lambda p: p.name)), tuple(sorted(skipped, key=lambda s: s.name)),
                       True, reqs.digest)
 
@@ -176,7 +184,7 @@ def _pip_resolve(reqs: Requirements, profile: TargetProfile, index: IndexConfig,
                     for item in report.get("install", [])
                 ]}
             missing = missing_distribution(res.stderr)
-            if missing and missing[0] not in tried and not index.offline:
+            if missing and missing[0] not in tried:
                 tried.add(missing[0])
                 progress("resolve", f"no wheel of {missing[0]} for the target; trying its sdist")
                 build_sdist(missing[0])  # raises a clear error if there is no usable sdist

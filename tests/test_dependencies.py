@@ -1,0 +1,220 @@
+"""Dependencies for the target, hermetic: wheels and sdists made here, a wheelhouse or a loopback index."""
+
+from __future__ import annotations
+
+import json
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from packager.artifact import read_manifest
+from packager.build import BuildOptions, build
+from packager.errors import FetchError, ResolveError, SdistBuildError
+from packager.piprun import IndexConfig
+from tests.conftest import run_cli
+from tests.wheelhouse import LoopbackIndex, make_sdist, make_wheel
+
+HANDLER = "def handler(payload, ctx):\n    return 'ok'\n"
+
+
+def _source(tmp_path: Path, requirements: str, name: str = "src") -> Path:
+    src = tmp_path / name
+    src.mkdir()
+    (src / "handler.py").write_text(HANDLER)
+    (src / "requirements.txt").write_text(requirements)
+    return src
+
+
+def _offline(wheelhouse: Path, **kw: object) -> dict[str, object]:
+    return {"index": IndexConfig(find_links=(str(wheelhouse),), offline=True), "wheelhouses": (wheelhouse,), **kw}
+
+
+def _members(artifact: Path) -> dict[str, bytes]:
+    with tarfile.open(artifact) as tf:
+        return {m.name: tf.extractfile(m).read() for m in tf if m.isfile()}  # type: ignore[union-attr]
+
+
+@pytest.fixture
+def wheelhouse(tmp_path: Path) -> Path:
+    wh = tmp_path / "wheelhouse"
+    make_wheel(wh, "demo", "1.0", requires=['oldonly; python_version < "3.12"', 'newonly; python_version >= "3.12"'])
+    make_wheel(wh, "oldonly", "1.0")
+    make_wheel(wh, "newonly", "1.0")
+    make_wheel(wh, "tomli", "2.0.1")
+    make_wheel(wh, "plat", "1.0", tag="cp311-cp311-manylinux_2_17_x86_64", files={"plat.py": "X = 311\n"})
+    make_wheel(wh, "plat", "1.0", tag="cp312-cp312-manylinux_2_17_x86_64", files={"plat.py": "X = 312\n"})
+    make_wheel(wh, "plat", "1.0", tag="cp312-cp312-macosx_11_0_arm64", files={"plat.py": "X = 'mac'\n"})
+    make_wheel(wh, "onlyold", "1.0", tag="cp311-cp311-manylinux_2_17_x86_64")
+    make_wheel(wh, "tool", "1.0", scripts={"tool": "tool:main"})
+    make_wheel(wh, "six", "1.0")  # a version the image does not have
+    make_wheel(wh, "usesnumpy", "1.0", requires=["numpy>=1.20", "newonly"])
+    return wh
+
+
+def test_markers_and_tags_are_evaluated_for_the_target(tmp_path: Path, wheelhouse: Path, hermetic_pip: Path) -> None:
+    src = _source(tmp_path, 'demo\nplat\ntomli; python_version < "3.12"\n')
+    out = tmp_path / "a.tar.gz"
+    result = build(BuildOptions(source=src, output=out, **_offline(wheelhouse)))  # type: ignore[arg-type]
+    names = {v.name for v in result.manifest.vendored}
+    assert names == {"demo", "newonly", "plat"}  # not oldonly, not tomli: this 3.11 host builds for 3.12
+    files = _members(out)
+    assert files["vendor/plat.py"] == b"X = 312\n"
+    plat = next(v for v in result.manifest.vendored if v.name == "plat")
+    assert plat.wheel == "plat-1.0-cp312-cp312-manylinux_2_17_x86_64.whl" and len(plat.wheel_sha256) == 64
+
+
+def test_vendor_is_normalized(tmp_path: Path, wheelhouse: Path, hermetic_pip: Path) -> None:
+    src = _source(tmp_path, "tool\n")
+    out = tmp_path / "a.tar.gz"
+    build(BuildOptions(source=src, output=out, **_offline(wheelhouse)))  # type: ignore[arg-type]
+    files = _members(out)
+    vendor = sorted(p for p in files if p.startswith("vendor/"))
+    assert vendor == [
+        "vendor/tool-1.0.dist-info/INSTALLER", "vendor/tool-1.0.dist-info/METADATA",
+        "vendor/tool-1.0.dist-info/RECORD", "vendor/tool-1.0.dist-info/WHEEL",
+        "vendor/tool-1.0.dist-info/entry_points.txt", "vendor/tool.py",
+    ]  # no bin/, no .pyc
+    assert files["vendor/tool-1.0.dist-info/INSTALLER"] == b"ignite-pack\n"
+    record = files["vendor/tool-1.0.dist-info/RECORD"].decode().splitlines()
+    listed = {line.split(",")[0] for line in record}
+    assert listed == {p[len("vendor/"):] for p in vendor}
+    assert not any(str(tmp_path) in d.decode("utf-8", "replace") for d in files.values())
+
+
+def test_preinstalled_closure_is_skipped_and_listed(tmp_path: Path, wheelhouse: Path, hermetic_pip: Path) -> None:
+    src = _source(tmp_path, "usesnumpy\nrequests>=2\n")
+    out = tmp_path / "a.tar.gz"
+    result = build(BuildOptions(source=src, output=out, **_offline(wheelhouse)))  # type: ignore[arg-type]
+    assert {v.name for v in result.manifest.vendored} == {"usesnumpy", "newonly"}
+    skipped = {s.name: s for s in result.manifest.skipped}
+    assert {"numpy", "requests", "urllib3", "idna", "certifi", "charset-normalizer"} <= set(skipped)
+    assert "(requested)" in skipped["requests"].reason and "(dependency)" in skipped["numpy"].reason
+    assert not any(p.startswith("vendor/numpy") for p in _members(out))
+
+
+def test_conflict_with_a_pin_names_both_sides_and_the_way_out(tmp_path: Path, wheelhouse: Path,
+                                                              hermetic_pip: Path) -> None:
+    src = _source(tmp_path, "demo\nrequests<2\n")
+    out = tmp_path / "a.tar.gz"
+    with pytest.raises(ResolveError) as err:
+        build(BuildOptions(source=src, output=out, **_offline(wheelhouse)))  # type: ignore[arg-type]
+    assert err.value.where == "requirements.txt:2"
+    assert "requests<2 conflicts with requests==2.34.2" in err.value.message
+    assert "--vendor-anyway requests" in (err.value.hint or "")
+    assert not out.exists()
+
+
+def test_vendor_anyway_vendors_and_warns(tmp_path: Path, wheelhouse: Path, hermetic_pip: Path) -> None:
+    src = _source(tmp_path, "six==1.0\n")
+    out = tmp_path / "a.tar.gz"
+    result = build(BuildOptions(source=src, output=out, vendor_anyway=frozenset({"six"}),
+                                **_offline(wheelhouse)))  # type: ignore[arg-type]
+    assert [(v.name, v.version) for v in result.manifest.vendored] == [("six", "1.0")]
+    assert any("shadow six==1.17.0" in w for w in result.warnings)
+
+
+def test_unknown_package_and_no_wheel_for_target(tmp_path: Path, wheelhouse: Path, hermetic_pip: Path) -> None:
+    out = tmp_path / "a.tar.gz"
+    with pytest.raises(ResolveError) as err:
+        build(BuildOptions(source=_source(tmp_path, "does-not-exist-anywhere\n", "a"), output=out,
+                           **_offline(wheelhouse)))  # type: ignore[arg-type]
+    assert "does-not-exist-anywhere" in err.value.message
+    with pytest.raises(ResolveError) as err:
+        build(BuildOptions(source=_source(tmp_path, "onlyold\n", "b"), output=out,
+                           **_offline(wheelhouse)))  # type: ignore[arg-type]
+    assert "onlyold" in err.value.message and "3.12" in err.value.message
+    assert not out.exists()
+
+
+def test_pure_sdist_is_built_into_a_wheel(tmp_path: Path, wheelhouse: Path, hermetic_pip: Path) -> None:
+    make_sdist(wheelhouse, "puresdist", "0.3", module_source="ANSWER = 42\n")
+    src = _source(tmp_path, "puresdist==0.3\n")
+    out = tmp_path / "a.tar.gz"
+    result = build(BuildOptions(source=src, output=out, **_offline(wheelhouse)))  # type: ignore[arg-type]
+    [dist] = result.manifest.vendored
+    assert dist.name == "puresdist" and dist.built_from_sdist and dist.wheel.endswith("py3-none-any.whl")
+    assert _members(out)["vendor/puresdist.py"] == b"ANSWER = 42\n"
+
+
+def test_c_extension_sdist_that_cannot_target_312_is_a_clear_error(tmp_path: Path, wheelhouse: Path,
+                                                                   hermetic_pip: Path) -> None:
+    make_sdist(wheelhouse, "cext", "1.0", c_extension=True)
+    src = _source(tmp_path, "cext==1.0\n")
+    out = tmp_path / "a.tar.gz"
+    with pytest.raises((SdistBuildError, ResolveError)) as err:
+        # No CPython 3.12 given: this 3.11 host can only build a cp311 wheel.
+        build(BuildOptions(source=src, output=out, python312=None, **_offline(wheelhouse)))  # type: ignore[arg-type]
+    assert "cext" in str(err.value)
+    assert err.value.hint and "--wheelhouse" in err.value.hint
+    assert not out.exists()
+
+
+def test_offline_without_the_wheel_is_a_fetch_error(tmp_path: Path, wheelhouse: Path, hermetic_pip: Path) -> None:
+    lock = tmp_path / "requirements.lock"
+    lock.write_text("newonly==9.9 --hash=sha256:" + "0" * 64 + "\n")
+    src = _source(tmp_path, "newonly\n")
+    with pytest.raises(FetchError) as err:
+        build(BuildOptions(source=src, output=tmp_path / "a.tar.gz", lock=lock,
+                           **_offline(wheelhouse)))  # type: ignore[arg-type]
+    assert "newonly==9.9" in err.value.message and "--wheelhouse" in (err.value.hint or "")
+
+
+def test_warm_rebuild_needs_no_network(tmp_path: Path, wheelhouse: Path, hermetic_pip: Path) -> None:
+    src = _source(tmp_path, "demo\nplat\n")
+    with LoopbackIndex(wheelhouse) as index:
+        url = index.url
+        first = build(BuildOptions(source=src, output=tmp_path / "a.tar.gz", index=IndexConfig(index_url=url)))
+        assert index.hits > 0  # the cold build really used the index
+    # The index is gone now: a warm rebuild must come from the cache alone.
+    second = build(BuildOptions(source=src, output=tmp_path / "b.tar.gz", index=IndexConfig(index_url=url)))
+    assert (tmp_path / "a.tar.gz").read_bytes() == (tmp_path / "b.tar.gz").read_bytes()
+    assert first.sha256 == second.sha256
+
+
+def test_lock_then_build_is_byte_identical_across_directories(tmp_path: Path, wheelhouse: Path,
+                                                              hermetic_pip: Path) -> None:
+    src = _source(tmp_path, "demo\nplat\nrequests\n")
+    with LoopbackIndex(wheelhouse) as index:
+        r = run_cli("lock", str(src), "--index-url", index.url, "--json", timeout=300)
+        assert r.returncode == 0, r.stderr
+        lock = Path(json.loads(r.stdout)["output"])
+        text = lock.read_text()
+        assert "demo==1.0" in text and "newonly==1.0" in text and "--hash=sha256:" in text
+        assert "oldonly" not in text  # markers for the target
+        assert "--index-url" not in text and "--find-links" not in text  # no options in the lock
+        outs = []
+        for i, cwd in enumerate((tmp_path, src)):
+            out = tmp_path / f"locked-{i}.tar.gz"
+            r = run_cli("build", str(src), "-o", str(out), "--index-url", index.url,
+                        "--cache-dir", str(tmp_path / f"cache-{i}"), "--json", cwd=cwd, timeout=300)
+            assert r.returncode == 0, r.stderr
+            outs.append(out)
+    assert outs[0].read_bytes() == outs[1].read_bytes()  # separate caches, same lock, same bytes
+    m = read_manifest(outs[0])
+    assert m.requirements["locked"] is True and m.requirements["file"] == "requirements.lock"
+    assert {v.name for v in m.vendored} == {"demo", "newonly", "plat"}
+    assert "requests" in {s.name for s in m.skipped}
+
+
+def test_lock_with_a_tampered_hash_is_refused(tmp_path: Path, wheelhouse: Path, hermetic_pip: Path) -> None:
+    lock = tmp_path / "requirements.lock"
+    lock.write_text("newonly==1.0 --hash=sha256:" + "1" * 64 + "\n")
+    src = _source(tmp_path, "newonly\n")
+    with LoopbackIndex(wheelhouse) as index, pytest.raises(FetchError) as err:
+        build(BuildOptions(source=src, output=tmp_path / "a.tar.gz", lock=lock,
+                           index=IndexConfig(index_url=index.url)))
+    assert "newonly" in str(err.value)
+    assert not (tmp_path / "a.tar.gz").exists()
+
+
+def test_json_mode_is_quiet_and_parseable(tmp_path: Path, wheelhouse: Path, hermetic_pip: Path) -> None:
+    src = _source(tmp_path, "demo\n")
+    r = run_cli("build", str(src), "-o", str(tmp_path / "a.tar.gz"), "--offline", "--wheelhouse", str(wheelhouse),
+                "--json")
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert [v["name"] for v in doc["vendored"]] == ["demo", "newonly"]
+    assert "[resolve]" not in r.stderr
+    r = run_cli("build", str(src), "-o", str(tmp_path / "b.tar.gz"), "--offline", "--wheelhouse", str(wheelhouse))
+    assert "[resolve]" in r.stderr and "[vendor]" in r.stderr  # progress on a human run
