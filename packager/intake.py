@@ -9,12 +9,16 @@ name, per DESIGN.md §5.
 
 from __future__ import annotations
 
+import bz2
+import gzip
 import io
+import lzma
 import os
 import stat
 import tarfile
 import unicodedata
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -234,6 +238,11 @@ class _Collector:
         return SourceTree(kind=self.kind, files=files, ignored=tuple(sorted(self.ignored)))
 
 
+def _one_line(exc: BaseException) -> str:
+    """An exception's text on one line (tarfile's open errors span several)."""
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
 def _read_bounded(fh: IO[bytes], size: int, where: str) -> bytes:
     """Read exactly the declared size; refuse a member whose data runs longer."""
     data = fh.read(size + 1)
@@ -249,7 +258,14 @@ def _read_zip(blob: bytes, limits: Limits) -> SourceTree:
     col = _Collector(limits, "zip", len(blob))
     try:
         zf = zipfile.ZipFile(io.BytesIO(blob))
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+    except UnicodeDecodeError as exc:
+        # A name flagged UTF-8 (bit 11) that is not: zipfile refuses the whole archive.
+        shown = bytes(exc.object).decode("utf-8", "backslashreplace")
+        raise ArchiveError(
+            "member name is not valid UTF-8", where=f"member {shown!r}",
+            hint="re-create the archive with UTF-8 file names",
+        ) from exc
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, zlib.error) as exc:
         raise ArchiveError(
             f"not a readable zip archive: {exc}", where="zip",
             hint="the archive is truncated or corrupt; re-create it",
@@ -293,9 +309,9 @@ def _read_zip(blob: bytes, limits: Limits) -> SourceTree:
             except ArchiveError:
                 raise
             except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError,
-                    RuntimeError) as exc:
+                    RuntimeError, zlib.error, lzma.LZMAError) as exc:
                 raise ArchiveError(
-                    f"member cannot be read: {exc}", where=where,
+                    f"member cannot be read: {_one_line(exc)}", where=where,
                     hint="the archive is truncated or corrupt; re-create it",
                 ) from exc
             col.add_file(path, data, bool(unix_mode & 0o111), where)
@@ -304,25 +320,106 @@ def _read_zip(blob: bytes, limits: Limits) -> SourceTree:
 
 _TAR_OK = (tarfile.REGTYPE, tarfile.AREGTYPE, tarfile.DIRTYPE)
 
+#: Errors a decompressor or tarfile may raise on corrupt input (zlib and lzma
+#: errors are not OSErrors).
+_CORRUPT = (tarfile.TarError, OSError, EOFError, ValueError, zlib.error, lzma.LZMAError)
+
+
+class _BoundedStream:
+    """The decompressed bytes of a tar archive, refusing to expand past the caps.
+
+    ``tarfile`` reads GNU long names and pax headers into memory before
+    :class:`_Collector` sees the member, so those sizes are never charged. This
+    wrapper refuses, *before* the decompressor produces the bytes: any read or
+    seek past ``cap`` (the total cap plus room for headers), and, while a header
+    is being parsed, any single read over ``MAX_HEADER_BYTES``. Written by hand:
+    tarfile has no such hook.
+    """
+
+    MAX_HEADER_BYTES = 1024 * 1024
+
+    def __init__(self, raw: IO[bytes], limits: Limits) -> None:
+        self._raw = raw
+        self.cap = limits.max_total_bytes + limits.max_members * 2048 + 64 * 1024
+        self.in_header = False
+
+    def _bomb(self, what: str) -> ArchiveError:
+        return ArchiveError(
+            f"{what} (a decompression bomb?)", where="tar",
+            hint="this archive expands far more than any real source does",
+        )
+
+    def read(self, size: Optional[int] = -1) -> bytes:
+        pos = self._raw.tell()
+        if size is None or size < 0:
+            size = self.cap - pos + 1
+        if self.in_header and size > self.MAX_HEADER_BYTES:
+            raise self._bomb(f"a member header claims {size} bytes (max {self.MAX_HEADER_BYTES})")
+        if pos + size > self.cap:
+            raise self._bomb(f"archive expands past {self.cap} bytes")
+        return self._raw.read(size)
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        target = offset if whence == 0 else self._raw.tell() + offset if whence == 1 else -1
+        if target < 0:
+            raise ValueError("only absolute or relative seeks are supported")
+        if target > self.cap:
+            raise self._bomb(f"archive expands past {self.cap} bytes")
+        return self._raw.seek(target)
+
+    def tell(self) -> int:
+        return self._raw.tell()
+
+    def drain(self) -> None:
+        """Read to the end (within the cap) so the compressed stream's checksum is verified."""
+        pos = self._raw.tell()
+        while True:
+            chunk = self._raw.read(1 << 20)
+            if not chunk:
+                return
+            pos += len(chunk)
+            if pos > self.cap:
+                raise self._bomb(f"archive expands past {self.cap} bytes")
+
+
+def _decompressed(blob: bytes) -> IO[bytes]:
+    """The tar stream inside *blob*, decompressed lazily (gzip, bzip2, xz or none)."""
+    raw = io.BytesIO(blob)
+    if blob[:2] == b"\x1f\x8b":
+        return gzip.GzipFile(fileobj=raw, mode="rb")
+    if blob[:3] == b"BZh":
+        return bz2.BZ2File(raw, mode="rb")
+    if blob[:6] == b"\xfd7zXZ\x00":
+        return lzma.LZMAFile(raw, mode="rb")
+    return raw
+
 
 def _read_tar(blob: bytes, limits: Limits) -> SourceTree:
     col = _Collector(limits, "tar", len(blob))
+    stream = _BoundedStream(_decompressed(blob), limits)
+    stream.in_header = True  # opening reads the first header
     try:
         tf = tarfile.open(  # noqa: SIM115 - closed by the `with` below
-            fileobj=io.BytesIO(blob), mode="r:*", encoding="utf-8", errors="surrogateescape"
+            fileobj=stream, mode="r:", encoding="utf-8", errors="surrogateescape"  # type: ignore[call-overload]
         )
-    except (tarfile.TarError, OSError, EOFError) as exc:
+    except ArchiveError:
+        raise
+    except _CORRUPT as exc:
         raise ArchiveError(
-            f"not a readable tar archive: {exc}", where="tar",
+            f"not a readable tar archive: {_one_line(exc)}", where="tar",
             hint="the archive is truncated or corrupt; re-create it",
         ) from exc
     with tf:
         while True:
             try:
+                stream.in_header = True
                 member = tf.next()
-            except (tarfile.TarError, OSError, EOFError, ValueError) as exc:
+                stream.in_header = False
+            except ArchiveError:
+                raise
+            except _CORRUPT as exc:
                 raise ArchiveError(
-                    f"archive is corrupt after {col.members} members: {exc}", where="tar",
+                    f"archive is corrupt after {col.members} members: {_one_line(exc)}", where="tar",
                     hint="the archive is truncated or corrupt; re-create it",
                 ) from exc
             if member is None:
@@ -352,12 +449,21 @@ def _read_tar(blob: bytes, limits: Limits) -> SourceTree:
                 data = _read_bounded(fh, member.size, where)
             except ArchiveError:
                 raise
-            except (tarfile.TarError, OSError, EOFError, ValueError) as exc:
+            except _CORRUPT as exc:
                 raise ArchiveError(
-                    f"member cannot be read: {exc}", where=where,
+                    f"member cannot be read: {_one_line(exc)}", where=where,
                     hint="the archive is truncated or corrupt; re-create it",
                 ) from exc
             col.add_file(path, data, bool(member.mode & 0o111), where)
+        try:
+            stream.drain()
+        except ArchiveError:
+            raise
+        except _CORRUPT as exc:
+            raise ArchiveError(
+                f"archive is corrupt after its last member: {_one_line(exc)}", where="tar",
+                hint="the archive is truncated or corrupt; re-create it",
+            ) from exc
     return col.finish()
 
 
