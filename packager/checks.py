@@ -115,6 +115,13 @@ def parse_for_target(f: SourceFile, text: str, python312: Optional[str] = None) 
         return ast.parse(text, filename=f.path)
     except SyntaxError as exc:
         host_error = exc
+    except (RecursionError, MemoryError):
+        # CPython's parser gives up on absurd nesting ("-" * 100_000 + "1", "a" + ".a" * 10**5)
+        # with these instead of a SyntaxError; the target's parser would too.
+        raise HandlerError(
+            "too deeply nested for the Python parser", where=f.path,
+            hint="simplify the expression nesting; CPython 3.12 cannot compile this file",
+        ) from None
     if sys.version_info < (3, 12) and python312:
         proc = subprocess.run(
             [python312, "-I", "-c", _CHECK_312, f.path],
