@@ -275,6 +275,11 @@ def _read_zip(blob: bytes, limits: Limits) -> SourceTree:
         if len(infos) > limits.max_members:
             col.members = len(infos) - 1
             col.count_member(f"member {infos[-1].filename!r}")
+        # The central directory declares every size: refuse a bomb before inflating a byte.
+        pre = _Collector(limits, "zip", len(blob))
+        for info in infos:
+            if not info.is_dir():
+                pre.charge(info.file_size, f"member {info.filename!r}")
         for info in infos:
             raw_name = info.filename
             if not info.flag_bits & 0x800 and not raw_name.isascii():
