@@ -89,7 +89,7 @@ class Requirements:
         return tuple(r for r in self.lines if r.applies_to(markers))
 
 
-def _logical_lines(text: str) -> list[tuple[int, str]]:
+def _logical_lines(text: str, path: str = "requirements.txt") -> list[tuple[int, str]]:
     """Join backslash continuations and strip comments, keeping the first line number."""
     out: list[tuple[int, str]] = []
     buf = ""
@@ -98,13 +98,18 @@ def _logical_lines(text: str) -> list[tuple[int, str]]:
         if len(raw) > MAX_LINE:
             raise RequirementsError(
                 f"line is too long ({len(raw)} characters; max {MAX_LINE})",
-                where=f"requirements.txt:{i}", hint="one requirement per line",
+                where=f"{path}:{i}", hint="one requirement per line",
             )
         if not buf:
             start = i
         line = re.sub(r"(^|\s)#.*$", "", raw)
         if line.rstrip().endswith("\\"):
             buf += line.rstrip()[:-1] + " "
+            if len(buf) > MAX_LINE:
+                raise RequirementsError(
+                    f"continued line is too long (over {MAX_LINE} characters)",
+                    where=f"{path}:{start}", hint="one requirement per line",
+                )
             continue
         buf += line
         if buf.strip():
@@ -126,10 +131,11 @@ def parse_requirements(data: bytes, path: str = "requirements.txt") -> Requireme
         bad_line = data.count(b"\n", 0, exc.start) + 1
         raise RequirementsError("not valid UTF-8", where=f"{path}:{bad_line}", hint="save the file as UTF-8") from exc
     if "\x00" in text:
-        raise RequirementsError("file contains NUL bytes", where=path, hint="save it as plain text")
+        nul_line = text.count("\n", 0, text.index("\x00")) + 1
+        raise RequirementsError("file contains NUL bytes", where=f"{path}:{nul_line}", hint="save it as plain text")
     lines: list[RequirementLine] = []
     seen: dict[str, int] = {}
-    for no, line in _logical_lines(text):
+    for no, line in _logical_lines(text, path):
         where = f"{path}:{no}"
         if _ENV_VAR.search(line):
             raise RequirementsError(
@@ -154,7 +160,8 @@ def parse_requirements(data: bytes, path: str = "requirements.txt") -> Requireme
         try:
             req = Requirement(spec)
         except InvalidRequirement as exc:
-            raise RequirementsError(f"invalid requirement: {exc}", where=where,
+            first = str(exc).splitlines()[0] if str(exc) else "cannot be parsed"
+            raise RequirementsError(f"invalid requirement: {first}", where=where,
                                     hint="use `name[extras] specifier ; marker`, e.g. PyYAML>=6") from None
         if req.url:
             raise RequirementsError(f"URL requirements are not allowed: {spec[:120]}", where=where,
