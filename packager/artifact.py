@@ -23,7 +23,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Union
 
 from packager.errors import ArtifactError, VerifyError
 from packager.manifest import MANIFEST_NAME, FileRecord, Manifest
@@ -126,11 +126,84 @@ class Segment:
     def tar(self, mtime: int) -> bytes:
         return tar_bytes(self.entries, mtime)
 
+    @property
+    def records(self) -> tuple[FileRecord, ...]:
+        return tuple(e.record() for e in self.entries)
+
+
+@dataclass(frozen=True)
+class CompressedSegment:
+    """A segment already deflated (non-final), with what the manifest and trailer need.
+
+    Its bytes depend only on the entries, the mtime and the level, so it can be
+    cached (keyed by wheel hash) and reused as-is in any later artifact.
+    """
+
+    name: str
+    records: tuple[FileRecord, ...]
+    deflated: bytes
+    crc: int
+    length: int
+
+
+def compress_segment(seg: Segment, mtime: int, level: int) -> CompressedSegment:
+    tar = seg.tar(mtime)
+    return CompressedSegment(seg.name, seg.records, deflate_segment(tar, level, final=False),
+                             zlib.crc32(tar) & 0xFFFFFFFF, len(tar))
+
+
+# crc32_combine: zlib has it, but Python's zlib module does not expose it. Needed to
+# join cached segments' CRCs without their uncompressed bytes (port of zlib's
+# GF(2) matrix method; O(log n) per call).
+def _gf2_times(mat: list[int], vec: int) -> int:
+    out = 0
+    i = 0
+    while vec:
+        if vec & 1:
+            out ^= mat[i]
+        vec >>= 1
+        i += 1
+    return out
+
+
+def _gf2_square(mat: list[int]) -> list[int]:
+    return [_gf2_times(mat, mat[n]) for n in range(32)]
+
+
+def crc32_combine(crc1: int, crc2: int, len2: int) -> int:
+    """CRC-32 of A+B from crc(A), crc(B) and len(B)."""
+    if len2 <= 0:
+        return crc1
+    odd = [0xEDB88320] + [1 << n for n in range(31)]  # operator for one zero bit
+    even = _gf2_square(odd)  # two zero bits
+    odd = _gf2_square(even)  # four zero bits
+    while True:
+        even = _gf2_square(odd)
+        if len2 & 1:
+            crc1 = _gf2_times(even, crc1)
+        len2 >>= 1
+        if not len2:
+            break
+        odd = _gf2_square(even)
+        if len2 & 1:
+            crc1 = _gf2_times(odd, crc1)
+        len2 >>= 1
+        if not len2:
+            break
+    return (crc1 ^ crc2) & 0xFFFFFFFF
+
+
+AnySegment = Union[Segment, CompressedSegment]
+
+
+def segment_records(seg: AnySegment) -> tuple[FileRecord, ...]:
+    return seg.records
+
 
 def write_artifact(
     out: Path,
     manifest: Manifest,
-    segments: Sequence[Segment],
+    segments: Sequence[AnySegment],
     *,
     level: int = DEFAULT_LEVEL,
     max_size: Optional[int] = None,
@@ -139,21 +212,23 @@ def write_artifact(
     """Write the artifact atomically; return (sha256, size). A failure leaves no file."""
     mtime = manifest.mtime
     manifest_entry = Entry(MANIFEST_NAME, manifest.to_bytes(), 0o644)
-    parts = [Segment("manifest", (manifest_entry,)), *segments]
-    tars = [p.tar(mtime) for p in parts]
-    tar_len = sum(len(t) for t in tars)
-    tars.append(end_of_archive(tar_len))
-    last = len(tars) - 1
+    parts: list[AnySegment] = [Segment("manifest", (manifest_entry,)), *segments]
+    todo = [p for p in parts if isinstance(p, Segment)]
     workers = jobs or min(4, os.cpu_count() or 1)
-    if workers > 1 and len(tars) > 2:
+    if workers > 1 and len(todo) > 1:
         with ThreadPoolExecutor(max_workers=workers) as pool:  # zlib releases the GIL
-            bodies = list(pool.map(lambda it: deflate_segment(it[1], level, it[0] == last), enumerate(tars)))
+            done = dict(zip(map(id, todo), pool.map(lambda sg: compress_segment(sg, mtime, level), todo)))
     else:
-        bodies = [deflate_segment(t, level, i == last) for i, t in enumerate(tars)]
+        done = {id(sg): compress_segment(sg, mtime, level) for sg in todo}
+    compressed = [done[id(p)] if isinstance(p, Segment) else p for p in parts]
+    tar_len = sum(c.length for c in compressed)
+    tail = end_of_archive(tar_len)
     crc = 0
-    for t in tars:
-        crc = zlib.crc32(t, crc)
-    members = [GZIP_HEADER, *bodies, gzip_trailer(crc, sum(len(t) for t in tars))]
+    for c in compressed:
+        crc = crc32_combine(crc, c.crc, c.length)
+    crc = zlib.crc32(tail, crc)
+    members = [GZIP_HEADER, *(c.deflated for c in compressed), deflate_segment(tail, level, final=True),
+               gzip_trailer(crc, tar_len + len(tail))]
     size = sum(len(m) for m in members)
     if max_size is not None and size > max_size:
         raise ArtifactError(

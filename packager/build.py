@@ -14,7 +14,14 @@ from pathlib import Path
 from typing import Optional
 
 from packager import __version__
-from packager.artifact import DEFAULT_LEVEL, Entry, Segment, source_date_epoch, write_artifact
+from packager.artifact import (
+    DEFAULT_LEVEL,
+    AnySegment,
+    Entry,
+    Segment,
+    source_date_epoch,
+    write_artifact,
+)
 from packager.checks import CheckedSource, EntryPoint, check_source
 from packager.embed import launcher_entries, launcher_version
 from packager.errors import ArtifactError
@@ -22,6 +29,7 @@ from packager.intake import Limits, read_source
 from packager.manifest import Manifest
 from packager.piprun import IndexConfig
 from packager.profile import TargetProfile, load_profile
+from packager.runtime import optional_python
 from packager.vendor import VendorOutput
 
 #: ``progress(stage, message)``: called at the start of each long step.
@@ -41,7 +49,9 @@ class BuildOptions:
     entry: Optional[EntryPoint] = None
     convention: str = "ignite"
     profile: Optional[str] = None
+    #: CPython 3.12 for the checks and builds that need one; found lazily when None and auto_python.
     python312: Optional[str] = None
+    auto_python: bool = True
     level: int = DEFAULT_LEVEL
     max_size: Optional[int] = None
     env: Optional[dict[str, str]] = None
@@ -53,6 +63,13 @@ class BuildOptions:
     lock: Optional[Path] = None
     vendor_anyway: frozenset[str] = frozenset()
     refresh: bool = False
+
+
+    def target_python(self) -> Optional[str]:
+        """The CPython 3.12 to use, looked up only when a step needs it."""
+        if self.python312 or not self.auto_python:
+            return self.python312 or None
+        return optional_python("3.12")
 
 
 @dataclass(frozen=True)
@@ -80,28 +97,28 @@ def assemble(
     profile: TargetProfile,
     options: BuildOptions,
     deps: Optional[VendorOutput] = None,
-) -> tuple[Manifest, list[Segment]]:
+) -> tuple[Manifest, list[AnySegment]]:
     """Lay out the segments and the manifest that describes them."""
-    segments = [
+    segments: list[AnySegment] = [
         Segment("source", source_entries(checked)),
         Segment("launcher", launcher_entries()),
         *(deps.segments if deps else ()),
     ]
     paths: dict[str, str] = {}
     for seg in segments:
-        for e in seg.entries:
-            if e.path in paths:
+        for rec in seg.records:
+            if rec.path in paths:
                 raise ArtifactError(
-                    f"{e.path!r} would be written twice (by {paths[e.path]} and {seg.name})",
-                    where=e.path, hint="rename the file in your source",
+                    f"{rec.path!r} would be written twice (by {paths[rec.path]} and {seg.name})",
+                    where=rec.path, hint="rename the file in your source",
                 )
-            paths[e.path] = seg.name
+            paths[rec.path] = seg.name
     manifest = Manifest(
         entry_module=checked.entry.module,
         entry_function=checked.entry.function,
         convention=options.convention,
         target=profile.summary(),
-        files=tuple(e.record() for seg in segments for e in seg.entries),
+        files=tuple(rec for seg in segments for rec in seg.records),
         packager_version=__version__,
         launcher_version=launcher_version(),
         source={"kind": checked.tree.kind, "files": len(checked.tree.files), "entry_file": checked.entry_file},
@@ -121,7 +138,7 @@ def build(options: BuildOptions, progress: Progress = _quiet) -> BuildResult:
     tree = read_source(Path(options.source), options.limits)
     profile = load_profile(options.profile)
     progress("checks", "checking the handler")
-    checked = check_source(tree, options.entry, python312=options.python312)
+    checked = check_source(tree, options.entry, python312=options.target_python)
     deps: Optional[VendorOutput] = None
     has_reqs = checked.requirements is not None and checked.requirements.data.strip()
     if has_reqs or options.lock is not None or checked.tree.get("requirements.lock") is not None:

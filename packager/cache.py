@@ -97,5 +97,32 @@ class Cache:
         atomic_bytes(self.root / kind / f"{key}.json", json.dumps(doc, sort_keys=True).encode())
 
 
+def load_blob(cache: Cache, kind: str, key: str) -> Optional[tuple[Any, bytes]]:
+    """A (metadata, bytes) entry whose bytes match the sha256 recorded in its metadata.
+
+    A missing, truncated or corrupted entry gives None (and is removed), so the
+    caller recomputes it: a bad cache entry is rebuilt, never shipped.
+    """
+    meta = cache.get_json(kind, key)
+    if meta is None:
+        return None
+    blob_path = cache.root / kind / f"{key}.bin"
+    try:
+        blob = blob_path.read_bytes()
+    except FileNotFoundError:
+        blob = b""
+    if hashlib.sha256(blob).hexdigest() != meta.get("blob_sha256"):
+        blob_path.unlink(missing_ok=True)
+        (cache.root / kind / f"{key}.json").unlink(missing_ok=True)
+        return None
+    return meta, blob
+
+
+def store_blob(cache: Cache, kind: str, key: str, meta: dict[str, Any], blob: bytes) -> None:
+    """Write the bytes first, then the metadata that vouches for them (both atomically)."""
+    atomic_bytes(cache.root / kind / f"{key}.bin", blob)
+    cache.put_json(kind, key, {**meta, "blob_sha256": hashlib.sha256(blob).hexdigest()})
+
+
 def cache_key(*parts: Any) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()

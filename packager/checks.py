@@ -15,6 +15,7 @@ from typing import Optional
 
 from packager.errors import HandlerError, UsageError
 from packager.intake import SourceFile, SourceTree
+from packager.runtime import PythonRef, resolve_python
 
 #: Top-level names the artifact itself uses; user source may not contain them.
 RESERVED_TOP_LEVEL = ("__ignite__", "manifest.json", "vendor")
@@ -103,7 +104,7 @@ _CHECK_312 = (
 )
 
 
-def parse_for_target(f: SourceFile, text: str, python312: Optional[str] = None) -> ast.Module:
+def parse_for_target(f: SourceFile, text: str, python312: PythonRef = None) -> ast.Module:
     """Parse *text* as Python 3.12.
 
     On a host older than 3.12, ``ast`` cannot know newer syntax; when it fails
@@ -122,9 +123,10 @@ def parse_for_target(f: SourceFile, text: str, python312: Optional[str] = None) 
             "too deeply nested for the Python parser", where=f.path,
             hint="simplify the expression nesting; CPython 3.12 cannot compile this file",
         ) from None
-    if sys.version_info < (3, 12) and python312:
+    py = resolve_python(python312) if sys.version_info < (3, 12) else None
+    if py:
         proc = subprocess.run(
-            [python312, "-I", "-c", _CHECK_312, f.path],
+            [py, "-I", "-c", _CHECK_312, f.path],
             input=f.data, capture_output=True, timeout=60, check=False,
         )
         if proc.returncode == 0:
@@ -183,7 +185,7 @@ def check_source(
     tree: SourceTree,
     entry: Optional[EntryPoint] = None,
     *,
-    python312: Optional[str] = None,
+    python312: PythonRef = None,
 ) -> CheckedSource:
     """Run every handler check of DESIGN.md §5 and return the checked source."""
     entry = entry or EntryPoint()

@@ -194,15 +194,10 @@ def index_config(index_url: Optional[str], extra_index_urls: tuple[str, ...],
 
 
 def _find_312(python: Optional[str]) -> Optional[str]:
-    from packager.errors import RuntimeNotFound
+    """An explicit --python is checked now; otherwise CPython 3.12 is looked up only if a step needs it."""
     from packager.runtime import find_python
 
-    try:
-        return find_python("3.12", python)
-    except RuntimeNotFound:
-        if python:
-            raise
-        return None
+    return find_python("3.12", python) if python else None
 
 
 def runtime_option(fn: F) -> F:

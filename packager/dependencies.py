@@ -5,17 +5,20 @@ Wires the dependency stages together for :func:`packager.build.build`.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from packager.artifact import Segment
-from packager.cache import Cache, default_cache_dir
+from packager import __version__
+from packager.artifact import CompressedSegment, Segment, compress_segment, source_date_epoch
+from packager.cache import Cache, cache_key, default_cache_dir, load_blob, store_blob
 from packager.checks import CheckedSource
 from packager.errors import ArtifactError
-from packager.fetch import SdistBuilderImpl, fetch
+from packager.fetch import FetchedWheel, SdistBuilderImpl, fetch
 from packager.install import install_wheel
-from packager.manifest import VendoredDist
+from packager.manifest import FileRecord, VendoredDist
 from packager.profile import TargetProfile
 from packager.requirements import Requirements, parse_requirements
 from packager.resolve import Resolution, resolve
@@ -41,10 +44,56 @@ def load_requirements(checked: CheckedSource, options: BuildOptions) -> Requirem
 def resolve_for(reqs: Requirements, profile: TargetProfile, options: BuildOptions,
                 progress: Progress) -> tuple[Resolution, Cache, SdistBuilderImpl]:
     cache = Cache(Path(options.cache_dir) if options.cache_dir else default_cache_dir()).ensure()
-    builder = SdistBuilderImpl(profile, options.index, cache, options.python312, progress)
+    builder = SdistBuilderImpl(profile, options.index, cache, options.target_python, progress)
     resolution = resolve(reqs, profile, index=options.index, cache=cache, build_sdist=builder,
                          vendor_anyway=options.vendor_anyway, refresh=options.refresh, progress=progress)
     return resolution, cache, builder
+
+
+def _segment_key(w: FetchedWheel, mtime: int, level: int) -> str:
+    return cache_key("segment", __version__, w.sha256, mtime, level, "pax", "vendor/")
+
+
+def vendor_segments(wheels: list[FetchedWheel], cache: Cache, mtime: int, level: int,
+                    progress: Progress) -> list[CompressedSegment]:
+    """Each wheel's installed, normalized, compressed tar segment: from the cache, or made once.
+
+    The key is the wheel's sha256 + packager version + mtime + level, so a hit is
+    byte-for-byte what a fresh install and compression would produce.
+    """
+    out: dict[int, CompressedSegment] = {}
+    todo: list[tuple[int, FetchedWheel]] = []
+    for i, w in enumerate(wheels):
+        hit = load_blob(cache, "segments", _segment_key(w, mtime, level))
+        if hit is None:
+            todo.append((i, w))
+            continue
+        meta, blob = hit
+        out[i] = CompressedSegment(meta["name"], tuple(FileRecord.from_dict(r) for r in meta["records"]),
+                                   blob, int(meta["crc"]), int(meta["length"]))
+    if todo:
+        progress("vendor", f"installing {len(todo)} distribution(s) into vendor/"
+                 + (f" ({len(wheels) - len(todo)} from the cache)" if len(todo) < len(wheels) else ""))
+
+        def make(item: tuple[int, FetchedWheel]) -> tuple[int, CompressedSegment]:
+            i, w = item
+            dist = install_wheel(w.path)
+            seg = compress_segment(Segment(f"vendor:{w.pin.name}", dist.entries), mtime, level)
+            store_blob(cache, "segments", _segment_key(w, mtime, level), {
+                "name": seg.name, "records": [r.to_dict() for r in seg.records],
+                "crc": seg.crc, "length": seg.length, "dist": dist.name, "version": dist.version,
+            }, seg.deflated)
+            return i, seg
+
+        workers = min(len(todo), os.cpu_count() or 1, 4)
+        if workers > 1:
+            with ThreadPoolExecutor(max_workers=workers) as pool:  # zlib and I/O release the GIL
+                out.update(pool.map(make, todo))
+        else:
+            out.update(map(make, todo))
+    elif wheels:
+        progress("vendor", f"{len(wheels)} distribution(s) from the cache")
+    return [out[i] for i in range(len(wheels))]
 
 
 def vendor_requirements(checked: CheckedSource, profile: TargetProfile, options: BuildOptions,
@@ -53,26 +102,23 @@ def vendor_requirements(checked: CheckedSource, profile: TargetProfile, options:
     resolution, cache, builder = resolve_for(reqs, profile, options, progress)
     wheels = fetch(resolution.pins, profile, index=options.index, cache=cache, build_sdist=builder,
                    wheelhouses=[Path(w) for w in options.wheelhouses], progress=progress)
-    if wheels:
-        progress("vendor", f"installing {len(wheels)} distribution(s) into vendor/")
-    segments: list[Segment] = []
-    vendored: list[VendoredDist] = []
+    mtime = source_date_epoch(options.env)
+    segments = vendor_segments(wheels, cache, mtime, options.level, progress)
     owner: dict[str, str] = {}
-    for w in wheels:
-        dist = install_wheel(w.path)
-        for e in dist.entries:
-            if e.path in owner and not e.path.endswith("/__init__.py"):
+    for w, seg in zip(wheels, segments):
+        for rec in seg.records:
+            if rec.path in owner:
                 raise ArtifactError(
-                    f"{dist.name} and {owner[e.path]} both install {e.path}", where=e.path,
+                    f"{w.pin.name} and {owner[rec.path]} both install {rec.path}", where=rec.path,
                     hint="two distributions overwrite each other; drop one of them",
                 )
-            owner.setdefault(e.path, dist.name)
-        entries = tuple(e for e in dist.entries if owner[e.path] == dist.name)
-        segments.append(Segment(f"vendor:{w.pin.name}", entries))
-        vendored.append(VendoredDist(
-            name=w.pin.name, version=w.pin.version, wheel=w.path.name, wheel_sha256=w.sha256,
-            files=len(entries), size=sum(len(e.data) for e in entries), built_from_sdist=w.built_from_sdist,
-        ))
+            owner[rec.path] = w.pin.name
+    vendored = [
+        VendoredDist(name=w.pin.name, version=w.pin.version, wheel=w.path.name, wheel_sha256=w.sha256,
+                     files=len(seg.records), size=sum(r.size for r in seg.records),
+                     built_from_sdist=w.built_from_sdist)
+        for w, seg in zip(wheels, segments)
+    ]
     return VendorOutput(
         segments=tuple(segments),
         vendored=tuple(vendored),

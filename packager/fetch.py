@@ -37,6 +37,7 @@ from packager.piprun import (
 )
 from packager.profile import TargetProfile
 from packager.resolve import Pin
+from packager.runtime import PythonRef, resolve_python
 
 Progress = Callable[[str, str], None]
 SDIST_SIDECAR = ".sdist-sha256"
@@ -128,7 +129,7 @@ class SdistBuilderImpl:
     """Builds a wheel from a requirement's sdist and files it in the cache's ``built/``."""
 
     def __init__(self, profile: TargetProfile, index: IndexConfig, cache: Cache,
-                 python312: Optional[str], progress: Progress) -> None:
+                 python312: PythonRef, progress: Progress) -> None:
         self.profile, self.index, self.cache = profile, index, cache
         self.python312, self.progress = python312, progress
 
@@ -196,9 +197,10 @@ class SdistBuilderImpl:
         if self.profile.wheel_tag_rank(wheel.name) is not None:
             return wheel
         # A C extension built for this host: rebuild with the target interpreter when this host can.
-        if self.python312 and _host_builds_for_target():
+        py312 = resolve_python(self.python312) if _host_builds_for_target() else None
+        if py312:
             shutil.rmtree(out, ignore_errors=True)
-            proc = self._run([self.python312, "-m", "pip", "wheel", "--no-deps", "-w", str(out), str(src)], src)
+            proc = self._run([py312, "-m", "pip", "wheel", "--no-deps", "-w", str(out), str(src)], src)
             wheel = self._built_wheel(out)
             if proc.returncode == 0 and wheel and self.profile.wheel_tag_rank(wheel.name) is not None:
                 return wheel

@@ -67,7 +67,7 @@ def mark_preinstalled(text: str, profile: TargetProfile, vendor_anyway: frozense
 
 def lock_source(options: BuildOptions, progress: Progress) -> LockResult:
     tree = read_source(Path(options.source), options.limits)
-    checked = check_source(tree, options.entry, python312=options.python312)
+    checked = check_source(tree, options.entry, python312=options.target_python)
     if checked.requirements is None:
         raise RequirementsError("requirements.txt not found at the root of the source", where="requirements.txt",
                                 hint="add requirements.txt next to handler.py")

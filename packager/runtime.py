@@ -13,8 +13,9 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
+from functools import cache
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Union
 
 from packager.errors import RuntimeNotFound
 
@@ -65,6 +66,23 @@ def probe(python: str, version: str) -> bool:
     except (OSError, subprocess.SubprocessError):
         return False
     return proc.returncode == 0 and proc.stdout.split() == [version, "cpython"]
+
+
+@cache
+def optional_python(version: str = "3.12") -> Optional[str]:
+    """find_python() that answers None instead of raising; cached for the process."""
+    try:
+        return find_python(version)
+    except RuntimeNotFound:
+        return None
+
+
+#: An interpreter path, or a zero-argument function that finds one only when needed.
+PythonRef = Union[str, None, Callable[[], Optional[str]]]
+
+
+def resolve_python(ref: PythonRef) -> Optional[str]:
+    return ref() if callable(ref) else ref
 
 
 def find_python(version: str = "3.12", explicit: Optional[str] = None) -> str:

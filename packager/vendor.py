@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from packager.artifact import Segment
+from packager.artifact import AnySegment
 from packager.manifest import SkippedDist, VendoredDist
 
 
@@ -13,7 +13,7 @@ from packager.manifest import SkippedDist, VendoredDist
 class VendorOutput:
     """Segments to add under ``vendor/`` and what the manifest says about them."""
 
-    segments: tuple[Segment, ...] = ()
+    segments: tuple[AnySegment, ...] = ()
     vendored: tuple[VendoredDist, ...] = ()
     skipped: tuple[SkippedDist, ...] = ()
     requirements: dict[str, Any] = field(default_factory=dict)
