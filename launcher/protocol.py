@@ -112,7 +112,8 @@ def json_response(status: int, obj: Any, headers: Optional[List[Header]] = None)
 def _key_path(path: str, key: Any) -> str:
     if isinstance(key, str) and key.isidentifier():
         return f"{path}.{key}"
-    return f"{path}[{json.dumps(key) if isinstance(key, str) else key!r}]"
+    text = json.dumps(key) if isinstance(key, str) else repr(key)
+    return f"{path}[{text}]"
 
 
 def find_unencodable(obj: Any, path: str = "$") -> Optional[str]:

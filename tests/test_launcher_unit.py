@@ -1,0 +1,193 @@
+"""In-process tests of the launcher's pure pieces, plus static checks of the package."""
+
+from __future__ import annotations
+
+import ast
+import datetime
+import functools
+import json
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+from launcher import config, protocol
+from launcher.conventions import ignite, load
+from launcher.server import new_execution_id
+
+LAUNCHER = Path(__file__).resolve().parent.parent / "launcher"
+SOURCES = sorted(p for p in LAUNCHER.rglob("*.py") if "__pycache__" not in p.parts)
+
+
+@pytest.mark.parametrize(
+    ("value", "where"),
+    [
+        ({"rows": [{}, {}, {}, {"ts": datetime.datetime(2024, 1, 1)}]}, "$.rows[3].ts: datetime"),
+        ([1, 2, {1, 2}], "$[2]: set"),
+        ({"a b": {"c": object()}}, '$["a b"].c: object'),
+        ({"k": {(1, 2): 3}}, "$.k: key of type tuple"),
+        (b"raw", "$: bytes"),
+        ({"t": (1, [b"x"])}, "$.t[1][0]: bytes"),
+    ],
+)
+def test_find_unencodable_names_the_path(value: object, where: str) -> None:
+    assert protocol.find_unencodable(value) == where
+    with pytest.raises(protocol.EncodeError, match=re.escape(where)):
+        protocol.dumps(value)
+
+
+def test_find_unencodable_circular_and_ok() -> None:
+    loop: dict[str, object] = {}
+    loop["self"] = loop
+    assert protocol.find_unencodable(loop) == "$.self: circular reference"
+    assert protocol.find_unencodable({"a": [1, 2.5, None, True, "s"], "b": {"c": 1}}) is None
+    deep: list[object] = []
+    cur = deep
+    for _ in range(5000):  # deeper than the recursion limit: still answers
+        nxt: list[object] = []
+        cur.append(nxt)
+        cur = nxt
+    cur.append(object())
+    found = protocol.find_unencodable(deep)
+    assert found is not None
+    assert found.endswith(": object")
+
+
+def test_dumps_matches_json_dumps() -> None:
+    value = {"x": [1, "é", None]}
+    assert protocol.dumps(value) == json.dumps(value).encode()
+
+
+def test_ignite_encoding_by_type() -> None:
+    assert ignite.encode(b"a").headers == [protocol.CT_BYTES]
+    r = ignite.encode("é")
+    assert (r.headers, r.body) == ([protocol.CT_TEXT], "é".encode())
+    r = ignite.encode({"a": 1})
+    assert (r.status, r.headers, r.body) == (200, [protocol.CT_JSON], b'{"a": 1}')
+    assert ignite.encode(None).body == b"null"
+
+
+def test_ignite_invoker_ctx_and_errors() -> None:
+    seen: list[dict[str, str]] = []
+
+    def fn(payload: bytes, ctx: dict[str, str]) -> bytes:
+        seen.append(ctx)
+        if payload == b"exit":
+            sys.exit(1)
+        return payload
+
+    invoke = ignite.make_invoker(fn)
+    req = protocol.Request("POST", "/", "", [], b"hi", "e1", "o/f", "o")
+    resp = invoke(req)
+    assert isinstance(resp, protocol.Response)
+    assert resp.body == b"hi"
+    assert seen == [{"execution_id": "e1", "function_id": "o/f", "organization_id": "o"}]
+    req.body = b"exit"
+    sink: list[str] = []
+    old = protocol.error_sink
+    protocol.error_sink = sink.append
+    try:
+        resp = invoke(req)
+    finally:
+        protocol.error_sink = old
+    assert isinstance(resp, protocol.Response)
+    assert resp.status == 500
+    assert json.loads(resp.body)["type"] == "SystemExit"
+    assert "e1" in sink[0]
+
+
+def test_is_coroutine_function() -> None:
+    async def a(p: bytes, c: dict[str, str]) -> None:
+        return None
+
+    def s(p: bytes, c: dict[str, str]) -> None:
+        return None
+
+    class C:
+        async def __call__(self, p: bytes, c: dict[str, str]) -> None:
+            return None
+
+        async def m(self) -> None:
+            return None
+
+    assert protocol.is_coroutine_function(a)
+    assert protocol.is_coroutine_function(functools.partial(a, b""))
+    assert protocol.is_coroutine_function(C())
+    assert protocol.is_coroutine_function(C().m)
+    assert not protocol.is_coroutine_function(s)
+    assert not protocol.is_coroutine_function(functools.partial(s, b""))
+    assert not protocol.is_coroutine_function(len)
+
+
+def test_execution_ids_are_uuid4() -> None:
+    ids = {new_execution_id() for _ in range(200)}
+    assert len(ids) == 200
+    for i in ids:
+        assert re.match(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$", i)
+
+
+def test_config_defaults_and_bad_values() -> None:
+    s = config.load({})
+    assert (s.port, s.host, s.queue, s.max_body_bytes, s.timeout_s, s.drain_s) == (
+        8080,
+        "0.0.0.0",
+        128,
+        10 * 1024 * 1024,
+        300.0,
+        25.0,
+    )
+    assert s.concurrency == 0  # resolved to 8 (sync) / 64 (async) once the handler is known
+    assert s.warnings == []
+    s = config.load({"PORT": "abc", "IGNITE_CONCURRENCY": "0", "IGNITE_TIMEOUT_S": "-1", "IGNITE_QUEUE": "5"})
+    assert s.port == 8080
+    assert s.concurrency == 0
+    assert s.timeout_s == 300.0
+    assert s.queue == 5
+    assert len(s.warnings) == 3
+    assert config.load({"IGNITE_LOG_LEVEL": "WARNING"}).log_level == 30
+
+
+def test_unknown_convention_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="unknown handler convention 'nope'"):
+        load("nope")
+    with pytest.raises(ValueError, match="unknown"):
+        load("../x")
+    assert load("ignite") is ignite
+
+
+# --- static checks: what the packager relies on ------------------------------------------
+
+
+def test_version_is_a_plain_literal() -> None:
+    tree = ast.parse((LAUNCHER / "__init__.py").read_text())
+    values = [
+        n.value.value
+        for n in tree.body
+        if isinstance(n, ast.Assign)
+        and any(isinstance(t, ast.Name) and t.id == "__version__" for t in n.targets)
+        and isinstance(n.value, ast.Constant)
+    ]
+    assert len(values) == 1
+    assert re.match(r"^\d+\.\d+\.\d+", values[0])
+    assert not [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=lambda p: str(p.relative_to(LAUNCHER)))
+def test_stdlib_only_relative_imports_and_py39_syntax(path: Path) -> None:
+    source = path.read_text(encoding="utf-8")
+    tree = ast.parse(source, feature_version=(3, 9))
+    stdlib = set(sys.stdlib_module_names) | {"__future__"}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                assert alias.name.split(".")[0] in stdlib, f"{path.name}: import {alias.name}"
+        elif isinstance(node, ast.ImportFrom) and node.level == 0:
+            assert node.module is not None
+            top = node.module.split(".")[0]
+            assert top in stdlib, f"{path.name}: from {node.module} import ..."
+            assert top not in ("launcher", "packager")
+        elif isinstance(node, ast.Match):  # pragma: no cover - py3.10+ only syntax
+            pytest.fail(f"{path.name}: match statement")
+    if path.name not in ("__init__.py",):
+        assert "from __future__ import annotations" in source or path.name == "__main__.py"
