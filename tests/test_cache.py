@@ -1,0 +1,140 @@
+"""The build cache: the fast path gives the same bytes, bad entries are rebuilt, concurrent builds are safe."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tarfile
+import zlib
+from pathlib import Path
+
+import pytest
+
+from packager.artifact import Segment, compress_segment, crc32_combine, deflate_segment
+from packager.build import BuildOptions, build
+from packager.errors import FetchError
+from packager.piprun import IndexConfig
+from tests.conftest import REPO
+from tests.wheelhouse import make_wheel
+
+
+@pytest.fixture
+def setup(tmp_path: Path, hermetic_pip: Path) -> tuple[Path, Path]:
+    wh = tmp_path / "wheelhouse"
+    # Big enough to span many deflate blocks, two distributions, one with a dependency.
+    make_wheel(wh, "alpha", "1.0", requires=["beta"],
+               files={"alpha/__init__.py": "X = 1\n", "alpha/data.py": "D = %r\n" % (list(range(20000)),)})
+    make_wheel(wh, "beta", "2.0", files={"beta.py": "B = 'b' * 1000\n"})
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "handler.py").write_text("import alpha\n\ndef handler(p, c):\n    return alpha.X\n")
+    (src / "requirements.txt").write_text("alpha\n")
+    return wh, src
+
+
+def _opts(src: Path, out: Path, wh: Path, cache: Path) -> BuildOptions:
+    return BuildOptions(source=src, output=out, cache_dir=cache, wheelhouses=(wh,),
+                        index=IndexConfig(find_links=(str(wh),), offline=True))
+
+
+def test_crc32_combine_matches_zlib() -> None:
+    a, b = b"x" * 100_003, bytes(range(256)) * 77
+    assert crc32_combine(zlib.crc32(a), zlib.crc32(b), len(b)) == zlib.crc32(a + b)
+    assert crc32_combine(zlib.crc32(a), zlib.crc32(b""), 0) == zlib.crc32(a)
+
+
+def test_segments_join_into_one_valid_gzip_member() -> None:
+    from packager.artifact import Entry
+
+    s1 = compress_segment(Segment("a", (Entry("a.txt", b"a" * 5000),)), 0, 6)
+    s2 = compress_segment(Segment("b", (Entry("b.txt", b"b" * 7000),)), 0, 6)
+    body = s1.deflated + s2.deflated + deflate_segment(b"", 6, final=True)
+    raw = zlib.decompress(body, -zlib.MAX_WBITS)
+    assert len(raw) == s1.length + s2.length
+
+
+def test_fast_path_and_cacheless_build_are_byte_identical(tmp_path: Path, setup: tuple[Path, Path]) -> None:
+    wh, src = setup
+    cold = build(_opts(src, tmp_path / "cold.tar.gz", wh, tmp_path / "cache-a"))
+    warm = build(_opts(src, tmp_path / "warm.tar.gz", wh, tmp_path / "cache-a"))  # segments from the cache
+    fresh = build(_opts(src, tmp_path / "fresh.tar.gz", wh, tmp_path / "cache-b"))  # an empty cache
+    assert cold.sha256 == warm.sha256 == fresh.sha256
+    assert any((tmp_path / "cache-a" / "segments").glob("*.bin"))
+    with tarfile.open(tmp_path / "warm.tar.gz", "r|gz") as tf:
+        names = tf.getnames()
+    assert "vendor/alpha/data.py" in names and "vendor/beta.py" in names
+
+
+def test_corrupted_cache_entries_are_rebuilt_not_shipped(tmp_path: Path, setup: tuple[Path, Path]) -> None:
+    wh, src = setup
+    cache = tmp_path / "cache"
+    good = build(_opts(src, tmp_path / "good.tar.gz", wh, cache))
+    # Corrupt every cached segment's bytes and every resolution record.
+    for f in (cache / "segments").glob("*.bin"):
+        data = bytearray(f.read_bytes())
+        data[len(data) // 2] ^= 0xFF
+        f.write_bytes(bytes(data))
+    for f in (cache / "resolutions").glob("*.json"):
+        doc = json.loads(f.read_text())
+        doc["data"]["install"] = []
+        f.write_text(json.dumps(doc))
+    again = build(_opts(src, tmp_path / "again.tar.gz", wh, cache))
+    assert again.sha256 == good.sha256
+    assert {v.name for v in again.manifest.vendored} == {"alpha", "beta"}
+
+
+def test_corrupted_cached_wheel_is_not_used(tmp_path: Path, setup: tuple[Path, Path]) -> None:
+    wh, src = setup
+    cache = tmp_path / "cache"
+    lock = tmp_path / "requirements.lock"
+    import hashlib
+
+    lines = []
+    for w in sorted(wh.glob("*.whl")):
+        name, version = w.name.split("-")[:2]
+        lines.append(f"{name}=={version} --hash=sha256:{hashlib.sha256(w.read_bytes()).hexdigest()}")
+    lock.write_text("\n".join(lines) + "\n")
+    opts = BuildOptions(source=src, output=tmp_path / "a.tar.gz", cache_dir=cache, lock=lock,
+                        index=IndexConfig(offline=True))
+    # Only the cache can provide the wheels: seed it, then corrupt one copy.
+    (cache / "wheels").mkdir(parents=True)
+    for w in wh.glob("*.whl"):
+        (cache / "wheels" / w.name).write_bytes(w.read_bytes())
+    build(opts)
+    victim = next((cache / "wheels").glob("alpha-*.whl"))
+    victim.write_bytes(victim.read_bytes()[:-10] + b"corrupted!")
+    with pytest.raises(FetchError) as err:
+        build(BuildOptions(source=src, output=tmp_path / "b.tar.gz", cache_dir=cache, lock=lock,
+                           index=IndexConfig(offline=True)))
+    assert "alpha==1.0" in err.value.message  # the bad copy is refused, never shipped
+    assert not (tmp_path / "b.tar.gz").exists()
+
+
+def test_concurrent_builds_sharing_one_cache(tmp_path: Path, setup: tuple[Path, Path]) -> None:
+    wh, src = setup
+    cache = tmp_path / "cache"
+    script = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from packager.build import BuildOptions, build\n"
+        "from packager.piprun import IndexConfig\n"
+        "wh, src, out, cache = map(Path, sys.argv[1:5])\n"
+        "r = build(BuildOptions(source=src, output=out, cache_dir=cache, wheelhouses=(wh,),\n"
+        "          index=IndexConfig(find_links=(str(wh),), offline=True)))\n"
+        "print(r.sha256)\n"
+    )
+    procs = [
+        subprocess.Popen([sys.executable, "-c", script, str(wh), str(src), str(tmp_path / f"o{i}.tar.gz"), str(cache)],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
+        for i in range(4)
+    ]
+    digests = set()
+    for p in procs:
+        out, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err
+        digests.add(out.strip())
+    assert len(digests) == 1
+    # And the cache they left behind still gives the same bytes.
+    assert build(_opts(src, tmp_path / "after.tar.gz", wh, cache)).sha256 in digests
+    assert not list(cache.rglob(".*.tmp")) and not [p for p in cache.rglob(".*") if p.is_file()]
