@@ -24,7 +24,7 @@ def setup(tmp_path: Path, hermetic_pip: Path) -> tuple[Path, Path]:
     wh = tmp_path / "wheelhouse"
     # Big enough to span many deflate blocks, two distributions, one with a dependency.
     make_wheel(wh, "alpha", "1.0", requires=["beta"],
-               files={"alpha/__init__.py": "X = 1\n", "alpha/data.py": "D = %r\n" % (list(range(20000)),)})
+               files={"alpha/__init__.py": "X = 1\n", "alpha/data.py": f"D = {list(range(20000))!r}\n"})
     make_wheel(wh, "beta", "2.0", files={"beta.py": "B = 'b' * 1000\n"})
     src = tmp_path / "src"
     src.mkdir()
