@@ -388,9 +388,16 @@ class Server:
                 return
 
     def _set_mask(self, conn: Conn, mask: int) -> None:
-        if mask != conn.mask and not conn.closed:
-            conn.mask = mask
+        if mask == conn.mask or conn.closed:
+            return
+        if conn.mask == -1:  # unregistered after EOF: only ever come back for writing
+            if not mask & _OUT:
+                return
+            mask = _OUT
+            self.poller.register(conn.fd, mask)
+        else:
             self.poller.modify(conn.fd, mask)
+        conn.mask = mask
 
     def _close(self, conn: Conn) -> None:
         """Close on the I/O thread. Caller holds conn.lock or owns conn."""
@@ -428,7 +435,10 @@ class Server:
             if not data:
                 conn.peer_closed = True
                 if conn.busy:  # the worker answers (a half-closed client still reads) and closes
-                    self._set_mask(conn, 0)
+                    # Unregister: EPOLLHUP/ERR would otherwise fire on every poll until then.
+                    if conn.mask != -1:
+                        self.poller.unregister(conn.fd)
+                        conn.mask = -1
                 elif conn.out:
                     self._set_mask(conn, _OUT)
                 else:

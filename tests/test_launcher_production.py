@@ -522,3 +522,20 @@ def _concurrent_posts(srv: Launcher, n: int) -> List[bytes]:
 
 def test_many_concurrent_connections(gated: Launcher) -> None:
     assert _concurrent_posts(gated, 40) == [f"req{i}".encode() for i in range(40)]
+
+
+def test_half_closed_client_still_gets_its_response(gated: Launcher) -> None:
+    root = gated.root
+    raw = Raw(gated)
+    try:
+        raw.send(post_req(b"gate:half"))
+        wait_file(root / "started-half")
+        raw.sock.shutdown(socket.SHUT_WR)  # EOF reaches the server while the handler runs
+        time.sleep(0.05)
+        (root / "release-half").write_text("")
+        status, _, body = raw.response()
+        assert (status, body) == (200, b"released half")
+        assert raw.closed_by_peer()
+    finally:
+        raw.close()
+    assert gated.get("/_/health")[0] == 200
