@@ -278,10 +278,12 @@ def _read_zip(blob: bytes, limits: Limits) -> SourceTree:
         # The central directory declares every size: refuse a bomb before inflating a byte.
         pre = _Collector(limits, "zip", len(blob))
         for info in infos:
-            if not info.is_dir():
-                pre.charge(info.file_size, f"member {info.filename!r}")
+            if not info.orig_filename.endswith("/"):
+                pre.charge(info.file_size, f"member {info.orig_filename!r}")
         for info in infos:
-            raw_name = info.filename
+            # orig_filename keeps what zipfile's filename drops after a NUL (and ZipInfo.is_dir()
+            # fails on an empty name), so the name checks below see every byte.
+            raw_name = info.orig_filename
             if not info.flag_bits & 0x800 and not raw_name.isascii():
                 # zipfile decoded a legacy name as cp437; accept it only if the bytes are UTF-8.
                 try:
@@ -292,7 +294,7 @@ def _read_zip(blob: bytes, limits: Limits) -> SourceTree:
             col.count_member(where)
             unix_mode = info.external_attr >> 16
             fmt = stat.S_IFMT(unix_mode)
-            is_dir = info.is_dir() or fmt == stat.S_IFDIR
+            is_dir = raw_name.endswith("/") or fmt == stat.S_IFDIR
             if fmt not in (0, stat.S_IFREG, stat.S_IFDIR):
                 kind = "symbolic link" if fmt == stat.S_IFLNK else "special file"
                 raise ArchiveError(
