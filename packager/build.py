@@ -63,6 +63,8 @@ class BuildOptions:
     lock: Optional[Path] = None
     vendor_anyway: frozenset[str] = frozenset()
     refresh: bool = False
+    #: precompile .py to CPython 3.12 unchecked-hash pycs (packager.compile)
+    compile: bool = False
 
 
     def target_python(self) -> Optional[str]:
@@ -104,6 +106,10 @@ def assemble(
         Segment("launcher", launcher_entries()),
         *(deps.segments if deps else ()),
     ]
+    if options.compile:
+        from packager.compile import compile_segment
+
+        segments.append(compile_segment(segments, options.target_python()).segment)
     paths: dict[str, str] = {}
     for seg in segments:
         for rec in seg.records:
@@ -127,6 +133,7 @@ def assemble(
         skipped=deps.skipped if deps else (),
         compression={"format": "gzip", "level": options.level, "segments": [s.name for s in segments]},
         mtime=source_date_epoch(options.env),
+        compiled=options.compile,
     )
     return manifest, segments
 
@@ -147,8 +154,15 @@ def build(options: BuildOptions, progress: Progress = _quiet) -> BuildResult:
         deps = vendor_requirements(checked, profile, options, progress)
     manifest, segments = assemble(checked, profile, options, deps)
     progress("artifact", f"writing {options.output}")
-    sha, size = write_artifact(Path(options.output), manifest, segments, level=options.level,
-                               max_size=options.max_size)
+    try:
+        sha, size = write_artifact(Path(options.output), manifest, segments, level=options.level,
+                                   max_size=options.max_size)
+    except ArtifactError as exc:
+        if "max_size" in exc.details:
+            from packager.inspection import budget_error
+
+            raise budget_error(exc, manifest, segments, options.level) from None
+        raise
     return BuildResult(
         output=Path(options.output),
         sha256=sha,

@@ -1,16 +1,101 @@
-"""Offline inspection and verification of an artifact, without unpacking to disk."""
+"""Offline inspection and verification of an artifact, without unpacking to disk.
+
+:func:`inspect_artifact` reads only the manifest (the head of the file) and
+digests the file; :meth:`ArtifactInfo.to_dict` is the versioned report that
+``ignite-pack inspect --json`` prints (schema ``packager/schemas/inspect.json``).
+
+:func:`verify_artifact` streams every member and checks it against the
+manifest; with ``strict=True`` it also checks each vendored distribution's
+``RECORD`` against what ships, the vendored wheels still in a local cache or
+wheelhouse, precompiled ``.pyc`` files, and that the entry parses as Python 3.12.
+"""
 
 from __future__ import annotations
 
+import base64
+import csv
 import hashlib
+import io
+import posixpath
 import tarfile
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
-from packager.artifact import artifact_digest, iter_members, read_manifest
-from packager.errors import VerifyError
-from packager.manifest import LAUNCHER_DIR, MANIFEST_NAME, Manifest
+from packaging.utils import NormalizedName, canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from packager.artifact import AnySegment, artifact_digest, iter_members, read_manifest
+from packager.errors import ArtifactError, HandlerError, VerifyError
+from packager.manifest import LAUNCHER_DIR, MANIFEST_NAME, VENDOR_DIR, FileRecord, Manifest
+
+INSPECT_SCHEMA = "ignite-inspect/1"
+VERIFY_SCHEMA = "ignite-verify/1"
+
+#: pyc header of CPython 3.12 (``importlib.util.MAGIC_NUMBER`` there); flags 0b01 = unchecked hash (PEP 552).
+PYC_MAGIC_312 = b"\xcb\r\r\n"
+PYC_UNCHECKED_HASH = 0b01
+
+
+def top_level(path: str) -> str:
+    """``vendor/x/y.py`` -> ``vendor/``; ``handler.py`` -> ``handler.py``."""
+    head, sep, _ = path.partition("/")
+    return head + "/" if sep else head
+
+
+def is_compiled_path(path: str) -> bool:
+    return path.endswith(".pyc") and "/__pycache__/" in f"/{path}"
+
+
+def sizes_by_top_level(files: Iterable[FileRecord]) -> list[dict[str, Any]]:
+    """Uncompressed bytes and file count per top-level entry, largest first."""
+    acc: dict[str, list[int]] = {}
+    for f in files:
+        slot = acc.setdefault(top_level(f.path), [0, 0])
+        slot[0] += f.size
+        slot[1] += 1
+    return [{"path": p, "size": s, "files": n} for p, (s, n) in sorted(acc.items(), key=lambda kv: (-kv[1][0], kv[0]))]
+
+
+def size_contributors(manifest: Manifest, limit: int = 10) -> dict[str, list[dict[str, Any]]]:
+    """The biggest contributors to an artifact: top-level entries and vendored distributions."""
+    dists = sorted(manifest.vendored, key=lambda v: (-v.size, v.name))
+    return {
+        "top_level": sizes_by_top_level(manifest.files)[:limit],
+        "vendored": [{"name": v.name, "version": v.version, "size": v.size, "files": v.files} for v in dists[:limit]],
+    }
+
+
+def _fmt(n: float) -> str:
+    for unit in ("B", "kB", "MB"):
+        if abs(n) < 1000:
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} GB"
+
+
+def budget_error(exc: ArtifactError, manifest: Manifest, segments: Sequence[AnySegment], level: int) -> ArtifactError:
+    """The size-budget error, with the biggest contributors (compressed, per segment) named."""
+    from packager.artifact import CompressedSegment, compress_segment
+
+    comp: list[dict[str, Any]] = []
+    for seg in segments:
+        n = len(seg.deflated) if isinstance(seg, CompressedSegment) else len(
+            compress_segment(seg, manifest.mtime, level).deflated)
+        comp.append({"name": seg.name, "compressed": n, "size": sum(r.size for r in seg.records)})
+    comp.sort(key=lambda c: (-c["compressed"], c["name"]))
+    size, budget = int(exc.details["size"]), int(exc.details["max_size"])
+    top = ", ".join(f"{c['name']} {_fmt(c['compressed'])}" for c in comp[:5])
+    return ArtifactError(
+        f"artifact would be {_fmt(size)} ({size} bytes), over the budget of {_fmt(budget)} ({budget} bytes); "
+        f"biggest contributors (compressed): {top}",
+        where=exc.where,
+        hint="drop or replace the largest vendored distributions (a preinstalled one is free: see "
+             "`ignite-pack inspect`), remove large data files from the source, or raise --max-size",
+        details={"size": size, "max_size": budget, "over_by": size - budget,
+                 "segments": comp[:10], **size_contributors(manifest)},
+    )
 
 
 @dataclass(frozen=True)
@@ -22,27 +107,36 @@ class ArtifactInfo:
     size: int
     manifest: Manifest
 
+    @property
+    def lock_digest(self) -> Optional[str]:
+        d = self.manifest.requirements.get("lock_digest")
+        return str(d) if d else None
+
     def to_dict(self) -> dict[str, Any]:
+        """The ``ignite-inspect/1`` report (stable; see packager/schemas/inspect.json)."""
         m = self.manifest
-        by_top: dict[str, int] = {}
-        for f in m.files:
-            top = f.path.split("/", 1)[0] + ("/" if "/" in f.path else "")
-            by_top[top] = by_top.get(top, 0) + f.size
         return {
+            "schema": INSPECT_SCHEMA,
             "artifact": {"path": str(self.path), "sha256": self.sha256, "size": self.size},
+            "format_version": m.format_version,
             "entry": {"module": m.entry_module, "function": m.entry_function},
             "convention": m.convention,
-            "target": m.target,
+            "target": dict(m.target),
             "packager_version": m.packager_version,
             "launcher_version": m.launcher_version,
             "tree_digest": m.tree_digest,
-            "requirements": m.requirements,
-            "vendored": [v.__dict__ for v in m.vendored],
-            "skipped": [s.__dict__ for s in m.skipped],
+            "lock_digest": self.lock_digest,
+            "requirements": dict(m.requirements),
+            "vendored": [
+                {"name": v.name, "version": v.version, "wheel": v.wheel, "wheel_sha256": v.wheel_sha256,
+                 "files": v.files, "size": v.size, "built_from_sdist": v.built_from_sdist}
+                for v in sorted(m.vendored, key=lambda v: (-v.size, v.name))
+            ],
+            "skipped": [{"name": s.name, "version": s.version, "reason": s.reason} for s in m.skipped],
             "compiled": m.compiled,
             "mtime": m.mtime,
-            "total_file_bytes": sum(f.size for f in m.files),
-            "sizes_by_top_level": dict(sorted(by_top.items(), key=lambda kv: (-kv[1], kv[0]))),
+            "totals": {"files": len(m.files), "bytes": sum(f.size for f in m.files)},
+            "sizes_by_top_level": sizes_by_top_level(m.files),
             "files": [f.to_dict() for f in m.files],
         }
 
@@ -60,14 +154,49 @@ class VerifyReport:
 
     info: ArtifactInfo
     files_checked: int
+    strict: bool = False
+    checks: tuple[str, ...] = ()
+    records_checked: int = 0
+    wheels_checked: tuple[str, ...] = ()
+    pycs_checked: int = 0
+    warnings: tuple[str, ...] = field(default_factory=tuple)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``ignite-verify/1`` report (see packager/schemas/verify.json)."""
+        return {
+            "schema": VERIFY_SCHEMA,
+            "ok": True,
+            "artifact": {"path": str(self.info.path), "sha256": self.info.sha256, "size": self.info.size},
+            "strict": self.strict,
+            "files_checked": self.files_checked,
+            "records_checked": self.records_checked,
+            "wheels_checked": list(self.wheels_checked),
+            "pycs_checked": self.pycs_checked,
+            "checks": list(self.checks),
+            "warnings": list(self.warnings),
+        }
 
 
-def verify_artifact(path: Path) -> VerifyReport:
-    """Recompute every file's sha256 against the manifest; raise on the first mismatch."""
+_REBUILD = "the artifact was modified after it was built; rebuild it"
+
+
+def verify_artifact(
+    path: Path,
+    *,
+    strict: bool = False,
+    python312: Optional[str] = None,
+    wheel_dirs: Sequence[Path] = (),
+) -> VerifyReport:
+    """Recompute every file's sha256 against the manifest; raise on the first mismatch.
+
+    ``strict`` adds the checks of :func:`_strict_checks`; *wheel_dirs* are
+    searched (not recursively) for the vendored wheels to compare against.
+    """
     info = inspect_artifact(path)
     m = info.manifest
     expected = {f.path: f for f in m.files}
     seen: set[str] = set()
+    kept: dict[str, bytes] = {}  # the members strict mode reads again
     first = True
     for member in iter_members(path):
         where = f"member {member.path!r}"
@@ -80,8 +209,7 @@ def verify_artifact(path: Path) -> VerifyReport:
             raise VerifyError("member is not a regular file", where=where, hint="rebuild the artifact")
         rec = expected.get(member.path)
         if rec is None:
-            raise VerifyError("member is not listed in the manifest", where=where,
-                              hint="the artifact was modified after it was built; rebuild it")
+            raise VerifyError("member is not listed in the manifest", where=where, hint=_REBUILD)
         if member.path in seen:
             raise VerifyError("member appears twice", where=where, hint="rebuild the artifact")
         seen.add(member.path)
@@ -89,13 +217,15 @@ def verify_artifact(path: Path) -> VerifyReport:
         if digest != rec.sha256 or len(member.data) != rec.size:
             raise VerifyError(
                 f"sha256 mismatch (manifest {rec.sha256[:12]}…, content {digest[:12]}…)",
-                where=where, hint="the artifact was modified after it was built; rebuild it",
+                where=where, hint=_REBUILD,
             )
         if (member.mode & 0o777) != rec.mode:
             raise VerifyError(
                 f"mode {member.mode & 0o777:04o} differs from the manifest's {rec.mode:04o}",
                 where=where, hint="rebuild the artifact",
             )
+        if strict and _kept_for_strict(member.path, m):
+            kept[member.path] = member.data
     missing = sorted(set(expected) - seen)
     if missing:
         raise VerifyError(
@@ -104,10 +234,184 @@ def verify_artifact(path: Path) -> VerifyReport:
         )
     if f"{LAUNCHER_DIR}/__main__.py" not in expected:
         raise VerifyError("the launcher is missing", where=f"{LAUNCHER_DIR}/__main__.py", hint="rebuild the artifact")
+    entry_file = _entry_file(m, expected)
+    checks = ["sha256", "mode", "manifest-complete", "launcher-present", "entry-present"]
+    if not strict:
+        return VerifyReport(info=info, files_checked=len(seen), checks=tuple(checks))
+    return _strict_checks(info, kept, entry_file, checks, python312, wheel_dirs, len(seen))
+
+
+def _entry_file(m: Manifest, expected: dict[str, FileRecord]) -> str:
     base = m.entry_module.replace(".", "/")
-    if f"{base}.py" not in expected and f"{base}/__init__.py" not in expected:
-        raise VerifyError(
-            f"the entry module {m.entry_module!r} is not in the artifact", where=f"{base}.py",
-            hint="rebuild the artifact",
-        )
-    return VerifyReport(info=info, files_checked=len(seen))
+    for cand in (f"{base}.py", f"{base}/__init__.py"):
+        if cand in expected:
+            return cand
+    raise VerifyError(
+        f"the entry module {m.entry_module!r} is not in the artifact", where=f"{base}.py",
+        hint="rebuild the artifact",
+    )
+
+
+def _kept_for_strict(path: str, m: Manifest) -> bool:
+    if path.startswith(f"{VENDOR_DIR}/") and path.endswith(".dist-info/RECORD") and path.count("/") == 2:
+        return True
+    if is_compiled_path(path):
+        return True
+    base = m.entry_module.replace(".", "/")
+    return path in (f"{base}.py", f"{base}/__init__.py")
+
+
+def _record_digest(hex_sha256: str) -> str:
+    """A RECORD hash value (urlsafe base64, unpadded) from a hex sha256."""
+    return base64.urlsafe_b64encode(bytes.fromhex(hex_sha256)).decode().rstrip("=")
+
+
+def _safe_relpath(p: str) -> bool:
+    return bool(p) and not p.startswith("/") and "\\" not in p and ".." not in p.split("/") and posixpath.normpath(p) == p
+
+
+def _strict_checks(
+    info: ArtifactInfo,
+    kept: dict[str, bytes],
+    entry_file: str,
+    checks: list[str],
+    python312: Optional[str],
+    wheel_dirs: Sequence[Path],
+    files_checked: int,
+) -> VerifyReport:
+    m = info.manifest
+    expected = {f.path: f for f in m.files}
+    warnings: list[str] = []
+
+    # 1. Paths: nothing absolute, no traversal, nothing that is not source, vendor/ or the launcher.
+    for f in m.files:
+        if not _safe_relpath(f.path):
+            raise VerifyError("unsafe path in the manifest", where=f"member {f.path!r}", hint=_REBUILD)
+    checks.append("paths")
+
+    # 2. RECORD files: every listed file ships with that hash and size; nothing in vendor/ is unlisted.
+    listed: dict[str, str] = {}  # vendor path -> the RECORD that lists it
+    records = sorted(p for p in kept if p.endswith(".dist-info/RECORD"))
+    dist_infos: dict[NormalizedName, str] = {}  # canonical name -> dist-info dir
+    for rec_path in records:
+        info_dir = rec_path.rsplit("/", 1)[0]
+        stem = info_dir.split("/", 1)[1][: -len(".dist-info")]
+        name, _, _version = stem.rpartition("-")
+        dist_infos[canonicalize_name(name)] = info_dir
+        try:
+            rows = list(csv.reader(io.StringIO(kept[rec_path].decode("utf-8"))))
+        except (UnicodeDecodeError, csv.Error) as exc:
+            raise VerifyError(f"RECORD cannot be read: {exc}", where=f"member {rec_path!r}", hint=_REBUILD) from exc
+        for lineno, row in enumerate(rows, 1):
+            if not row:
+                continue
+            where = f"{rec_path}:{lineno}"
+            if len(row) != 3:
+                raise VerifyError(f"RECORD row has {len(row)} fields, not 3", where=where, hint=_REBUILD)
+            rel, hash_, size = row
+            full = f"{VENDOR_DIR}/{rel}"
+            if not _safe_relpath(rel):
+                raise VerifyError(f"RECORD lists a path outside vendor/: {rel!r}", where=where, hint=_REBUILD)
+            frec = expected.get(full)
+            if frec is None:
+                raise VerifyError(f"RECORD lists {rel!r}, which is not in the artifact", where=where, hint=_REBUILD)
+            if full in listed:
+                raise VerifyError(f"{rel!r} is listed by two RECORD files ({listed[full]})", where=where,
+                                  hint=_REBUILD)
+            listed[full] = rec_path
+            if full == rec_path:
+                continue  # RECORD does not hash itself
+            algo, _, value = hash_.partition("=")
+            if algo != "sha256" or value != _record_digest(frec.sha256):
+                raise VerifyError(
+                    f"{rel!r} does not match its RECORD hash ({hash_ or 'none'})", where=where,
+                    hint="a vendored file was changed after the wheel was installed; rebuild the artifact",
+                )
+            if size != str(frec.size):
+                raise VerifyError(f"{rel!r} is {frec.size} bytes, RECORD says {size}", where=where, hint=_REBUILD)
+    pycs = {p for p in kept if is_compiled_path(p)}
+    for f in m.files:
+        if f.path.startswith(f"{VENDOR_DIR}/") and f.path not in listed and f.path not in pycs:
+            raise VerifyError(
+                "vendored file is not listed in any distribution's RECORD", where=f"member {f.path!r}",
+                hint="something was added to vendor/ after the wheels were installed; rebuild the artifact",
+            )
+    checks.append("records")
+
+    # 3. Each vendored distribution in the manifest has its dist-info, and vice versa.
+    names = {canonicalize_name(v.name): v for v in m.vendored}
+    for cname, v in names.items():
+        d = dist_infos.get(cname)
+        if d is None:
+            raise VerifyError(f"vendored {v.name} {v.version} has no .dist-info/RECORD in vendor/",
+                              where=f"{VENDOR_DIR}/", hint=_REBUILD)
+        if not _same_version(d.rsplit("-", 1)[1][: -len(".dist-info")], v.version):
+            raise VerifyError(f"{d} does not match the manifest's {v.name} {v.version}", where=d, hint=_REBUILD)
+    for dname, ddir in dist_infos.items():
+        if dname not in names:
+            raise VerifyError("distribution is in vendor/ but not in the manifest", where=ddir, hint=_REBUILD)
+    checks.append("distributions")
+
+    # 4. Vendored wheels still at hand: same sha256, and installing them gives what ships.
+    wheels_checked: list[str] = []
+    for v in sorted(m.vendored, key=lambda v: v.name):
+        wheel = next((Path(d) / v.wheel for d in wheel_dirs if (Path(d) / v.wheel).is_file()), None)
+        if wheel is None:
+            continue
+        from packager.cache import sha256_file
+        from packager.install import install_wheel
+
+        digest = sha256_file(wheel)
+        if digest != v.wheel_sha256:
+            warnings.append(f"{wheel} has sha256 {digest[:12]}…, the manifest records {v.wheel_sha256[:12]}… "
+                            "(a different build of the same file name); not compared")
+            continue
+        for e in install_wheel(wheel).entries:
+            frec = expected.get(e.path)
+            if frec is None or frec.sha256 != e.record().sha256:
+                raise VerifyError(
+                    f"{e.path} differs from what {v.wheel} installs", where=f"member {e.path!r}",
+                    hint="a vendored file was changed after the wheel was installed; rebuild the artifact",
+                )
+        wheels_checked.append(v.wheel)
+    checks.append("wheels")
+
+    # 5. Precompiled files: only when the manifest says so, each next to its source, 3.12 unchecked-hash.
+    for p in sorted(pycs):
+        data = kept[p]
+        where = f"member {p!r}"
+        if not m.compiled:
+            raise VerifyError("a .pyc is in an artifact not built with --compile", where=where, hint=_REBUILD)
+        d, _, fname = ("/" + p).rpartition("/__pycache__/")
+        stem = fname[: -len(".cpython-312.pyc")]
+        src = f"{d.lstrip('/')}/{stem}.py".lstrip("/")
+        if not fname.endswith(".cpython-312.pyc") or src not in expected:
+            raise VerifyError(f"{fname} is not the CPython 3.12 pyc of a file in the artifact", where=where,
+                              hint=_REBUILD)
+        if data[:4] != PYC_MAGIC_312 or int.from_bytes(data[4:8], "little") != PYC_UNCHECKED_HASH:
+            raise VerifyError("not a CPython 3.12 unchecked-hash pyc", where=where, hint=_REBUILD)
+    if m.compiled:
+        checks.append("pycs")
+
+    # 6. The entry parses as Python 3.12.
+    from packager.checks import decode_utf8, parse_for_target
+    from packager.intake import SourceFile
+
+    sf = SourceFile(entry_file, kept[entry_file])
+    try:
+        parse_for_target(sf, decode_utf8(sf), python312)
+    except HandlerError as exc:
+        raise VerifyError(f"the entry does not parse as Python 3.12: {exc.message}", where=exc.where or entry_file,
+                          hint="rebuild the artifact from a valid source") from exc
+    checks.append("entry-parses")
+
+    return VerifyReport(info=info, files_checked=files_checked, strict=True, checks=tuple(checks),
+                        records_checked=len(records), wheels_checked=tuple(wheels_checked),
+                        pycs_checked=len(pycs), warnings=tuple(warnings))
+
+
+def _same_version(a: str, b: str) -> bool:
+    try:
+        return Version(a) == Version(b)
+    except InvalidVersion:
+        return a == b

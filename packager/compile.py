@@ -1,0 +1,124 @@
+"""``--compile``: CPython 3.12 bytecode for the source and vendor/, as unchecked-hash pycs.
+
+A pyc's bytes depend on the interpreter that writes it (the magic number and
+``marshal``), so they are produced by a real CPython 3.12 running
+:mod:`py_compile` -- the host's own ``compile()`` would be wrong on any other
+version. PEP 552 unchecked-hash pycs carry a hash of the source instead of its
+mtime and are never re-validated at import, so a read-only container imports
+them as-is. ``dfile`` is the artifact-relative path, so nothing about the build
+directory ends up in the output; files are compiled in sorted order in one
+fresh ``-I`` process, which makes the output reproducible.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import tarfile
+import tempfile
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from packager.artifact import AnySegment, CompressedSegment, Entry, Segment, end_of_archive
+from packager.errors import ArtifactError, RuntimeNotFound
+from packager.manifest import LAUNCHER_DIR
+
+PYC_TAG = "cpython-312"
+
+# Runs under the target interpreter: reads a JSON list of relative paths on stdin,
+# compiles IN/<rel> to OUT/<rel's pycache path>, prints the list of failures.
+_SCRIPT = r"""
+import json, os, py_compile, sys
+src_root, out_root = sys.argv[1], sys.argv[2]
+failed = []
+for rel in json.load(sys.stdin):
+    d, _, name = rel.rpartition("/")
+    cfile = os.path.join(out_root, d, "__pycache__", name[:-3] + ".cpython-312.pyc")
+    try:
+        py_compile.compile(os.path.join(src_root, rel), cfile=cfile, dfile=rel, doraise=True,
+                           invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
+    except (py_compile.PyCompileError, SyntaxError, ValueError, RecursionError, MemoryError) as e:
+        failed.append([rel, str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__])
+json.dump(failed, sys.stdout)
+"""
+
+
+@dataclass(frozen=True)
+class Compiled:
+    segment: Segment
+    skipped: tuple[str, ...]  # "path: reason" for files 3.12 cannot compile (left as source)
+
+
+def pyc_path(rel: str) -> str:
+    d, _, name = rel.rpartition("/")
+    return f"{d}/__pycache__/{name[:-3]}.{PYC_TAG}.pyc" if d else f"__pycache__/{name[:-3]}.{PYC_TAG}.pyc"
+
+
+def segment_entries(seg: AnySegment) -> tuple[Entry, ...]:
+    """The entries of a segment, decompressing a cached one when needed."""
+    if isinstance(seg, Segment):
+        return seg.entries
+    assert isinstance(seg, CompressedSegment)
+    tar = zlib.decompressobj(-zlib.MAX_WBITS).decompress(seg.deflated)
+    out: list[Entry] = []
+    with tarfile.open(fileobj=io.BytesIO(tar + end_of_archive(len(tar))), mode="r:") as tf:
+        for info in tf:
+            fh = tf.extractfile(info)
+            if fh is not None:
+                out.append(Entry(info.name, fh.read(), info.mode & 0o777))
+    return tuple(out)
+
+
+def compile_segment(
+    segments: Sequence[AnySegment],
+    python312: Optional[str],
+    *,
+    include_launcher: bool = False,
+) -> Compiled:
+    """One segment of ``__pycache__/*.cpython-312.pyc`` for every ``.py`` in *segments*."""
+    if not python312:
+        raise RuntimeNotFound(
+            "--compile needs a CPython 3.12 to write the bytecode, and none was found", where="--compile",
+            hint="install CPython 3.12, pass --python PATH (or IGNITE_PYTHON), or build without --compile",
+        )
+    sources: dict[str, bytes] = {}
+    for seg in segments:
+        for e in segment_entries(seg):
+            if not e.path.endswith(".py") or (not include_launcher and e.path.startswith(f"{LAUNCHER_DIR}/")):
+                continue
+            sources[e.path] = e.data
+    rels = sorted(sources)
+    with tempfile.TemporaryDirectory(prefix="ignite-compile-") as tmp:
+        src_root, out_root = Path(tmp) / "src", Path(tmp) / "out"
+        for rel in rels:
+            p = src_root / rel
+            p.parent.mkdir(parents=True, exist_ok=True)
+            p.write_bytes(sources[rel])
+        try:
+            proc = subprocess.run(
+                [python312, "-I", "-B", "-c", _SCRIPT, str(src_root), str(out_root)],
+                input=json.dumps(rels).encode(), capture_output=True, timeout=1800, check=False,
+            )
+        except (OSError, subprocess.SubprocessError) as exc:
+            raise RuntimeNotFound(f"{python312} could not run: {exc}", where="--compile",
+                                  hint="pass a working CPython 3.12 with --python") from exc
+        if proc.returncode != 0:
+            raise ArtifactError(
+                f"compiling with {python312} failed: {proc.stderr.decode('utf-8', 'replace').strip()[-500:]}",
+                where="--compile", hint="build without --compile and report this",
+            )
+        failed = {rel: why for rel, why in json.loads(proc.stdout or b"[]")}
+        entries = []
+        for rel in rels:
+            if rel in failed:
+                continue
+            pyc = pyc_path(rel)
+            entries.append(Entry(pyc, (out_root / pyc).read_bytes(), 0o644))
+    return Compiled(
+        Segment("compiled", tuple(sorted(entries, key=lambda e: e.path))),
+        tuple(f"{rel}: {why}" for rel, why in sorted(failed.items())),
+    )
