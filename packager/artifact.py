@@ -30,7 +30,10 @@ from packager.manifest import MANIFEST_NAME, FileRecord, Manifest
 
 #: 1980-01-01T00:00:00Z: the default mtime of every member (SOURCE_DATE_EPOCH overrides).
 DEFAULT_MTIME = 315532800
-DEFAULT_LEVEL = 6
+#: gzip level 4, by measurement on a scikit-learn + scipy vendor tree (152 MB of tar):
+#: level 4 gives 47.6 MB in 2.6 s, level 6 45.6 MB in 9.0 s, level 9 45.3 MB in 20.7 s,
+#: level 1 52.1 MB in 2.0 s (one core). 4% larger than 6 for a third of the time.
+DEFAULT_LEVEL = 4
 _BLOCK = 512
 _RECORD = 20 * _BLOCK
 

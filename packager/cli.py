@@ -22,6 +22,7 @@ from typing import Any, Optional, TypeVar
 import click
 
 from packager import __version__
+from packager.artifact import DEFAULT_LEVEL
 from packager.errors import INTERNAL_ERROR_EXIT, HandlerFailed, IgniteError, UsageError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -249,7 +250,7 @@ def main() -> None:
 @click.option("--lock", type=click.Path(path_type=Path, dir_okay=False),
               help="Install exactly this lock (pins + hashes) instead of resolving requirements.txt.")
 @dependency_options
-@click.option("--level", type=click.IntRange(1, 9), default=6, show_default=True,
+@click.option("--level", type=click.IntRange(1, 9), default=DEFAULT_LEVEL, show_default=True,
               help="gzip compression level.")
 @click.option("--max-size", metavar="SIZE", help="Fail if the artifact is larger (e.g. 50MB, 200MiB).")
 @python_option
