@@ -149,10 +149,22 @@ class CompressedSegment:
     length: int
 
 
+#: Segments larger than this are deflated in independent chunks, in parallel: one huge
+#: wheel (scipy's tar is ~107 MB) would otherwise keep one core busy while the other idles.
+CHUNK_BYTES = 8 * 1024 * 1024
+
+
 def compress_segment(seg: Segment, mtime: int, level: int) -> CompressedSegment:
     tar = seg.tar(mtime)
-    return CompressedSegment(seg.name, seg.records, deflate_segment(tar, level, final=False),
-                             zlib.crc32(tar) & 0xFFFFFFFF, len(tar))
+    if len(tar) <= CHUNK_BYTES:
+        deflated = deflate_segment(tar, level, final=False)
+    else:
+        # Chunk boundaries depend only on the bytes, so the output is still a pure
+        # function of the segment (cacheable, identical on every host).
+        views = [tar[i:i + CHUNK_BYTES] for i in range(0, len(tar), CHUNK_BYTES)]
+        with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:  # zlib releases the GIL
+            deflated = b"".join(pool.map(lambda v: deflate_segment(v, level, final=False), views))
+    return CompressedSegment(seg.name, seg.records, deflated, zlib.crc32(tar) & 0xFFFFFFFF, len(tar))
 
 
 # crc32_combine: zlib has it, but Python's zlib module does not expose it. Needed to
