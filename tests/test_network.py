@@ -37,4 +37,5 @@ def test_yaml_and_sklearn_build_for_the_target_and_run(tmp_path: Path, python312
                 timeout=1800)
     assert r.returncode == 0, r.stderr
     body = json.loads(r.stdout)
-    assert body["slope"] == 5.0 and body["yaml"].startswith("6.")
+    assert body["slope"] == 5.0 and body["mean_y"] == 10.0 and body["yaml"].startswith("6.")
+    assert body["pandas"] == "3.1.1"  # the image's pinned pandas, not a vendored copy
