@@ -23,12 +23,16 @@ import click
 
 from packager import __version__
 from packager.artifact import DEFAULT_LEVEL
-from packager.errors import INTERNAL_ERROR_EXIT, HandlerFailed, IgniteError, UsageError
+from packager.errors import EXIT_CODES, INTERNAL_ERROR_EXIT, HandlerFailed, IgniteError, UsageError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 _JSON = "ignite.json"
 _QUIET = "ignite.quiet"
+
+ERROR_SCHEMA = "ignite-error/1"
+BUILD_SCHEMA = "ignite-build/1"
+LOCK_SCHEMA = "ignite-lock/1"
 
 
 # ------------------------------------------------------------------ output helpers
@@ -96,7 +100,7 @@ def parse_size(text: str) -> int:
 
 def report_error(exc: IgniteError) -> None:
     if json_mode():
-        emit_json({"ok": False, "error": exc.to_dict()})
+        emit_json({"schema": ERROR_SCHEMA, "ok": False, "error": exc.to_dict()})
         return
     head = _style("error:", fg="red", bold=True)
     click.echo(f"{head} {exc}", err=True)
@@ -117,8 +121,9 @@ class IgniteGroup(click.Group):
             raise
         except Exception as exc:  # a bug in the packager, not in the input
             if json_mode():
-                emit_json({"ok": False, "error": {"error": "internal", "message": repr(exc),
-                                                   "exit_code": INTERNAL_ERROR_EXIT}})
+                emit_json({"schema": ERROR_SCHEMA, "ok": False,
+                           "error": {"error": "internal", "message": repr(exc), "where": None, "hint": None,
+                                     "exit_code": INTERNAL_ERROR_EXIT}})
             else:
                 click.echo(_style("internal error:", fg="red", bold=True) + f" {exc!r}", err=True)
                 click.echo(traceback.format_exc(), err=True)
@@ -201,6 +206,46 @@ def _find_312(python: Optional[str]) -> Optional[str]:
     return find_python("3.12", python) if python else None
 
 
+def config_options(fn: F) -> F:
+    """``--config FILE`` / ``--no-config``: where build settings come from besides the flags."""
+    fn = click.option("--no-config", is_flag=True,
+                      help="Ignore ignite.toml / pyproject.toml [tool.ignite] next to the source.")(fn)
+    return click.option(
+        "--config", "config_file", type=click.Path(path_type=Path, dir_okay=False), metavar="FILE",
+        help="Read settings from FILE (default: ignite.toml, else pyproject.toml [tool.ignite], "
+             "next to the source). Command-line flags win.",
+    )(fn)
+
+
+_PATH_PARAMS = {"output", "lock", "cache_dir"}
+
+
+def apply_config(ctx: click.Context, source: Path) -> tuple[dict[str, Any], Optional[Path]]:
+    """The command's parameters with configuration-file values filled in where no flag was given.
+
+    A value counts as given when it came from the command line or an environment
+    variable (click's ``ParameterSource``); defaults are replaced by the file's value.
+    """
+    from packager.config import load_config
+
+    params = dict(ctx.params)
+    if params.get("no_config"):
+        return params, None
+    cfg = load_config(source, params.get("config_file"))
+    for name, value in cfg.values.items():
+        if name not in params:
+            continue  # a key for another command (e.g. entry for lock)
+        src = ctx.get_parameter_source(name)
+        if src in (click.core.ParameterSource.COMMANDLINE, click.core.ParameterSource.ENVIRONMENT):
+            continue
+        if name in _PATH_PARAMS:
+            value = Path(value)
+        elif name == "wheelhouses":
+            value = tuple(Path(v) for v in value)
+        params[name] = value
+    return params, cfg.path
+
+
 def runtime_option(fn: F) -> F:
     return click.option(
         "--runtime", type=click.Choice(["auto", "image", "bare"]), default="auto", show_default=True,
@@ -252,38 +297,49 @@ def main() -> None:
 @dependency_options
 @click.option("--level", type=click.IntRange(1, 9), default=DEFAULT_LEVEL, show_default=True,
               help="gzip compression level.")
-@click.option("--max-size", metavar="SIZE", help="Fail if the artifact is larger (e.g. 50MB, 200MiB).")
+@click.option("--max-size", metavar="SIZE",
+              help="Fail, writing nothing, if the artifact is larger (50MB, 200MiB, 1GB, 300KB, 1024).")
+@click.option("--compile/--no-compile", "compile", default=False,
+              help="Precompile the source and vendor/ to CPython 3.12 unchecked-hash .pyc (needs a 3.12).")
+@config_options
 @python_option
 @json_option
 @quiet_option
-def build(source: Path, output: Path, entry: Optional[str], convention: str, lock: Optional[Path],
-          profile: Optional[str], index_url: Optional[str], extra_index_urls: tuple[str, ...],
-          wheelhouses: tuple[Path, ...], offline: bool, cache_dir: Optional[Path],
-          vendor_anyway: tuple[str, ...], refresh: bool,
-          level: int, max_size: Optional[str], python: Optional[str], as_json: bool, quiet: bool) -> None:
-    """Build SOURCE (handler.py, a directory, a .zip or a .tar.gz) into an artifact."""
+@click.pass_context
+def build(ctx: click.Context, /, source: Path, **_: Any) -> None:
+    """Build SOURCE (handler.py, a directory, a .zip or a .tar.gz) into an artifact.
+
+    Settings may also come from ignite.toml or pyproject.toml [tool.ignite] next to
+    SOURCE; flags given on the command line win.
+    """
     from packager.build import BuildOptions
     from packager.build import build as run_build
     from packager.checks import EntryPoint
 
+    p, config_path = apply_config(ctx, source)
+    if config_path:
+        progress("config", f"settings from {config_path}")
     options = BuildOptions(
-        source=source, output=output,
-        entry=EntryPoint.parse(entry) if entry else None,
-        convention=convention, profile=profile, python312=_find_312(python), level=level,
-        max_size=parse_size(max_size) if max_size else None,
-        index=index_config(index_url, extra_index_urls, wheelhouses, offline),
-        cache_dir=cache_dir, wheelhouses=tuple(wheelhouses), lock=lock,
-        vendor_anyway=frozenset(vendor_anyway), refresh=refresh,
+        source=source, output=p["output"],
+        entry=EntryPoint.parse(p["entry"]) if p["entry"] else None,
+        convention=p["convention"], profile=p["profile"], python312=_find_312(p["python"]), level=p["level"],
+        max_size=parse_size(p["max_size"]) if p["max_size"] else None,
+        index=index_config(p["index_url"], p["extra_index_urls"], p["wheelhouses"], p["offline"]),
+        cache_dir=p["cache_dir"], wheelhouses=tuple(p["wheelhouses"]), lock=p["lock"],
+        vendor_anyway=frozenset(p["vendor_anyway"]), refresh=p["refresh"], compile=p["compile"],
     )
     result = run_build(options, progress)
     for w in result.warnings:
         warn(w)
     m = result.manifest
-    if as_json:
+    if p["as_json"]:
         emit_json({
+            "schema": BUILD_SCHEMA,
             "ok": True, "output": str(result.output), "sha256": result.sha256, "size": result.size,
             "files": result.files, "seconds": round(result.seconds, 3),
             "entry": f"{m.entry_module}:{m.entry_function}", "convention": m.convention,
+            "compiled": m.compiled, "tree_digest": m.tree_digest,
+            "config": str(config_path) if config_path else None,
             "vendored": [v.__dict__ for v in m.vendored], "skipped": [s.__dict__ for s in m.skipped],
             "warnings": list(result.warnings),
         })
@@ -299,21 +355,26 @@ def build(source: Path, output: Path, entry: Optional[str], convention: str, loc
 
 @main.command()
 @click.argument("source", type=click.Path(path_type=Path))
-@click.option("-o", "--output", type=click.Path(path_type=Path),
+@click.option("-o", "--output", "lock_output", type=click.Path(path_type=Path),
               help="Where to write the lock (default: requirements.lock next to the source directory, "
                    "else ./requirements.lock).")
 @dependency_options
+@config_options
 @python_option
 @json_option
 @quiet_option
-def lock(source: Path, output: Optional[Path], profile: Optional[str], index_url: Optional[str],
-         extra_index_urls: tuple[str, ...], wheelhouses: tuple[Path, ...], offline: bool,
-         cache_dir: Optional[Path], vendor_anyway: tuple[str, ...], refresh: bool,
-         python: Optional[str], as_json: bool, quiet: bool) -> None:
+@click.pass_context
+def lock(ctx: click.Context, /, source: Path, **_: Any) -> None:
     """Lock SOURCE's requirements.txt for the target: exact versions and hashes (pip-tools)."""
     from packager.build import BuildOptions
     from packager.lock import lock_source
 
+    p, _config_path = apply_config(ctx, source)
+    output: Optional[Path] = p["lock_output"]
+    profile, python, cache_dir, as_json = p["profile"], p["python"], p["cache_dir"], p["as_json"]
+    index_url, extra_index_urls, wheelhouses, offline = (p["index_url"], p["extra_index_urls"],
+                                                         p["wheelhouses"], p["offline"])
+    vendor_anyway = p["vendor_anyway"]
     if output is None:
         output = (source / "requirements.lock") if source.is_dir() else Path("requirements.lock")
     options = BuildOptions(
@@ -324,7 +385,8 @@ def lock(source: Path, output: Optional[Path], profile: Optional[str], index_url
     )
     result = lock_source(options, progress)
     if as_json:
-        emit_json({"ok": True, "output": str(result.output), "pins": result.pins, "digest": result.digest})
+        emit_json({"schema": LOCK_SCHEMA, "ok": True, "output": str(result.output), "pins": result.pins,
+                   "digest": result.digest})
         return
     click.echo(str(result.output))
     info(f"locked {len(result.pins)} distribution(s) for {result.profile} into {result.output}")
@@ -332,10 +394,14 @@ def lock(source: Path, output: Optional[Path], profile: Optional[str], index_url
 
 @main.command()
 @click.argument("artifact", type=click.Path(path_type=Path))
-@click.option("--files", "show_files", is_flag=True, help="List every file.")
+@click.option("--files", "show_files", is_flag=True, help="List every file (mode, size, sha256, path).")
 @json_option
-def inspect(artifact: Path, show_files: bool, as_json: bool) -> None:
-    """Describe ARTIFACT from its manifest, offline, without unpacking it."""
+@quiet_option
+def inspect(artifact: Path, show_files: bool, as_json: bool, quiet: bool) -> None:
+    """Describe ARTIFACT from its manifest, offline, without unpacking it.
+
+    --json prints the ignite-inspect/1 document (packager/schemas/inspect.json).
+    """
     from packager.inspection import inspect_artifact
 
     info_ = inspect_artifact(artifact)
@@ -343,48 +409,201 @@ def inspect(artifact: Path, show_files: bool, as_json: bool) -> None:
     if as_json:
         emit_json({"ok": True, **d})
         return
-    m = info_.manifest
+    click.echo("\n".join(inspect_lines(d, show_files)))
+
+
+def inspect_lines(d: dict[str, Any], show_files: bool = False) -> list[str]:
+    """The human report of an ignite-inspect/1 document."""
+    t = d["target"]
     out = [
-        f"artifact   {artifact}",
-        f"sha256     {info_.sha256}",
-        f"size       {human_size(info_.size)} compressed, {human_size(d['total_file_bytes'])} in {len(m.files) + 1} files",
-        f"entry      {m.entry_module}:{m.entry_function}  (convention {m.convention})",
-        f"target     {m.target.get('profile')} — CPython {m.target.get('python')}, {m.target.get('image')}",
-        f"launcher   {m.launcher_version}   packager {m.packager_version}",
-        f"tree       {m.tree_digest}",
+        f"artifact   {d['artifact']['path']}",
+        f"sha256     {d['artifact']['sha256']}",
+        f"size       {human_size(d['artifact']['size'])} compressed, "
+        f"{human_size(d['totals']['bytes'])} in {d['totals']['files']} files",
+        f"entry      {d['entry']['module']}:{d['entry']['function']}  (convention {d['convention']})",
+        f"target     {t.get('profile')} — CPython {t.get('python')}, {t.get('image')}",
+        f"launcher   {d['launcher_version']}   packager {d['packager_version']}",
+        f"tree       {d['tree_digest']}",
+        f"lock       {d['lock_digest'] or '-'}",
+        f"compiled   {'yes (CPython 3.12 unchecked-hash pycs)' if d['compiled'] else 'no'}",
     ]
-    if m.requirements:
-        out.append(f"lock       {m.requirements.get('lock_digest', '-')}")
-    if m.vendored:
-        out.append("vendored")
-        for v in sorted(m.vendored, key=lambda v: -v.size):
-            out.append(f"  {v.name} {v.version}  {human_size(v.size)}  ({v.wheel})")
-    if m.skipped:
-        out.append("preinstalled (skipped)")
-        for s in m.skipped:
-            out.append(f"  {s.name} {s.version}  {s.reason}")
-    out.append("sizes")
-    for top, size in d["sizes_by_top_level"].items():
-        out.append(f"  {top:<30} {human_size(size)}")
+    if d["vendored"]:
+        out.append(f"vendored ({len(d['vendored'])}, largest first)")
+        width = max(len(f"{v['name']} {v['version']}") for v in d["vendored"])
+        for v in d["vendored"]:
+            label = f"{v['name']} {v['version']}"
+            out.append(f"  {label:<{width}}  {human_size(v['size']):>10}  {v['files']:>5} files  {v['wheel']}")
+    else:
+        out.append("vendored   none")
+    if d["skipped"]:
+        out.append(f"preinstalled, not vendored ({len(d['skipped'])})")
+        for sk in d["skipped"]:
+            out.append(f"  {sk['name']} {sk['version']}  ({sk['reason']})")
+    out.append("sizes (uncompressed, by top-level entry)")
+    for row in d["sizes_by_top_level"]:
+        out.append(f"  {row['path']:<30} {human_size(row['size']):>10}  {row['files']:>5} files")
+    out.append(f"  {'total':<30} {human_size(d['totals']['bytes']):>10}  {d['totals']['files']:>5} files")
     if show_files:
         out.append("files")
-        for f in m.files:
-            out.append(f"  {f.mode:04o} {f.size:>10} {f.sha256[:12]} {f.path}")
-    click.echo("\n".join(out))
+        for f in d["files"]:
+            out.append(f"  {f['mode']} {f['size']:>10} {f['sha256'][:12]} {f['path']}")
+    return out
 
 
 @main.command()
 @click.argument("artifact", type=click.Path(path_type=Path))
+@click.option("--strict", is_flag=True,
+              help="Also check vendored RECORD files, the vendored wheels found in the cache or a "
+                   "--wheelhouse, precompiled files, and that the entry parses as Python 3.12.")
+@click.option("--wheelhouse", "wheelhouses", multiple=True, metavar="DIR",
+              type=click.Path(path_type=Path, file_okay=False),
+              help="With --strict: also look for the vendored wheels here.")
+@click.option("--cache-dir", type=click.Path(path_type=Path), envvar="IGNITE_CACHE_DIR",
+              help="With --strict: the cache whose wheels are compared (default ~/.cache/ignite-packager).")
+@python_option
 @json_option
-def verify(artifact: Path, as_json: bool) -> None:
-    """Recompute every file's sha256 against ARTIFACT's manifest."""
+@quiet_option
+def verify(artifact: Path, strict: bool, wheelhouses: tuple[Path, ...], cache_dir: Optional[Path],
+           python: Optional[str], as_json: bool, quiet: bool) -> None:
+    """Recompute every file's sha256 against ARTIFACT's manifest (--strict: much more)."""
+    from packager.cache import default_cache_dir
     from packager.inspection import verify_artifact
+    from packager.runtime import optional_python
 
-    report = verify_artifact(artifact)
+    root = cache_dir or default_cache_dir()
+    dirs = [*wheelhouses, root / "wheels", root / "built"]
+    py: Any = _find_312(python) if python else (lambda: optional_python("3.12"))
+    report = verify_artifact(artifact, strict=strict, python312=py, wheel_dirs=dirs)
+    for w in report.warnings:
+        warn(w)
     if as_json:
-        emit_json({"ok": True, "sha256": report.info.sha256, "files_checked": report.files_checked})
+        emit_json(report.to_dict())
+        return
+    if quiet:
         return
     click.echo(f"ok: {artifact}: {report.files_checked} files match the manifest")
+    if strict:
+        click.echo(f"ok: strict: {report.records_checked} RECORD file(s), {len(report.wheels_checked)} "
+                   f"cached wheel(s), {report.pycs_checked} pyc(s), entry parses as Python 3.12")
+
+
+@main.command()
+@click.argument("old", type=click.Path(path_type=Path))
+@click.argument("new", type=click.Path(path_type=Path))
+@json_option
+@quiet_option
+def diff(old: Path, new: Path, as_json: bool, quiet: bool) -> None:
+    """What changed from artifact OLD to artifact NEW.
+
+    Exit status: 0 when identical (same files and metadata), 1 when different,
+    another code on error (see `ignite-pack exit-codes`).
+    """
+    from packager.diff import diff_artifacts
+    from packager.inspection import inspect_artifact
+
+    result = diff_artifacts(inspect_artifact(old), inspect_artifact(new))
+    if as_json:
+        emit_json({"ok": True, **result.to_dict()})
+    elif not quiet:
+        click.echo("\n".join(diff_lines(result.to_dict())))
+    sys.exit(0 if result.identical else 1)
+
+
+def _signed(n: int) -> str:
+    return ("+" if n > 0 else "-" if n < 0 else "±") + human_size(abs(n))
+
+
+def diff_lines(d: dict[str, Any]) -> list[str]:
+    """The human report of an ignite-diff/1 document."""
+    o, n = d["old"], d["new"]
+    out = [
+        f"old  {o['path']}  sha256 {o['sha256'][:16]}…  {human_size(o['size'])}",
+        f"new  {n['path']}  sha256 {n['sha256'][:16]}…  {human_size(n['size'])}  "
+        f"({_signed(d['artifact_size_delta'])})",
+    ]
+    if d["identical"]:
+        out.append("identical" + (" (byte for byte)" if d["same_bytes"] else " (same files and metadata)"))
+        return out
+    if d["metadata"]:
+        out.append("changed")
+        for c in d["metadata"]:
+            old, new = c["old"], c["new"]
+            if isinstance(old, (list, dict)) or isinstance(new, (list, dict)):
+                out.append(f"  {c['field']}")
+            else:
+                out.append(f"  {c['field']}: {old} -> {new}")
+    src = d["source"]
+    if any(src.values()):
+        out.append("source files")
+        out += [f"  + {x}" for x in src["added"]]
+        out += [f"  - {x}" for x in src["removed"]]
+        out += [f"  ~ {x}" for x in src["changed"]]
+    if d["distributions"]:
+        out.append("distributions")
+        mark = {"added": "+", "removed": "-", "upgraded": "↑", "downgraded": "↓", "rebuilt": "~"}
+        for c in d["distributions"]:
+            if c["change"] == "added":
+                out.append(f"  + {c['name']} {c['new']}")
+            elif c["change"] == "removed":
+                out.append(f"  - {c['name']} {c['old']}")
+            else:
+                out.append(f"  {mark[c['change']]} {c['name']} {c['old']} -> {c['new']} ({c['change']})")
+    for key, label in (("vendor_files", "vendor files"), ("launcher_files", "launcher files"),
+                       ("compiled_files", "compiled files")):
+        ch = d[key]
+        if any(ch.values()):
+            out.append(f"{label}: {len(ch['added'])} added, {len(ch['removed'])} removed, "
+                       f"{len(ch['changed'])} changed")
+    moved = [s for s in d["sizes_by_top_level"] if s["delta"]]
+    if moved:
+        out.append("size by top-level entry (uncompressed)")
+        for s in moved:
+            out.append(f"  {s['path']:<30} {human_size(s['old']):>10} -> {human_size(s['new']):>10}  "
+                       f"({_signed(s['delta'])})")
+    out.append("different")
+    return out
+
+
+def _error_classes() -> list[type[IgniteError]]:
+    out: list[type[IgniteError]] = []
+    todo: list[type[IgniteError]] = [IgniteError]
+    while todo:
+        cls = todo.pop()
+        out.append(cls)
+        todo.extend(cls.__subclasses__())
+    return out
+
+
+def exit_code_rows() -> list[tuple[int, str, str]]:
+    """(code, name, meaning) for every exit status, generated from packager.errors.EXIT_CODES."""
+    docs = {c.code: (c.__doc__ or "").strip().splitlines()[0] for c in _error_classes() if c.__doc__}
+    rows = [(0, "ok", "Success. `diff`: the artifacts are identical.")]
+    for name, code in sorted(EXIT_CODES.items(), key=lambda kv: (kv[1], kv[0])):
+        meaning = docs.get(name, "")
+        if code == 1:
+            meaning = "`diff`: the artifacts differ. Elsewhere: an error with no more specific class."
+        rows.append((code, name, meaning))
+    rows.append((2, "click-usage", "Unknown option or missing argument (reported by click)."))
+    rows.append((INTERNAL_ERROR_EXIT, "internal", "An unexpected exception: a bug in ignite-packager."))
+    return sorted(rows, key=lambda r: (r[0], r[1] == "click-usage"))
+
+
+def exit_code_table() -> str:
+    """The Markdown table of docs/ci.md (a test checks the doc matches)."""
+    lines = ["| Exit code | Error | Meaning |", "|---|---|---|"]
+    lines += [f"| {code} | `{name}` | {meaning} |" for code, name, meaning in exit_code_rows()]
+    return "\n".join(lines) + "\n"
+
+
+@main.command("exit-codes")
+@json_option
+def exit_codes(as_json: bool) -> None:
+    """Print the table of exit statuses (Markdown, or --json)."""
+    if as_json:
+        emit_json({"ok": True, "exit_codes": [{"code": c, "error": n, "meaning": m}
+                                              for c, n, m in exit_code_rows()]})
+        return
+    click.echo(exit_code_table(), nl=False)
 
 
 def _read_payload(payload: Optional[str]) -> bytes:
