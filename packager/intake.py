@@ -265,7 +265,7 @@ def _read_zip(blob: bytes, limits: Limits) -> SourceTree:
             "member name is not valid UTF-8", where=f"member {shown!r}",
             hint="re-create the archive with UTF-8 file names",
         ) from exc
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError, zlib.error) as exc:
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, zlib.error, NotImplementedError) as exc:
         raise ArchiveError(
             f"not a readable zip archive: {exc}", where="zip",
             hint="the archive is truncated or corrupt; re-create it",
