@@ -281,6 +281,13 @@ def _truncated(kind: str) -> Callable[[Path], Path]:
     return make
 
 
+def _zip_future_version(d: Path) -> Path:
+    blob = bytearray(build_zip([ZipEntry("handler.py", HANDLER), ZipEntry("x.txt", b"abc")]))
+    cd = blob.rfind(b"PK\x01\x02")
+    blob[cd + 6] = 0x54  # "version needed to extract" 8.4: zipfile raises NotImplementedError
+    return _file("future.zip", bytes(blob))(d)
+
+
 def _corrupt_zip_crc(d: Path) -> Path:
     return _zip(ZipEntry("data.txt", b"hello world" * 100, crc=0xDEADBEEF))(d)
 
@@ -447,6 +454,7 @@ CASES: list[Case] = [
     # --- corrupt, truncated, empty, not an archive
     Case("zip-truncated", _truncated("zip"), 4, A, "zip", "zip"),
     Case("tar-truncated", _truncated("tar"), 4, A, "cannot be read", "blob.bin"),
+    Case("zip-future-version", _zip_future_version, 4, A, "zip file version", "zip"),
     Case("zip-bad-crc", _corrupt_zip_crc, 4, A, "CRC", "data.txt"),
     Case("tar-gz-corrupt", _corrupt_gz, 4, A, "", "tar"),
     Case("tar-gz-bad-trailer", _corrupt_gz_trailer, 4, A, "corrupt", "tar"),
