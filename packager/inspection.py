@@ -29,6 +29,7 @@ from packaging.version import InvalidVersion, Version
 from packager.artifact import AnySegment, artifact_digest, iter_members, read_manifest
 from packager.errors import ArtifactError, HandlerError, VerifyError
 from packager.manifest import LAUNCHER_DIR, MANIFEST_NAME, VENDOR_DIR, FileRecord, Manifest
+from packager.runtime import PythonRef
 
 INSPECT_SCHEMA = "ignite-inspect/1"
 VERIFY_SCHEMA = "ignite-verify/1"
@@ -184,7 +185,7 @@ def verify_artifact(
     path: Path,
     *,
     strict: bool = False,
-    python312: Optional[str] = None,
+    python312: PythonRef = None,
     wheel_dirs: Sequence[Path] = (),
 ) -> VerifyReport:
     """Recompute every file's sha256 against the manifest; raise on the first mismatch.
@@ -275,7 +276,7 @@ def _strict_checks(
     kept: dict[str, bytes],
     entry_file: str,
     checks: list[str],
-    python312: Optional[str],
+    python312: PythonRef,
     wheel_dirs: Sequence[Path],
     files_checked: int,
 ) -> VerifyReport:
@@ -345,7 +346,7 @@ def _strict_checks(
         if d is None:
             raise VerifyError(f"vendored {v.name} {v.version} has no .dist-info/RECORD in vendor/",
                               where=f"{VENDOR_DIR}/", hint=_REBUILD)
-        if not _same_version(d.rsplit("-", 1)[1][: -len(".dist-info")], v.version):
+        if not _same_version(d[: -len(".dist-info")].rsplit("-", 1)[1], v.version):
             raise VerifyError(f"{d} does not match the manifest's {v.name} {v.version}", where=d, hint=_REBUILD)
     for dname, ddir in dist_infos.items():
         if dname not in names:
