@@ -345,7 +345,7 @@ class _BoundedStream:
 
     MAX_HEADER_BYTES = 1024 * 1024
 
-    def __init__(self, raw: IO[bytes], limits: Limits) -> None:
+    def __init__(self, raw: io.BufferedIOBase, limits: Limits) -> None:
         self._raw = raw
         self.cap = limits.max_total_bytes + limits.max_members * 2048 + 64 * 1024
         self.in_header = False
@@ -389,7 +389,7 @@ class _BoundedStream:
                 raise self._bomb(f"archive expands past {self.cap} bytes")
 
 
-def _decompressed(blob: bytes) -> IO[bytes]:
+def _decompressed(blob: bytes) -> io.BufferedIOBase:
     """The tar stream inside *blob*, decompressed lazily (gzip, bzip2, xz or none)."""
     raw = io.BytesIO(blob)
     if blob[:2] == b"\x1f\x8b":
