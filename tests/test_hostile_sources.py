@@ -88,6 +88,10 @@ def test_hostile_source_via_cli(case: hostile.Case, tmp_path: Path, python_flag:
     src_dir = tmp_path / "src"
     src_dir.mkdir()
     source = case.make(src_dir)
+    sentinel = tmp_path / "sentinel"
+    (sentinel / "deep").mkdir(parents=True)
+    (sentinel / "keep.txt").write_text("untouched")
+    (sentinel / "deep" / "handler.py").write_bytes(HANDLER)
     before = snapshot(tmp_path)
 
     proc, out = run_build(tmp_path, source, python_flag)
