@@ -140,7 +140,7 @@ def test_strict_compares_the_cached_wheel(vendored: tuple[Path, Path], tmp_path:
     bad = tmp_path / "bad.tar.gz"
     rewrite(out, bad, {"vendor/small.py": evil, rec_path: ("\n".join(lines) + "\n").encode()})
     verify_artifact(bad, strict=True)  # no wheel at hand: RECORD is all there is
-    with pytest.raises(VerifyError, match="differs from what small-1.0-py3-none-any.whl installs"):
+    with pytest.raises(VerifyError, match=r"differs from what small-1\.0-py3-none-any\.whl installs"):
         verify_artifact(bad, strict=True, wheel_dirs=[wh])
 
 
@@ -151,7 +151,7 @@ def test_strict_entry_must_parse_as_312(tmp_path: Path) -> None:
     bad = tmp_path / "bad.tar.gz"
     rewrite(out, bad, {"handler.py": b"def handler(payload, ctx:\n    return 1\n"})
     verify_artifact(bad)
-    with pytest.raises(VerifyError, match="does not parse as Python 3.12"):
+    with pytest.raises(VerifyError, match=r"does not parse as Python 3\.12"):
         verify_artifact(bad, strict=True)
 
 
