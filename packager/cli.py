@@ -23,7 +23,14 @@ import click
 
 from packager import __version__
 from packager.artifact import DEFAULT_LEVEL
-from packager.errors import EXIT_CODES, INTERNAL_ERROR_EXIT, HandlerFailed, IgniteError, UsageError
+from packager.errors import (
+    EXIT_CODES,
+    INTERNAL_ERROR_EXIT,
+    ConfigError,
+    HandlerFailed,
+    IgniteError,
+    UsageError,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -217,9 +224,6 @@ def config_options(fn: F) -> F:
     )(fn)
 
 
-_PATH_PARAMS = {"output", "lock", "cache_dir"}
-
-
 def apply_config(ctx: click.Context, source: Path) -> tuple[dict[str, Any], Optional[Path]]:
     """The command's parameters with configuration-file values filled in where no flag was given.
 
@@ -232,17 +236,19 @@ def apply_config(ctx: click.Context, source: Path) -> tuple[dict[str, Any], Opti
     if params.get("no_config"):
         return params, None
     cfg = load_config(source, params.get("config_file"))
+    by_name = {p.name: p for p in ctx.command.params}
     for name, value in cfg.values.items():
-        if name not in params:
+        param = by_name.get(name)
+        if param is None:
             continue  # a key for another command (e.g. entry for lock)
         src = ctx.get_parameter_source(name)
         if src in (click.core.ParameterSource.COMMANDLINE, click.core.ParameterSource.ENVIRONMENT):
             continue
-        if name in _PATH_PARAMS:
-            value = Path(value)
-        elif name == "wheelhouses":
-            value = tuple(Path(v) for v in value)
-        params[name] = value
+        try:  # the flag's own type checks the file's value too (choices, ranges, paths)
+            params[name] = param.type_cast_value(ctx, value)
+        except click.BadParameter as exc:
+            raise ConfigError(f"{exc.message}", where=f"{cfg.path}: {name.replace('_', '-')}",
+                              hint=f"fix the value or pass {param.opts[-1] if param.opts else name} instead") from None
     return params, cfg.path
 
 

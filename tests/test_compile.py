@@ -106,3 +106,15 @@ def test_compile_from_config(tmp_path: Path, python312: str) -> None:
     assert read_manifest(out).compiled is True
     r = run_cli("build", str(src), "-o", str(out), "--no-compile", "--python", python312)
     assert r.returncode == 0 and read_manifest(out).compiled is False
+
+
+def test_cached_segments_are_read_back_for_compiling() -> None:
+    """Vendored segments arrive compressed (from the cache, chunked when large): their entries come back intact."""
+    from packager.artifact import CHUNK_BYTES, Entry, Segment, compress_segment
+    from packager.compile import segment_entries
+
+    big = Entry("vendor/big.py", ("X = '" + "ab" * CHUNK_BYTES + "'\n").encode())
+    seg = Segment("vendor:big", (Entry("vendor/a.py", b"A = 1\n"), big, Entry("vendor/run.sh", b"#!/bin/sh\n", 0o755)))
+    comp = compress_segment(seg, 315532800, 4)
+    assert len(comp.deflated) < comp.length
+    assert segment_entries(comp) == seg.entries

@@ -114,3 +114,13 @@ def test_explicit_config_file_and_list_values(tmp_path: Path) -> None:
     assert c.get("wheelhouses") == (str(cfg.parent / "wh"),)
     r = run_cli("build", str(src), "--config", str(tmp_path / "missing.toml"))
     assert r.returncode == 15 and "configuration file not found" in r.stderr
+
+
+def test_config_values_go_through_the_flags_own_types(tmp_path: Path) -> None:
+    src = _src(tmp_path)
+    (src / "ignite.toml").write_text('lock = "."\n')  # --lock takes a file, not a directory
+    r = run_cli("build", str(src), "-o", str(tmp_path / "o.tar.gz"), "--json")
+    assert r.returncode == 15, r.stdout
+    err = json.loads(r.stdout)["error"]
+    assert err["where"] == f"{src / 'ignite.toml'}: lock" and "directory" in err["message"]
+    assert "--lock" in err["hint"]
