@@ -125,10 +125,15 @@ def parse_for_target(f: SourceFile, text: str, python312: PythonRef = None) -> a
         ) from None
     py = resolve_python(python312) if sys.version_info < (3, 12) else None
     if py:
-        proc = subprocess.run(
-            [py, "-I", "-c", _CHECK_312, f.path],
-            input=f.data, capture_output=True, timeout=60, check=False,
-        )
+        from packager.piprun import clean_env
+
+        try:
+            proc = subprocess.run(
+                [py, "-I", "-c", _CHECK_312, f.path],
+                input=f.data, capture_output=True, timeout=60, check=False, env=clean_env(),
+            )
+        except (OSError, subprocess.SubprocessError):
+            raise _syntax_error(f, host_error) from None  # the host's verdict stands
         if proc.returncode == 0:
             # Valid 3.12 syntax the host cannot parse: accept with no AST.
             return ast.Module(body=[], type_ignores=[])
