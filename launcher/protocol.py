@@ -126,10 +126,22 @@ def find_unencodable(obj: Any, path: str = "$") -> Optional[str]:
     """
     scalars = (str, int, float, bool)
     on_path: set[int] = set()
-    # Stack of (value, path, exiting?) — exiting entries pop a container from on_path.
-    stack: List[Tuple[Any, str, bool]] = [(obj, path, False)]
+    # Paths are built only for the culprit: each node keeps its parent's index and its
+    # own segment, so a deep value costs O(size), not O(depth^2) string building.
+    parents: List[int] = [-1]
+    segments: List[str] = [path]
+
+    def path_of(node: int) -> str:
+        parts = []
+        while node >= 0:
+            parts.append(segments[node])
+            node = parents[node]
+        return "".join(reversed(parts))
+
+    # Stack of (value, node, exiting?) — exiting entries pop a container from on_path.
+    stack: List[Tuple[Any, int, bool]] = [(obj, 0, False)]
     while stack:
-        value, where, leaving = stack.pop()
+        value, node, leaving = stack.pop()
         if leaving:
             on_path.discard(id(value))
             continue
@@ -137,21 +149,25 @@ def find_unencodable(obj: Any, path: str = "$") -> Optional[str]:
             continue
         if isinstance(value, (dict, list, tuple)):
             if id(value) in on_path:
-                return f"{where}: circular reference"
+                return f"{path_of(node)}: circular reference"
             on_path.add(id(value))
-            stack.append((value, where, True))
-            children: List[Tuple[Any, str, bool]] = []
+            stack.append((value, node, True))
+            children: List[Tuple[Any, int, bool]] = []
             if isinstance(value, dict):
                 for k, v in value.items():
                     if not (k is None or isinstance(k, scalars)):
-                        return f"{where}: key of type {type(k).__name__}"
-                    children.append((v, _key_path(where, k), False))
+                        return f"{path_of(node)}: key of type {type(k).__name__}"
+                    parents.append(node)
+                    segments.append(_key_path("", k))
+                    children.append((v, len(segments) - 1, False))
             else:
                 for i, v in enumerate(value):
-                    children.append((v, f"{where}[{i}]", False))
+                    parents.append(node)
+                    segments.append(f"[{i}]")
+                    children.append((v, len(segments) - 1, False))
             stack.extend(reversed(children))
             continue
-        return f"{where}: {type(value).__name__}"
+        return f"{path_of(node)}: {type(value).__name__}"
     return None
 
 

@@ -440,10 +440,6 @@ def test_unserializable_return_is_500_naming_where(srv: Launcher, op: str, where
     assert_alive(srv)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "launcher bug: protocol.find_unencodable builds each path string from its parent's, so a "
-    "100000-deep nested list costs O(depth^2) (~50 s of CPU) and the caller gets a 504 from "
-    "IGNITE_TIMEOUT_S instead of the 500 DESIGN.md §3 promises for a value JSON cannot encode"))
 def test_deeply_nested_return_is_500_not_504(python312: str, tmp_path: Path) -> None:
     root = make_root(tmp_path, HANDLER)
     with running_launcher(python312, root, env=ENV) as s:  # its own process: the bug burns a CPU
