@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PAYLOAD ?= {"name": "world"}
 
-.PHONY: demo test test-all lint bench bench-quick clean
+.PHONY: demo test test-all lint bench bench-quick clean launcher-pyc venv
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,10 @@ test-all: $(BIN)/.installed
 lint: $(BIN)/.installed
 	$(BIN)/ruff check packager launcher tests
 	$(BIN)/mypy
+
+# Regenerate the launcher's committed CPython 3.12 bytecode after editing launcher/.
+launcher-pyc: $(BIN)/.installed
+	$(BIN)/python -m packager.embed
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache

@@ -2,12 +2,23 @@
 
 Like shiv's bootstrap, the runtime is its own package, copied file by file into
 every artifact; it is never imported by the packager (only its version is read).
+
+The launcher also ships as CPython 3.12 bytecode (unchecked-hash pycs under
+``__pycache__``): compiling its source costs ~12 ms of every cold start. The pycs
+are generated once by a real 3.12 (``make launcher-pyc``) and kept in
+``packager/launcher_pyc/`` with the sha256 of each source they were made from, so
+every build embeds the same bytes whatever the host (no 3.12 needed at build
+time), and stale bytecode is never shipped: if any source changed since, no pyc
+is embedded (tests/test_launcher_pyc.py fails until they are regenerated).
 """
 
 from __future__ import annotations
 
 import ast
+import hashlib
 import importlib.util
+import json
+import shutil
 from functools import lru_cache
 from pathlib import Path
 
@@ -37,7 +48,70 @@ def launcher_entries() -> tuple[Entry, ...]:
     ]
     if not any(e.path == f"{LAUNCHER_DIR}/__main__.py" for e in entries):
         raise ArtifactError("launcher/__main__.py is missing", where=str(root), hint="reinstall ignite-packager")
+    entries.extend(launcher_pycs(entries))
     return tuple(sorted(entries, key=lambda e: e.path))
+
+
+PYC_DIR = Path(__file__).resolve().parent / "launcher_pyc"
+PYC_INDEX = "SOURCES.json"
+
+
+def pyc_name(rel: str) -> str:
+    """``__ignite__/a/b.py`` -> ``__ignite__/a/__pycache__/b.cpython-312.pyc``."""
+    d, _, name = rel.rpartition("/")
+    return f"{d}/__pycache__/{name[:-3]}.cpython-312.pyc"
+
+
+def launcher_pycs(sources: list[Entry]) -> list[Entry]:
+    """The committed pycs, only when every launcher source is exactly what they were made from."""
+    try:
+        index = json.loads((PYC_DIR / PYC_INDEX).read_text("utf-8"))
+    except (OSError, ValueError):
+        return []
+    current = {e.path: hashlib.sha256(e.data).hexdigest() for e in sources}
+    if index != current:
+        return []
+    out = []
+    for rel in sorted(current):
+        blob = PYC_DIR / pyc_name(rel).replace("/", "%")
+        if not blob.is_file():
+            return []
+        out.append(Entry(pyc_name(rel), blob.read_bytes(), 0o644))
+    return out
+
+
+def regenerate_pycs(python312: str) -> list[str]:
+    """Compile the launcher with *python312* into packager/launcher_pyc/ (``make launcher-pyc``)."""
+    from packager.artifact import Segment
+    from packager.compile import compile_segment
+
+    launcher_entries.cache_clear()
+    root = launcher_root()
+    sources = sorted(
+        (Entry(f"{LAUNCHER_DIR}/{p.relative_to(root).as_posix()}", p.read_bytes(), 0o644)
+         for p in root.rglob("*.py") if "__pycache__" not in p.parts),
+        key=lambda e: e.path,
+    )
+    compiled = compile_segment([Segment("launcher", tuple(sources))], python312, include_launcher=True)
+    if compiled.skipped:
+        raise ArtifactError("the launcher does not compile: " + "; ".join(compiled.skipped))
+    shutil.rmtree(PYC_DIR, ignore_errors=True)
+    PYC_DIR.mkdir()
+    for e in compiled.segment.entries:
+        (PYC_DIR / e.path.replace("/", "%")).write_bytes(e.data)
+    index = {e.path: hashlib.sha256(e.data).hexdigest() for e in sources}
+    (PYC_DIR / PYC_INDEX).write_text(json.dumps(index, indent=1, sort_keys=True) + "\n", "utf-8")
+    launcher_entries.cache_clear()
+    return [e.path for e in compiled.segment.entries]
+
+
+if __name__ == "__main__":  # python -m packager.embed: regenerate the launcher's bytecode
+    import sys
+
+    from packager.runtime import find_python
+
+    for path in regenerate_pycs(find_python("3.12", sys.argv[1] if len(sys.argv) > 1 else None)):
+        print(path)
 
 
 @lru_cache(maxsize=1)

@@ -1,0 +1,65 @@
+"""The launcher's committed CPython 3.12 bytecode: fresh, equal to the source, and used at start."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import tarfile
+from pathlib import Path
+
+from packager.artifact import unpack
+from packager.build import BuildOptions, build
+from packager.embed import PYC_DIR, launcher_entries, launcher_pycs, pyc_name
+from tests.conftest import FIXTURES
+
+STALE = "the launcher changed since its bytecode was generated: run `make launcher-pyc` and commit"
+
+
+def test_committed_bytecode_matches_the_current_launcher_sources() -> None:
+    sources = [e for e in launcher_entries() if e.path.endswith(".py")]
+    pycs = launcher_pycs(sources)
+    assert pycs, STALE
+    assert {p.path for p in pycs} == {pyc_name(s.path) for s in sources}
+
+
+def test_bytecode_is_what_cpython_312_compiles_from_the_source(python312: str) -> None:
+    sources = {e.path: e.data.decode("utf-8") for e in launcher_entries() if e.path.endswith(".py")}
+    pycs = {p.path: p.data for p in launcher_pycs([e for e in launcher_entries() if e.path.endswith(".py")])}
+    assert pycs, STALE
+    script = (
+        "import json, marshal, sys\n"
+        "items = json.load(sys.stdin)\n"
+        "bad = []\n"
+        "for rel, src, pyc_hex in items:\n"
+        "    pyc = bytes.fromhex(pyc_hex)\n"
+        "    flags = int.from_bytes(pyc[4:8], 'little')\n"
+        "    code = marshal.loads(pyc[16:])\n"
+        "    if flags != 1 or code != compile(src, rel, 'exec', dont_inherit=True):\n"
+        "        bad.append(rel)\n"
+        "print(json.dumps(bad))\n"
+    )
+    items = [[rel, src, pycs[pyc_name(rel)].hex()] for rel, src in sorted(sources.items())]
+    proc = subprocess.run([python312, "-I", "-c", script], input=json.dumps(items), capture_output=True,
+                          text=True, timeout=120, check=True)
+    assert json.loads(proc.stdout) == []
+
+
+def test_artifact_ships_the_bytecode_and_python_uses_it(tmp_path: Path, python312: str) -> None:
+    out = tmp_path / "a.tar.gz"
+    build(BuildOptions(source=FIXTURES / "python-hello", output=out))
+    root = tmp_path / "root"
+    root.mkdir()
+    with tarfile.open(out) as tf:
+        names = tf.getnames()
+    unpack(out, root)
+    assert "__ignite__/__pycache__/server.cpython-312.pyc" in names
+    # Unchecked-hash pycs are used without looking at the source: break the source, the import still works.
+    target = root / "__ignite__" / "protocol.py"
+    target.write_text("raise SystemExit('the source was compiled instead of the shipped bytecode')\n")
+    proc = subprocess.run(
+        [python312, "-c", "import __ignite__.protocol as p; print(p.Response.__name__)"],
+        cwd=root, capture_output=True, text=True, timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "Response"
+    assert PYC_DIR.is_dir()
