@@ -118,12 +118,12 @@ def _side(info: ArtifactInfo) -> dict[str, Any]:
 
 
 def _area(path: str) -> str:
+    if path.startswith(f"{LAUNCHER_DIR}/"):
+        return "launcher"  # its own pycs included: they come with the launcher, not --compile
     if is_compiled_path(path):
         return "compiled"
     if path.startswith(f"{VENDOR_DIR}/"):
         return "vendor"
-    if path.startswith(f"{LAUNCHER_DIR}/"):
-        return "launcher"
     return "source"
 
 

@@ -381,7 +381,7 @@ def _strict_checks(
     for p in sorted(pycs):
         data = kept[p]
         where = f"member {p!r}"
-        if not m.compiled:
+        if not m.compiled and not p.startswith(f"{LAUNCHER_DIR}/"):  # the launcher ships its own pycs
             raise VerifyError("a .pyc is in an artifact not built with --compile", where=where, hint=_REBUILD)
         d, _, fname = ("/" + p).rpartition("/__pycache__/")
         stem = fname[: -len(".cpython-312.pyc")]
@@ -391,7 +391,7 @@ def _strict_checks(
                               hint=_REBUILD)
         if data[:4] != PYC_MAGIC_312 or int.from_bytes(data[4:8], "little") != PYC_UNCHECKED_HASH:
             raise VerifyError("not a CPython 3.12 unchecked-hash pyc", where=where, hint=_REBUILD)
-    if m.compiled:
+    if pycs:
         checks.append("pycs")
 
     # 6. The entry parses as Python 3.12.

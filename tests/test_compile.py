@@ -47,15 +47,19 @@ def test_compile_is_reproducible_across_directories(tmp_path: Path, python312: s
     assert a.read_bytes() == b.read_bytes()
     assert ra.manifest.compiled is True and read_manifest(b).compiled is True
     files = _members(a)
-    pycs = sorted(p for p in files if p.endswith(".pyc"))
+    pycs = sorted(p for p in files if p.endswith(".pyc") and not p.startswith("__ignite__/"))
     assert pycs == ["__pycache__/handler.cpython-312.pyc", "pkg/__pycache__/__init__.cpython-312.pyc",
                     "pkg/__pycache__/util.cpython-312.pyc", "vendor/__pycache__/small.cpython-312.pyc"]
     util = files["pkg/__pycache__/util.cpython-312.pyc"]
     assert util[:4] == b"\xcb\r\r\n" and util[4:8] == b"\x01\x00\x00\x00"  # 3.12 magic, unchecked hash
     assert b"pkg/util.py" in util and str(tmp_path).encode() not in util  # artifact-relative co_filename
-    assert not any(p.startswith("__ignite__/") and p.endswith(".pyc") for p in files)
+    # The launcher's own pycs (if it ships them) are not --compile's business.
+    plain = build_with(a_src, tmp_path / "plain.tar.gz", wh)
+    launcher_pycs = {f.path for f in plain.manifest.files if f.path.endswith(".pyc")}
+    assert all(p.startswith("__ignite__/") for p in launcher_pycs)
+    assert {p for p in files if p.startswith("__ignite__/") and p.endswith(".pyc")} == launcher_pycs
     report = verify_artifact(a, strict=True, python312=python312)
-    assert report.pycs_checked == 4
+    assert report.pycs_checked == 4 + len(launcher_pycs)
 
 
 def test_the_launcher_runs_the_compiled_artifact(tmp_path: Path, python312: str) -> None:

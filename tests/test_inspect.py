@@ -163,3 +163,20 @@ def test_inspect_and_verify_errors_are_json(tmp_path: Path) -> None:
         doc = json.loads(r.stdout)
         validate(doc, "error")
         assert doc["error"]["message"] == "artifact not found"
+
+
+def test_strict_rejects_a_pyc_smuggled_into_a_plain_build(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from packager.artifact import Entry, Segment, iter_members, read_manifest, write_artifact
+
+    out = tmp_path / "a.tar.gz"
+    build_with(source(tmp_path), out)
+    m = read_manifest(out)
+    entries = [Entry(x.path, x.data, x.mode & 0o777) for x in iter_members(out) if x.path != "manifest.json"]
+    entries.append(Entry("__pycache__/handler.cpython-312.pyc", b"\xcb\r\r\n\x01\x00\x00\x00" + b"\0" * 16))
+    bad = tmp_path / "bad.tar.gz"
+    write_artifact(bad, replace(m, files=tuple(e.record() for e in entries)), [Segment("all", tuple(entries))])
+    verify_artifact(bad)
+    with pytest.raises(VerifyError, match="not built with --compile"):
+        verify_artifact(bad, strict=True)
