@@ -151,10 +151,11 @@ def test_source_date_epoch(tmp_path: Path) -> None:
 
 
 def test_exit_code_table_in_docs_matches_errors() -> None:
-    doc = (REPO / "docs" / "ci.md").read_text()
-    m = re.search(r"<!-- exit-codes:start -->\n(.*?)<!-- exit-codes:end -->", doc, re.S)
-    assert m, "docs/ci.md lacks the exit-codes markers"
-    assert m.group(1) == exit_code_table(), "regenerate with: ignite-pack exit-codes"
+    for name in ("docs/ci.md", "README.md"):
+        doc = (REPO / name).read_text()
+        m = re.search(r"<!-- exit-codes:start -->\n(.*?)<!-- exit-codes:end -->", doc, re.S)
+        assert m, f"{name} lacks the exit-codes markers"
+        assert m.group(1) == exit_code_table(), f"{name}: regenerate with: ignite-pack exit-codes"
     rows = exit_code_rows()
     assert {(name, code) for code, name, _ in rows} >= set(EXIT_CODES.items())
     assert (INTERNAL_ERROR_EXIT, "internal") in {(c, n) for c, n, _ in rows}
