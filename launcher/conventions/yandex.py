@@ -1,0 +1,238 @@
+"""Yandex Cloud Functions (seed 003): ``handler(event, context)``, sync or ``async def``.
+
+Request -> ``event``, the HTTP-integration dict of seed 003's example:
+  ``httpMethod``, ``headers`` (canonical names, repeated values joined with
+  ", "), ``multiValueHeaders``, ``queryStringParameters`` (last value wins),
+  ``multiValueQueryStringParameters``, ``params``/``multiValueParams``/
+  ``pathParams`` (``{}``: there is no API gateway), ``requestContext``
+  (``httpMethod``, ``identity.userAgent``, ``identity.sourceIp`` = "" (the core
+  does not expose the peer), ``requestId`` = the execution id, ``requestTime``,
+  ``requestTimeEpoch``), ``body`` (str) with ``isBase64Encoded`` (true only when
+  the body is not valid UTF-8, then ``body`` is base64) and ``url`` ("").
+  With ``?integration=raw`` the event is the body itself: ``json.loads`` of it
+  when it is a JSON document, else the text (or bytes when not UTF-8).
+
+``context``: the fields of seed 003's example (``request_id``/``aws_request_id``
+= the execution id, ``function_name``/``invoked_function_arn`` = the function id,
+``function_version``/``log_group_name``/``log_stream_name`` = "" (unknown here), ``memory_limit_in_mb`` from the cgroup limit, ``deadline_ms``
+from IGNITE_TIMEOUT_S, ``token`` = None: there is no IAM token here), plus
+``get_remaining_time_in_millis()``.  ``vars(context)`` is JSON-serialisable, as
+the document's ``json.dumps(..., default=vars)`` example needs.
+
+Return value -> response: a dict with ``statusCode`` gives the status,
+``headers``/``multiValueHeaders``, ``body`` (str; base64 when
+``isBase64Encoded``); anything else is a 200 with the value as JSON.
+Exceptions are the core's 500 ``{error, type, traceback}``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+import time
+
+from ..protocol import (
+    CT_BYTES,
+    CT_JSON,
+    CT_TEXT,
+    Request,
+    Response,
+    dumps,
+    error_response,
+    is_coroutine_function,
+)
+from .nuclio import canonical, query_pairs
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # ``typing`` costs ~6 ms of start-up; annotations are strings
+    from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple, Union
+
+    Invoke = Callable[[Request], Union[Response, Awaitable[Response]]]
+    Header = Tuple[str, str]
+
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def _utf8(raw: str) -> str:
+    """A latin-1 str from the core -> the UTF-8 text the client sent."""
+    return raw.encode("latin-1", "replace").decode("utf-8", "replace")
+
+
+def request_time(epoch: float) -> str:
+    """``13/Jul/2022:11:58:59 +0000`` (the example's requestTime format, UTC, locale-free)."""
+    t = time.gmtime(epoch)
+    return f"{t.tm_mday:02d}/{_MONTHS[t.tm_mon - 1]}/{t.tm_year}:{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} +0000"
+
+
+def is_raw(req: Request) -> bool:
+    return any(k == b"integration" and v == b"raw" for k, v in query_pairs(req.query))
+
+
+def raw_event(body: bytes) -> Any:
+    """``?integration=raw``: the body as is; a JSON document becomes ``json.loads`` of it."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return body
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def http_event(req: Request, now: float) -> Dict[str, Any]:
+    headers: Dict[str, str] = {}
+    multi: Dict[str, List[str]] = {}
+    for k, v in req.headers:
+        name, value = canonical(k), _utf8(v)
+        headers[name] = f"{headers[name]}, {value}" if name in headers else value
+        multi.setdefault(name, []).append(value)
+    query: Dict[str, str] = {}
+    multi_query: Dict[str, List[str]] = {}
+    for qk, qv in query_pairs(req.query):
+        key, val = qk.decode("utf-8", "replace"), qv.decode("utf-8", "replace")
+        query[key] = val
+        multi_query.setdefault(key, []).append(val)
+    try:
+        body, b64 = req.body.decode("utf-8"), False
+    except UnicodeDecodeError:
+        body, b64 = base64.b64encode(req.body).decode("ascii"), True
+    return {
+        "body": body,
+        "headers": headers,
+        "httpMethod": req.method,
+        "isBase64Encoded": b64,
+        "multiValueHeaders": multi,
+        "multiValueParams": {},
+        "multiValueQueryStringParameters": multi_query,
+        "params": {},
+        "pathParams": {},
+        "queryStringParameters": query,
+        "requestContext": {
+            "httpMethod": req.method,
+            "identity": {"sourceIp": "", "userAgent": headers.get("User-Agent", "")},
+            "requestId": req.execution_id,
+            "requestTime": request_time(now),
+            "requestTimeEpoch": int(now),
+        },
+        "url": "",
+    }
+
+
+def memory_limit_mb() -> Optional[int]:
+    """The container's memory limit (cgroup v2, then v1) in MiB, or None when unlimited/unknown."""
+    for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            with open(path, encoding="ascii") as f:
+                text = f.read().strip()
+        except (OSError, ValueError):
+            continue
+        if text.isdigit() and int(text) < 1 << 60:
+            return int(text) // (1024 * 1024)
+        return None
+    return None
+
+
+def timeout_s() -> float:
+    try:
+        value = float(os.environ.get("IGNITE_TIMEOUT_S", "") or 300.0)
+    except ValueError:
+        return 300.0
+    return value if value > 0 else 300.0
+
+
+class Context:
+    """The invocation context; only plain JSON values as attributes (``default=vars`` works)."""
+
+    def __init__(self, req: Request, now: float, memory_mb: Optional[int], timeout: float) -> None:
+        self.aws_request_id = req.execution_id
+        self.deadline_ms = int((now + timeout) * 1000)
+        self.function_name = req.function_id
+        self.function_version = ""  # no version is known to the launcher
+        self.invoked_function_arn = req.function_id
+        self.log_group_name = ""
+        self.log_stream_name = ""
+        self.memory_limit_in_mb = memory_mb
+        self.request_id = req.execution_id
+        self.token: Optional[Dict[str, Any]] = None
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, self.deadline_ms - int(time.time() * 1000))
+
+
+def _header_value(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def encode(result: Any) -> Response:
+    """Map the handler's return value to a Response (see the module docstring)."""
+    if not (isinstance(result, dict) and "statusCode" in result):
+        return Response(200, [CT_JSON], dumps(result))
+    status = result["statusCode"]
+    if isinstance(status, str) and status.isdigit():
+        status = int(status)
+    if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:
+        raise ValueError(f"statusCode must be an integer 100..599, not {status!r}")
+    body = result.get("body")
+    b64 = result.get("isBase64Encoded") is True
+    if body is None:
+        data, ct = b"", CT_TEXT
+    elif isinstance(body, str) and b64:
+        try:
+            data = base64.b64decode(body, validate=True)
+        except (binascii.Error, ValueError):
+            raise ValueError("isBase64Encoded is true but body is not valid base64") from None
+        ct = CT_BYTES
+    elif isinstance(body, str):
+        data, ct = body.encode("utf-8"), CT_TEXT
+    elif isinstance(body, (bytes, bytearray)):
+        data, ct = bytes(body), CT_BYTES
+    else:  # not a string: JSON, rather than failing a handler that returns a dict body
+        data, ct = dumps(body), CT_JSON
+    headers: List[Header] = []
+    for key, values in (result.get("multiValueHeaders") or {}).items():
+        for value in values if isinstance(values, (list, tuple)) else [values]:
+            headers.append((str(key), _header_value(value)))
+    multi_names = {k.lower() for k, _ in headers}
+    for key, value in (result.get("headers") or {}).items():
+        if str(key).lower() not in multi_names:
+            headers.append((str(key), _header_value(value)))
+    if not any(k.lower() == "content-type" for k, _ in headers):
+        headers.insert(0, ct)
+    return Response(status, headers, data)
+
+
+def make_invoker(fn: Callable[..., Any]) -> Invoke:
+    """Wrap ``fn(event, context)`` into ``invoke(Request) -> Response`` (async when *fn* is)."""
+    memory_mb = memory_limit_mb()
+    timeout = timeout_s()
+
+    def arguments(req: Request) -> Tuple[Any, Context]:
+        now = time.time()
+        event = raw_event(req.body) if is_raw(req) else http_event(req, now)
+        return event, Context(req, now, memory_mb, timeout)
+
+    if is_coroutine_function(fn):
+
+        async def invoke_async(req: Request) -> Response:
+            try:
+                return encode(await fn(*arguments(req)))
+            except (Exception, SystemExit, KeyboardInterrupt, GeneratorExit) as exc:
+                # asyncio.CancelledError (a timeout) is deliberately not caught.
+                return error_response(exc, req)
+
+        return invoke_async
+
+    def invoke(req: Request) -> Response:
+        try:
+            return encode(fn(*arguments(req)))
+        except BaseException as exc:
+            return error_response(exc, req)
+
+    return invoke
