@@ -145,7 +145,8 @@ def build(options: BuildOptions, progress: Progress = _quiet) -> BuildResult:
     tree = read_source(Path(options.source), options.limits)
     profile = load_profile(options.profile)
     progress("checks", "checking the handler")
-    checked = check_source(tree, options.entry, python312=options.target_python)
+    checked = check_source(tree, options.entry, python312=options.target_python,
+                           convention=options.convention)
     deps: Optional[VendorOutput] = None
     has_reqs = checked.requirements is not None and checked.requirements.data.strip()
     if has_reqs or options.lock is not None or checked.tree.get("requirements.lock") is not None:

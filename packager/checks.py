@@ -13,6 +13,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import Optional
 
+from packager import conventions
 from packager.errors import HandlerError, UsageError
 from packager.intake import SourceFile, SourceTree
 from packager.runtime import PythonRef, resolve_python
@@ -191,9 +192,14 @@ def check_source(
     entry: Optional[EntryPoint] = None,
     *,
     python312: PythonRef = None,
+    convention: str = conventions.DEFAULT,
 ) -> CheckedSource:
-    """Run every handler check of DESIGN.md §5 and return the checked source."""
-    entry = entry or EntryPoint()
+    """Run every handler check of DESIGN.md §5 and return the checked source.
+
+    Without *entry*, the *convention*'s default entry is used (packager/conventions.py).
+    """
+    conv = conventions.get(convention)
+    entry = entry or default_entry(tree, conv)
     warnings: list[str] = []
 
     for path in tree.paths:
@@ -211,6 +217,8 @@ def check_source(
     if entry_file is None:
         filename = entry.candidates[0].rsplit("/", 1)[-1]
         hint = _nested_hint(tree, filename)
+        if hint and conv.name != "openfaas" and tree.get("function/handler.py") is not None:
+            hint += "; or, for an OpenFaaS-style function folder (function/handler.py), --convention openfaas"
         if hint:
             raise HandlerError(
                 f"{entry.candidates[0]} is not at the root of the source", where=entry.candidates[0],
@@ -228,7 +236,7 @@ def check_source(
                 f"(Python files at the root: {', '.join(py[:5])})"
             )
         else:
-            hint = f"add {entry.candidates[0]} defining `def {entry.function}(payload, ctx)` at the root"
+            hint = f"add {entry.candidates[0]} defining `{conv.describe_signature(entry.function)}` at the root"
         raise HandlerError(f"{entry.candidates[0]} not found", where=entry.candidates[0], hint=hint)
 
     handler = tree.get(entry_file)
@@ -254,9 +262,12 @@ def check_source(
                 n for n, v in names.items()
                 if isinstance(v, (ast.FunctionDef, ast.AsyncFunctionDef))
             )
-            hint = f"define `def {entry.function}(payload, ctx):` at module level"
+            hint = f"define `{conv.describe_signature(entry.function)}:` at module level"
             if defs:
                 hint += f", or pass --entry {entry.module}:NAME (functions here: {', '.join(defs[:8])})"
+            other = _suggest_from_defs(names, conv)
+            if other:
+                hint += f"; {other}"
             raise HandlerError(
                 f"entry function {entry.function!r} is not defined at module level",
                 where=entry_file, hint=hint,
@@ -269,10 +280,21 @@ def check_source(
             is_async = isinstance(node, ast.AsyncFunctionDef)
             args = node.args
             signature = tuple(a.arg for a in [*args.posonlyargs, *args.args])
+            other = conventions.suggest(signature, conv.name)
+            if other:  # names alone are ambiguous: a warning, never an error
+                warnings.append(
+                    f"{entry_file}: `{entry.function}({', '.join(signature)})` looks like the "
+                    f"{other} convention ({conventions.get(other).summary}); if it is, build with "
+                    f"--convention {other}"
+                )
         elif node is not None and isinstance(node, ast.ClassDef):
             warnings.append(f"{entry_file}: {entry.function!r} is a class, not a function")
 
     requirements = tree.get("requirements.txt")
+    if conv.name == "openfaas":  # seed 004: the function folder has its own requirements.txt
+        requirements, note = openfaas_requirements(tree, entry_file)
+        if note:
+            warnings.append(note)
     if requirements is None:
         nested_req = [p for p in tree.paths if p.endswith("/requirements.txt")]
         if nested_req:
@@ -292,3 +314,47 @@ def check_source(
         signature=signature,
         is_async=is_async,
     )
+
+
+def default_entry(tree: SourceTree, conv: conventions.Convention) -> EntryPoint:
+    """The convention's first default entry whose module exists in *tree* (else its first)."""
+    entries = [EntryPoint(module=m, function=f) for m, f in conv.entries]
+    for e in entries:
+        if any(tree.get(c) is not None for c in e.candidates):
+            return e
+    return entries[0]
+
+
+def openfaas_requirements(tree: SourceTree, entry_file: str) -> tuple[Optional[SourceFile], Optional[str]]:
+    """Seed 004's two files: ``function/requirements.txt`` holds the function's packages.
+
+    The root one holds the template server's (SDK, FastAPI/Flask), which the launcher
+    replaces, so it is used only when the function folder has none ("you can also
+    combine requirements.txt into one file").
+    """
+    folder = entry_file.rpartition("/")[0]
+    if not folder:
+        return tree.get("requirements.txt"), None
+    own = tree.get(f"{folder}/requirements.txt")
+    root = tree.get("requirements.txt")
+    if own is None:
+        return root, None
+    note = None
+    if root is not None:
+        note = (
+            f"requirements.txt (the template server's) is not installed: the launcher replaces that "
+            f"server; {own.path} is. Move any package your function needs into {own.path}"
+        )
+    return own, note
+
+
+def _suggest_from_defs(names: dict[str, ast.stmt], conv: conventions.Convention) -> Optional[str]:
+    """A module-level def that is another convention's documented default entry, as a hint."""
+    for name, node in names.items():
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) or node.name != name:
+            continue
+        sig = tuple(a.arg for a in [*node.args.posonlyargs, *node.args.args])
+        other = conventions.suggest(sig, conv.name)
+        if other and any(f == name for _, f in conventions.get(other).entries):
+            return f"`{name}({', '.join(sig)})` looks like the {other} convention: build with --convention {other}"
+    return None

@@ -23,6 +23,7 @@ import click
 
 from packager import __version__
 from packager.artifact import DEFAULT_LEVEL
+from packager.conventions import names as convention_names
 from packager.errors import (
     EXIT_CODES,
     INTERNAL_ERROR_EXIT,
@@ -295,9 +296,10 @@ def main() -> None:
 @click.argument("source", type=click.Path(path_type=Path))
 @click.option("-o", "--output", type=click.Path(path_type=Path), default=Path("artifact.tar.gz"),
               show_default=True, help="Where to write the artifact (written atomically).")
-@click.option("--entry", metavar="MODULE:FUNCTION", help="Entry point (default handler:handler).")
-@click.option("--convention", default="ignite", show_default=True,
-              help="Handler convention the launcher hosts.")
+@click.option("--entry", metavar="MODULE:FUNCTION",
+              help="Entry point (default handler:handler; other conventions have their own).")
+@click.option("--convention", type=click.Choice(convention_names()), default="ignite", show_default=True,
+              help="Handler convention the launcher hosts (docs/conventions.md); also picks the default --entry.")
 @click.option("--lock", type=click.Path(path_type=Path, dir_okay=False),
               help="Install exactly this lock (pins + hashes) instead of resolving requirements.txt.")
 @dependency_options
