@@ -21,17 +21,24 @@ dict/list (JSON), ``(status, body)``, or a response object with ``body``,
 ``status_code``, ``headers`` and ``content_type`` (``context.Response``, or
 nuclio_sdk's own if vendored).  None is an empty 200; other values are ``str()``.
 Exceptions are the core's 500 ``{error, type, traceback}``.
+
+``import nuclio_sdk`` (seed 002's examples annotate with ``nuclio_sdk.Context``/
+``nuclio_sdk.Event``) works without the SDK installed: when no such module is on
+sys.path (a vendored nuclio-sdk wins), the launcher provides one with these
+classes (``Context``, ``Event``, ``Response``, ``Logger``, ``TriggerInfo``).
 """
 
 from __future__ import annotations
 
 import atexit
 import contextvars
+import importlib.machinery
 import json
 import os
 import sys
 import threading
 import time
+from types import ModuleType
 from urllib.parse import parse_qsl
 
 from .. import protocol
@@ -341,3 +348,32 @@ def make_invoker(fn: Callable[..., Any]) -> Invoke:
             _execution.reset(token)
 
     return invoke
+
+
+# --- ``import nuclio_sdk`` without the SDK ------------------------------------------------
+
+SDK_MODULE = "nuclio_sdk"
+
+
+class _SdkShim:
+    """Meta-path finder of last resort: consulted only when no path entry has ``nuclio_sdk``."""
+
+    @classmethod
+    def find_spec(cls, name: str, path: Any = None, target: Any = None) -> Any:
+        if name != SDK_MODULE:
+            return None
+        return importlib.machinery.ModuleSpec(name, cls())  # type: ignore[arg-type]
+
+    def create_module(self, spec: Any) -> Optional[ModuleType]:
+        return None
+
+    def exec_module(self, module: ModuleType) -> None:
+        module.__dict__.update(
+            Context=Context, Event=Event, Response=NuclioResponse, Logger=Logger, TriggerInfo=TriggerInfo,
+            __doc__="ignite launcher stand-in for nuclio_sdk (the classes its handlers use)",
+        )
+
+
+if not any(getattr(f, "__qualname__", "") == "_SdkShim" and getattr(f, "__module__", "") == __name__
+           for f in sys.meta_path):
+    sys.meta_path.append(_SdkShim)  # type: ignore[arg-type]
