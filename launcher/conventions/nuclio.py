@@ -35,6 +35,7 @@ import contextvars
 import importlib.machinery
 import json
 import os
+import signal
 import sys
 import threading
 import time
@@ -241,16 +242,41 @@ class Platform:
     def __init__(self) -> None:
         self._callback: Optional[Callable[[], Any]] = None
         self._registered = False
+        self._lock = threading.Lock()
 
     def set_termination_callback(self, callback: Callable[[], Any]) -> None:
-        """Seed 002: called once when the process is about to exit (the latest one set wins)."""
-        self._callback = callback
-        if not self._registered:
-            self._registered = True
-            atexit.register(self._terminate)
+        """Seed 002: called once when the process is about to exit (the latest one set wins).
+
+        It runs when SIGTERM/SIGINT arrives (the launcher then drains and exits with
+        ``os._exit``, which skips ``atexit``), else at a normal interpreter exit.
+        """
+        with self._lock:
+            self._callback = callback
+
+    def install(self) -> None:
+        """Hook exit and the stop signals; called from the main thread by make_invoker."""
+        if self._registered:
+            return
+        self._registered = True
+        atexit.register(self._terminate)
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            try:
+                previous = signal.getsignal(sig)
+                signal.signal(sig, self._chain(previous))
+            except (ValueError, OSError, TypeError):  # not the main thread: atexit only
+                pass
+
+    def _chain(self, previous: Any) -> Callable[[int, Any], None]:
+        def on_signal(signum: int, frame: Any) -> None:
+            self._terminate()
+            if callable(previous):
+                previous(signum, frame)
+
+        return on_signal
 
     def _terminate(self) -> None:
-        cb, self._callback = self._callback, None
+        with self._lock:
+            cb, self._callback = self._callback, None
         if cb is None:
             return
         try:
@@ -324,6 +350,7 @@ def encode(result: Any) -> Response:
 def make_invoker(fn: Callable[..., Any]) -> Invoke:
     """Wrap ``fn(context, event)`` into ``invoke(Request) -> Response`` (async when *fn* is)."""
     context = Context()
+    context.platform.install()
     decode = decode_strings()
 
     if is_coroutine_function(fn):
