@@ -14,7 +14,7 @@ Request -> ``event``:
   ``logger`` with ``debug/info/warn/warning/error`` and the ``*_with`` variants
   (JSON lines on stdout), ``Response`` (the response class), ``user_data``,
   ``worker_id`` and ``platform.set_termination_callback(callback)``, called once
-  when the launcher exits (after SIGTERM's drain), as documented.
+  when SIGTERM/SIGINT arrives (as the drain starts) or at a normal exit.
 
 Return value -> response: str (text/plain), bytes (application/octet-stream),
 dict/list (JSON), ``(status, body)``, or a response object with ``body``,
