@@ -110,10 +110,12 @@ def artifact_facts(path: Path) -> Dict[str, Any]:
     return {"bytes": path.stat().st_size, "files": files, "unpacked_bytes": unpacked, "sha256": sha256_file(path)}
 
 
-def ignite_make_lock(src: Path, env: Dict[str, str], st: Dict[str, Any]) -> Dict[str, Any]:
-    """Run `ignite-pack lock SRC` (shape adapted to the CLI's help text)."""
-    r = timed([str(ignite_bin()), "lock", str(src)], env=env, cwd=src, timeout=900)
-    return {"seconds": r.seconds, "ok": r.ok, "error": None if r.ok else _ignite_error(r)}
+def ignite_make_lock(src: Path, lock: Path, env: Dict[str, str], st: Dict[str, Any]) -> Dict[str, Any]:
+    """`ignite-pack lock SRC -o LOCK` (with its own cache, so the locked cold builds stay cold)."""
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    r = timed([str(ignite_bin()), "lock", str(src), "-o", str(lock), "--json"], env=env, cwd=lock.parent, timeout=900)
+    return {"seconds": r.seconds, "ok": r.ok and lock.exists(), "error": None if r.ok else _ignite_error(r),
+            "file": lock.name}
 
 
 def _ignite_error(r: Any) -> str:
@@ -196,6 +198,7 @@ def _summ(runs: List[Dict[str, Any]], key: str = "seconds") -> Optional[Dict[str
 def run_set(s: str, cfg: Dict[str, Any], py312: str, st: Dict[str, Any], peers_ok: bool) -> Dict[str, Any]:
     base = BUILD / s
     rmtree(base)
+    (ARTIFACTS / f"{s}.tar.gz").unlink(missing_ok=True)
     base.mkdir(parents=True)
     spec = SETS[s]
     res: Dict[str, Any] = {"requirements": spec["reqs"], "desc": spec["desc"], "tools": {}}
@@ -203,7 +206,8 @@ def run_set(s: str, cfg: Dict[str, Any], py312: str, st: Dict[str, Any], peers_o
     pip_cold, pip_warm = cfg.get("pip_cold", n_cold), cfg.get("pip_warm", n_warm)
 
     # --- ignite
-    variants = [("ignite", False)] + ([("ignite+lock", True)] if st.get("lock") and spec["reqs"] else [])
+    with_lock = st.get("lock") and spec["reqs"] and s in cfg.get("lock_sets", SETS)
+    variants = [("ignite", False)] + ([("ignite+lock", True)] if with_lock else [])
     for name, use_lock in variants:
         if not st["available"]:
             res["tools"][name] = {"available": False, "reason": st["reason"]}
@@ -219,29 +223,27 @@ def run_set(s: str, cfg: Dict[str, Any], py312: str, st: Dict[str, Any], peers_o
                 cache = base / tag / "cache" if phase == "cold" else warm_cache
                 assert cache is not None
                 env = ignite_cache_env(cache, py312)
+                extra: List[str] = []
                 if use_lock:
-                    # the lock is made once (not timed as part of the build: it is committed by the user)
+                    # the lock is made once and committed by the user: not timed as part of the build
+                    lock = base / "lock" / "requirements.lock"
                     if lock_info is None:
-                        lock_info = ignite_make_lock(src, env, st)
-                        lock_files = [p for p in src.iterdir() if p.name not in ("handler.py", "requirements.txt")]
-                        lock_info["files"] = [p.name for p in lock_files]
-                        lock_dir = base / "lockfiles"
-                        lock_dir.mkdir(exist_ok=True)
-                        for p in lock_files:
-                            shutil.copy(p, lock_dir / p.name)
-                    else:
-                        for p in (base / "lockfiles").iterdir():
-                            shutil.copy(p, src / p.name)
+                        lock_info = ignite_make_lock(src, lock, ignite_cache_env(base / "lock" / "cache", py312), st)
                     if not lock_info["ok"]:
                         break
-                r = ignite_build(src, base / tag / "out" / "artifact.tar.gz", env, st)
+                    extra = ["--lock", str(lock)]
+                r = ignite_build(src, base / tag / "out" / "artifact.tar.gz", env, st, extra)
                 r["run"] = tag
                 runs[phase].append(r)
+                if lock_info is not None and not lock_info["ok"]:
+                    break
                 if phase == "cold" and r["ok"] and warm_cache is None:
                     warm_cache = cache
             if phase == "cold" and warm_cache is None:
                 break
         entry = _tool_entry(runs)
+        if lock_info is not None and not lock_info["ok"]:
+            entry = {"available": False, "reason": "ignite-pack lock failed: " + str(lock_info["error"])}
         if lock_info is not None:
             entry["lock"] = lock_info
         res["tools"][name] = entry
@@ -260,7 +262,7 @@ def run_set(s: str, cfg: Dict[str, Any], py312: str, st: Dict[str, Any], peers_o
         runs = {"cold": [], "warm": []}
         tars: Dict[str, List[Dict[str, Any]]] = {"cold": [], "warm": []}
         warm_cache = None
-        nc, nw = (n_cold, n_warm) if tool == "uv" else (pip_cold, pip_warm)
+        nc, nw = (n_cold, cfg.get("uv_warm", n_warm)) if tool == "uv" else (pip_cold, pip_warm)
         for phase, n in (("cold", nc), ("warm", nw)):
             for i in range(n):
                 tag = f"{tool}-{phase}{i}"
@@ -273,7 +275,7 @@ def run_set(s: str, cfg: Dict[str, Any], py312: str, st: Dict[str, Any], peers_o
                     req = src / "requirements.txt"
                     r = uv_install(req, target, cache, py312) if tool == "uv" else pip_install(req, target, cache)
                 else:
-                    r = {"seconds": 0.0, "ok": True, "note": "nothing to install"}
+                    r = {"seconds": 0.0, "ok": True, "nothing_to_install": True}
                 r["run"] = tag
                 if r["ok"]:
                     r.update(tree_size(target) if target.exists() else {"files": 0, "bytes": 0})
@@ -291,7 +293,8 @@ def run_set(s: str, cfg: Dict[str, Any], py312: str, st: Dict[str, Any], peers_o
                 rmtree(target)   # 200 MB trees: keep the disk small
             if phase == "cold" and warm_cache is None:
                 break
-        res["tools"][tool] = _tool_entry(runs)
+        res["tools"][tool] = _tool_entry(runs) if spec["reqs"] else {
+            "available": False, "reason": "n/a: nothing to install (only the +tar step applies)"}
         res["tools"][tool + "+tar"] = _tool_entry(runs, key="total_seconds")
     res["repro"] = repro_summary(res)
     res["size"] = size_summary(res)
@@ -339,7 +342,7 @@ def _trim_report(rep: Any) -> Any:
 def repro_summary(res: Dict[str, Any]) -> Dict[str, Any]:
     out: Dict[str, Any] = {}
     for tool in ("ignite", "ignite+lock", "pip", "uv"):
-        e = res["tools"].get(tool, {})
+        e = res["tools"].get(tool if tool.startswith("ignite") else tool + "+tar", {})
         hashes = [r.get("sha256") for r in e.get("runs", []) if r.get("ok") and r.get("sha256")]
         if len(hashes) < 2:
             out[tool] = {"builds": len(hashes), "identical": None,

@@ -119,7 +119,9 @@ def ensure_all(base_python: str) -> Dict[str, Any]:
     installer = uv_bin() if uv_bin().exists() else None
     out["venvs"].append(_ensure_venv("image", preinstalled_pins(), base_python, installer))
     for name in ("uvicorn", "ff"):
-        out["venvs"].append(_ensure_venv(name, SPECS[name], base_python, installer))
+        # The peers would run on the same python:3.12 image: give them its preinstalled
+        # set too (sklearn imports pandas when present, ~0.2 s of its import time).
+        out["venvs"].append(_ensure_venv(name, SPECS[name] + preinstalled_pins(), base_python, installer))
     out.update(ensure_wrk())
     return out
 

@@ -25,6 +25,7 @@ from build_bench import ARTIFACTS, ignite_bin, ignite_build, ignite_cache_env, i
 from common import APPS, ROOT, WORK, clean_env, log, ratio, rmtree, stats
 
 SERVE = WORK / "serve"
+LOGS = SERVE / "logs"
 SERVER_CPU = 0
 CLIENT_CPU = 1
 BODY = b'{"name": "bench"}'
@@ -45,10 +46,19 @@ class Subject:
     def spawn(self, port: int) -> subprocess.Popen:
         env = dict(self.env, PORT=str(port))
         argv = [a.replace("{port}", str(port)) for a in self.argv]
-        return subprocess.Popen(
-            argv, cwd=self.cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-            start_new_session=True, preexec_fn=lambda: os.sched_setaffinity(0, {SERVER_CPU}),
-        )
+        # stderr to a file, never an unread pipe: a per-request log line would fill a
+        # pipe and stall the server mid-benchmark.
+        LOGS.mkdir(parents=True, exist_ok=True)
+        err = open(LOGS / f"{self.name}.stderr", "wb")
+        try:
+            p = subprocess.Popen(
+                argv, cwd=self.cwd, env=env, stdout=subprocess.DEVNULL, stderr=err,
+                start_new_session=True, preexec_fn=lambda: os.sched_setaffinity(0, {SERVER_CPU}),
+            )
+        finally:
+            err.close()
+        p.bench_log = LOGS / f"{self.name}.stderr"  # type: ignore[attr-defined]
+        return p
 
 
 def stop(p: subprocess.Popen) -> str:
@@ -64,14 +74,11 @@ def stop(p: subprocess.Popen) -> str:
         except ProcessLookupError:
             pass
         p.wait(5)
-    err = b""
-    if p.stderr is not None:
-        try:
-            err = p.stderr.read() or b""
-        except Exception:
-            pass
-        p.stderr.close()
-    return err.decode(errors="replace")[-800:]
+    try:
+        err = Path(p.bench_log).read_bytes()[-800:]  # type: ignore[attr-defined]
+    except (OSError, AttributeError):
+        err = b""
+    return err.decode(errors="replace")
 
 
 def post_once(port: int, timeout: float = 5.0) -> Optional[int]:
@@ -121,8 +128,12 @@ def unpack(artifact: Path, dest: Path) -> Path:
 
 
 def launcher_subject(name: str, root: Path, **env: str) -> Subject:
-    e = clean_env(IGNITE_HOST="127.0.0.1", IGNITE_FUNCTION_ID="bench/hello", IGNITE_ORGANIZATION_ID="bench",
-                  IGNITE_LOG_LEVEL="warning", **env)
+    # Per-request log lines off (warning), like the peers (uvicorn --no-access-log,
+    # gunicorn's access log is off by default); a separate row keeps the default "info".
+    base = {"IGNITE_HOST": "127.0.0.1", "IGNITE_FUNCTION_ID": "bench/hello", "IGNITE_ORGANIZATION_ID": "bench",
+            "IGNITE_LOG_LEVEL": "warning"}
+    base.update(env)
+    e = clean_env(**base)
     return Subject(name, [str(peers.py("image")), "-m", "__ignite__"], root, e)
 
 
@@ -153,14 +164,14 @@ def handler_dirs() -> Dict[str, Path]:
     return d
 
 
-def launcher_artifacts(py312: str) -> Dict[str, Any]:
+def launcher_artifacts(py312: str, fresh: set) -> Dict[str, Any]:
     """hello = set 'none', heavy = set S2 (its handler imports sklearn). Reuse the
     build bench's artifacts; build them here when the build bench did not run."""
     st = ignite_status()
     out: Dict[str, Any] = {"status": st}
     for key, set_name in (("hello", "none"), ("heavy", "S2")):
         art = ARTIFACTS / f"{set_name}.tar.gz"
-        if not art.exists():
+        if set_name not in fresh or not art.exists():   # never serve an artifact from an older packager
             if not st["available"]:
                 out[key] = {"available": False, "reason": st["reason"]}
                 continue
@@ -338,7 +349,10 @@ def throughput(cfg: Dict[str, Any], arts: Dict[str, Any], hd: Dict[str, Path]) -
     unavailable: Dict[str, str] = {}
     a = arts.get("hello", {})
     if a.get("available") and peers.venv_ok("image"):
-        subs.append(("launcher", "ignite launcher", launcher_subject("launcher", unpack(a["artifact"], SERVE / "unpacked" / "tp-hello"))))
+        root = unpack(a["artifact"], SERVE / "unpacked" / "tp-hello")
+        subs.append(("launcher", "ignite launcher (request log off)", launcher_subject("launcher", root)))
+        subs.append(("launcher_log", "ignite launcher, default: one stderr line per request (to a file)",
+                     launcher_subject("launcher-log", root, IGNITE_LOG_LEVEL="info")))
     else:
         unavailable["launcher"] = a.get("reason", "image venv missing")
     if peers.venv_ok("uvicorn"):
@@ -406,11 +420,11 @@ def throughput(cfg: Dict[str, Any], arts: Dict[str, Any], hd: Dict[str, Path]) -
     return res
 
 
-def run(cfg: Dict[str, Any], py312: str) -> Dict[str, Any]:
+def run(cfg: Dict[str, Any], py312: str, fresh: set = frozenset()) -> Dict[str, Any]:
     os.sched_setaffinity(0, {CLIENT_CPU})
     try:
         hd = handler_dirs()
-        arts = launcher_artifacts(py312)
+        arts = launcher_artifacts(py312, set(fresh))
         out: Dict[str, Any] = {"artifacts": {k: {kk: str(vv) for kk, vv in v.items()} for k, v in arts.items()
                                              if k != "status"}}
         out["cold_start"] = cold_start(cfg, py312, arts, hd)
