@@ -97,12 +97,13 @@ def main(root: str, t_start: float) -> int:
         info = protocol.error_info(exc)
         if isinstance(exc, EntryError):
             info["traceback"] = ""
-        app.error = info
-        app.state = App.FAILED
+        # Log before publishing the state: whoever sees /_/ready fail can read why on stderr.
         log.error(
             f"cannot load entry {entry_name}: {info['type']}: {info['error']} "
             f"(serving the error: /_/ready 503, POST 500)\n{info['traceback'].rstrip()}"
         )
+        app.error = info
+        app.state = App.FAILED
     else:
         t_done = perf_counter()
         app.entry = entry_name
