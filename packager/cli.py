@@ -283,6 +283,15 @@ def _runtime_python(artifact: Path, python: Optional[str], runtime: str, cache_d
     return py
 
 
+def entry_options(fn: F) -> F:
+    """Which function the launcher calls, and in which platform's style (build and lock)."""
+    fn = click.option("--convention", type=click.Choice(convention_names()), default="ignite", show_default=True,
+                      help="Handler convention the launcher hosts (docs/conventions.md); "
+                           "also picks the default --entry.")(fn)
+    return click.option("--entry", metavar="MODULE:FUNCTION",
+                        help="Entry point (default handler:handler; other conventions have their own).")(fn)
+
+
 # ------------------------------------------------------------------ commands
 
 
@@ -296,10 +305,7 @@ def main() -> None:
 @click.argument("source", type=click.Path(path_type=Path))
 @click.option("-o", "--output", type=click.Path(path_type=Path), default=Path("artifact.tar.gz"),
               show_default=True, help="Where to write the artifact (written atomically).")
-@click.option("--entry", metavar="MODULE:FUNCTION",
-              help="Entry point (default handler:handler; other conventions have their own).")
-@click.option("--convention", type=click.Choice(convention_names()), default="ignite", show_default=True,
-              help="Handler convention the launcher hosts (docs/conventions.md); also picks the default --entry.")
+@entry_options
 @click.option("--lock", type=click.Path(path_type=Path, dir_okay=False),
               help="Install exactly this lock (pins + hashes) instead of resolving requirements.txt.")
 @dependency_options
@@ -363,6 +369,7 @@ def build(ctx: click.Context, /, source: Path, **_: Any) -> None:
 
 @main.command()
 @click.argument("source", type=click.Path(path_type=Path))
+@entry_options
 @click.option("-o", "--output", "lock_output", type=click.Path(path_type=Path),
               help="Where to write the lock (default: requirements.lock next to the source directory, "
                    "else ./requirements.lock).")
@@ -375,6 +382,7 @@ def build(ctx: click.Context, /, source: Path, **_: Any) -> None:
 def lock(ctx: click.Context, /, source: Path, **_: Any) -> None:
     """Lock SOURCE's requirements.txt for the target: exact versions and hashes (pip-tools)."""
     from packager.build import BuildOptions
+    from packager.checks import EntryPoint
     from packager.lock import lock_source
 
     p, _config_path = apply_config(ctx, source)
@@ -387,6 +395,7 @@ def lock(ctx: click.Context, /, source: Path, **_: Any) -> None:
         output = (source / "requirements.lock") if source.is_dir() else Path("requirements.lock")
     options = BuildOptions(
         source=source, output=output, profile=profile, python312=_find_312(python),
+        entry=EntryPoint.parse(p["entry"]) if p["entry"] else None, convention=p["convention"],
         index=index_config(index_url, extra_index_urls, wheelhouses, offline),
         cache_dir=cache_dir, wheelhouses=tuple(wheelhouses), vendor_anyway=frozenset(vendor_anyway),
         refresh=True,

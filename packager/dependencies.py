@@ -31,14 +31,18 @@ Progress = Callable[[str, str], None]
 
 
 def load_requirements(checked: CheckedSource, options: BuildOptions) -> Requirements:
-    """The lock when one is given (``--lock`` or requirements.lock at the root), else requirements.txt."""
+    """The lock when one is given (``--lock`` or a requirements.lock in the source), else requirements.txt."""
     if options.lock is not None:
         return parse_requirements(Path(options.lock).read_bytes(), str(options.lock))
-    lock = checked.tree.get("requirements.lock")
-    if lock is not None:
-        return parse_requirements(lock.data, "requirements.lock")
+    # `ignite-pack lock` writes requirements.lock at the root; one next to a nested
+    # requirements.txt (openfaas's function/) counts too.
+    req_dir = checked.requirements.path.rpartition("/")[0] if checked.requirements else ""
+    for lock_path in ("requirements.lock", f"{req_dir}/requirements.lock" if req_dir else ""):
+        lock = checked.tree.get(lock_path) if lock_path else None
+        if lock is not None:
+            return parse_requirements(lock.data, lock_path)
     assert checked.requirements is not None
-    return parse_requirements(checked.requirements.data, "requirements.txt")
+    return parse_requirements(checked.requirements.data, checked.requirements.path)
 
 
 def resolve_for(reqs: Requirements, profile: TargetProfile, options: BuildOptions,

@@ -67,12 +67,12 @@ def mark_preinstalled(text: str, profile: TargetProfile, vendor_anyway: frozense
 
 def lock_source(options: BuildOptions, progress: Progress) -> LockResult:
     tree = read_source(Path(options.source), options.limits)
-    checked = check_source(tree, options.entry, python312=options.target_python)
+    checked = check_source(tree, options.entry, python312=options.target_python, convention=options.convention)
     if checked.requirements is None:
         raise RequirementsError("requirements.txt not found at the root of the source", where="requirements.txt",
                                 hint="add requirements.txt next to handler.py")
     profile = load_profile(options.profile)
-    reqs = parse_requirements(checked.requirements.data, "requirements.txt")
+    reqs = parse_requirements(checked.requirements.data, checked.requirements.path)
     # Resolve first: checks pins against the image and builds any sdist-only package into the cache.
     _resolution, cache, _builder = resolve_for(reqs, profile, options, progress)
     vendor_anyway = frozenset(canonicalize_name(n) for n in options.vendor_anyway)
@@ -91,7 +91,7 @@ def lock_source(options: BuildOptions, progress: Progress) -> LockResult:
             "-o", str(work / "requirements.lock"), "requirements.in",
         ], profile, cwd=work)
         if res.returncode != 0:
-            raise ResolveError("pip-compile failed:\n" + last_error(res.stderr), where="requirements.txt",
+            raise ResolveError("pip-compile failed:\n" + last_error(res.stderr), where=reqs.path,
                                hint="the same requirements must first build with `ignite-pack build`")
         text = (work / "requirements.lock").read_text("utf-8")
     header = (f"# Lock for {profile.name} ({profile.image}), written by `ignite-pack lock` with pip-compile.\n"

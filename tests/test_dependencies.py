@@ -218,3 +218,22 @@ def test_json_mode_is_quiet_and_parseable(tmp_path: Path, wheelhouse: Path, herm
     assert "[resolve]" not in r.stderr
     r = run_cli("build", str(src), "-o", str(tmp_path / "b.tar.gz"), "--offline", "--wheelhouse", str(wheelhouse))
     assert "[resolve]" in r.stderr and "[vendor]" in r.stderr  # progress on a human run
+
+
+def test_lock_follows_the_convention_layout(tmp_path: Path, wheelhouse: Path, hermetic_pip: Path) -> None:
+    src = tmp_path / "fn"
+    (src / "function").mkdir(parents=True)
+    (src / "function" / "__init__.py").write_text("")
+    (src / "function" / "handler.py").write_text("def handle(logger, request):\n    return {'ok': True}\n")
+    (src / "function" / "requirements.txt").write_text("demo\n")
+    with LoopbackIndex(wheelhouse) as index:
+        r = run_cli("lock", str(src), "--convention", "openfaas", "--index-url", index.url, "--json", timeout=300)
+        assert r.returncode == 0, r.stderr
+        assert "demo==1.0" in (src / "requirements.lock").read_text()
+        out = tmp_path / "a.tar.gz"
+        r = run_cli("build", str(src), "--convention", "openfaas", "-o", str(out), "--offline",
+                    "--wheelhouse", str(wheelhouse), "--json", timeout=300)
+        assert r.returncode == 0, r.stderr
+    m = read_manifest(out)
+    assert m.requirements["file"] == "requirements.lock" and m.requirements["locked"] is True
+    assert {v.name for v in m.vendored} == {"demo", "newonly"}
