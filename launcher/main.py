@@ -84,6 +84,7 @@ def main(root: str, t_start: float) -> int:
         module, fn, convention = resolve_entry(read_manifest(root), settings.entry_module, settings.entry_fn)
         entry_name = f"{module}:{fn}"
         adapter = load_convention(convention)
+        app.methods = tuple(getattr(adapter, "METHODS", ("POST",)))
         base_path = install_paths(root)
         t_import = perf_counter()
         func = import_entry(module, fn)

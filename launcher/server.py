@@ -158,6 +158,8 @@ class App:
         self.state = App.STARTING
         self.error: Optional[Dict[str, str]] = None
         self.entry = ""
+        #: Methods that reach the handler: the adapter's METHODS, POST by default.
+        self.methods: Tuple[str, ...] = ("POST",)
 
 
 class Conn:
@@ -698,10 +700,11 @@ class Server:
         if path.startswith("/_/"):
             self._probe(conn, req)
             return
-        if req.method != "POST":
-            self._inline(conn, req, 405, {"error": f"method {req.method} not allowed; use POST"}, [("Allow", "POST")])
-            return
         app = self.app
+        if req.method not in app.methods:
+            allow = ", ".join(app.methods)
+            self._inline(conn, req, 405, {"error": f"method {req.method} not allowed; use {allow}"}, [("Allow", allow)])
+            return
         if app.state != App.READY:
             if app.state == App.FAILED:
                 self._inline(conn, req, 500, app.error)

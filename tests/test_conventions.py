@@ -337,8 +337,24 @@ def test_nuclio_context_persists_and_logger_writes_json_lines(nuclio_srv: Launch
     assert any(x.get("with") == {"code": 7} for x in lines)
 
 
-def test_nuclio_only_post_reaches_the_handler(nuclio_srv: Launcher) -> None:
-    status, headers, _ = nuclio_srv.request("GET", "/str")
+def test_nuclio_handlers_see_every_method(nuclio_srv: Launcher) -> None:
+    for method in ("GET", "PUT", "DELETE"):
+        status, _, body = nuclio_srv.request(method, "/echo?q=1", headers={"X-Custom": "v"})
+        assert status == 200, body
+        assert json.loads(body)["method"] == method
+    status, headers, _ = nuclio_srv.request("TRACE", "/echo")
+    assert status == 405 and "GET" in headers["allow"] and "POST" in headers["allow"]
+
+
+def test_yandex_handlers_see_every_method(yandex_srv: Launcher) -> None:
+    status, _, body = yandex_srv.request("GET", "/x?case=echo")
+    assert status == 200, body
+    ev = json.loads(body)["event"]
+    assert ev["httpMethod"] == "GET" and ev["requestContext"]["httpMethod"] == "GET" and ev["body"] == ""
+
+
+def test_openfaas_admits_only_post(openfaas_srv: Launcher) -> None:
+    status, headers, _ = openfaas_srv.request("GET", "/")
     assert status == 405 and headers["allow"] == "POST"
 
 

@@ -347,6 +347,11 @@ def encode(result: Any) -> Response:
     return Response(200, [ct], body)
 
 
+#: Every method reaches the handler (nuclio handlers see ``event.method``); the core
+#: admits only POST unless an adapter says otherwise.
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
 def make_invoker(fn: Callable[..., Any]) -> Invoke:
     """Wrap ``fn(context, event)`` into ``invoke(Request) -> Response`` (async when *fn* is)."""
     context = Context()

@@ -208,6 +208,11 @@ def encode(result: Any) -> Response:
     return Response(status, headers, data)
 
 
+#: Every method reaches the handler (yandex handlers see ``event["httpMethod"]``); the core
+#: admits only POST unless an adapter says otherwise.
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
 def make_invoker(fn: Callable[..., Any]) -> Invoke:
     """Wrap ``fn(event, context)`` into ``invoke(Request) -> Response`` (async when *fn* is)."""
     memory_mb = memory_limit_mb()
