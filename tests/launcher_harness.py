@@ -26,6 +26,7 @@ import re
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import textwrap
 import time
@@ -222,3 +223,59 @@ def running_launcher(
         except subprocess.TimeoutExpired:  # pragma: no cover
             proc.kill()
             proc.wait(10)
+
+
+class RawClient:
+    """A raw HTTP/1.1 connection that parses responses itself (Content-Length only, as the launcher sends).
+
+    For tests that must control every byte: pipelining, slow or vanishing clients.
+    """
+
+    def __init__(self, srv: Launcher, timeout: float = 10.0) -> None:
+        self.sock = srv.connect(timeout)
+        self.buf = b""
+
+    def send(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def _fill(self) -> bool:
+        chunk = self.sock.recv(65536)
+        self.buf += chunk
+        return bool(chunk)
+
+    def response(self) -> Tuple[int, Dict[str, str], bytes]:
+        while b"\r\n\r\n" not in self.buf:
+            if not self._fill():
+                raise ConnectionError(f"closed before a response head; got {self.buf!r}")
+        head, _, self.buf = self.buf.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split()[1])
+        headers = {}
+        for line in lines[1:]:
+            k, _, v = line.partition(":")
+            headers[k.strip().lower()] = v.strip()
+        n = int(headers.get("content-length", "0"))
+        while len(self.buf) < n:
+            if not self._fill():
+                raise ConnectionError("closed inside a body")
+        body, self.buf = self.buf[:n], self.buf[n:]
+        return status, headers, body
+
+    def closed_by_peer(self, timeout: float = 10.0) -> bool:
+        self.sock.settimeout(timeout)
+        try:
+            while self._fill():
+                pass
+        except ConnectionResetError:
+            return True
+        except socket.timeout:
+            return False
+        return True
+
+    def reset(self) -> None:
+        """Close with RST (SO_LINGER 0): the rudest disconnect a client can do."""
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.sock.close()
+
+    def close(self) -> None:
+        self.sock.close()

@@ -17,7 +17,6 @@ import json
 import os
 import signal
 import socket
-import struct
 import threading
 import time
 from collections.abc import Iterator
@@ -25,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.launcher_harness import Launcher, make_root, running_launcher
+from tests.launcher_harness import Launcher, RawClient, make_root, running_launcher
 
 HANDLER = r'''
 import os, sys, time, datetime
@@ -108,59 +107,6 @@ def srv(python312: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[La
         yield s
 
 
-class Client:
-    """A raw connection that parses responses itself (Content-Length only, as the launcher sends)."""
-
-    def __init__(self, srv: Launcher, timeout: float = 10.0) -> None:
-        self.sock = srv.connect(timeout)
-        self.buf = b""
-
-    def send(self, data: bytes) -> None:
-        self.sock.sendall(data)
-
-    def _fill(self) -> bool:
-        chunk = self.sock.recv(65536)
-        self.buf += chunk
-        return bool(chunk)
-
-    def response(self) -> tuple[int, dict[str, str], bytes]:
-        while b"\r\n\r\n" not in self.buf:
-            if not self._fill():
-                raise ConnectionError(f"closed before a response head; got {self.buf!r}")
-        head, _, self.buf = self.buf.partition(b"\r\n\r\n")
-        lines = head.decode("latin-1").split("\r\n")
-        status = int(lines[0].split()[1])
-        headers = {}
-        for line in lines[1:]:
-            k, _, v = line.partition(":")
-            headers[k.strip().lower()] = v.strip()
-        n = int(headers.get("content-length", "0"))
-        while len(self.buf) < n:
-            if not self._fill():
-                raise ConnectionError("closed inside a body")
-        body, self.buf = self.buf[:n], self.buf[n:]
-        return status, headers, body
-
-    def closed_by_peer(self, timeout: float = 10.0) -> bool:
-        self.sock.settimeout(timeout)
-        try:
-            while self._fill():
-                pass
-        except ConnectionResetError:
-            return True
-        except socket.timeout:
-            return False
-        return True
-
-    def reset(self) -> None:
-        """Close with RST (SO_LINGER 0): the rudest disconnect a client can do."""
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        self.sock.close()
-
-    def close(self) -> None:
-        self.sock.close()
-
-
 def post(body: bytes, extra: str = "", path: str = "/") -> bytes:
     return f"POST {path} HTTP/1.1\r\nHost: t\r\nContent-Length: {len(body)}\r\n{extra}\r\n".encode() + body
 
@@ -203,7 +149,7 @@ MALFORMED = {
 
 @pytest.mark.parametrize("raw", MALFORMED.values(), ids=MALFORMED.keys())
 def test_malformed_request_is_400_and_closed(srv: Launcher, raw: bytes) -> None:
-    c = Client(srv)
+    c = RawClient(srv)
     try:
         c.send(raw)
         status, headers, body = c.response()
@@ -225,7 +171,7 @@ OTHER_4XX_5XX = {
 
 @pytest.mark.parametrize("raw,status", OTHER_4XX_5XX.values(), ids=OTHER_4XX_5XX.keys())
 def test_unsupported_framing_is_refused(srv: Launcher, raw: bytes, status: int) -> None:
-    c = Client(srv)
+    c = RawClient(srv)
     try:
         c.send(raw)
         assert c.response()[0] == status
@@ -235,14 +181,14 @@ def test_unsupported_framing_is_refused(srv: Launcher, raw: bytes, status: int) 
 
 
 def test_oversize_head_is_431(srv: Launcher) -> None:
-    c = Client(srv)
+    c = RawClient(srv)
     try:
         c.send(b"POST / HTTP/1.1\r\nX-Big: " + b"a" * 10_000)  # no end of head in sight
         assert c.response()[0] == 431
         assert c.closed_by_peer()
     finally:
         c.close()
-    c = Client(srv)
+    c = RawClient(srv)
     try:
         c.send(b"POST / HTTP/1.1\r\n" + b"".join(b"X-%d: v\r\n" % i for i in range(40)) + b"\r\n")
         assert c.response()[0] == 431
@@ -252,7 +198,7 @@ def test_oversize_head_is_431(srv: Launcher) -> None:
 
 
 def test_chunked_body_reaches_the_handler_de_chunked(srv: Launcher) -> None:
-    c = Client(srv)
+    c = RawClient(srv)
     try:
         c.send(b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n4;ext=1\r\nhell\r\n1\r\no\r\n0\r\nX-Trailer: t\r\n\r\n")
         assert c.response()[0::2] == (200, b"hello")
@@ -264,7 +210,7 @@ def test_chunked_body_reaches_the_handler_de_chunked(srv: Launcher) -> None:
 
 def test_body_over_limit_is_413_before_it_is_sent(srv: Launcher) -> None:
     """A 1 GiB Content-Length is refused from the head: the client never sends the body."""
-    c = Client(srv)
+    c = RawClient(srv)
     try:
         c.send(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 1073741824\r\n\r\n" + b"x" * 1024)
         status, _, body = c.response()
@@ -277,13 +223,13 @@ def test_body_over_limit_is_413_before_it_is_sent(srv: Launcher) -> None:
 
 
 def test_chunked_body_over_limit_is_413_from_the_chunk_size(srv: Launcher) -> None:
-    c = Client(srv)
+    c = RawClient(srv)
     try:
         c.send(b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n40000000\r\n" + b"x" * 1024)
         assert c.response()[0] == 413
     finally:
         c.close()
-    c = Client(srv)
+    c = RawClient(srv)
     try:  # many small chunks adding up past the limit
         c.send(b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n")
         status = None
@@ -315,7 +261,7 @@ def test_chunked_body_over_limit_is_413_from_the_chunk_size(srv: Launcher) -> No
 
 def test_slow_header_client_does_not_starve_others(srv: Launcher) -> None:
     """A client dribbling its head one byte at a time, while others are served; it ends in 408 or a close."""
-    slow = Client(srv)
+    slow = RawClient(srv)
     stop = threading.Event()
     served: list[int] = []
 
@@ -361,7 +307,7 @@ def test_many_idle_connections_do_not_block_service(srv: Launcher) -> None:
 
 
 def test_pipelined_requests_answered_in_order(srv: Launcher) -> None:
-    c = Client(srv)
+    c = RawClient(srv)
     try:
         ids = [f"pipe-{i}" for i in range(10)]
         c.send(b"".join(post(f"body-{i}".encode(), f"X-Ignite-Execution-Id: {eid}\r\n") for i, eid in enumerate(ids))
@@ -377,7 +323,7 @@ def test_pipelined_requests_answered_in_order(srv: Launcher) -> None:
 
 def test_pipelined_flood_without_reading(srv: Launcher) -> None:
     """A client that pipelines thousands of requests and never reads: the server pauses it, others go on."""
-    c = Client(srv)
+    c = RawClient(srv)
     try:
         c.sock.settimeout(2)
         sent = 0
@@ -396,19 +342,19 @@ def test_pipelined_flood_without_reading(srv: Launcher) -> None:
 
 def test_client_disconnects_mid_response(srv: Launcher) -> None:
     for _ in range(5):
-        c = Client(srv)
+        c = RawClient(srv)
         c.send(post(b"big:8000000"))
         c.sock.recv(1024)  # some of the head, then vanish
         c.reset()
     for _ in range(3):  # and while the handler is still running
-        c = Client(srv)
+        c = RawClient(srv)
         c.send(post(b"sleep:0.3"))
         c.reset()
     assert_alive(srv)
 
 
 def test_client_sends_half_a_body_and_vanishes(srv: Launcher) -> None:
-    c = Client(srv)
+    c = RawClient(srv)
     c.send(b"POST / HTTP/1.1\r\nContent-Length: 5000\r\n\r\n" + b"x" * 100)
     c.reset()
     assert_alive(srv)
@@ -510,7 +456,7 @@ def test_soak_no_growth_in_threads_fds_rss(python312: str, tmp_path: Path) -> No
         pid = s.proc.pid
 
         def burst(n: int) -> None:
-            keep = Client(s)
+            keep = RawClient(s)
             try:
                 for i in range(n // 2):
                     keep.send(post(b"k%d" % i))
@@ -537,7 +483,7 @@ def test_soak_no_growth_in_threads_fds_rss(python312: str, tmp_path: Path) -> No
             # a few of the hostile ones in the mix
             for op in ("raise", "datetime", "exit"):
                 assert s.post("/", op.encode())[0] == 500
-            c = Client(s)
+            c = RawClient(s)
             c.send(b"BAD\r\n\r\n")
             c.close()
 

@@ -12,7 +12,7 @@ from typing import Dict, Iterator, List, Optional, Tuple
 
 import pytest
 
-from tests.launcher_harness import Launcher, make_root, running_launcher
+from tests.launcher_harness import Launcher, RawClient, make_root, running_launcher
 
 # The handler blocks on "gate" files so tests control exactly when it returns.
 GATED = """
@@ -41,55 +41,6 @@ def handler(payload, ctx):
         return str(len(payload))
     return payload
 """
-
-
-class Raw:
-    """A raw HTTP/1.1 client connection that parses responses itself."""
-
-    def __init__(self, srv: Launcher, timeout: float = 10.0) -> None:
-        self.sock = srv.connect(timeout)
-        self.buf = b""
-
-    def send(self, data: bytes) -> None:
-        self.sock.sendall(data)
-
-    def _fill(self) -> bool:
-        chunk = self.sock.recv(65536)
-        self.buf += chunk
-        return bool(chunk)
-
-    def response(self) -> Tuple[int, Dict[str, str], bytes]:
-        while b"\r\n\r\n" not in self.buf:
-            if not self._fill():
-                raise ConnectionError(f"closed before a response head; got {self.buf!r}")
-        head, _, self.buf = self.buf.partition(b"\r\n\r\n")
-        lines = head.decode("latin-1").split("\r\n")
-        status = int(lines[0].split()[1])
-        headers = {}
-        for line in lines[1:]:
-            k, _, v = line.partition(":")
-            headers[k.strip().lower()] = v.strip()
-        n = int(headers.get("content-length", "0"))
-        while len(self.buf) < n:
-            if not self._fill():
-                raise ConnectionError("closed inside a body")
-        body, self.buf = self.buf[:n], self.buf[n:]
-        return status, headers, body
-
-    def closed_by_peer(self, timeout: float = 10.0) -> bool:
-        """True once the server closes (EOF or reset) within *timeout*."""
-        self.sock.settimeout(timeout)
-        try:
-            while self._fill():
-                pass
-        except ConnectionResetError:
-            return True
-        except socket.timeout:
-            return False
-        return True
-
-    def close(self) -> None:
-        self.sock.close()
 
 
 def post_req(body: bytes, path: str = "/", extra: str = "") -> bytes:
@@ -151,7 +102,7 @@ def test_blocking_handler_does_not_block_probes(gated: Launcher) -> None:
 
 
 def test_keep_alive_and_pipelining(gated: Launcher) -> None:
-    raw = Raw(gated)
+    raw = RawClient(gated)
     try:
         raw.send(post_req(b"one"))
         assert raw.response()[2] == b"one"
@@ -170,7 +121,7 @@ def test_keep_alive_and_pipelining(gated: Launcher) -> None:
 
 
 def test_chunked_request_body(gated: Launcher) -> None:
-    raw = Raw(gated)
+    raw = RawClient(gated)
     try:
         raw.send(b"POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n")
         raw.send(b"5;ext=1\r\nhello\r\n")
@@ -187,7 +138,7 @@ def test_chunked_request_body(gated: Launcher) -> None:
 
 
 def test_expect_100_continue(gated: Launcher) -> None:
-    raw = Raw(gated)
+    raw = RawClient(gated)
     try:
         raw.send(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n")
         status, _, _ = raw.response()
@@ -199,7 +150,7 @@ def test_expect_100_continue(gated: Launcher) -> None:
 
 
 def test_http10_closes_after_response(gated: Launcher) -> None:
-    raw = Raw(gated)
+    raw = RawClient(gated)
     try:
         raw.send(b"POST / HTTP/1.0\r\nContent-Length: 2\r\n\r\nhi")
         status, headers, body = raw.response()
@@ -211,7 +162,7 @@ def test_http10_closes_after_response(gated: Launcher) -> None:
 
 
 def test_body_too_large_is_413_without_reading_it(gated: Launcher) -> None:
-    raw = Raw(gated)
+    raw = RawClient(gated)
     try:
         raw.send(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 50000000\r\n\r\n" + b"x" * 100)
         status, headers, body = raw.response()
@@ -221,7 +172,7 @@ def test_body_too_large_is_413_without_reading_it(gated: Launcher) -> None:
         assert raw.closed_by_peer()
     finally:
         raw.close()
-    raw = Raw(gated)
+    raw = RawClient(gated)
     try:  # chunked bodies are counted as they arrive
         raw.send(b"POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n")
         raw.send(b"200\r\n" + b"y" * 512 + b"\r\n" + b"200\r\n" + b"y" * 512 + b"\r\n")
@@ -233,14 +184,14 @@ def test_body_too_large_is_413_without_reading_it(gated: Launcher) -> None:
 
 
 def test_header_limits_are_431(gated: Launcher) -> None:
-    raw = Raw(gated)
+    raw = RawClient(gated)
     try:
         raw.send(b"POST / HTTP/1.1\r\nHost: t\r\nX-Big: " + b"a" * 5000 + b"\r\nContent-Length: 0\r\n\r\n")
         assert raw.response()[0] == 431
         assert raw.closed_by_peer()
     finally:
         raw.close()
-    raw = Raw(gated)
+    raw = RawClient(gated)
     try:
         many = "".join(f"X-H{i}: v\r\n" for i in range(30))
         raw.send(f"POST / HTTP/1.1\r\nHost: t\r\n{many}Content-Length: 0\r\n\r\n".encode())
@@ -263,7 +214,7 @@ def test_header_limits_are_431(gated: Launcher) -> None:
     ],
 )
 def test_malformed_requests_are_400(gated: Launcher, bad: bytes) -> None:
-    raw = Raw(gated)
+    raw = RawClient(gated)
     try:
         raw.send(bad)
         assert raw.response()[0] == 400
@@ -273,7 +224,7 @@ def test_malformed_requests_are_400(gated: Launcher, bad: bytes) -> None:
 
 
 def test_slow_client_cannot_hold_the_server(gated: Launcher) -> None:
-    slow = Raw(gated)
+    slow = RawClient(gated)
     stop = threading.Event()
     head = post_req(b"slowbody")
 
@@ -303,7 +254,7 @@ def test_slow_client_cannot_hold_the_server(gated: Launcher) -> None:
 
 
 def test_idle_connection_without_request_is_closed(gated: Launcher) -> None:
-    raw = Raw(gated)
+    raw = RawClient(gated)
     try:
         assert raw.closed_by_peer(timeout=10)
     finally:
@@ -312,10 +263,10 @@ def test_idle_connection_without_request_is_closed(gated: Launcher) -> None:
 
 def test_client_disconnects_mid_request(gated: Launcher) -> None:
     root = gated.root
-    raw = Raw(gated)  # half a body, then gone
+    raw = RawClient(gated)  # half a body, then gone
     raw.send(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\nabc")
     raw.close()
-    raw = Raw(gated)  # handler running when the client goes away
+    raw = RawClient(gated)  # handler running when the client goes away
     raw.send(post_req(b"gate:gone"))
     wait_file(root / "started-gone")
     raw.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
@@ -438,7 +389,7 @@ def test_sync_handler_does_not_import_asyncio(python312: str, tmp_path: Path) ->
 def test_sigterm_drains_in_flight_request_then_exits_0(python312: str, tmp_path: Path) -> None:
     root = make_root(tmp_path, GATED)
     with running_launcher(python312, root, env={"IGNITE_DRAIN_S": "20"}) as srv:
-        idle = Raw(srv)  # an idle keep-alive connection is closed at once
+        idle = RawClient(srv)  # an idle keep-alive connection is closed at once
         idle.send(post_req(b"x"))
         assert idle.response()[0] == 200
         bg = Bg(srv, b"gate:drain")
@@ -526,7 +477,7 @@ def test_many_concurrent_connections(gated: Launcher) -> None:
 
 def test_half_closed_client_still_gets_its_response(gated: Launcher) -> None:
     root = gated.root
-    raw = Raw(gated)
+    raw = RawClient(gated)
     try:
         raw.send(post_req(b"gate:half"))
         wait_file(root / "started-half")
