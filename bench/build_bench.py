@@ -57,8 +57,49 @@ def make_source(set_name: str, dest: Path) -> Path:
 
 
 # ---------------------------------------------------------------- ignite-pack
+SNAPSHOT = WORK / "snapshot"
+_SNAP: Dict[str, Any] = {}
+
+
 def ignite_bin() -> Path:
     return ROOT / ".venv" / "bin" / "ignite-pack"
+
+
+def snapshot_product() -> Dict[str, Any]:
+    """Freeze the product for the whole run. Others commit to the same working tree
+    while the bench runs; an artifact built at minute 1 and one built at minute 8
+    must come from the same packager + launcher. So the committed HEAD's packager/
+    and launcher/ are exported (`git archive`, read-only) to bench/.work/snapshot and
+    run as `.venv/bin/python -m packager` with that snapshot first on PYTHONPATH."""
+    rmtree(SNAPSHOT)
+    SNAPSHOT.mkdir(parents=True)
+    rev = timed(["git", "-C", str(ROOT), "rev-parse", "HEAD"])
+    arch = SNAPSHOT / "src.tar"
+    a = timed(["git", "-C", str(ROOT), "archive", "-o", str(arch), "HEAD", "packager", "launcher"])
+    if not (rev.ok and a.ok):
+        _SNAP.clear()
+        return {"snapshot": False, "reason": (a.tail() or rev.tail()), "note": "running the working tree's ignite-pack"}
+    x = timed(["tar", "xf", str(arch), "-C", str(SNAPSHOT)])
+    arch.unlink()
+    if not x.ok:
+        _SNAP.clear()
+        return {"snapshot": False, "reason": x.tail(), "note": "running the working tree's ignite-pack"}
+    dirty = timed(["git", "-C", str(ROOT), "status", "--porcelain", "--", "packager", "launcher"])
+    _SNAP.update({"path": str(SNAPSHOT)})
+    return {"snapshot": True, "git_rev": rev.stdout.strip(),
+            "uncommitted_in_working_tree_not_measured": [l[3:] for l in dirty.stdout.splitlines()][:30]}
+
+
+def ignite_argv() -> List[str]:
+    if _SNAP:
+        return [str(ROOT / ".venv" / "bin" / "python"), "-m", "packager"]
+    return [str(ignite_bin())]
+
+
+def _env_for_ignite(env: Dict[str, str]) -> Dict[str, str]:
+    if _SNAP:
+        env = dict(env, PYTHONPATH=_SNAP["path"])
+    return env
 
 
 def ignite_status() -> Dict[str, Any]:
@@ -66,11 +107,13 @@ def ignite_status() -> Dict[str, Any]:
     b = ignite_bin()
     if not b.exists():
         return {"available": False, "reason": f"{b.relative_to(ROOT)} not installed (run `make venv`)"}
-    h = timed([str(b), "build", "--help"], env=clean_env())
+    ig = ignite_argv()
+    env = _env_for_ignite(clean_env())
+    h = timed(ig + ["build", "--help"], env=env, cwd=WORK)
     if not h.ok:
         return {"available": False, "reason": f"`ignite-pack build --help` failed: {h.tail(3)}"}
-    v = timed([str(b), "--version"], env=clean_env())
-    lk = timed([str(b), "lock", "--help"], env=clean_env())
+    v = timed(ig + ["--version"], env=env, cwd=WORK)
+    lk = timed(ig + ["lock", "--help"], env=env, cwd=WORK)
     return {
         "available": True,
         "version": (v.stdout.strip() or v.stderr.strip()) if v.ok else None,
@@ -113,7 +156,8 @@ def artifact_facts(path: Path) -> Dict[str, Any]:
 def ignite_make_lock(src: Path, lock: Path, env: Dict[str, str], st: Dict[str, Any]) -> Dict[str, Any]:
     """`ignite-pack lock SRC -o LOCK` (with its own cache, so the locked cold builds stay cold)."""
     lock.parent.mkdir(parents=True, exist_ok=True)
-    r = timed([str(ignite_bin()), "lock", str(src), "-o", str(lock), "--json"], env=env, cwd=lock.parent, timeout=900)
+    r = timed(ignite_argv() + ["lock", str(src), "-o", str(lock), "--json"], env=_env_for_ignite(env),
+              cwd=lock.parent, timeout=900)
     return {"seconds": r.seconds, "ok": r.ok and lock.exists(), "error": None if r.ok else _ignite_error(r),
             "file": lock.name}
 
@@ -134,8 +178,8 @@ def _ignite_error(r: Any) -> str:
 
 def ignite_build(src: Path, out: Path, env: Dict[str, str], st: Dict[str, Any], extra: Optional[List[str]] = None) -> Dict[str, Any]:
     out.parent.mkdir(parents=True, exist_ok=True)
-    argv = [str(ignite_bin()), "build", str(src), "-o", str(out)] + (["--json"] if st.get("json") else []) + (extra or [])
-    r = timed(argv, env=env, cwd=out.parent, timeout=1800)
+    argv = ignite_argv() + ["build", str(src), "-o", str(out)] + (["--json"] if st.get("json") else []) + (extra or [])
+    r = timed(argv, env=_env_for_ignite(env), cwd=out.parent, timeout=1800)
     res: Dict[str, Any] = {"seconds": r.seconds, "ok": r.ok and out.exists()}
     if not res["ok"]:
         res["error"] = f"exit {r.rc}: {_ignite_error(r)}"

@@ -81,6 +81,8 @@ def main(argv=None) -> int:
         t = time.time()
         data["setup"] = peers.ensure_all(py312)
         data["setup"]["seconds"] = round(time.time() - t, 1)
+    data["product"] = build_bench.snapshot_product()
+    log(f"product under test: {data['product']}")
     data["versions"] = peers.versions(py312)
     ist = build_bench.ignite_status()
     data["versions"]["ignite-pack"] = ist.get("version") if ist["available"] else f"not available: {ist['reason']}"

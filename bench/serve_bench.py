@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional
 
 import peers
-from build_bench import ARTIFACTS, ignite_bin, ignite_build, ignite_cache_env, ignite_status, make_source
+from build_bench import ARTIFACTS, ignite_build, ignite_cache_env, ignite_status, make_source
 from common import APPS, ROOT, WORK, clean_env, log, ratio, rmtree, stats
 
 SERVE = WORK / "serve"
@@ -228,10 +228,10 @@ def cold_start(cfg: Dict[str, Any], py312: str, arts: Dict[str, Any], hd: Dict[s
     if a.get("available") and peers.venv_ok("image"):
         root = unpack(a["artifact"], SERVE / "unpacked" / "heavy-ro")
         s = launcher_subject("launcher-heavy-nopyc", root, PYTHONDONTWRITEBYTECODE="1")
-        has_pyc = any(p.suffix == ".pyc" for p in root.rglob("*.pyc"))
+        has_pyc = any(True for _ in (root / "vendor").rglob("*.pyc"))
         if not _launcher_works(s):
             subjects.append(("launcher_heavy_nopyc", "ignite launcher, heavy, read-only (no pyc written)"
-                             + (" [artifact ships .pyc]" if has_pyc else ""), s, cfg["cold_runs_nopyc"]))
+                             + (" [artifact ships vendor .pyc]" if has_pyc else ""), s, cfg["cold_runs_nopyc"]))
     a = arts.get("heavy_compiled", {})
     if a.get("available"):
         root = unpack(a["artifact"], SERVE / "unpacked" / "heavy-compiled")
