@@ -24,6 +24,7 @@ from typing import Optional
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
+from packager.artifact import DEFAULT_MTIME
 from packager.cache import Cache, atomic_bytes, sha256_file
 from packager.errors import FetchError, ResolveError, SdistBuildError, SourceError
 from packager.intake import Limits, read_source
@@ -177,6 +178,9 @@ class SdistBuilderImpl:
             extra["PIP_FIND_LINKS"] = " ".join(self.index.find_links)
         if self.index.offline:
             extra["PIP_NO_INDEX"] = "1"
+        # Wheel builders stamp zip entries with the clock unless told otherwise: a fixed
+        # epoch makes a rebuilt sdist give the same wheel bytes (reproducible artifacts).
+        extra.setdefault("SOURCE_DATE_EPOCH", os.environ.get("SOURCE_DATE_EPOCH") or str(DEFAULT_MTIME))
         return subprocess.run(argv, cwd=cwd, env=clean_env(extra), capture_output=True, text=True,
                               timeout=900, check=False, stdin=subprocess.DEVNULL)
 

@@ -135,6 +135,11 @@ def test_pure_sdist_is_built_into_a_wheel(tmp_path: Path, wheelhouse: Path, herm
     [dist] = result.manifest.vendored
     assert dist.name == "puresdist" and dist.built_from_sdist and dist.wheel.endswith("py3-none-any.whl")
     assert _members(out)["vendor/puresdist.py"] == b"ANSWER = 42\n"
+    # Built again from scratch (another cache, a later clock): the same wheel, the same artifact.
+    again = build(BuildOptions(source=src, output=tmp_path / "b.tar.gz", cache_dir=tmp_path / "other-cache",
+                               **_offline(wheelhouse)))  # type: ignore[arg-type]
+    assert again.manifest.vendored[0].wheel_sha256 == dist.wheel_sha256
+    assert again.sha256 == result.sha256
 
 
 def test_c_extension_sdist_that_cannot_target_312_is_a_clear_error(tmp_path: Path, wheelhouse: Path,
