@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import tarfile
+import time
 from pathlib import Path
 
 import pytest
@@ -135,7 +136,9 @@ def test_pure_sdist_is_built_into_a_wheel(tmp_path: Path, wheelhouse: Path, herm
     [dist] = result.manifest.vendored
     assert dist.name == "puresdist" and dist.built_from_sdist and dist.wheel.endswith("py3-none-any.whl")
     assert _members(out)["vendor/puresdist.py"] == b"ANSWER = 42\n"
-    # Built again from scratch (another cache, a later clock): the same wheel, the same artifact.
+    # Built again from scratch (another cache, a later clock: zip times have 2 s resolution):
+    # the same wheel, the same artifact.
+    time.sleep(2.1)
     again = build(BuildOptions(source=src, output=tmp_path / "b.tar.gz", cache_dir=tmp_path / "other-cache",
                                **_offline(wheelhouse)))  # type: ignore[arg-type]
     assert again.manifest.vendored[0].wheel_sha256 == dist.wheel_sha256
