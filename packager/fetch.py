@@ -9,14 +9,19 @@ sdist-only packages are built into wheels with ``build``.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import platform
 import re
 import shutil
+import ssl
 import subprocess
 import sys
 import tempfile
+import urllib.parse
+import urllib.request
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -24,6 +29,7 @@ from typing import Optional
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
+from packager import __version__
 from packager.artifact import DEFAULT_MTIME
 from packager.cache import Cache, atomic_bytes, sha256_file
 from packager.errors import FetchError, ResolveError, SdistBuildError, SourceError
@@ -218,6 +224,56 @@ class SdistBuilderImpl:
         )
 
 
+def _ssl_context() -> ssl.SSLContext:
+    """Trust what pip on this machine trusts: PIP_CERT, then the usual CA bundle variables."""
+    for var in ("PIP_CERT", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"):
+        path = os.environ.get(var)
+        if path and os.path.isfile(path):
+            return ssl.create_default_context(cafile=path)
+    return ssl.create_default_context()
+
+
+def _download_one(pin: Pin, dest: Path, context: ssl.SSLContext) -> Optional[Path]:
+    """Download the file the resolver chose; None on any failure (pip download is the fallback)."""
+    url = pin.url.split("#", 1)[0]
+    name = urllib.parse.unquote(url.rsplit("/", 1)[-1])
+    if not name.endswith(".whl") or "/" in name or name.startswith("."):
+        return None
+    try:
+        req = urllib.request.Request(url, headers={"User-Agent": f"ignite-pack/{__version__}"})
+        with urllib.request.urlopen(req, timeout=120, context=context) as resp:
+            data = resp.read()
+    except (OSError, ValueError):
+        return None
+    digest = hashlib.sha256(data).hexdigest()
+    if pin.hashes and f"sha256:{digest}" not in pin.hashes:
+        return None
+    path = dest / name
+    path.write_bytes(data)
+    return path
+
+
+def download_direct(pins: Sequence[Pin], dest: Path) -> list[Pin]:
+    """Download pins that carry the resolver's URL, in parallel; return the pins still missing.
+
+    pip downloads one file at a time and costs another interpreter start; the
+    resolver already chose each file, so its URL is enough. Anything unusual
+    (no URL, credentials, an HTTP error, a hash mismatch) is left to pip download.
+    """
+    def direct_ok(p: Pin) -> bool:
+        parts = urllib.parse.urlsplit(p.url)
+        return parts.scheme in ("https", "http", "file") and "@" not in parts.netloc
+
+    direct = [p for p in pins if direct_ok(p)]
+    if not direct:
+        return list(pins)
+    dest.mkdir(parents=True, exist_ok=True)
+    context = _ssl_context()
+    with ThreadPoolExecutor(max_workers=min(8, len(direct))) as pool:
+        got = dict(zip([p.name for p in direct], pool.map(lambda p: _download_one(p, dest, context), direct)))
+    return [p for p in pins if got.get(p.name) is None]
+
+
 def fetch(pins: Sequence[Pin], profile: TargetProfile, *, index: IndexConfig, cache: Cache,
           build_sdist: SdistBuilderImpl, wheelhouses: Sequence[Path] = (),
           progress: Progress = lambda s, m: None) -> list[FetchedWheel]:
@@ -240,16 +296,18 @@ def fetch(pins: Sequence[Pin], profile: TargetProfile, *, index: IndexConfig, ca
                  + ", ".join(f"{p.name}=={p.version}" for p in missing[:6]) + (" …" if len(missing) > 6 else ""))
         with tempfile.TemporaryDirectory(prefix="ignite-fetch-") as tmp:
             work = Path(tmp)
-            all_hashed = all(p.hashes for p in missing)
-            lines = [f"{p.name}=={p.version}" + ("".join(f" --hash={h}" for h in p.hashes) if all_hashed else "")
-                     for p in missing]
-            (work / "req.txt").write_text("\n".join(lines) + "\n", "utf-8")
-            res = run_pip("pip", ["download", "--no-deps", "-d", str(work / "dl"), "-r", str(work / "req.txt"),
-                                  *target_args(profile), *index.pip_args(),
-                                  *[a for d in wheelhouses for a in ("--find-links", str(d))]], profile)
-            if res.returncode != 0 and not missing_distribution(res.stderr):
-                raise FetchError("download failed:\n" + last_error(res.stderr), where="fetch",
-                                 hint="check the index settings and the network; hashes must match the lock")
+            rest = download_direct(missing, work / "dl")
+            if rest:
+                all_hashed = all(p.hashes for p in rest)
+                lines = [f"{p.name}=={p.version}" + ("".join(f" --hash={h}" for h in p.hashes) if all_hashed else "")
+                         for p in rest]
+                (work / "req.txt").write_text("\n".join(lines) + "\n", "utf-8")
+                res = run_pip("pip", ["download", "--no-deps", "-d", str(work / "dl"), "-r", str(work / "req.txt"),
+                                      *target_args(profile), *index.pip_args(),
+                                      *[a for d in wheelhouses for a in ("--find-links", str(d))]], profile)
+                if res.returncode != 0 and not missing_distribution(res.stderr):
+                    raise FetchError("download failed:\n" + last_error(res.stderr), where="fetch",
+                                     hint="check the index settings and the network; hashes must match the lock")
             for f in sorted((work / "dl").glob("*.whl")) if (work / "dl").is_dir() else []:
                 cache.add_wheel(f)
         for pin in missing:

@@ -48,6 +48,8 @@ class Pin:
     version: str
     hashes: tuple[str, ...] = ()
     requested: bool = False
+    #: Where the resolver found the file (absent for locks); the fetch stage may download it directly.
+    url: str = ""
 
 
 @dataclass(frozen=True)
@@ -175,6 +177,7 @@ def _pip_resolve(reqs: Requirements, profile: TargetProfile, index: IndexConfig,
                         "name": item["metadata"]["name"],
                         "version": item["metadata"]["version"],
                         "requested": bool(item.get("requested")),
+                        "url": item.get("download_info", {}).get("url", ""),
                         "hashes": sorted(
                             f"{k}:{v}" for k, v in
                             item.get("download_info", {}).get("archive_info", {}).get("hashes", {}).items()
@@ -248,7 +251,7 @@ def resolve(
         if name in profile.preinstalled and name not in vendor_anyway:
             skipped.append(_skip(name, item["version"], item["requested"], profile))
         else:
-            pins.append(Pin(name, item["version"], tuple(item["hashes"]), item["requested"]))
+            pins.append(Pin(name, item["version"], tuple(item["hashes"]), item["requested"], item.get("url", "")))
     reached = {s.name for s in skipped}
     for name in profile.preinstalled_closure(reached):
         if name not in reached and name not in anyway:

@@ -245,3 +245,28 @@ def test_lock_follows_the_convention_layout(tmp_path: Path, wheelhouse: Path, he
     m = read_manifest(out)
     assert m.requirements["file"] == "requirements.lock" and m.requirements["locked"] is True
     assert {v.name for v in m.vendored} == {"demo", "newonly"}
+
+
+def test_direct_downloads_and_their_fallbacks(tmp_path: Path, wheelhouse: Path) -> None:
+    import hashlib
+
+    from packaging.utils import canonicalize_name
+
+    from packager.fetch import download_direct
+    from packager.resolve import Pin
+
+    demo = wheelhouse / "demo-1.0-py3-none-any.whl"
+    good = "sha256:" + hashlib.sha256(demo.read_bytes()).hexdigest()
+    with LoopbackIndex(wheelhouse) as index:
+        base = index.url.replace("/simple/", "/files/")
+        pins = [
+            Pin(canonicalize_name("demo"), "1.0", (good,), url=base + demo.name),
+            Pin(canonicalize_name("newonly"), "1.0", ("sha256:" + "0" * 64,), url=base + "newonly-1.0-py3-none-any.whl"),
+            Pin(canonicalize_name("oldonly"), "1.0", (), url=base.replace("127.0.0.1", "user:pw@127.0.0.1")
+                + "oldonly-1.0-py3-none-any.whl"),
+            Pin(canonicalize_name("tomli"), "2.0.1", ()),  # from a lock: no URL
+        ]
+        rest = download_direct(pins, tmp_path / "dl")
+    assert [p.name for p in rest] == ["newonly", "oldonly", "tomli"]  # bad hash, credentials, no URL: pip's job
+    assert sorted(f.name for f in (tmp_path / "dl").iterdir()) == [demo.name]
+    assert (tmp_path / "dl" / demo.name).read_bytes() == demo.read_bytes()
