@@ -185,8 +185,23 @@ def git_rev() -> Optional[str]:
     return r.stdout.strip() if r.ok else None
 
 
+_URL = __import__("re").compile(r"[a-z][a-z0-9+.-]*://[^\s'\"|)]+", __import__("re").I)
+
+
+def scrub(obj: Any) -> Any:
+    """Replace every URL in the results with <url>: tool error messages quote the
+    index's download URLs, and no index host name belongs in committed files."""
+    if isinstance(obj, str):
+        return _URL.sub("<url>", obj)
+    if isinstance(obj, dict):
+        return {k: scrub(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [scrub(v) for v in obj]
+    return obj
+
+
 def write_json(path: Path, data: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n")
+    tmp.write_text(json.dumps(scrub(data), indent=2, sort_keys=False) + "\n")
     os.replace(tmp, path)

@@ -24,7 +24,7 @@ import build_bench  # noqa: E402
 import peers  # noqa: E402
 import report  # noqa: E402
 import serve_bench  # noqa: E402
-from common import BENCH, RESULTS, WORK, git_rev, log, machine_info, write_json  # noqa: E402
+from common import BENCH, RESULTS, WORK, git_rev, log, machine_info, scrub, write_json  # noqa: E402
 
 MODES = {
     "quick": {"build_cold": 1, "build_warm": 2, "uv_warm": 1, "pip_cold": 1, "pip_warm": 1,
@@ -51,7 +51,7 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
 
     if a.report_only:
-        data = json.loads(Path(a.out).read_text())
+        data = scrub(json.loads(Path(a.out).read_text()))
         data["headline"] = report.headline(data)
         write_json(Path(a.out), data)
         (BENCH / "RESULTS.md").write_text(report.render(data))
@@ -96,6 +96,7 @@ def main(argv=None) -> int:
         fresh = {k for k, v in (data.get("build") or {}).get("sets", {}).items() if v.get("artifact_for_serve")}
         data["serve"] = serve_bench.run(cfg, py312, fresh)
         data["serve"]["seconds"] = round(time.time() - t, 1)
+    data = scrub(data)
     data["headline"] = report.headline(data)
     data["total_seconds"] = round(time.time() - t0, 1)
     write_json(Path(a.out), data)
