@@ -162,11 +162,13 @@ def render(data: Dict[str, Any]) -> str:
 #: Likely causes, from profiling the packager at the time these rows were written
 #: (see the stage timings of `ignite-pack build` without --json). Re-check when they move.
 CAUSES = {
-    "build_cold": "cold path = two pip subprocesses (resolve with `pip install --dry-run --report`, then "
-                  "download), each paying interpreter + pip start-up (~0.4 s) and pip's serial downloads; uv "
-                  "resolves and downloads in-process, in parallel",
-    "build_sdist": "sdist-only package: the first resolution fails, the sdist is built in an isolated build "
-                   "env (setuptools fetched and installed), then pip resolves again",
+    "build_cold": "resolution is a `pip install --dry-run --report` subprocess (~0.7 s for S1: interpreter + pip "
+                  "start-up, index metadata fetched one by one); since 5e13d96 the downloads themselves are parallel "
+                  "and in-process (~0.05 s for S1). uv resolves in-process in ~0.2 s. A lock or a cached resolution "
+                  "skips this step (the ignite+lock rows; see their status)",
+    "build_sdist": "sdist-only package: a first resolution fails (~0.5 s), the sdist is fetched through pip (~1.7 s), "
+                   "built into a wheel in an isolated build env (~1.4 s, setuptools fetched), then pip resolves again "
+                   "(~0.5 s); uv builds the same sdist in about 1 s",
     "build_warm": "a warm build still produces the deployable archive: it writes and sha256-hashes the whole "
                   "~45 MB artifact (~0.23 s), verifies each cached segment's sha256 (~0.07 s), encodes a manifest "
                   "of ~2,800 files and pays ~0.13 s of CLI imports; uv's warm --target install only links/copies "

@@ -102,7 +102,7 @@ def main(argv=None) -> int:
     write_json(Path(a.out), data)
     md = BENCH / "RESULTS.md" if Path(a.out).resolve() == (RESULTS / "latest.json").resolve() else Path(a.out).with_suffix(".md")
     md.write_text(report.render(data))
-    log(f"done in {data['total_seconds']}s -> {a.out}, bench/RESULTS.md")
+    log(f"done in {data['total_seconds']}s -> {a.out}, {md}")
     for k, v in data["headline"].items():
         log(f"  {k}: {v.get('text')}")
     return 0
