@@ -257,6 +257,14 @@ def _losses(data: Dict[str, Any]) -> List[str]:
                 if r is not None and r > PARITY and s not in ("S1", "S2"):   # S1/S2 are in the headline
                     out.append(f"build {s} {phase}: ignite / {peer} {_x(r)} (ignite {_s(_med(ig, phase))} vs "
                                f"{_s(_med(t.get(peer), phase))}) — slower than install + tar.")
+        z = e.get("size") or {}
+        if e.get("requirements") and z.get("ignite_bytes"):
+            for peer, key in (("pip --target + tar czf", "pip_tar_bytes"), ("uv --target + tar czf", "uv_tar_bytes")):
+                if z.get(key) and z["ignite_bytes"] > z[key]:
+                    out.append(f"size {s}: the artifact ({_mb(z['ignite_bytes'])}) is larger than {peer} "
+                               f"({_mb(z[key])}). Likely cause: nothing preinstalled to skip in this set, and the "
+                               "artifact also carries the launcher (with its .pyc), the manifest (every file's "
+                               "sha256) and the dist-info files; the uv tree has no .pyc at all.")
         rp = _g(e, "repro", "ignite", "identical")
         if rp is False:
             out.append(f"build {s}: ignite artifacts were NOT byte-identical across builds.")
