@@ -342,6 +342,11 @@ def run_set(s: str, cfg: Dict[str, Any], py312: str, st: Dict[str, Any], peers_o
         res["tools"][tool + "+tar"] = _tool_entry(runs, key="total_seconds")
     res["repro"] = repro_summary(res)
     res["size"] = size_summary(res)
+    # keep the disk small: drop per-run caches and naive archives (S2 alone is GBs)
+    for d in base.glob("*/cache"):
+        rmtree(d)
+    for f in base.glob("*/naive.tar.gz"):
+        f.unlink()
     return res
 
 
