@@ -20,6 +20,9 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packager.errors import RequirementsError
 
 MAX_LINE = 4096
+#: A logical line (joined with ``\``) may be longer: a lock line lists a hash per file of a
+#: release, ~80 characters each, and numpy-like releases publish dozens of files.
+MAX_LOGICAL = 256 * 1024
 MAX_FILE = 1024 * 1024
 _ENV_VAR = re.compile(r"\$\{[^}]*\}|\$[A-Za-z_][A-Za-z0-9_]*")
 _PREINSTALLED = re.compile(r"^#\s*preinstalled:\s*([A-Za-z0-9][A-Za-z0-9._-]*)==(\S+)", re.MULTILINE)
@@ -105,9 +108,9 @@ def _logical_lines(text: str, path: str = "requirements.txt") -> list[tuple[int,
         line = re.sub(r"(^|\s)#.*$", "", raw)
         if line.rstrip().endswith("\\"):
             buf += line.rstrip()[:-1] + " "
-            if len(buf) > MAX_LINE:
+            if len(buf) > MAX_LOGICAL:
                 raise RequirementsError(
-                    f"continued line is too long (over {MAX_LINE} characters)",
+                    f"continued line is too long (over {MAX_LOGICAL} characters)",
                     where=f"{path}:{start}", hint="one requirement per line",
                 )
             continue

@@ -270,3 +270,12 @@ def test_direct_downloads_and_their_fallbacks(tmp_path: Path, wheelhouse: Path) 
     assert [p.name for p in rest] == ["newonly", "oldonly", "tomli"]  # bad hash, credentials, no URL: pip's job
     assert sorted(f.name for f in (tmp_path / "dl").iterdir()) == [demo.name]
     assert (tmp_path / "dl" / demo.name).read_bytes() == demo.read_bytes()
+
+
+def test_a_lock_line_with_many_hashes_is_accepted() -> None:
+    from packager.requirements import parse_requirements
+
+    # pip-compile lists a hash per file of the release: dozens for numpy-like projects.
+    line = "orjson==3.10.0 " + " ".join(f"\\\n    --hash=sha256:{i:064x}" for i in range(120))
+    reqs = parse_requirements(line.encode(), "requirements.lock")
+    assert reqs.is_lock and len(reqs.lines[0].hashes) == 120

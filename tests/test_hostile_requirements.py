@@ -18,7 +18,7 @@ import pytest
 from packager import piprun
 from packager.errors import RequirementsError
 from packager.profile import load_profile
-from packager.requirements import MAX_LINE, parse_requirements
+from packager.requirements import MAX_LINE, MAX_LOGICAL, parse_requirements
 from tests.hostile import HANDLER
 from tests.test_hostile_sources import assert_no_escape, python_flag, run_build, snapshot
 
@@ -69,7 +69,7 @@ HOSTILE: list[tuple[str, bytes, str]] = [
     ("continued-option", b"pkg==1.0 \\\n--index-url https://evil.invalid", "invalid requirement"),
     ("continued-editable", b"\\\n-e .", "editable"),
     ("absurd-line", b"a" * (MAX_LINE + 1), "too long"),
-    ("absurd-continued", b"aaaaaaa \\\n" * (MAX_LINE // 4), "too long"),
+    ("absurd-continued", b"aaaaaaa \\\n" * (MAX_LOGICAL // 7), "too long"),
     ("nul-byte", b"req\x00uests", "NUL"),
     ("non-utf8", b"caf\xe9==1.0", "UTF-8"),
     ("marker-injection", b"pkg ; os.system('id')", "invalid requirement"),
