@@ -297,7 +297,7 @@ def fetch(pins: Sequence[Pin], profile: TargetProfile, *, index: IndexConfig, ca
         with tempfile.TemporaryDirectory(prefix="ignite-fetch-") as tmp:
             work = Path(tmp)
             rest = download_direct(missing, work / "dl")
-            if rest:
+            while rest:
                 all_hashed = all(p.hashes for p in rest)
                 lines = [f"{p.name}=={p.version}" + ("".join(f" --hash={h}" for h in p.hashes) if all_hashed else "")
                          for p in rest]
@@ -305,9 +305,18 @@ def fetch(pins: Sequence[Pin], profile: TargetProfile, *, index: IndexConfig, ca
                 res = run_pip("pip", ["download", "--no-deps", "-d", str(work / "dl"), "-r", str(work / "req.txt"),
                                       *target_args(profile), *index.pip_args(),
                                       *[a for d in wheelhouses for a in ("--find-links", str(d))]], profile)
-                if res.returncode != 0 and not missing_distribution(res.stderr):
+                if res.returncode == 0:
+                    break
+                absent = missing_distribution(res.stderr)
+                if not absent:
                     raise FetchError("download failed:\n" + last_error(res.stderr), where="fetch",
                                      hint="check the index settings and the network; hashes must match the lock")
+                # pip stops at the first pin with no wheel for the target: leave that one to the
+                # sdist path below and download the others.
+                before = len(rest)
+                rest = [p for p in rest if not _same_name(p.name, absent[0])]
+                if len(rest) == before:
+                    break
             for f in sorted((work / "dl").glob("*.whl")) if (work / "dl").is_dir() else []:
                 cache.add_wheel(f)
         for pin in missing:

@@ -17,9 +17,11 @@ from typing import TYPE_CHECKING
 from packaging.utils import canonicalize_name
 
 from packager.artifact import atomic_write
+from packager.cache import Cache
 from packager.checks import check_source
 from packager.dependencies import resolve_for
 from packager.errors import RequirementsError, ResolveError
+from packager.fetch import SDIST_SIDECAR
 from packager.intake import read_source
 from packager.piprun import last_error, run_pip, target_args
 from packager.profile import TargetProfile, load_profile
@@ -65,6 +67,27 @@ def mark_preinstalled(text: str, profile: TargetProfile, vendor_anyway: frozense
     return "\n".join(out) + "\n"
 
 
+def add_sdist_hashes(text: str, cache: Cache) -> str:
+    """Add the sdist's hash to the pins of packages that exist only as sdists.
+
+    pip-compile hashes the wheel we built (from the cache's built/); a build from
+    the lock on another machine downloads the sdist, which must verify too.
+    """
+    sdist_hash: dict[tuple[str, str], str] = {}
+    for sidecar in cache.built.glob("*.whl" + SDIST_SIDECAR):
+        name, version = sidecar.name.split("-")[:2]
+        sdist_hash[(canonicalize_name(name), version)] = sidecar.read_text().strip()
+    out: list[str] = []
+    for line in text.splitlines():
+        out.append(line)
+        if line and not line[0].isspace() and "==" in line and line.rstrip().endswith("\\"):
+            name, _, version = line.split(" ", 1)[0].partition("==")
+            digest = sdist_hash.get((canonicalize_name(name), version))
+            if digest:
+                out.append(f"    --hash=sha256:{digest} \\")
+    return "\n".join(out) + "\n"
+
+
 def lock_source(options: BuildOptions, progress: Progress) -> LockResult:
     tree = read_source(Path(options.source), options.limits)
     checked = check_source(tree, options.entry, python312=options.target_python, convention=options.convention)
@@ -96,7 +119,7 @@ def lock_source(options: BuildOptions, progress: Progress) -> LockResult:
         text = (work / "requirements.lock").read_text("utf-8")
     header = (f"# Lock for {profile.name} ({profile.image}), written by `ignite-pack lock` with pip-compile.\n"
               "# `# preinstalled:` lines are the image's own pins: listed, never vendored.\n")
-    body = mark_preinstalled(text.replace(str(work) + "/", ""), profile, vendor_anyway)
+    body = add_sdist_hashes(mark_preinstalled(text.replace(str(work) + "/", ""), profile, vendor_anyway), cache)
     data = (header + body).encode()
     locked = parse_requirements(data, "requirements.lock")
     if not locked.is_lock:

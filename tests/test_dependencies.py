@@ -279,3 +279,48 @@ def test_a_lock_line_with_many_hashes_is_accepted() -> None:
     line = "orjson==3.10.0 " + " ".join(f"\\\n    --hash=sha256:{i:064x}" for i in range(120))
     reqs = parse_requirements(line.encode(), "requirements.lock")
     assert reqs.is_lock and len(reqs.lines[0].hashes) == 120
+
+
+def test_locked_fetch_downloads_the_wheels_and_builds_only_the_sdist_only_pin(tmp_path: Path, wheelhouse: Path,
+                                                                             hermetic_pip: Path) -> None:
+    """pip download stops at the first pin without a wheel; the others must still come from the index."""
+    import hashlib
+
+    from packaging.utils import canonicalize_name
+
+    from packager.cache import Cache
+    from packager.fetch import SDIST_SIDECAR, fetch
+    from packager.profile import load_profile
+    from packager.resolve import Pin
+
+    index_dir = tmp_path / "index"
+    index_dir.mkdir()
+    for name in ("demo-1.0-py3-none-any.whl", "newonly-1.0-py3-none-any.whl"):
+        (index_dir / name).write_bytes((wheelhouse / name).read_bytes())
+    sdist = make_sdist(index_dir, "puresdist", "0.3")
+    sdist_sha = hashlib.sha256(sdist.read_bytes()).hexdigest()
+
+    def sha(p: Path) -> tuple[str, ...]:
+        return (f"sha256:{hashlib.sha256(p.read_bytes()).hexdigest()}",)
+
+    pins = [Pin(canonicalize_name("demo"), "1.0", sha(index_dir / "demo-1.0-py3-none-any.whl")),
+            Pin(canonicalize_name("puresdist"), "0.3", (f"sha256:{sdist_sha}",)),
+            Pin(canonicalize_name("newonly"), "1.0", sha(index_dir / "newonly-1.0-py3-none-any.whl"))]
+    cache = Cache(tmp_path / "cache").ensure()
+    built: list[str] = []
+
+    def fake_builder(spec: str, hashes: tuple[str, ...] = ()) -> Path:
+        # Stands in for the sdist build: the wheel it would make, with the sdist's hash beside it.
+        built.append(spec)
+        assert f"sha256:{sdist_sha}" in hashes
+        wheel = make_wheel(cache.built, "puresdist", "0.3")
+        (cache.built / (wheel.name + SDIST_SIDECAR)).write_text(sdist_sha)
+        return wheel
+
+    with LoopbackIndex(index_dir) as index:
+        got = fetch(pins, load_profile(), index=IndexConfig(index_url=index.url), cache=cache,
+                    build_sdist=fake_builder)  # type: ignore[arg-type]
+    assert [w.pin.name for w in got] == ["demo", "puresdist", "newonly"]
+    assert built == ["puresdist==0.3"]
+    assert got[1].built_from_sdist and not got[0].built_from_sdist
+    assert {p.name for p in cache.wheels.iterdir()} == {"demo-1.0-py3-none-any.whl", "newonly-1.0-py3-none-any.whl"}
