@@ -52,6 +52,20 @@ def _patch_target_python(spec: dict[str, Any]) -> None:
 
     TargetPython.__init__ = init  # type: ignore[method-assign]
 
+    # pip-tools builds its resolver without py_version_info, and pip then checks
+    # Requires-Python against the *host*: a 3.11 host would never pick a release
+    # that needs >=3.12. Default it to the target too.
+    from pip._internal.cli.req_command import RequirementCommand
+
+    original_make_resolver = RequirementCommand.make_resolver.__func__  # type: ignore[attr-defined]
+
+    def make_resolver(cls: Any, *args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("py_version_info") is None:
+            kwargs["py_version_info"] = version
+        return original_make_resolver(cls, *args, **kwargs)
+
+    RequirementCommand.make_resolver = classmethod(make_resolver)  # type: ignore[method-assign,assignment]
+
 
 def main() -> int:
     tool, args = sys.argv[1], sys.argv[2:]

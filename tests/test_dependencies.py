@@ -324,3 +324,17 @@ def test_locked_fetch_downloads_the_wheels_and_builds_only_the_sdist_only_pin(tm
     assert built == ["puresdist==0.3"]
     assert got[1].built_from_sdist and not got[0].built_from_sdist
     assert {p.name for p in cache.wheels.iterdir()} == {"demo-1.0-py3-none-any.whl", "newonly-1.0-py3-none-any.whl"}
+
+
+def test_requires_python_is_checked_for_the_target_in_build_and_lock(tmp_path: Path, wheelhouse: Path,
+                                                                     hermetic_pip: Path) -> None:
+    # Version 2.0 needs Python >= 3.12: a 3.11 host must still choose it for the 3.12 target.
+    make_wheel(wheelhouse, "rpy", "1.0")
+    make_wheel(wheelhouse, "rpy", "2.0", requires_python=">=3.12")
+    src = _source(tmp_path, "rpy\n")
+    result = build(BuildOptions(source=src, output=tmp_path / "a.tar.gz", **_offline(wheelhouse)))  # type: ignore[arg-type]
+    assert [(v.name, v.version) for v in result.manifest.vendored] == [("rpy", "2.0")]
+    with LoopbackIndex(wheelhouse) as index:
+        r = run_cli("lock", str(src), "--index-url", index.url, "--json", timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "rpy==2.0" in (src / "requirements.lock").read_text()
