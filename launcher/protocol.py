@@ -14,9 +14,11 @@ import traceback
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # ``typing`` costs ~6 ms of start-up; annotations are strings
-    from typing import Any, Callable, List, Optional, Tuple
+    from typing import Any, Awaitable, Callable, List, Optional, Tuple, Union
 
     Header = Tuple[str, str]
+    #: What a convention's ``make_invoker`` returns: sync, or a coroutine function.
+    Invoke = Callable[["Request"], Union["Response", Awaitable["Response"]]]
 
 
 CT_JSON: Header = ("Content-Type", "application/json")

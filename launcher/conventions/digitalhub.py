@@ -47,9 +47,9 @@ from .nuclio import decode_strings
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # ``typing`` costs ~6 ms of start-up; annotations are strings
-    from typing import Any, Awaitable, Callable, Dict, List, Optional, Sequence, Tuple, Union
+    from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
-    Invoke = Callable[[Request], Union[Response, Awaitable[Response]]]
+    from ..protocol import Invoke
 
 RESERVED = ("project", "context", "events")
 SDK_MODULE = "digitalhub_runtime_python"

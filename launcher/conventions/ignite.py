@@ -22,9 +22,9 @@ from ..protocol import (
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # ``typing`` costs ~6 ms of start-up; annotations are strings
-    from typing import Any, Awaitable, Callable, Union
+    from typing import Any, Callable
 
-    Invoke = Callable[[Request], Union[Response, Awaitable[Response]]]
+    from ..protocol import Invoke
 
 
 def encode(result: Any) -> Response:

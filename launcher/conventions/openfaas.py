@@ -35,9 +35,9 @@ from ..protocol import (
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # ``typing`` costs ~6 ms of start-up; annotations are strings
-    from typing import Any, Awaitable, Callable, Dict, Union
+    from typing import Any, Callable, Dict
 
-    Invoke = Callable[[Request], Union[Response, Awaitable[Response]]]
+    from ..protocol import Invoke
 
 METADATA_KEYS = (
     "activityID",

@@ -47,9 +47,9 @@ from .nuclio import canonical, query_pairs
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # ``typing`` costs ~6 ms of start-up; annotations are strings
-    from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple, Union
+    from typing import Any, Callable, Dict, List, Optional, Tuple
 
-    Invoke = Callable[[Request], Union[Response, Awaitable[Response]]]
+    from ..protocol import Invoke
     Header = Tuple[str, str]
 
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
