@@ -117,6 +117,9 @@ def parse_for_target(f: SourceFile, text: str, python312: PythonRef = None) -> a
         return ast.parse(text, filename=f.path)
     except SyntaxError as exc:
         host_error = exc
+    except ValueError as exc:
+        # Python < 3.12 reports NUL bytes as ValueError; 3.12 as a SyntaxError.
+        host_error = SyntaxError(str(exc))
     except (RecursionError, MemoryError):
         # CPython's parser gives up on absurd nesting ("-" * 100_000 + "1", "a" + ".a" * 10**5)
         # with these instead of a SyntaxError; the target's parser would too.

@@ -367,9 +367,15 @@ class _BoundedStream:
         return self._raw.read(size)
 
     def seek(self, offset: int, whence: int = 0) -> int:
-        target = offset if whence == 0 else self._raw.tell() + offset if whence == 1 else -1
-        if target < 0:
-            raise ValueError("only absolute or relative seeks are supported")
+        if whence == 2:
+            # Seeking from the end (tarfile on Python < 3.10 does, on an empty archive)
+            # means decompressing to the end: do it within the cap.
+            self.drain()
+            target = self._raw.tell() + offset
+        else:
+            target = offset if whence == 0 else self._raw.tell() + offset
+        if target < 0:  # tarfile < 3.10 seeks to offset-1 on an empty archive; let the stream answer
+            return self._raw.seek(target)
         if target > self.cap:
             raise self._bomb(f"archive expands past {self.cap} bytes")
         return self._raw.seek(target)
