@@ -25,11 +25,8 @@ launcher provides one holding only that decorator.  ``async def`` functions
 
 from __future__ import annotations
 
-import importlib.machinery
 import inspect
 import json
-import sys
-from types import ModuleType
 
 from ..protocol import (
     CT_JSON,
@@ -40,6 +37,7 @@ from ..protocol import (
     is_coroutine_function,
     json_response,
 )
+from ._sdk import SdkStandIn
 from .ignite import encode as encode_plain
 from .nuclio import Context as NuclioContext
 from .nuclio import Event as NuclioEvent
@@ -73,25 +71,9 @@ def handler(*args: Any, outputs: Optional[Sequence[str]] = None, **_: Any) -> An
     return mark
 
 
-class _SdkShim:
-    """Meta-path finder of last resort for ``digitalhub_runtime_python`` (see the module docstring)."""
-
-    @classmethod
-    def find_spec(cls, name: str, path: Any = None, target: Any = None) -> Any:
-        if name != SDK_MODULE:
-            return None
-        return importlib.machinery.ModuleSpec(name, cls())  # type: ignore[arg-type]
-
-    def create_module(self, spec: Any) -> Optional[ModuleType]:
-        return None
-
-    def exec_module(self, module: ModuleType) -> None:
-        module.__dict__["handler"] = handler
-        module.__dict__["__doc__"] = "ignite launcher stand-in: only the @handler decorator"
-
-
-if not any(f is _SdkShim for f in sys.meta_path):
-    sys.meta_path.append(_SdkShim)  # type: ignore[arg-type]
+SdkStandIn(SDK_MODULE, {
+    "handler": handler, "__doc__": "ignite launcher stand-in: only the @handler decorator",
+}).install()
 
 
 # --- the reserved project argument --------------------------------------------------------

@@ -32,14 +32,12 @@ from __future__ import annotations
 
 import atexit
 import contextvars
-import importlib.machinery
 import json
 import os
 import signal
 import sys
 import threading
 import time
-from types import ModuleType
 from urllib.parse import parse_qsl
 
 from .. import protocol
@@ -54,6 +52,7 @@ from ..protocol import (
     format_exception,
     is_coroutine_function,
 )
+from ._sdk import SdkStandIn
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # ``typing`` costs ~6 ms of start-up; annotations are strings
@@ -387,25 +386,7 @@ def make_invoker(fn: Callable[..., Any]) -> Invoke:
 SDK_MODULE = "nuclio_sdk"
 
 
-class _SdkShim:
-    """Meta-path finder of last resort: consulted only when no path entry has ``nuclio_sdk``."""
-
-    @classmethod
-    def find_spec(cls, name: str, path: Any = None, target: Any = None) -> Any:
-        if name != SDK_MODULE:
-            return None
-        return importlib.machinery.ModuleSpec(name, cls())  # type: ignore[arg-type]
-
-    def create_module(self, spec: Any) -> Optional[ModuleType]:
-        return None
-
-    def exec_module(self, module: ModuleType) -> None:
-        module.__dict__.update(
-            Context=Context, Event=Event, Response=NuclioResponse, Logger=Logger, TriggerInfo=TriggerInfo,
-            __doc__="ignite launcher stand-in for nuclio_sdk (the classes its handlers use)",
-        )
-
-
-if not any(getattr(f, "__qualname__", "") == "_SdkShim" and getattr(f, "__module__", "") == __name__
-           for f in sys.meta_path):
-    sys.meta_path.append(_SdkShim)  # type: ignore[arg-type]
+SdkStandIn(SDK_MODULE, {
+    "Context": Context, "Event": Event, "Response": NuclioResponse, "Logger": Logger, "TriggerInfo": TriggerInfo,
+    "__doc__": "ignite launcher stand-in for nuclio_sdk (the classes its handlers use)",
+}).install()
