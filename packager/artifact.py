@@ -50,10 +50,6 @@ class Entry:
         return FileRecord(self.path, len(self.data), self.mode, hashlib.sha256(self.data).hexdigest())
 
 
-def normalize_mode(mode: int) -> int:
-    return 0o755 if mode & 0o111 else 0o644
-
-
 def source_date_epoch(env: Optional[dict[str, str]] = None) -> int:
     """The mtime for every member: SOURCE_DATE_EPOCH when set and valid, else 1980-01-01."""
     raw = (env if env is not None else os.environ).get("SOURCE_DATE_EPOCH", "").strip()
@@ -209,10 +205,6 @@ def crc32_combine(crc1: int, crc2: int, len2: int) -> int:
 
 
 AnySegment = Union[Segment, CompressedSegment]
-
-
-def segment_records(seg: AnySegment) -> tuple[FileRecord, ...]:
-    return seg.records
 
 
 def write_artifact(

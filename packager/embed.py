@@ -23,6 +23,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from packager.artifact import Entry
+from packager.compile import pyc_path
 from packager.errors import ArtifactError
 from packager.manifest import LAUNCHER_DIR
 
@@ -56,12 +57,6 @@ PYC_DIR = Path(__file__).resolve().parent / "launcher_pyc"
 PYC_INDEX = "SOURCES.json"
 
 
-def pyc_name(rel: str) -> str:
-    """``__ignite__/a/b.py`` -> ``__ignite__/a/__pycache__/b.cpython-312.pyc``."""
-    d, _, name = rel.rpartition("/")
-    return f"{d}/__pycache__/{name[:-3]}.cpython-312.pyc"
-
-
 def launcher_pycs(sources: list[Entry]) -> list[Entry]:
     """The committed pycs, only when every launcher source is exactly what they were made from."""
     try:
@@ -73,10 +68,10 @@ def launcher_pycs(sources: list[Entry]) -> list[Entry]:
         return []
     out = []
     for rel in sorted(current):
-        blob = PYC_DIR / pyc_name(rel).replace("/", "%")
+        blob = PYC_DIR / pyc_path(rel).replace("/", "%")
         if not blob.is_file():
             return []
-        out.append(Entry(pyc_name(rel), blob.read_bytes(), 0o644))
+        out.append(Entry(pyc_path(rel), blob.read_bytes(), 0o644))
     return out
 
 

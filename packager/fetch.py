@@ -332,7 +332,3 @@ def fetch(pins: Sequence[Pin], profile: TargetProfile, *, index: IndexConfig, ca
                 )
             found[pin.name] = hit
     return [found[p.name] for p in pins]
-
-
-def pin_names(pins: Iterable[Pin]) -> list[str]:
-    return [canonicalize_name(p.name) for p in pins]

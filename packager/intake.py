@@ -19,7 +19,6 @@ import tarfile
 import unicodedata
 import zipfile
 import zlib
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Optional
@@ -570,8 +569,3 @@ def _read_single_file(name: str, blob: bytes) -> SourceTree:
             hint="pass handler.py, a directory, a .zip or a .tar.gz with handler.py at its root",
         )
     return SourceTree(kind="file", files=(SourceFile(path=name, data=blob),))
-
-
-def iter_python_files(tree: SourceTree) -> Iterator[SourceFile]:
-    """The tree's ``.py`` files, in path order."""
-    return (f for f in tree.files if f.path.endswith(".py"))

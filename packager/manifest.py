@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 from packager.errors import VerifyError
 
@@ -156,9 +156,3 @@ class Manifest:
                 hint="the manifest was edited; rebuild the artifact",
             )
         return m
-
-    def file(self, path: str) -> Optional[FileRecord]:
-        for f in self.files:
-            if f.path == path:
-                return f
-        return None

@@ -9,7 +9,8 @@ from pathlib import Path
 
 from packager.artifact import unpack
 from packager.build import BuildOptions, build
-from packager.embed import PYC_DIR, launcher_entries, launcher_pycs, pyc_name
+from packager.compile import pyc_path
+from packager.embed import PYC_DIR, launcher_entries, launcher_pycs
 from tests.conftest import FIXTURES
 
 STALE = "the launcher changed since its bytecode was generated: run `make launcher-pyc` and commit"
@@ -19,7 +20,7 @@ def test_committed_bytecode_matches_the_current_launcher_sources() -> None:
     sources = [e for e in launcher_entries() if e.path.endswith(".py")]
     pycs = launcher_pycs(sources)
     assert pycs, STALE
-    assert {p.path for p in pycs} == {pyc_name(s.path) for s in sources}
+    assert {p.path for p in pycs} == {pyc_path(s.path) for s in sources}
 
 
 def test_bytecode_is_what_cpython_312_compiles_from_the_source(python312: str) -> None:
@@ -38,7 +39,7 @@ def test_bytecode_is_what_cpython_312_compiles_from_the_source(python312: str) -
         "        bad.append(rel)\n"
         "print(json.dumps(bad))\n"
     )
-    items = [[rel, src, pycs[pyc_name(rel)].hex()] for rel, src in sorted(sources.items())]
+    items = [[rel, src, pycs[pyc_path(rel)].hex()] for rel, src in sorted(sources.items())]
     proc = subprocess.run([python312, "-I", "-c", script], input=json.dumps(items), capture_output=True,
                           text=True, timeout=120, check=True)
     assert json.loads(proc.stdout) == []
