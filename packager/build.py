@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 from packager import __version__
 from packager.artifact import (
@@ -30,6 +30,7 @@ from packager.manifest import Manifest
 from packager.piprun import IndexConfig
 from packager.profile import TargetProfile, load_profile
 from packager.runtime import optional_python
+from packager.slim import SlimSettings
 from packager.vendor import VendorOutput
 
 #: ``progress(stage, message)``: called at the start of each long step.
@@ -65,7 +66,8 @@ class BuildOptions:
     refresh: bool = False
     #: precompile .py to CPython 3.12 unchecked-hash pycs (packager.compile)
     compile: bool = False
-
+    #: leave vendored test suites (and --slim-drop patterns) out of vendor/ (packager.slim)
+    slim: SlimSettings = field(default_factory=SlimSettings)
 
     def target_python(self) -> Optional[str]:
         """The CPython 3.12 to use, looked up only when a step needs it."""
@@ -134,8 +136,20 @@ def assemble(
         compression={"format": "gzip", "level": options.level, "segments": [s.name for s in segments]},
         mtime=source_date_epoch(options.env),
         compiled=options.compile,
+        slim=_slim_record(options.slim, deps),
     )
     return manifest, segments
+
+
+def _slim_record(slim: SlimSettings, deps: Optional[VendorOutput]) -> dict[str, Any]:
+    """The manifest's ``slim`` object: settings, per-distribution drops and their totals."""
+    if not slim.active:
+        return {}
+    rec = dict(deps.slim) if deps and deps.slim else {**slim.to_dict(), "dropped": {}}
+    dropped = rec["dropped"]
+    rec["total"] = {"files": sum(d["files"] for d in dropped.values()),
+                    "bytes": sum(d["bytes"] for d in dropped.values())}
+    return rec
 
 
 def build(options: BuildOptions, progress: Progress = _quiet) -> BuildResult:

@@ -38,6 +38,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 _JSON = "ignite.json"
 _QUIET = "ignite.quiet"
 
+SBOM_FORMATS = ("cyclonedx-json", "spdx-json")  # packager.sbom.FORMATS (not imported: it is optional)
 ERROR_SCHEMA = "ignite-error/1"
 BUILD_SCHEMA = "ignite-build/1"
 LOCK_SCHEMA = "ignite-lock/1"
@@ -283,6 +284,26 @@ def _runtime_python(artifact: Path, python: Optional[str], runtime: str, cache_d
     return py
 
 
+def slim_options(fn: F) -> F:
+    """``--slim`` / ``--slim-drop`` / ``--slim-keep``: what is left out of vendor/ (packager.slim)."""
+    fn = click.option("--slim-keep", "slim_keep", multiple=True, metavar="GLOB",
+                      help="Keep vendored files matching GLOB although a drop rule matches (wins over drops).")(fn)
+    fn = click.option("--slim-drop", "slim_drop", multiple=True, metavar="GLOB",
+                      help="Also leave out vendored files matching GLOB (gitignore-style, relative to "
+                           "vendor/: '*.pyi', 'scipy/**/*.pyx', 'docs/'). Never touches your source.")(fn)
+    return click.option("--slim/--no-slim", "slim", default=False,
+                        help="Leave the vendored distributions' test suites out: tests/ and test/ "
+                             "directories and conftest.py. Shared libraries are never stripped.")(fn)
+
+
+def slim_settings(p: dict[str, Any]) -> Any:
+    from packager.slim import SlimSettings
+
+    settings = SlimSettings(tests=bool(p["slim"]), drop=tuple(p["slim_drop"]), keep=tuple(p["slim_keep"]))
+    settings.matcher()  # invalid patterns are usage errors before any work
+    return settings
+
+
 def entry_options(fn: F) -> F:
     """Which function the launcher calls, and in which platform's style (build and lock)."""
     fn = click.option("--convention", type=click.Choice(convention_names()), default="ignite", show_default=True,
@@ -315,6 +336,11 @@ def main() -> None:
               help="Fail, writing nothing, if the artifact is larger (50MB, 200MiB, 1GB, 300KB, 1024).")
 @click.option("--compile/--no-compile", "compile", default=False,
               help="Precompile the source and vendor/ to CPython 3.12 unchecked-hash .pyc (needs a 3.12).")
+@slim_options
+@click.option("--sbom", type=click.Path(path_type=Path, dir_okay=False), metavar="FILE",
+              help="Also write the artifact's SBOM to FILE (see `ignite-pack sbom`; needs ignite-packager[sbom]).")
+@click.option("--sbom-format", type=click.Choice(SBOM_FORMATS), default="cyclonedx-json", show_default=True,
+              help="Format of --sbom.")
 @config_options
 @python_option
 @json_option
@@ -333,6 +359,10 @@ def build(ctx: click.Context, /, source: Path, **_: Any) -> None:
     p, config_path = apply_config(ctx, source)
     if config_path:
         progress("config", f"settings from {config_path}")
+    if p["sbom"]:
+        from packager.sbom import require_library
+
+        require_library(p["sbom_format"])  # before any work: a missing extra is found at once
     options = BuildOptions(
         source=source, output=p["output"],
         entry=EntryPoint.parse(p["entry"]) if p["entry"] else None,
@@ -341,8 +371,14 @@ def build(ctx: click.Context, /, source: Path, **_: Any) -> None:
         index=index_config(p["index_url"], p["extra_index_urls"], p["wheelhouses"], p["offline"]),
         cache_dir=p["cache_dir"], wheelhouses=tuple(p["wheelhouses"]), lock=p["lock"],
         vendor_anyway=frozenset(p["vendor_anyway"]), refresh=p["refresh"], compile=p["compile"],
+        slim=slim_settings(p),
     )
     result = run_build(options, progress)
+    if p["sbom"]:
+        from packager.sbom import write_sbom
+
+        progress("sbom", f"writing {p['sbom']} ({p['sbom_format']})")
+        write_sbom(result.output, p["sbom"], p["sbom_format"])
     for w in result.warnings:
         warn(w)
     m = result.manifest
@@ -356,6 +392,7 @@ def build(ctx: click.Context, /, source: Path, **_: Any) -> None:
             "config": str(config_path) if config_path else None,
             "vendored": [v.__dict__ for v in m.vendored], "skipped": [s.__dict__ for s in m.skipped],
             "warnings": list(result.warnings),
+            "slim": m.slim or None, "sbom": str(p["sbom"]) if p["sbom"] else None,
         })
         return
     click.echo(str(result.output))
@@ -365,6 +402,11 @@ def build(ctx: click.Context, /, source: Path, **_: Any) -> None:
     )
     info(f"entry {m.entry_module}:{m.entry_function} ({m.convention}), "
          f"{len(m.vendored)} vendored, {len(m.skipped)} preinstalled skipped")
+    if m.slim:
+        t = m.slim["total"]
+        info(f"slim: left out {t['files']} files, {human_size(t['bytes'])} (patterns: {' '.join(m.slim['patterns'])})")
+    if p["sbom"]:
+        info(f"sbom {p['sbom']} ({p['sbom_format']})")
 
 
 @main.command()
@@ -456,6 +498,14 @@ def inspect_lines(d: dict[str, Any], show_files: bool = False) -> list[str]:
         out.append(f"preinstalled, not vendored ({len(d['skipped'])})")
         for sk in d["skipped"]:
             out.append(f"  {sk['name']} {sk['version']}  ({sk['reason']})")
+    slim = d.get("slim")
+    if slim:
+        out.append(f"slim       left out {slim['dropped_files']} files, {human_size(slim['dropped_bytes'])} "
+                   f"(unpacked size {slim['ratio']:.0%} of the full build; patterns: {' '.join(slim['patterns'])}"
+                   + (f"; keep: {' '.join(slim['keep'])}" if slim["keep"] else "") + ")")
+        for row in slim["distributions"]:
+            if row["files"]:
+                out.append(f"  {row['name']:<30} -{human_size(row['bytes']):>10}  {row['files']:>5} files")
     out.append("sizes (uncompressed, by top-level entry)")
     for row in d["sizes_by_top_level"]:
         out.append(f"  {row['path']:<30} {human_size(row['size']):>10}  {row['files']:>5} files")
@@ -502,6 +552,33 @@ def verify(artifact: Path, strict: bool, wheelhouses: tuple[Path, ...], cache_di
     if strict:
         click.echo(f"ok: strict: {report.records_checked} RECORD file(s), {len(report.wheels_checked)} "
                    f"cached wheel(s), {report.pycs_checked} pyc(s), entry parses as Python 3.12")
+
+
+@main.command()
+@click.argument("artifact", type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(SBOM_FORMATS), default="cyclonedx-json", show_default=True,
+              help="CycloneDX 1.6 JSON or SPDX 2.3 JSON.")
+@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), metavar="FILE",
+              help="Write to FILE (atomically) instead of stdout.")
+@click.option("--name", metavar="NAME", help="Name of the function (root component); default: the file name.")
+@quiet_option
+def sbom(artifact: Path, fmt: str, output: Optional[Path], name: Optional[str], quiet: bool) -> None:
+    """Print ARTIFACT's software bill of materials, offline (needs ignite-packager[sbom]).
+
+    The function is the root component; every vendored distribution is listed with
+    its version, purl, the wheel's SHA-256 and its license; the image's preinstalled
+    packages are listed under the image component. Same artifact, same bytes
+    (no timestamp unless SOURCE_DATE_EPOCH is set).
+    """
+    from packager.sbom import collect, render, require_library, write_sbom
+
+    require_library(fmt)
+    if output is not None:
+        write_sbom(artifact, output, fmt, name)
+        info(f"wrote {output} ({fmt})")
+        return
+    sys.stdout.buffer.write(render(collect(artifact, name), fmt))
+    sys.stdout.flush()
 
 
 @main.command()

@@ -9,7 +9,7 @@ import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Optional
 
 from packager import __version__
 from packager.artifact import CompressedSegment, Segment, compress_segment, source_date_epoch
@@ -22,6 +22,7 @@ from packager.manifest import FileRecord, VendoredDist
 from packager.profile import TargetProfile
 from packager.requirements import Requirements, parse_requirements
 from packager.resolve import Resolution, resolve
+from packager.slim import SlimDropped, SlimSettings
 from packager.vendor import VendorOutput
 
 if TYPE_CHECKING:
@@ -54,40 +55,49 @@ def resolve_for(reqs: Requirements, profile: TargetProfile, options: BuildOption
     return resolution, cache, builder
 
 
-def _segment_key(w: FetchedWheel, mtime: int, level: int) -> str:
-    return cache_key("segment", __version__, w.sha256, mtime, level, "pax", "vendor/")
+def _segment_key(w: FetchedWheel, mtime: int, level: int, slim: SlimSettings) -> str:
+    parts: list[object] = ["segment", __version__, w.sha256, mtime, level, "pax", "vendor/"]
+    if slim.active:  # unchanged keys without slim: existing caches stay valid
+        parts.append({"slim": slim.to_dict()})
+    return cache_key(*parts)
 
 
 def vendor_segments(wheels: list[FetchedWheel], cache: Cache, mtime: int, level: int,
-                    progress: Progress) -> list[CompressedSegment]:
-    """Each wheel's installed, normalized, compressed tar segment: from the cache, or made once.
+                    progress: Progress, slim: Optional[SlimSettings] = None,
+                    ) -> list[tuple[CompressedSegment, SlimDropped]]:
+    """Each wheel's installed, normalized, compressed tar segment (and what slim left out).
 
-    The key is the wheel's sha256 + packager version + mtime + level, so a hit is
-    byte-for-byte what a fresh install and compression would produce.
+    From the cache, or made once. The key is the wheel's sha256 + packager version
+    + mtime + level + slim settings, so a hit is byte-for-byte what a fresh
+    install and compression would produce.
     """
-    out: dict[int, CompressedSegment] = {}
+    slim = slim or SlimSettings()
+    out: dict[int, tuple[CompressedSegment, SlimDropped]] = {}
     todo: list[tuple[int, FetchedWheel]] = []
     for i, w in enumerate(wheels):
-        hit = load_blob(cache, "segments", _segment_key(w, mtime, level))
+        hit = load_blob(cache, "segments", _segment_key(w, mtime, level, slim))
         if hit is None:
             todo.append((i, w))
             continue
         meta, blob = hit
-        out[i] = CompressedSegment(meta["name"], tuple(FileRecord.from_dict(r) for r in meta["records"]),
-                                   blob, int(meta["crc"]), int(meta["length"]))
+        seg = CompressedSegment(meta["name"], tuple(FileRecord.from_dict(r) for r in meta["records"]),
+                                blob, int(meta["crc"]), int(meta["length"]))
+        slimmed = meta.get("slimmed") or {}
+        out[i] = (seg, SlimDropped(int(slimmed.get("files", 0)), int(slimmed.get("bytes", 0))))
     if todo:
         progress("vendor", f"installing {len(todo)} distribution(s) into vendor/"
                  + (f" ({len(wheels) - len(todo)} from the cache)" if len(todo) < len(wheels) else ""))
 
-        def make(item: tuple[int, FetchedWheel]) -> tuple[int, CompressedSegment]:
+        def make(item: tuple[int, FetchedWheel]) -> tuple[int, tuple[CompressedSegment, SlimDropped]]:
             i, w = item
-            dist = install_wheel(w.path)
+            dist = install_wheel(w.path, slim)
             seg = compress_segment(Segment(f"vendor:{w.pin.name}", dist.entries), mtime, level)
-            store_blob(cache, "segments", _segment_key(w, mtime, level), {
+            store_blob(cache, "segments", _segment_key(w, mtime, level, slim), {
                 "name": seg.name, "records": [r.to_dict() for r in seg.records],
                 "crc": seg.crc, "length": seg.length, "dist": dist.name, "version": dist.version,
+                "slimmed": dist.slimmed.to_dict(),
             }, seg.deflated)
-            return i, seg
+            return i, (seg, dist.slimmed)
 
         workers = min(len(todo), os.cpu_count() or 1, 4)
         if workers > 1:
@@ -107,7 +117,8 @@ def vendor_requirements(checked: CheckedSource, profile: TargetProfile, options:
     wheels = fetch(resolution.pins, profile, index=options.index, cache=cache, build_sdist=builder,
                    wheelhouses=[Path(w) for w in options.wheelhouses], progress=progress)
     mtime = source_date_epoch(options.env)
-    segments = vendor_segments(wheels, cache, mtime, options.level, progress)
+    made = vendor_segments(wheels, cache, mtime, options.level, progress, options.slim)
+    segments = [seg for seg, _ in made]
     owner: dict[str, str] = {}
     for w, seg in zip(wheels, segments):
         for rec in seg.records:
@@ -123,7 +134,12 @@ def vendor_requirements(checked: CheckedSource, profile: TargetProfile, options:
                      built_from_sdist=w.built_from_sdist)
         for w, seg in zip(wheels, segments)
     ]
+    slim: dict[str, Any] = {}
+    if options.slim.active:
+        slim = {**options.slim.to_dict(),
+                "dropped": {w.pin.name: dropped.to_dict() for w, (_, dropped) in zip(wheels, made)}}
     return VendorOutput(
+        slim=slim,
         segments=tuple(segments),
         vendored=tuple(vendored),
         skipped=resolution.skipped,

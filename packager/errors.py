@@ -146,6 +146,13 @@ class ConfigError(IgniteError):
     code = "config"
 
 
+class SbomError(IgniteError):
+    """The SBOM cannot be written: its library is missing (the [sbom] extra) or the format is unknown."""
+
+    exit_code = 16
+    code = "sbom"
+
+
 #: Exit code for an unexpected exception: a bug in the packager, not in the input.
 INTERNAL_ERROR_EXIT = 70
 
@@ -167,5 +174,6 @@ EXIT_CODES: dict[str, int] = {
         InvokeError,
         HandlerFailed,
         ConfigError,
+        SbomError,
     )
 }

@@ -30,6 +30,7 @@ from packager.artifact import AnySegment, artifact_digest, iter_members, read_ma
 from packager.errors import ArtifactError, HandlerError, VerifyError
 from packager.manifest import LAUNCHER_DIR, MANIFEST_NAME, VENDOR_DIR, FileRecord, Manifest
 from packager.runtime import PythonRef
+from packager.slim import SlimSettings
 
 INSPECT_SCHEMA = "ignite-inspect/1"
 VERIFY_SCHEMA = "ignite-verify/1"
@@ -99,6 +100,30 @@ def budget_error(exc: ArtifactError, manifest: Manifest, segments: Sequence[AnyS
     )
 
 
+def slim_summary(m: Manifest) -> Optional[dict[str, Any]]:
+    """What ``--slim`` saved, for ``inspect``: None when the artifact was not slimmed.
+
+    ``ratio`` is the unpacked size of the artifact over what it would have been
+    without slim (manifest excluded).
+    """
+    if not m.slim:
+        return None
+    dropped: dict[str, Any] = m.slim.get("dropped", {})
+    saved = sum(int(d.get("bytes", 0)) for d in dropped.values())
+    shipped = sum(f.size for f in m.files)
+    return {
+        "patterns": list(m.slim.get("patterns", [])),
+        "keep": list(m.slim.get("keep", [])),
+        "dropped_files": sum(int(d.get("files", 0)) for d in dropped.values()),
+        "dropped_bytes": saved,
+        "ratio": round(shipped / (shipped + saved), 4) if shipped + saved else 1.0,
+        "distributions": [
+            {"name": name, "files": int(d.get("files", 0)), "bytes": int(d.get("bytes", 0))}
+            for name, d in sorted(dropped.items(), key=lambda kv: (-int(kv[1].get("bytes", 0)), kv[0]))
+        ],
+    }
+
+
 @dataclass(frozen=True)
 class ArtifactInfo:
     """An artifact's manifest plus the digest and size of the file itself."""
@@ -135,6 +160,7 @@ class ArtifactInfo:
             ],
             "skipped": [{"name": s.name, "version": s.version, "reason": s.reason} for s in m.skipped],
             "compiled": m.compiled,
+            "slim": slim_summary(m),
             "mtime": m.mtime,
             "totals": {"files": len(m.files), "bytes": sum(f.size for f in m.files)},
             "sizes_by_top_level": sizes_by_top_level(m.files),
@@ -353,7 +379,19 @@ def _strict_checks(
             raise VerifyError("distribution is in vendor/ but not in the manifest", where=ddir, hint=_REBUILD)
     checks.append("distributions")
 
-    # 4. Vendored wheels still at hand: same sha256, and installing them gives what ships.
+    # 4. Slim: nothing that the recorded patterns drop ships (the user's source is never slimmed).
+    slim = SlimSettings.from_dict(m.slim) if m.slim else None
+    if slim is not None and slim.active:
+        matcher = slim.matcher()
+        prefix = f"{VENDOR_DIR}/"
+        for f in m.files:
+            if f.path.startswith(prefix) and not is_compiled_path(f.path) and matcher.drops(f.path[len(prefix):]):
+                raise VerifyError("a file that the recorded slim patterns drop is in vendor/",
+                                  where=f"member {f.path!r}", hint=_REBUILD)
+        checks.append("slim")
+
+    # 5. Vendored wheels still at hand: same sha256, and installing them (with the
+    #    recorded slim settings) gives what ships.
     wheels_checked: list[str] = []
     for v in sorted(m.vendored, key=lambda v: v.name):
         wheel = next((Path(d) / v.wheel for d in wheel_dirs if (Path(d) / v.wheel).is_file()), None)
@@ -367,7 +405,7 @@ def _strict_checks(
             warnings.append(f"{wheel} has sha256 {digest[:12]}…, the manifest records {v.wheel_sha256[:12]}… "
                             "(a different build of the same file name); not compared")
             continue
-        for e in install_wheel(wheel).entries:
+        for e in install_wheel(wheel, slim).entries:
             frec = expected.get(e.path)
             if frec is None or frec.sha256 != e.record().sha256:
                 raise VerifyError(
@@ -377,7 +415,7 @@ def _strict_checks(
         wheels_checked.append(v.wheel)
     checks.append("wheels")
 
-    # 5. Precompiled files: only when the manifest says so, each next to its source, 3.12 unchecked-hash.
+    # 6. Precompiled files: only when the manifest says so, each next to its source, 3.12 unchecked-hash.
     for p in sorted(pycs):
         data = kept[p]
         where = f"member {p!r}"
@@ -394,7 +432,7 @@ def _strict_checks(
     if pycs:
         checks.append("pycs")
 
-    # 6. The entry parses as Python 3.12.
+    # 7. The entry parses as Python 3.12.
     from packager.checks import decode_utf8, parse_for_target
     from packager.intake import SourceFile
 

@@ -3,8 +3,10 @@
 A :class:`MemoryDestination` receives what ``installer.install`` writes and
 keeps only importable files (purelib/platlib): no ``bin/`` scripts, no data or
 headers outside ``vendor/``, no ``.pyc``, no host paths. ``RECORD`` is rewritten
-to list exactly what ships, and ``INSTALLER`` names ignite-pack. Each wheel's
-output depends only on the wheel's bytes, so it is a cacheable unit.
+to list exactly what ships, and ``INSTALLER`` names ignite-pack. With slim
+settings (:mod:`packager.slim`) matching files are left out before ``RECORD``
+is written, so ``RECORD`` still lists exactly what ships. Each wheel's output
+depends only on the wheel's bytes and the slim settings, so it is a cacheable unit.
 """
 
 from __future__ import annotations
@@ -14,9 +16,9 @@ import hashlib
 import os
 import posixpath
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Union
+from typing import BinaryIO, Optional, Union
 
 from installer import install
 from installer.destinations import WheelDestination
@@ -28,6 +30,7 @@ from installer.utils import Scheme
 from packager.artifact import Entry
 from packager.errors import FetchError
 from packager.manifest import VENDOR_DIR
+from packager.slim import SlimDropped, SlimMatcher, SlimSettings
 
 _KEPT_SCHEMES = ("purelib", "platlib")
 
@@ -39,9 +42,12 @@ def _record_hash(data: bytes) -> Hash:
 class MemoryDestination(WheelDestination):
     """Collects installed files in memory under ``vendor/``; drops scripts and data."""
 
-    def __init__(self) -> None:
+    def __init__(self, slim: Optional[SlimMatcher] = None) -> None:
         self.files: dict[str, tuple[bytes, bool]] = {}
         self.dropped: list[str] = []
+        self.slim = slim
+        #: path -> size of what the slim settings left out
+        self.slimmed: dict[str, int] = {}
 
     def write_script(self, name: str, module: str, attr: str, section: str) -> RecordEntry:  # type: ignore[override]
         self.dropped.append(f"bin/{name}")
@@ -55,6 +61,8 @@ class MemoryDestination(WheelDestination):
             self.dropped.append(f"{scheme}/{rel}")
         elif rel.endswith((".pyc", ".pyo")):
             self.dropped.append(rel)
+        elif self.slim is not None and self.slim.drops(rel):
+            self.slimmed[rel] = len(data)
         else:
             self.files[rel] = (data, is_executable)
         return RecordEntry(rel, _record_hash(data), len(data))
@@ -77,15 +85,19 @@ class InstalledDist:
     version: str
     entries: tuple[Entry, ...]
     dropped: tuple[str, ...]
+    slimmed: SlimDropped = field(default_factory=SlimDropped)
 
     @property
     def size(self) -> int:
         return sum(len(e.data) for e in self.entries)
 
 
-def install_wheel(path: Path) -> InstalledDist:
-    """Install *path* into memory; entries are ``vendor/...`` paths, sorted."""
-    dest = MemoryDestination()
+def install_wheel(path: Path, slim: Optional[SlimSettings] = None) -> InstalledDist:
+    """Install *path* into memory; entries are ``vendor/...`` paths, sorted.
+
+    *slim* leaves matching files out (counted in :attr:`InstalledDist.slimmed`).
+    """
+    dest = MemoryDestination(slim.matcher() if slim is not None and slim.active else None)
     try:
         with WheelFile.open(path) as source:
             source.validate_record()
@@ -98,4 +110,5 @@ def install_wheel(path: Path) -> InstalledDist:
         Entry(f"{VENDOR_DIR}/{p}", data, 0o755 if exe else 0o644)
         for p, (data, exe) in sorted(dest.files.items())
     )
-    return InstalledDist(name, version, entries, tuple(sorted(dest.dropped)))
+    slimmed = SlimDropped(len(dest.slimmed), sum(dest.slimmed.values()))
+    return InstalledDist(name, version, entries, tuple(sorted(dest.dropped)), slimmed)

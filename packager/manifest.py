@@ -79,6 +79,9 @@ class Manifest:
     compression: dict[str, Any] = field(default_factory=dict)
     mtime: int = 0
     compiled: bool = False
+    #: ``--slim``: the settings and, per vendored distribution, what they left out
+    #: (``{"dropped": {name: {"files", "bytes"}}, "patterns": [...], ...}``); empty without slim
+    slim: dict[str, Any] = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
 
     @property
@@ -90,7 +93,7 @@ class Manifest:
         return h.hexdigest()
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "format": FORMAT,
             "format_version": self.format_version,
             "packager": {"name": "ignite-packager", "version": self.packager_version},
@@ -109,6 +112,9 @@ class Manifest:
             "tree_digest": self.tree_digest,
             "files": [f.to_dict() for f in self.files],
         }
+        if self.slim:  # only then: a build without slim keeps its exact bytes
+            out["slim"] = self.slim
+        return out
 
     def to_bytes(self) -> bytes:
         return (json.dumps(self.to_dict(), sort_keys=True, indent=1, ensure_ascii=False) + "\n").encode()
@@ -140,6 +146,7 @@ class Manifest:
                 compression=d.get("compression", {}),
                 mtime=int(d.get("mtime", 0)),
                 compiled=bool(d.get("compiled", False)),
+                slim=dict(d.get("slim") or {}),
                 format_version=int(d["format_version"]),
             )
         except VerifyError:

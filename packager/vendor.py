@@ -18,3 +18,5 @@ class VendorOutput:
     skipped: tuple[SkippedDist, ...] = ()
     requirements: dict[str, Any] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+    #: slim settings and, per distribution, what they left out (empty without slim)
+    slim: dict[str, Any] = field(default_factory=dict)

@@ -26,10 +26,12 @@ def make_wheel(
     tag: str = "py3-none-any",
     requires_python: Optional[str] = None,
     scripts: Optional[dict[str, str]] = None,
+    metadata: Iterable[str] = (),
 ) -> Path:
     """Write ``name-version-tag.whl`` into *directory* and return its path.
 
     By default the wheel holds one module, ``<name>.py``, whose ``VERSION`` is *version*.
+    *metadata* adds header lines to METADATA (e.g. ``License-Expression: MIT``).
     """
     directory.mkdir(parents=True, exist_ok=True)
     dist = name.replace("-", "_")
@@ -39,6 +41,7 @@ def make_wheel(
     if requires_python:
         meta.append(f"Requires-Python: {requires_python}")
     meta += [f"Requires-Dist: {r}" for r in requires]
+    meta += list(metadata)
     entries: dict[str, bytes] = {
         p: (c.encode() if isinstance(c, str) else c) for p, c in files.items()
     }
