@@ -119,6 +119,7 @@ def ignite_status() -> Dict[str, Any]:
         "version": (v.stdout.strip() or v.stderr.strip()) if v.ok else None,
         "json": "--json" in h.stdout,
         "compile": "--compile" in h.stdout,
+        "slim": "--slim" in h.stdout,
         "offline": "--offline" in h.stdout,
         "lock": lk.ok,
         "lock_help": lk.stdout if lk.ok else "",
@@ -191,6 +192,37 @@ def ignite_build(src: Path, out: Path, env: Dict[str, str], st: Dict[str, Any], 
         except ValueError:
             pass
     return res
+
+
+def slim_rows(s: str, base: Path, cache: Path, py312: str, st: Dict[str, Any], full: Dict[str, Any]) -> Dict[str, Any]:
+    """Two warm `build --slim` runs (other directories, the same warm cache) against the plain
+    build `full`: sizes, what was left out, and whether both slim builds are byte-identical."""
+    runs = []
+    for i in range(2):
+        tag = f"ignite-slim{i}"
+        log(f"build {s} {tag}")
+        src = make_source(s, base / tag / "src")
+        r = ignite_build(src, base / tag / "out" / "artifact.tar.gz", ignite_cache_env(cache, py312), st, ["--slim"])
+        r["run"] = tag
+        runs.append(r)
+    ok = [r for r in runs if r.get("ok")]
+    out: Dict[str, Any] = {"runs": [{k: v for k, v in r.items() if k != "report"} for r in runs],
+                           "full_bytes": full.get("bytes"), "full_unpacked_bytes": full.get("unpacked_bytes"),
+                           "full_files": full.get("files")}
+    if not ok:
+        out["error"] = runs[0].get("error")
+        return out
+    r0 = ok[0]
+    out.update({"bytes": r0.get("bytes"), "unpacked_bytes": r0.get("unpacked_bytes"), "files": r0.get("files"),
+                "identical": len(ok) == 2 and len({r.get("sha256") for r in ok}) == 1})
+    slim = (r0.get("report") or {}).get("slim") or {}
+    if slim:
+        out["dropped"] = slim.get("total")
+    if out["unpacked_bytes"] and out["full_unpacked_bytes"]:
+        out["unpacked_ratio"] = out["unpacked_bytes"] / out["full_unpacked_bytes"]
+    if out["bytes"] and out["full_bytes"]:
+        out["compressed_ratio"] = out["bytes"] / out["full_bytes"]
+    return out
 
 
 # ---------------------------------------------------------------- peers
@@ -292,6 +324,9 @@ def run_set(s: str, cfg: Dict[str, Any], py312: str, st: Dict[str, Any], peers_o
             entry["lock"] = lock_info
         res["tools"][name] = entry
         good = [r for ph in ("warm", "cold") for r in runs[ph] if r.get("ok")]
+        if name == "ignite" and warm_cache is not None and good and st.get("slim") \
+                and s in cfg.get("slim_sets", ("S2",)):
+            res["slim"] = slim_rows(s, base, warm_cache, py312, st, good[0])
         if good and name == "ignite":
             ARTIFACTS.mkdir(parents=True, exist_ok=True)
             dest = ARTIFACTS / f"{s}.tar.gz"

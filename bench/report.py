@@ -216,6 +216,9 @@ def _targets(w, data) -> None:
          lambda r: r <= 30, lambda r: f"+{r:.1f} ms"),
         ("issue 9", "`--compile` cuts the heavy read-only cold start", v("cold start heavy, read-only container: --compile / no pyc"),
          lambda r: r < 1, _x),
+        ("issue 16", "S2 `--slim` unpacked ≤ 0.85× the normal build",
+         ((data.get("build") or {}).get("sets", {}).get("S2", {}).get("slim") or {}).get("unpacked_ratio"),
+         lambda r: r <= 0.85, _x),
     ]
     w("## Targets from the issues\n")
     w("| issue | target | this run | met |")
@@ -374,6 +377,18 @@ def _size(w, data) -> None:
           f"| {_mb(z.get('pip_tree_bytes'))} | {_mb(z.get('uv_tar_bytes'))} | {_mb(z.get('saved_vs_pip_bytes'))} "
           f"| {_x(z.get('ratio_vs_pip'))} |")
     w("")
+    slim = {s: e["slim"] for s, e in sets.items() if e.get("slim")}
+    if slim:
+        w("### `build --slim` (vendored test suites left out; warm cache)\n")
+        w("| set | artifact | (unpacked) | without --slim | (unpacked) | unpacked ratio | left out | two slim builds identical |")
+        w("|---|---|---|---|---|---|---|---|")
+        for s, z in slim.items():
+            d = z.get("dropped") or {}
+            left = f"{d['files']} files, {_mb(d['bytes'])}" if d else "?"
+            w(f"| {s} | {_mb(z.get('bytes'))} | {_mb(z.get('unpacked_bytes'))} | {_mb(z.get('full_bytes'))} "
+              f"| {_mb(z.get('full_unpacked_bytes'))} | {_x(z.get('unpacked_ratio'))} | {left} "
+              f"| {z.get('identical')} |")
+        w("")
 
 
 def _repro(w, data) -> None:
