@@ -17,7 +17,7 @@ import sys
 import traceback
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Optional, TypeVar
+from typing import TYPE_CHECKING, Any, Optional, TypeVar
 
 import click
 
@@ -32,6 +32,9 @@ from packager.errors import (
     IgniteError,
     UsageError,
 )
+
+if TYPE_CHECKING:
+    from packager.slim import SlimSettings
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -296,7 +299,8 @@ def slim_options(fn: F) -> F:
                              "directories and conftest.py. Shared libraries are never stripped.")(fn)
 
 
-def slim_settings(p: dict[str, Any]) -> Any:
+def slim_settings(p: dict[str, Any]) -> SlimSettings:
+    """The build's slim settings from its parameters; bad patterns fail here, before any work."""
     from packager.slim import SlimSettings
 
     settings = SlimSettings(tests=bool(p["slim"]), drop=tuple(p["slim_drop"]), keep=tuple(p["slim_keep"]))
