@@ -8,6 +8,7 @@ names. Every failure names the file and line and says how to fix it.
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -240,6 +241,9 @@ def check_source(
             )
         else:
             hint = f"add {entry.candidates[0]} defining `{conv.describe_signature(entry.function)}` at the root"
+        other = _suggest_from_files(tree, conv)
+        if other:
+            hint += f"; {other}"
         raise HandlerError(f"{entry.candidates[0]} not found", where=entry.candidates[0], hint=hint)
 
     handler = tree.get(entry_file)
@@ -268,7 +272,7 @@ def check_source(
             hint = f"define `{conv.describe_signature(entry.function)}:` at module level"
             if defs:
                 hint += f", or pass --entry {entry.module}:NAME (functions here: {', '.join(defs[:8])})"
-            other = _suggest_from_defs(names, conv)
+            other = _suggest_from_defs(names, conv, entry.module)
             if other:
                 hint += f"; {other}"
             raise HandlerError(
@@ -283,7 +287,7 @@ def check_source(
             is_async = isinstance(node, ast.AsyncFunctionDef)
             args = node.args
             signature = tuple(a.arg for a in [*args.posonlyargs, *args.args])
-            other = conventions.suggest(signature, conv.name)
+            other = conventions.suggest(signature, conv.name, entry.function, entry.module)
             if other:  # names alone are ambiguous: a warning, never an error
                 warnings.append(
                     f"{entry_file}: `{entry.function}({', '.join(signature)})` looks like the "
@@ -294,7 +298,7 @@ def check_source(
             warnings.append(f"{entry_file}: {entry.function!r} is a class, not a function")
 
     requirements = tree.get("requirements.txt")
-    if conv.name == "openfaas":  # seed 004: the function folder has its own requirements.txt
+    if conv.name in ("openfaas", "openfaas-http"):  # the function folder has its own requirements.txt
         requirements, note = openfaas_requirements(tree, entry_file)
         if note:
             warnings.append(note)
@@ -320,12 +324,22 @@ def check_source(
 
 
 def default_entry(tree: SourceTree, conv: conventions.Convention) -> EntryPoint:
-    """The convention's first default entry whose module exists in *tree* (else its first)."""
+    """The convention's first default entry whose module exists in *tree* and defines it.
+
+    Else the first whose module exists (the checks then say what is missing), else
+    the first.  "Defines" is a textual ``def NAME(`` at the start of a line: enough to
+    choose between ``handler:lambda_handler`` and ``handler:handler``.
+    """
     entries = [EntryPoint(module=m, function=f) for m, f in conv.entries]
+    existing: list[tuple[EntryPoint, SourceFile]] = []
     for e in entries:
-        if any(tree.get(c) is not None for c in e.candidates):
+        found = next((f for f in map(tree.get, e.candidates) if f is not None), None)
+        if found is not None:
+            existing.append((e, found))
+    for e, f in existing:
+        if re.search(rb"^(async[ \t]+)?def[ \t]+" + re.escape(e.function.encode()) + rb"[ \t]*\(", f.data, re.M):
             return e
-    return entries[0]
+    return existing[0][0] if existing else entries[0]
 
 
 def openfaas_requirements(tree: SourceTree, entry_file: str) -> tuple[Optional[SourceFile], Optional[str]]:
@@ -351,13 +365,28 @@ def openfaas_requirements(tree: SourceTree, entry_file: str) -> tuple[Optional[S
     return own, note
 
 
-def _suggest_from_defs(names: dict[str, ast.stmt], conv: conventions.Convention) -> Optional[str]:
+def _suggest_from_files(tree: SourceTree, conv: conventions.Convention) -> Optional[str]:
+    """Other conventions whose first default entry file is in *tree* (e.g. lambda_function.py)."""
+    by_file: dict[str, list[str]] = {}
+    for other in conventions.CONVENTIONS.values():
+        first = EntryPoint(module=other.entries[0][0], function=other.entries[0][1])
+        found = next((c for c in first.candidates if tree.get(c) is not None), None)
+        if other.name != conv.name and found:
+            by_file.setdefault(found, []).append(other.name)
+    if not by_file:
+        return None
+    return "; ".join(
+        f"{path} is the default entry of --convention {' or '.join(names)}" for path, names in by_file.items()
+    )
+
+
+def _suggest_from_defs(names: dict[str, ast.stmt], conv: conventions.Convention, module: str) -> Optional[str]:
     """A module-level def that is another convention's documented default entry, as a hint."""
     for name, node in names.items():
         if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) or node.name != name:
             continue
         sig = tuple(a.arg for a in [*node.args.posonlyargs, *node.args.args])
-        other = conventions.suggest(sig, conv.name)
+        other = conventions.suggest(sig, conv.name, name, module)
         if other and any(f == name for _, f in conventions.get(other).entries):
             return f"`{name}({', '.join(sig)})` looks like the {other} convention: build with --convention {other}"
     return None

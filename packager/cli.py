@@ -30,6 +30,7 @@ from packager.errors import (
     ConfigError,
     HandlerFailed,
     IgniteError,
+    RequestRefused,
     UsageError,
 )
 
@@ -745,16 +746,22 @@ def invoke(artifact: Path, payload: Optional[str], url_path: str, headers: tuple
             body = json.loads(r.body)
         except ValueError:
             body = r.body.decode("utf-8", "replace")
-        emit_json({"ok": r.status < 500, "status": r.status, "headers": r.headers, "body": body,
+        emit_json({"ok": r.status < 400, "status": r.status, "headers": r.headers, "body": body,
                    "logs": result.logs})
     else:
         sys.stdout.buffer.write(r.body)
         if not r.body.endswith(b"\n"):
             sys.stdout.buffer.write(b"\n")
         sys.stdout.flush()
+    exc: Optional[IgniteError] = None
     if r.status >= 500:
         exc = HandlerFailed(f"the function answered HTTP {r.status}", where=str(artifact),
                             hint="the body above has the error and traceback; --logs shows the launcher's output")
+    elif r.status >= 400:
+        exc = RequestRefused(f"the function refused the request: HTTP {r.status}", where=str(artifact),
+                             hint="the body above says why; check --payload, --path and --header "
+                                  "(and the build's --convention)")
+    if exc is not None:
         if not as_json:
             report_error(exc)
         sys.exit(exc.exit_code)

@@ -48,6 +48,14 @@ CONVENTIONS: dict[str, Convention] = {
         # main.py comes from its code_src="main.py" example, handler:handler is ours.
         Convention("digitalhub", (("handler", "handler"), ("main", "handler")), None,
                    "digitalhub python function: named parameters from the JSON body"),
+        # AWS: the console's default handler is lambda_function.lambda_handler.
+        Convention("lambda", (("lambda_function", "lambda_handler"), ("handler", "lambda_handler"),
+                              ("handler", "handler")), ("event", "context"),
+                   "AWS Lambda (function URL, payload 2.0): lambda_handler(event, context)"),
+        # The python3-http template: `faas-cli new` writes handler.py with handle(); the
+        # template's build tree has it in function/handler.py.
+        Convention("openfaas-http", (("handler", "handle"), ("function.handler", "handle")), ("event", "context"),
+                   "OpenFaaS python3-http template: handle(event, context), sync or async"),
     )
 }
 
@@ -69,15 +77,35 @@ def get(name: str) -> Convention:
         ) from None
 
 
-def suggest(signature: Optional[tuple[str, ...]], chosen: str) -> Optional[str]:
+def suggest(signature: Optional[tuple[str, ...]], chosen: str, function: Optional[str] = None,
+            module: Optional[str] = None) -> Optional[str]:
     """The convention whose documented parameter names *signature* matches exactly, if not *chosen*.
 
     Conservative on purpose: only an exact match of the documented names (in
     order) counts; ``(event, context)`` and ``(context, event)`` are the classic swap.
+    Several conventions share ``(event, context)``; the one whose default entries
+    name *module*:*function* wins, then one naming *function*, then registry order
+    (so ``handle`` in handler.py is openfaas-http, ``lambda_handler`` is lambda).
+    When the chosen convention has the same names, only an entry that is another
+    convention's default (and not the chosen one's) is suggested.
     """
     if not signature:
         return None
-    for conv in CONVENTIONS.values():
-        if conv.name != chosen and conv.signature and conv.signature == signature:
-            return conv.name
-    return None
+    matches = [c for c in CONVENTIONS.values() if c.name != chosen and c.signature == signature]
+    if not matches:
+        return None
+
+    def rank(conv: Convention) -> int:
+        if (module, function) in conv.entries:
+            return 0
+        if any(f == function for _, f in conv.entries):
+            return 1
+        return 2
+
+    best = min(matches, key=rank)
+    own = CONVENTIONS.get(chosen)
+    # Same parameter names as the chosen convention: only a default entry that is
+    # another convention's and not the chosen one's says it is the wrong one.
+    if own is not None and own.signature == signature and (rank(best) != 0 or rank(own) == 0):
+        return None
+    return best.name

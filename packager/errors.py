@@ -153,6 +153,13 @@ class SbomError(IgniteError):
     code = "sbom"
 
 
+class RequestRefused(IgniteError):
+    """The function answered with a 4xx: it refused the request; the body says why."""
+
+    exit_code = 17
+    code = "request-refused"
+
+
 #: Exit code for an unexpected exception: a bug in the packager, not in the input.
 INTERNAL_ERROR_EXIT = 70
 
@@ -175,5 +182,6 @@ EXIT_CODES: dict[str, int] = {
         HandlerFailed,
         ConfigError,
         SbomError,
+        RequestRefused,
     )
 }

@@ -114,7 +114,7 @@ def test_parse_size_rejects_garbage() -> None:
 
 def test_size_budget_names_the_biggest_contributors(tmp_path: Path, hermetic_pip: Path) -> None:
     wh = tmp_path / "wh"
-    make_wheel(wh, "hefty", "1.0", files={"hefty/__init__.py": "", "hefty/blob.py": f"B = '{_noise(300_000)}'\n"})
+    make_wheel(wh, "hefty", "1.0", files={"hefty/__init__.py": "", "hefty/blob.py": f"B = '{_noise(600_000)}'\n"})
     make_wheel(wh, "small", "1.0")
     src = source(tmp_path, requirements="hefty\nsmall\n")
     out = tmp_path / "a.tar.gz"

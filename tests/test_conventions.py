@@ -75,25 +75,26 @@ def post(srv: Launcher, path: str = "/", body: bytes = b"", headers: Optional[di
 
 def test_every_registered_convention_has_a_launcher_adapter() -> None:
     assert conventions.names()[0] == "ignite"
-    assert set(conventions.names()) == {"ignite", "nuclio", "yandex", "openfaas", "digitalhub"}
+    assert set(conventions.names()) == {"ignite", "nuclio", "yandex", "openfaas", "digitalhub", "lambda",
+                                        "openfaas-http"}
     for name in conventions.names():
         assert callable(load(name).make_invoker)
 
 
 def test_unknown_convention_is_refused_by_the_cli(tmp_path: Path) -> None:
     r = run_cli("build", str(FIXTURES / "python-hello"), "-o", str(tmp_path / "a.tar.gz"),
-                "--convention", "lambda", "--no-config")
+                "--convention", "azure", "--no-config")
     assert r.returncode == 2
-    assert "lambda" in r.stderr and "nuclio" in r.stderr
+    assert "azure" in r.stderr and "nuclio" in r.stderr and "openfaas-http" in r.stderr
     assert not (tmp_path / "a.tar.gz").exists()
 
 
 def test_unknown_convention_in_config_file_is_a_config_error(tmp_path: Path) -> None:
     src = write_tree(tmp_path / "src", {"handler.py": "def handler(p, c):\n    return p\n",
-                                        "ignite.toml": 'convention = "lambda"\n'})
+                                        "ignite.toml": 'convention = "azure"\n'})
     r = run_cli("build", str(src), "-o", str(tmp_path / "a.tar.gz"))
     assert r.returncode != 0
-    assert "convention" in r.stderr and "lambda" in r.stderr
+    assert "convention" in r.stderr and "azure" in r.stderr
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,9 @@ thread; see :func:`..protocol.is_coroutine_function`).  ``invoke`` must turn
 every handler error into a :class:`~..protocol.Response` itself (e.g. with
 :func:`..protocol.error_response`); whatever still escapes becomes a generic 500.
 
-The manifest's ``convention`` field names the module (default ``ignite``).
+The manifest's ``convention`` field names the module (default ``ignite``); a
+name that is not a module name (``lambda`` is a keyword, ``openfaas-http`` has a
+dash) maps through :data:`MODULES`.
 """
 
 from __future__ import annotations
@@ -20,15 +22,19 @@ from types import ModuleType
 
 DEFAULT = "ignite"
 
+#: Convention names whose adapter module is named differently.
+MODULES = {"lambda": "aws_lambda", "openfaas-http": "openfaas_http"}
+
 
 def load(name: str) -> ModuleType:
     """Import the adapter module *name* from this package, or raise ValueError."""
-    if not name.replace("_", "").isalnum():
+    module_name = MODULES.get(name, name)
+    if not module_name.replace("_", "").isalnum():
         raise ValueError(f"unknown handler convention {name!r}")
     try:
-        module = importlib.import_module(f"{__name__}.{name}")
+        module = importlib.import_module(f"{__name__}.{module_name}")
     except ModuleNotFoundError as exc:
-        if exc.name == f"{__name__}.{name}":
+        if exc.name == f"{__name__}.{module_name}":
             raise ValueError(f"unknown handler convention {name!r}") from None
         raise
     if not callable(getattr(module, "make_invoker", None)):

@@ -1,0 +1,206 @@
+"""OpenFaaS python3-http template (``--convention openfaas-http``): ``handle(event, context)``.
+
+Mirrors the official template's ``index.py`` (openfaas/python-flask-template,
+``template/python3-http``), whose Flask server the launcher replaces:
+
+Request -> ``event`` with ``body`` (the raw bytes, Flask's ``request.get_data()``),
+``headers`` (case-insensitive lookups, ``.get``, ``in``, like Flask's headers),
+``method``, ``query`` (``event.query['name']`` is the first value,
+``.getlist(name)`` all of them, like Flask's ``request.args``) and ``path``;
+``context.hostname`` from ``HOSTNAME`` (``localhost`` when unset).
+
+Return -> response, as ``format_response`` does: ``None`` is an empty 200; a dict
+gives ``statusCode`` (default 200), ``body`` (a dict or list as JSON, missing ""
+, anything else ``str()`` as ``text/html; charset=utf-8``, bytes as they are) and
+``headers`` (a dict or a list of pairs).  A non-dict return is what Flask accepts
+from a view: a str (text/html), bytes, a list (JSON) or a ``(body, status[,
+headers])`` tuple.  ``async def handle`` is awaited (the template itself only
+calls ``handle`` synchronously).  Exceptions are the core's 500 ``{error, type,
+traceback}``.
+"""
+
+from __future__ import annotations
+
+import os
+
+from ..protocol import (
+    CT_JSON,
+    Request,
+    Response,
+    dumps,
+    error_response,
+    is_coroutine_function,
+)
+from .nuclio import canonical, query_pairs
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # ``typing`` costs ~6 ms of start-up; annotations are strings
+    from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
+
+    from ..protocol import Invoke
+    Header = Tuple[str, str]
+
+#: The methods the template's Flask routes accept.
+METHODS = ("GET", "PUT", "POST", "PATCH", "DELETE")
+
+CT_HTML: Header = ("Content-Type", "text/html; charset=utf-8")
+
+
+def _utf8(raw: str) -> str:
+    return raw.encode("latin-1", "replace").decode("utf-8", "replace")
+
+
+class Headers:
+    """Request headers with Flask's reading API: case-insensitive, first value wins."""
+
+    def __init__(self, pairs: List[Tuple[str, str]]) -> None:
+        self._pairs = [(canonical(k), v) for k, v in pairs]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        key = key.lower()
+        for k, v in self._pairs:
+            if k.lower() == key:
+                return v
+        return default
+
+    def getlist(self, key: str) -> List[str]:
+        key = key.lower()
+        return [v for k, v in self._pairs if k.lower() == key]
+
+    def __getitem__(self, key: str) -> str:
+        value = self.get(key)
+        if value is None:
+            raise KeyError(key)
+        return str(value)
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and self.get(key) is not None
+
+    def __iter__(self) -> Iterator[Tuple[str, str]]:  # werkzeug's Headers iterate (name, value) pairs
+        return iter(self._pairs)
+
+    def __len__(self) -> int:
+        return len(self._pairs)
+
+    def keys(self) -> List[str]:
+        return list(dict.fromkeys(k for k, _ in self._pairs))
+
+    def items(self) -> List[Tuple[str, str]]:
+        return list(self._pairs)
+
+    def to_dict(self) -> Dict[str, str]:
+        out: Dict[str, str] = {}
+        for k, v in self._pairs:
+            out.setdefault(k, v)
+        return out
+
+    def __repr__(self) -> str:
+        return f"Headers({self._pairs!r})"
+
+
+class Query(dict):  # type: ignore[type-arg]
+    """``request.args``: a dict of first values, plus ``getlist``."""
+
+    def __init__(self, pairs: List[Tuple[str, str]]) -> None:
+        super().__init__()
+        self._lists: Dict[str, List[str]] = {}
+        for k, v in pairs:
+            self._lists.setdefault(k, []).append(v)
+            if k not in self:
+                self[k] = v
+
+    def getlist(self, key: str) -> List[str]:
+        return list(self._lists.get(key, []))
+
+    def to_dict(self, flat: bool = True) -> Dict[str, Any]:
+        return dict(self) if flat else {k: list(v) for k, v in self._lists.items()}
+
+
+class Event:
+    def __init__(self, req: Request) -> None:
+        self.body: bytes = req.body
+        self.headers = Headers([(k, _utf8(v)) for k, v in req.headers])
+        self.method: str = req.method
+        self.query = Query([(k.decode("utf-8", "replace"), v.decode("utf-8", "replace"))
+                            for k, v in query_pairs(req.query)])
+        self.path: str = _utf8(req.path)
+
+
+class Context:
+    def __init__(self) -> None:
+        self.hostname = os.getenv("HOSTNAME", "localhost")
+
+
+def _headers(value: Any) -> List[Header]:
+    if not value:
+        return []
+    items = value.items() if isinstance(value, dict) else value
+    out: List[Header] = []
+    for item in items:
+        k, v = item
+        out.append((str(k), v if isinstance(v, str) else str(v)))
+    return out
+
+
+def _body(body: Any) -> Tuple[bytes, Optional[Header]]:
+    if isinstance(body, (dict, list)):
+        return dumps(body), CT_JSON
+    if isinstance(body, (bytes, bytearray)):
+        return bytes(body), CT_HTML
+    return str(body).encode("utf-8"), CT_HTML
+
+
+def _status(value: Any) -> int:
+    if isinstance(value, str) and value.isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 100 <= value <= 599:
+        raise ValueError(f"statusCode must be an integer 100..599, not {value!r}")
+    return value
+
+
+def _respond(status: int, data: bytes, ct: Optional[Header], headers: List[Header]) -> Response:
+    if ct is not None and not any(k.lower() == "content-type" for k, _ in headers):
+        headers.insert(0, ct)
+    return Response(status, headers, data)
+
+
+def encode(result: Any) -> Response:
+    """The template's ``format_response`` plus what Flask does with the value."""
+    if result is None:
+        return _respond(200, b"", CT_HTML, [])
+    if isinstance(result, dict):
+        status = _status(result.get("statusCode", 200))
+        data, ct = _body(result["body"]) if "body" in result else (b"", CT_HTML)
+        return _respond(status, data, ct, _headers(result.get("headers")))
+    if isinstance(result, tuple) and 2 <= len(result) <= 3:
+        data, ct = _body(result[0])
+        headers = _headers(result[2]) if len(result) == 3 else []
+        return _respond(_status(result[1]), data, ct, headers)
+    if isinstance(result, (str, bytes, bytearray, list)):
+        data, ct = _body(result)
+        return _respond(200, data, ct, [])
+    raise TypeError(
+        f"handle returned {type(result).__name__}; return a dict with statusCode, body and headers"
+    )
+
+
+def make_invoker(fn: Callable[..., Any]) -> Invoke:
+    """Wrap ``fn(event, context)`` into ``invoke(Request) -> Response`` (async when *fn* is)."""
+    if is_coroutine_function(fn):
+
+        async def invoke_async(req: Request) -> Response:
+            try:
+                return encode(await fn(Event(req), Context()))
+            except (Exception, SystemExit, KeyboardInterrupt, GeneratorExit) as exc:
+                # asyncio.CancelledError (a timeout) is deliberately not caught.
+                return error_response(exc, req)
+
+        return invoke_async
+
+    def invoke(req: Request) -> Response:
+        try:
+            return encode(fn(Event(req), Context()))
+        except BaseException as exc:
+            return error_response(exc, req)
+
+    return invoke
