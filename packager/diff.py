@@ -184,6 +184,7 @@ def _metadata(m: Manifest) -> dict[str, Any]:
         "skipped": sorted(f"{s.name}=={s.version}" for s in m.skipped),
         "vendored": sorted(f"{v.name}=={v.version} {v.wheel_sha256}" for v in m.vendored),
         "compiled": m.compiled,
+        "slim": {"patterns": m.slim.get("patterns", []), "keep": m.slim.get("keep", [])} if m.slim else None,
         "mtime": m.mtime,
     }
 

@@ -203,3 +203,16 @@ def test_config_file_turns_slim_on(tmp_path: Path, wh: Path) -> None:
 def test_wheel_fixture_really_holds_the_test_suite(wh: Path) -> None:
     with zipfile.ZipFile(wh / "sci-1.0-py3-none-any.whl") as zf:
         assert set(zf.namelist()) >= DROPPED_BY_DEFAULT
+
+
+def test_diff_names_the_slim_settings_and_the_dropped_files(tmp_path: Path, wh: Path) -> None:
+    full, slim = tmp_path / "full.tar.gz", tmp_path / "slim.tar.gz"
+    build_with(_src(tmp_path, "a"), full, wh)
+    build_with(_src(tmp_path, "b"), slim, wh, slim=SlimSettings(tests=True))
+    r = run_cli("diff", str(full), str(slim), "--json")
+    assert r.returncode == 1, r.stderr
+    doc = json.loads(r.stdout)
+    validate(doc, "diff")
+    change = next(c for c in doc["metadata"] if c["field"] == "slim")
+    assert change["old"] is None and change["new"]["patterns"] == ["tests/", "test/", "conftest.py"]
+    assert len(doc["vendor_files"]["removed"]) == len(DROPPED_BY_DEFAULT)
