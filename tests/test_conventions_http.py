@@ -298,6 +298,9 @@ def ofh_srv(python312: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         ("GET", "/method", None, {}, 200, "text/html; charset=utf-8", b"GET request"),
         ("DELETE", "/method", None, {}, 405, "text/html; charset=utf-8", b"Method not allowed"),
         ("GET", "/query?name=Ada&name=Bob", None, {}, 200, "application/json", {"name": "Ada"}),
+        # werkzeug's BadRequestKeyError: Flask answers 400
+        ("GET", "/query", None, {}, 400, "application/json",
+         {"error": "the request has no query parameter 'name'", "type": "BadRequestKeyError"}),
         ("POST", "/headers", b"{}", {"content-type": "application/json"}, 200, "application/json",
          {"content-type-received": "application/json"}),
         ("PUT", "/created", b"", {}, 201, "text/html; charset=utf-8", b"Object successfully created"),
@@ -334,6 +337,8 @@ OFH_MAPPING = """\
             return {"statusCode": 200, "body": [1, "two"], "headers": [("X-L", "1")]}
         if event.path == "/object":
             return object()
+        if event.path == "/auth":
+            return {"statusCode": 200, "body": event.headers["Authorization"]}
         return {
             "statusCode": 200,
             "body": {
@@ -369,6 +374,9 @@ def test_openfaas_http_async_request_and_return_mapping(python312: str, tmp_path
         assert (s, h["x-l"], json.loads(b)) == (200, "1", [1, "two"])
         s, h, b = srv.request("GET", "/object")
         assert s == 500 and json.loads(b)["type"] == "TypeError"
+        assert srv.request("GET", "/auth", None, {"authorization": "Bearer t"})[0::2] == (200, b"Bearer t")
+        s, h, b = srv.request("GET", "/auth")
+        assert (s, json.loads(b)["error"]) == (400, "the request has no header 'Authorization'")
 
 
 # ------------------------------------------------------------------ invoke exits non-zero on a 4xx

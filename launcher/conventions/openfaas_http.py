@@ -6,12 +6,14 @@ Mirrors the official template's ``index.py`` (openfaas/python-flask-template,
 Request -> ``event`` with ``body`` (the raw bytes, Flask's ``request.get_data()``),
 ``headers`` (case-insensitive lookups, ``.get``, ``in``, like Flask's headers),
 ``method``, ``query`` (``event.query['name']`` is the first value,
-``.getlist(name)`` all of them, like Flask's ``request.args``) and ``path``;
+``.getlist(name)`` all of them, like Flask's ``request.args``) and ``path``; a
+missing key read with ``[]`` raises werkzeug's ``BadRequestKeyError`` (a KeyError)
+which, uncaught, is a 400 as under Flask;
 ``context.hostname`` from ``HOSTNAME`` (``localhost`` when unset).
 
 Return -> response, as ``format_response`` does: ``None`` is an empty 200; a dict
-gives ``statusCode`` (default 200), ``body`` (a dict or list as JSON, missing ""
-, anything else ``str()`` as ``text/html; charset=utf-8``, bytes as they are) and
+gives ``statusCode`` (default 200), ``body`` (a dict or list as JSON, missing as
+"", anything else ``str()`` as ``text/html; charset=utf-8``, bytes as they are) and
 ``headers`` (a dict or a list of pairs).  A non-dict return is what Flask accepts
 from a view: a str (text/html), bytes, a list (JSON) or a ``(body, status[,
 headers])`` tuple.  ``async def handle`` is awaited (the template itself only
@@ -30,6 +32,7 @@ from ..protocol import (
     dumps,
     error_response,
     is_coroutine_function,
+    json_response,
 )
 from .nuclio import canonical, query_pairs
 
@@ -48,6 +51,18 @@ CT_HTML: Header = ("Content-Type", "text/html; charset=utf-8")
 
 def _utf8(raw: str) -> str:
     return raw.encode("latin-1", "replace").decode("utf-8", "replace")
+
+
+class BadRequestKeyError(KeyError):
+    """werkzeug's: a missing header or query key read with ``[]``; Flask answers 400."""
+
+    def __init__(self, where: str, key: Any) -> None:
+        super().__init__(key)
+        self.where = where
+        self.key = key
+
+    def __str__(self) -> str:
+        return f"the request has no {self.where} {self.key!r}"
 
 
 class Headers:
@@ -70,7 +85,7 @@ class Headers:
     def __getitem__(self, key: str) -> str:
         value = self.get(key)
         if value is None:
-            raise KeyError(key)
+            raise BadRequestKeyError("header", key)
         return str(value)
 
     def __contains__(self, key: object) -> bool:
@@ -108,6 +123,13 @@ class Query(dict):  # type: ignore[type-arg]
             self._lists.setdefault(k, []).append(v)
             if k not in self:
                 self[k] = v
+
+    def __getitem__(self, key: str) -> str:
+        try:
+            value: str = dict.__getitem__(self, key)
+            return value
+        except KeyError:
+            raise BadRequestKeyError("query parameter", key) from None
 
     def getlist(self, key: str) -> List[str]:
         return list(self._lists.get(key, []))
@@ -184,6 +206,11 @@ def encode(result: Any) -> Response:
     )
 
 
+def bad_request(exc: BadRequestKeyError) -> Response:
+    """Flask's answer to an uncaught BadRequestKeyError: 400 (here as JSON naming the key)."""
+    return json_response(400, {"error": str(exc), "type": "BadRequestKeyError"})
+
+
 def make_invoker(fn: Callable[..., Any]) -> Invoke:
     """Wrap ``fn(event, context)`` into ``invoke(Request) -> Response`` (async when *fn* is)."""
     if is_coroutine_function(fn):
@@ -191,6 +218,8 @@ def make_invoker(fn: Callable[..., Any]) -> Invoke:
         async def invoke_async(req: Request) -> Response:
             try:
                 return encode(await fn(Event(req), Context()))
+            except BadRequestKeyError as exc:
+                return bad_request(exc)
             except (Exception, SystemExit, KeyboardInterrupt, GeneratorExit) as exc:
                 # asyncio.CancelledError (a timeout) is deliberately not caught.
                 return error_response(exc, req)
@@ -200,6 +229,8 @@ def make_invoker(fn: Callable[..., Any]) -> Invoke:
     def invoke(req: Request) -> Response:
         try:
             return encode(fn(Event(req), Context()))
+        except BadRequestKeyError as exc:
+            return bad_request(exc)
         except BaseException as exc:
             return error_response(exc, req)
 
