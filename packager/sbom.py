@@ -26,14 +26,17 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Optional
 
+from packaging.markers import InvalidMarker, UndefinedEnvironmentName
 from packaging.metadata import parse_email
+from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from packager import __version__
 from packager.artifact import atomic_write, iter_members, source_date_epoch
-from packager.errors import SbomError, VerifyError
+from packager.errors import IgniteError, SbomError, VerifyError
 from packager.inspection import ArtifactInfo, inspect_artifact
 from packager.manifest import VENDOR_DIR
+from packager.profile import load_profile
 
 FORMATS = ("cyclonedx-json", "spdx-json")
 DEFAULT_FORMAT = "cyclonedx-json"
@@ -73,6 +76,8 @@ class Dist:
     #: ("expression", "BSD-3-Clause") or ("name", "BSD License"); None when unknown
     license: Optional[tuple[str, str]] = None
     properties: tuple[tuple[str, str], ...] = ()
+    #: canonical names of what its Requires-Dist pulls in on the target (extras not counted)
+    requires: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -116,6 +121,33 @@ def license_of(meta: Mapping[str, Any]) -> Optional[tuple[str, str]]:
     return None
 
 
+def _requires(meta: Mapping[str, Any], markers: Optional[dict[str, str]]) -> tuple[str, ...]:
+    """Requires-Dist names whose markers hold on the target (all unconditional ones when unknown)."""
+    out: set[str] = set()
+    for line in meta.get("requires_dist") or []:
+        try:
+            req = Requirement(str(line))
+        except InvalidRequirement:
+            continue
+        if req.marker is not None:
+            if markers is None:
+                continue
+            try:
+                if not req.marker.evaluate({**markers, "extra": ""}):
+                    continue
+            except (InvalidMarker, UndefinedEnvironmentName):
+                continue
+        out.add(canonicalize_name(req.name))
+    return tuple(sorted(out))
+
+
+def _target_markers(target: Mapping[str, Any]) -> Optional[dict[str, str]]:
+    try:
+        return dict(load_profile(str(target.get("profile") or "python3.12")).markers)
+    except IgniteError:
+        return None
+
+
 def _read_metadata(path: Path) -> dict[str, dict[str, Any]]:
     """canonical name -> parsed METADATA of every vendored distribution (streamed, nothing on disk)."""
     out: dict[str, dict[str, Any]] = {}
@@ -134,6 +166,8 @@ def collect(path: Path, name: Optional[str] = None, env: Optional[dict[str, str]
     info = inspect_artifact(path)
     m = info.manifest
     metas = _read_metadata(path)
+    markers = _target_markers(m.target)
+    known = {canonicalize_name(v.name) for v in m.vendored} | {canonicalize_name(s.name) for s in m.skipped}
     vendored = []
     slim_dropped = (m.slim or {}).get("dropped", {})
     for v in sorted(m.vendored, key=lambda v: canonicalize_name(v.name)):
@@ -154,6 +188,7 @@ def collect(path: Path, name: Optional[str] = None, env: Optional[dict[str, str]
             name=v.name, version=v.version, purl=purl(v.name, v.version), sha256=v.wheel_sha256, wheel=v.wheel,
             summary=str(summary).strip() if summary else None, license=license_of(meta),
             properties=tuple(sorted(props)),
+            requires=tuple(r for r in _requires(meta, markers) if r in known),
         ))
     image = str(m.target.get("image") or "python:3.12")
     pre = tuple(
@@ -256,7 +291,10 @@ def _cyclonedx(data: SbomInput) -> bytes:
     bom.components.update([*vendored, image])
     bom.register_dependency(root, [*vendored, image])
     bom.register_dependency(image, pre)
-    for c in (*vendored, *pre):
+    by_name: dict[str, Component] = {canonicalize_name(d.name): c for d, c in zip((*data.vendored, *data.preinstalled), (*vendored, *pre))}
+    for d, c in zip(data.vendored, vendored):
+        bom.register_dependency(c, [by_name[r] for r in d.requires if r in by_name])
+    for c in pre:
         bom.register_dependency(c, [])
     text = JsonV1Dot6(bom).output_as_string(indent=2)
     doc = json.loads(text)
@@ -344,6 +382,10 @@ def _spdx(data: SbomInput) -> bytes:
             Relationship(root.spdx_id, RelationshipType.DEPENDS_ON, image.spdx_id)]
     rels += [Relationship(root.spdx_id, RelationshipType.CONTAINS, p.spdx_id) for p in vendored]
     rels += [Relationship(image.spdx_id, RelationshipType.CONTAINS, p.spdx_id) for p in pre]
+    ids_by_name: dict[str, str] = {canonicalize_name(d.name): p.spdx_id
+                   for d, p in zip((*data.vendored, *data.preinstalled), (*vendored, *pre))}
+    rels += [Relationship(p.spdx_id, RelationshipType.DEPENDS_ON, ids_by_name[r])
+             for d, p in zip(data.vendored, vendored) for r in d.requires if r in ids_by_name]
     doc = Document(
         creation_info=CreationInfo(
             spdx_version="SPDX-2.3", spdx_id="SPDXRef-DOCUMENT", name=data.name,

@@ -27,7 +27,8 @@ def art(tmp_path: Path, hermetic_pip: Path) -> Path:
     wh = tmp_path / "wheelhouse"
     make_wheel(wh, "Expr_Lib", "1.0", metadata=["License-Expression: MIT OR Apache-2.0", "Summary: by expression"])
     make_wheel(wh, "field-lib", "2.0", metadata=["License: BSD"])
-    make_wheel(wh, "classy", "3.0", metadata=["License: Copyright (c) someone\n        all the text",
+    make_wheel(wh, "classy", "3.0", requires=["field-lib", "requests", 'expr-lib; python_version < "3.12"'],
+               metadata=["License: Copyright (c) someone\n        all the text",
                                               "Classifier: License :: OSI Approved :: BSD License"])
     src = source(tmp_path, requirements="expr-lib\nfield-lib\nclassy\nrequests\n")
     out = tmp_path / "function.tar.gz"
@@ -77,6 +78,9 @@ def test_cyclonedx_is_strictly_valid_and_lists_every_distribution(art: Path) -> 
     assert "timestamp" not in doc["metadata"]
     deps = {d["ref"]: d.get("dependsOn", []) for d in doc["dependencies"]}
     assert set(deps["function"]) == {c["bom-ref"] for c in comps.values()} | {image["bom-ref"]}
+    # Requires-Dist edges, markers evaluated for the target (3.12: the python_version < "3.12" one is out)
+    assert set(deps[comps["classy"]["bom-ref"]]) == {comps["field-lib"]["bom-ref"], pre["requests"]["bom-ref"]}
+    assert deps[comps["expr-lib"]["bom-ref"]] == []
 
 
 def test_two_runs_give_identical_bytes_and_source_date_epoch_sets_the_timestamp(art: Path, tmp_path: Path) -> None:
@@ -109,6 +113,10 @@ def test_spdx_is_valid_for_the_spdx_tools_parser_and_validator(art: Path, tmp_pa
         assert [e.locator for e in p.external_references] == [purl(v.name, v.version)]
     assert str(pkgs["expr-lib"].license_declared) == "MIT OR Apache-2.0"
     assert "provided by the python:3.12 image" in (pkgs["requests"].comment or "")
+    depends = {(r.spdx_element_id, r.related_spdx_element_id) for r in doc.relationships
+               if r.relationship_type.name == "DEPENDS_ON"}
+    assert (pkgs["classy"].spdx_id, pkgs["requests"].spdx_id) in depends
+    assert (pkgs["classy"].spdx_id, pkgs["expr-lib"].spdx_id) not in depends
     again = tmp_path / "again.spdx.json"
     run_cli("sbom", str(art), "--format", "spdx-json", "-o", str(again))
     assert again.read_bytes() == out.read_bytes()
