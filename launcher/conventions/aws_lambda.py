@@ -60,7 +60,7 @@ _TEXT_SUBTYPES = ("json", "xml", "javascript")
 
 def _utf8(raw: str) -> str:
     """A latin-1 str from the core -> the UTF-8 text the client sent."""
-    return raw.encode("latin-1", "replace").decode("utf-8", "replace")
+    return raw if raw.isascii() else raw.encode("latin-1", "replace").decode("utf-8", "replace")
 
 
 def is_text(content_type: Optional[str]) -> bool:

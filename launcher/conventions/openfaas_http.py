@@ -50,7 +50,21 @@ CT_HTML: Header = ("Content-Type", "text/html; charset=utf-8")
 
 
 def _utf8(raw: str) -> str:
-    return raw.encode("latin-1", "replace").decode("utf-8", "replace")
+    """A latin-1 str from the core -> the UTF-8 text the client sent."""
+    return raw if raw.isascii() else raw.encode("latin-1", "replace").decode("utf-8", "replace")
+
+
+_CANONICAL: Dict[str, str] = {}
+
+
+def _canonical(name: str) -> str:
+    """``canonical(name)``, memoised: header names repeat across requests."""
+    c = _CANONICAL.get(name)
+    if c is None:
+        c = canonical(name)
+        if len(_CANONICAL) < 512:
+            _CANONICAL[name] = c
+    return c
 
 
 class BadRequestKeyError(KeyError):
@@ -69,7 +83,7 @@ class Headers:
     """Request headers with Flask's reading API: case-insensitive, first value wins."""
 
     def __init__(self, pairs: List[Tuple[str, str]]) -> None:
-        self._pairs = [(canonical(k), v) for k, v in pairs]
+        self._pairs = [(_canonical(k), v) for k, v in pairs]
 
     def get(self, key: str, default: Any = None) -> Any:
         key = key.lower()
@@ -139,18 +153,41 @@ class Query(dict):  # type: ignore[type-arg]
 
 
 class Event:
+    """``index.py``'s ``Event``; ``headers`` and ``query`` are built on first use (as werkzeug's are)."""
+
     def __init__(self, req: Request) -> None:
         self.body: bytes = req.body
-        self.headers = Headers([(k, _utf8(v)) for k, v in req.headers])
         self.method: str = req.method
-        self.query = Query([(k.decode("utf-8", "replace"), v.decode("utf-8", "replace"))
-                            for k, v in query_pairs(req.query)])
         self.path: str = _utf8(req.path)
+        self._req = req
+        self._headers: Optional[Headers] = None
+        self._query: Optional[Query] = None
+
+    @property
+    def headers(self) -> Headers:
+        if self._headers is None:
+            self._headers = Headers([(k, _utf8(v)) for k, v in self._req.headers])
+        return self._headers
+
+    @headers.setter
+    def headers(self, value: Headers) -> None:
+        self._headers = value
+
+    @property
+    def query(self) -> Query:
+        if self._query is None:
+            self._query = Query([(k.decode("utf-8", "replace"), v.decode("utf-8", "replace"))
+                                 for k, v in query_pairs(self._req.query)])
+        return self._query
+
+    @query.setter
+    def query(self, value: Query) -> None:
+        self._query = value
 
 
 class Context:
-    def __init__(self) -> None:
-        self.hostname = os.getenv("HOSTNAME", "localhost")
+    def __init__(self, hostname: str) -> None:
+        self.hostname = hostname
 
 
 def _headers(value: Any) -> List[Header]:
@@ -213,11 +250,12 @@ def bad_request(exc: BadRequestKeyError) -> Response:
 
 def make_invoker(fn: Callable[..., Any]) -> Invoke:
     """Wrap ``fn(event, context)`` into ``invoke(Request) -> Response`` (async when *fn* is)."""
+    hostname = os.getenv("HOSTNAME", "localhost")  # index.py reads it per request; it does not change
     if is_coroutine_function(fn):
 
         async def invoke_async(req: Request) -> Response:
             try:
-                return encode(await fn(Event(req), Context()))
+                return encode(await fn(Event(req), Context(hostname)))
             except BadRequestKeyError as exc:
                 return bad_request(exc)
             except (Exception, SystemExit, KeyboardInterrupt, GeneratorExit) as exc:
@@ -228,7 +266,7 @@ def make_invoker(fn: Callable[..., Any]) -> Invoke:
 
     def invoke(req: Request) -> Response:
         try:
-            return encode(fn(Event(req), Context()))
+            return encode(fn(Event(req), Context(hostname)))
         except BadRequestKeyError as exc:
             return bad_request(exc)
         except BaseException as exc:
