@@ -6,7 +6,7 @@ shim swaps packaging's default marker environment for the target's (passed as
 JSON in IGNITE_TARGET_MARKERS) before handing over to pip or pip-tools, so a
 3.11 host resolves exactly what a 3.12 target needs.
 
-Usage: python -m packager._pipshim {pip|compile} ARGS...
+Usage: python -m packager._pipshim {pip|compile|probe} ARGS...
 """
 
 from __future__ import annotations
@@ -67,6 +67,50 @@ def _patch_target_python(spec: dict[str, Any]) -> None:
     RequirementCommand.make_resolver = classmethod(make_resolver)  # type: ignore[method-assign,assignment]
 
 
+def _probe(argv: list[str]) -> int:
+    """``probe PROJECT... -- PIP-ARGS``: GET each index's page of each project with pip's own session.
+
+    pip's configuration, credentials (URL userinfo, netrc, keyring), certificates
+    and proxies apply exactly as in the failed run. One JSON line per (index,
+    project) on stdout; nothing is retried, so a dead index answers at once.
+    """
+    import re
+
+    from pip._internal.commands import create_command
+    from pip._vendor import requests
+
+    sep = argv.index("--")
+    projects, pip_args = argv[:sep], argv[sep + 1:]
+    cmd: Any = create_command("download")  # a SessionCommandMixin: has _build_session (pip >= 20)
+    options, _ = cmd.parse_args(pip_args)
+    session = cmd._build_session(options, retries=0, timeout=min(int(options.timeout or 15), 30))
+    if getattr(session, "auth", None) is not None:
+        session.auth.prompting = False
+    urls = [] if options.no_index else [options.index_url, *options.extra_index_urls]
+    for url in urls:
+        for project in projects:
+            page = url.rstrip("/") + "/" + project + "/"
+            row: dict[str, Any] = {"index": url, "project": project, "status": None, "error": None,
+                                   "detail": "", "sent_credentials": False, "retries": int(options.retries or 0)}
+            try:
+                resp = session.get(page, headers={"Accept": "text/html", "Cache-Control": "max-age=0"})
+                row["status"] = resp.status_code
+                row["sent_credentials"] = "Authorization" in resp.request.headers
+            except requests.exceptions.SSLError as exc:
+                row["error"], row["detail"] = "tls", str(exc)
+            except requests.exceptions.RetryError as exc:
+                m = re.search(r"too many (\d{3}) error responses", str(exc))
+                row["status"] = int(m.group(1)) if m else None
+                row["error"] = None if m else "error"
+                row["detail"] = str(exc)
+            except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
+                row["error"], row["detail"] = "unreachable", str(exc)
+            except Exception as exc:  # a probe never fails the build on its own
+                row["error"], row["detail"] = "error", repr(exc)
+            print(json.dumps(row), flush=True)
+    return 0
+
+
 def main() -> int:
     tool, args = sys.argv[1], sys.argv[2:]
     _patch(json.loads(os.environ["IGNITE_TARGET_MARKERS"]))
@@ -84,6 +128,8 @@ def main() -> int:
         except SystemExit as exc:
             return int(exc.code or 0)
         return 0
+    if tool == "probe":
+        return _probe(args)
     raise SystemExit(f"unknown tool {tool!r}")
 
 

@@ -32,6 +32,7 @@ from packager.errors import (
     IgniteError,
     RequestRefused,
     UsageError,
+    redact,
 )
 
 if TYPE_CHECKING:
@@ -70,13 +71,13 @@ def quiet_mode() -> bool:
 
 
 def emit_json(obj: dict[str, Any]) -> None:
-    click.echo(json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False))
+    click.echo(redact(json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False)))
 
 
 def info(message: str) -> None:
     """A human line on stderr (never under --json or --quiet)."""
     if not json_mode() and not quiet_mode():
-        click.echo(message, err=True)
+        click.echo(redact(message), err=True)
 
 
 def progress(stage: str, message: str) -> None:
@@ -85,7 +86,7 @@ def progress(stage: str, message: str) -> None:
 
 def warn(message: str) -> None:
     if not json_mode():
-        click.echo(_style("warning:", fg="yellow", bold=True) + f" {message}", err=True)
+        click.echo(_style("warning:", fg="yellow", bold=True) + f" {redact(message)}", err=True)
 
 
 def human_size(n: float) -> str:
@@ -135,11 +136,11 @@ class IgniteGroup(click.Group):
         except Exception as exc:  # a bug in the packager, not in the input
             if json_mode():
                 emit_json({"schema": ERROR_SCHEMA, "ok": False,
-                           "error": {"error": "internal", "message": repr(exc), "where": None, "hint": None,
+                           "error": {"error": "internal", "message": redact(repr(exc)), "where": None, "hint": None,
                                      "exit_code": INTERNAL_ERROR_EXIT}})
             else:
-                click.echo(_style("internal error:", fg="red", bold=True) + f" {exc!r}", err=True)
-                click.echo(traceback.format_exc(), err=True)
+                click.echo(_style("internal error:", fg="red", bold=True) + f" {redact(repr(exc))}", err=True)
+                click.echo(redact(traceback.format_exc()), err=True)
                 click.echo("This is a bug in ignite-packager; please report it with the output above.", err=True)
             sys.exit(INTERNAL_ERROR_EXIT)
 

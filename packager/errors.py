@@ -8,7 +8,29 @@ into output and an exit status.
 
 from __future__ import annotations
 
+import re
 from typing import Any, ClassVar, Optional
+
+_USERINFO = re.compile(r"(?P<scheme>\b[a-zA-Z][a-zA-Z0-9+.-]*://)[^/\s@]+@")
+
+
+def redact(text: str) -> str:
+    """Every URL's userinfo replaced: ``https://ci:TOKEN@host/`` -> ``https://****@host/``.
+
+    Applied to every error's text and every line the CLI prints, so an index
+    credential that reaches a message (pip's output, a URL) never leaves.
+    """
+    return _USERINFO.sub(lambda m: m.group("scheme") + "****@", text)
+
+
+def _redact_any(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {k: _redact_any(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_redact_any(v) for v in value]
+    return value
 
 
 class IgniteError(Exception):
@@ -16,6 +38,8 @@ class IgniteError(Exception):
 
     exit_code: ClassVar[int] = 1
     code: ClassVar[str] = "error"
+    #: A machine-readable cause within the class (``--json``'s ``reason``); None when the code says it all.
+    reason: ClassVar[Optional[str]] = None
 
     def __init__(
         self,
@@ -25,11 +49,12 @@ class IgniteError(Exception):
         hint: Optional[str] = None,
         details: Optional[dict[str, Any]] = None,
     ) -> None:
+        message = redact(message)
         super().__init__(message)
         self.message = message
-        self.where = where
-        self.hint = hint
-        self.details = details or {}
+        self.where = redact(where) if where else where
+        self.hint = redact(hint) if hint else hint
+        self.details = _redact_any(details or {})
 
     def __str__(self) -> str:
         return f"{self.where}: {self.message}" if self.where else self.message
@@ -43,6 +68,8 @@ class IgniteError(Exception):
             "hint": self.hint,
             "exit_code": self.exit_code,
         }
+        if self.reason:
+            out["reason"] = self.reason
         if self.details:
             out["details"] = self.details
         return out
@@ -160,6 +187,54 @@ class RequestRefused(IgniteError):
     code = "request-refused"
 
 
+class IndexFailure(IgniteError):
+    """A package index failed: the base of the index errors below (never raised itself)."""
+
+    exit_code = 18
+    code = "index"
+    reason = "index-error"
+
+
+class IndexAuthError(IndexFailure):
+    """A package index refused the credentials (HTTP 401/403), or wanted some and got none."""
+
+    exit_code = 18
+    code = "index-auth"
+    reason = "auth"
+
+
+class IndexUnreachable(IndexFailure):
+    """A package index could not be reached: connection refused, DNS failure, timeout."""
+
+    exit_code = 19
+    code = "index-unreachable"
+    reason = "unreachable"
+
+
+class IndexTLSError(IndexFailure):
+    """TLS verification with a package index failed (its certificate is not trusted here)."""
+
+    exit_code = 20
+    code = "index-tls"
+    reason = "tls"
+
+
+class IndexServerError(IndexFailure):
+    """A package index answered with a server error (HTTP 5xx)."""
+
+    exit_code = 21
+    code = "index-error"
+    reason = "index-error"
+
+
+class ProjectNotOnIndex(ResolveError):
+    """Every package index asked answered, and none has the project (HTTP 404 for its page)."""
+
+    exit_code = 22
+    code = "not-found"
+    reason = "not-found"
+
+
 #: Exit code for an unexpected exception: a bug in the packager, not in the input.
 INTERNAL_ERROR_EXIT = 70
 
@@ -183,5 +258,10 @@ EXIT_CODES: dict[str, int] = {
         ConfigError,
         SbomError,
         RequestRefused,
+        IndexAuthError,
+        IndexUnreachable,
+        IndexTLSError,
+        IndexServerError,
+        ProjectNotOnIndex,
     )
 }

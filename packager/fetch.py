@@ -9,6 +9,7 @@ sdist-only packages are built into wheels with ``build``.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 import platform
@@ -33,6 +34,13 @@ from packager import __version__
 from packager.artifact import DEFAULT_MTIME
 from packager.cache import Cache, atomic_bytes, sha256_file
 from packager.errors import FetchError, ResolveError, SdistBuildError, SourceError
+from packager.indexes import (
+    configured_index_urls,
+    credentials_for,
+    diagnose,
+    redact_text,
+    saw_no_versions,
+)
 from packager.intake import Limits, read_source
 from packager.piprun import (
     IndexConfig,
@@ -151,14 +159,20 @@ class SdistBuilderImpl:
             res = run_pip("pip", ["download", "--no-deps", "--no-binary=:all:", *isolation, "-d", str(work / "dl"),
                                   "-r", str(req_file), *self.index.pip_args()], self.profile)
             if res.returncode != 0:
+                # An index that refuses us, is down or lacks the project makes pip say "no matching
+                # distribution" too: ask the indexes before blaming the requirement.
+                failure = diagnose([spec], self.index, self.profile, where="requirements.txt")
+                if failure:
+                    raise failure
                 missing = missing_distribution(res.stderr)
                 if missing and _same_name(missing[0], spec):
                     raise ResolveError(
                         f"{spec}: no wheel for CPython {self.profile.python_version} linux x86_64 and no sdist",
                         where="requirements.txt",
-                        hint="check the package name and version; the package may not exist or may not support the target",
+                        hint=("check the version: the index has the project but no file of it for the target; "
+                              "the package may not exist at that version or may not support the target"),
                     )
-                raise FetchError(f"could not download the sdist of {spec}:\n" + last_error(res.stderr),
+                raise FetchError(f"could not download the sdist of {spec}:\n" + redact_text(last_error(res.stderr)),
                                  where=spec, hint="check the index settings and the network")
             sdists = sorted((work / "dl").iterdir())
             if not sdists:
@@ -233,14 +247,26 @@ def _ssl_context() -> ssl.SSLContext:
     return ssl.create_default_context()
 
 
-def _download_one(pin: Pin, dest: Path, context: ssl.SSLContext) -> Optional[Path]:
-    """Download the file the resolver chose; None on any failure (pip download is the fallback)."""
+def _download_one(pin: Pin, dest: Path, context: ssl.SSLContext, index_urls: Sequence[str]) -> Optional[Path]:
+    """Download the file the resolver chose; None on any failure (pip download is the fallback).
+
+    Basic-auth credentials for the file's host (an index URL's userinfo, or
+    netrc) are sent as an unredirected header: a redirect to another host never
+    carries them.
+    """
     url = pin.url.split("#", 1)[0]
+    parts = urllib.parse.urlsplit(url)
+    if parts.username is not None or parts.password is not None:
+        return None  # a URL carrying credentials is pip's to handle (never logged, never cached)
     name = urllib.parse.unquote(url.rsplit("/", 1)[-1])
     if not name.endswith(".whl") or "/" in name or name.startswith("."):
         return None
     try:
         req = urllib.request.Request(url, headers={"User-Agent": f"ignite-pack/{__version__}"})
+        creds = credentials_for(url, index_urls) if parts.scheme in ("http", "https") else None
+        if creds:
+            token = base64.b64encode(f"{creds[0]}:{creds[1]}".encode()).decode("ascii")
+            req.add_unredirected_header("Authorization", f"Basic {token}")
         with urllib.request.urlopen(req, timeout=120, context=context) as resp:
             data = resp.read()
     except (OSError, ValueError):
@@ -253,24 +279,27 @@ def _download_one(pin: Pin, dest: Path, context: ssl.SSLContext) -> Optional[Pat
     return path
 
 
-def download_direct(pins: Sequence[Pin], dest: Path) -> list[Pin]:
+def download_direct(pins: Sequence[Pin], dest: Path, index: Optional[IndexConfig] = None) -> list[Pin]:
     """Download pins that carry the resolver's URL, in parallel; return the pins still missing.
 
     pip downloads one file at a time and costs another interpreter start; the
-    resolver already chose each file, so its URL is enough. Anything unusual
-    (no URL, credentials, an HTTP error, a hash mismatch) is left to pip download.
+    resolver already chose each file, so its URL is enough. A private index
+    works here too: credentials for the file's host come from the configured
+    index URLs or netrc. Anything unusual (no URL, an HTTP error, a hash
+    mismatch) is left to pip download.
     """
     def direct_ok(p: Pin) -> bool:
-        parts = urllib.parse.urlsplit(p.url)
-        return parts.scheme in ("https", "http", "file") and "@" not in parts.netloc
+        return urllib.parse.urlsplit(p.url).scheme in ("https", "http", "file")
 
     direct = [p for p in pins if direct_ok(p)]
     if not direct:
         return list(pins)
     dest.mkdir(parents=True, exist_ok=True)
     context = _ssl_context()
+    index_urls = configured_index_urls(index or IndexConfig())
     with ThreadPoolExecutor(max_workers=min(8, len(direct))) as pool:
-        got = dict(zip([p.name for p in direct], pool.map(lambda p: _download_one(p, dest, context), direct)))
+        got = dict(zip([p.name for p in direct],
+                       pool.map(lambda p: _download_one(p, dest, context, index_urls), direct)))
     return [p for p in pins if got.get(p.name) is None]
 
 
@@ -296,7 +325,7 @@ def fetch(pins: Sequence[Pin], profile: TargetProfile, *, index: IndexConfig, ca
                  + ", ".join(f"{p.name}=={p.version}" for p in missing[:6]) + (" …" if len(missing) > 6 else ""))
         with tempfile.TemporaryDirectory(prefix="ignite-fetch-") as tmp:
             work = Path(tmp)
-            rest = download_direct(missing, work / "dl")
+            rest = download_direct(missing, work / "dl", index)
             while rest:
                 all_hashed = all(p.hashes for p in rest)
                 lines = [f"{p.name}=={p.version}" + ("".join(f" --hash={h}" for h in p.hashes) if all_hashed else "")
@@ -308,8 +337,13 @@ def fetch(pins: Sequence[Pin], profile: TargetProfile, *, index: IndexConfig, ca
                 if res.returncode == 0:
                     break
                 absent = missing_distribution(res.stderr)
+                if not absent or saw_no_versions(res.stderr):
+                    failure = diagnose([absent[0]] if absent else [p.name for p in rest], index, profile,
+                                       where="requirements.txt")
+                    if failure:
+                        raise failure
                 if not absent:
-                    raise FetchError("download failed:\n" + last_error(res.stderr), where="fetch",
+                    raise FetchError("download failed:\n" + redact_text(last_error(res.stderr)), where="fetch",
                                      hint="check the index settings and the network; hashes must match the lock")
                 # pip stops at the first pin with no wheel for the target: leave that one to the
                 # sdist path below and download the others.

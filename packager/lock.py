@@ -22,6 +22,7 @@ from packager.checks import check_source
 from packager.dependencies import resolve_for
 from packager.errors import RequirementsError, ResolveError
 from packager.fetch import SDIST_SIDECAR
+from packager.indexes import diagnose, redact_text
 from packager.intake import read_source
 from packager.piprun import last_error, run_pip, target_args
 from packager.profile import TargetProfile, load_profile
@@ -114,7 +115,10 @@ def lock_source(options: BuildOptions, progress: Progress) -> LockResult:
             "-o", str(work / "requirements.lock"), "requirements.in",
         ], profile, cwd=work)
         if res.returncode != 0:
-            raise ResolveError("pip-compile failed:\n" + last_error(res.stderr), where=reqs.path,
+            failure = diagnose([r.name for r in reqs.lines], options.index, profile, where=reqs.path)
+            if failure:
+                raise failure
+            raise ResolveError("pip-compile failed:\n" + redact_text(last_error(res.stderr)), where=reqs.path,
                                hint="the same requirements must first build with `ignite-pack build`")
         text = (work / "requirements.lock").read_text("utf-8")
     header = (f"# Lock for {profile.name} ({profile.image}), written by `ignite-pack lock` with pip-compile.\n"

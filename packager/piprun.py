@@ -25,6 +25,8 @@ _KEEP = {
     "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE",
     "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy",
     "SOURCE_DATE_EPOCH", "XDG_CACHE_HOME", "XDG_CONFIG_HOME", "SYSTEMROOT",
+    # Index credentials on the build machine: netrc and keyring (pip reads both).
+    "NETRC", "PYTHON_KEYRING_BACKEND", "XDG_DATA_HOME",
 }
 
 
@@ -62,7 +64,11 @@ class IndexConfig:
         return args
 
     def key(self) -> dict[str, object]:
-        return {"index": self.index_url, "extra": list(self.extra_index_urls),
+        """What the cache keys on: the indexes *without* credentials (a rotated token keeps the cache)."""
+        from packager.indexes import redact_url
+
+        return {"index": redact_url(self.index_url) if self.index_url else None,
+                "extra": [redact_url(u) for u in self.extra_index_urls],
                 "find_links": list(self.find_links), "offline": self.offline}
 
 
@@ -85,7 +91,7 @@ class PipResult:
 
 def run_pip(tool: str, args: Sequence[str], profile: TargetProfile, *, cwd: Optional[Path] = None,
             timeout: float = 900) -> PipResult:
-    """Run ``pip`` or ``pip-compile`` (``tool`` = "pip" | "compile") through the marker shim."""
+    """Run ``pip``, ``pip-compile`` or the index probe (``tool`` = "pip" | "compile" | "probe") through the shim."""
     argv = [sys.executable, "-m", "packager._pipshim", tool, *args]
     env = clean_env({
         "IGNITE_TARGET_MARKERS": json.dumps(profile.markers),

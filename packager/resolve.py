@@ -22,6 +22,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packager import __version__
 from packager.cache import Cache, atomic_bytes, cache_key
 from packager.errors import ResolveError
+from packager.indexes import diagnose, redact_text, saw_no_versions
 from packager.manifest import SkippedDist
 from packager.piprun import (
     IndexConfig,
@@ -187,6 +188,13 @@ def _pip_resolve(reqs: Requirements, profile: TargetProfile, index: IndexConfig,
                     for item in report.get("install", [])
                 ]}
             missing = missing_distribution(res.stderr)
+            if not index.offline and ((missing and saw_no_versions(res.stderr)) or
+                                      (not missing and not conflict_text(res.stderr))):
+                # pip saw no file at all, or failed otherwise: an index failure (401, down, 5xx, TLS)
+                # looks the same in its output, so ask the indexes what happened.
+                failure = diagnose([missing[0]] if missing else lines, index, profile, where=reqs.path)
+                if failure:
+                    raise failure
             if missing and missing[0] not in tried:
                 tried.add(missing[0])
                 progress("resolve", f"no wheel of {missing[0]} for the target; trying its sdist")
@@ -210,7 +218,7 @@ def _pip_resolve(reqs: Requirements, profile: TargetProfile, index: IndexConfig,
                     hint=("run once online to fill the cache, or pass --wheelhouse DIR" if index.offline else
                           "check the name and version; the package may not exist or may not support the target"),
                 )
-            raise ResolveError("resolution failed:\n" + last_error(res.stderr), where=reqs.path,
+            raise ResolveError("resolution failed:\n" + redact_text(last_error(res.stderr)), where=reqs.path,
                                hint="run with the same requirements through pip to see the full log")
     raise ResolveError("resolution did not converge after building sdists", where=reqs.path)
 
