@@ -88,6 +88,11 @@ def headline(data: Dict[str, Any]) -> Dict[str, Dict[str, Any]]:
             h[f"cold start {hname}: launcher"] = {"value": None, "text": "not available: " + str(
                 _g(cs, "unavailable", f"launcher_{hname}") or "not measured")}
             continue
+        fails = sum(int(r.get("failed_cold_starts") or 0) for k, r in rows.items() if k.startswith("launcher_"))
+        runs = sum(int(r.get("runs") or 0) for k, r in rows.items() if k.startswith("launcher_") and "poll" not in k)
+        if hname == "hello":
+            h["cold start: launcher failed cold starts (5xx or no answer to the one POST)"] = {
+                "value": float(fails), "text": f"{fails} of {runs} single-shot cold starts"}
         if hname == "hello" and floor:
             h["cold start hello: launcher over python floor"] = {
                 "value": (L - floor) * 1000, "text": f"+{(L - floor) * 1000:.1f} ms ({_s(L)} vs floor {_s(floor)}; {L / floor:.2f}×)"}
@@ -214,6 +219,11 @@ def _targets(w, data) -> None:
          lambda r: r >= 1, _x),
         ("issue 6", "hello cold start within 30 ms of the python floor", v("cold start hello: launcher over python floor"),
          lambda r: r <= 30, lambda r: f"+{r:.1f} ms"),
+        ("issue 14", "hello cold start, single-shot, within 30 ms of the python floor",
+         v("cold start hello: launcher over python floor"), lambda r: r <= 30, lambda r: f"+{r:.1f} ms"),
+        ("issue 14", "no failed (5xx) launcher cold start",
+         v("cold start: launcher failed cold starts (5xx or no answer to the one POST)"), lambda r: r == 0,
+         lambda r: f"{r:.0f} failed"),
         ("issue 9", "`--compile` cuts the heavy read-only cold start", v("cold start heavy, read-only container: --compile / no pyc"),
          lambda r: r < 1, _x),
         ("issue 16", "S2 `--slim` unpacked ≤ 0.85× the normal build",
@@ -295,8 +305,12 @@ def _how_to_read(w) -> None:
 - **Reproducibility**: every build of a set ran in a different directory (and cold vs warm);
   "identical" means all artifacts had the same sha256. The naive pipeline is `tar czf` of the
   pip/uv tree.
-- **Cold start**: wall time from `Popen` to the first HTTP 200 on a `POST /` (the harness polls
-  every 0.5 ms from the other core), server pinned to core 0. The *floor* is `python -c pass`
+- **Cold start** (single-shot, as a platform sees it): wall time from `Popen` to the 200 of ONE
+  `POST /`, sent on a connection opened as soon as the port accepts (the harness, on the other
+  core, retries only a refused connection: uvicorn and functions-framework open their port after
+  the import, the launcher before it and holds the request). Any other answer is a *failed cold
+  start*, counted and never retried. The old figure (a new connection and POST every 0.5 ms
+  until one gets 200) is kept as one secondary launcher row. Server pinned to core 0. The *floor* is `python -c pass`
   (spawn → exit). Subjects are measured round-robin, after one discarded warm-up start each.
   *hello* is the seed's `python-hello` handler; *heavy* imports `sklearn.linear_model`
   (scikit-learn + scipy vendored in the artifact; numpy from the image). Peers run in their own
@@ -415,17 +429,19 @@ def _repro(w, data) -> None:
 
 
 def _cold(w, data) -> None:
-    w("## Cold start (spawn → first 200)\n")
+    w("## Cold start (single-shot: spawn → one POST as soon as the port accepts → its 200)\n")
     cs = _g(data, "serve", "cold_start")
     if not cs:
         w("Not run.\n")
         return
-    w("| subject | median (min–max, n) | over floor |")
-    w("|---|---|---|")
+    w("| subject | median (min–max, n) | over floor | failed cold starts |")
+    w("|---|---|---|---|")
     for k, r in (cs.get("rows") or {}).items():
         over = r.get("over_floor_ms")
         err = f" — errors: {r['errors'][0][:120]}" if r.get("errors") else ""
-        w(f"| {r['label']} | {_mmm(r.get('stats'))} | {NA if over is None or k.startswith('floor') else f'+{over:.1f} ms'}{err} |")
+        failed = NA if k.startswith("floor") or "failed_cold_starts" not in r else f"{r['failed_cold_starts']} of {r.get('runs')}"
+        w(f"| {r['label']} | {_mmm(r.get('stats'))} | {NA if over is None or k.startswith('floor') else f'+{over:.1f} ms'}{err} "
+          f"| {failed} |")
     for k, why in (cs.get("unavailable") or {}).items():
         w(f"| {k} | not available: {_cell(why, 300)} | |")
     w("")

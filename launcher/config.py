@@ -46,6 +46,7 @@ class Settings:
         "organization_id",
         "port",
         "queue",
+        "startup_timeout_s",
         "timeout_s",
         "warnings",
     )
@@ -63,6 +64,7 @@ class Settings:
         self.max_header_bytes = 16 * 1024
         self.max_headers = 100
         self.timeout_s = 300.0
+        self.startup_timeout_s = 120.0
         self.header_timeout_s = 10.0
         self.body_timeout_s = 60.0
         self.keepalive_s = 75.0
@@ -122,6 +124,7 @@ def load(env: Optional[Mapping[str, str]] = None) -> Settings:
     s.max_header_bytes = _int(env, s, "IGNITE_MAX_HEADER_BYTES", s.max_header_bytes, 256)
     s.max_headers = _int(env, s, "IGNITE_MAX_HEADERS", s.max_headers, 1)
     s.timeout_s = _float(env, s, "IGNITE_TIMEOUT_S", s.timeout_s)
+    s.startup_timeout_s = _float(env, s, "IGNITE_STARTUP_TIMEOUT_S", s.startup_timeout_s)
     s.header_timeout_s = _float(env, s, "IGNITE_HEADER_TIMEOUT_S", s.header_timeout_s)
     s.body_timeout_s = _float(env, s, "IGNITE_BODY_TIMEOUT_S", s.body_timeout_s)
     s.keepalive_s = _float(env, s, "IGNITE_KEEPALIVE_S", s.keepalive_s)

@@ -94,22 +94,22 @@ def main(root: str, t_start: float) -> int:
         if is_async:
             with stdlib_only(base_path):  # only for async handlers: ~45 ms of start-up otherwise
                 asyncio = importlib.import_module("asyncio")
+        runner = server.make_runner(invoker, is_async, asyncio)
     except BaseException as exc:
-        info = protocol.error_info(exc)
+        error = protocol.error_info(exc)
         if isinstance(exc, EntryError):
-            info["traceback"] = ""
+            error["traceback"] = ""
         # Log before publishing the state: whoever sees /_/ready fail can read why on stderr.
         log.error(
-            f"cannot load entry {entry_name}: {info['type']}: {info['error']} "
-            f"(serving the error: /_/ready 503, POST 500)\n{info['traceback'].rstrip()}"
+            f"cannot load entry {entry_name}: {error['type']}: {error['error']} "
+            f"(serving the error: /_/ready 503, POST 500)\n{error['traceback'].rstrip()}"
         )
-        app.error = info
-        app.state = App.FAILED
+        server.publish(None, error)
     else:
         t_done = perf_counter()
         app.entry = entry_name
         gc.freeze()  # import-time objects will not be scanned by every later collection
-        server.set_ready(invoker, is_async, asyncio)
+        server.publish(runner, None)
         log.notice(
             f"ready: imported {entry_name} ({convention}{', async' if is_async else ''}) "
             f"in {(t_done - t_import) * 1000:.1f} ms; start to ready {(perf_counter() - t_start) * 1000:.1f} ms"

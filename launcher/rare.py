@@ -14,6 +14,7 @@ import os
 import sys
 
 from .log import INFO
+from .pool import Job
 from .protocol import json_response
 from .server import (
     _HEX,
@@ -24,6 +25,7 @@ from .server import (
     S_HEAD,
     S_LINGER,
     S_TRAILER,
+    App,
     Conn,
     HTTPError,
     Server,
@@ -31,10 +33,9 @@ from .server import (
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import List
+    from typing import Any, Dict, List, Optional
 
-    from .pool import Job
-    from .protocol import Header
+    from .protocol import Header, Request
 
 
 def parse_chunked(self: Server, conn: Conn) -> bool:
@@ -110,6 +111,8 @@ def reject(self: Server, conn: Conn, err: HTTPError) -> None:
 
 
 def sweep(self: Server, now: float) -> None:
+    if self.held and now >= self.startup_deadline and self.app.state == App.STARTING:
+        startup_overdue(self)
     for job in list(self.inflight):
         if job.deadline <= now:
             self._timeout(job)
@@ -138,16 +141,11 @@ def sweep(self: Server, now: float) -> None:
 
 
 def timeout(self: Server, job: Job) -> None:
-    conn = job.conn
     req = job.req
-    with conn.lock:
+    with job.conn.lock:
         if job.done:
             return
-        job.done = True
-        self.inflight.pop(job, None)
-        conn.busy = False
         if job.started:
-            status = 504
             obj = {
                 "error": f"handler did not finish within IGNITE_TIMEOUT_S={self.s.timeout_s:g}s",
                 "type": "Timeout",
@@ -159,21 +157,84 @@ def timeout(self: Server, job: Job) -> None:
                 + stack.rstrip()
                 + ("" if replaced else "\n(no replacement worker started: too many stuck handlers)")
             )
-            extra: List[Header] = []
+            answer(self, job, 504, obj, [])
+        elif self.app.state == App.STARTING:
+            obj = {
+                "error": f"the handler was still being imported when IGNITE_TIMEOUT_S={self.s.timeout_s:g}s ran out",
+                "type": "QueueTimeout",
+            }
+            answer(self, job, 503, obj, [("Retry-After", "1")])
         else:
-            status = 503
             obj = {"error": "timed out waiting for a free worker", "type": "QueueTimeout"}
-            extra = [("Retry-After", "1")]
-        if not conn.closed:
-            keep = job.keep_alive and not self.draining
-            self._send(conn, self.encode(req, json_response(status, obj, extra), keep))
-            if not keep:
-                conn.close_after = True
-            if conn.out:
-                self._set_mask(conn, _OUT)
-            else:
-                self._after_flush(conn)
+            answer(self, job, 503, obj, [("Retry-After", "1")])
+
+
+def answer(self: Server, job: Job, status: int, obj: Any, extra: List[Header]) -> None:
+    """Answer an admitted job that no handler will answer (conn.lock held, I/O thread)."""
+    conn = job.conn
+    req = job.req
+    job.done = True
+    self.inflight.pop(job, None)
+    conn.busy = False
+    if not conn.closed:
+        keep = job.keep_alive and not self.draining
+        self._send(conn, self.encode(req, json_response(status, obj, extra), keep))
+        if not keep:
+            conn.close_after = True
+        if conn.out:
+            self._set_mask(conn, _OUT)
+        else:
+            self._after_flush(conn)
     self._access(req, status, (self.now - job.t0) * 1000.0)
+
+
+# --- start-up: requests that arrive while the entry imports (issue 14) ------------------
+
+
+def hold(self: Server, conn: Conn, req: Request) -> None:
+    """Admit a POST that arrived before the handler is ready; it runs once the import ends."""
+    now = self.now
+    if self.draining:
+        self._inline(conn, req, 503, {"error": "shutting down before the handler was ready", "type": "Draining"})
+        return
+    if now >= self.startup_deadline:
+        self._inline(conn, req, 503, {"error": self.startup_overdue(), "type": "StartupTimeout"}, [("Retry-After", "1")])
+        return
+    if len(self.inflight) >= self.capacity:
+        self._inline(
+            conn,
+            req,
+            503,
+            {"error": f"too many requests while starting: {self.capacity} held (IGNITE_CONCURRENCY + IGNITE_QUEUE)"},
+            [("Retry-After", "1")],
+        )
+        return
+    timeout = self.s.timeout_s
+    job = Job(conn, req, conn.keep_alive, now, now + timeout if timeout > 0 else float("inf"))
+    conn.busy = True
+    self.inflight[job] = None
+    self.held.append(job)
+
+
+def _answer_held(self: Server, status: int, obj: Any, extra: List[Header]) -> None:
+    held = self.held
+    while held:
+        job = held.popleft()
+        with job.conn.lock:
+            if not job.done:
+                answer(self, job, status, obj, extra)
+
+
+def startup_overdue(self: Server) -> None:
+    """IGNITE_STARTUP_TIMEOUT_S passed with the import still running: stop holding requests."""
+    message = self.startup_overdue()
+    self.log.warning(f"{message}; answering {len(self.held)} held request(s) with 503")
+    _answer_held(self, 503, {"error": message, "type": "StartupTimeout"}, [("Retry-After", "1")])
+
+
+def fail_held(self: Server, error: Optional[Dict[str, str]]) -> None:
+    """The import failed: every held request gets its 500."""
+    _answer_held(self, 500, error, [])
 
 
 def on_signal(self: Server, signum: int) -> None:
@@ -191,6 +252,10 @@ def on_signal(self: Server, signum: int) -> None:
             self.listening = False
         self.lsock.close()
         self.lsock = None
+    if self.held:  # a stop during the import: held requests will not be served
+        _answer_held(
+            self, 503, {"error": "shutting down before the handler was ready", "type": "Draining"}, [("Retry-After", "1")]
+        )
     for conn in list(self.conns.values()):
         with conn.lock:
             if not conn.busy and not conn.out and not conn.buf and conn.state == S_HEAD:

@@ -226,7 +226,11 @@ class Server:
         self.log = log
         self.conns: Dict[int, Conn] = {}
         self.inflight: Dict[Job, None] = {}
-        self.calls: Deque[Tuple[Callable[[Conn], None], Conn]] = deque()
+        self.calls: Deque[Tuple[Callable[[Any], None], Any]] = deque()
+        #: POSTs admitted while the entry is still importing, in arrival order (issue 14).
+        self.held: Deque[Job] = deque()
+        #: When held requests stop waiting for the import (IGNITE_STARTUP_TIMEOUT_S).
+        self.startup_deadline = float("inf")
         self.wake_pending = False
         self.wake_r, self.wake_w = os.pipe()
         os.set_blocking(self.wake_r, False)
@@ -284,28 +288,69 @@ class Server:
         self.port = sock.getsockname()[1]
         self.poller.register(sock.fileno(), _IN)
         self.listening = True
+        # Until the handler is known, hold at most as many requests as a sync handler
+        # admits (async handlers admit more once ready, never fewer).
+        self.concurrency = self.s.concurrency or DEFAULT_SYNC_CONCURRENCY
+        self.capacity = self.concurrency + self.s.queue
+        if self.s.startup_timeout_s > 0:
+            self.startup_deadline = monotonic() + self.s.startup_timeout_s
         return self.port
 
-    def set_ready(self, invoker: Callable[[Request], Any], is_async: bool, asyncio: Optional[ModuleType]) -> None:
-        """Called by the main thread once the entry is imported."""
+    def make_runner(self, invoker: Callable[[Request], Any], is_async: bool, asyncio: Optional[ModuleType]) -> Runner:
+        """Main thread, once the entry is imported: start the workers (not serving yet)."""
         conc = self.s.concurrency or (DEFAULT_ASYNC_CONCURRENCY if is_async else DEFAULT_SYNC_CONCURRENCY)
-        self.concurrency = conc
         if is_async:
             from .aio import AsyncRunner
 
             assert asyncio is not None
-            self.runner = AsyncRunner(asyncio, invoker, self.finish, conc)
-        else:
-            self.runner = ThreadPool(invoker, self.finish, conc)
-        self.capacity = conc + self.s.queue
-        self.app.state = App.READY
+            return AsyncRunner(asyncio, invoker, self.finish, conc)
+        return ThreadPool(invoker, self.finish, conc)
+
+    def publish(self, runner: Runner, error: Optional[Dict[str, str]]) -> None:
+        """Main thread: end start-up (ready with *runner*, or failed with *error*).
+
+        The switch happens on the I/O thread, which alone routes requests, so held
+        requests are released (or answered) in arrival order and none slips between;
+        the main thread waits for it so ``/_/ready`` agrees with the log line after it.
+        """
+        done = threading.Event()
+
+        def switch(_: Any) -> None:
+            try:
+                self._end_startup(runner, error)
+            finally:
+                done.set()
+
+        self.call_soon(switch, None)
+        done.wait(10)
+
+    def _end_startup(self, runner: Runner, error: Optional[Dict[str, str]]) -> None:
+        """I/O thread: release held requests in arrival order, or answer them with the error."""
+        app = self.app
+        if error is not None or runner is None:
+            app.error = error
+            app.state = App.FAILED
+            if self.held:
+                from . import rare
+
+                rare.fail_held(self, error)
+            return
+        self.runner = runner
+        self.concurrency = runner.size
+        self.capacity = runner.size + self.s.queue
+        app.state = App.READY
+        held = self.held
+        while held:
+            job = held.popleft()
+            if not job.done:
+                runner.submit(job)
 
     def wakeup_fd(self) -> int:
         return self.wake_w
 
     # --- cross-thread calls -----------------------------------------------------------
 
-    def call_soon(self, fn: Callable[[Conn], None], conn: Conn) -> None:
+    def call_soon(self, fn: Callable[[Any], None], conn: Any) -> None:
         """Run ``fn(conn)`` on the I/O thread (safe from any thread)."""
         self.calls.append((fn, conn))
         if not self.wake_pending:
@@ -709,7 +754,7 @@ class Server:
             if app.state == App.FAILED:
                 self._inline(conn, req, 500, app.error)
             else:
-                self._inline(conn, req, 503, {"error": "the handler is still being imported"}, [("Retry-After", "1")])
+                self._hold(conn, req)
             return
         if len(self.inflight) >= self.capacity:
             self._inline(
@@ -745,7 +790,10 @@ class Server:
                 body.update(app.error or {})
                 self._inline(conn, req, 503, body, quiet=True)
             else:
-                self._inline(conn, req, 503, {"status": "starting"}, [("Retry-After", "1")], quiet=True)
+                starting: Dict[str, Any] = {"status": "starting"}
+                if self.now >= self.startup_deadline:
+                    starting["error"] = self.startup_overdue()
+                self._inline(conn, req, 503, starting, [("Retry-After", "1")], quiet=True)
         else:
             self._inline(conn, req, 404, {"error": f"no such endpoint {path}; try /_/health or /_/ready"})
 
@@ -773,6 +821,17 @@ class Server:
                 self._after_flush(conn)
         else:
             conn.t_idle = self.now
+
+    def _hold(self, conn: Conn, req: Request) -> None:
+        from . import rare
+
+        rare.hold(self, conn, req)
+
+    def startup_overdue(self) -> str:
+        return (
+            f"the handler is still being imported after IGNITE_STARTUP_TIMEOUT_S={self.s.startup_timeout_s:g}s "
+            "(import or init hook still running)"
+        )
 
     def _reject(self, conn: Conn, err: HTTPError) -> None:
         from . import rare
