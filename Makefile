@@ -32,7 +32,7 @@ lint: $(BIN)/.installed
 
 # Regenerate the launcher's committed CPython 3.12 bytecode after editing launcher/.
 launcher-pyc: $(BIN)/.installed
-	$(BIN)/python -m packager.embed
+	$(BIN)/python -m packager.artifact.embed
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache

@@ -40,7 +40,7 @@ def _walk(obj: Any, path: str = ""):
 def preinstalled_pins() -> List[str]:
     """The image's preinstalled closure, pinned, read from the packager's profile when
     it exists (so the bench 'image' agrees with what the packager skips)."""
-    prof_dir = ROOT / "packager" / "profiles"
+    prof_dir = ROOT / "packager" / "deps" / "profiles"
     for prof in sorted(prof_dir.glob("*3*12*.toml")) if prof_dir.is_dir() else []:
         try:
             try:

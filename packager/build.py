@@ -9,29 +9,27 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
 from packager import __version__
-from packager.artifact import (
-    DEFAULT_LEVEL,
+from packager.artifact.embed import launcher_entries, launcher_version
+from packager.artifact.manifest import Manifest
+from packager.artifact.tarball import (
     AnySegment,
     Entry,
     Segment,
     source_date_epoch,
     write_artifact,
 )
-from packager.checks import CheckedSource, EntryPoint, check_source
-from packager.embed import launcher_entries, launcher_version
+from packager.deps.profile import TargetProfile, load_profile
+from packager.deps.slim import SlimSettings
+from packager.deps.vendor import VendorOutput
 from packager.errors import ArtifactError
-from packager.intake import Limits, read_source
-from packager.manifest import Manifest
-from packager.piprun import IndexConfig
-from packager.profile import TargetProfile, load_profile
-from packager.runtime import optional_python
-from packager.slim import SlimSettings
-from packager.vendor import VendorOutput
+from packager.options import BuildOptions
+from packager.source.checks import CheckedSource, check_source
+from packager.source.intake import read_source
 
 #: ``progress(stage, message)``: called at the start of each long step.
 Progress = Callable[[str, str], None]
@@ -39,41 +37,6 @@ Progress = Callable[[str, str], None]
 
 def _quiet(stage: str, message: str) -> None:
     return None
-
-
-@dataclass(frozen=True)
-class BuildOptions:
-    """Everything a build depends on besides the source bytes."""
-
-    source: Path
-    output: Path
-    entry: Optional[EntryPoint] = None
-    convention: str = "ignite"
-    profile: Optional[str] = None
-    #: CPython 3.12 for the checks and builds that need one; found lazily when None and auto_python.
-    python312: Optional[str] = None
-    auto_python: bool = True
-    level: int = DEFAULT_LEVEL
-    max_size: Optional[int] = None
-    env: Optional[dict[str, str]] = None
-    limits: Limits = field(default_factory=Limits)
-    # dependencies
-    index: IndexConfig = field(default_factory=IndexConfig)
-    cache_dir: Optional[Path] = None
-    wheelhouses: tuple[Path, ...] = ()
-    lock: Optional[Path] = None
-    vendor_anyway: frozenset[str] = frozenset()
-    refresh: bool = False
-    #: precompile .py to CPython 3.12 unchecked-hash pycs (packager.compile)
-    compile: bool = False
-    #: leave vendored test suites (and --slim-drop patterns) out of vendor/ (packager.slim)
-    slim: SlimSettings = field(default_factory=SlimSettings)
-
-    def target_python(self) -> Optional[str]:
-        """The CPython 3.12 to use, looked up only when a step needs it."""
-        if self.python312 or not self.auto_python:
-            return self.python312 or None
-        return optional_python("3.12")
 
 
 @dataclass(frozen=True)
@@ -109,7 +72,7 @@ def assemble(
         *(deps.segments if deps else ()),
     ]
     if options.compile:
-        from packager.compile import compile_segment
+        from packager.artifact.compile import compile_segment
 
         segments.append(compile_segment(segments, options.target_python()).segment)
     paths: dict[str, str] = {}
@@ -174,7 +137,7 @@ def build(options: BuildOptions, progress: Progress = _quiet) -> BuildResult:
                                    max_size=options.max_size)
     except ArtifactError as exc:
         if "max_size" in exc.details:
-            from packager.inspection import budget_error
+            from packager.inspect.inspection import budget_error
 
             raise budget_error(exc, manifest, segments, options.level) from None
         raise

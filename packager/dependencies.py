@@ -9,24 +9,27 @@ import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional
+from typing import Any, Optional
 
 from packager import __version__
-from packager.artifact import CompressedSegment, Segment, compress_segment, source_date_epoch
+from packager.artifact.manifest import FileRecord, VendoredDist
+from packager.artifact.tarball import (
+    CompressedSegment,
+    Segment,
+    compress_segment,
+    source_date_epoch,
+)
 from packager.cache import Cache, cache_key, default_cache_dir, load_blob, store_blob
-from packager.checks import CheckedSource
+from packager.deps.fetch import FetchedWheel, SdistBuilderImpl, fetch
+from packager.deps.install import install_wheel
+from packager.deps.profile import TargetProfile
+from packager.deps.requirements import Requirements, parse_requirements
+from packager.deps.resolve import Resolution, resolve
+from packager.deps.slim import SlimDropped, SlimSettings
+from packager.deps.vendor import VendorOutput
 from packager.errors import ArtifactError
-from packager.fetch import FetchedWheel, SdistBuilderImpl, fetch
-from packager.install import install_wheel
-from packager.manifest import FileRecord, VendoredDist
-from packager.profile import TargetProfile
-from packager.requirements import Requirements, parse_requirements
-from packager.resolve import Resolution, resolve
-from packager.slim import SlimDropped, SlimSettings
-from packager.vendor import VendorOutput
-
-if TYPE_CHECKING:
-    from packager.build import BuildOptions
+from packager.options import BuildOptions
+from packager.source.checks import CheckedSource
 
 Progress = Callable[[str, str], None]
 

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Optional
 
-from packager.artifact import unpack
+from packager.artifact.manifest import RUN, Manifest
+from packager.artifact.tarball import unpack
 from packager.errors import InvokeError
-from packager.manifest import RUN, Manifest
 
 READY_TIMEOUT_S = 60.0
 

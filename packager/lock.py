@@ -1,6 +1,6 @@
 """Lock: requirements.txt -> a pip-tools lock for the target (exact pins + hashes).
 
-pip-compile does the locking; :mod:`packager._pipshim` makes it evaluate
+pip-compile does the locking; :mod:`packager.deps._pipshim` makes it evaluate
 markers for the target, and the target's tags are passed as pip arguments. The
 preinstalled pins are constraints, so the lock agrees with the image.
 """
@@ -12,25 +12,22 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from packaging.utils import canonicalize_name
 
-from packager.artifact import atomic_write
+from packager.artifact.tarball import atomic_write
 from packager.cache import Cache
-from packager.checks import check_source
 from packager.dependencies import resolve_for
+from packager.deps.fetch import SDIST_SIDECAR
+from packager.deps.indexes import diagnose, redact_text
+from packager.deps.piprun import last_error, run_pip, target_args
+from packager.deps.profile import TargetProfile, load_profile
+from packager.deps.requirements import parse_requirements
+from packager.deps.resolve import constraints_text, ensure_stubs
 from packager.errors import RequirementsError, ResolveError
-from packager.fetch import SDIST_SIDECAR
-from packager.indexes import diagnose, redact_text
-from packager.intake import read_source
-from packager.piprun import last_error, run_pip, target_args
-from packager.profile import TargetProfile, load_profile
-from packager.requirements import parse_requirements
-from packager.resolve import constraints_text, ensure_stubs
-
-if TYPE_CHECKING:
-    from packager.build import BuildOptions
+from packager.options import BuildOptions
+from packager.source.checks import check_source
+from packager.source.intake import read_source
 
 Progress = Callable[[str, str], None]
 

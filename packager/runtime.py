@@ -123,7 +123,7 @@ def ensure_image_runtime(
     Made once per profile (keyed by its digest) under the cache, then reused;
     built in a temp dir and renamed into place so a crash leaves nothing half-made.
     """
-    from packager.piprun import clean_env
+    from packager.deps.piprun import clean_env
 
     final = image_runtime_dir(profile_digest, cache_root)
     py = final / "bin" / "python"

@@ -9,9 +9,10 @@ from typing import Any
 
 import jsonschema
 
-from packager.artifact import Entry, Segment, iter_members, read_manifest, write_artifact
-from packager.build import BuildOptions, BuildResult, build
-from packager.piprun import IndexConfig
+from packager.artifact.tarball import Entry, Segment, iter_members, read_manifest, write_artifact
+from packager.build import BuildResult, build
+from packager.deps.piprun import IndexConfig
+from packager.options import BuildOptions
 from tests.wheelhouse import make_wheel
 
 REPO = Path(__file__).resolve().parent.parent

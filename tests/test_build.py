@@ -14,11 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from packager.artifact import iter_members, read_manifest
-from packager.build import BuildOptions, build
-from packager.checks import EntryPoint, check_source
+from packager.artifact.tarball import iter_members, read_manifest
+from packager.build import build
 from packager.errors import ArtifactError, HandlerError, SourceError
-from packager.intake import SourceFile, SourceTree, read_source
+from packager.options import BuildOptions
+from packager.source.checks import EntryPoint, check_source
+from packager.source.intake import SourceFile, SourceTree, read_source
 from tests.conftest import FIXTURES, run_cli
 
 HELLO = FIXTURES / "python-hello"

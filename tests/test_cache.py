@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from packager.artifact import Segment, compress_segment, crc32_combine, deflate_segment
-from packager.build import BuildOptions, build
+from packager.artifact.tarball import Segment, compress_segment, crc32_combine, deflate_segment
+from packager.build import build
+from packager.deps.piprun import IndexConfig
 from packager.errors import FetchError
-from packager.piprun import IndexConfig
+from packager.options import BuildOptions
 from tests.conftest import REPO
 from tests.wheelhouse import make_wheel
 
@@ -45,7 +46,7 @@ def test_crc32_combine_matches_zlib() -> None:
 
 
 def test_segments_join_into_one_valid_gzip_member() -> None:
-    from packager.artifact import Entry
+    from packager.artifact.tarball import Entry
 
     s1 = compress_segment(Segment("a", (Entry("a.txt", b"a" * 5000),)), 0, 6)
     s2 = compress_segment(Segment("b", (Entry("b.txt", b"b" * 7000),)), 0, 6)
@@ -117,8 +118,9 @@ def test_concurrent_builds_sharing_one_cache(tmp_path: Path, setup: tuple[Path, 
     script = (
         "import sys\n"
         "from pathlib import Path\n"
-        "from packager.build import BuildOptions, build\n"
-        "from packager.piprun import IndexConfig\n"
+        "from packager.build import build\n"
+        "from packager.options import BuildOptions\n"
+        "from packager.deps.piprun import IndexConfig\n"
         "wh, src, out, cache = map(Path, sys.argv[1:5])\n"
         "r = build(BuildOptions(source=src, output=out, cache_dir=cache, wheelhouses=(wh,),\n"
         "          index=IndexConfig(find_links=(str(wh),), offline=True)))\n"

@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from packager.artifact import read_manifest, unpack
-from packager.build import BuildOptions, build
-from packager.compile import compile_segment, pyc_path
+from packager.artifact.compile import compile_segment, pyc_path
+from packager.artifact.tarball import read_manifest, unpack
+from packager.build import build
 from packager.errors import RuntimeNotFound
-from packager.inspection import verify_artifact
+from packager.inspect.inspection import verify_artifact
+from packager.options import BuildOptions
 from tests.ci_helpers import build_with, source, wheelhouse
 from tests.conftest import run_cli
 
@@ -83,7 +84,7 @@ def test_the_launcher_runs_the_compiled_artifact(tmp_path: Path, python312: str)
 
 
 def test_compile_skips_files_312_cannot_compile(tmp_path: Path, python312: str) -> None:
-    from packager.artifact import Entry, Segment
+    from packager.artifact.tarball import Entry, Segment
 
     seg = Segment("source", (Entry("ok.py", b"X = 1\n"), Entry("py2.py", b"print 'x'\n"), Entry("a.txt", b"")))
     out = compile_segment([seg], python312)
@@ -114,8 +115,8 @@ def test_compile_from_config(tmp_path: Path, python312: str) -> None:
 
 def test_cached_segments_are_read_back_for_compiling() -> None:
     """Vendored segments arrive compressed (from the cache, chunked when large): their entries come back intact."""
-    from packager.artifact import CHUNK_BYTES, Entry, Segment, compress_segment
-    from packager.compile import segment_entries
+    from packager.artifact.compile import segment_entries
+    from packager.artifact.tarball import CHUNK_BYTES, Entry, Segment, compress_segment
 
     big = Entry("vendor/big.py", ("X = '" + "ab" * CHUNK_BYTES + "'\n").encode())
     seg = Segment("vendor:big", (Entry("vendor/a.py", b"A = 1\n"), big, Entry("vendor/run.sh", b"#!/bin/sh\n", 0o755)))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from packager.artifact import DEFAULT_LEVEL, read_manifest
+from packager.artifact.tarball import DEFAULT_LEVEL, read_manifest
 from packager.config import find_config, load_config
 from packager.errors import ConfigError
 from tests.ci_helpers import source, validate

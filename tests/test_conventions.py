@@ -23,11 +23,11 @@ from typing import Any, Optional
 import pytest
 
 from launcher.conventions import load
-from packager import conventions
-from packager.artifact import read_manifest, unpack
-from packager.checks import check_source
+from packager.artifact.tarball import read_manifest, unpack
 from packager.errors import HandlerError
-from packager.intake import read_source
+from packager.source import conventions
+from packager.source.checks import check_source
+from packager.source.intake import read_source
 from tests.conftest import FIXTURES, run_cli
 from tests.launcher_harness import Launcher, running_launcher
 

@@ -17,9 +17,9 @@ from typing import Any, Optional
 import pytest
 
 from launcher.conventions import load
-from packager.checks import EntryPoint, check_source
 from packager.errors import EXIT_CODES, HandlerError
-from packager.intake import read_source
+from packager.source.checks import EntryPoint, check_source
+from packager.source.intake import read_source
 from tests.conftest import FIXTURES, run_cli
 from tests.launcher_harness import Launcher, running_launcher
 from tests.test_conventions import build, invoke_json, unpacked_root, write_tree

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from packager.artifact import read_manifest
-from packager.build import BuildOptions, build
+from packager.artifact.tarball import read_manifest
+from packager.build import build
+from packager.deps.piprun import IndexConfig
 from packager.errors import FetchError, ResolveError, SdistBuildError
-from packager.piprun import IndexConfig
+from packager.options import BuildOptions
 from tests.conftest import run_cli
 from tests.wheelhouse import LoopbackIndex, make_sdist, make_wheel
 
@@ -252,8 +253,8 @@ def test_direct_downloads_and_their_fallbacks(tmp_path: Path, wheelhouse: Path) 
 
     from packaging.utils import canonicalize_name
 
-    from packager.fetch import download_direct
-    from packager.resolve import Pin
+    from packager.deps.fetch import download_direct
+    from packager.deps.resolve import Pin
 
     demo = wheelhouse / "demo-1.0-py3-none-any.whl"
     good = "sha256:" + hashlib.sha256(demo.read_bytes()).hexdigest()
@@ -273,7 +274,7 @@ def test_direct_downloads_and_their_fallbacks(tmp_path: Path, wheelhouse: Path) 
 
 
 def test_a_lock_line_with_many_hashes_is_accepted() -> None:
-    from packager.requirements import parse_requirements
+    from packager.deps.requirements import parse_requirements
 
     # pip-compile lists a hash per file of the release: dozens for numpy-like projects.
     line = "orjson==3.10.0 " + " ".join(f"\\\n    --hash=sha256:{i:064x}" for i in range(120))
@@ -289,9 +290,9 @@ def test_locked_fetch_downloads_the_wheels_and_builds_only_the_sdist_only_pin(tm
     from packaging.utils import canonicalize_name
 
     from packager.cache import Cache
-    from packager.fetch import SDIST_SIDECAR, fetch
-    from packager.profile import load_profile
-    from packager.resolve import Pin
+    from packager.deps.fetch import SDIST_SIDECAR, fetch
+    from packager.deps.profile import load_profile
+    from packager.deps.resolve import Pin
 
     index_dir = tmp_path / "index"
     index_dir.mkdir()

@@ -6,8 +6,8 @@ import json
 import shutil
 from pathlib import Path
 
-from packager.diff import diff_artifacts
-from packager.inspection import inspect_artifact
+from packager.inspect.diff import diff_artifacts
+from packager.inspect.inspection import inspect_artifact
 from tests.ci_helpers import build_with, source, validate, wheelhouse
 from tests.conftest import run_cli
 
@@ -47,7 +47,7 @@ def test_source_distribution_and_metadata_changes(tmp_path: Path, hermetic_pip: 
     (new_src / "handler.py").write_text("def main(payload, ctx):\n    return 'ok'\n")
     old, new = tmp_path / "old.tar.gz", tmp_path / "new.tar.gz"
     build_with(old_src, old, wh)
-    from packager.checks import EntryPoint
+    from packager.source.checks import EntryPoint
 
     build_with(new_src, new, wh, entry=EntryPoint.parse("handler:main"))
     r = run_cli("diff", str(old), str(new), "--json")

@@ -27,10 +27,10 @@ from pathlib import Path
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from packager.checks import check_source
+from packager.deps.requirements import parse_requirements
 from packager.errors import IgniteError
-from packager.intake import Limits, SourceFile, SourceTree, read_source
-from packager.requirements import parse_requirements
+from packager.source.checks import check_source
+from packager.source.intake import Limits, SourceFile, SourceTree, read_source
 from tests.hostile import HANDLER, TarEntry, ZipEntry, build_tar, build_zip
 
 EXAMPLES = int(os.environ.get("IGNITE_FUZZ_EXAMPLES", "200"))
@@ -197,7 +197,7 @@ _PY_TOKENS = st.sampled_from(["def ", "handler", "(", ")", ":", "\n", "    ", "a
        raw=st.one_of(st.none(), st.binary(max_size=300)),
        entry=st.sampled_from([None, "handler", "handler.py", "a.b:c", "x:y:z", ":", "", "1a", "a..b"]))
 def test_arbitrary_handler_source(text: str, raw: bytes | None, entry: str | None) -> None:
-    from packager.checks import EntryPoint
+    from packager.source.checks import EntryPoint
 
     data = raw if raw is not None else text.encode("utf-8", "surrogatepass")
     tree = SourceTree("file", (SourceFile("handler.py", data), SourceFile("util.py", data[::-1])))

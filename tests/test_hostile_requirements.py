@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from packager import piprun
+from packager.deps import piprun
+from packager.deps.profile import load_profile
+from packager.deps.requirements import MAX_LINE, MAX_LOGICAL, parse_requirements
 from packager.errors import RequirementsError
-from packager.profile import load_profile
-from packager.requirements import MAX_LINE, MAX_LOGICAL, parse_requirements
 from tests.hostile import HANDLER
 from tests.test_hostile_sources import assert_no_escape, python_flag, run_build, snapshot
 

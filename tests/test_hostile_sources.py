@@ -8,8 +8,8 @@ half-written temp file) exists, that the whole ``tmp_path`` tree is unchanged
 except for the outputs of a successful build, and that nothing appeared at the
 escape targets (``tmp_path/escaped``).
 
-Unit tests at the bottom drive :func:`packager.intake.read_source` with small
-:class:`~packager.intake.Limits` to reach each cap cheaply.
+Unit tests at the bottom drive :func:`packager.source.intake.read_source` with small
+:class:`~packager.source.intake.Limits` to reach each cap cheaply.
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ from pathlib import Path
 import pytest
 
 from packager.errors import EXIT_CODES, ArchiveError, IgniteError, SourceError
-from packager.intake import Limits, read_source
 from packager.runtime import find_python
+from packager.source.intake import Limits, read_source
 from tests import hostile
 from tests.hostile import CASES, HANDLER, MiB, TarEntry, ZipEntry, build_tar, build_zip
 
@@ -276,7 +276,9 @@ def test_directory_with_hardlink_reads_content_only(tmp_path: Path) -> None:
 
 def test_never_extractall() -> None:
     """The intake never calls extract/extractall (a grep, so a refactor cannot sneak one in)."""
-    text = (REPO / "packager" / "intake.py").read_text()
+    files = sorted((REPO / "packager" / "source").rglob("*.py"))
+    assert any(f.stem == "intake" for f in files)
+    text = "\n".join(f.read_text() for f in files)
     code = "\n".join(line.split("#", 1)[0] for line in text.splitlines() if not line.strip().startswith(('"', "'")))
     assert ".extractall(" not in code and ".extract(" not in code
 

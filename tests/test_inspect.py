@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from packager.errors import VerifyError
-from packager.inspection import INSPECT_SCHEMA, inspect_artifact, verify_artifact
+from packager.inspect.inspection import INSPECT_SCHEMA, inspect_artifact, verify_artifact
 from tests.ci_helpers import build_with, rewrite, source, validate, wheelhouse
 from tests.conftest import run_cli
 
@@ -112,7 +112,13 @@ def test_strict_catches_an_unlisted_vendored_file(vendored: tuple[Path, Path], t
     bad = tmp_path / "bad.tar.gz"
     from dataclasses import replace
 
-    from packager.artifact import Entry, Segment, iter_members, read_manifest, write_artifact
+    from packager.artifact.tarball import (
+        Entry,
+        Segment,
+        iter_members,
+        read_manifest,
+        write_artifact,
+    )
 
     m = read_manifest(out)
     entries = [Entry(x.path, x.data, x.mode & 0o777) for x in iter_members(out) if x.path != "manifest.json"]
@@ -132,7 +138,7 @@ def test_strict_compares_the_cached_wheel(vendored: tuple[Path, Path], tmp_path:
     out, wh = vendored
     evil = b"VERSION = 'evil'\n"
     rec_path = "vendor/small-1.0.dist-info/RECORD"
-    from packager.artifact import iter_members
+    from packager.artifact.tarball import iter_members
 
     record = next(x.data for x in iter_members(out) if x.path == rec_path).decode()
     h = base64.urlsafe_b64encode(hashlib.sha256(evil).digest()).decode().rstrip("=")
@@ -168,7 +174,13 @@ def test_inspect_and_verify_errors_are_json(tmp_path: Path) -> None:
 def test_strict_rejects_a_pyc_smuggled_into_a_plain_build(tmp_path: Path) -> None:
     from dataclasses import replace
 
-    from packager.artifact import Entry, Segment, iter_members, read_manifest, write_artifact
+    from packager.artifact.tarball import (
+        Entry,
+        Segment,
+        iter_members,
+        read_manifest,
+        write_artifact,
+    )
 
     out = tmp_path / "a.tar.gz"
     build_with(source(tmp_path), out)

@@ -7,10 +7,11 @@ import subprocess
 import tarfile
 from pathlib import Path
 
-from packager.artifact import unpack
-from packager.build import BuildOptions, build
-from packager.compile import pyc_path
-from packager.embed import PYC_DIR, launcher_entries, launcher_pycs
+from packager.artifact.compile import pyc_path
+from packager.artifact.embed import PYC_DIR, launcher_entries, launcher_pycs
+from packager.artifact.tarball import unpack
+from packager.build import build
+from packager.options import BuildOptions
 from tests.conftest import FIXTURES
 
 STALE = "the launcher changed since its bytecode was generated: run `make launcher-pyc` and commit"

@@ -46,7 +46,7 @@ def test_s2_slim_is_smaller_reproducible_strictly_valid_runs_and_has_an_sbom(tmp
     from cyclonedx.schema import SchemaVersion
     from cyclonedx.validation.json import JsonStrictValidator
 
-    from packager.artifact import read_manifest
+    from packager.artifact.tarball import read_manifest
 
     env = {"SOURCE_DATE_EPOCH": "1700000000"}
     src = FIXTURES / "sklearn-requests"

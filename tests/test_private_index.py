@@ -228,9 +228,9 @@ def test_in_process_downloader_sends_basic_auth_itself(tmp_path: Path, index: Pr
 
     from packaging.utils import canonicalize_name
 
-    from packager.fetch import download_direct
-    from packager.piprun import IndexConfig
-    from packager.resolve import Pin
+    from packager.deps.fetch import download_direct
+    from packager.deps.piprun import IndexConfig
+    from packager.deps.resolve import Pin
 
     monkeypatch.delenv("PIP_INDEX_URL", raising=False)
     monkeypatch.delenv("PIP_EXTRA_INDEX_URL", raising=False)

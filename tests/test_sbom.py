@@ -12,8 +12,8 @@ import pytest
 from click.testing import CliRunner
 
 from packager.errors import SbomError
-from packager.inspection import inspect_artifact
-from packager.sbom import license_of, purl, require_library
+from packager.inspect.inspection import inspect_artifact
+from packager.inspect.sbom import license_of, purl, require_library
 from tests.ci_helpers import build_with, source
 from tests.conftest import run_cli
 from tests.wheelhouse import make_wheel

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from packager.artifact import Segment as ArtSegment
-from packager.artifact import iter_members, read_manifest, write_artifact
+from packager.artifact.tarball import Segment as ArtSegment
+from packager.artifact.tarball import iter_members, read_manifest, write_artifact
+from packager.deps.slim import SlimSettings
 from packager.errors import UsageError, VerifyError
-from packager.inspection import inspect_artifact, verify_artifact
-from packager.slim import SlimSettings
+from packager.inspect.inspection import inspect_artifact, verify_artifact
 from tests.ci_helpers import build_with, source, validate
 from tests.conftest import run_cli
 from tests.wheelhouse import make_wheel
@@ -111,7 +111,7 @@ def test_strict_refuses_a_file_the_recorded_patterns_drop(tmp_path: Path, wh: Pa
     build_with(_src(tmp_path), full, wh)
     m = read_manifest(full)
     entries = [m2 for m2 in iter_members(full) if m2.path != "manifest.json"]
-    from packager.artifact import Entry
+    from packager.artifact.tarball import Entry
 
     forged = replace(m, slim={**SlimSettings(tests=True).to_dict(), "dropped": {}})
     bad = tmp_path / "bad.tar.gz"

@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from packager.artifact import AnySegment, CompressedSegment, Entry, Segment, end_of_archive
+from packager.artifact.manifest import LAUNCHER_DIR
+from packager.artifact.tarball import AnySegment, CompressedSegment, Entry, Segment, end_of_archive
 from packager.errors import ArtifactError, RuntimeNotFound
-from packager.manifest import LAUNCHER_DIR
 
 PYC_TAG = "cpython-312"
 

@@ -14,10 +14,10 @@ import sys
 from dataclasses import dataclass, field
 from typing import Optional
 
-from packager import conventions
 from packager.errors import HandlerError, UsageError
-from packager.intake import SourceFile, SourceTree
 from packager.runtime import PythonRef, resolve_python
+from packager.source import conventions
+from packager.source.intake import SourceFile, SourceTree
 
 #: Top-level names the artifact itself uses; user source may not contain them.
 RESERVED_TOP_LEVEL = ("__ignite__", "manifest.json", "vendor")
@@ -130,7 +130,7 @@ def parse_for_target(f: SourceFile, text: str, python312: PythonRef = None) -> a
         ) from None
     py = resolve_python(python312) if sys.version_info < (3, 12) else None
     if py:
-        from packager.piprun import clean_env
+        from packager.deps.piprun import clean_env
 
         try:
             proc = subprocess.run(
@@ -200,7 +200,7 @@ def check_source(
 ) -> CheckedSource:
     """Run every handler check of DESIGN.md §5 and return the checked source.
 
-    Without *entry*, the *convention*'s default entry is used (packager/conventions.py).
+    Without *entry*, the *convention*'s default entry is used (packager/source/conventions.py).
     """
     conv = conventions.get(convention)
     entry = entry or default_entry(tree, conv)

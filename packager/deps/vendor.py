@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from packager.artifact import AnySegment
-from packager.manifest import SkippedDist, VendoredDist
+from packager.artifact.manifest import SkippedDist, VendoredDist
+from packager.artifact.tarball import AnySegment
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from packager.profile import TargetProfile
+from packager.deps.profile import TargetProfile
 
 _KEEP = {
     "PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "TEMP", "TMP", "TZ",
@@ -65,7 +65,7 @@ class IndexConfig:
 
     def key(self) -> dict[str, object]:
         """What the cache keys on: the indexes *without* credentials (a rotated token keeps the cache)."""
-        from packager.indexes import redact_url
+        from packager.deps.indexes import redact_url
 
         return {"index": redact_url(self.index_url) if self.index_url else None,
                 "extra": [redact_url(u) for u in self.extra_index_urls],
@@ -92,7 +92,7 @@ class PipResult:
 def run_pip(tool: str, args: Sequence[str], profile: TargetProfile, *, cwd: Optional[Path] = None,
             timeout: float = 900) -> PipResult:
     """Run ``pip``, ``pip-compile`` or the index probe (``tool`` = "pip" | "compile" | "probe") through the shim."""
-    argv = [sys.executable, "-m", "packager._pipshim", tool, *args]
+    argv = [sys.executable, "-m", "packager.deps._pipshim", tool, *args]
     env = clean_env({
         "IGNITE_TARGET_MARKERS": json.dumps(profile.markers),
         "IGNITE_TARGET_TAGS": json.dumps({
@@ -101,7 +101,7 @@ def run_pip(tool: str, args: Sequence[str], profile: TargetProfile, *, cwd: Opti
         }),
     })
     # The shim must import *this* packager even from another working directory.
-    root = str(Path(__file__).resolve().parent.parent)
+    root = str(Path(__file__).resolve().parents[2])
     env["PYTHONPATH"] = root
     proc = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=cwd,
                           timeout=timeout, check=False, stdin=subprocess.DEVNULL)

@@ -4,7 +4,7 @@ pip hides why an index page could not be read (a 401, a refused connection and
 a missing project all end as "no matching distribution"), so when a pip run
 fails this module asks the indexes itself, through pip's own session (its
 configuration, netrc, keyring, certificates and proxies apply: see
-``packager._pipshim probe``), and turns the answer into the error it really is.
+``packager.deps._pipshim probe``), and turns the answer into the error it really is.
 
 Credentials only ever come from the build machine (flags, IGNITE_INDEX_URL,
 PIP_INDEX_URL / PIP_EXTRA_INDEX_URL, pip's config, ~/.netrc or $NETRC, keyring)
@@ -25,6 +25,8 @@ from typing import Optional
 
 from packaging.utils import canonicalize_name
 
+from packager.deps.piprun import IndexConfig, run_pip
+from packager.deps.profile import TargetProfile
 from packager.errors import (
     IndexAuthError,
     IndexFailure,
@@ -34,8 +36,6 @@ from packager.errors import (
     ProjectNotOnIndex,
     redact,
 )
-from packager.piprun import IndexConfig, run_pip
-from packager.profile import TargetProfile
 
 CREDENTIAL_SOURCES = (
     "credentials are read on the build machine only, from: user:token@ in --index-url / --extra-index-url "

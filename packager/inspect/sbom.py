@@ -32,11 +32,11 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from packager import __version__
-from packager.artifact import atomic_write, iter_members, source_date_epoch
+from packager.artifact.manifest import VENDOR_DIR
+from packager.artifact.tarball import atomic_write, iter_members, source_date_epoch
+from packager.deps.profile import load_profile
 from packager.errors import IgniteError, SbomError, VerifyError
-from packager.inspection import ArtifactInfo, inspect_artifact
-from packager.manifest import VENDOR_DIR
-from packager.profile import load_profile
+from packager.inspect.inspection import ArtifactInfo, inspect_artifact
 
 FORMATS = ("cyclonedx-json", "spdx-json")
 DEFAULT_FORMAT = "cyclonedx-json"

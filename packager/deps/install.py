@@ -4,7 +4,7 @@ A :class:`MemoryDestination` receives what ``installer.install`` writes and
 keeps only importable files (purelib/platlib): no ``bin/`` scripts, no data or
 headers outside ``vendor/``, no ``.pyc``, no host paths. ``RECORD`` is rewritten
 to list exactly what ships, and ``INSTALLER`` names ignite-pack. With slim
-settings (:mod:`packager.slim`) matching files are left out before ``RECORD``
+settings (:mod:`packager.deps.slim`) matching files are left out before ``RECORD``
 is written, so ``RECORD`` still lists exactly what ships. Each wheel's output
 depends only on the wheel's bytes and the slim settings, so it is a cacheable unit.
 """
@@ -27,10 +27,10 @@ from installer.records import Hash, RecordEntry
 from installer.sources import WheelFile
 from installer.utils import Scheme
 
-from packager.artifact import Entry
+from packager.artifact.manifest import VENDOR_DIR
+from packager.artifact.tarball import Entry
+from packager.deps.slim import SlimDropped, SlimMatcher, SlimSettings
 from packager.errors import FetchError
-from packager.manifest import VENDOR_DIR
-from packager.slim import SlimDropped, SlimMatcher, SlimSettings
 
 _KEPT_SCHEMES = ("purelib", "platlib")
 

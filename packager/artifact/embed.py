@@ -6,7 +6,7 @@ every artifact; it is never imported by the packager (only its version is read).
 The launcher also ships as CPython 3.12 bytecode (unchecked-hash pycs under
 ``__pycache__``): compiling its source costs ~12 ms of every cold start. The pycs
 are generated once by a real 3.12 (``make launcher-pyc``) and kept in
-``packager/launcher_pyc/`` with the sha256 of each source they were made from, so
+``packager/artifact/launcher_pyc/`` with the sha256 of each source they were made from, so
 every build embeds the same bytes whatever the host (no 3.12 needed at build
 time), and stale bytecode is never shipped: if any source changed since, no pyc
 is embedded (tests/test_launcher_pyc.py fails until they are regenerated).
@@ -22,10 +22,10 @@ import shutil
 from functools import lru_cache
 from pathlib import Path
 
-from packager.artifact import Entry
-from packager.compile import pyc_path
+from packager.artifact.compile import pyc_path
+from packager.artifact.manifest import LAUNCHER_DIR
+from packager.artifact.tarball import Entry
 from packager.errors import ArtifactError
-from packager.manifest import LAUNCHER_DIR
 
 
 def launcher_root() -> Path:
@@ -76,9 +76,9 @@ def launcher_pycs(sources: list[Entry]) -> list[Entry]:
 
 
 def regenerate_pycs(python312: str) -> list[str]:
-    """Compile the launcher with *python312* into packager/launcher_pyc/ (``make launcher-pyc``)."""
-    from packager.artifact import Segment
-    from packager.compile import compile_segment
+    """Compile the launcher with *python312* into packager/artifact/launcher_pyc/ (``make launcher-pyc``)."""
+    from packager.artifact.compile import compile_segment
+    from packager.artifact.tarball import Segment
 
     launcher_entries.cache_clear()
     root = launcher_root()
@@ -100,7 +100,7 @@ def regenerate_pycs(python312: str) -> list[str]:
     return [e.path for e in compiled.segment.entries]
 
 
-if __name__ == "__main__":  # python -m packager.embed: regenerate the launcher's bytecode
+if __name__ == "__main__":  # python -m packager.artifact.embed: regenerate the launcher's bytecode
     import sys
 
     from packager.runtime import find_python

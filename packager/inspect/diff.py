@@ -13,8 +13,8 @@ from typing import Any
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from packager.inspection import ArtifactInfo, is_compiled_path, sizes_by_top_level
-from packager.manifest import LAUNCHER_DIR, VENDOR_DIR, FileRecord, Manifest
+from packager.artifact.manifest import LAUNCHER_DIR, VENDOR_DIR, FileRecord, Manifest
+from packager.inspect.inspection import ArtifactInfo, is_compiled_path, sizes_by_top_level
 
 DIFF_SCHEMA = "ignite-diff/1"
 

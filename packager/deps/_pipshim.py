@@ -6,7 +6,7 @@ shim swaps packaging's default marker environment for the target's (passed as
 JSON in IGNITE_TARGET_MARKERS) before handing over to pip or pip-tools, so a
 3.11 host resolves exactly what a 3.12 target needs.
 
-Usage: python -m packager._pipshim {pip|compile|probe} ARGS...
+Usage: python -m packager.deps._pipshim {pip|compile|probe} ARGS...
 """
 
 from __future__ import annotations

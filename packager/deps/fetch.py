@@ -31,18 +31,16 @@ from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel
 from packaging.version import InvalidVersion, Version
 
 from packager import __version__
-from packager.artifact import DEFAULT_MTIME
+from packager.artifact.tarball import DEFAULT_MTIME
 from packager.cache import Cache, atomic_bytes, sha256_file
-from packager.errors import FetchError, ResolveError, SdistBuildError, SourceError
-from packager.indexes import (
+from packager.deps.indexes import (
     configured_index_urls,
     credentials_for,
     diagnose,
     redact_text,
     saw_no_versions,
 )
-from packager.intake import Limits, read_source
-from packager.piprun import (
+from packager.deps.piprun import (
     IndexConfig,
     clean_env,
     last_error,
@@ -50,9 +48,11 @@ from packager.piprun import (
     run_pip,
     target_args,
 )
-from packager.profile import TargetProfile
-from packager.resolve import Pin
+from packager.deps.profile import TargetProfile
+from packager.deps.resolve import Pin
+from packager.errors import FetchError, ResolveError, SdistBuildError, SourceError
 from packager.runtime import PythonRef, resolve_python
+from packager.source.intake import Limits, read_source
 
 Progress = Callable[[str, str], None]
 SDIST_SIDECAR = ".sdist-sha256"

@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Union
 
+from packager.artifact.manifest import MANIFEST_NAME, FileRecord, Manifest
 from packager.errors import ArtifactError, VerifyError
-from packager.manifest import MANIFEST_NAME, FileRecord, Manifest
 
 #: 1980-01-01T00:00:00Z: the default mtime of every member (SOURCE_DATE_EPOCH overrides).
 DEFAULT_MTIME = 315532800

@@ -1,7 +1,7 @@
 """Resolve: requirements -> exact pins for the target, the image's closure left out.
 
 Resolution runs pip's resolver for the target (tags via ``--platform`` etc.,
-markers via :mod:`packager._pipshim`) with the preinstalled pins as
+markers via :mod:`packager.deps._pipshim`) with the preinstalled pins as
 constraints, so a vendored package always agrees with the image. A lock skips
 resolution entirely. Results are cached by requirements + profile + index.
 """
@@ -20,11 +20,10 @@ from typing import Any
 from packaging.utils import NormalizedName, canonicalize_name
 
 from packager import __version__
+from packager.artifact.manifest import SkippedDist
 from packager.cache import Cache, atomic_bytes, cache_key
-from packager.errors import ResolveError
-from packager.indexes import diagnose, redact_text, saw_no_versions
-from packager.manifest import SkippedDist
-from packager.piprun import (
+from packager.deps.indexes import diagnose, redact_text, saw_no_versions
+from packager.deps.piprun import (
     IndexConfig,
     conflict_text,
     last_error,
@@ -32,8 +31,9 @@ from packager.piprun import (
     run_pip,
     target_args,
 )
-from packager.profile import TargetProfile
-from packager.requirements import Requirements
+from packager.deps.profile import TargetProfile
+from packager.deps.requirements import Requirements
+from packager.errors import ResolveError
 
 Progress = Callable[[str, str], None]
 #: Builds a wheel from the sdist of a requirement string; returns the wheel's path.

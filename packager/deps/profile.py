@@ -116,7 +116,7 @@ class TargetProfile:
 
 
 def _builtin_path(name: str) -> Optional[Path]:
-    ref = resources.files("packager") / "profiles" / f"{name}.toml"
+    ref = resources.files("packager.deps") / "profiles" / f"{name}.toml"
     return Path(str(ref)) if ref.is_file() else None
 
 
@@ -156,6 +156,6 @@ def load_profile(name_or_path: Optional[str] = None) -> TargetProfile:
     except (KeyError, TypeError, ValueError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(
             f"invalid target profile: {exc}", where=str(path),
-            hint="see packager/profiles/python3.12.toml for the expected keys",
+            hint="see packager/deps/profiles/python3.12.toml for the expected keys",
         ) from exc
     return profile

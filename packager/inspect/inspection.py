@@ -26,11 +26,11 @@ from typing import Any, Optional
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from packager.artifact import AnySegment, artifact_digest, iter_members, read_manifest
+from packager.artifact.manifest import LAUNCHER_DIR, MANIFEST_NAME, VENDOR_DIR, FileRecord, Manifest
+from packager.artifact.tarball import AnySegment, artifact_digest, iter_members, read_manifest
+from packager.deps.slim import SlimSettings
 from packager.errors import ArtifactError, HandlerError, VerifyError
-from packager.manifest import LAUNCHER_DIR, MANIFEST_NAME, VENDOR_DIR, FileRecord, Manifest
 from packager.runtime import PythonRef
-from packager.slim import SlimSettings
 
 INSPECT_SCHEMA = "ignite-inspect/1"
 VERIFY_SCHEMA = "ignite-verify/1"
@@ -79,7 +79,7 @@ def _fmt(n: float) -> str:
 
 def budget_error(exc: ArtifactError, manifest: Manifest, segments: Sequence[AnySegment], level: int) -> ArtifactError:
     """The size-budget error, with the biggest contributors (compressed, per segment) named."""
-    from packager.artifact import CompressedSegment, compress_segment
+    from packager.artifact.tarball import CompressedSegment, compress_segment
 
     comp: list[dict[str, Any]] = []
     for seg in segments:
@@ -398,7 +398,7 @@ def _strict_checks(
         if wheel is None:
             continue
         from packager.cache import sha256_file
-        from packager.install import install_wheel
+        from packager.deps.install import install_wheel
 
         digest = sha256_file(wheel)
         if digest != v.wheel_sha256:
@@ -433,8 +433,8 @@ def _strict_checks(
         checks.append("pycs")
 
     # 7. The entry parses as Python 3.12.
-    from packager.checks import decode_utf8, parse_for_target
-    from packager.intake import SourceFile
+    from packager.source.checks import decode_utf8, parse_for_target
+    from packager.source.intake import SourceFile
 
     sf = SourceFile(entry_file, kept[entry_file])
     try:

@@ -1,0 +1,1 @@
+"""Artifact writing: the deterministic tar.gz (tarball), its manifest, the embedded launcher, pycs."""

@@ -1,0 +1,160 @@
+"""``ignite-pack build`` and ``ignite-pack lock``: a source in, an artifact or a lock out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Optional
+
+import click
+
+from packager.artifact.tarball import DEFAULT_LEVEL
+from packager.cli.options import (
+    SBOM_FORMATS,
+    _find_312,
+    apply_config,
+    config_options,
+    dependency_options,
+    entry_options,
+    index_config,
+    json_option,
+    parse_size,
+    python_option,
+    quiet_option,
+    slim_options,
+    slim_settings,
+)
+from packager.cli.output import emit_json, human_size, info, progress, warn
+
+BUILD_SCHEMA = "ignite-build/1"
+
+
+LOCK_SCHEMA = "ignite-lock/1"
+
+
+@click.command()
+@click.argument("source", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=Path("artifact.tar.gz"),
+              show_default=True, help="Where to write the artifact (written atomically).")
+@entry_options
+@click.option("--lock", type=click.Path(path_type=Path, dir_okay=False),
+              help="Install exactly this lock (pins + hashes) instead of resolving requirements.txt.")
+@dependency_options
+@click.option("--level", type=click.IntRange(1, 9), default=DEFAULT_LEVEL, show_default=True,
+              help="gzip compression level.")
+@click.option("--max-size", metavar="SIZE",
+              help="Fail, writing nothing, if the artifact is larger (50MB, 200MiB, 1GB, 300KB, 1024).")
+@click.option("--compile/--no-compile", "compile", default=False,
+              help="Precompile the source and vendor/ to CPython 3.12 unchecked-hash .pyc (needs a 3.12).")
+@slim_options
+@click.option("--sbom", type=click.Path(path_type=Path, dir_okay=False), metavar="FILE",
+              help="Also write the artifact's SBOM to FILE (see `ignite-pack sbom`; needs ignite-packager[sbom]).")
+@click.option("--sbom-format", type=click.Choice(SBOM_FORMATS), default="cyclonedx-json", show_default=True,
+              help="Format of --sbom.")
+@config_options
+@python_option
+@json_option
+@quiet_option
+@click.pass_context
+def build(ctx: click.Context, /, source: Path, **_: Any) -> None:
+    """Build SOURCE (handler.py, a directory, a .zip or a .tar.gz) into an artifact.
+
+    Settings may also come from ignite.toml or pyproject.toml [tool.ignite] next to
+    SOURCE; flags given on the command line win.
+    """
+    from packager.build import build as run_build
+    from packager.options import BuildOptions
+    from packager.source.checks import EntryPoint
+
+    p, config_path = apply_config(ctx, source)
+    if config_path:
+        progress("config", f"settings from {config_path}")
+    if p["sbom"]:
+        from packager.inspect.sbom import require_library
+
+        require_library(p["sbom_format"])  # before any work: a missing extra is found at once
+    options = BuildOptions(
+        source=source, output=p["output"],
+        entry=EntryPoint.parse(p["entry"]) if p["entry"] else None,
+        convention=p["convention"], profile=p["profile"], python312=_find_312(p["python"]), level=p["level"],
+        max_size=parse_size(p["max_size"]) if p["max_size"] else None,
+        index=index_config(p["index_url"], p["extra_index_urls"], p["wheelhouses"], p["offline"]),
+        cache_dir=p["cache_dir"], wheelhouses=tuple(p["wheelhouses"]), lock=p["lock"],
+        vendor_anyway=frozenset(p["vendor_anyway"]), refresh=p["refresh"], compile=p["compile"],
+        slim=slim_settings(p),
+    )
+    result = run_build(options, progress)
+    if p["sbom"]:
+        from packager.inspect.sbom import write_sbom
+
+        progress("sbom", f"writing {p['sbom']} ({p['sbom_format']})")
+        write_sbom(result.output, p["sbom"], p["sbom_format"])
+    for w in result.warnings:
+        warn(w)
+    m = result.manifest
+    if p["as_json"]:
+        emit_json({
+            "schema": BUILD_SCHEMA,
+            "ok": True, "output": str(result.output), "sha256": result.sha256, "size": result.size,
+            "files": result.files, "seconds": round(result.seconds, 3),
+            "entry": f"{m.entry_module}:{m.entry_function}", "convention": m.convention,
+            "compiled": m.compiled, "tree_digest": m.tree_digest,
+            "config": str(config_path) if config_path else None,
+            "vendored": [v.__dict__ for v in m.vendored], "skipped": [s.__dict__ for s in m.skipped],
+            "warnings": list(result.warnings),
+            "slim": m.slim or None, "sbom": str(p["sbom"]) if p["sbom"] else None,
+        })
+        return
+    click.echo(str(result.output))
+    info(
+        f"built {result.output}: {result.files} files, {human_size(result.size)}, "
+        f"sha256 {result.sha256[:16]}…, {result.seconds:.2f}s"
+    )
+    info(f"entry {m.entry_module}:{m.entry_function} ({m.convention}), "
+         f"{len(m.vendored)} vendored, {len(m.skipped)} preinstalled skipped")
+    if m.slim:
+        t = m.slim["total"]
+        info(f"slim: left out {t['files']} files, {human_size(t['bytes'])} (patterns: {' '.join(m.slim['patterns'])})")
+    if p["sbom"]:
+        info(f"sbom {p['sbom']} ({p['sbom_format']})")
+
+
+@click.command()
+@click.argument("source", type=click.Path(path_type=Path))
+@entry_options
+@click.option("-o", "--output", "lock_output", type=click.Path(path_type=Path),
+              help="Where to write the lock (default: requirements.lock next to the source directory, "
+                   "else ./requirements.lock).")
+@dependency_options
+@config_options
+@python_option
+@json_option
+@quiet_option
+@click.pass_context
+def lock(ctx: click.Context, /, source: Path, **_: Any) -> None:
+    """Lock SOURCE's requirements.txt for the target: exact versions and hashes (pip-tools)."""
+    from packager.lock import lock_source
+    from packager.options import BuildOptions
+    from packager.source.checks import EntryPoint
+
+    p, _config_path = apply_config(ctx, source)
+    output: Optional[Path] = p["lock_output"]
+    profile, python, cache_dir, as_json = p["profile"], p["python"], p["cache_dir"], p["as_json"]
+    index_url, extra_index_urls, wheelhouses, offline = (p["index_url"], p["extra_index_urls"],
+                                                         p["wheelhouses"], p["offline"])
+    vendor_anyway = p["vendor_anyway"]
+    if output is None:
+        output = (source / "requirements.lock") if source.is_dir() else Path("requirements.lock")
+    options = BuildOptions(
+        source=source, output=output, profile=profile, python312=_find_312(python),
+        entry=EntryPoint.parse(p["entry"]) if p["entry"] else None, convention=p["convention"],
+        index=index_config(index_url, extra_index_urls, wheelhouses, offline),
+        cache_dir=cache_dir, wheelhouses=tuple(wheelhouses), vendor_anyway=frozenset(vendor_anyway),
+        refresh=True,
+    )
+    result = lock_source(options, progress)
+    if as_json:
+        emit_json({"schema": LOCK_SCHEMA, "ok": True, "output": str(result.output), "pins": result.pins,
+                   "digest": result.digest})
+        return
+    click.echo(str(result.output))
+    info(f"locked {len(result.pins)} distribution(s) for {result.profile} into {result.output}")

@@ -1,0 +1,219 @@
+"""``ignite-pack inspect``, ``verify``, ``diff`` and ``sbom``: read finished artifacts, offline."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any, Optional
+
+import click
+
+from packager.cli.options import SBOM_FORMATS, _find_312, json_option, python_option, quiet_option
+from packager.cli.output import emit_json, human_size, info, warn
+
+
+@click.command()
+@click.argument("artifact", type=click.Path(path_type=Path))
+@click.option("--files", "show_files", is_flag=True, help="List every file (mode, size, sha256, path).")
+@json_option
+@quiet_option
+def inspect(artifact: Path, show_files: bool, as_json: bool, quiet: bool) -> None:
+    """Describe ARTIFACT from its manifest, offline, without unpacking it.
+
+    --json prints the ignite-inspect/1 document (packager/schemas/inspect.json).
+    """
+    from packager.inspect.inspection import inspect_artifact
+
+    info_ = inspect_artifact(artifact)
+    d = info_.to_dict()
+    if as_json:
+        emit_json({"ok": True, **d})
+        return
+    click.echo("\n".join(inspect_lines(d, show_files)))
+
+
+def inspect_lines(d: dict[str, Any], show_files: bool = False) -> list[str]:
+    """The human report of an ignite-inspect/1 document."""
+    t = d["target"]
+    out = [
+        f"artifact   {d['artifact']['path']}",
+        f"sha256     {d['artifact']['sha256']}",
+        f"size       {human_size(d['artifact']['size'])} compressed, "
+        f"{human_size(d['totals']['bytes'])} in {d['totals']['files']} files",
+        f"entry      {d['entry']['module']}:{d['entry']['function']}  (convention {d['convention']})",
+        f"target     {t.get('profile')} — CPython {t.get('python')}, {t.get('image')}",
+        f"launcher   {d['launcher_version']}   packager {d['packager_version']}",
+        f"tree       {d['tree_digest']}",
+        f"lock       {d['lock_digest'] or '-'}",
+        f"compiled   {'yes (CPython 3.12 unchecked-hash pycs)' if d['compiled'] else 'no'}",
+    ]
+    if d["vendored"]:
+        out.append(f"vendored ({len(d['vendored'])}, largest first)")
+        width = max(len(f"{v['name']} {v['version']}") for v in d["vendored"])
+        for v in d["vendored"]:
+            label = f"{v['name']} {v['version']}"
+            out.append(f"  {label:<{width}}  {human_size(v['size']):>10}  {v['files']:>5} files  {v['wheel']}")
+    else:
+        out.append("vendored   none")
+    if d["skipped"]:
+        out.append(f"preinstalled, not vendored ({len(d['skipped'])})")
+        for sk in d["skipped"]:
+            out.append(f"  {sk['name']} {sk['version']}  ({sk['reason']})")
+    slim = d.get("slim")
+    if slim:
+        out.append(f"slim       left out {slim['dropped_files']} files, {human_size(slim['dropped_bytes'])} "
+                   f"(unpacked size {slim['ratio']:.0%} of the full build; patterns: {' '.join(slim['patterns'])}"
+                   + (f"; keep: {' '.join(slim['keep'])}" if slim["keep"] else "") + ")")
+        for row in slim["distributions"]:
+            if row["files"]:
+                out.append(f"  {row['name']:<30} -{human_size(row['bytes']):>10}  {row['files']:>5} files")
+    out.append("sizes (uncompressed, by top-level entry)")
+    for row in d["sizes_by_top_level"]:
+        out.append(f"  {row['path']:<30} {human_size(row['size']):>10}  {row['files']:>5} files")
+    out.append(f"  {'total':<30} {human_size(d['totals']['bytes']):>10}  {d['totals']['files']:>5} files")
+    if show_files:
+        out.append("files")
+        for f in d["files"]:
+            out.append(f"  {f['mode']} {f['size']:>10} {f['sha256'][:12]} {f['path']}")
+    return out
+
+
+@click.command()
+@click.argument("artifact", type=click.Path(path_type=Path))
+@click.option("--strict", is_flag=True,
+              help="Also check vendored RECORD files, the vendored wheels found in the cache or a "
+                   "--wheelhouse, precompiled files, and that the entry parses as Python 3.12.")
+@click.option("--wheelhouse", "wheelhouses", multiple=True, metavar="DIR",
+              type=click.Path(path_type=Path, file_okay=False),
+              help="With --strict: also look for the vendored wheels here.")
+@click.option("--cache-dir", type=click.Path(path_type=Path), envvar="IGNITE_CACHE_DIR",
+              help="With --strict: the cache whose wheels are compared (default ~/.cache/ignite-packager).")
+@python_option
+@json_option
+@quiet_option
+def verify(artifact: Path, strict: bool, wheelhouses: tuple[Path, ...], cache_dir: Optional[Path],
+           python: Optional[str], as_json: bool, quiet: bool) -> None:
+    """Recompute every file's sha256 against ARTIFACT's manifest (--strict: much more)."""
+    from packager.cache import default_cache_dir
+    from packager.inspect.inspection import verify_artifact
+    from packager.runtime import optional_python
+
+    root = cache_dir or default_cache_dir()
+    dirs = [*wheelhouses, root / "wheels", root / "built"]
+    py: Any = _find_312(python) if python else (lambda: optional_python("3.12"))
+    report = verify_artifact(artifact, strict=strict, python312=py, wheel_dirs=dirs)
+    for w in report.warnings:
+        warn(w)
+    if as_json:
+        emit_json(report.to_dict())
+        return
+    if quiet:
+        return
+    click.echo(f"ok: {artifact}: {report.files_checked} files match the manifest")
+    if strict:
+        click.echo(f"ok: strict: {report.records_checked} RECORD file(s), {len(report.wheels_checked)} "
+                   f"cached wheel(s), {report.pycs_checked} pyc(s), entry parses as Python 3.12")
+
+
+@click.command()
+@click.argument("artifact", type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(SBOM_FORMATS), default="cyclonedx-json", show_default=True,
+              help="CycloneDX 1.6 JSON or SPDX 2.3 JSON.")
+@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), metavar="FILE",
+              help="Write to FILE (atomically) instead of stdout.")
+@click.option("--name", metavar="NAME", help="Name of the function (root component); default: the file name.")
+@quiet_option
+def sbom(artifact: Path, fmt: str, output: Optional[Path], name: Optional[str], quiet: bool) -> None:
+    """Print ARTIFACT's software bill of materials, offline (needs ignite-packager[sbom]).
+
+    The function is the root component; every vendored distribution is listed with
+    its version, purl, the wheel's SHA-256 and its license; the image's preinstalled
+    packages are listed under the image component. Same artifact, same bytes
+    (no timestamp unless SOURCE_DATE_EPOCH is set).
+    """
+    from packager.inspect.sbom import collect, render, require_library, write_sbom
+
+    require_library(fmt)
+    if output is not None:
+        write_sbom(artifact, output, fmt, name)
+        info(f"wrote {output} ({fmt})")
+        return
+    sys.stdout.buffer.write(render(collect(artifact, name), fmt))
+    sys.stdout.flush()
+
+
+@click.command()
+@click.argument("old", type=click.Path(path_type=Path))
+@click.argument("new", type=click.Path(path_type=Path))
+@json_option
+@quiet_option
+def diff(old: Path, new: Path, as_json: bool, quiet: bool) -> None:
+    """What changed from artifact OLD to artifact NEW.
+
+    Exit status: 0 when identical (same files and metadata), 1 when different,
+    another code on error (see `ignite-pack exit-codes`).
+    """
+    from packager.inspect.diff import diff_artifacts
+    from packager.inspect.inspection import inspect_artifact
+
+    result = diff_artifacts(inspect_artifact(old), inspect_artifact(new))
+    if as_json:
+        emit_json({"ok": True, **result.to_dict()})
+    elif not quiet:
+        click.echo("\n".join(diff_lines(result.to_dict())))
+    sys.exit(0 if result.identical else 1)
+
+
+def _signed(n: int) -> str:
+    return ("+" if n > 0 else "-" if n < 0 else "±") + human_size(abs(n))
+
+
+def diff_lines(d: dict[str, Any]) -> list[str]:
+    """The human report of an ignite-diff/1 document."""
+    o, n = d["old"], d["new"]
+    out = [
+        f"old  {o['path']}  sha256 {o['sha256'][:16]}…  {human_size(o['size'])}",
+        f"new  {n['path']}  sha256 {n['sha256'][:16]}…  {human_size(n['size'])}  "
+        f"({_signed(d['artifact_size_delta'])})",
+    ]
+    if d["identical"]:
+        out.append("identical" + (" (byte for byte)" if d["same_bytes"] else " (same files and metadata)"))
+        return out
+    if d["metadata"]:
+        out.append("changed")
+        for c in d["metadata"]:
+            old, new = c["old"], c["new"]
+            if isinstance(old, (list, dict)) or isinstance(new, (list, dict)):
+                out.append(f"  {c['field']}")
+            else:
+                out.append(f"  {c['field']}: {old} -> {new}")
+    src = d["source"]
+    if any(src.values()):
+        out.append("source files")
+        out += [f"  + {x}" for x in src["added"]]
+        out += [f"  - {x}" for x in src["removed"]]
+        out += [f"  ~ {x}" for x in src["changed"]]
+    if d["distributions"]:
+        out.append("distributions")
+        mark = {"added": "+", "removed": "-", "upgraded": "↑", "downgraded": "↓", "rebuilt": "~"}
+        for c in d["distributions"]:
+            if c["change"] == "added":
+                out.append(f"  + {c['name']} {c['new']}")
+            elif c["change"] == "removed":
+                out.append(f"  - {c['name']} {c['old']}")
+            else:
+                out.append(f"  {mark[c['change']]} {c['name']} {c['old']} -> {c['new']} ({c['change']})")
+    for key, label in (("vendor_files", "vendor files"), ("launcher_files", "launcher files"),
+                       ("compiled_files", "compiled files")):
+        ch = d[key]
+        if any(ch.values()):
+            out.append(f"{label}: {len(ch['added'])} added, {len(ch['removed'])} removed, "
+                       f"{len(ch['changed'])} changed")
+    moved = [s for s in d["sizes_by_top_level"] if s["delta"]]
+    if moved:
+        out.append("size by top-level entry (uncompressed)")
+        for s in moved:
+            out.append(f"  {s['path']:<30} {human_size(s['old']):>10} -> {human_size(s['new']):>10}  "
+                       f"({_signed(s['delta'])})")
+    out.append("different")
+    return out

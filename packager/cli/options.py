@@ -1,0 +1,194 @@
+"""Options shared by several commands, defined once as decorators.
+
+The way pip-tools keeps its click options reusable; also the parsing of
+their values (sizes, index settings, configuration files, slim patterns).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Optional, TypeVar
+
+import click
+
+from packager.cli.output import JSON_KEY, QUIET_KEY
+from packager.errors import (
+    ConfigError,
+    UsageError,
+)
+from packager.source.conventions import names as convention_names
+
+if TYPE_CHECKING:
+    from packager.deps.slim import SlimSettings
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+SBOM_FORMATS = ("cyclonedx-json", "spdx-json")  # packager.inspect.sbom.FORMATS (not imported: it is optional)
+
+
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMG]i?B|B)?\s*$", re.IGNORECASE)
+
+
+_UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "kib": 2**10, "mib": 2**20, "gib": 2**30}
+
+
+def parse_size(text: str) -> int:
+    """``50MB``, ``1.5GiB``, ``300KB``, ``1024`` -> bytes."""
+    m = _SIZE.match(text)
+    if not m:
+        raise UsageError(f"invalid size {text!r}", where="--max-size", hint="use e.g. 50MB, 200MiB or 1GB")
+    return int(float(m.group(1)) * _UNITS[(m.group(2) or "B").lower()])
+
+
+def _set_meta(key: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
+    def cb(ctx: click.Context, _param: click.Parameter, value: Any) -> Any:
+        ctx.meta[key] = bool(value)
+        return value
+
+    return cb
+
+
+def json_option(fn: F) -> F:
+    return click.option(
+        "--json", "as_json", is_flag=True, is_eager=True, expose_value=True,
+        callback=_set_meta(JSON_KEY), help="Print one JSON object on stdout; logs go to stderr.",
+    )(fn)
+
+
+def quiet_option(fn: F) -> F:
+    return click.option(
+        "-q", "--quiet", is_flag=True, is_eager=True, callback=_set_meta(QUIET_KEY),
+        help="Print only the result (and errors).",
+    )(fn)
+
+
+def python_option(fn: F) -> F:
+    return click.option(
+        "--python", "python", metavar="PATH", envvar="IGNITE_PYTHON",
+        help="CPython 3.12 to run the launcher (default: found automatically; env IGNITE_PYTHON).",
+    )(fn)
+
+
+def dependency_options(fn: F) -> F:
+    """Where distributions come from and how the cache is used (build and lock)."""
+    opts = [
+        click.option("--profile", metavar="NAME|PATH", help="Target profile (default python3.12)."),
+        click.option("--index-url", envvar="IGNITE_INDEX_URL", metavar="URL",
+                     help="Package index (default: pip's configuration). Never read from the upload."),
+        click.option("--extra-index-url", "extra_index_urls", multiple=True, metavar="URL",
+                     help="Additional package index."),
+        click.option("--wheelhouse", "wheelhouses", multiple=True, metavar="DIR",
+                     type=click.Path(path_type=Path, file_okay=False),
+                     help="Directory of wheels to use before the index."),
+        click.option("--offline", is_flag=True, envvar="IGNITE_OFFLINE",
+                     help="No network: only the cache and --wheelhouse."),
+        click.option("--cache-dir", type=click.Path(path_type=Path), envvar="IGNITE_CACHE_DIR",
+                     help="Cache directory (default ~/.cache/ignite-packager)."),
+        click.option("--vendor-anyway", "vendor_anyway", multiple=True, metavar="NAME",
+                     help="Vendor NAME although the image preinstalls it (shadows the image's copy)."),
+        click.option("--refresh", is_flag=True, help="Re-resolve instead of using a cached resolution."),
+    ]
+    for opt in reversed(opts):
+        fn = opt(fn)
+    return fn
+
+
+def index_config(index_url: Optional[str], extra_index_urls: tuple[str, ...],
+                 wheelhouses: tuple[Path, ...], offline: bool) -> Any:
+    from packager.deps.piprun import IndexConfig
+
+    for w in wheelhouses:
+        if not w.is_dir():
+            raise UsageError(f"wheelhouse {w} is not a directory", where="--wheelhouse",
+                             hint="pass a directory that holds .whl files")
+    return IndexConfig(index_url=index_url, extra_index_urls=tuple(extra_index_urls),
+                       find_links=tuple(str(w.resolve()) for w in wheelhouses), offline=offline)
+
+
+def _find_312(python: Optional[str]) -> Optional[str]:
+    """An explicit --python is checked now; otherwise CPython 3.12 is looked up only if a step needs it."""
+    from packager.runtime import find_python
+
+    return find_python("3.12", python) if python else None
+
+
+def config_options(fn: F) -> F:
+    """``--config FILE`` / ``--no-config``: where build settings come from besides the flags."""
+    fn = click.option("--no-config", is_flag=True,
+                      help="Ignore ignite.toml / pyproject.toml [tool.ignite] next to the source.")(fn)
+    return click.option(
+        "--config", "config_file", type=click.Path(path_type=Path, dir_okay=False), metavar="FILE",
+        help="Read settings from FILE (default: ignite.toml, else pyproject.toml [tool.ignite], "
+             "next to the source). Command-line flags win.",
+    )(fn)
+
+
+def apply_config(ctx: click.Context, source: Path) -> tuple[dict[str, Any], Optional[Path]]:
+    """The command's parameters with configuration-file values filled in where no flag was given.
+
+    A value counts as given when it came from the command line or an environment
+    variable (click's ``ParameterSource``); defaults are replaced by the file's value.
+    """
+    from packager.config import load_config
+
+    params = dict(ctx.params)
+    if params.get("no_config"):
+        return params, None
+    cfg = load_config(source, params.get("config_file"))
+    by_name = {p.name: p for p in ctx.command.params}
+    for name, value in cfg.values.items():
+        param = by_name.get(name)
+        if param is None:
+            continue  # a key for another command (e.g. entry for lock)
+        src = ctx.get_parameter_source(name)
+        if src in (click.core.ParameterSource.COMMANDLINE, click.core.ParameterSource.ENVIRONMENT):
+            continue
+        try:  # the flag's own type checks the file's value too (choices, ranges, paths)
+            params[name] = param.type_cast_value(ctx, value)
+        except click.BadParameter as exc:
+            raise ConfigError(f"{exc.message}", where=f"{cfg.path}: {name.replace('_', '-')}",
+                              hint=f"fix the value or pass {param.opts[-1] if param.opts else name} instead") from None
+    return params, cfg.path
+
+
+def runtime_option(fn: F) -> F:
+    return click.option(
+        "--runtime", type=click.Choice(["auto", "image", "bare"]), default="auto", show_default=True,
+        help="image: CPython 3.12 plus the image's preinstalled packages (a venv made once and cached); "
+             "bare: CPython 3.12 alone; auto: image when the artifact relies on preinstalled packages "
+             "or the image runtime already exists.",
+    )(fn)
+
+
+def slim_options(fn: F) -> F:
+    """``--slim`` / ``--slim-drop`` / ``--slim-keep``: what is left out of vendor/ (packager.deps.slim)."""
+    fn = click.option("--slim-keep", "slim_keep", multiple=True, metavar="GLOB",
+                      help="Keep vendored files matching GLOB although a drop rule matches (wins over drops).")(fn)
+    fn = click.option("--slim-drop", "slim_drop", multiple=True, metavar="GLOB",
+                      help="Also leave out vendored files matching GLOB (gitignore-style, relative to "
+                           "vendor/: '*.pyi', 'scipy/**/*.pyx', 'docs/'). Never touches your source.")(fn)
+    return click.option("--slim/--no-slim", "slim", default=False,
+                        help="Leave the vendored distributions' test suites out: tests/ and test/ "
+                             "directories and conftest.py. Shared libraries are never stripped.")(fn)
+
+
+def slim_settings(p: dict[str, Any]) -> SlimSettings:
+    """The build's slim settings from its parameters; bad patterns fail here, before any work."""
+    from packager.deps.slim import SlimSettings
+
+    settings = SlimSettings(tests=bool(p["slim"]), drop=tuple(p["slim_drop"]), keep=tuple(p["slim_keep"]))
+    settings.matcher()  # invalid patterns are usage errors before any work
+    return settings
+
+
+def entry_options(fn: F) -> F:
+    """Which function the launcher calls, and in which platform's style (build and lock)."""
+    fn = click.option("--convention", type=click.Choice(convention_names()), default="ignite", show_default=True,
+                      help="Handler convention the launcher hosts (docs/conventions.md); "
+                           "also picks the default --entry.")(fn)
+    return click.option("--entry", metavar="MODULE:FUNCTION",
+                        help="Entry point (default handler:handler; other conventions have their own).")(fn)

@@ -1,0 +1,129 @@
+"""``ignite-pack invoke`` and ``serve``: run an artifact locally under CPython 3.12."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Optional
+
+import click
+
+from packager.cli.options import json_option, python_option, runtime_option
+from packager.cli.output import emit_json, info, progress, report_error
+from packager.errors import (
+    HandlerFailed,
+    IgniteError,
+    RequestRefused,
+    UsageError,
+)
+
+
+def _runtime_python(artifact: Path, python: Optional[str], runtime: str, cache_dir: Optional[Path] = None) -> str:
+    from packager.artifact.tarball import read_manifest
+    from packager.cache import default_cache_dir
+    from packager.deps.profile import load_profile
+    from packager.runtime import ensure_image_runtime, find_python, image_runtime_dir
+
+    py = find_python("3.12", python)
+    if runtime == "bare":
+        return py
+    manifest = read_manifest(artifact)
+    try:
+        profile = load_profile(str(manifest.target.get("profile") or "python3.12"))
+    except IgniteError:
+        profile = load_profile(None)
+    root = cache_dir or default_cache_dir()
+    exists = (image_runtime_dir(profile.digest, root) / ".complete").is_file()
+    if runtime == "image" or manifest.skipped or exists:
+        return ensure_image_runtime(py, {str(k): v for k, v in profile.preinstalled.items()}, profile.digest, root, progress)
+    return py
+
+
+def _read_payload(payload: Optional[str]) -> bytes:
+    if payload is None:
+        return b""
+    if payload == "-":
+        return sys.stdin.buffer.read()
+    if payload.startswith("@"):
+        return Path(payload[1:]).read_bytes()
+    return payload.encode("utf-8")
+
+
+@click.command()
+@click.argument("artifact", type=click.Path(path_type=Path))
+@click.option("-p", "--payload", metavar="DATA|@FILE|-", help="Request body (a string, @file, or - for stdin).")
+@click.option("--path", "url_path", default="/", show_default=True, help="Request path.")
+@click.option("-H", "--header", "headers", multiple=True, metavar="NAME: VALUE", help="Extra request header.")
+@click.option("--logs", is_flag=True, help="Show the launcher's output on stderr.")
+@runtime_option
+@python_option
+@json_option
+def invoke(artifact: Path, payload: Optional[str], url_path: str, headers: tuple[str, ...],
+           logs: bool, runtime: str, python: Optional[str], as_json: bool) -> None:
+    """Run ARTIFACT under CPython 3.12, POST a payload, print the response body."""
+    from packager.invoke import invoke as run_invoke
+
+    hdrs: dict[str, str] = {}
+    for h in headers:
+        name, sep, value = h.partition(":")
+        if not sep:
+            raise UsageError(f"invalid header {h!r}", where="--header", hint="use 'Name: value'")
+        hdrs[name.strip()] = value.strip()
+    py = _runtime_python(artifact, python, runtime)
+    result = run_invoke(artifact, _read_payload(payload), py, path=url_path, headers=hdrs)
+    r = result.response
+    if logs and not as_json:
+        click.echo(result.logs, err=True, nl=False)
+    if as_json:
+        body: Any
+        try:
+            body = json.loads(r.body)
+        except ValueError:
+            body = r.body.decode("utf-8", "replace")
+        emit_json({"ok": r.status < 400, "status": r.status, "headers": r.headers, "body": body,
+                   "logs": result.logs})
+    else:
+        sys.stdout.buffer.write(r.body)
+        if not r.body.endswith(b"\n"):
+            sys.stdout.buffer.write(b"\n")
+        sys.stdout.flush()
+    exc: Optional[IgniteError] = None
+    if r.status >= 500:
+        exc = HandlerFailed(f"the function answered HTTP {r.status}", where=str(artifact),
+                            hint="the body above has the error and traceback; --logs shows the launcher's output")
+    elif r.status >= 400:
+        exc = RequestRefused(f"the function refused the request: HTTP {r.status}", where=str(artifact),
+                             hint="the body above says why; check --payload, --path and --header "
+                                  "(and the build's --convention)")
+    if exc is not None:
+        if not as_json:
+            report_error(exc)
+        sys.exit(exc.exit_code)
+
+
+@click.command()
+@click.argument("artifact", type=click.Path(path_type=Path))
+@click.option("--port", type=int, default=8080, show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@runtime_option
+@python_option
+def serve(artifact: Path, port: int, host: str, runtime: str, python: Optional[str]) -> None:
+    """Run ARTIFACT in the foreground until Ctrl-C (signals are passed to the launcher)."""
+    from packager.invoke import launcher_argv, launcher_env, unpacked
+
+    py = _runtime_python(artifact, python, runtime)
+    with unpacked(artifact) as u:
+        info(f"serving {artifact} on http://{host}:{port} (Ctrl-C to stop)")
+        proc = subprocess.Popen(launcher_argv(py), cwd=u.root, env=launcher_env(port, host))
+
+        def forward(signum: int, _frame: Any) -> None:
+            if proc.poll() is None:
+                proc.send_signal(signum)
+
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(sig, forward)
+        code = proc.wait()
+    sys.exit(code if code >= 0 else 128 - code)

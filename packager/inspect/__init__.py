@@ -1,0 +1,1 @@
+"""Reading finished artifacts back, offline: inspect, verify, diff, SBOM."""

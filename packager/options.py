@@ -1,0 +1,55 @@
+"""What a build or a lock is asked to do: :class:`BuildOptions`, read by every stage.
+
+Its own module so that the stages that read it (packager.dependencies,
+packager.lock) need not import packager.build, which imports them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+from packager.artifact.tarball import (
+    DEFAULT_LEVEL,
+)
+from packager.deps.piprun import IndexConfig
+from packager.deps.slim import SlimSettings
+from packager.runtime import optional_python
+from packager.source.checks import EntryPoint
+from packager.source.intake import Limits
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    """Everything a build depends on besides the source bytes."""
+
+    source: Path
+    output: Path
+    entry: Optional[EntryPoint] = None
+    convention: str = "ignite"
+    profile: Optional[str] = None
+    #: CPython 3.12 for the checks and builds that need one; found lazily when None and auto_python.
+    python312: Optional[str] = None
+    auto_python: bool = True
+    level: int = DEFAULT_LEVEL
+    max_size: Optional[int] = None
+    env: Optional[dict[str, str]] = None
+    limits: Limits = field(default_factory=Limits)
+    # dependencies
+    index: IndexConfig = field(default_factory=IndexConfig)
+    cache_dir: Optional[Path] = None
+    wheelhouses: tuple[Path, ...] = ()
+    lock: Optional[Path] = None
+    vendor_anyway: frozenset[str] = frozenset()
+    refresh: bool = False
+    #: precompile .py to CPython 3.12 unchecked-hash pycs (packager.artifact.compile)
+    compile: bool = False
+    #: leave vendored test suites (and --slim-drop patterns) out of vendor/ (packager.deps.slim)
+    slim: SlimSettings = field(default_factory=SlimSettings)
+
+    def target_python(self) -> Optional[str]:
+        """The CPython 3.12 to use, looked up only when a step needs it."""
+        if self.python312 or not self.auto_python:
+            return self.python312 or None
+        return optional_python("3.12")
