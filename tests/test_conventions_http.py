@@ -157,6 +157,16 @@ def test_lambda_document_example_via_invoke(python312: str, tmp_path: Path) -> N
     }
 
 
+def test_lambda_console_default_function_builds_without_flags_but_the_convention(python312: str,
+                                                                                  tmp_path: Path) -> None:
+    artifact, stderr = build(CONV / "lambda-console", tmp_path / "a.tar.gz", "lambda")
+    assert "--convention" not in stderr
+    r = run_cli("invoke", str(artifact), "--python", python312, "--runtime", "bare")
+    assert r.returncode == 0 and r.stdout == '"Hello from Lambda!"\n'
+    r = run_cli("build", str(CONV / "lambda-console"), "-o", str(tmp_path / "b.tar.gz"), "--no-config")
+    assert r.returncode == EXIT_CODES["handler"] and "--convention lambda" in r.stderr
+
+
 def test_lambda_cookies_become_set_cookie_headers(python312: str, tmp_path: Path) -> None:
     artifact, _ = build(CONV / "lambda", tmp_path / "a.tar.gz", "lambda")
     root = unpacked_root(artifact, tmp_path / "root")
