@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PAYLOAD ?= {"name": "world"}
 
-.PHONY: demo test test-all lint bench bench-quick clean launcher-pyc venv
+.PHONY: demo test test-all lint bench bench-quick clean launcher-pyc venv profiles
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,14 @@ lint: $(BIN)/.installed
 # Regenerate the launcher's committed CPython 3.12 bytecode after editing launcher/.
 launcher-pyc: $(BIN)/.installed
 	$(BIN)/python -m packager.artifact.embed
+
+# Regenerate the target profiles from the package index (pins kept; add --upgrade to move them):
+# each pinned distribution's dependencies and extras are read from its metadata for the target.
+profiles: $(BIN)/.installed
+	$(BIN)/python -m packager.deps.profiles.generate --name python3.12 --image python:3.12 \
+		--python 3.12.12 --glibc 2.36 --arch x86_64 \
+		--roots numpy pandas requests httpx pydantic boto3 cloudpickle \
+		-o packager/deps/profiles/python3.12.toml
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache

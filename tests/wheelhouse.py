@@ -27,10 +27,12 @@ def make_wheel(
     requires_python: Optional[str] = None,
     scripts: Optional[dict[str, str]] = None,
     metadata: Iterable[str] = (),
+    extras: Optional[dict[str, list[str]]] = None,
 ) -> Path:
     """Write ``name-version-tag.whl`` into *directory* and return its path.
 
     By default the wheel holds one module, ``<name>.py``, whose ``VERSION`` is *version*.
+    *extras* maps each extra to its requirements (``Provides-Extra`` + ``Requires-Dist: r; extra == "e"``).
     *metadata* adds header lines to METADATA (e.g. ``License-Expression: MIT``).
     """
     directory.mkdir(parents=True, exist_ok=True)
@@ -41,6 +43,12 @@ def make_wheel(
     if requires_python:
         meta.append(f"Requires-Python: {requires_python}")
     meta += [f"Requires-Dist: {r}" for r in requires]
+    for extra, reqs in (extras or {}).items():
+        meta.append(f"Provides-Extra: {extra}")
+        for r in reqs:
+            req, _, marker = r.partition(";")
+            meta.append(f"Requires-Dist: {req.strip()}; "
+                        + (f"({marker.strip()}) and " if marker else "") + f'extra == "{extra}"')
     meta += list(metadata)
     entries: dict[str, bytes] = {
         p: (c.encode() if isinstance(c, str) else c) for p, c in files.items()

@@ -45,6 +45,9 @@ class TargetProfile:
     preinstalled_roots: tuple[str, ...]
     #: Each preinstalled distribution's dependencies within the closure.
     preinstalled_requires: dict[NormalizedName, tuple[NormalizedName, ...]] = field(default_factory=dict)
+    #: Each preinstalled distribution's extras: extra -> the Requires-Dist lines it adds on the target
+    #: (generated from the distribution's metadata by packager.deps.profiles.generate).
+    preinstalled_extras: dict[NormalizedName, dict[str, tuple[str, ...]]] = field(default_factory=dict)
     digest: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -150,6 +153,10 @@ def load_profile(name_or_path: Optional[str] = None) -> TargetProfile:
             preinstalled_requires={
                 canonicalize_name(k): tuple(canonicalize_name(x) for x in v)
                 for k, v in pre.get("requires", {}).items()
+            },
+            preinstalled_extras={
+                canonicalize_name(k): {str(e): tuple(str(r) for r in lines) for e, lines in v.items()}
+                for k, v in pre.get("extras", {}).items()
             },
             digest=hashlib.sha256(raw).hexdigest(),
         )

@@ -126,11 +126,25 @@ def constraints_text(profile: TargetProfile, vendor_anyway: frozenset[str]) -> s
 STUB_BUILD_TAG = "0ignite"
 
 
+def stub_metadata(profile: TargetProfile, name: NormalizedName, version: str) -> str:
+    """The METADATA of a stub: name, version and the distribution's real extras.
+
+    Its base dependencies are left out (the closure is pinned as a whole), but
+    each extra keeps its Requires-Dist lines: ``pydantic[email]`` must still
+    pull email-validator into the resolution while pydantic stays the image's.
+    """
+    extras = profile.preinstalled_extras.get(name, {})
+    lines = ["Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}"]
+    lines += [f"Provides-Extra: {e}" for e in sorted(extras)]
+    lines += [f"Requires-Dist: {r}" for r in dict.fromkeys(r for e in sorted(extras) for r in extras[e])]
+    return "\n".join(lines) + "\n"
+
+
 def ensure_stubs(profile: TargetProfile, cache: Cache) -> Path:
     """Metadata-only wheels standing for the preinstalled pins.
 
-    The closure is complete by construction, so a stub declares no
-    dependencies. Tagged with the target's best tag plus a build tag, a stub
+    A stub declares the distribution's extras but no base dependencies (see
+    :func:`stub_metadata`). Tagged with the target's best tag plus a build tag, a stub
     wins pip's tie-break against the real wheel of the same version: resolution
     never downloads numpy or pandas just to learn what the image already has,
     and works offline. Stubs are never installed: preinstalled pins are skipped.
@@ -144,7 +158,7 @@ def ensure_stubs(profile: TargetProfile, cache: Cache) -> Path:
             continue
         info = f"{dist}-{version}.dist-info"
         files = {
-            f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
+            f"{info}/METADATA": stub_metadata(profile, name, version),
             f"{info}/WHEEL": f"Wheel-Version: 1.0\nGenerator: ignite-pack\nRoot-Is-Purelib: false\nTag: {tag}\nBuild: {STUB_BUILD_TAG}\n",
             f"{info}/RECORD": "",
         }
