@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sys
 import uuid
@@ -91,6 +92,11 @@ def test_two_runs_give_identical_bytes_and_source_date_epoch_sets_the_timestamp(
     r = run_cli("sbom", str(art), "-o", str(out))
     assert r.returncode == 0 and r.stdout == ""
     assert out.read_text() == a
+    r = run_cli("sbom", str(art), "-o", str(out), "--json")
+    assert json.loads(r.stdout) == {"ok": True, "output": str(out), "format": "cyclonedx-json",
+                                    "sha256": hashlib.sha256(a.encode()).hexdigest()}
+    r = run_cli("sbom", str(tmp_path / "missing.tar.gz"), "--json")
+    assert r.returncode == 11 and json.loads(r.stdout)["error"]["error"] == "verify"
     _, doc = _cdx(art, env={"SOURCE_DATE_EPOCH": "1700000000"})
     assert doc["metadata"]["timestamp"] == "2023-11-14T22:13:20+00:00"
 

@@ -122,21 +122,30 @@ def verify(artifact: Path, strict: bool, wheelhouses: tuple[Path, ...], cache_di
 @click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), metavar="FILE",
               help="Write to FILE (atomically) instead of stdout.")
 @click.option("--name", metavar="NAME", help="Name of the function (root component); default: the file name.")
+@json_option
 @quiet_option
-def sbom(artifact: Path, fmt: str, output: Optional[Path], name: Optional[str], quiet: bool) -> None:
+def sbom(artifact: Path, fmt: str, output: Optional[Path], name: Optional[str], as_json: bool, quiet: bool) -> None:
     """Print ARTIFACT's software bill of materials, offline (needs ignite-packager[sbom]).
 
     The function is the root component; every vendored distribution is listed with
     its version, purl, the wheel's SHA-256 and its license; the image's preinstalled
     packages are listed under the image component. Same artifact, same bytes
     (no timestamp unless SOURCE_DATE_EPOCH is set).
+
+    Without -o the document itself is the one JSON object on stdout; with -o and
+    --json, stdout gets {"ok", "output", "format", "sha256"}.
     """
+    import hashlib
+
     from packager.inspect.sbom import collect, render, require_library, write_sbom
 
     require_library(fmt)
     if output is not None:
-        write_sbom(artifact, output, fmt, name)
-        info(f"wrote {output} ({fmt})")
+        doc = write_sbom(artifact, output, fmt, name)
+        if as_json:
+            emit_json({"ok": True, "output": str(output), "format": fmt, "sha256": hashlib.sha256(doc).hexdigest()})
+        else:
+            info(f"wrote {output} ({fmt})")
         return
     sys.stdout.buffer.write(render(collect(artifact, name), fmt))
     sys.stdout.flush()
