@@ -29,6 +29,7 @@ test-all: $(BIN)/.installed
 lint: $(BIN)/.installed
 	$(BIN)/ruff check packager launcher tests
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 # Regenerate the launcher's committed CPython 3.12 bytecode after editing launcher/.
 launcher-pyc: $(BIN)/.installed

@@ -1,7 +1,9 @@
-"""Finding the target interpreter (CPython 3.12) on this host.
+"""Finding the target interpreter (CPython 3.12) on this host, and the environment subprocesses get.
 
 ``python3.12`` on PATH may be a pyenv shim that exists but fails, so every
-candidate is *run* before it is trusted.
+candidate is *run* before it is trusted. :func:`clean_env` lives here, below
+every stage, because the source checks, the dependency stages and the
+interpreter probes all start subprocesses with it.
 """
 
 from __future__ import annotations
@@ -18,6 +20,28 @@ from pathlib import Path
 from typing import Optional, Union
 
 from packager.errors import RuntimeNotFound
+
+#: What a subprocess (pip, a build backend, a probe of an interpreter) inherits from our environment.
+_KEEP = {
+    "PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "TEMP", "TMP", "TZ",
+    "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE",
+    "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy",
+    "SOURCE_DATE_EPOCH", "XDG_CACHE_HOME", "XDG_CONFIG_HOME", "SYSTEMROOT",
+    # Index credentials on the build machine: netrc and keyring (pip reads both).
+    "NETRC", "PYTHON_KEYRING_BACKEND", "XDG_DATA_HOME",
+}
+
+
+def clean_env(extra: Optional[dict[str, str]] = None) -> dict[str, str]:
+    """The environment for every subprocess: an allow-list, not the caller's whole env."""
+    env = {k: v for k, v in os.environ.items() if k in _KEEP or k.startswith("PIP_")}
+    env["PYTHONHASHSEED"] = "0"
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
+    env["PIP_NO_INPUT"] = "1"
+    env.update(extra or {})
+    return env
+
 
 _PROBE = "import sys; print('%d.%d' % sys.version_info[:2], sys.implementation.name)"
 
@@ -123,8 +147,6 @@ def ensure_image_runtime(
     Made once per profile (keyed by its digest) under the cache, then reused;
     built in a temp dir and renamed into place so a crash leaves nothing half-made.
     """
-    from packager.deps.piprun import clean_env
-
     final = image_runtime_dir(profile_digest, cache_root)
     py = final / "bin" / "python"
     if (final / ".complete").is_file() and py.exists():

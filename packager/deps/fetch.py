@@ -42,7 +42,6 @@ from packager.deps.indexes import (
 )
 from packager.deps.piprun import (
     IndexConfig,
-    clean_env,
     last_error,
     missing_distribution,
     run_pip,
@@ -51,7 +50,7 @@ from packager.deps.piprun import (
 from packager.deps.profile import TargetProfile
 from packager.deps.resolve import Pin
 from packager.errors import FetchError, ResolveError, SdistBuildError, SourceError
-from packager.runtime import PythonRef, resolve_python
+from packager.runtime import PythonRef, clean_env, resolve_python
 from packager.source.intake import Limits, read_source
 
 Progress = Callable[[str, str], None]

@@ -9,7 +9,6 @@ host's secrets are not passed to code that an upload can influence.
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -19,26 +18,8 @@ from pathlib import Path
 from typing import Optional
 
 from packager.deps.profile import TargetProfile
-
-_KEEP = {
-    "PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "TEMP", "TMP", "TZ",
-    "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE",
-    "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy",
-    "SOURCE_DATE_EPOCH", "XDG_CACHE_HOME", "XDG_CONFIG_HOME", "SYSTEMROOT",
-    # Index credentials on the build machine: netrc and keyring (pip reads both).
-    "NETRC", "PYTHON_KEYRING_BACKEND", "XDG_DATA_HOME",
-}
-
-
-def clean_env(extra: Optional[dict[str, str]] = None) -> dict[str, str]:
-    """The environment for every subprocess: an allow-list, not the caller's whole env."""
-    env = {k: v for k, v in os.environ.items() if k in _KEEP or k.startswith("PIP_")}
-    env["PYTHONHASHSEED"] = "0"
-    env["PYTHONDONTWRITEBYTECODE"] = "1"
-    env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
-    env["PIP_NO_INPUT"] = "1"
-    env.update(extra or {})
-    return env
+from packager.errors import redact
+from packager.runtime import clean_env
 
 
 @dataclass(frozen=True)
@@ -65,10 +46,8 @@ class IndexConfig:
 
     def key(self) -> dict[str, object]:
         """What the cache keys on: the indexes *without* credentials (a rotated token keeps the cache)."""
-        from packager.deps.indexes import redact_url
-
-        return {"index": redact_url(self.index_url) if self.index_url else None,
-                "extra": [redact_url(u) for u in self.extra_index_urls],
+        return {"index": redact(self.index_url) if self.index_url else None,
+                "extra": [redact(u) for u in self.extra_index_urls],
                 "find_links": list(self.find_links), "offline": self.offline}
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from packager.errors import HandlerError, UsageError
-from packager.runtime import PythonRef, resolve_python
+from packager.runtime import PythonRef, clean_env, resolve_python
 from packager.source import conventions
 from packager.source.intake import SourceFile, SourceTree
 
@@ -130,8 +130,6 @@ def parse_for_target(f: SourceFile, text: str, python312: PythonRef = None) -> a
         ) from None
     py = resolve_python(python312) if sys.version_info < (3, 12) else None
     if py:
-        from packager.deps.piprun import clean_env
-
         try:
             proc = subprocess.run(
                 [py, "-I", "-c", _CHECK_312, f.path],
