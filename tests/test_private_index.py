@@ -280,3 +280,48 @@ def test_nobody_listening_is_unreachable_not_a_missing_package(tmp_path: Path, h
                 "--index-url", f"http://127.0.0.1:{free_port()}/simple/", env={"PIP_RETRIES": "0"}, timeout=300)
     assert r.returncode == 19 and "is unreachable: connection refused" in r.stderr, r.stderr
     assert "may not exist" not in r.stderr
+
+
+def _self_signed(tmp_path: Path) -> tuple[Path, Path]:
+    import shutil
+    import subprocess
+
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl (the CLI) is needed to make a self-signed certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out",
+                    str(cert), "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True, timeout=60)
+    return cert, key
+
+
+def test_an_untrusted_certificate_is_a_tls_error_naming_the_ca_settings(tmp_path: Path, hermetic_pip: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    import ssl
+
+    # requests lets these win over PIP_CERT: a machine that sets them must put the CA there instead.
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+
+    from tests.wheelhouse import LoopbackIndex
+
+    cert, key = _self_signed(tmp_path)
+    make_wheel(tmp_path / "files", "demo", "1.0")
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    src = _source(tmp_path)
+    with LoopbackIndex(tmp_path / "files") as idx:
+        idx._server.socket = ctx.wrap_socket(idx._server.socket, server_side=True)
+        url = idx.url.replace("http://", f"https://{USER}:{SECRET}@")
+        r = run_cli("build", str(src), "-o", str(tmp_path / "a.tar.gz"), "--index-url", url, "--json",
+                    env={"PIP_RETRIES": "0"}, timeout=300)
+        # The hint's way out works: trust the index's CA through PIP_CERT.
+        ok = run_cli("build", str(src), "-o", str(tmp_path / "b.tar.gz"), "--index-url", url,
+                     env={"PIP_CERT": str(cert)}, timeout=300)
+    err = _json_error(r.stdout)
+    assert r.returncode == EXIT_CODES["index-tls"] == 20, r.stdout
+    assert err["reason"] == "tls" and "TLS verification with the package index failed" in str(err["message"])
+    assert "PIP_CERT" in str(err["hint"]) and "SSL_CERT_FILE" in str(err["hint"])
+    assert ok.returncode == 0, ok.stderr
+    assert _leaks(SECRET, [tmp_path / "a.tar.gz", tmp_path / "b.tar.gz", hermetic_pip],
+                  [r.stdout, r.stderr, ok.stdout, ok.stderr]) == []

@@ -97,7 +97,8 @@ def _probe(argv: list[str]) -> int:
                 row["status"] = resp.status_code
                 row["sent_credentials"] = "Authorization" in resp.request.headers
             except requests.exceptions.SSLError as exc:
-                row["error"], row["detail"] = "tls", str(exc)
+                found = re.search(r"\[SSL: [A-Z_]+\][^'\"()<>]*", str(exc))
+                row["error"], row["detail"] = "tls", found.group(0).strip() if found else str(exc)
             except requests.exceptions.RetryError as exc:
                 m = re.search(r"too many (\d{3}) error responses", str(exc))
                 row["status"] = int(m.group(1)) if m else None
@@ -106,7 +107,13 @@ def _probe(argv: list[str]) -> int:
             except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
                 row["error"], row["detail"] = "unreachable", str(exc)
             except Exception as exc:  # a probe never fails the build on its own
-                row["error"], row["detail"] = "error", repr(exc)
+                # pip >= 24.x wraps TLS failures in its own diagnostic error (SSLVerificationError).
+                text = f"{exc} {exc!r}"
+                ssl_reason = re.search(r"\[SSL: [A-Z_]+\][^'\"()<>]*", text)
+                if ssl_reason or "SSL" in type(exc).__name__:
+                    row["error"], row["detail"] = "tls", ssl_reason.group(0).strip() if ssl_reason else text
+                else:
+                    row["error"], row["detail"] = "error", text
             print(json.dumps(row), flush=True)
     return 0
 

@@ -159,8 +159,8 @@ def classify(probes: Sequence[Probe], *, where: str) -> Optional[IndexFailure | 
             f"{tls[0].detail.strip().splitlines()[-1][:300] if tls[0].detail.strip() else 'certificate not trusted'}",
             where=tls[0].index,
             hint=("trust the CA that signed the index's certificate: point PIP_CERT (pip's `cert` setting) "
-                  "or SSL_CERT_FILE at a CA bundle that holds it; both apply to pip and to ignite-pack's "
-                  "own downloads"),
+                  "or SSL_CERT_FILE at a CA bundle that holds it (both apply to pip and to ignite-pack's own "
+                  "downloads); REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE, when set, win over PIP_CERT in pip"),
             details={"indexes": sorted({p.index for p in tls})},
         )
     auth = [p for p in bad if p.status in (401, 403)]
