@@ -25,10 +25,11 @@ def free_port() -> int:
 class PrivateIndex:
     """``with PrivateIndex(packages, tmp, password) as idx:`` -> ``idx.url(password)``."""
 
-    def __init__(self, packages: Path, workdir: Path, password: str, port: Optional[int] = None) -> None:
+    def __init__(self, packages: Path, workdir: Path, password: str, port: Optional[int] = None,
+                 open_access: bool = False) -> None:
         from passlib.apache import HtpasswdFile
 
-        self.packages, self.password = packages, password
+        self.packages, self.password, self.open_access = packages, password, open_access
         self.port = port or free_port()
         self.htpasswd = workdir / "htpasswd"
         ht = HtpasswdFile(str(self.htpasswd), new=True)
@@ -44,7 +45,9 @@ class PrivateIndex:
     def start(self) -> PrivateIndex:
         self._proc = subprocess.Popen(
             [sys.executable, "-m", "pypiserver", "run", "-i", "127.0.0.1", "-p", str(self.port),
-             "-P", str(self.htpasswd), "-a", "download,list,update", "--disable-fallback", str(self.packages)],
+             *(["-P", ".", "-a", "."] if self.open_access else
+               ["-P", str(self.htpasswd), "-a", "download,list,update"]),
+             "--disable-fallback", str(self.packages)],
             stdout=self.log.open("wb"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + 30
