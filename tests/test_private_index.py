@@ -325,3 +325,50 @@ def test_an_untrusted_certificate_is_a_tls_error_naming_the_ca_settings(tmp_path
     assert ok.returncode == 0, ok.stderr
     assert _leaks(SECRET, [tmp_path / "a.tar.gz", tmp_path / "b.tar.gz", hermetic_pip],
                   [r.stdout, r.stderr, ok.stdout, ok.stderr]) == []
+
+
+def test_credentials_from_keyring_through_pips_keyring_provider(tmp_path: Path, index: PrivateIndex,
+                                                                hermetic_pip: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """pip's `--keyring-provider subprocess` with a stand-in `keyring` CLI on PATH (no keyring daemon here)."""
+    import inspect
+    import os
+    import sys
+
+    from pip._internal.network import auth
+
+    if "--mode=creds" not in inspect.getsource(auth):
+        pytest.skip("this pip's keyring CLI provider needs a user name in the URL (pip < 25)")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    script = bin_dir / "keyring"
+    password_file = tmp_path / "keyring-password"
+    script.write_text(
+        f"#!{sys.executable}\n"
+        "import json, sys\n"
+        f"pw = open({str(password_file)!r}).read()\n"
+        "args = sys.argv[1:]\n"
+        "if '--mode=creds' in args:\n"  # pip >= 25: keyring >= 25.2.1 CLI
+        f"    print(json.dumps({{'username': {USER!r}, 'password': pw}}))\n"
+        "elif args[:1] == ['get']:\n"  # older pip: keyring get SERVICE USER
+        "    print(pw)\n"
+        "else:\n"
+        "    sys.exit(1)\n"
+    )
+    script.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("PIP_KEYRING_PROVIDER", "subprocess")
+    monkeypatch.setenv("HOME", str(tmp_path))  # no netrc
+    src = _source(tmp_path)
+    # No user name in the URL: pip >= 25 asks keyring for user and password after the 401. (With `ci@`
+    # pip sends an empty password first, and pypiserver's 403 for it never reaches pip's keyring step.)
+    url = index.url()
+    password_file.write_text(SECRET)
+    r = run_cli("build", str(src), "-o", str(tmp_path / "a.tar.gz"), "--index-url", url, "--json", timeout=300)
+    assert r.returncode == 0, r.stderr
+    password_file.write_text(WRONG)
+    w = run_cli("build", str(src), "-o", str(tmp_path / "b.tar.gz"), "--index-url", url, "--json",
+                "--cache-dir", str(tmp_path / "fresh"), timeout=300)
+    assert w.returncode == 18 and _json_error(w.stdout)["reason"] == "auth", w.stdout
+    assert _leaks(SECRET, [tmp_path / "a.tar.gz", hermetic_pip, tmp_path / "fresh"],
+                  [r.stdout, r.stderr, w.stdout, w.stderr]) == []

@@ -70,14 +70,15 @@ def credentials_for(url: str, index_urls: Sequence[str],
     """Basic-auth credentials for *url*: an index URL's userinfo on the same host and port, else netrc.
 
     The same rule as pip's (per network location), so the in-process downloader
-    sends what pip would send and nothing to any other host.
+    sends what pip would send and nothing to any other host. A user name without
+    a password is left to pip (its keyring support answers for it).
     """
     env = os.environ if environ is None else environ
     where = _netloc(url)
     for index_url in index_urls:
         parts = urllib.parse.urlsplit(index_url)
-        if parts.username is not None and _netloc(index_url) == where:
-            return urllib.parse.unquote(parts.username), urllib.parse.unquote(parts.password or "")
+        if parts.username is not None and parts.password is not None and _netloc(index_url) == where:
+            return urllib.parse.unquote(parts.username), urllib.parse.unquote(parts.password)
     path = env.get("NETRC") or str(Path(env.get("HOME") or Path.home()) / ".netrc")
     try:
         found = netrc.netrc(path).authenticators(where[0])
