@@ -372,3 +372,41 @@ def test_credentials_from_keyring_through_pips_keyring_provider(tmp_path: Path, 
     assert w.returncode == 18 and _json_error(w.stdout)["reason"] == "auth", w.stdout
     assert _leaks(SECRET, [tmp_path / "a.tar.gz", hermetic_pip, tmp_path / "fresh"],
                   [r.stdout, r.stderr, w.stdout, w.stderr]) == []
+
+
+def test_classify_names_every_index_asked_and_puts_what_to_fix_first() -> None:
+    from packager.errors import IndexAuthError, IndexServerError, ProjectNotOnIndex
+    from packager.indexes import Probe, classify
+
+    a, b = "https://****@a.example/simple/", "https://b.example/simple/"
+    missing = classify([Probe(a, "nosuch", 404, None, "", True, 5), Probe(b, "nosuch", 404, None, "", False, 5)],
+                       where="requirements.txt")
+    assert isinstance(missing, ProjectNotOnIndex) and missing.exit_code == 22
+    assert missing.message == f"nosuch is not on the package indexes {a} and {b} (HTTP 404 for its page)"
+    # One index refuses us, the other lacks the project: the credentials are what to fix.
+    auth = classify([Probe(a, "demo", 401, None, "", False, 5), Probe(b, "demo", 404, None, "", False, 5)],
+                    where="requirements.txt")
+    assert isinstance(auth, IndexAuthError) and auth.where == a
+    assert "requires credentials (HTTP 401) and none were found" in auth.message
+    # A project one index serves explains nothing about a failure: no index error then.
+    assert classify([Probe(a, "demo", 200, None, "", True, 5), Probe(b, "demo", 503, None, "", False, 5)],
+                    where="requirements.txt") is None
+    bad_gateway = classify([Probe(a, "demo", 502, None, "", True, 5)], where="requirements.txt")
+    assert isinstance(bad_gateway, IndexServerError) and bad_gateway.details["retried"] is False
+    assert "pip did not retry it (pip retries only HTTP 500, 503, 520 and 527)" in bad_gateway.message
+
+
+def test_redaction_and_credentials_for(tmp_path: Path) -> None:
+    from packager.errors import FetchError
+    from packager.indexes import credentials_for
+
+    err = FetchError(f"GET https://ci:{SECRET}@h.example/simple/x/ failed", where=f"http://u:{SECRET}@h/",
+                     details={"urls": [f"https://ci:{SECRET}@h.example/"]})
+    assert SECRET not in json.dumps(err.to_dict()) and "https://****@h.example/simple/x/" in err.message
+    idx = [f"https://ci:{SECRET}@h.example:8443/simple/"]
+    assert credentials_for("https://h.example:8443/packages/x.whl", idx, {"HOME": str(tmp_path)}) == (USER, SECRET)
+    # Another port or host never gets them.
+    assert credentials_for("https://h.example/packages/x.whl", idx, {"HOME": str(tmp_path)}) is None
+    assert credentials_for("https://evil.example:8443/x.whl", idx, {"HOME": str(tmp_path)}) is None
+    (tmp_path / "n").write_text(f"machine h.example login {USER} password {SECRET}\n")
+    assert credentials_for("https://h.example/x.whl", idx, {"NETRC": str(tmp_path / "n")}) == (USER, SECRET)
