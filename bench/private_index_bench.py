@@ -35,10 +35,10 @@ sys.path.insert(0, str(ROOT))
 from packaging.utils import canonicalize_name  # noqa: E402
 
 from packager.cache import Cache  # noqa: E402
-from packager.fetch import fetch  # noqa: E402
-from packager.piprun import IndexConfig  # noqa: E402
-from packager.profile import load_profile  # noqa: E402
-from packager.resolve import Pin  # noqa: E402
+from packager.deps.fetch import fetch  # noqa: E402
+from packager.deps.piprun import IndexConfig  # noqa: E402
+from packager.deps.profile import load_profile  # noqa: E402
+from packager.deps.resolve import Pin  # noqa: E402
 from tests.private_index import USER, PrivateIndex  # noqa: E402
 from tests.wheelhouse import make_wheel  # noqa: E402
 

@@ -375,8 +375,8 @@ def test_credentials_from_keyring_through_pips_keyring_provider(tmp_path: Path, 
 
 
 def test_classify_names_every_index_asked_and_puts_what_to_fix_first() -> None:
+    from packager.deps.indexes import Probe, classify
     from packager.errors import IndexAuthError, IndexServerError, ProjectNotOnIndex
-    from packager.indexes import Probe, classify
 
     a, b = "https://****@a.example/simple/", "https://b.example/simple/"
     missing = classify([Probe(a, "nosuch", 404, None, "", True, 5), Probe(b, "nosuch", 404, None, "", False, 5)],
@@ -397,8 +397,8 @@ def test_classify_names_every_index_asked_and_puts_what_to_fix_first() -> None:
 
 
 def test_redaction_and_credentials_for(tmp_path: Path) -> None:
+    from packager.deps.indexes import credentials_for
     from packager.errors import FetchError
-    from packager.indexes import credentials_for
 
     err = FetchError(f"GET https://ci:{SECRET}@h.example/simple/x/ failed", where=f"http://u:{SECRET}@h/",
                      details={"urls": [f"https://ci:{SECRET}@h.example/"]})
