@@ -5,7 +5,7 @@
     .venv/bin/python bench/run.py --full      # make bench
     .venv/bin/python bench/run.py --report-only   # re-render RESULTS.md from results/latest.json
 
-Options: --only build,serve   --sets none,S1,S2,S3   --no-install
+Options: --only build,serve (or --only cold: the cold-start part of serve, no wrk)   --sets none,S1,S2,S3   --no-install
 Writes bench/results/latest.json and bench/RESULTS.md. No assertions: this measures.
 """
 
@@ -91,10 +91,10 @@ def main(argv=None) -> int:
         t = time.time()
         data["build"] = build_bench.run(cfg, py312, sets)
         data["build"]["seconds"] = round(time.time() - t, 1)
-    if "serve" in only:
+    if "serve" in only or "cold" in only:
         t = time.time()
         fresh = {k for k, v in (data.get("build") or {}).get("sets", {}).items() if v.get("artifact_for_serve")}
-        data["serve"] = serve_bench.run(cfg, py312, fresh)
+        data["serve"] = serve_bench.run(cfg, py312, fresh, with_throughput="serve" in only)
         data["serve"]["seconds"] = round(time.time() - t, 1)
     data = scrub(data)
     data["headline"] = report.headline(data)

@@ -500,7 +500,7 @@ def throughput(cfg: Dict[str, Any], arts: Dict[str, Any], hd: Dict[str, Path]) -
     return res
 
 
-def run(cfg: Dict[str, Any], py312: str, fresh: set = frozenset()) -> Dict[str, Any]:
+def run(cfg: Dict[str, Any], py312: str, fresh: set = frozenset(), with_throughput: bool = True) -> Dict[str, Any]:
     os.sched_setaffinity(0, {CLIENT_CPU})
     try:
         hd = handler_dirs()
@@ -508,7 +508,8 @@ def run(cfg: Dict[str, Any], py312: str, fresh: set = frozenset()) -> Dict[str, 
         out: Dict[str, Any] = {"artifacts": {k: {kk: str(vv) for kk, vv in v.items()} for k, v in arts.items()
                                              if k != "status"}}
         out["cold_start"] = cold_start(cfg, py312, arts, hd)
-        out["throughput"] = throughput(cfg, arts, hd)
+        if with_throughput:
+            out["throughput"] = throughput(cfg, arts, hd)
         return out
     finally:
         os.sched_setaffinity(0, set(range(os.cpu_count() or 1)))
