@@ -26,7 +26,9 @@ from .server import App, Server
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # ``typing`` costs ~6 ms of start-up; annotations are strings
-    from typing import Optional
+    from typing import Any, List, Optional
+
+    from .protocol import InitHook
 
 
 def _unbuffer_stdio() -> None:
@@ -40,6 +42,24 @@ def _unbuffer_stdio() -> None:
 
 def _noop(signum: int, frame: object) -> None:
     """Signals are handled on the I/O thread via ``signal.set_wakeup_fd``."""
+
+
+def run_init_hook(hook: InitHook, runner: Any, base_path: List[str]) -> None:
+    """Run an adapter's init hook once, on the main thread, before any request is served.
+
+    An ``async def`` hook runs on the handler's own event loop when the handler is
+    async (what it sets up, e.g. a client session, belongs to that loop), else in a
+    throw-away loop. Exceptions (``SystemExit`` too) propagate: start-up failed.
+    """
+    result = hook.call()
+    if not hasattr(result, "__await__"):
+        return
+    if runner is not None:
+        runner.asyncio.run_coroutine_threadsafe(result, runner.loop).result()
+        return
+    with stdlib_only(base_path):
+        asyncio = importlib.import_module("asyncio")
+    asyncio.run(result)
 
 
 def main(root: str, t_start: float) -> int:
@@ -79,10 +99,14 @@ def main(root: str, t_start: float) -> int:
     )
 
     entry_name = "?"
+    stage = "load entry ?"
     t_import = perf_counter()
+    init_ms = ""
     try:
-        module, fn, convention = resolve_entry(read_manifest(root), settings.entry_module, settings.entry_fn)
+        manifest = read_manifest(root)
+        module, fn, convention = resolve_entry(manifest, settings.entry_module, settings.entry_fn)
         entry_name = f"{module}:{fn}"
+        stage = f"load entry {entry_name}"
         adapter = load_convention(convention)
         app.methods = tuple(getattr(adapter, "METHODS", ("POST",)))
         base_path = install_paths(root)
@@ -94,25 +118,32 @@ def main(root: str, t_start: float) -> int:
         if is_async:
             with stdlib_only(base_path):  # only for async handlers: ~45 ms of start-up otherwise
                 asyncio = importlib.import_module("asyncio")
+        t_done = perf_counter()
+        init_hook = getattr(adapter, "init_hook", None)
+        hook = init_hook(invoker, sys.modules[module], manifest.get("entry") or {}) if init_hook else None
         runner = server.make_runner(invoker, is_async, asyncio)
+        if hook is not None:
+            stage = f"run the init hook {module}.{hook.name}"
+            t_init = perf_counter()
+            run_init_hook(hook, runner if is_async else None, base_path)
+            init_ms = f"; {hook.name} ran in {(perf_counter() - t_init) * 1000:.1f} ms"
     except BaseException as exc:
         error = protocol.error_info(exc)
         if isinstance(exc, EntryError):
             error["traceback"] = ""
         # Log before publishing the state: whoever sees /_/ready fail can read why on stderr.
         log.error(
-            f"cannot load entry {entry_name}: {error['type']}: {error['error']} "
+            f"cannot {stage}: {error['type']}: {error['error']} "
             f"(serving the error: /_/ready 503, POST 500)\n{error['traceback'].rstrip()}"
         )
         server.publish(None, error)
     else:
-        t_done = perf_counter()
         app.entry = entry_name
         gc.freeze()  # import-time objects will not be scanned by every later collection
         server.publish(runner, None)
         log.notice(
             f"ready: imported {entry_name} ({convention}{', async' if is_async else ''}) "
-            f"in {(t_done - t_import) * 1000:.1f} ms; start to ready {(perf_counter() - t_start) * 1000:.1f} ms"
+            f"in {(t_done - t_import) * 1000:.1f} ms{init_ms}; start to ready {(perf_counter() - t_start) * 1000:.1f} ms"
         )
     while io.is_alive():
         io.join(3600)

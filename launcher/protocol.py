@@ -232,6 +232,22 @@ def error_response(exc: BaseException, request: Optional[Request] = None) -> Res
     return json_response(500, info)
 
 
+class InitHook:
+    """What an adapter's optional ``init_hook(invoke, module, entry)`` returns: a call to
+    make once at start-up, after the import and before the first request (nuclio's
+    ``init_context``, digitalhub's ``init_function``).  ``call()`` may return an awaitable."""
+
+    __slots__ = ("args", "fn", "name")
+
+    def __init__(self, name: str, fn: Callable[..., Any], *args: Any) -> None:
+        self.name = name
+        self.fn = fn
+        self.args = args
+
+    def call(self) -> Any:
+        return self.fn(*self.args)
+
+
 def is_coroutine_function(fn: Any) -> bool:
     """``inspect.iscoroutinefunction`` without importing ``inspect`` (costly at start).
 

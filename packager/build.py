@@ -88,6 +88,7 @@ def assemble(
         entry_module=checked.entry.module,
         entry_function=checked.entry.function,
         convention=options.convention,
+        entry_init=options.init,
         target=profile.summary(),
         files=tuple(rec for seg in segments for rec in seg.records),
         packager_version=__version__,
@@ -123,7 +124,7 @@ def build(options: BuildOptions, progress: Progress = _quiet) -> BuildResult:
     profile = load_profile(options.profile)
     progress("checks", "checking the handler")
     checked = check_source(tree, options.entry, python312=options.target_python,
-                           convention=options.convention)
+                           convention=options.convention, init=options.init)
     deps: Optional[VendorOutput] = None
     has_reqs = checked.requirements is not None and checked.requirements.data.strip()
     if has_reqs or options.lock is not None or checked.tree.get("requirements.lock") is not None:

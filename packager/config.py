@@ -64,6 +64,7 @@ def _strs(v: Any) -> tuple[str, ...]:
 KEYS: dict[str, tuple[str, Callable[[Any], Any], bool]] = {
     "entry": ("entry", _str, False),
     "convention": ("convention", _str, False),
+    "init": ("init", _str, False),
     "profile": ("profile", _str, False),
     "level": ("level", _level, False),
     "max-size": ("max_size", _size, False),

@@ -28,6 +28,8 @@ class BuildOptions:
     output: Path
     entry: Optional[EntryPoint] = None
     convention: str = "ignite"
+    #: digitalhub init function called once at start (``--init``; manifest ``entry.init``)
+    init: Optional[str] = None
     profile: Optional[str] = None
     #: CPython 3.12 for the checks and builds that need one; found lazily when None and auto_python.
     python312: Optional[str] = None

@@ -30,6 +30,7 @@ import json
 
 from ..protocol import (
     CT_JSON,
+    InitHook,
     Request,
     Response,
     dumps,
@@ -39,9 +40,9 @@ from ..protocol import (
 )
 from ._sdk import SdkStandIn
 from .ignite import encode as encode_plain
+from .nuclio import CONTEXT_ATTR, decode_strings
 from .nuclio import Context as NuclioContext
 from .nuclio import Event as NuclioEvent
-from .nuclio import decode_strings
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # ``typing`` costs ~6 ms of start-up; annotations are strings
@@ -198,6 +199,7 @@ def make_invoker(fn: Callable[..., Any]) -> Invoke:
                 # asyncio.CancelledError (a timeout) is deliberately not caught.
                 return error_response(exc, req)
 
+        setattr(invoke_async, CONTEXT_ATTR, context)
         return invoke_async
 
     def invoke(req: Request) -> Response:
@@ -210,4 +212,32 @@ def make_invoker(fn: Callable[..., Any]) -> Invoke:
         except BaseException as exc:
             return error_response(exc, req)
 
+    setattr(invoke, CONTEXT_ATTR, context)
     return invoke
+
+
+#: The manifest's ``entry.init``: the function named by ``ignite-pack build --init NAME``.
+INIT_KEY = "init"
+
+
+def init_hook(invoke: Invoke, module: Any, entry: Dict[str, Any]) -> Optional[InitHook]:
+    """digitalhub's ``init_function``: called once at start with the nuclio ``context``
+    (the one handlers get as ``context``), as the digitalhub nuclio wrapper does.
+
+    ``init_parameters`` of a digitalhub run have no counterpart here (there is no run):
+    the init function gets the context only; its other parameters keep their defaults.
+    """
+    name = entry.get(INIT_KEY)
+    if not name:
+        return None
+    if not isinstance(name, str):
+        raise TypeError(f"manifest.json: entry.init must be a string, not {type(name).__name__}")
+    try:
+        init = getattr(module, name)
+    except AttributeError:
+        raise AttributeError(
+            f"module {module.__name__!r} has no init function {name!r} (ignite-pack build --init)"
+        ) from None
+    if not callable(init):
+        raise TypeError(f"{module.__name__}.{name} is a {type(init).__name__}, not a function")
+    return InitHook(name, init, getattr(invoke, CONTEXT_ATTR))

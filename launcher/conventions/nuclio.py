@@ -45,6 +45,7 @@ from ..protocol import (
     CT_BYTES,
     CT_JSON,
     CT_TEXT,
+    InitHook,
     Request,
     Response,
     dumps,
@@ -367,6 +368,7 @@ def make_invoker(fn: Callable[..., Any]) -> Invoke:
                 # asyncio.CancelledError (a timeout) is deliberately not caught.
                 return error_response(exc, req)
 
+        setattr(invoke_async, CONTEXT_ATTR, context)
         return invoke_async
 
     def invoke(req: Request) -> Response:
@@ -378,7 +380,22 @@ def make_invoker(fn: Callable[..., Any]) -> Invoke:
         finally:
             _execution.reset(token)
 
+    setattr(invoke, CONTEXT_ATTR, context)
     return invoke
+
+
+#: Where make_invoker keeps the context its handler receives (for the init hook).
+CONTEXT_ATTR = "nuclio_context"
+INIT_CONTEXT = "init_context"
+
+
+def init_hook(invoke: Invoke, module: Any, entry: Dict[str, Any]) -> Optional[InitHook]:
+    """nuclio's ``init_context(context)``: called once, with the handler's own context,
+    after the import and before the first event (nuclio's Python wrapper does the same)."""
+    init = getattr(module, INIT_CONTEXT, None)
+    if not callable(init):
+        return None
+    return InitHook(INIT_CONTEXT, init, getattr(invoke, CONTEXT_ATTR))
 
 
 # --- ``import nuclio_sdk`` without the SDK ------------------------------------------------

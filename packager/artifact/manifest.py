@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Optional
 
 from packager.errors import VerifyError
 
@@ -82,6 +82,8 @@ class Manifest:
     #: ``--slim``: the settings and, per vendored distribution, what they left out
     #: (``{"dropped": {name: {"files", "bytes"}}, "patterns": [...], ...}``); empty without slim
     slim: dict[str, Any] = field(default_factory=dict)
+    #: digitalhub's init function (``--init NAME``), called once at start; None: none
+    entry_init: Optional[str] = None
     format_version: int = FORMAT_VERSION
 
     @property
@@ -98,7 +100,7 @@ class Manifest:
             "format_version": self.format_version,
             "packager": {"name": "ignite-packager", "version": self.packager_version},
             "launcher": {"version": self.launcher_version, "path": LAUNCHER_DIR},
-            "entry": {"module": self.entry_module, "function": self.entry_function},
+            "entry": self.entry(),
             "convention": self.convention,
             "run": list(RUN),
             "target": self.target,
@@ -114,6 +116,13 @@ class Manifest:
         }
         if self.slim:  # only then: a build without slim keeps its exact bytes
             out["slim"] = self.slim
+        return out
+
+    def entry(self) -> dict[str, str]:
+        """The manifest's ``entry`` object; ``init`` only when set (older bytes stay the same)."""
+        out = {"module": self.entry_module, "function": self.entry_function}
+        if self.entry_init:
+            out["init"] = self.entry_init
         return out
 
     def to_bytes(self) -> bytes:
@@ -134,6 +143,7 @@ class Manifest:
             m = cls(
                 entry_module=d["entry"]["module"],
                 entry_function=d["entry"]["function"],
+                entry_init=d["entry"].get("init"),
                 convention=d.get("convention", "ignite"),
                 target=d.get("target", {}),
                 files=tuple(FileRecord.from_dict(f) for f in d["files"]),

@@ -75,7 +75,8 @@ def build(ctx: click.Context, /, source: Path, **_: Any) -> None:
     options = BuildOptions(
         source=source, output=p["output"],
         entry=EntryPoint.parse(p["entry"]) if p["entry"] else None,
-        convention=p["convention"], profile=p["profile"], python312=_find_312(p["python"]), level=p["level"],
+        convention=p["convention"], init=p["init"], profile=p["profile"], python312=_find_312(p["python"]),
+        level=p["level"],
         max_size=parse_size(p["max_size"]) if p["max_size"] else None,
         index=index_config(p["index_url"], p["extra_index_urls"], p["wheelhouses"], p["offline"]),
         cache_dir=p["cache_dir"], wheelhouses=tuple(p["wheelhouses"]), lock=p["lock"],
@@ -96,7 +97,7 @@ def build(ctx: click.Context, /, source: Path, **_: Any) -> None:
             "schema": BUILD_SCHEMA,
             "ok": True, "output": str(result.output), "sha256": result.sha256, "size": result.size,
             "files": result.files, "seconds": round(result.seconds, 3),
-            "entry": f"{m.entry_module}:{m.entry_function}", "convention": m.convention,
+            "entry": f"{m.entry_module}:{m.entry_function}", "convention": m.convention, "init": m.entry_init,
             "compiled": m.compiled, "tree_digest": m.tree_digest,
             "config": str(config_path) if config_path else None,
             "vendored": [v.__dict__ for v in m.vendored], "skipped": [s.__dict__ for s in m.skipped],
@@ -109,7 +110,8 @@ def build(ctx: click.Context, /, source: Path, **_: Any) -> None:
         f"built {result.output}: {result.files} files, {human_size(result.size)}, "
         f"sha256 {result.sha256[:16]}…, {result.seconds:.2f}s"
     )
-    info(f"entry {m.entry_module}:{m.entry_function} ({m.convention}), "
+    info(f"entry {m.entry_module}:{m.entry_function} ({m.convention}"
+         f"{f', init {m.entry_init}' if m.entry_init else ''}), "
          f"{len(m.vendored)} vendored, {len(m.skipped)} preinstalled skipped")
     if m.slim:
         t = m.slim["total"]

@@ -40,7 +40,8 @@ def inspect_lines(d: dict[str, Any], show_files: bool = False) -> list[str]:
         f"sha256     {d['artifact']['sha256']}",
         f"size       {human_size(d['artifact']['size'])} compressed, "
         f"{human_size(d['totals']['bytes'])} in {d['totals']['files']} files",
-        f"entry      {d['entry']['module']}:{d['entry']['function']}  (convention {d['convention']})",
+        f"entry      {d['entry']['module']}:{d['entry']['function']}  (convention {d['convention']}"
+        + (f", init {d['entry']['init']}" if d["entry"].get("init") else "") + ")",
         f"target     {t.get('profile')} — CPython {t.get('python')}, {t.get('image')}",
         f"launcher   {d['launcher_version']}   packager {d['packager_version']}",
         f"tree       {d['tree_digest']}",

@@ -190,5 +190,8 @@ def entry_options(fn: F) -> F:
     fn = click.option("--convention", type=click.Choice(convention_names()), default="ignite", show_default=True,
                       help="Handler convention the launcher hosts (docs/conventions.md); "
                            "also picks the default --entry.")(fn)
-    return click.option("--entry", metavar="MODULE:FUNCTION",
-                        help="Entry point (default handler:handler; other conventions have their own).")(fn)
+    fn = click.option("--entry", metavar="MODULE:FUNCTION",
+                      help="Entry point (default handler:handler; other conventions have their own).")(fn)
+    return click.option("--init", "init", metavar="NAME",
+                        help="digitalhub: a function in the entry module called once at start with the "
+                             "nuclio context (the runtime's init_function); recorded in the manifest.")(fn)

@@ -173,7 +173,7 @@ def _size_deltas(old: Manifest, new: Manifest) -> tuple[SizeDelta, ...]:
 def _metadata(m: Manifest) -> dict[str, Any]:
     """What, besides the file tree, makes an artifact itself (compression and source kind excluded)."""
     return {
-        "entry": f"{m.entry_module}:{m.entry_function}",
+        "entry": f"{m.entry_module}:{m.entry_function}" + (f" (init {m.entry_init})" if m.entry_init else ""),
         "convention": m.convention,
         "target": m.target,
         "launcher_version": m.launcher_version,

@@ -145,7 +145,7 @@ class ArtifactInfo:
             "schema": INSPECT_SCHEMA,
             "artifact": {"path": str(self.path), "sha256": self.sha256, "size": self.size},
             "format_version": m.format_version,
-            "entry": {"module": m.entry_module, "function": m.entry_function},
+            "entry": m.entry(),
             "convention": m.convention,
             "target": dict(m.target),
             "packager_version": m.packager_version,

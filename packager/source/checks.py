@@ -195,12 +195,24 @@ def check_source(
     *,
     python312: PythonRef = None,
     convention: str = conventions.DEFAULT,
+    init: Optional[str] = None,
 ) -> CheckedSource:
     """Run every handler check of DESIGN.md §5 and return the checked source.
 
     Without *entry*, the *convention*'s default entry is used (packager/source/conventions.py).
+    *init* names the digitalhub init function (``--init``), checked like the entry.
     """
     conv = conventions.get(convention)
+    if init is not None and conv.name not in conventions.INIT_OPTION:
+        raise UsageError(
+            f"--init is for the {', '.join(conventions.INIT_OPTION)} convention, not {conv.name!r}",
+            where="--init",
+            hint=("nuclio calls init_context(context) by itself: define it in the entry module"
+                  if conv.name == "nuclio" else "drop --init, or build with --convention digitalhub"),
+        )
+    if init is not None and not init.isidentifier():
+        raise UsageError(f"--init {init!r} is not a Python function name", where="--init",
+                         hint="name a function defined at module level in the entry module, e.g. --init init")
     entry = entry or default_entry(tree, conv)
     warnings: list[str] = []
 
@@ -294,6 +306,10 @@ def check_source(
                 )
         elif node is not None and isinstance(node, ast.ClassDef):
             warnings.append(f"{entry_file}: {entry.function!r} is a class, not a function")
+        if conv.name == "nuclio":
+            _check_init_hook(names, star, "init_context", entry_file, required=False, warnings=warnings)
+        if init is not None:
+            _check_init_hook(names, star, init, entry_file, required=True, warnings=warnings)
 
     requirements = tree.get("requirements.txt")
     if conv.name in ("openfaas", "openfaas-http"):  # the function folder has its own requirements.txt
@@ -319,6 +335,50 @@ def check_source(
         signature=signature,
         is_async=is_async,
     )
+
+
+def takes_one_argument(args: ast.arguments) -> bool:
+    """Whether a function with these parameters can be called as ``f(context)``."""
+    positional = [*args.posonlyargs, *args.args]
+    required = len(positional) - len(args.defaults)
+    if required > 1:
+        return False
+    if not positional and args.vararg is None:
+        return False
+    return all(d is not None for d in args.kw_defaults)  # no required keyword-only parameter
+
+
+def _check_init_hook(
+    names: dict[str, ast.stmt], star: bool, name: str, entry_file: str, *, required: bool, warnings: list[str]
+) -> None:
+    """An init hook the launcher calls once at start as ``name(context)`` (issue 20)."""
+    node = names.get(name)
+    if node is None:
+        if required and not star:
+            defs = sorted(n for n, v in names.items() if isinstance(v, (ast.FunctionDef, ast.AsyncFunctionDef)))
+            raise HandlerError(
+                f"init function {name!r} is not defined at module level", where=entry_file,
+                hint=f"define `def {name}(context):` in {entry_file}"
+                     + (f", or pass --init NAME (functions here: {', '.join(defs[:8])})" if defs else ""),
+            )
+        if required:
+            warnings.append(f"{entry_file}: init function {name!r} may come from a star-import; not checked")
+        return
+    if isinstance(node, ast.ClassDef):
+        raise HandlerError(f"init function {name!r} is a class, not a function", where=f"{entry_file}:{node.lineno}",
+                           hint=f"define `def {name}(context):`")
+    if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        warnings.append(f"{entry_file}: {name!r} is not a def; its signature was not checked")
+        return
+    if not takes_one_argument(node.args):
+        params = ast.unparse(node.args)
+        raise HandlerError(
+            f"{name}({params}) cannot be called with one argument: the launcher calls {name}(context) "
+            "once at start, with the handler's context",
+            where=f"{entry_file}:{node.lineno}",
+            hint=f"define it as `{'async ' if isinstance(node, ast.AsyncFunctionDef) else ''}def {name}(context):` "
+                 "(other parameters need defaults)",
+        )
 
 
 def default_entry(tree: SourceTree, conv: conventions.Convention) -> EntryPoint:

@@ -61,6 +61,10 @@ CONVENTIONS: dict[str, Convention] = {
 
 DEFAULT = "ignite"
 
+#: Conventions whose init function is named at build time (``--init NAME``, manifest
+#: ``entry.init``): digitalhub's ``init_function``. nuclio's ``init_context`` needs no option.
+INIT_OPTION = ("digitalhub",)
+
 
 def names() -> list[str]:
     """The known convention names, default first."""
