@@ -22,6 +22,7 @@ from packager.artifact.tarball import (
 from packager.cache import Cache, cache_key, default_cache_dir, load_blob, store_blob
 from packager.deps.fetch import FetchedWheel, SdistBuilderImpl, fetch
 from packager.deps.install import install_wheel
+from packager.deps.pipout import MACHINE_WARNING
 from packager.deps.profile import TargetProfile
 from packager.deps.requirements import Requirements, parse_requirements
 from packager.deps.resolve import Resolution, resolve
@@ -150,6 +151,10 @@ def vendor_requirements(checked: CheckedSource, profile: TargetProfile, options:
             "file": reqs.path,
             "locked": resolution.from_lock,
             "lock_digest": resolution.digest,
+            # What the artifact's user should know: pip's warnings about these packages
+            # (not the build machine's index settings) and the image's packages shadowed.
+            "warnings": [w for w in resolution.warnings if not w.startswith(MACHINE_WARNING)],
+            "shadowed": [s.to_dict() for s in resolution.shadowed],
         },
         warnings=resolution.warnings,
     )

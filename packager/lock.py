@@ -38,6 +38,7 @@ class LockResult:
     pins: list[str]
     digest: str
     profile: str
+    warnings: tuple[str, ...] = ()
 
 
 def mark_preinstalled(text: str, profile: TargetProfile, vendor_anyway: frozenset[str]) -> str:
@@ -95,8 +96,10 @@ def lock_source(options: BuildOptions, progress: Progress) -> LockResult:
     profile = load_profile(options.profile)
     reqs = parse_requirements(checked.requirements.data, checked.requirements.path)
     # Resolve first: checks pins against the image and builds any sdist-only package into the cache.
-    _resolution, cache, _builder = resolve_for(reqs, profile, options, progress)
-    vendor_anyway = frozenset(canonicalize_name(n) for n in options.vendor_anyway)
+    resolution, cache, _builder = resolve_for(reqs, profile, options, progress)
+    # The --vendor-anyway names and what had to move with them are vendored, not the image's.
+    vendor_anyway = frozenset(canonicalize_name(n) for n in options.vendor_anyway) | {
+        s.name for s in resolution.shadowed}
     with tempfile.TemporaryDirectory(prefix="ignite-lock-") as tmp:
         work = Path(tmp)
         (work / "constraints.txt").write_text(constraints_text(profile, vendor_anyway), "utf-8")
@@ -119,7 +122,9 @@ def lock_source(options: BuildOptions, progress: Progress) -> LockResult:
                                hint="the same requirements must first build with `ignite-pack build`")
         text = (work / "requirements.lock").read_text("utf-8")
     header = (f"# Lock for {profile.name} ({profile.image}), written by `ignite-pack lock` with pip-compile.\n"
-              "# `# preinstalled:` lines are the image's own pins: listed, never vendored.\n")
+              "# `# preinstalled:` lines are the image's own pins: listed, never vendored.\n"
+              + "".join(f"# shadows the image's {s.name}=={s.image_version}: {s.name}=={s.version} ({s.why})\n"
+                        for s in resolution.shadowed))
     body = add_sdist_hashes(mark_preinstalled(text.replace(str(work) + "/", ""), profile, vendor_anyway), cache)
     data = (header + body).encode()
     locked = parse_requirements(data, "requirements.lock")
@@ -127,4 +132,4 @@ def lock_source(options: BuildOptions, progress: Progress) -> LockResult:
         raise ResolveError("pip-compile produced a lock without hashes for every pin", where="requirements.lock")
     atomic_write(Path(options.output), [data])
     return LockResult(Path(options.output), [f"{r.name}=={r.pinned_version}" for r in locked.lines],
-                      locked.digest, profile.name)
+                      locked.digest, profile.name, resolution.warnings)

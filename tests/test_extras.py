@@ -17,6 +17,7 @@ from packager.build import build
 from packager.deps.piprun import IndexConfig
 from packager.deps.profile import load_profile
 from packager.deps.profiles import generate
+from packager.errors import ResolveError
 from packager.options import BuildOptions
 from tests.conftest import run_cli
 from tests.wheelhouse import LoopbackIndex, make_wheel
@@ -46,26 +47,38 @@ def image(tmp_path: Path, hermetic_pip: Path) -> tuple[Path, Path]:
     make_wheel(wh, "fastdep", "1.0")
     make_wheel(wh, "winlib", "1.0")
     make_wheel(wh, "userlib", "1.0", requires=["imgpkg[fast]>=1"])
+    # The image has imgtop 2.0 + imgcore 2.0; imgtop 1.0 needs imgcore<2, and so does needsold.
+    make_wheel(wh, "imgtop", "1.0", requires=["imgcore<2"])
+    make_wheel(wh, "imgtop", "2.0", requires=["imgcore>=2"])
+    make_wheel(wh, "imgcore", "1.0")
+    make_wheel(wh, "imgcore", "2.0")
+    make_wheel(wh, "needsold", "1.0", requires=["imgcore<2"])
     profile = tmp_path / "fake-image.toml"
-    rc = generate.main(["--name", "fake", "--image", "fake:1", "--python", "3.12.12", "--roots", "imgpkg",
-                        "--pin", "imgother==1.0", "--roots", "imgpkg", "imgother", "--no-index",
+    rc = generate.main(["--name", "fake", "--image", "fake:1", "--python", "3.12.12",
+                        "--pin", "imgother==1.0", "--roots", "imgpkg", "imgother", "imgtop", "--no-index",
                         "--find-links", str(wh), "-o", str(profile)])
     assert rc == 0
     return wh, profile
 
 
-def _build(tmp_path: Path, image: tuple[Path, Path], requirements: str, name: str = "src") -> tuple[set[str], set[str]]:
+def _options(tmp_path: Path, image: tuple[Path, Path], requirements: str, name: str = "src",
+             **kw: object) -> BuildOptions:
     wh, profile = image
-    result = build(BuildOptions(source=_source(tmp_path, requirements, name), output=tmp_path / f"{name}.tar.gz",
-                                profile=str(profile), index=IndexConfig(find_links=(str(wh),), offline=True),
-                                wheelhouses=(wh,)))
+    return BuildOptions(source=_source(tmp_path, requirements, name), output=tmp_path / f"{name}.tar.gz",
+                        profile=str(profile), index=IndexConfig(find_links=(str(wh),), offline=True),
+                        wheelhouses=(wh,), **kw)  # type: ignore[arg-type]
+
+
+def _build(tmp_path: Path, image: tuple[Path, Path], requirements: str, name: str = "src") -> tuple[set[str], set[str]]:
+    result = build(_options(tmp_path, image, requirements, name))
     return {v.name for v in result.manifest.vendored}, {s.name for s in result.manifest.skipped}
 
 
 def test_generated_profile_records_each_pins_extras(image: tuple[Path, Path]) -> None:
     _, path = image
     profile = load_profile(str(path))
-    assert profile.preinstalled == {"imgdep": "1.0", "imgother": "1.0", "imgpkg": "1.0"}
+    assert profile.preinstalled == {"imgdep": "1.0", "imgother": "1.0", "imgpkg": "1.0", "imgtop": "2.0",
+                                    "imgcore": "2.0"}
     assert profile.preinstalled_requires["imgpkg"] == ("imgdep",)
     assert profile.preinstalled_extras["imgpkg"] == {
         "fast": ('fastlib>=1; extra == "fast"',), "pre": ('imgother; extra == "pre"',),
@@ -108,3 +121,75 @@ def test_lock_with_extras_pins_what_the_extra_adds(tmp_path: Path, image: tuple[
     m = read_manifest(out)
     assert m.requirements["locked"] is True
     assert {v.name for v in m.vendored} == {"fastlib", "fastdep"}
+
+
+def test_pip_warnings_reach_the_user_the_json_and_the_manifest(tmp_path: Path, image: tuple[Path, Path]) -> None:
+    wh, profile = image
+    src = _source(tmp_path, "imgdep[nosuch]\n")  # imgdep declares no extras: pip warns
+    out = tmp_path / "a.tar.gz"
+    r = run_cli("build", str(src), "-o", str(out), "--profile", str(profile), "--offline", "--wheelhouse", str(wh),
+                "--json")
+    assert r.returncode == 0, r.stderr
+    said = "imgdep 1.0 does not provide the extra 'nosuch'"
+    assert any(said in w for w in json.loads(r.stdout)["warnings"])
+    assert any(said in w for w in read_manifest(out).requirements["warnings"])
+    # The human run (from the cached resolution this time) says it too.
+    r = run_cli("build", str(src), "-o", str(out), "--profile", str(profile), "--offline", "--wheelhouse", str(wh))
+    assert r.returncode == 0, r.stderr
+    assert "resolution from cache" in r.stderr and f"warning: pip: {said}" in r.stderr
+
+
+def test_a_transitive_conflict_with_a_pin_names_the_line_and_the_chain(tmp_path: Path,
+                                                                       image: tuple[Path, Path]) -> None:
+    with pytest.raises(ResolveError) as err:
+        build(_options(tmp_path, image, "# the user's file\nimgdep\nneedsold\n"))
+    e = err.value
+    assert e.where == "requirements.txt:3"
+    assert e.message == "needsold==1.0 → imgcore<2 conflicts with imgcore==2.0 preinstalled on fake:1"
+    assert "--vendor-anyway needsold" in (e.hint or "")
+    assert "ignite-resolve" not in str(e.to_dict()) and str(tmp_path) not in str(e.to_dict())
+
+
+def test_vendor_anyway_brings_what_must_move_with_it(tmp_path: Path, image: tuple[Path, Path]) -> None:
+    result = build(_options(tmp_path, image, "imgtop==1.0\n", vendor_anyway=frozenset({"imgtop"})))
+    assert {(v.name, v.version) for v in result.manifest.vendored} == {("imgtop", "1.0"), ("imgcore", "1.0")}
+    assert "imgcore 1.0 is vendored and will shadow imgcore==2.0 preinstalled on fake:1 (it must move along: " \
+           "imgtop==1.0 → imgcore<2)" in result.warnings
+    assert any(w.startswith("imgtop 1.0 is vendored and will shadow imgtop==2.0") for w in result.warnings)
+    shadowed = {s["name"]: s for s in result.manifest.requirements["shadowed"]}
+    assert shadowed["imgcore"] == {"name": "imgcore", "version": "1.0", "image_version": "2.0",
+                                   "why": "imgtop==1.0 → imgcore<2"}
+    assert shadowed["imgtop"]["why"] == "--vendor-anyway"
+
+
+def test_a_direct_conflict_says_what_vendor_anyway_would_move(tmp_path: Path, image: tuple[Path, Path]) -> None:
+    with pytest.raises(ResolveError) as err:
+        build(_options(tmp_path, image, "imgdep\nimgtop==1.0\n"))
+    e = err.value
+    assert e.where == "requirements.txt:2"
+    assert "imgtop==1.0 → imgcore<2 (the image has imgcore==2.0)" in e.message
+    assert "--vendor-anyway imgtop: it vendors imgtop 1.0, imgcore 1.0" in (e.hint or "")
+
+
+def test_vendor_anyway_blocked_by_the_users_own_pin_names_it(tmp_path: Path, image: tuple[Path, Path]) -> None:
+    with pytest.raises(ResolveError) as err:
+        build(_options(tmp_path, image, "imgtop==1.0\nimgcore==2.0\n", vendor_anyway=frozenset({"imgtop"})))
+    e = err.value
+    assert "imgtop==1.0 → imgcore<2" in e.message and "imgcore==2.0 (requirements.txt:2)" in e.message
+    assert "ignite-resolve" not in str(e.to_dict())
+
+
+def test_lock_with_vendor_anyway_locks_the_moved_members(tmp_path: Path, image: tuple[Path, Path]) -> None:
+    wh, profile = image
+    src = _source(tmp_path, "imgtop==1.0\n")
+    with LoopbackIndex(wh) as index:
+        r = run_cli("lock", str(src), "--profile", str(profile), "--index-url", index.url, "--vendor-anyway",
+                    "imgtop", "--json", timeout=300)
+        assert r.returncode == 0, r.stderr
+        text = (src / "requirements.lock").read_text()
+        assert "\nimgtop==1.0" in text and "\nimgcore==1.0" in text
+        out = tmp_path / "locked.tar.gz"
+        r = run_cli("build", str(src), "--profile", str(profile), "-o", str(out), "--index-url", index.url,
+                    "--vendor-anyway", "imgtop", "--json", timeout=300)
+        assert r.returncode == 0, r.stderr
+    assert {(v.name, v.version) for v in read_manifest(out).vendored} == {("imgtop", "1.0"), ("imgcore", "1.0")}

@@ -154,9 +154,11 @@ def lock(ctx: click.Context, /, source: Path, **_: Any) -> None:
         refresh=True,
     )
     result = lock_source(options, progress)
+    for w in result.warnings:
+        warn(w)
     if as_json:
         emit_json({"schema": LOCK_SCHEMA, "ok": True, "output": str(result.output), "pins": result.pins,
-                   "digest": result.digest})
+                   "digest": result.digest, "warnings": list(result.warnings)})
         return
     click.echo(str(result.output))
     info(f"locked {len(result.pins)} distribution(s) for {result.profile} into {result.output}")

@@ -15,7 +15,7 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 from packaging.utils import NormalizedName, canonicalize_name
 
@@ -23,6 +23,7 @@ from packager import __version__
 from packager.artifact.manifest import SkippedDist
 from packager.cache import Cache, atomic_bytes, cache_key
 from packager.deps.indexes import diagnose, redact_text, saw_no_versions
+from packager.deps.pipout import Cause, Origin, conflict_causes, origins, pip_warnings
 from packager.deps.piprun import (
     IndexConfig,
     conflict_text,
@@ -32,13 +33,15 @@ from packager.deps.piprun import (
     target_args,
 )
 from packager.deps.profile import TargetProfile
-from packager.deps.requirements import Requirements
-from packager.errors import ResolveError
+from packager.deps.requirements import RequirementLine, Requirements
+from packager.errors import IgniteError, ResolveError
 
 Progress = Callable[[str, str], None]
 #: Builds a wheel from the sdist of a requirement string; returns the wheel's path.
 SdistBuilder = Callable[[str], Path]
 MAX_SDIST_ROUNDS = 10
+#: Rounds of moving a pinned package along with a --vendor-anyway one (one conflict per pip run).
+MAX_MOVE_ROUNDS = 12
 
 
 @dataclass(frozen=True)
@@ -54,34 +57,61 @@ class Pin:
 
 
 @dataclass(frozen=True)
+class Shadow:
+    """A preinstalled distribution vendored at another version: the function sees it, not the image's."""
+
+    name: NormalizedName
+    version: str
+    image_version: str
+    #: "--vendor-anyway", or the requirement chain that forced the move ("boto3==1.35.0 → botocore<1.36")
+    why: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"name": self.name, "version": self.version, "image_version": self.image_version, "why": self.why}
+
+
+@dataclass(frozen=True)
 class Resolution:
     pins: tuple[Pin, ...]
     skipped: tuple[SkippedDist, ...]
     from_lock: bool
     digest: str
     warnings: tuple[str, ...] = ()
+    shadowed: tuple[Shadow, ...] = ()
 
 
 def _image(profile: TargetProfile) -> str:
     return profile.image or profile.name
 
 
-def check_preinstalled(reqs: Requirements, profile: TargetProfile, vendor_anyway: frozenset[str]) -> None:
-    """A direct requirement the image's pin does not satisfy is a conflict, named with its way out."""
+def direct_conflicts(reqs: Requirements, profile: TargetProfile,
+                     vendor_anyway: frozenset[str]) -> list[tuple[RequirementLine, str]]:
+    """The user's requirements that the image's pin does not satisfy, with that pin."""
+    out: list[tuple[RequirementLine, str]] = []
     for line in reqs.for_target(profile.markers):
         pin = profile.preinstalled.get(line.name)
-        if pin is None or line.name in vendor_anyway:
-            continue
-        if not line.requirement.specifier.contains(pin, prereleases=True):
-            raise ResolveError(
-                f"{line.requirement} conflicts with {line.name}=={pin} preinstalled on {_image(profile)}",
-                where=f"{reqs.path}:{line.line}",
-                hint=(
-                    f"accept {line.name}=={pin} (e.g. `{line.name}>={pin}` or no version), or pass "
-                    f"--vendor-anyway {line.name} to vendor your version; it will shadow the image's copy"
-                ),
-                details={"requirement": str(line.requirement), "preinstalled": f"{line.name}=={pin}"},
-            )
+        if pin is not None and line.name not in vendor_anyway \
+                and not line.requirement.specifier.contains(pin, prereleases=True):
+            out.append((line, pin))
+    return out
+
+
+def direct_conflict_error(reqs: Requirements, profile: TargetProfile, line: RequirementLine, pin: str) -> ResolveError:
+    return ResolveError(
+        f"{line.requirement} conflicts with {line.name}=={pin} preinstalled on {_image(profile)}",
+        where=f"{reqs.path}:{line.line}",
+        hint=(
+            f"accept {line.name}=={pin} (e.g. `{line.name}>={pin}` or no version), or pass "
+            f"--vendor-anyway {line.name} to vendor your version; it will shadow the image's copy"
+        ),
+        details={"requirement": str(line.requirement), "preinstalled": f"{line.name}=={pin}"},
+    )
+
+
+def check_preinstalled(reqs: Requirements, profile: TargetProfile, vendor_anyway: frozenset[str]) -> None:
+    """A direct requirement the image's pin does not satisfy is a conflict, named with its way out."""
+    for line, pin in direct_conflicts(reqs, profile, vendor_anyway)[:1]:
+        raise direct_conflict_error(reqs, profile, line, pin)
 
 
 def _skip(name: NormalizedName, version: str, requested: bool, profile: TargetProfile) -> SkippedDist:
@@ -98,6 +128,10 @@ def from_lock(reqs: Requirements, profile: TargetProfile, vendor_anyway: frozens
         assert version is not None
         pre = profile.preinstalled.get(line.name)
         if pre is not None and line.name not in vendor_anyway:
+            if pre != version and vendor_anyway:
+                # Made by `ignite-pack lock --vendor-anyway`: a member that had to move along.
+                pins.append(Pin(line.name, version, line.hashes, True))
+                continue
             if pre != version:
                 raise ResolveError(
                     f"the lock pins {line.name}=={version} but {_image(profile)} preinstalls {line.name}=={pre}",
@@ -170,21 +204,90 @@ def ensure_stubs(profile: TargetProfile, cache: Cache) -> Path:
     return stubs
 
 
+def requirements_in(reqs: Requirements, profile: TargetProfile) -> str:
+    """The target's requirements at their own line numbers: pip's "(line N)" is the user's line N."""
+    lines = reqs.for_target(profile.markers)
+    slots = [""] * max((line.line for line in lines), default=0)
+    for line in lines:
+        slots[line.line - 1] = str(line.requirement)
+    return "\n".join(slots) + "\n"
+
+
+def _chain(cause: Cause, found: dict[NormalizedName, Origin]) -> str:
+    """``boto3==1.35.0 → botocore<1.36.0,>=1.35.0``: from the user's requirement to the conflicting one."""
+    assert cause.parent is not None
+    origin = found.get(cause.parent[0])
+    head = origin.chain() if origin else [f"{cause.parent[0]}=={cause.parent[1]}"]
+    return " → ".join([*head, str(cause.requirement)])
+
+
+def _root(cause: Cause, found: dict[NormalizedName, Origin]) -> tuple[str, Optional[int]]:
+    """The user's requirement (its name) at the start of a cause's chain, and its line."""
+    assert cause.parent is not None
+    origin = found.get(cause.parent[0])
+    if origin is None:
+        return cause.parent[0], None
+    first = (origin.ancestors or (origin.requirement,))[0]
+    name = first.split(";")[0]
+    for sep in "<>=!~[ (@":
+        name = name.split(sep)[0]
+    return canonicalize_name(name), origin.line
+
+
+def conflict_error(reqs: Requirements, profile: TargetProfile, causes: list[Cause],
+                   found: dict[NormalizedName, Origin], fallback: str, moving: frozenset[str]) -> ResolveError:
+    """A conflict told from the user's files: file and line, the chain, the pin, the way out."""
+    pinned = [c for c in causes if c.parent and c.name in profile.preinstalled and c.name not in moving
+              and not c.requirement.specifier.contains(profile.preinstalled[c.name], prereleases=True)]
+    if pinned:
+        c = pinned[0]
+        pin = f"{c.name}=={profile.preinstalled[c.name]}"
+        root, line = _root(c, found)
+        return ResolveError(
+            f"{_chain(c, found)} conflicts with {pin} preinstalled on {_image(profile)}",
+            where=f"{reqs.path}:{line}" if line else reqs.path,
+            hint=(f"choose a version of {root} that accepts {pin}, or pass --vendor-anyway {root}: it vendors "
+                  f"{root} with the {c.name} it needs, each shadowing the image's copy"),
+            details={"chain": _chain(c, found), "preinstalled": pin},
+        )
+    told: list[str] = []
+    where = reqs.path
+    for c in causes:
+        if c.parent is not None:
+            root, line = _root(c, found)
+            told.append(_chain(c, found) + (f" ({reqs.path}:{line})" if line else ""))
+        else:
+            origin = found.get(c.name)
+            line = origin.line if origin and not c.constraint else None
+            told.append(f"{c.requirement} (" + ("the image's pin" if c.constraint else
+                                                  f"{reqs.path}:{line}" if line else "requested") + ")")
+        if line and where == reqs.path:
+            where = f"{reqs.path}:{line}"
+    return ResolveError("requirements conflict for the target:\n" + ("\n".join(told) or fallback),
+                        where=where, hint="relax one of the conflicting requirements")
+
+
 def _pip_resolve(reqs: Requirements, profile: TargetProfile, index: IndexConfig, cache: Cache,
                  vendor_anyway: frozenset[str], build_sdist: SdistBuilder, progress: Progress) -> dict[str, Any]:
     lines = [str(r.requirement) for r in reqs.for_target(profile.markers)]
+    #: pinned packages that must move along with a --vendor-anyway one -> the chain that forced it
+    moved: dict[str, str] = {}
     with tempfile.TemporaryDirectory(prefix="ignite-resolve-") as tmp:
         work = Path(tmp)
-        (work / "requirements.in").write_text("\n".join(lines) + "\n", "utf-8")
-        (work / "constraints.txt").write_text(constraints_text(profile, vendor_anyway), "utf-8")
-        args = ["install", "--dry-run", "--ignore-installed", "--quiet", "--report", str(work / "report.json"),
-                "-r", str(work / "requirements.in"), "-c", str(work / "constraints.txt"),
+        req_in = str(work / "requirements.in")
+        (work / "requirements.in").write_text(requirements_in(reqs, profile), "utf-8")
+        # Not --quiet: pip's warnings are reported, and its "Collecting x (from y)" lines give the chains.
+        args = ["install", "--dry-run", "--ignore-installed", "--report", str(work / "report.json"),
+                "-r", req_in, "-c", str(work / "constraints.txt"),
                 *target_args(profile), *index.pip_args(), "--find-links", str(cache.built),
                 "--find-links", str(ensure_stubs(profile, cache))]
         tried: set[str] = set()
-        for _ in range(MAX_SDIST_ROUNDS):
+        for _ in range(MAX_SDIST_ROUNDS + MAX_MOVE_ROUNDS):
+            anyway = vendor_anyway | frozenset(moved)
+            (work / "constraints.txt").write_text(constraints_text(profile, anyway), "utf-8")
             progress("resolve", f"resolving {len(lines)} requirement(s) for {profile.name}")
             res = run_pip("pip", args, profile)
+            output = (res.stdout + "\n" + res.stderr).replace(req_in, reqs.path).replace(str(work), "…")
             if res.returncode == 0:
                 report = json.loads((work / "report.json").read_text("utf-8"))
                 return {"install": [
@@ -200,10 +303,10 @@ def _pip_resolve(reqs: Requirements, profile: TargetProfile, index: IndexConfig,
                         ),
                     }
                     for item in report.get("install", [])
-                ]}
+                ], "warnings": [redact_text(w) for w in pip_warnings(output)], "moved": moved}
             missing = missing_distribution(res.stderr)
-            if not index.offline and ((missing and saw_no_versions(res.stderr)) or
-                                      (not missing and not conflict_text(res.stderr))):
+            conflict = conflict_text(output)
+            if not index.offline and ((missing and saw_no_versions(res.stderr)) or (not missing and not conflict)):
                 # pip saw no file at all, or failed otherwise: an index failure (401, down, 5xx, TLS)
                 # looks the same in its output, so ask the indexes what happened.
                 failure = diagnose([missing[0]] if missing else lines, index, profile, where=reqs.path)
@@ -214,16 +317,20 @@ def _pip_resolve(reqs: Requirements, profile: TargetProfile, index: IndexConfig,
                 progress("resolve", f"no wheel of {missing[0]} for the target; trying its sdist")
                 build_sdist(missing[0])  # raises a clear error if there is no usable sdist
                 continue
-            conflict = conflict_text(res.stderr)
             if conflict:
-                involved = sorted(n for n in profile.preinstalled if n in conflict.lower())
-                hint = "relax the conflicting requirement"
-                if involved:
-                    hint += (f"; {', '.join(involved)} {'is' if len(involved) == 1 else 'are'} preinstalled "
-                             f"on {_image(profile)} and pinned: accept that version or pass "
-                             f"--vendor-anyway {involved[0]}")
-                raise ResolveError("requirements conflict for the target:\n" + conflict,
-                                   where=reqs.path, hint=hint)
+                causes = conflict_causes(output)
+                found = origins(output)
+                # A pinned package that a moving one (--vendor-anyway, or moved already) needs at
+                # another version moves too; anything else is the user's conflict to explain.
+                movable = [c for c in causes if c.parent and c.parent[0] in anyway and c.name not in anyway
+                           and c.name in profile.preinstalled
+                           and not c.requirement.specifier.contains(profile.preinstalled[c.name], prereleases=True)]
+                if movable:
+                    for c in movable:
+                        moved.setdefault(c.name, _chain(c, found))
+                        progress("resolve", f"{c.name} must move along: {moved[c.name]}")
+                    continue
+                raise conflict_error(reqs, profile, causes, found, redact_text(conflict), anyway)
             if missing:
                 raise ResolveError(
                     f"no distribution of {missing[0]} for CPython {profile.python_version} "
@@ -232,9 +339,41 @@ def _pip_resolve(reqs: Requirements, profile: TargetProfile, index: IndexConfig,
                     hint=("run once online to fill the cache, or pass --wheelhouse DIR" if index.offline else
                           "check the name and version; the package may not exist or may not support the target"),
                 )
-            raise ResolveError("resolution failed:\n" + redact_text(last_error(res.stderr)), where=reqs.path,
+            raise ResolveError("resolution failed:\n" + redact_text(last_error(output)), where=reqs.path,
                                hint="run with the same requirements through pip to see the full log")
-    raise ResolveError("resolution did not converge after building sdists", where=reqs.path)
+    raise ResolveError("resolution did not converge after building sdists and moving pinned packages",
+                       where=reqs.path)
+
+
+def shadow_warning(s: Shadow, profile: TargetProfile) -> str:
+    why = "" if s.why == "--vendor-anyway" else f" (it must move along: {s.why})"
+    return (f"{s.name} {s.version} is vendored and will shadow {s.name}=={s.image_version} preinstalled on "
+            f"{_image(profile)}{why}")
+
+
+def _explain_direct(reqs: Requirements, profile: TargetProfile, vendor_anyway: frozenset[str],
+                    conflicts: list[tuple[RequirementLine, str]], trial: Callable[[frozenset[str]], Resolution],
+                    progress: Progress) -> ResolveError:
+    """The direct conflict's error, with what ``--vendor-anyway NAME`` would move (a trial resolution)."""
+    line, pin = conflicts[0]
+    error = direct_conflict_error(reqs, profile, line, pin)
+    names = frozenset(c.name for c, _ in conflicts)
+    progress("resolve", f"checking what --vendor-anyway {' '.join(sorted(names))} would vendor")
+    try:
+        result = trial(vendor_anyway | names)
+    except IgniteError as blocked:  # a conflict, no distribution, an sdist that fails, an index down
+        error.hint = (f"accept {line.name}=={pin}; --vendor-anyway {line.name} cannot help: "
+                      f"{blocked.where + ': ' if blocked.where else ''}{blocked.message}")
+        return error
+    others = [s for s in result.shadowed if s.name not in names]
+    if others:
+        error.message += "; your version also needs " + "; ".join(
+            f"{s.why} (the image has {s.name}=={s.image_version})" for s in others)
+    brings = ", ".join(f"{s.name} {s.version}" for s in result.shadowed)
+    error.hint = (f"accept {line.name}=={pin} (e.g. `{line.name}>={pin}` or no version), or pass "
+                  f"--vendor-anyway {line.name}: it vendors {brings}, each shadowing the image's copy")
+    error.details["moves"] = [s.to_dict() for s in result.shadowed]
+    return error
 
 
 def resolve(
@@ -248,17 +387,25 @@ def resolve(
     refresh: bool = False,
     progress: Progress = lambda s, m: None,
 ) -> Resolution:
-    """Exact pins for the target; preinstalled dists are skipped and recorded."""
+    """Exact pins for the target; preinstalled dists are skipped and recorded.
+
+    ``vendor_anyway`` names are vendored although the image has them, with the
+    part of their closure that must differ from the image's pins (each one a
+    :class:`Shadow`, warned about).
+    """
     vendor_anyway = frozenset(canonicalize_name(n) for n in vendor_anyway)
-    anyway: frozenset[NormalizedName] = frozenset(canonicalize_name(n) for n in vendor_anyway)
-    warnings = tuple(
-        f"{n} is vendored and will shadow {n}=={profile.preinstalled[n]} preinstalled on {_image(profile)}"
-        for n in sorted(anyway) if n in profile.preinstalled
-    )
-    check_preinstalled(reqs, profile, vendor_anyway)
+    # (A lock's pins are checked against the image by from_lock.)
+    conflicts = [] if reqs.is_lock else direct_conflicts(reqs, profile, vendor_anyway)
+    if conflicts:
+        raise _explain_direct(reqs, profile, vendor_anyway, conflicts, lambda names: resolve(
+            reqs, profile, index=index, cache=cache, build_sdist=build_sdist, vendor_anyway=names,
+            refresh=refresh, progress=progress), progress)
     if reqs.is_lock:
         r = from_lock(reqs, profile, vendor_anyway)
-        return Resolution(r.pins, r.skipped, True, r.digest, warnings)
+        locked = tuple(Shadow(p.name, p.version, profile.preinstalled[p.name], "--vendor-anyway")
+                       for p in r.pins if p.name in profile.preinstalled)
+        return Resolution(r.pins, r.skipped, True, r.digest, tuple(shadow_warning(s, profile) for s in locked),
+                          locked)
     key = cache_key("resolution", __version__, reqs.digest, profile.digest, index.key(), sorted(vendor_anyway))
     data: Any = None if refresh else cache.get_json("resolutions", key)
     if data is None:
@@ -266,19 +413,33 @@ def resolve(
         cache.put_json("resolutions", key, data)
     else:
         progress("resolve", "resolution from cache")
+    moved: dict[str, str] = data.get("moved", {})
     pins: list[Pin] = []
     skipped: list[SkippedDist] = []
+    shadowed: list[Shadow] = []
     for item in data["install"]:
         name = canonicalize_name(item["name"])
-        if name in profile.preinstalled and name not in vendor_anyway:
+        image_version = profile.preinstalled.get(name)
+        if image_version is not None and (name not in vendor_anyway | frozenset(moved)
+                                          or (name in moved and item["version"] == image_version)):
             skipped.append(_skip(name, item["version"], item["requested"], profile))
-        else:
-            pins.append(Pin(name, item["version"], tuple(item["hashes"]), item["requested"], item.get("url", "")))
+            continue
+        pins.append(Pin(name, item["version"], tuple(item["hashes"]), item["requested"], item.get("url", "")))
+        if image_version is not None:
+            shadowed.append(Shadow(name, item["version"], image_version, moved.get(name, "--vendor-anyway")))
+    vendored = {p.name for p in pins}
     reached = {s.name for s in skipped}
     for name in profile.preinstalled_closure(reached):
-        if name not in reached and name not in anyway:
+        if name not in reached and name not in vendored:
             skipped.append(SkippedDist(name, profile.preinstalled[name],
                                        f"preinstalled on {_image(profile)} (pulled in by the image's own packages)"))
+    warnings = [*data.get("warnings", []), *(shadow_warning(s, profile) for s in shadowed)]
+    for s in shadowed:  # image packages that stay but import a shadowed one
+        users = sorted(n for n, deps in profile.preinstalled_requires.items() if s.name in deps and n not in vendored)
+        if users:
+            warnings.append(f"the image's {', '.join(users)} {'uses' if len(users) == 1 else 'use'} {s.name}: "
+                            f"{'it' if len(users) == 1 else 'they'} will import the vendored {s.name} {s.version}")
     digest = cache_key([(p.name, p.version, p.hashes) for p in sorted(pins, key=lambda p: p.name)])
     return Resolution(tuple(sorted(pins, key=lambda p: p.name)), tuple(sorted(skipped, key=lambda s: s.name)),
-                      False, digest, warnings)
+                      False, digest, tuple(warnings),
+                      tuple(sorted(shadowed, key=lambda s: (s.why != "--vendor-anyway", s.name))))
