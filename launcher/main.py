@@ -44,6 +44,22 @@ def _noop(signum: int, frame: object) -> None:
     """Signals are handled on the I/O thread via ``signal.set_wakeup_fd``."""
 
 
+class _Escaped(Exception):
+    """Carries a SystemExit/KeyboardInterrupt out of the event loop's thread."""
+
+    def __init__(self, exc: BaseException) -> None:
+        super().__init__(exc)
+        self.exc = exc
+
+
+async def _contained(coro: Any) -> Any:
+    """Await *coro*; a ``sys.exit()`` in it must not stop the handler's event loop."""
+    try:
+        return await coro
+    except (SystemExit, KeyboardInterrupt) as exc:
+        raise _Escaped(exc) from None
+
+
 def run_init_hook(hook: InitHook, runner: Any, base_path: List[str]) -> None:
     """Run an adapter's init hook once, on the main thread, before any request is served.
 
@@ -54,8 +70,15 @@ def run_init_hook(hook: InitHook, runner: Any, base_path: List[str]) -> None:
     result = hook.call()
     if not hasattr(result, "__await__"):
         return
+    try:
+        _await_init(result, runner, base_path)
+    except _Escaped as escaped:
+        raise escaped.exc from None
+
+
+def _await_init(result: Any, runner: Any, base_path: List[str]) -> None:
     if runner is not None:
-        runner.asyncio.run_coroutine_threadsafe(result, runner.loop).result()
+        runner.asyncio.run_coroutine_threadsafe(_contained(result), runner.loop).result()
         return
     with stdlib_only(base_path):
         asyncio = importlib.import_module("asyncio")

@@ -233,3 +233,24 @@ def test_digitalhub_missing_init_function_is_a_startup_error(python312: str, tmp
         assert (status, obj["type"]) == (503, "AttributeError")
         assert "setup" in obj["error"]
         assert srv.post("/", b"{}")[0] == 500
+
+
+def test_async_init_context_sys_exit_with_async_handler_is_served_like_an_import_error(
+    python312: str, tmp_path: Path
+) -> None:
+    """sys.exit() inside a coroutine would stop the handler's event loop; it is an error instead."""
+    src = """
+    import sys
+    async def init_context(context):
+        sys.exit("no model")
+
+    async def handler(context, event):
+        return "never"
+    """
+    root = make_root(tmp_path, src, manifest=NUCLIO)
+    with running_launcher(python312, root) as srv:
+        status, obj = wait_not_starting(srv)
+        assert (status, obj["type"], obj["error"]) == (503, "SystemExit", "no model")
+        status, _, body = srv.post("/", b"")
+        assert status == 500
+        assert "init_context" in json.loads(body)["traceback"]
