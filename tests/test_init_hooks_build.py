@@ -170,3 +170,12 @@ def test_digitalhub_init_function_that_cannot_take_the_context_is_a_build_error(
                 "--init", "init", "--no-config")
     assert r.returncode == HandlerError.exit_code
     assert "init() cannot be called with one argument" in r.stderr
+
+
+def test_lock_checks_the_init_option_like_build(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    shutil.copytree(CONV / "digitalhub-init", src)
+    r = run_cli("lock", str(src), "--convention", "digitalhub", "--entry", "main:predict", "--init", "setup",
+                "--no-config")
+    assert r.returncode == HandlerError.exit_code
+    assert "'setup' is not defined" in r.stderr

@@ -148,7 +148,7 @@ def lock(ctx: click.Context, /, source: Path, **_: Any) -> None:
         output = (source / "requirements.lock") if source.is_dir() else Path("requirements.lock")
     options = BuildOptions(
         source=source, output=output, profile=profile, python312=_find_312(python),
-        entry=EntryPoint.parse(p["entry"]) if p["entry"] else None, convention=p["convention"],
+        entry=EntryPoint.parse(p["entry"]) if p["entry"] else None, convention=p["convention"], init=p["init"],
         index=index_config(index_url, extra_index_urls, wheelhouses, offline),
         cache_dir=cache_dir, wheelhouses=tuple(wheelhouses), vendor_anyway=frozenset(vendor_anyway),
         refresh=True,
