@@ -277,7 +277,7 @@ def test_directory_with_hardlink_reads_content_only(tmp_path: Path) -> None:
 def test_never_extractall() -> None:
     """The intake never calls extract/extractall (a grep, so a refactor cannot sneak one in)."""
     files = sorted((REPO / "packager" / "source").rglob("*.py"))
-    assert any(f.stem == "intake" for f in files)
+    assert any("intake" in (f.stem, f.parent.name) for f in files)
     text = "\n".join(f.read_text() for f in files)
     code = "\n".join(line.split("#", 1)[0] for line in text.splitlines() if not line.strip().startswith(('"', "'")))
     assert ".extractall(" not in code and ".extract(" not in code
