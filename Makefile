@@ -29,6 +29,7 @@ test-all: $(BIN)/.installed
 lint: $(BIN)/.installed
 	$(BIN)/ruff check packager launcher tests
 	$(BIN)/mypy
+	@$(BIN)/python -c 'import importlinter' 2>/dev/null || { echo "make lint: import-linter is missing (it needs Python 3.10+; PYTHON=$(PYTHON))" >&2; exit 1; }
 	$(BIN)/lint-imports --no-cache
 
 # Regenerate the launcher's committed CPython 3.12 bytecode after editing launcher/.

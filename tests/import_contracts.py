@@ -10,29 +10,15 @@ repository root on ``sys.path``, which makes ``tests.import_contracts`` importab
 
 from __future__ import annotations
 
-import importlib.util
 import sys
-import sysconfig
-from functools import cache
 
 import grimp
 from importlinter import Contract, ContractCheck, fields, output
 
 
-@cache
 def is_stdlib(top_level: str) -> bool:
-    """Whether *top_level* is a standard-library module of the running interpreter."""
-    names = getattr(sys, "stdlib_module_names", None)
-    if names is not None:  # Python 3.10+
-        return top_level in names or top_level == "__future__"
-    if top_level in sys.builtin_module_names:  # pragma: no cover - Python 3.9 hosts
-        return True
-    spec = importlib.util.find_spec(top_level)  # pragma: no cover
-    if spec is None or not spec.origin:  # pragma: no cover
-        return False
-    paths = sysconfig.get_paths()  # pragma: no cover
-    stdlib = (paths["stdlib"], paths["platstdlib"])  # pragma: no cover
-    return spec.origin.startswith(stdlib) and "site-packages" not in spec.origin  # pragma: no cover
+    """Whether *top_level* is a standard-library module (import-linter itself needs Python 3.10+)."""
+    return top_level in sys.stdlib_module_names or top_level == "__future__"
 
 
 class StdlibOnlyContract(Contract):
