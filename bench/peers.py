@@ -6,6 +6,7 @@ venvs (all made with CPython 3.12, the target interpreter):
            for the python:3.12 image the artifact runs on (launcher + stdlib server)
   uvicorn  uvicorn[standard] (httptools + uvloop) + starlette + the heavy handler's deps
   ff       functions-framework + the heavy handler's deps
+  granian  granian (Rust HTTP core) serving a WSGI app: the fastest server a user would pick (issue 18)
 and `wrk` from Debian's packages when missing.
 """
 
@@ -27,6 +28,7 @@ SPECS: Dict[str, List[str]] = {
     "tools": ["pip", "uv"],
     "uvicorn": ["uvicorn[standard]", "starlette"] + HEAVY_DEPS,
     "ff": ["functions-framework"] + HEAVY_DEPS,
+    "granian": ["granian"],
 }
 
 
@@ -118,6 +120,8 @@ def ensure_all(base_python: str) -> Dict[str, Any]:
     out["venvs"].append(tools)
     installer = uv_bin() if uv_bin().exists() else None
     out["venvs"].append(_ensure_venv("image", preinstalled_pins(), base_python, installer))
+    # granian serves only the hello handler (throughput): its venv needs nothing else.
+    out["venvs"].append(_ensure_venv("granian", SPECS["granian"], base_python, installer))
     for name in ("uvicorn", "ff"):
         # The peers would run on the same python:3.12 image: give them its preinstalled
         # set too (sklearn imports pandas when present, ~0.2 s of its import time).
@@ -157,6 +161,8 @@ def versions(base_python: str) -> Dict[str, Any]:
     if venv_ok("ff"):
         v.update({f"ff-venv:{k}": x for k, x in dist_versions(
             "ff", ["functions-framework", "flask", "werkzeug", "gunicorn", "scikit-learn"]).items()})
+    if venv_ok("granian"):
+        v.update({f"granian-venv:{k}": x for k, x in dist_versions("granian", ["granian"]).items()})
     if venv_ok("image"):
         v.update({f"image:{k}": x for k, x in dist_versions(
             "image", ["numpy", "pandas", "requests", "httpx", "pydantic", "boto3", "cloudpickle"]).items()})

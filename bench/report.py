@@ -66,11 +66,15 @@ def _why(e: Any) -> str:
 def headline(data: Dict[str, Any]) -> Dict[str, Dict[str, Any]]:
     h: Dict[str, Dict[str, Any]] = {}
     b = _g(data, "build", "sets") or {}
-    for s in ("S2", "S1"):
+    for s in ("S2", "S1", "S3"):
         t = _g(b, s, "tools") or {}
         ig = t.get("ignite")
+        if s == "S3" and not t:
+            continue
         for peer, phase in (("uv", "warm"), ("pip", "warm"), ("uv+tar", "warm"), ("pip+tar", "warm"),
                             ("uv+tar", "cold")):
+            if s == "S3" and peer in ("uv", "pip"):
+                continue
             key = f"build {s} {phase}: ignite / {peer}"
             if not (ig and ig.get("available")):
                 h[key] = {"value": None, "text": f"not available: {_why(ig)}"}
@@ -112,7 +116,7 @@ def headline(data: Dict[str, Any]) -> Dict[str, Dict[str, Any]]:
     trows = tp.get("rows") or {}
     for c in (_g(tp, "config", "connections") or [1, 32]):
         L = _g(trows, "launcher", f"c{c}", "rps", "median")
-        for peer in ("uvicorn", "uvicorn_inline"):
+        for peer in ("uvicorn", "uvicorn_inline", "granian"):
             P = _g(trows, peer, f"c{c}", "rps", "median")
             key = f"req/s c{c}: launcher / {peer}"
             if L is None:
@@ -121,6 +125,12 @@ def headline(data: Dict[str, Any]) -> Dict[str, Dict[str, Any]]:
             else:
                 r = _ratio(L, P)
                 h[key] = {"value": r, "text": f"{_x(r)}  ({L:,.0f} vs {P:,.0f} req/s)" if r is not None else "peer not measured"}
+        LL = _g(trows, "launcher_log", f"c{c}", "rps", "median")
+        G = _g(trows, "granian", f"c{c}", "rps", "median")
+        r = _ratio(LL, G)
+        if r is not None:
+            h[f"req/s c{c}: launcher with the default request log / granian"] = {
+                "value": r, "text": f"{_x(r)}  ({LL:,.0f} vs {G:,.0f} req/s)"}
     return h
 
 
@@ -226,6 +236,19 @@ def _targets(w, data) -> None:
          lambda r: f"{r:.0f} failed"),
         ("issue 9", "`--compile` cuts the heavy read-only cold start", v("cold start heavy, read-only container: --compile / no pyc"),
          lambda r: r < 1, _x),
+        ("issue 18", "launcher req/s ≥ 1.0× granian WSGI at c1, request log off", v("req/s c1: launcher / granian"),
+         lambda r: r >= 1, _x),
+        ("issue 18", "launcher req/s ≥ 1.0× granian WSGI at c32, request log off", v("req/s c32: launcher / granian"),
+         lambda r: r >= 1, _x),
+        ("issue 18", "launcher req/s ≥ 0.9× granian WSGI at c1, default request log",
+         v("req/s c1: launcher with the default request log / granian"), lambda r: r >= 0.9, _x),
+        ("issue 18", "launcher req/s ≥ 0.9× granian WSGI at c32, default request log",
+         v("req/s c32: launcher with the default request log / granian"), lambda r: r >= 0.9, _x),
+        ("issue 18", "S1 cold build ≤ 1.5× uv + tar czf", v("build S1 cold: ignite / uv+tar"), lambda r: r <= 1.5, _x),
+        ("issue 18", "S3 (sdist-only) cold build ≤ 2× uv + tar czf", v("build S3 cold: ignite / uv+tar"),
+         lambda r: r <= 2, _x),
+        ("issue 18", "S2 cold build stays ≤ 0.6× uv + tar czf", v("build S2 cold: ignite / uv+tar"),
+         lambda r: r <= 0.6, _x),
         ("issue 16", "S2 `--slim` unpacked ≤ 0.85× the normal build",
          ((data.get("build") or {}).get("sets", {}).get("S2", {}).get("slim") or {}).get("unpacked_ratio"),
          lambda r: r <= 0.85, _x),

@@ -227,6 +227,14 @@ def ff_subject(name: str, handler_dir: Path) -> Subject:
                           "--host", "127.0.0.1", "--port", "{port}"], handler_dir, peer_env(handler_dir))
 
 
+def granian_subject(name: str, handler_dir: Path) -> Subject:
+    # Access log off by default in granian (like the launcher row with the log off).
+    gbin = peers.py("granian").parent / "granian"
+    return Subject(name, [str(gbin), "--interface", "wsgi", "--workers", "1", "--host", "127.0.0.1",
+                          "--port", "{port}", "--log-level", "warning", "granian_wsgi:app"],
+                   handler_dir, peer_env(handler_dir))
+
+
 def stdlib_subject(name: str, handler_dir: Path) -> Subject:
     return Subject(name, [str(peers.py("image")), str(APPS / "stdlib_server.py")], handler_dir, peer_env(handler_dir))
 
@@ -444,6 +452,10 @@ def throughput(cfg: Dict[str, Any], arts: Dict[str, Any], hd: Dict[str, Path]) -
         subs.append(("ff", "functions-framework (gunicorn gthread, defaults)", ff_subject("ff", hd["hello"])))
     else:
         unavailable["ff"] = "ff venv missing"
+    if peers.venv_ok("granian"):
+        subs.append(("granian", "granian (Rust HTTP core), WSGI, 1 worker", granian_subject("granian", hd["hello"])))
+    else:
+        unavailable["granian"] = "granian venv missing"
     if peers.venv_ok("image"):
         subs.append(("stdlib", "stdlib ThreadingHTTPServer (HTTP/1.1)", stdlib_subject("stdlib", hd["hello"])))
     if not shutil.which("wrk"):
@@ -492,11 +504,16 @@ def throughput(cfg: Dict[str, Any], arts: Dict[str, Any], hd: Dict[str, Path]) -
     res["ratios"] = {}
     for c in conns:
         L = ((res["rows"].get("launcher") or {}).get(f"c{c}") or {}).get("rps") or {}
-        for peer in ("uvicorn", "uvicorn_inline", "ff", "stdlib"):
+        LL = ((res["rows"].get("launcher_log") or {}).get(f"c{c}") or {}).get("rps") or {}
+        for peer in ("uvicorn", "uvicorn_inline", "ff", "stdlib", "granian"):
             P = ((res["rows"].get(peer) or {}).get(f"c{c}") or {}).get("rps") or {}
             r = ratio(L.get("median"), P.get("median"))
             if r is not None:
                 res["ratios"][f"launcher/{peer} c{c}"] = r
+        G = ((res["rows"].get("granian") or {}).get(f"c{c}") or {}).get("rps") or {}
+        r = ratio(LL.get("median"), G.get("median"))
+        if r is not None:
+            res["ratios"][f"launcher_log/granian c{c}"] = r
     return res
 
 

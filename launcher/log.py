@@ -2,7 +2,8 @@
 
 ``logging`` costs import time and per-call overhead on the hot path; each line
 here is one ``os.write`` on fd 2 (atomic for lines up to PIPE_BUF on a pipe),
-which is also safe to call from any thread.
+which is also safe to call from any thread.  Per-request access lines are queued
+by the server and written in batches of whole lines (``Server.flush_access``).
 """
 
 from __future__ import annotations
@@ -44,7 +45,11 @@ class Log:
             return
         if level == 50:
             level = INFO
-        text = f"[ignite] {_NAMES.get(level, 'INFO')} {message}\n"
+        self.write_raw(f"[ignite] {_NAMES.get(level, 'INFO')} {message}\n")
+
+    @staticmethod
+    def write_raw(text: str) -> None:
+        """Write already formatted lines (the server's batched access lines)."""
         data = text.encode("utf-8", "backslashreplace")
         try:
             while data:

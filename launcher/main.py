@@ -111,6 +111,7 @@ def main(root: str, t_start: float) -> int:
         try:
             server.run()
         except BaseException as exc:
+            server.flush_access()
             log.error("I/O loop crashed:\n" + protocol.format_exception(exc).rstrip())
             os._exit(70)
 

@@ -274,6 +274,7 @@ def exit(self: Server) -> None:
             f"hard stop: execution {job.req.execution_id} ({job.req.method} {job.req.path}) "
             f"still running after {self.now - job.t0:.1f}s"
         )
+    self.flush_access()
     self.log.notice("stopped")
     try:
         sys.stdout.flush()

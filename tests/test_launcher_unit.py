@@ -6,6 +6,7 @@ import ast
 import datetime
 import functools
 import json
+import os
 import re
 import sys
 from pathlib import Path
@@ -121,8 +122,9 @@ def test_is_coroutine_function() -> None:
 
 
 def test_execution_ids_are_uuid4() -> None:
-    ids = {new_execution_id() for _ in range(200)}
-    assert len(ids) == 200
+    # 1000 ids cross several refills of the pooled random digits (128 ids per refill).
+    ids = {new_execution_id() for _ in range(1000)}
+    assert len(ids) == 1000
     for i in ids:
         assert re.match(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$", i)
 
@@ -192,3 +194,30 @@ def test_stdlib_only_relative_imports_and_py39_syntax(path: Path) -> None:
             pytest.fail(f"{path.name}: match statement")
     if path.name not in ("__init__.py",):
         assert "from __future__ import annotations" in source or path.name == "__main__.py"
+
+
+def test_access_lines_are_batched_in_whole_lines_within_pipe_buf() -> None:
+    from launcher.log import Log
+    from launcher.server import App, Server
+
+    writes: list[str] = []
+
+    class Recording(Log):
+        __slots__ = ()
+
+        def write_raw(self, text: str) -> None:  # type: ignore[override]
+            writes.append(text)
+
+    server = Server(config.load({}), App(), Recording())
+    try:
+        lines = [f"[ignite] INFO POST / 200 0.10ms id-{i:04d}\n" for i in range(300)]
+        server.access_lines.extend(lines)
+        server.flush_access()
+        assert not server.access_lines
+        assert "".join(writes) == "".join(lines)  # every line, in order
+        assert 1 < len(writes) < len(lines)  # batched, but no write above PIPE_BUF
+        assert all(len(w) <= 4096 and w.endswith("\n") for w in writes)
+    finally:
+        server.poller.close()
+        os.close(server.wake_r)
+        os.close(server.wake_w)
