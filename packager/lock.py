@@ -20,7 +20,7 @@ from packager.cache import Cache
 from packager.dependencies import resolve_for
 from packager.deps.fetch import SDIST_SIDECAR
 from packager.deps.indexes import diagnose, redact_text
-from packager.deps.piprun import last_error, run_pip, target_args
+from packager.deps.piprun import last_error, missing_distribution, run_pip, target_args
 from packager.deps.profile import TargetProfile, load_profile
 from packager.deps.requirements import parse_requirements
 from packager.deps.resolve import constraints_text, ensure_stubs
@@ -116,7 +116,9 @@ def lock_source(options: BuildOptions, progress: Progress) -> LockResult:
             "-o", str(work / "requirements.lock"), "requirements.in",
         ], profile, cwd=work)
         if res.returncode != 0:
-            failure = diagnose([r.name for r in reqs.lines], options.index, profile, where=reqs.path)
+            absent = missing_distribution(res.stderr)
+            failure = diagnose([absent[0]] if absent else [r.name for r in reqs.lines], options.index, profile,
+                               where=reqs.path)
             if failure:
                 raise failure
             raise ResolveError("pip-compile failed:\n" + redact_text(last_error(res.stderr)), where=reqs.path,
