@@ -193,3 +193,40 @@ def test_lock_with_vendor_anyway_locks_the_moved_members(tmp_path: Path, image: 
                     "--vendor-anyway", "imgtop", "--json", timeout=300)
         assert r.returncode == 0, r.stderr
     assert {(v.name, v.version) for v in read_manifest(out).vendored} == {("imgtop", "1.0"), ("imgcore", "1.0")}
+
+
+PIP_23_CONFLICT = """\
+Collecting boto3==1.35.0 (from -r /tmp/ignite-resolve-x/requirements.in (line 3))
+  Downloading boto3-1.35.0-py3-none-any.whl (139 kB)
+Processing /cache/stubs/six-1.17.0-0ignite-cp312-cp312-manylinux_2_36_x86_64.whl (from python-dateutil>=2.9.0->pandas)
+INFO: pip is looking at multiple versions of boto3 to determine which version is compatible with other requirements.
+ERROR: Cannot install -r /tmp/ignite-resolve-x/requirements.in (line 3) because these package versions have conflicting dependencies.
+
+The conflict is caused by:
+    boto3 1.35.0 depends on botocore<1.36.0 and >=1.35.0
+    The user requested (constraint) botocore==1.44.8
+
+To fix this you could try to:
+WARNING: The candidate selected for download or install is a yanked version: 'oldpkg' candidate (version 1.0)
+Reason for being yanked: broken
+WARNING: Location 'file:///nowhere/a/' is ignored: it is neither a file nor a directory.
+WARNING: Location 'file:///nowhere/b/' is ignored: it is neither a file nor a directory.
+"""
+
+
+def test_pips_output_is_read_as_pip_23_and_26_write_it() -> None:
+    from packager.deps.pipout import MACHINE_WARNING, conflict_causes, origins, pip_warnings
+
+    [dep, pin] = conflict_causes(PIP_23_CONFLICT)
+    assert (dep.name, dep.parent, str(dep.requirement.specifier)) == ("botocore", ("boto3", "1.35.0"),
+                                                                       "<1.36.0,>=1.35.0")
+    assert pin.constraint and pin.parent is None and str(pin.requirement) == "botocore==1.44.8"
+    found = origins(PIP_23_CONFLICT)
+    assert found["boto3"].line == 3 and found["boto3"].chain() == ["boto3==1.35.0"]
+    assert found["six"].chain() == ["pandas", "python-dateutil>=2.9.0", "six==1.17.0"] and found["six"].line is None
+    assert pip_warnings(PIP_23_CONFLICT) == [
+        "pip: The candidate selected for download or install is a yanked version: 'oldpkg' candidate "
+        "(version 1.0) (Reason for being yanked: broken)",
+        MACHINE_WARNING + "Location 'file:///nowhere/a/' is ignored: it is neither a file nor a directory. "
+        "(and 1 more like it)",
+    ]
