@@ -148,6 +148,9 @@ def test_a_transitive_conflict_with_a_pin_names_the_line_and_the_chain(tmp_path:
     assert e.message == "needsold==1.0 → imgcore<2 conflicts with imgcore==2.0 preinstalled on fake:1"
     assert "--vendor-anyway needsold" in (e.hint or "")
     assert "ignite-resolve" not in str(e.to_dict()) and str(tmp_path) not in str(e.to_dict())
+    # The way out the hint gives works: needsold is vendored with the imgcore it needs.
+    result = build(_options(tmp_path, image, "needsold\n", "again", vendor_anyway=frozenset({"needsold"})))
+    assert {(v.name, v.version) for v in result.manifest.vendored} == {("needsold", "1.0"), ("imgcore", "1.0")}
 
 
 def test_vendor_anyway_brings_what_must_move_with_it(tmp_path: Path, image: tuple[Path, Path]) -> None:

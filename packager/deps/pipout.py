@@ -115,6 +115,13 @@ class Origin:
     def chain(self) -> list[str]:
         return [*self.ancestors, self.requirement]
 
+    @property
+    def root(self) -> str:
+        """The name of the user's requirement the chain starts from."""
+        first = self.chain()[0]
+        req = _requirement(first)
+        return canonicalize_name(req.name) if req is not None else first
+
 
 def _name_of(spec: str) -> Optional[tuple[NormalizedName, str]]:
     """(name, display) of a "Collecting"/"Processing" subject: a requirement or a wheel path."""

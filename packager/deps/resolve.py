@@ -227,11 +227,7 @@ def _root(cause: Cause, found: dict[NormalizedName, Origin]) -> tuple[str, Optio
     origin = found.get(cause.parent[0])
     if origin is None:
         return cause.parent[0], None
-    first = (origin.ancestors or (origin.requirement,))[0]
-    name = first.split(";")[0]
-    for sep in "<>=!~[ (@":
-        name = name.split(sep)[0]
-    return canonicalize_name(name), origin.line
+    return origin.root, origin.line
 
 
 def conflict_error(reqs: Requirements, profile: TargetProfile, causes: list[Cause],
@@ -254,7 +250,7 @@ def conflict_error(reqs: Requirements, profile: TargetProfile, causes: list[Caus
     where = reqs.path
     for c in causes:
         if c.parent is not None:
-            root, line = _root(c, found)
+            _, line = _root(c, found)
             told.append(_chain(c, found) + (f" ({reqs.path}:{line})" if line else ""))
         else:
             origin = found.get(c.name)
