@@ -4,8 +4,9 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 PAYLOAD ?= {"name": "world"}
+MARK   ?= not network
 
-.PHONY: demo test test-all lint bench bench-quick clean launcher-pyc venv profiles
+.PHONY: demo test test-all test-lowest lint bench bench-quick clean launcher-pyc venv profiles
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,7 +22,11 @@ demo: $(BIN)/.installed
 	$(BIN)/ignite-pack invoke out/hello.tar.gz -p '$(PAYLOAD)'
 
 test: $(BIN)/.installed
-	$(BIN)/python -m pytest -q -m "not network"
+	$(BIN)/python -m pytest -q -m "$(MARK)"
+
+# The dependency and CLI tests with exactly the lowest versions pyproject.toml allows.
+test-lowest:
+	bash .ci/lowest
 
 test-all: $(BIN)/.installed
 	$(BIN)/python -m pytest -q

@@ -235,6 +235,13 @@ class ProjectNotOnIndex(ResolveError):
     reason = "not-found"
 
 
+class ToolchainError(IgniteError):
+    """ignite-pack's own environment cannot run a step: pip is missing or older than the floor."""
+
+    exit_code = 23
+    code = "toolchain"
+
+
 #: Exit code for an unexpected exception: a bug in the packager, not in the input.
 INTERNAL_ERROR_EXIT = 70
 
@@ -263,5 +270,6 @@ EXIT_CODES: dict[str, int] = {
         IndexTLSError,
         IndexServerError,
         ProjectNotOnIndex,
+        ToolchainError,
     )
 }

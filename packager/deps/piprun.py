@@ -8,6 +8,8 @@ host's secrets are not passed to code that an upload can influence.
 
 from __future__ import annotations
 
+import functools
+import importlib
 import json
 import re
 import subprocess
@@ -17,9 +19,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
+from packaging.version import InvalidVersion, Version
+
 from packager.deps.profile import TargetProfile
-from packager.errors import redact
+from packager.errors import ToolchainError, redact
 from packager.runtime import clean_env
+
+#: The oldest pip the packager can run. Resolution is ``pip install --dry-run --report``
+#: with ``--platform``/``--python-version``/``--abi``; pip refuses those options without
+#: ``--target`` before 23.3 ("Can not use any platform or abi specific options..."). Tried:
+#: 23.2.1 fails, 23.3 resolves, downloads and locks (CI runs the suite with it: .ci/lowest.txt).
+#: Keep in step with ``pip>=`` in pyproject.toml.
+PIP_FLOOR = "23.3"
 
 
 @dataclass(frozen=True)
@@ -68,9 +79,49 @@ class PipResult:
     args: list[str] = field(default_factory=list)
 
 
+@functools.cache
+def pip_version() -> Optional[str]:
+    """The version of the pip that :func:`run_pip` runs: the one this interpreter imports."""
+    try:
+        pip = importlib.import_module("pip")
+    except ImportError:
+        return None
+    return str(getattr(pip, "__version__", "0"))
+
+
+def ensure_pip() -> str:
+    """Fail before running pip when it is missing or older than :data:`PIP_FLOOR`.
+
+    An older pip would reject the target options with its own confusing error; the
+    environment ignite-pack is installed in can always have had pip downgraded.
+    """
+    found = pip_version()
+    fix = f"{sys.executable} -m pip install -U 'pip>={PIP_FLOOR}'"
+    details: dict[str, object] = {"found": found, "required": f">={PIP_FLOOR}", "python": sys.executable}
+    if found is None:
+        raise ToolchainError(
+            f"pip is not installed in ignite-pack's environment; pip>={PIP_FLOOR} is required "
+            "to resolve, download and lock requirements",
+            where=sys.executable, details=details,
+            hint=f"install it into that environment: {sys.executable} -m ensurepip && {fix} "
+                 f"(uv: uv pip install --python {sys.executable} 'pip>={PIP_FLOOR}')")
+    try:
+        too_old = Version(found) < Version(PIP_FLOOR)
+    except InvalidVersion:
+        too_old = True
+    if too_old:
+        raise ToolchainError(
+            f"pip {found} is older than {PIP_FLOOR}, the oldest pip that can resolve for the "
+            "target (--platform with --dry-run)",
+            where=sys.executable, details=details,
+            hint=f"upgrade pip in the environment ignite-pack is installed in: {fix}")
+    return found
+
+
 def run_pip(tool: str, args: Sequence[str], profile: TargetProfile, *, cwd: Optional[Path] = None,
             timeout: float = 900) -> PipResult:
     """Run ``pip``, ``pip-compile`` or the index probe (``tool`` = "pip" | "compile" | "probe") through the shim."""
+    ensure_pip()
     argv = [sys.executable, "-m", "packager.deps._pipshim", tool, *args]
     env = clean_env({
         "IGNITE_TARGET_MARKERS": json.dumps(profile.markers),
