@@ -87,9 +87,9 @@ def test_wheel_in_fresh_venv_with_bundled_pip_builds_locks_and_invokes(
 
     # The data files ship: profiles, schemas, the launcher's bytecode.
     shipped = subprocess.run([str(vpy), "-c", (
-        "import importlib.resources as r, json, sys; p = r.files('packager'); "
-        "print(json.dumps({d: sorted(x.name for x in (p / d).iterdir()) "
-        "for d in ('profiles', 'schemas', 'launcher_pyc')}))")],
+        "import importlib.resources as r, json; "
+        "print(json.dumps({d: sorted(x.name for x in (r.files(pkg) / d).iterdir()) for pkg, d in ("
+        "('packager.deps', 'profiles'), ('packager', 'schemas'), ('packager.artifact', 'launcher_pyc'))}))")],
         capture_output=True, text=True, env=_clean_env(), cwd=tmp_path, check=True)
     data = json.loads(shipped.stdout)
     assert "python3.12.toml" in data["profiles"]
