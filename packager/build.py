@@ -68,13 +68,14 @@ def assemble(
     """Lay out the segments and the manifest that describes them."""
     segments: list[AnySegment] = [
         Segment("source", source_entries(checked)),
-        Segment("launcher", launcher_entries()),
+        Segment("launcher", launcher_entries(profile.python_version)),
         *(deps.segments if deps else ()),
     ]
     if options.compile:
         from packager.artifact.compile import compile_segment
 
-        segments.append(compile_segment(segments, options.target_python()).segment)
+        segments.append(compile_segment(segments, options.target_python(),
+                                        version=profile.python_version).segment)
     paths: dict[str, str] = {}
     for seg in segments:
         for rec in seg.records:

@@ -124,7 +124,10 @@ def lock_source(options: BuildOptions, progress: Progress) -> LockResult:
             raise ResolveError("pip-compile failed:\n" + redact_text(last_error(res.stderr)), where=reqs.path,
                                hint="the same requirements must first build with `ignite-pack build`")
         text = (work / "requirements.lock").read_text("utf-8")
-    header = (f"# Lock for {profile.name} ({profile.image}), written by `ignite-pack lock` with pip-compile.\n"
+    header = (f"# Lock for {profile.name} ({profile.image}, CPython {profile.python_version} {profile.machine}), "
+              "written by `ignite-pack lock` with pip-compile.\n"
+              f"# ignite-profile: {profile.name}\n"
+              "# A build for another target refuses this lock; `ignite-pack lock --profile NAME` makes one for it.\n"
               "# `# preinstalled:` lines are the image's own pins: listed, never vendored.\n"
               + "".join(f"# shadows the image's {s.name}=={s.image_version}: {s.name}=={s.version} ({s.why})\n"
                         for s in resolution.shadowed))

@@ -31,7 +31,8 @@ class BuildOptions:
     #: digitalhub init function called once at start (``--init``; manifest ``entry.init``)
     init: Optional[str] = None
     profile: Optional[str] = None
-    #: CPython 3.12 for the checks and builds that need one; found lazily when None and auto_python.
+    #: The target's CPython (3.12 for the default profile, 3.13 for python3.13...) for the checks,
+    #: sdist builds and --compile that need one; found lazily when None and auto_python.
     python312: Optional[str] = None
     auto_python: bool = True
     level: int = DEFAULT_LEVEL
@@ -45,13 +46,15 @@ class BuildOptions:
     lock: Optional[Path] = None
     vendor_anyway: frozenset[str] = frozenset()
     refresh: bool = False
-    #: precompile .py to CPython 3.12 unchecked-hash pycs (packager.artifact.compile)
+    #: precompile .py to the target CPython's unchecked-hash pycs (packager.artifact.compile)
     compile: bool = False
     #: leave vendored test suites (and --slim-drop patterns) out of vendor/ (packager.deps.slim)
     slim: SlimSettings = field(default_factory=SlimSettings)
 
     def target_python(self) -> Optional[str]:
-        """The CPython 3.12 to use, looked up only when a step needs it."""
+        """The target's CPython, looked up only when a step needs it."""
         if self.python312 or not self.auto_python:
             return self.python312 or None
-        return optional_python("3.12")
+        from packager.deps.profile import load_profile
+
+        return optional_python(load_profile(self.profile).python_version)

@@ -1,15 +1,19 @@
-"""Finding the target interpreter (CPython 3.12) on this host, and the environment subprocesses get.
+"""Finding the target's interpreter (CPython 3.12, 3.13...) on this host, whether an artifact can
+run here, and the environment subprocesses get.
 
 ``python3.12`` on PATH may be a pyenv shim that exists but fails, so every
-candidate is *run* before it is trusted. :func:`clean_env` lives here, below
-every stage, because the source checks, the dependency stages and the
-interpreter probes all start subprocesses with it.
+candidate is *run* before it is trusted. An artifact built for another
+architecture (an aarch64 build on an x86_64 machine) cannot run here at all: its
+vendored extensions would fail deep inside the launcher, so it is refused first.
+:func:`clean_env` lives here, below every stage, because the source checks, the
+dependency stages and the interpreter probes all start subprocesses with it.
 """
 
 from __future__ import annotations
 
 import glob
 import os
+import platform
 import shutil
 import subprocess
 import sys
@@ -17,7 +21,7 @@ import tempfile
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
-from typing import Optional, Union
+from typing import Any, Optional, Union
 
 from packager.errors import RuntimeNotFound
 
@@ -75,6 +79,47 @@ def _candidates(version: str) -> list[str]:
             seen.add(c)
             unique.append(c)
     return unique
+
+
+#: ``platform.machine()`` spellings of the same architecture, as manylinux tags name them.
+_MACHINES = {"amd64": "x86_64", "x64": "x86_64", "arm64": "aarch64", "armv8": "aarch64"}
+
+
+def normalize_machine(machine: str) -> str:
+    m = machine.lower()
+    return _MACHINES.get(m, m)
+
+
+def host_machine() -> str:
+    """This host's architecture, named as the target profiles name theirs (x86_64, aarch64)."""
+    return normalize_machine(platform.machine())
+
+
+def artifact_machine(target: dict[str, Any]) -> str:
+    """The architecture an artifact's manifest ``target`` was built for (older manifests: its platform tags)."""
+    machine = target.get("machine")
+    if isinstance(machine, str) and machine:
+        return normalize_machine(machine)
+    for tag in target.get("platforms") or ():
+        for arch in ("x86_64", "aarch64"):
+            if str(tag).endswith(arch):
+                return arch
+    return "x86_64"
+
+
+def check_runs_here(target: dict[str, Any], where: str) -> None:
+    """Refuse an artifact this host's CPU cannot run (before a launcher starts and crashes on it)."""
+    machine, host = artifact_machine(target), host_machine()
+    if machine != host:
+        raise RuntimeNotFound(
+            f"the artifact is built for linux {machine} (target {target.get('profile') or '?'}), "
+            f"and this host is {host}: it cannot run here",
+            where=where,
+            hint=(f"run it on a {machine} machine (or deploy it to the {machine} image); to try the function "
+                  f"on this host, build it again for a {host} target (e.g. --profile "
+                  f"python{target.get('python') or '3.12'}{'-arm64' if host == 'aarch64' else ''})"),
+            details={"artifact_machine": machine, "host_machine": host},
+        )
 
 
 def probe(python: str, version: str) -> bool:

@@ -27,6 +27,17 @@ def python312() -> str:
         pytest.skip(f"CPython 3.12 not available: {exc.message}")
 
 
+@pytest.fixture(scope="session")
+def python313() -> str:
+    """A real CPython 3.13 (the python3.13 profiles' target). Skips locally when missing; fails under CI=true."""
+    try:
+        return find_python("3.13")
+    except RuntimeNotFound as exc:
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(f"CPython 3.13 is required under CI: {exc.message}")
+        pytest.skip(f"CPython 3.13 not available: {exc.message}")
+
+
 @pytest.fixture
 def hermetic_pip(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     """pip sees no machine configuration (no extra indexes or find-links); a private cache dir."""

@@ -1,4 +1,4 @@
-"""The launcher's committed CPython 3.12 bytecode: fresh, equal to the source, and used at start."""
+"""The launcher's committed bytecode (CPython 3.12 and 3.13): fresh, equal to the source, and used at start."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ import subprocess
 import tarfile
 from pathlib import Path
 
-from packager.artifact.compile import pyc_path
-from packager.artifact.embed import PYC_DIR, launcher_entries, launcher_pycs
+import pytest
+
+from packager.artifact.compile import cache_tag, pyc_path
+from packager.artifact.embed import PYC_DIR, PYC_VERSIONS, launcher_entries, launcher_pycs
 from packager.artifact.tarball import unpack
 from packager.build import build
 from packager.options import BuildOptions
@@ -17,16 +19,20 @@ from tests.conftest import FIXTURES
 STALE = "the launcher changed since its bytecode was generated: run `make launcher-pyc` and commit"
 
 
-def test_committed_bytecode_matches_the_current_launcher_sources() -> None:
-    sources = [e for e in launcher_entries() if e.path.endswith(".py")]
-    pycs = launcher_pycs(sources)
+@pytest.mark.parametrize("version", PYC_VERSIONS)
+def test_committed_bytecode_matches_the_current_launcher_sources(version: str) -> None:
+    sources = [e for e in launcher_entries(version) if e.path.endswith(".py")]
+    pycs = launcher_pycs(sources, version)
     assert pycs, STALE
-    assert {p.path for p in pycs} == {pyc_path(s.path) for s in sources}
+    assert {p.path for p in pycs} == {pyc_path(s.path, cache_tag(version)) for s in sources}
 
 
-def test_bytecode_is_what_cpython_312_compiles_from_the_source(python312: str) -> None:
-    sources = {e.path: e.data.decode("utf-8") for e in launcher_entries() if e.path.endswith(".py")}
-    pycs = {p.path: p.data for p in launcher_pycs([e for e in launcher_entries() if e.path.endswith(".py")])}
+@pytest.mark.parametrize("version", PYC_VERSIONS)
+def test_bytecode_is_what_that_cpython_compiles_from_the_source(version: str, request: pytest.FixtureRequest) -> None:
+    python = request.getfixturevalue("python" + version.replace(".", ""))
+    sources = {e.path: e.data.decode("utf-8") for e in launcher_entries(version) if e.path.endswith(".py")}
+    pycs = {p.path: p.data
+            for p in launcher_pycs([e for e in launcher_entries(version) if e.path.endswith(".py")], version)}
     assert pycs, STALE
     script = (
         "import json, marshal, sys\n"
@@ -40,8 +46,8 @@ def test_bytecode_is_what_cpython_312_compiles_from_the_source(python312: str) -
         "        bad.append(rel)\n"
         "print(json.dumps(bad))\n"
     )
-    items = [[rel, src, pycs[pyc_path(rel)].hex()] for rel, src in sorted(sources.items())]
-    proc = subprocess.run([python312, "-I", "-c", script], input=json.dumps(items), capture_output=True,
+    items = [[rel, src, pycs[pyc_path(rel, cache_tag(version))].hex()] for rel, src in sorted(sources.items())]
+    proc = subprocess.run([python, "-I", "-c", script], input=json.dumps(items), capture_output=True,
                           text=True, timeout=120, check=True)
     assert json.loads(proc.stdout) == []
 

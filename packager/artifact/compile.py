@@ -1,9 +1,10 @@
-"""``--compile``: CPython 3.12 bytecode for the source and vendor/, as unchecked-hash pycs.
+"""``--compile``: the target's bytecode for the source and vendor/, as unchecked-hash pycs.
 
 A pyc's bytes depend on the interpreter that writes it (the magic number and
-``marshal``), so they are produced by a real CPython 3.12 running
-:mod:`py_compile` -- the host's own ``compile()`` would be wrong on any other
-version. PEP 552 unchecked-hash pycs carry a hash of the source instead of its
+``marshal``), so they are produced by a real CPython of the target's version
+(3.12, 3.13) running :mod:`py_compile` -- the host's own ``compile()`` would be
+wrong on any other version, and an interpreter of another version is refused.
+PEP 552 unchecked-hash pycs carry a hash of the source instead of its
 mtime and are never re-validated at import, so a read-only container imports
 them as-is. ``dfile`` is the artifact-relative path, so nothing about the build
 directory ends up in the output; files are compiled in sorted order in one
@@ -27,6 +28,7 @@ from packager.artifact.manifest import LAUNCHER_DIR
 from packager.artifact.tarball import AnySegment, CompressedSegment, Entry, Segment, end_of_archive
 from packager.errors import ArtifactError, RuntimeNotFound
 
+#: The default target's ``__pycache__`` tag.
 PYC_TAG = "cpython-312"
 
 # Runs under the target interpreter: reads a JSON list of relative paths on stdin,
@@ -37,7 +39,7 @@ src_root, out_root = sys.argv[1], sys.argv[2]
 failed = []
 for rel in json.load(sys.stdin):
     d, _, name = rel.rpartition("/")
-    cfile = os.path.join(out_root, d, "__pycache__", name[:-3] + ".cpython-312.pyc")
+    cfile = os.path.join(out_root, d, "__pycache__", name[:-3] + "." + sys.implementation.cache_tag + ".pyc")
     try:
         py_compile.compile(os.path.join(src_root, rel), cfile=cfile, dfile=rel, doraise=True,
                            invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
@@ -50,12 +52,18 @@ json.dump(failed, sys.stdout)
 @dataclass(frozen=True)
 class Compiled:
     segment: Segment
-    skipped: tuple[str, ...]  # "path: reason" for files 3.12 cannot compile (left as source)
+    skipped: tuple[str, ...]  # "path: reason" for files the target cannot compile (left as source)
 
 
-def pyc_path(rel: str) -> str:
+def pyc_path(rel: str, tag: str = PYC_TAG) -> str:
+    """Where the interpreter with cache tag *tag* looks for the bytecode of *rel*."""
     d, _, name = rel.rpartition("/")
-    return f"{d}/__pycache__/{name[:-3]}.{PYC_TAG}.pyc" if d else f"__pycache__/{name[:-3]}.{PYC_TAG}.pyc"
+    return f"{d}/__pycache__/{name[:-3]}.{tag}.pyc" if d else f"__pycache__/{name[:-3]}.{tag}.pyc"
+
+
+def cache_tag(version: str) -> str:
+    """``3.13`` -> ``cpython-313``."""
+    return "cpython-" + version.replace(".", "")
 
 
 def segment_entries(seg: AnySegment) -> tuple[Entry, ...]:
@@ -78,13 +86,20 @@ def compile_segment(
     python312: Optional[str],
     *,
     include_launcher: bool = False,
+    version: str = "3.12",
 ) -> Compiled:
-    """One segment of ``__pycache__/*.cpython-312.pyc`` for every ``.py`` in *segments*."""
+    """One segment of ``__pycache__/*.cpython-3XY.pyc`` for every ``.py`` in *segments*.
+
+    *python312* is the target's interpreter: a CPython *version* (the name stays from
+    when 3.12 was the only target).
+    """
     if not python312:
         raise RuntimeNotFound(
-            "--compile needs a CPython 3.12 to write the bytecode, and none was found", where="--compile",
-            hint="install CPython 3.12, pass --python PATH (or IGNITE_PYTHON), or build without --compile",
+            f"--compile needs a CPython {version} (the target's Python) to write the bytecode, and none was found",
+            where="--compile",
+            hint=f"install CPython {version}, pass --python PATH (or IGNITE_PYTHON), or build without --compile",
         )
+    tag = cache_tag(version)
     sources: dict[str, bytes] = {}
     for seg in segments:
         for e in segment_entries(seg):
@@ -105,7 +120,7 @@ def compile_segment(
             )
         except (OSError, subprocess.SubprocessError) as exc:
             raise RuntimeNotFound(f"{python312} could not run: {exc}", where="--compile",
-                                  hint="pass a working CPython 3.12 with --python") from exc
+                                  hint=f"pass a working CPython {version} with --python") from exc
         if proc.returncode != 0:
             raise ArtifactError(
                 f"compiling with {python312} failed: {proc.stderr.decode('utf-8', 'replace').strip()[-500:]}",
@@ -116,7 +131,12 @@ def compile_segment(
         for rel in rels:
             if rel in failed:
                 continue
-            pyc = pyc_path(rel)
+            pyc = pyc_path(rel, tag)
+            if not (out_root / pyc).is_file():
+                raise RuntimeNotFound(
+                    f"{python312} did not write {tag} bytecode: it is not CPython {version}", where="--compile",
+                    hint=f"pass a CPython {version} with --python (the target runs {version})",
+                )
             entries.append(Entry(pyc, (out_root / pyc).read_bytes(), 0o644))
     return Compiled(
         Segment("compiled", tuple(sorted(entries, key=lambda e: e.path))),

@@ -3,13 +3,17 @@
 Like shiv's bootstrap, the runtime is its own package, copied file by file into
 every artifact; it is never imported by the packager (only its version is read).
 
-The launcher also ships as CPython 3.12 bytecode (unchecked-hash pycs under
-``__pycache__``): compiling its source costs ~12 ms of every cold start. The pycs
-are generated once by a real 3.12 (``make launcher-pyc``) and kept in
+The launcher also ships as bytecode of the target's Python (unchecked-hash pycs
+under ``__pycache__``): compiling its source costs ~12 ms of every cold start.
+The pycs are generated once per target version (:data:`PYC_VERSIONS`) by a real
+interpreter of that version (``make launcher-pyc``) and kept in
 ``packager/artifact/launcher_pyc/`` with the sha256 of each source they were made from, so
-every build embeds the same bytes whatever the host (no 3.12 needed at build
-time), and stale bytecode is never shipped: if any source changed since, no pyc
-is embedded (tests/test_launcher_pyc.py fails until they are regenerated).
+every build embeds the same bytes whatever the host (no target interpreter needed
+at build time). An artifact gets only the bytecode its target can load: a 3.13
+target gets the ``cpython-313`` pycs, never 3.12 ones; a version with no
+committed bytecode gets plain source. Stale bytecode is never shipped: if any
+source changed since, no pyc is embedded (tests/test_launcher_pyc.py fails until
+they are regenerated).
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import shutil
 from functools import lru_cache
 from pathlib import Path
 
-from packager.artifact.compile import pyc_path
+from packager.artifact.compile import cache_tag, pyc_path
 from packager.artifact.manifest import LAUNCHER_DIR
 from packager.artifact.tarball import Entry
 from packager.errors import ArtifactError
@@ -38,9 +42,13 @@ def launcher_root() -> Path:
     return Path(next(iter(spec.submodule_search_locations)))
 
 
-@lru_cache(maxsize=1)
-def launcher_entries() -> tuple[Entry, ...]:
-    """Every ``.py`` file of the launcher, under ``__ignite__/``, in path order."""
+#: Target Python versions whose launcher bytecode is committed (``make launcher-pyc`` writes each).
+PYC_VERSIONS = ("3.12", "3.13")
+
+
+@lru_cache(maxsize=4)
+def launcher_entries(version: str = "3.12") -> tuple[Entry, ...]:
+    """Every ``.py`` file of the launcher under ``__ignite__/``, with *version*'s bytecode, in path order."""
     root = launcher_root()
     entries = [
         Entry(f"{LAUNCHER_DIR}/{p.relative_to(root).as_posix()}", p.read_bytes(), 0o644)
@@ -49,7 +57,7 @@ def launcher_entries() -> tuple[Entry, ...]:
     ]
     if not any(e.path == f"{LAUNCHER_DIR}/__main__.py" for e in entries):
         raise ArtifactError("launcher/__main__.py is missing", where=str(root), hint="reinstall ignite-packager")
-    entries.extend(launcher_pycs(entries))
+    entries.extend(launcher_pycs(entries, version))
     return tuple(sorted(entries, key=lambda e: e.path))
 
 
@@ -57,8 +65,11 @@ PYC_DIR = Path(__file__).resolve().parent / "launcher_pyc"
 PYC_INDEX = "SOURCES.json"
 
 
-def launcher_pycs(sources: list[Entry]) -> list[Entry]:
-    """The committed pycs, only when every launcher source is exactly what they were made from."""
+def launcher_pycs(sources: list[Entry], version: str = "3.12") -> list[Entry]:
+    """*version*'s committed pycs, only when every launcher source is exactly what they were made from.
+
+    None for a version without committed bytecode: the target compiles the source itself.
+    """
     try:
         index = json.loads((PYC_DIR / PYC_INDEX).read_text("utf-8"))
     except (OSError, ValueError):
@@ -66,17 +77,18 @@ def launcher_pycs(sources: list[Entry]) -> list[Entry]:
     current = {e.path: hashlib.sha256(e.data).hexdigest() for e in sources}
     if index != current:
         return []
+    tag = cache_tag(version)
     out = []
     for rel in sorted(current):
-        blob = PYC_DIR / pyc_path(rel).replace("/", "%")
+        blob = PYC_DIR / pyc_path(rel, tag).replace("/", "%")
         if not blob.is_file():
             return []
-        out.append(Entry(pyc_path(rel), blob.read_bytes(), 0o644))
+        out.append(Entry(pyc_path(rel, tag), blob.read_bytes(), 0o644))
     return out
 
 
-def regenerate_pycs(python312: str) -> list[str]:
-    """Compile the launcher with *python312* into packager/artifact/launcher_pyc/ (``make launcher-pyc``)."""
+def regenerate_pycs(pythons: dict[str, str]) -> list[str]:
+    """Compile the launcher with each ``{version: interpreter}`` into packager/artifact/launcher_pyc/ (``make launcher-pyc``)."""
     from packager.artifact.compile import compile_segment
     from packager.artifact.tarball import Segment
 
@@ -87,25 +99,32 @@ def regenerate_pycs(python312: str) -> list[str]:
          for p in root.rglob("*.py") if "__pycache__" not in p.parts),
         key=lambda e: e.path,
     )
-    compiled = compile_segment([Segment("launcher", tuple(sources))], python312, include_launcher=True)
-    if compiled.skipped:
-        raise ArtifactError("the launcher does not compile: " + "; ".join(compiled.skipped))
+    made: list[Entry] = []
+    for version, python in sorted(pythons.items()):
+        compiled = compile_segment([Segment("launcher", tuple(sources))], python, include_launcher=True,
+                                   version=version)
+        if compiled.skipped:
+            raise ArtifactError(f"the launcher does not compile on {version}: " + "; ".join(compiled.skipped))
+        made.extend(compiled.segment.entries)
     shutil.rmtree(PYC_DIR, ignore_errors=True)
     PYC_DIR.mkdir()
-    for e in compiled.segment.entries:
+    for e in made:
         (PYC_DIR / e.path.replace("/", "%")).write_bytes(e.data)
     index = {e.path: hashlib.sha256(e.data).hexdigest() for e in sources}
     (PYC_DIR / PYC_INDEX).write_text(json.dumps(index, indent=1, sort_keys=True) + "\n", "utf-8")
     launcher_entries.cache_clear()
-    return [e.path for e in compiled.segment.entries]
+    return [e.path for e in made]
 
 
-if __name__ == "__main__":  # python -m packager.artifact.embed: regenerate the launcher's bytecode
+if __name__ == "__main__":  # python -m packager.artifact.embed: regenerate the launcher's bytecode for every target
     import sys
 
     from packager.runtime import find_python
 
-    for path in regenerate_pycs(find_python("3.12", sys.argv[1] if len(sys.argv) > 1 else None)):
+    # One real interpreter per version (IGNITE_PYTHON and --python pick only the 3.12 one):
+    # a version left out would silently lose its bytecode, so each is required.
+    found = {v: find_python(v, sys.argv[1] if len(sys.argv) > 1 and v == "3.12" else None) for v in PYC_VERSIONS}
+    for path in regenerate_pycs(found):
         print(path)
 
 

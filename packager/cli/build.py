@@ -44,7 +44,8 @@ LOCK_SCHEMA = "ignite-lock/1"
 @click.option("--max-size", metavar="SIZE",
               help="Fail, writing nothing, if the artifact is larger (50MB, 200MiB, 1GB, 300KB, 1024).")
 @click.option("--compile/--no-compile", "compile", default=False,
-              help="Precompile the source and vendor/ to CPython 3.12 unchecked-hash .pyc (needs a 3.12).")
+              help="Precompile the source and vendor/ to unchecked-hash .pyc for the target's CPython "
+                   "(needs that interpreter: a 3.12, or a 3.13 for the python3.13 profiles).")
 @slim_options
 @click.option("--sbom", type=click.Path(path_type=Path, dir_okay=False), metavar="FILE",
               help="Also write the artifact's SBOM to FILE (see `ignite-pack sbom`; needs ignite-packager[sbom]).")
@@ -75,7 +76,7 @@ def build(ctx: click.Context, /, source: Path, **_: Any) -> None:
     options = BuildOptions(
         source=source, output=p["output"],
         entry=EntryPoint.parse(p["entry"]) if p["entry"] else None,
-        convention=p["convention"], init=p["init"], profile=p["profile"], python312=_find_312(p["python"]),
+        convention=p["convention"], init=p["init"], profile=p["profile"], python312=_find_312(p["python"], p["profile"]),
         level=p["level"],
         max_size=parse_size(p["max_size"]) if p["max_size"] else None,
         index=index_config(p["index_url"], p["extra_index_urls"], p["wheelhouses"], p["offline"]),
@@ -147,7 +148,7 @@ def lock(ctx: click.Context, /, source: Path, **_: Any) -> None:
     if output is None:
         output = (source / "requirements.lock") if source.is_dir() else Path("requirements.lock")
     options = BuildOptions(
-        source=source, output=output, profile=profile, python312=_find_312(python),
+        source=source, output=output, profile=profile, python312=_find_312(python, profile),
         entry=EntryPoint.parse(p["entry"]) if p["entry"] else None, convention=p["convention"], init=p["init"],
         index=index_config(index_url, extra_index_urls, wheelhouses, offline),
         cache_dir=cache_dir, wheelhouses=tuple(wheelhouses), vendor_anyway=frozenset(vendor_anyway),

@@ -8,16 +8,25 @@ from typing import Any, Optional
 
 import click
 
-from packager.cli.options import SBOM_FORMATS, _find_312, json_option, python_option, quiet_option
+from packager.cli.options import (
+    SBOM_FORMATS,
+    _find_312,
+    check_profile,
+    json_option,
+    profile_check_option,
+    python_option,
+    quiet_option,
+)
 from packager.cli.output import emit_json, human_size, info, warn
 
 
 @click.command()
 @click.argument("artifact", type=click.Path(path_type=Path))
 @click.option("--files", "show_files", is_flag=True, help="List every file (mode, size, sha256, path).")
+@profile_check_option
 @json_option
 @quiet_option
-def inspect(artifact: Path, show_files: bool, as_json: bool, quiet: bool) -> None:
+def inspect(artifact: Path, show_files: bool, profile: Optional[str], as_json: bool, quiet: bool) -> None:
     """Describe ARTIFACT from its manifest, offline, without unpacking it.
 
     --json prints the ignite-inspect/1 document (packager/schemas/inspect.json).
@@ -25,6 +34,7 @@ def inspect(artifact: Path, show_files: bool, as_json: bool, quiet: bool) -> Non
     from packager.inspect.inspection import inspect_artifact
 
     info_ = inspect_artifact(artifact)
+    check_profile(artifact, info_.manifest.target, profile)
     d = info_.to_dict()
     if as_json:
         emit_json({"ok": True, **d})
@@ -34,6 +44,8 @@ def inspect(artifact: Path, show_files: bool, as_json: bool, quiet: bool) -> Non
 
 def inspect_lines(d: dict[str, Any], show_files: bool = False) -> list[str]:
     """The human report of an ignite-inspect/1 document."""
+    from packager.runtime import artifact_machine
+
     t = d["target"]
     out = [
         f"artifact   {d['artifact']['path']}",
@@ -42,11 +54,11 @@ def inspect_lines(d: dict[str, Any], show_files: bool = False) -> list[str]:
         f"{human_size(d['totals']['bytes'])} in {d['totals']['files']} files",
         f"entry      {d['entry']['module']}:{d['entry']['function']}  (convention {d['convention']}"
         + (f", init {d['entry']['init']}" if d["entry"].get("init") else "") + ")",
-        f"target     {t.get('profile')} — CPython {t.get('python')}, {t.get('image')}",
+        f"target     {t.get('profile')} — CPython {t.get('python')} linux {artifact_machine(t)}, {t.get('image')}",
         f"launcher   {d['launcher_version']}   packager {d['packager_version']}",
         f"tree       {d['tree_digest']}",
         f"lock       {d['lock_digest'] or '-'}",
-        f"compiled   {'yes (CPython 3.12 unchecked-hash pycs)' if d['compiled'] else 'no'}",
+        f"compiled   {'yes (CPython ' + str(t.get('python')) + ' unchecked-hash pycs)' if d['compiled'] else 'no'}",
     ]
     if d["vendored"]:
         out.append(f"vendored ({len(d['vendored'])}, largest first)")

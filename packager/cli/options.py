@@ -69,14 +69,15 @@ def quiet_option(fn: F) -> F:
 def python_option(fn: F) -> F:
     return click.option(
         "--python", "python", metavar="PATH", envvar="IGNITE_PYTHON",
-        help="CPython 3.12 to run the launcher (default: found automatically; env IGNITE_PYTHON).",
+        help="The target's CPython (3.12, or 3.13 for the python3.13 profiles) to run the launcher, check "
+             "and compile with (default: found automatically; env IGNITE_PYTHON).",
     )(fn)
 
 
 def dependency_options(fn: F) -> F:
     """Where distributions come from and how the cache is used (build and lock)."""
     opts = [
-        click.option("--profile", metavar="NAME|PATH", help="Target profile (default python3.12)."),
+        click.option("--profile", metavar="NAME|PATH", help=PROFILE_HELP),
         click.option("--index-url", envvar="IGNITE_INDEX_URL", metavar="URL",
                      help="Package index (default: pip's configuration). Never read from the upload."),
         click.option("--extra-index-url", "extra_index_urls", multiple=True, metavar="URL",
@@ -109,11 +110,38 @@ def index_config(index_url: Optional[str], extra_index_urls: tuple[str, ...],
                        find_links=tuple(str(w.resolve()) for w in wheelhouses), offline=offline)
 
 
-def _find_312(python: Optional[str]) -> Optional[str]:
-    """An explicit --python is checked now; otherwise CPython 3.12 is looked up only if a step needs it."""
+def _find_312(python: Optional[str], profile: Optional[str] = None) -> Optional[str]:
+    """An explicit --python is checked now against the target's version (3.12 for the default
+    profile); otherwise the target's CPython is looked up only if a step needs it."""
+    from packager.deps.profile import load_profile
     from packager.runtime import find_python
 
-    return find_python("3.12", python) if python else None
+    return find_python(load_profile(profile).python_version, python) if python else None
+
+
+PROFILE_HELP = ("Target profile: python3.12 (default), python3.12-arm64, python3.13, python3.13-arm64, "
+                "or the path of a profile .toml.")
+
+
+def profile_check_option(fn: F) -> F:
+    """``--profile`` on commands that take an artifact: it must have been built for that target."""
+    return click.option("--profile", metavar="NAME|PATH",
+                        help="Fail unless the artifact was built for this target profile.")(fn)
+
+
+def check_profile(artifact: Path, target: dict[str, Any], profile: Optional[str]) -> None:
+    """The artifact's target is *profile* (when one is given), else a usage error naming both."""
+    if not profile:
+        return
+    from packager.deps.profile import load_profile
+
+    want = load_profile(profile).name
+    if target.get("profile") != want:
+        raise UsageError(
+            f"the artifact is built for target {target.get('profile')!r}, not {want!r}",
+            where=str(artifact),
+            hint=f"build it with --profile {want}, or drop --profile to use the artifact's own target",
+        )
 
 
 def config_options(fn: F) -> F:
@@ -158,8 +186,8 @@ def apply_config(ctx: click.Context, source: Path) -> tuple[dict[str, Any], Opti
 def runtime_option(fn: F) -> F:
     return click.option(
         "--runtime", type=click.Choice(["auto", "image", "bare"]), default="auto", show_default=True,
-        help="image: CPython 3.12 plus the image's preinstalled packages (a venv made once and cached); "
-             "bare: CPython 3.12 alone; auto: image when the artifact relies on preinstalled packages "
+        help="image: the target's CPython plus the image's preinstalled packages (a venv made once and cached); "
+             "bare: the target's CPython alone; auto: image when the artifact relies on preinstalled packages "
              "or the image runtime already exists.",
     )(fn)
 

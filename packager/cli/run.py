@@ -1,4 +1,4 @@
-"""``ignite-pack invoke`` and ``serve``: run an artifact locally under CPython 3.12."""
+"""``ignite-pack invoke`` and ``serve``: run an artifact locally under its target's CPython (3.12, 3.13)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,13 @@ from typing import Any, Optional
 
 import click
 
-from packager.cli.options import json_option, python_option, runtime_option
+from packager.cli.options import (
+    check_profile,
+    json_option,
+    profile_check_option,
+    python_option,
+    runtime_option,
+)
 from packager.cli.output import emit_json, info, progress, report_error
 from packager.errors import (
     HandlerFailed,
@@ -21,16 +27,26 @@ from packager.errors import (
 )
 
 
-def _runtime_python(artifact: Path, python: Optional[str], runtime: str, cache_dir: Optional[Path] = None) -> str:
+def _runtime_python(artifact: Path, python: Optional[str], runtime: str, cache_dir: Optional[Path] = None,
+                    expected_profile: Optional[str] = None) -> str:
+    """The interpreter that runs ARTIFACT here: a CPython of the artifact's target version, on a host
+    of its architecture (anything else is refused before a launcher starts)."""
     from packager.artifact.tarball import read_manifest
     from packager.cache import default_cache_dir
     from packager.deps.profile import load_profile
-    from packager.runtime import ensure_image_runtime, find_python, image_runtime_dir
+    from packager.runtime import (
+        check_runs_here,
+        ensure_image_runtime,
+        find_python,
+        image_runtime_dir,
+    )
 
-    py = find_python("3.12", python)
+    manifest = read_manifest(artifact)
+    check_profile(artifact, manifest.target, expected_profile)
+    check_runs_here(manifest.target, str(artifact))
+    py = find_python(str(manifest.target.get("python") or "3.12"), python)
     if runtime == "bare":
         return py
-    manifest = read_manifest(artifact)
     try:
         profile = load_profile(str(manifest.target.get("profile") or "python3.12"))
     except IgniteError:
@@ -59,11 +75,15 @@ def _read_payload(payload: Optional[str]) -> bytes:
 @click.option("-H", "--header", "headers", multiple=True, metavar="NAME: VALUE", help="Extra request header.")
 @click.option("--logs", is_flag=True, help="Show the launcher's output on stderr.")
 @runtime_option
+@profile_check_option
 @python_option
 @json_option
 def invoke(artifact: Path, payload: Optional[str], url_path: str, headers: tuple[str, ...],
-           logs: bool, runtime: str, python: Optional[str], as_json: bool) -> None:
-    """Run ARTIFACT under CPython 3.12, POST a payload, print the response body."""
+           logs: bool, runtime: str, profile: Optional[str], python: Optional[str], as_json: bool) -> None:
+    """Run ARTIFACT under its target's CPython (3.12, 3.13), POST a payload, print the response body.
+
+    An artifact built for another architecture than this host's is refused (exit 12).
+    """
     from packager.invoke import invoke as run_invoke
 
     hdrs: dict[str, str] = {}
@@ -72,7 +92,7 @@ def invoke(artifact: Path, payload: Optional[str], url_path: str, headers: tuple
         if not sep:
             raise UsageError(f"invalid header {h!r}", where="--header", hint="use 'Name: value'")
         hdrs[name.strip()] = value.strip()
-    py = _runtime_python(artifact, python, runtime)
+    py = _runtime_python(artifact, python, runtime, expected_profile=profile)
     result = run_invoke(artifact, _read_payload(payload), py, path=url_path, headers=hdrs)
     r = result.response
     if logs and not as_json:
@@ -109,12 +129,13 @@ def invoke(artifact: Path, payload: Optional[str], url_path: str, headers: tuple
 @click.option("--port", type=int, default=8080, show_default=True)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @runtime_option
+@profile_check_option
 @python_option
-def serve(artifact: Path, port: int, host: str, runtime: str, python: Optional[str]) -> None:
+def serve(artifact: Path, port: int, host: str, runtime: str, profile: Optional[str], python: Optional[str]) -> None:
     """Run ARTIFACT in the foreground until Ctrl-C (signals are passed to the launcher)."""
     from packager.invoke import launcher_argv, launcher_env, unpacked
 
-    py = _runtime_python(artifact, python, runtime)
+    py = _runtime_python(artifact, python, runtime, expected_profile=profile)
     with unpacked(artifact) as u:
         info(f"serving {artifact} on http://{host}:{port} (Ctrl-C to stop)")
         proc = subprocess.Popen(launcher_argv(py), cwd=u.root, env=launcher_env(port, host))

@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
-import platform
 import re
 import shutil
 import ssl
@@ -50,7 +49,7 @@ from packager.deps.piprun import (
 from packager.deps.profile import TargetProfile
 from packager.deps.resolve import Pin
 from packager.errors import FetchError, ResolveError, SdistBuildError, SourceError
-from packager.runtime import PythonRef, clean_env, resolve_python
+from packager.runtime import PythonRef, clean_env, host_machine, resolve_python
 from packager.source.intake import Limits, read_source
 
 Progress = Callable[[str, str], None]
@@ -135,8 +134,9 @@ def _unpack_sdist(sdist: Path, dest: Path) -> Path:
     return dest / tops.pop() if len(tops) == 1 and (dest / next(iter(tops))).is_dir() else dest
 
 
-def _host_builds_for_target() -> bool:
-    return sys.platform == "linux" and platform.machine() in ("x86_64", "AMD64")
+def _host_builds_for_target(profile: TargetProfile) -> bool:
+    """A C extension can be built here for the target only on Linux of the same architecture."""
+    return sys.platform == "linux" and host_machine() == profile.machine
 
 
 class SdistBuilderImpl:
@@ -166,7 +166,8 @@ class SdistBuilderImpl:
                 missing = missing_distribution(res.stderr)
                 if missing and _same_name(missing[0], spec):
                     raise ResolveError(
-                        f"{spec}: no wheel for CPython {self.profile.python_version} linux x86_64 and no sdist",
+                        f"{spec}: no wheel for CPython {self.profile.python_version} linux {self.profile.machine} "
+                        "and no sdist",
                         where="requirements.txt",
                         hint=("check the version: the index has the project but no file of it for the target; "
                               "the package may not exist at that version or may not support the target"),
@@ -219,21 +220,26 @@ class SdistBuilderImpl:
             )
         if self.profile.wheel_tag_rank(wheel.name) is not None:
             return wheel
-        # A C extension built for this host: rebuild with the target interpreter when this host can.
-        py312 = resolve_python(self.python312) if _host_builds_for_target() else None
+        # A C extension built for this host: rebuild with the target interpreter when this host can
+        # (Linux of the target's architecture; never for another one: no cross-compiling).
+        p = self.profile
+        py312 = resolve_python(self.python312) if _host_builds_for_target(p) else None
         if py312:
             shutil.rmtree(out, ignore_errors=True)
             proc = self._run([py312, "-m", "pip", "wheel", "--no-deps", "-w", str(out), str(src)], src)
             wheel = self._built_wheel(out)
-            if proc.returncode == 0 and wheel and self.profile.wheel_tag_rank(wheel.name) is not None:
+            if proc.returncode == 0 and wheel and p.wheel_tag_rank(wheel.name) is not None:
                 return wheel
+        why = (f"this host is {sys.platform} {host_machine()}" if not _host_builds_for_target(p)
+               else f"no CPython {p.python_version} was found to build it with")
         raise SdistBuildError(
-            f"{sdist_name} has a C extension and this host cannot build it for CPython "
-            f"{self.profile.python_version} linux x86_64",
+            f"{sdist_name} has a C extension and cannot be built here for CPython {p.python_version} "
+            f"linux {p.machine} (target {p.name}): {why}",
             where=sdist_name,
-            hint=("build the wheel on a linux x86_64 machine with CPython 3.12 (e.g. in the python:3.12 image: "
-                  "`pip wheel --no-deps -w wheels/ <sdist>`) and pass --wheelhouse wheels/, "
-                  "or pick a version that publishes a manylinux wheel"),
+            hint=(f"build the wheel on a linux {p.machine} machine with CPython {p.python_version} "
+                  f"(e.g. in the {p.image or 'target'} image: `pip wheel --no-deps -w wheels/ <sdist>`) "
+                  "and pass --wheelhouse wheels/, or pick a version that publishes a manylinux wheel"),
+            details={"target": p.name, "machine": p.machine, "host_machine": host_machine()},
         )
 
 

@@ -75,6 +75,16 @@ class TargetProfile:
             out.append(Tag(f"py3{m}", "none", "any"))
         return out
 
+    @property
+    def machine(self) -> str:
+        """The target's CPU architecture as ``platform.machine()`` names it there (x86_64, aarch64)."""
+        return self.markers.get("platform_machine", "x86_64")
+
+    @property
+    def pyc_tag(self) -> str:
+        """The ``__pycache__`` tag of the target interpreter (``cpython-312``)."""
+        return f"cpython-{self.python_version.replace('.', '')}"
+
     def rank_tags(self, tags: Iterable[Tag]) -> Optional[int]:
         """Rank of a wheel's tag set (lower is better), or None when the target cannot use it."""
         ranks = self._ranks()
@@ -112,15 +122,27 @@ class TargetProfile:
             "python": self.python_version,
             "implementation": self.implementation,
             "abi": self.abi,
+            "machine": self.machine,
             "platforms": list(self.platforms),
             "image": self.image,
             "profile_digest": self.digest,
         }
 
 
+def _profiles_dir() -> Path:
+    return Path(str(resources.files("packager.deps") / "profiles"))
+
+
+def builtin_profiles() -> list[str]:
+    """Names of the profiles shipped with the packager (``--profile NAME``)."""
+    return sorted(p.stem for p in _profiles_dir().glob("*.toml"))
+
+
 def _builtin_path(name: str) -> Optional[Path]:
-    ref = resources.files("packager.deps") / "profiles" / f"{name}.toml"
-    return Path(str(ref)) if ref.is_file() else None
+    if "/" in name or "\\" in name or name.startswith("."):
+        return None
+    path = _profiles_dir() / f"{name}.toml"
+    return path if path.is_file() else None
 
 
 def load_profile(name_or_path: Optional[str] = None) -> TargetProfile:
@@ -132,7 +154,7 @@ def load_profile(name_or_path: Optional[str] = None) -> TargetProfile:
         if not path.is_file():
             raise ConfigError(
                 f"unknown target profile {spec!r}", where="--profile",
-                hint=f"use {DEFAULT_PROFILE!r} or the path of a profile .toml file",
+                hint=f"use one of {', '.join(builtin_profiles())} or the path of a profile .toml file",
             )
     raw = path.read_bytes()
     try:

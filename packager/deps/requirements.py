@@ -26,6 +26,8 @@ MAX_LOGICAL = 256 * 1024
 MAX_FILE = 1024 * 1024
 _ENV_VAR = re.compile(r"\$\{[^}]*\}|\$[A-Za-z_][A-Za-z0-9_]*")
 _PREINSTALLED = re.compile(r"^#\s*preinstalled:\s*([A-Za-z0-9][A-Za-z0-9._-]*)==(\S+)", re.MULTILINE)
+#: The target a lock was made for: ``# ignite-profile: NAME`` (and the older ``# Lock for NAME (`` header).
+_PROFILE = re.compile(r"^#\s*(?:ignite-profile:\s*|Lock for )([A-Za-z0-9][A-Za-z0-9._+-]*)", re.MULTILINE)
 _HASH = re.compile(r"--hash[=\s]+(sha256|sha384|sha512):([0-9a-fA-F]+)")
 _REFUSED_OPTIONS = {
     "-e": "editable installs are not allowed",
@@ -82,6 +84,8 @@ class Requirements:
     digest: str
     #: ``# preinstalled: name==version`` lines that ``ignite-pack lock`` writes for the image's pins.
     preinstalled: tuple[tuple[str, str], ...] = ()
+    #: The target profile a lock was made for (``# ignite-profile: NAME``), if it says.
+    profile: Optional[str] = None
 
     @property
     def is_lock(self) -> bool:
@@ -179,5 +183,6 @@ def parse_requirements(data: bytes, path: str = "requirements.txt") -> Requireme
         "\n".join(f"{r.requirement} {' '.join(sorted(r.hashes))}".strip() for r in lines).encode()
     ).hexdigest()
     pre = tuple((str(canonicalize_name(n)), v) for n, v in _PREINSTALLED.findall(text))
-    return Requirements(path, tuple(lines), digest, pre)
+    made_for = _PROFILE.search(text)
+    return Requirements(path, tuple(lines), digest, pre, made_for.group(1) if made_for else None)
 

@@ -34,7 +34,7 @@ from packager.deps.piprun import (
 )
 from packager.deps.profile import TargetProfile
 from packager.deps.requirements import RequirementLine, Requirements
-from packager.errors import IgniteError, ResolveError
+from packager.errors import IgniteError, RequirementsError, ResolveError
 
 Progress = Callable[[str, str], None]
 #: Builds a wheel from the sdist of a requirement string; returns the wheel's path.
@@ -119,8 +119,23 @@ def _skip(name: NormalizedName, version: str, requested: bool, profile: TargetPr
     return SkippedDist(name, version, f"preinstalled on {_image(profile)} ({why})")
 
 
+def check_lock_target(reqs: Requirements, profile: TargetProfile) -> None:
+    """A lock is per target: one made for another profile would vendor the wrong wheels."""
+    if reqs.profile and reqs.profile != profile.name:
+        raise RequirementsError(
+            f"the lock was made for target {reqs.profile!r}, but this build is for {profile.name!r} "
+            f"(CPython {profile.python_version} {profile.machine})",
+            where=reqs.path,
+            hint=(f"build with --profile {reqs.profile}, or make a lock for this target with "
+                  f"`ignite-pack lock --profile {profile.name} -o requirements-{profile.name}.lock` "
+                  "and pass it with --lock"),
+            details={"lock_profile": reqs.profile, "profile": profile.name},
+        )
+
+
 def from_lock(reqs: Requirements, profile: TargetProfile, vendor_anyway: frozenset[str]) -> Resolution:
     """Take a lock as-is: no resolution, hashes required."""
+    check_lock_target(reqs, profile)
     pins: list[Pin] = []
     skipped: list[SkippedDist] = []
     for line in reqs.for_target(profile.markers):
@@ -389,6 +404,7 @@ def resolve(
     part of their closure that must differ from the image's pins (each one a
     :class:`Shadow`, warned about).
     """
+    check_lock_target(reqs, profile)
     vendor_anyway = frozenset(canonicalize_name(n) for n in vendor_anyway)
     # (A lock's pins are checked against the image by from_lock.)
     conflicts = [] if reqs.is_lock else direct_conflicts(reqs, profile, vendor_anyway)

@@ -37,6 +37,8 @@ VERIFY_SCHEMA = "ignite-verify/1"
 
 #: pyc header of CPython 3.12 (``importlib.util.MAGIC_NUMBER`` there); flags 0b01 = unchecked hash (PEP 552).
 PYC_MAGIC_312 = b"\xcb\r\r\n"
+#: The magic number of each target Python version (what its importlib accepts, and nothing else).
+PYC_MAGIC = {"3.12": PYC_MAGIC_312, "3.13": b"\xf3\r\r\n"}
 PYC_UNCHECKED_HASH = 0b01
 
 
@@ -415,20 +417,23 @@ def _strict_checks(
         wheels_checked.append(v.wheel)
     checks.append("wheels")
 
-    # 6. Precompiled files: only when the manifest says so, each next to its source, 3.12 unchecked-hash.
+    # 6. Precompiled files: only when the manifest says so, each next to its source, the target's
+    #    version (its cache tag and magic number), unchecked-hash.
+    version = str(m.target.get("python") or "3.12")
+    suffix = f".cpython-{version.replace('.', '')}.pyc"
     for p in sorted(pycs):
         data = kept[p]
         where = f"member {p!r}"
         if not m.compiled and not p.startswith(f"{LAUNCHER_DIR}/"):  # the launcher ships its own pycs
             raise VerifyError("a .pyc is in an artifact not built with --compile", where=where, hint=_REBUILD)
         d, _, fname = ("/" + p).rpartition("/__pycache__/")
-        stem = fname[: -len(".cpython-312.pyc")]
+        stem = fname[: -len(suffix)]
         src = f"{d.lstrip('/')}/{stem}.py".lstrip("/")
-        if not fname.endswith(".cpython-312.pyc") or src not in expected:
-            raise VerifyError(f"{fname} is not the CPython 3.12 pyc of a file in the artifact", where=where,
+        if not fname.endswith(suffix) or src not in expected:
+            raise VerifyError(f"{fname} is not the CPython {version} pyc of a file in the artifact", where=where,
                               hint=_REBUILD)
-        if data[:4] != PYC_MAGIC_312 or int.from_bytes(data[4:8], "little") != PYC_UNCHECKED_HASH:
-            raise VerifyError("not a CPython 3.12 unchecked-hash pyc", where=where, hint=_REBUILD)
+        if data[:4] != PYC_MAGIC.get(version) or int.from_bytes(data[4:8], "little") != PYC_UNCHECKED_HASH:
+            raise VerifyError(f"not a CPython {version} unchecked-hash pyc", where=where, hint=_REBUILD)
     if pycs:
         checks.append("pycs")
 
