@@ -37,17 +37,27 @@ lint: $(BIN)/.installed
 	@$(BIN)/python -c 'import importlinter' 2>/dev/null || { echo "make lint: import-linter is missing (it needs Python 3.10+; PYTHON=$(PYTHON))" >&2; exit 1; }
 	$(BIN)/lint-imports --no-cache
 
-# Regenerate the launcher's committed CPython 3.12 bytecode after editing launcher/.
+# Regenerate the launcher's committed bytecode (CPython 3.12 and 3.13) after editing launcher/.
 launcher-pyc: $(BIN)/.installed
 	$(BIN)/python -m packager.artifact.embed
 
-# Regenerate the target profiles from the package index (pins kept; add --upgrade to move them):
+# Regenerate the target profiles from the package index (pins kept; `make profiles UPGRADE=--upgrade` moves them):
 # each pinned distribution's dependencies and extras are read from its metadata for the target.
+# The arm64 and 3.13 profiles take the default profile's pins as constraints (the same image
+# release on another architecture or Python), so they move with it. docs/targets.md explains.
+IMAGE_ROOTS := numpy pandas requests httpx pydantic boto3 cloudpickle
+PROFILES_DIR := packager/deps/profiles
+GEN_PROFILE := $(BIN)/python -m packager.deps.profiles.generate --glibc 2.36 --roots $(IMAGE_ROOTS)
+UPGRADE ?=
 profiles: $(BIN)/.installed
-	$(BIN)/python -m packager.deps.profiles.generate --name python3.12 --image python:3.12 \
-		--python 3.12.12 --glibc 2.36 --arch x86_64 \
-		--roots numpy pandas requests httpx pydantic boto3 cloudpickle \
-		-o packager/deps/profiles/python3.12.toml
+	$(GEN_PROFILE) --name python3.12 --image python:3.12 --python 3.12.12 --arch x86_64 $(UPGRADE) \
+		-o $(PROFILES_DIR)/python3.12.toml
+	$(GEN_PROFILE) --name python3.12-arm64 --image python:3.12 --python 3.12.12 --arch aarch64 \
+		--pins-from $(PROFILES_DIR)/python3.12.toml -o $(PROFILES_DIR)/python3.12-arm64.toml
+	$(GEN_PROFILE) --name python3.13 --image python:3.13 --python 3.13.9 --arch x86_64 \
+		--pins-from $(PROFILES_DIR)/python3.12.toml -o $(PROFILES_DIR)/python3.13.toml
+	$(GEN_PROFILE) --name python3.13-arm64 --image python:3.13 --python 3.13.9 --arch aarch64 \
+		--pins-from $(PROFILES_DIR)/python3.12.toml -o $(PROFILES_DIR)/python3.13-arm64.toml
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache

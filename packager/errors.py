@@ -146,7 +146,7 @@ class VerifyError(IgniteError):
 
 
 class RuntimeNotFound(IgniteError):
-    """No usable interpreter for the target (CPython 3.12) was found."""
+    """No usable interpreter for the target's CPython (3.12, 3.13), or the artifact is for another CPU architecture."""
 
     exit_code = 12
     code = "runtime"

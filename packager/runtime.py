@@ -115,7 +115,7 @@ def check_runs_here(target: dict[str, Any], where: str) -> None:
             f"the artifact is built for linux {machine} (target {target.get('profile') or '?'}), "
             f"and this host is {host}: it cannot run here",
             where=where,
-            hint=(f"run it on a {machine} machine (or deploy it to the {machine} image); to try the function "
+            hint=(f"run it on an {machine} machine (or deploy it to the {machine} image); to try the function "
                   f"on this host, build it again for a {host} target (e.g. --profile "
                   f"python{target.get('python') or '3.12'}{'-arm64' if host == 'aarch64' else ''})"),
             details={"artifact_machine": machine, "host_machine": host},
@@ -160,9 +160,9 @@ def find_python(version: str = "3.12", explicit: Optional[str] = None) -> str:
         if probe(explicit, version):
             return explicit
         raise RuntimeNotFound(
-            f"{explicit} is not a working CPython {version}",
+            f"{explicit} is not a working CPython {version} (the target's Python)",
             where="--python",
-            hint=f"pass the path of a CPython {version} interpreter",
+            hint=f"pass the path of a CPython {version} interpreter; the target profile decides the version",
         )
     for cand in _candidates(version):
         if (os.path.exists(cand) or os.sep not in cand) and probe(cand, version):

@@ -17,6 +17,9 @@ Usage (see ``make profiles``)::
         -o packager/deps/profiles/python3.12.toml
 
 An existing output file's pins are kept (used as constraints) unless ``--upgrade``.
+``--pins-from OTHER.toml`` also takes another profile's pins as constraints: the
+arm64 and 3.13 profiles are made with the default profile's pins (the same image
+release on another architecture or Python), so ``make profiles`` moves them together.
 """
 
 from __future__ import annotations
@@ -233,6 +236,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     ap.add_argument("--platform", action="append", default=[], help="explicit platform tags (replace --glibc)")
     ap.add_argument("--roots", nargs="+", required=True, help="what the image installs")
     ap.add_argument("--pin", action="append", default=[], metavar="NAME==VERSION", help="extra constraints")
+    ap.add_argument("--pins-from", action="append", default=[], type=Path, metavar="PROFILE.toml",
+                    help="also constrain to another profile's pins (same image release, another target)")
     ap.add_argument("--upgrade", action="store_true", help="ignore the output file's current pins")
     ap.add_argument("--index-url")
     ap.add_argument("--find-links", action="append", default=[])
@@ -242,6 +247,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     target = Target(ns.name, ns.image, ns.python, tuple(ns.platform or platform_tags(ns.glibc, ns.arch)),
                     target_markers(ns.python, ns.arch))
     constraints = {} if ns.upgrade else _existing_pins(ns.output)
+    for other in ns.pins_from:  # the profile it follows wins over its own older pins
+        constraints.update(_existing_pins(other))
     for pin in ns.pin:
         name, _, version = pin.partition("==")
         constraints[name] = version
