@@ -273,3 +273,28 @@ def test_unknown_profile_names_the_builtin_ones() -> None:
     with pytest.raises(ConfigError) as err:
         load_profile("python3.99")
     assert err.value.hint and DEFAULT_PROFILE in err.value.hint
+
+
+def test_profile_from_config_and_profile_checks_on_artifacts(tmp_path: Path, wheelhouse: Path,
+                                                             profiles: dict[str, Path], hermetic_pip: Path) -> None:
+    src = _source(tmp_path, "plat\n")
+    (src / "ignite.toml").write_text(f'profile = "{profiles["arm"]}"\n')
+    out = tmp_path / "arm.tar.gz"
+    r = run_cli("build", str(src), "-o", str(out), "--offline", "--wheelhouse", str(wheelhouse), "--json",
+                timeout=300)
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert doc["target"]["profile"] == "t312-arm64" and doc["target"]["machine"] == "aarch64"
+    assert doc["vendored"][0]["wheel"].endswith("manylinux_2_17_aarch64.whl")
+    r = run_cli("inspect", str(out))
+    assert r.returncode == 0 and "t312-arm64 — CPython 3.12 linux aarch64" in r.stdout, r.stdout
+    assert run_cli("inspect", str(out), "--profile", str(profiles["arm"])).returncode == 0
+    for cmd in ("inspect", "invoke", "serve"):  # the artifact is not for the default target
+        r = run_cli(cmd, str(out), "--profile", DEFAULT_PROFILE, timeout=120)
+        assert r.returncode == 2, (cmd, r.stderr)
+        assert "'t312-arm64', not 'python3.12'" in r.stderr
+    # The command line wins over the configuration file.
+    r = run_cli("build", str(src), "-o", str(tmp_path / "x86.tar.gz"), "--profile", str(profiles["x86"]),
+                "--offline", "--wheelhouse", str(wheelhouse), "--json", timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["target"]["machine"] == "x86_64"

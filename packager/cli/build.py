@@ -104,6 +104,7 @@ def build(ctx: click.Context, /, source: Path, **_: Any) -> None:
             "vendored": [v.__dict__ for v in m.vendored], "skipped": [s.__dict__ for s in m.skipped],
             "warnings": list(result.warnings),
             "slim": m.slim or None, "sbom": str(p["sbom"]) if p["sbom"] else None,
+            "target": dict(m.target),
         })
         return
     click.echo(str(result.output))
@@ -114,6 +115,7 @@ def build(ctx: click.Context, /, source: Path, **_: Any) -> None:
     info(f"entry {m.entry_module}:{m.entry_function} ({m.convention}"
          f"{f', init {m.entry_init}' if m.entry_init else ''}), "
          f"{len(m.vendored)} vendored, {len(m.skipped)} preinstalled skipped")
+    info(f"target {m.target.get('profile')} (CPython {m.target.get('python')} linux {m.target.get('machine')})")
     if m.slim:
         t = m.slim["total"]
         info(f"slim: left out {t['files']} files, {human_size(t['bytes'])} (patterns: {' '.join(m.slim['patterns'])})")
@@ -159,7 +161,7 @@ def lock(ctx: click.Context, /, source: Path, **_: Any) -> None:
         warn(w)
     if as_json:
         emit_json({"schema": LOCK_SCHEMA, "ok": True, "output": str(result.output), "pins": result.pins,
-                   "digest": result.digest, "warnings": list(result.warnings)})
+                   "digest": result.digest, "warnings": list(result.warnings), "profile": result.profile})
         return
     click.echo(str(result.output))
     info(f"locked {len(result.pins)} distribution(s) for {result.profile} into {result.output}")

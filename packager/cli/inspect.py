@@ -10,7 +10,6 @@ import click
 
 from packager.cli.options import (
     SBOM_FORMATS,
-    _find_312,
     check_profile,
     json_option,
     profile_check_option,
@@ -95,7 +94,7 @@ def inspect_lines(d: dict[str, Any], show_files: bool = False) -> list[str]:
 @click.argument("artifact", type=click.Path(path_type=Path))
 @click.option("--strict", is_flag=True,
               help="Also check vendored RECORD files, the vendored wheels found in the cache or a "
-                   "--wheelhouse, precompiled files, and that the entry parses as Python 3.12.")
+                   "--wheelhouse, precompiled files, and that the entry parses as the target's Python.")
 @click.option("--wheelhouse", "wheelhouses", multiple=True, metavar="DIR",
               type=click.Path(path_type=Path, file_okay=False),
               help="With --strict: also look for the vendored wheels here.")
@@ -113,7 +112,15 @@ def verify(artifact: Path, strict: bool, wheelhouses: tuple[Path, ...], cache_di
 
     root = cache_dir or default_cache_dir()
     dirs = [*wheelhouses, root / "wheels", root / "built"]
-    py: Any = _find_312(python) if python else (lambda: optional_python("3.12"))
+    def target_python() -> Optional[str]:
+        """The artifact's target CPython (3.12, 3.13), looked up only if a check needs one."""
+        from packager.artifact.tarball import read_manifest
+        from packager.runtime import find_python
+
+        version = str(read_manifest(artifact).target.get("python") or "3.12")
+        return find_python(version, python) if python else optional_python(version)
+
+    py: Any = target_python
     report = verify_artifact(artifact, strict=strict, python312=py, wheel_dirs=dirs)
     for w in report.warnings:
         warn(w)
