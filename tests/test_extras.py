@@ -151,6 +151,8 @@ def test_a_transitive_conflict_with_a_pin_names_the_line_and_the_chain(tmp_path:
     # The way out the hint gives works: needsold is vendored with the imgcore it needs.
     result = build(_options(tmp_path, image, "needsold\n", "again", vendor_anyway=frozenset({"needsold"})))
     assert {(v.name, v.version) for v in result.manifest.vendored} == {("needsold", "1.0"), ("imgcore", "1.0")}
+    # The image's imgtop stays and depends on imgcore: the user is told it will see the vendored copy.
+    assert "the image's imgtop uses imgcore: it will import the vendored imgcore 1.0" in result.warnings
 
 
 def test_vendor_anyway_brings_what_must_move_with_it(tmp_path: Path, image: tuple[Path, Path]) -> None:

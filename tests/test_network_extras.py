@@ -82,3 +82,17 @@ def test_an_old_boto3_names_botocore_and_vendor_anyway_moves_it(tmp_path: Path) 
     assert vendored["boto3"] == "1.35.0" and vendored["botocore"].startswith("1.35.")
     for name in vendored:
         assert any(w.startswith(f"{name} {vendored[name]} is vendored and will shadow") for w in doc["warnings"])
+
+
+def test_the_committed_profile_is_what_the_generator_writes(tmp_path: Path) -> None:
+    """The profile is generated, never edited by hand: regenerating it with its own pins changes nothing."""
+    from packager.deps.profile import _builtin_path
+    from packager.deps.profiles import generate
+
+    committed = _builtin_path("python3.12")
+    assert committed is not None
+    fresh = tmp_path / "python3.12.toml"
+    fresh.write_bytes(committed.read_bytes())  # its pins are kept as constraints
+    assert generate.main(["--name", "python3.12", "--image", "python:3.12", "--python", "3.12.12", "--glibc", "2.36",
+                          "--arch", "x86_64", "--roots", *load_profile().preinstalled_roots, "-o", str(fresh)]) == 0
+    assert fresh.read_text() == committed.read_text()
