@@ -181,9 +181,14 @@ CAUSES = {
                   "start-up, index metadata fetched one by one); since 5e13d96 the downloads themselves are parallel "
                   "and in-process (~0.05 s for S1). uv resolves in-process in ~0.2 s. A lock or a cached resolution "
                   "skips this step (the ignite+lock rows; see their status)",
-    "build_sdist": "sdist-only package: a first resolution fails (~0.5 s), the sdist is fetched through pip (~1.7 s), "
-                   "built into a wheel in an isolated build env (~1.4 s, setuptools fetched), then pip resolves again "
-                   "(~0.5 s); uv builds the same sdist in about 1 s",
+    "build_sdist": "sdist-only package: a first resolution fails (~0.5 s), the sdist is fetched through "
+                   "`pip download` (~1.7 s: pip prepares its metadata in an isolated build env, setuptools "
+                   "fetched), built into a wheel in a second isolated build env (~1.4 s, setuptools fetched "
+                   "again), then pip resolves again (~0.5 s); uv builds the same sdist in about 1 s",
+    "granian": "per request the launcher hands the request from its I/O thread to a worker thread (a context "
+               "switch and a GIL hand-off; ~36% of server cycles at c1 are in finish_task_switch), as granian "
+               "hands it from its Rust thread to a Python thread; compare the CPU µs/req column, which is less "
+               "noisy than req/s on this shared machine",
     "build_warm": "a warm build still produces the deployable archive: it writes and sha256-hashes the whole "
                   "~45 MB artifact (~0.23 s), verifies each cached segment's sha256 (~0.07 s), encodes a manifest "
                   "of ~2,800 files and pays ~0.13 s of CLI imports; uv's warm --target install only links/copies "
@@ -193,6 +198,53 @@ CAUSES = {
     "cold_heavy": "the handler's import (scikit-learn + scipy) dominates; the launcher adds the same ~20 ms as for "
                   "hello",
 }
+
+
+#: Where the time goes (issue 18), from profiles taken before the issue 18 changes. Static
+#: text: profiles are not re-taken by the bench (py-spy and perf are not bench dependencies).
+PROFILE = """## Where the time goes (profiles, issue 18)
+
+**Launcher, per request** (hello handler; `py-spy record --threads` at c32 and `perf record -g`
+at c1, server pinned to one core, wrk on the other):
+
+- The Python-level work is small: parsing the head, `Request`/`Job`, the adapter's ctx and
+  `json.dumps`, encoding the response add up to well under 10% of samples at c32.
+- The time is in the kernel and in thread switches. At c1, `perf` puts 36% of the server's
+  cycles in `finish_task_switch` (context switches on this VM: the I/O thread hands each
+  request to a worker thread through `SimpleQueue`, `sem_post` wakes it, the GIL moves between
+  the two threads), another ~9% in wake-ups (`try_to_wake_up`, `sock_def_readable`); CPython's
+  eval loop is ~9%. At c32 `send` (loopback TCP delivers into the client's socket inside the
+  sender's syscall) is ~11% of samples, `SimpleQueue.put` ~8%, `recv` ~6%.
+- Every GIL-releasing syscall on a worker is a possible thread switch: besides `send`, the
+  default request log was one `os.write` per request from the worker, and every execution id
+  was one `getrandom` (`os.urandom(16)`). Issue 18 moved both off the per-request path (log
+  lines batched and written by the I/O thread once per loop turn; ids from a pool of random
+  digits refilled every 128 ids) and builds the response with one `%` format from a prebuilt
+  status+header block. Measured as server CPU per request these save a few per cent (within
+  the noise of this shared machine); the hand-off itself stays, by design: sync handlers run
+  off the I/O thread so probes, limits, time-outs and drain keep working while a handler blocks.
+  Removing the hand-off (running a handler on the I/O thread with a follower thread taking over
+  the loop when it blocks) is the next step and is not done.
+- granian's worker does the same hand-off (Rust I/O thread → Python blocking thread) and, in
+  these runs, uses about as much or more server CPU per request as the launcher (see *CPU
+  µs/req*), with 4× the RSS (two processes).
+
+**Cold build S1** (`pyyaml orjson python-slugify`, all caches empty; progress lines
+time-stamped; loaded machine, so absolute times are high): CLI start-up and imports ~0.45 s,
+**resolution ~2.2 s** (the `pip install --dry-run --report` subprocess: interpreter and pip
+start-up, then each project's index page and metadata fetched one after the other), downloads
+0.16 s (parallel, in-process), install into vendor/ 0.35 s, archive 0.1 s. On an idle machine
+the resolution subprocess is ~0.7 s of the ~1.1 s; uv's whole install is ~0.3 s.
+
+**Cold build S3** (`docopt` sdist-only + `attrs`): first resolution fails on docopt ~2.3 s,
+then **`pip download --no-binary :all: docopt` ~12 s loaded / ~1.7 s idle** — pip prepares
+the sdist's metadata, which creates an isolated build environment and installs setuptools
+into it from the index; then `python -m build --wheel` creates a *second* isolated
+environment and installs setuptools again (~5 s loaded / ~1.4 s idle); then a second full
+resolution (~1.1 s). Three of the four steps exist only because pip is driven as a
+subprocess; the targets of issue 18 for S1/S3 need the resolver in-process (or uv) and one
+cached build environment, which are not done (see the targets table).
+"""
 
 
 def _cause(k: str) -> str:
@@ -206,6 +258,8 @@ def _cause(k: str) -> str:
         return CAUSES["build_warm"]
     if k.startswith("cold start heavy"):
         return CAUSES["cold_heavy"]
+    if k.startswith("req/s") and "granian" in k:
+        return CAUSES["granian"]
     return ""
 
 
@@ -351,7 +405,13 @@ def _how_to_read(w) -> None:
   uvicorn+starlette appears twice: handler in starlette's threadpool (the same semantics as the
   launcher, whose sync handlers never block its I/O loop) and handler called on the event loop
   (faster for a trivial handler, stalls the server on a blocking one).
+  granian (issue 18) runs `--interface wsgi --workers 1` (a supervisor process plus one worker
+  process with Rust runtime threads and Python blocking threads; access log off by default) around
+  the same `_adapter` work (`bench/apps/granian_wsgi.py`). *CPU µs/req* is the server tree's
+  user+system CPU time during the wrk run divided by the requests answered: the work per request,
+  much less sensitive to other load on the shared machine than req/s.
 """)
+    w(PROFILE)
 
 
 def _tool_order(tools: Dict[str, Any]) -> List[str]:
@@ -482,22 +542,24 @@ def _tput(w, data) -> None:
     conns = cfg.get("connections") or [1, 32]
     w(f"{cfg.get('duration_s')} s per run × {cfg.get('rounds')} round(s), wrk -t1, server on core "
       f"{cfg.get('server_cpu')}, wrk on core {cfg.get('client_cpu')}.\n")
-    hdr = "| server | " + " | ".join(f"c{c} req/s | c{c} p50 ms | c{c} p99 ms" for c in conns) + " | RSS MiB (peak) | errors |"
+    hdr = "| server | " + " | ".join(f"c{c} req/s | c{c} p50 ms | c{c} p99 ms | c{c} CPU µs/req" for c in conns) + \
+        " | RSS MiB (peak) | errors |"
     w(hdr)
-    w("|---|" + "---|---|---|" * len(conns) + "---|---|")
+    w("|---|" + "---|---|---|---|" * len(conns) + "---|---|")
     for k, r in (tp.get("rows") or {}).items():
         cells = []
         errs = 0
         for c in conns:
             x = r.get(f"c{c}") or {}
             rps = _g(x, "rps", "median")
-            cells += [NA if rps is None else f"{rps:,.0f}", _f1(_g(x, "p50_ms", "median")), _f1(_g(x, "p99_ms", "median"))]
+            cells += [NA if rps is None else f"{rps:,.0f}", _f1(_g(x, "p50_ms", "median")), _f1(_g(x, "p99_ms", "median")),
+                      _f1(_g(x, "cpu_us_per_req", "median"))]
             errs += x.get("errors") or 0
         rss = _g(r, "rss_mib", "median")
         pk = _g(r, "peak_rss_mib", "median")
         w(f"| {r['label']} | " + " | ".join(cells) + f" | {_f1(rss)} ({_f1(pk)}) | {errs} |")
     for k, why in (tp.get("unavailable") or {}).items():
-        w(f"| {k} | not available: {_cell(why, 300)} |" + " |" * (3 * len(conns) + 1))
+        w(f"| {k} | not available: {_cell(why, 300)} |" + " |" * (4 * len(conns) + 1))
     w("")
     if tp.get("ratios"):
         w("Ratios (launcher req/s ÷ peer req/s, medians): " + ", ".join(f"{k} {_x(v)}" for k, v in tp["ratios"].items()) + "\n")

@@ -416,6 +416,18 @@ def rss_kib(pid: int) -> Dict[str, int]:
     return {"rss_kib": rss, "peak_rss_kib": hwm, "processes": len(tree_pids(pid))}
 
 
+def cpu_ticks(pid: int) -> int:
+    """utime + stime (clock ticks) of the server's whole process tree."""
+    t = 0
+    for p in tree_pids(pid):
+        try:
+            f = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            t += int(f[11]) + int(f[12])
+        except (OSError, IndexError, ValueError):
+            pass
+    return t
+
+
 def wrk(port: int, conns: int, seconds: float) -> Dict[str, Any]:
     argv = ["taskset", "-c", str(CLIENT_CPU), "wrk", "-t1", f"-c{conns}", f"-d{max(1, int(round(seconds)))}s",
             "--latency", "-s", str(APPS / "post.lua"), f"http://127.0.0.1:{port}/"]
@@ -478,7 +490,11 @@ def throughput(cfg: Dict[str, Any], arts: Dict[str, Any], hd: Dict[str, Path]) -
             wrk(port, 8, cfg["wrk_warmup"])   # warm-up, discarded
             for c in conns:
                 log(f"wrk round {rnd + 1} {key} c{c} {cfg['wrk_seconds']}s")
+                t0_cpu = cpu_ticks(p.pid)
                 r = wrk(port, c, cfg["wrk_seconds"])
+                if r.get("ok") and r.get("requests"):
+                    # Server CPU per request: less sensitive to other load on the machine than req/s.
+                    r["cpu_us_per_req"] = (cpu_ticks(p.pid) - t0_cpu) * 1e6 / os.sysconf("SC_CLK_TCK") / r["requests"]
                 r.update(rss_kib(p.pid))
                 runs[key][c].append(r)
             rss[key].append(rss_kib(p.pid))
@@ -494,6 +510,7 @@ def throughput(cfg: Dict[str, Any], arts: Dict[str, Any], hd: Dict[str, Path]) -
                 "rps": stats(r["rps"] for r in ok),
                 "p50_ms": stats(r["p50_ms"] for r in ok),
                 "p99_ms": stats(r["p99_ms"] for r in ok),
+                "cpu_us_per_req": stats(r["cpu_us_per_req"] for r in ok if r.get("cpu_us_per_req")),
                 "errors": sum(r["errors"] for r in ok),
                 "failed_runs": [r.get("error") for r in runs[key][c] if not r.get("ok")][:2],
             }
