@@ -221,3 +221,28 @@ def test_access_lines_are_batched_in_whole_lines_within_pipe_buf() -> None:
         server.poller.close()
         os.close(server.wake_r)
         os.close(server.wake_w)
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_BATCH"), reason="SCHED_BATCH is Linux-only")
+def test_pool_workers_run_sched_batch() -> None:
+    import threading
+
+    from launcher.pool import Job, ThreadPool
+
+    done = threading.Event()
+    seen: list[int] = []
+
+    def invoke(req: protocol.Request) -> protocol.Response:
+        return protocol.Response(200, [], str(os.sched_getscheduler(0)).encode())
+
+    def finish(job: Job, resp: protocol.Response) -> None:
+        seen.append(int(resp.body))
+        done.set()
+
+    pool = ThreadPool(invoke, finish, 1)
+    req = protocol.Request("POST", "/", "", [], b"", "id", "f", "o")
+    pool.submit(Job(None, req, True, 0.0, float("inf")))
+    assert done.wait(5)
+    assert seen == [os.SCHED_BATCH]
+    assert os.sched_getscheduler(0) != os.SCHED_BATCH  # only the workers, not the caller
+    pool.q.put(None)
