@@ -391,6 +391,13 @@ def test_classify_names_every_index_asked_and_puts_what_to_fix_first() -> None:
     # A project one index serves explains nothing about a failure: no index error then.
     assert classify([Probe(a, "demo", 200, None, "", True, 5), Probe(b, "demo", 503, None, "", False, 5)],
                     where="requirements.txt") is None
+    # The cause of an unreachable index, from what requests/urllib3 said.
+    dns = classify([Probe(b, "demo", None, "unreachable", "NameResolutionError(... [Errno -2] Name or service "
+                          "not known)", False, 5)], where="requirements.txt")
+    assert dns is not None and dns.exit_code == 19 and dns.details["cause"] == "the host name does not resolve (DNS)"
+    slow = classify([Probe(b, "demo", None, "unreachable", "ConnectTimeoutError(... timed out)", False, 5)],
+                    where="requirements.txt")
+    assert slow is not None and "is unreachable: the connection timed out" in slow.message
     bad_gateway = classify([Probe(a, "demo", 502, None, "", True, 5)], where="requirements.txt")
     assert isinstance(bad_gateway, IndexServerError) and bad_gateway.details["retried"] is False
     assert "pip did not retry it (pip retries only HTTP 500, 503, 520 and 527)" in bad_gateway.message
