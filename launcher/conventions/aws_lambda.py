@@ -42,6 +42,7 @@ from ..protocol import (
     error_response,
     is_coroutine_function,
 )
+from ._http import header_value, proxy_headers, status_code, utf8_text
 from .nuclio import canonical, query_pairs
 from .yandex import memory_limit_mb, request_time, timeout_s
 
@@ -56,11 +57,6 @@ if TYPE_CHECKING:  # ``typing`` costs ~6 ms of start-up; annotations are strings
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 
 _TEXT_SUBTYPES = ("json", "xml", "javascript")
-
-
-def _utf8(raw: str) -> str:
-    """A latin-1 str from the core -> the UTF-8 text the client sent."""
-    return raw if raw.isascii() else raw.encode("latin-1", "replace").decode("utf-8", "replace")
 
 
 def is_text(content_type: Optional[str]) -> bool:
@@ -101,7 +97,7 @@ def event_v2(req: Request, now: float) -> Dict[str, Any]:
     headers: Dict[str, str] = {}
     cookies: List[str] = []
     for k, v in req.headers:
-        value = _utf8(v)
+        value = utf8_text(v)
         if k == "cookie":
             cookies.extend(c.strip() for c in value.split(";") if c.strip())
             continue
@@ -112,12 +108,12 @@ def event_v2(req: Request, now: float) -> Dict[str, Any]:
         query[key] = f"{query[key]},{val}" if key in query else val
     body, b64 = body_field(req, headers.get("content-type"))
     domain, prefix = _host_parts(headers)
-    path = _utf8(req.path)
+    path = utf8_text(req.path)
     event: Dict[str, Any] = {
         "version": "2.0",
         "routeKey": "$default",
         "rawPath": path,
-        "rawQueryString": _utf8(req.query),
+        "rawQueryString": utf8_text(req.query),
     }
     if cookies:
         event["cookies"] = cookies
@@ -153,7 +149,7 @@ def event_v1(req: Request, now: float) -> Dict[str, Any]:
     headers: Dict[str, str] = {}
     multi: Dict[str, List[str]] = {}
     for k, v in req.headers:
-        name, value = canonical(k), _utf8(v)
+        name, value = canonical(k), utf8_text(v)
         headers[name] = value  # 1.0: the single-value map holds the last value
         multi.setdefault(name, []).append(value)
     query: Dict[str, str] = {}
@@ -164,7 +160,7 @@ def event_v1(req: Request, now: float) -> Dict[str, Any]:
         multi_query.setdefault(key, []).append(val)
     body, b64 = body_field(req, headers.get("Content-Type"))
     domain, prefix = _host_parts(headers)
-    path = _utf8(req.path)
+    path = utf8_text(req.path)
     return {
         "version": "1.0",
         "resource": path,
@@ -258,22 +254,6 @@ def static_context() -> Dict[str, Any]:
     }
 
 
-def _header_value(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
-def _status(value: Any) -> int:
-    if isinstance(value, str) and value.isdigit():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or not 100 <= value <= 599:
-        raise ValueError(f"statusCode must be an integer 100..599, not {value!r}")
-    return value
-
-
 def _body(result: Dict[str, Any]) -> Tuple[bytes, Header]:
     body = result.get("body")
     if body is None:
@@ -299,22 +279,14 @@ def encode(result: Any, version: str = "2.0") -> Response:
                 f"got {type(result).__name__}"
             )
         return Response(200, [CT_JSON], dumps(result))
-    status = _status(result["statusCode"])
+    status = status_code(result["statusCode"])
     data, ct = _body(result)
-    headers: List[Header] = []
-    if version == "1.0":
-        for key, values in (result.get("multiValueHeaders") or {}).items():
-            for value in values if isinstance(values, (list, tuple)) else [values]:
-                headers.append((str(key), _header_value(value)))
-    multi_names = {k.lower() for k, _ in headers}
-    for key, value in (result.get("headers") or {}).items():
-        if str(key).lower() not in multi_names:
-            headers.append((str(key), _header_value(value)))
+    headers = proxy_headers(result, multi=version == "1.0")
     if version != "1.0":
         cookies = result.get("cookies") or []
         if isinstance(cookies, str):
             cookies = [cookies]
-        headers.extend(("Set-Cookie", _header_value(c)) for c in cookies)
+        headers.extend(("Set-Cookie", header_value(c)) for c in cookies)
     if not any(k.lower() == "content-type" for k, _ in headers):
         headers.insert(0, ct)
     return Response(status, headers, data)

@@ -34,6 +34,7 @@ from ..protocol import (
     is_coroutine_function,
     json_response,
 )
+from ._http import status_code, utf8_text
 from .nuclio import canonical, query_pairs
 
 TYPE_CHECKING = False
@@ -47,11 +48,6 @@ if TYPE_CHECKING:  # ``typing`` costs ~6 ms of start-up; annotations are strings
 METHODS = ("GET", "PUT", "POST", "PATCH", "DELETE")
 
 CT_HTML: Header = ("Content-Type", "text/html; charset=utf-8")
-
-
-def _utf8(raw: str) -> str:
-    """A latin-1 str from the core -> the UTF-8 text the client sent."""
-    return raw if raw.isascii() else raw.encode("latin-1", "replace").decode("utf-8", "replace")
 
 
 _CANONICAL: Dict[str, str] = {}
@@ -158,7 +154,7 @@ class Event:
     def __init__(self, req: Request) -> None:
         self.body: bytes = req.body
         self.method: str = req.method
-        self.path: str = _utf8(req.path)
+        self.path: str = utf8_text(req.path)
         self._req = req
         self._headers: Optional[Headers] = None
         self._query: Optional[Query] = None
@@ -166,7 +162,7 @@ class Event:
     @property
     def headers(self) -> Headers:
         if self._headers is None:
-            self._headers = Headers([(k, _utf8(v)) for k, v in self._req.headers])
+            self._headers = Headers([(k, utf8_text(v)) for k, v in self._req.headers])
         return self._headers
 
     @headers.setter
@@ -209,14 +205,6 @@ def _body(body: Any) -> Tuple[bytes, Optional[Header]]:
     return str(body).encode("utf-8"), CT_HTML
 
 
-def _status(value: Any) -> int:
-    if isinstance(value, str) and value.isdigit():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or not 100 <= value <= 599:
-        raise ValueError(f"statusCode must be an integer 100..599, not {value!r}")
-    return value
-
-
 def _respond(status: int, data: bytes, ct: Optional[Header], headers: List[Header]) -> Response:
     if ct is not None and not any(k.lower() == "content-type" for k, _ in headers):
         headers.insert(0, ct)
@@ -228,13 +216,13 @@ def encode(result: Any) -> Response:
     if result is None:
         return _respond(200, b"", CT_HTML, [])
     if isinstance(result, dict):
-        status = _status(result.get("statusCode", 200))
+        status = status_code(result.get("statusCode", 200))
         data, ct = _body(result["body"]) if "body" in result else (b"", CT_HTML)
         return _respond(status, data, ct, _headers(result.get("headers")))
     if isinstance(result, tuple) and 2 <= len(result) <= 3:
         data, ct = _body(result[0])
         headers = _headers(result[2]) if len(result) == 3 else []
-        return _respond(_status(result[1]), data, ct, headers)
+        return _respond(status_code(result[1]), data, ct, headers)
     if isinstance(result, (str, bytes, bytearray, list)):
         data, ct = _body(result)
         return _respond(200, data, ct, [])

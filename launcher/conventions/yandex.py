@@ -43,6 +43,7 @@ from ..protocol import (
     error_response,
     is_coroutine_function,
 )
+from ._http import proxy_headers, status_code, utf8_text
 from .nuclio import canonical, query_pairs
 
 TYPE_CHECKING = False
@@ -53,11 +54,6 @@ if TYPE_CHECKING:  # ``typing`` costs ~6 ms of start-up; annotations are strings
     Header = Tuple[str, str]
 
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-
-
-def _utf8(raw: str) -> str:
-    """A latin-1 str from the core -> the UTF-8 text the client sent."""
-    return raw.encode("latin-1", "replace").decode("utf-8", "replace")
 
 
 def request_time(epoch: float) -> str:
@@ -86,7 +82,7 @@ def http_event(req: Request, now: float) -> Dict[str, Any]:
     headers: Dict[str, str] = {}
     multi: Dict[str, List[str]] = {}
     for k, v in req.headers:
-        name, value = canonical(k), _utf8(v)
+        name, value = canonical(k), utf8_text(v)
         headers[name] = f"{headers[name]}, {value}" if name in headers else value
         multi.setdefault(name, []).append(value)
     query: Dict[str, str] = {}
@@ -162,23 +158,11 @@ class Context:
         return max(0, self.deadline_ms - int(time.time() * 1000))
 
 
-def _header_value(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
 def encode(result: Any) -> Response:
     """Map the handler's return value to a Response (see the module docstring)."""
     if not (isinstance(result, dict) and "statusCode" in result):
         return Response(200, [CT_JSON], dumps(result))
-    status = result["statusCode"]
-    if isinstance(status, str) and status.isdigit():
-        status = int(status)
-    if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:
-        raise ValueError(f"statusCode must be an integer 100..599, not {status!r}")
+    status = status_code(result["statusCode"])
     body = result.get("body")
     b64 = result.get("isBase64Encoded") is True
     if body is None:
@@ -195,14 +179,7 @@ def encode(result: Any) -> Response:
         data, ct = bytes(body), CT_BYTES
     else:  # not a string: JSON, rather than failing a handler that returns a dict body
         data, ct = dumps(body), CT_JSON
-    headers: List[Header] = []
-    for key, values in (result.get("multiValueHeaders") or {}).items():
-        for value in values if isinstance(values, (list, tuple)) else [values]:
-            headers.append((str(key), _header_value(value)))
-    multi_names = {k.lower() for k, _ in headers}
-    for key, value in (result.get("headers") or {}).items():
-        if str(key).lower() not in multi_names:
-            headers.append((str(key), _header_value(value)))
+    headers = proxy_headers(result, multi=True)
     if not any(k.lower() == "content-type" for k, _ in headers):
         headers.insert(0, ct)
     return Response(status, headers, data)
