@@ -132,7 +132,8 @@ def verify(artifact: Path, strict: bool, wheelhouses: tuple[Path, ...], cache_di
     click.echo(f"ok: {artifact}: {report.files_checked} files match the manifest")
     if strict:
         click.echo(f"ok: strict: {report.records_checked} RECORD file(s), {len(report.wheels_checked)} "
-                   f"cached wheel(s), {report.pycs_checked} pyc(s), entry parses as Python 3.12")
+                   f"cached wheel(s), {report.pycs_checked} pyc(s), entry parses as Python "
+                   f"{report.info.manifest.target.get('python') or '3.12'}")
 
 
 @click.command()
