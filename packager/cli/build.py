@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import click
 
@@ -25,10 +25,28 @@ from packager.cli.options import (
 )
 from packager.cli.output import emit_json, human_size, info, progress, warn
 
+if TYPE_CHECKING:
+    from packager.options import BuildOptions
+
 BUILD_SCHEMA = "ignite-build/1"
 
 
 LOCK_SCHEMA = "ignite-lock/1"
+
+
+def _options(p: dict[str, Any], source: Path, output: Path, **rest: Any) -> BuildOptions:
+    """The BuildOptions of what build and lock share (entry, target, indexes, cache), plus *rest*."""
+    from packager.options import BuildOptions
+    from packager.source.checks import EntryPoint
+
+    return BuildOptions(
+        source=source, output=output,
+        entry=EntryPoint.parse(p["entry"]) if p["entry"] else None, convention=p["convention"], init=p["init"],
+        profile=p["profile"], python312=_find_312(p["python"], p["profile"]),
+        index=index_config(p["index_url"], p["extra_index_urls"], p["wheelhouses"], p["offline"]),
+        cache_dir=p["cache_dir"], wheelhouses=tuple(p["wheelhouses"]), vendor_anyway=frozenset(p["vendor_anyway"]),
+        **rest,
+    )
 
 
 @click.command()
@@ -63,8 +81,6 @@ def build(ctx: click.Context, /, source: Path, **_: Any) -> None:
     SOURCE; flags given on the command line win.
     """
     from packager.build import build as run_build
-    from packager.options import BuildOptions
-    from packager.source.checks import EntryPoint
 
     p, config_path = apply_config(ctx, source)
     if config_path:
@@ -73,16 +89,10 @@ def build(ctx: click.Context, /, source: Path, **_: Any) -> None:
         from packager.inspect.sbom import require_library
 
         require_library(p["sbom_format"])  # before any work: a missing extra is found at once
-    options = BuildOptions(
-        source=source, output=p["output"],
-        entry=EntryPoint.parse(p["entry"]) if p["entry"] else None,
-        convention=p["convention"], init=p["init"], profile=p["profile"], python312=_find_312(p["python"], p["profile"]),
-        level=p["level"],
+    options = _options(
+        p, source, p["output"], level=p["level"],
         max_size=parse_size(p["max_size"]) if p["max_size"] else None,
-        index=index_config(p["index_url"], p["extra_index_urls"], p["wheelhouses"], p["offline"]),
-        cache_dir=p["cache_dir"], wheelhouses=tuple(p["wheelhouses"]), lock=p["lock"],
-        vendor_anyway=frozenset(p["vendor_anyway"]), refresh=p["refresh"], compile=p["compile"],
-        slim=slim_settings(p),
+        lock=p["lock"], refresh=p["refresh"], compile=p["compile"], slim=slim_settings(p),
     )
     result = run_build(options, progress)
     if p["sbom"]:
@@ -138,28 +148,15 @@ def build(ctx: click.Context, /, source: Path, **_: Any) -> None:
 def lock(ctx: click.Context, /, source: Path, **_: Any) -> None:
     """Lock SOURCE's requirements.txt for the target: exact versions and hashes (pip-tools)."""
     from packager.lock import lock_source
-    from packager.options import BuildOptions
-    from packager.source.checks import EntryPoint
 
     p, _config_path = apply_config(ctx, source)
     output: Optional[Path] = p["lock_output"]
-    profile, python, cache_dir, as_json = p["profile"], p["python"], p["cache_dir"], p["as_json"]
-    index_url, extra_index_urls, wheelhouses, offline = (p["index_url"], p["extra_index_urls"],
-                                                         p["wheelhouses"], p["offline"])
-    vendor_anyway = p["vendor_anyway"]
     if output is None:
         output = (source / "requirements.lock") if source.is_dir() else Path("requirements.lock")
-    options = BuildOptions(
-        source=source, output=output, profile=profile, python312=_find_312(python, profile),
-        entry=EntryPoint.parse(p["entry"]) if p["entry"] else None, convention=p["convention"], init=p["init"],
-        index=index_config(index_url, extra_index_urls, wheelhouses, offline),
-        cache_dir=cache_dir, wheelhouses=tuple(wheelhouses), vendor_anyway=frozenset(vendor_anyway),
-        refresh=True,
-    )
-    result = lock_source(options, progress)
+    result = lock_source(_options(p, source, output, refresh=True), progress)
     for w in result.warnings:
         warn(w)
-    if as_json:
+    if p["as_json"]:
         emit_json({"schema": LOCK_SCHEMA, "ok": True, "output": str(result.output), "pins": result.pins,
                    "digest": result.digest, "warnings": list(result.warnings), "profile": result.profile})
         return
