@@ -116,7 +116,7 @@ def check_runs_here(target: dict[str, Any], where: str) -> None:
             f"and this host is {host}: it cannot run here",
             where=where,
             hint=(f"run it on an {machine} machine (or deploy it to the {machine} image); to try the function "
-                  f"on this host, build it again for a {host} target (e.g. --profile "
+                  f"on this host, build it again for its architecture, {host} (e.g. --profile "
                   f"python{target.get('python') or '3.12'}{'-arm64' if host == 'aarch64' else ''})"),
             details={"artifact_machine": machine, "host_machine": host},
         )
