@@ -19,18 +19,9 @@ from packager.deps.profile import load_profile
 from packager.deps.profiles import generate
 from packager.errors import ResolveError
 from packager.options import BuildOptions
+from tests.ci_helpers import source
 from tests.conftest import run_cli
 from tests.wheelhouse import LoopbackIndex, make_wheel
-
-HANDLER = "def handler(payload, ctx):\n    return 'ok'\n"
-
-
-def _source(tmp_path: Path, requirements: str, name: str = "src") -> Path:
-    src = tmp_path / name
-    src.mkdir()
-    (src / "handler.py").write_text(HANDLER)
-    (src / "requirements.txt").write_text(requirements)
-    return src
 
 
 @pytest.fixture
@@ -64,7 +55,7 @@ def image(tmp_path: Path, hermetic_pip: Path) -> tuple[Path, Path]:
 def _options(tmp_path: Path, image: tuple[Path, Path], requirements: str, name: str = "src",
              **kw: object) -> BuildOptions:
     wh, profile = image
-    return BuildOptions(source=_source(tmp_path, requirements, name), output=tmp_path / f"{name}.tar.gz",
+    return BuildOptions(source=source(tmp_path, name, requirements), output=tmp_path / f"{name}.tar.gz",
                         profile=str(profile), index=IndexConfig(find_links=(str(wh),), offline=True),
                         wheelhouses=(wh,), **kw)  # type: ignore[arg-type]
 
@@ -107,7 +98,7 @@ def test_an_extra_that_adds_a_preinstalled_package_skips_it(tmp_path: Path, imag
 
 def test_lock_with_extras_pins_what_the_extra_adds(tmp_path: Path, image: tuple[Path, Path]) -> None:
     wh, profile = image
-    src = _source(tmp_path, "imgpkg[fast]\n")
+    src = source(tmp_path, requirements="imgpkg[fast]\n")
     with LoopbackIndex(wh) as index:
         r = run_cli("lock", str(src), "--profile", str(profile), "--index-url", index.url, "--json", timeout=300)
         assert r.returncode == 0, r.stderr
@@ -125,7 +116,7 @@ def test_lock_with_extras_pins_what_the_extra_adds(tmp_path: Path, image: tuple[
 
 def test_pip_warnings_reach_the_user_the_json_and_the_manifest(tmp_path: Path, image: tuple[Path, Path]) -> None:
     wh, profile = image
-    src = _source(tmp_path, "imgdep[nosuch]\n")  # imgdep declares no extras: pip warns
+    src = source(tmp_path, requirements="imgdep[nosuch]\n")  # imgdep declares no extras: pip warns
     out = tmp_path / "a.tar.gz"
     r = run_cli("build", str(src), "-o", str(out), "--profile", str(profile), "--offline", "--wheelhouse", str(wh),
                 "--json")
@@ -186,7 +177,7 @@ def test_vendor_anyway_blocked_by_the_users_own_pin_names_it(tmp_path: Path, ima
 
 def test_lock_with_vendor_anyway_locks_the_moved_members(tmp_path: Path, image: tuple[Path, Path]) -> None:
     wh, profile = image
-    src = _source(tmp_path, "imgtop==1.0\n")
+    src = source(tmp_path, requirements="imgtop==1.0\n")
     with LoopbackIndex(wh) as index:
         r = run_cli("lock", str(src), "--profile", str(profile), "--index-url", index.url, "--vendor-anyway",
                     "imgtop", "--json", timeout=300)

@@ -17,6 +17,7 @@ from packager.deps.profile import DEFAULT_PROFILE, builtin_profiles, load_profil
 from packager.errors import RequirementsError, RuntimeNotFound, SdistBuildError
 from packager.options import BuildOptions
 from packager.runtime import check_runs_here, host_machine
+from tests.ci_helpers import source
 from tests.conftest import run_cli
 from tests.wheelhouse import make_sdist, make_wheel
 
@@ -76,11 +77,7 @@ def wheelhouse(tmp_path: Path) -> Path:
 
 
 def _source(tmp_path: Path, requirements: str, name: str = "src") -> Path:
-    src = tmp_path / name
-    src.mkdir()
-    (src / "handler.py").write_text(HANDLER)
-    (src / "requirements.txt").write_text(requirements)
-    return src
+    return source(tmp_path, name, requirements, files={"handler.py": HANDLER})
 
 
 REQS = ('plat\nx86only; platform_machine == "x86_64"\narmonly; platform_machine == "aarch64"\n'
