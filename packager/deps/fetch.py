@@ -36,7 +36,6 @@ from packager.deps.indexes import (
     configured_index_urls,
     credentials_for,
     diagnose,
-    redact_text,
     saw_no_versions,
 )
 from packager.deps.piprun import (
@@ -172,7 +171,7 @@ class SdistBuilderImpl:
                         hint=("check the version: the index has the project but no file of it for the target; "
                               "the package may not exist at that version or may not support the target"),
                     )
-                raise FetchError(f"could not download the sdist of {spec}:\n" + redact_text(last_error(res.stderr)),
+                raise FetchError(f"could not download the sdist of {spec}:\n" + last_error(res.stderr),
                                  where=spec, hint="check the index settings and the network")
             sdists = sorted((work / "dl").iterdir())
             if not sdists:
@@ -348,7 +347,7 @@ def fetch(pins: Sequence[Pin], profile: TargetProfile, *, index: IndexConfig, ca
                     if failure:
                         raise failure
                 if not absent:
-                    raise FetchError("download failed:\n" + redact_text(last_error(res.stderr)), where="fetch",
+                    raise FetchError("download failed:\n" + last_error(res.stderr), where="fetch",
                                      hint="check the index settings and the network; hashes must match the lock")
                 # pip stops at the first pin with no wheel for the target: leave that one to the
                 # sdist path below and download the others.
