@@ -16,26 +16,26 @@ REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "fixtures"
 
 
+def _required_python(version: str) -> str:
+    """A real CPython *version*. Skips locally when missing; fails under CI=true (the README promises it)."""
+    try:
+        return find_python(version)
+    except RuntimeNotFound as exc:
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(f"CPython {version} is required under CI: {exc.message}")
+        pytest.skip(f"CPython {version} not available: {exc.message}")
+
+
 @pytest.fixture(scope="session")
 def python312() -> str:
     """A real CPython 3.12. Skips locally when missing; fails under CI=true."""
-    try:
-        return find_python("3.12")
-    except RuntimeNotFound as exc:
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(f"CPython 3.12 is required under CI: {exc.message}")
-        pytest.skip(f"CPython 3.12 not available: {exc.message}")
+    return _required_python("3.12")
 
 
 @pytest.fixture(scope="session")
 def python313() -> str:
     """A real CPython 3.13 (the python3.13 profiles' target). Skips locally when missing; fails under CI=true."""
-    try:
-        return find_python("3.13")
-    except RuntimeNotFound as exc:
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(f"CPython 3.13 is required under CI: {exc.message}")
-        pytest.skip(f"CPython 3.13 not available: {exc.message}")
+    return _required_python("3.13")
 
 
 @pytest.fixture
