@@ -112,7 +112,7 @@ def reject(self: Server, conn: Conn, err: HTTPError) -> None:
 
 def sweep(self: Server, now: float) -> None:
     if self.held and now >= self.startup_deadline and self.app.state == App.STARTING:
-        startup_overdue(self)
+        answer_held_overdue(self)
     for job in list(self.inflight):
         if job.deadline <= now:
             self._timeout(job)
@@ -225,7 +225,7 @@ def _answer_held(self: Server, status: int, obj: Any, extra: List[Header]) -> No
                 answer(self, job, status, obj, extra)
 
 
-def startup_overdue(self: Server) -> None:
+def answer_held_overdue(self: Server) -> None:
     """IGNITE_STARTUP_TIMEOUT_S passed with the import still running: stop holding requests."""
     message = self.startup_overdue()
     self.log.warning(f"{message}; answering {len(self.held)} held request(s) with 503")
