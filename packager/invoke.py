@@ -127,17 +127,41 @@ class InvokeResult:
     manifest: Manifest
 
 
+def default_content_type(payload: bytes) -> str:
+    """What ``curl`` users expect a body to be labelled: JSON when it parses as JSON, text
+    when it is UTF-8, else bytes."""
+    try:
+        text = payload.decode("utf-8")
+    except UnicodeDecodeError:
+        return "application/octet-stream"
+    try:
+        json.loads(text)
+    except ValueError:
+        return "text/plain; charset=utf-8"
+    return "application/json"
+
+
 def invoke(
     artifact: Path,
     payload: bytes,
     python: str,
     *,
     path: str = "/",
+    method: str = "POST",
     headers: Optional[dict[str, str]] = None,
     env: Optional[dict[str, str]] = None,
     timeout: float = 300.0,
 ) -> InvokeResult:
-    """Unpack, start the launcher under *python*, POST *payload*, stop, clean up."""
+    """Unpack, start the launcher under *python*, send one request, stop, clean up.
+
+    Without a Content-Type in *headers*, one is chosen from the payload (see
+    ``default_content_type``): handlers written for platforms that read
+    ``headers["content-type"]`` (AWS's own Lambda examples do) would otherwise fail on a
+    plain ``invoke -p '{...}'``.
+    """
+    headers = dict(headers or {})
+    if payload and not any(k.lower() == "content-type" for k in headers):
+        headers["Content-Type"] = default_content_type(payload)
     with unpacked(artifact) as u, tempfile.TemporaryFile() as log:
         port = free_port()
         proc = subprocess.Popen(
@@ -147,7 +171,7 @@ def invoke(
         try:
             wait_ready(proc, port, log)
             try:
-                resp = request(port, "POST", path, body=payload, headers=headers, timeout=timeout)
+                resp = request(port, method, path, body=payload or None, headers=headers, timeout=timeout)
             except OSError as exc:
                 raise InvokeError(
                     f"request failed: {exc}", where="launcher", hint="its output:\n" + _tail(log),

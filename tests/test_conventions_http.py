@@ -404,3 +404,39 @@ def test_invoke_exits_nonzero_on_a_400_and_prints_the_body(python312: str, tmp_p
     assert (out["ok"], out["status"], out["body"]) == (False, 400, {"error": "Bad request"})
     r = run_cli("invoke", str(artifact), "--python", python312, "--runtime", "bare", "--path", "/created")
     assert r.returncode == 0 and r.stdout == "Object successfully created\n"
+
+
+# ------------------------------------------------------------------ invoke as a user types it
+
+
+def test_invoke_labels_a_json_payload_so_the_lambda_example_works_without_h(python312: str,
+                                                                             tmp_path: Path) -> None:
+    """AWS's example reads event["headers"]["content-type"]: a plain `invoke -p '{...}'` must set it."""
+    artifact, _ = build(CONV / "lambda", tmp_path / "a.tar.gz", "lambda")
+    r = invoke_json(artifact, python312, "-p", '{"example": "test"}')
+    assert r["status"] == 201
+    assert r["body"]["contentType"] == "application/json"
+    assert r["body"]["isBase64Encoded"] is False
+    # An explicit Content-Type is kept as given.
+    r = invoke_json(artifact, python312, "-p", '{"example": "test"}', "-H", "content-type: text/x-custom")
+    assert r["body"]["contentType"] == "text/x-custom"
+
+
+def test_invoke_method_option_reaches_the_handler(python312: str, tmp_path: Path) -> None:
+    artifact, _ = build(CONV / "openfaas-http", tmp_path / "a.tar.gz", "openfaas-http")
+    r = run_cli("invoke", str(artifact), "--python", python312, "--runtime", "bare", "--path", "/method",
+                "-X", "get")
+    assert r.returncode == 0 and r.stdout == "GET request\n"
+    r = run_cli("invoke", str(artifact), "--python", python312, "--runtime", "bare", "--path", "/method")
+    assert r.returncode == 17 and r.stdout == "Method not allowed\n"
+
+
+@pytest.mark.parametrize(("payload", "ctype"), [
+    (b'{"a": 1}', "application/json"),
+    (b"[1, 2]", "application/json"),
+    (b"hello", "text/plain; charset=utf-8"),
+    (b"\x89PNG\x00", "application/octet-stream"),
+])
+def test_default_content_type(payload: bytes, ctype: str) -> None:
+    from packager.invoke import default_content_type
+    assert default_content_type(payload) == ctype

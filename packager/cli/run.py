@@ -71,16 +71,22 @@ def _read_payload(payload: Optional[str]) -> bytes:
 @click.command()
 @click.argument("artifact", type=click.Path(path_type=Path))
 @click.option("-p", "--payload", metavar="DATA|@FILE|-", help="Request body (a string, @file, or - for stdin).")
-@click.option("--path", "url_path", default="/", show_default=True, help="Request path.")
-@click.option("-H", "--header", "headers", multiple=True, metavar="NAME: VALUE", help="Extra request header.")
+@click.option("--path", "url_path", default="/", show_default=True, help="Request path (with a query string).")
+@click.option("-X", "--method", default="POST", show_default=True,
+              type=click.Choice(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"], case_sensitive=False),
+              help="Request method (the convention decides which methods reach the handler).")
+@click.option("-H", "--header", "headers", multiple=True, metavar="NAME: VALUE",
+              help="Extra request header. Without a Content-Type, a payload is sent as "
+                   "application/json when it parses as JSON, else as UTF-8 text or bytes.")
 @click.option("--logs", is_flag=True, help="Show the launcher's output on stderr.")
 @runtime_option
 @profile_check_option
 @python_option
 @json_option
-def invoke(artifact: Path, payload: Optional[str], url_path: str, headers: tuple[str, ...],
+def invoke(artifact: Path, payload: Optional[str], url_path: str, method: str, headers: tuple[str, ...],
            logs: bool, runtime: str, profile: Optional[str], python: Optional[str], as_json: bool) -> None:
-    """Run ARTIFACT under its target's CPython (3.12, 3.13), POST a payload, print the response body.
+    """Run ARTIFACT under its target's CPython (3.12, 3.13), send one request (POST by default),
+    print the response body.
 
     An artifact built for another architecture than this host's is refused (exit 12).
     """
@@ -93,7 +99,8 @@ def invoke(artifact: Path, payload: Optional[str], url_path: str, headers: tuple
             raise UsageError(f"invalid header {h!r}", where="--header", hint="use 'Name: value'")
         hdrs[name.strip()] = value.strip()
     py = _runtime_python(artifact, python, runtime, expected_profile=profile)
-    result = run_invoke(artifact, _read_payload(payload), py, path=url_path, headers=hdrs)
+    result = run_invoke(artifact, _read_payload(payload), py, path=url_path, method=method.upper(),
+                        headers=hdrs)
     r = result.response
     if logs and not as_json:
         click.echo(result.logs, err=True, nl=False)
