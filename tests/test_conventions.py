@@ -401,7 +401,7 @@ def test_nuclio_async_handler_is_awaited(python312: str, tmp_path: Path) -> None
     artifact, _ = build(src, tmp_path / "a.tar.gz", "nuclio")
     root = unpacked_root(artifact, tmp_path / "root")
     with running_launcher(python312, root) as srv:
-        assert "(nuclio, async)" in srv.stderr_text()
+        assert "(nuclio, async)" in srv.wait_stderr(r"ready: imported")
         assert json.loads(post(srv, "/", b"x")[2]) == {"async": True, "body": "x"}
         status, _, body = post(srv, "/", b"fail")
     assert status == 500 and json.loads(body)["error"] == "async failure"
@@ -642,7 +642,7 @@ def test_openfaas_document_examples_over_http(python312: str, tmp_path: Path, up
     artifact, _ = build(src, tmp_path / "a.tar.gz", "openfaas")
     root = unpacked_root(artifact, tmp_path / "root")
     with running_launcher(python312, root) as srv:
-        assert ("(openfaas, async)" in srv.stderr_text()) is is_async
+        assert ("(openfaas, async)" in srv.wait_stderr(r"ready: imported")) is is_async
         status, headers, body = post(srv, "/", json.dumps({"url": upstream + "/user"}).encode())
         assert status == 200 and headers["content-type"] == "application/json"
         assert json.loads(body) == {"status": "success", "url_accessed": upstream + "/user",

@@ -276,7 +276,7 @@ def test_lambda_payload_format_1(python312: str, tmp_path: Path) -> None:
     artifact, _ = build(src, tmp_path / "a.tar.gz", "lambda")
     root = unpacked_root(artifact, tmp_path / "root")
     with running_launcher(python312, root, env={"IGNITE_LAMBDA_PAYLOAD": "1.0"}) as srv:
-        assert "(lambda, async)" in srv.stderr_text()
+        assert "(lambda, async)" in srv.wait_stderr(r"ready: imported")
         status, msg, body = raw(srv, "POST", "/p?k=1&k=2", b"hi", {"Content-Type": "text/plain"})
         assert status == 200 and msg.get_all("X-Two") == ["a", "b"]
         ev = json.loads(body)
@@ -370,7 +370,7 @@ def test_openfaas_http_async_request_and_return_mapping(python312: str, tmp_path
     artifact, _ = build(src, tmp_path / "a.tar.gz", "openfaas-http")
     root = unpacked_root(artifact, tmp_path / "root")
     with running_launcher(python312, root, env={"HOSTNAME": "fn-host"}) as srv:
-        assert "(openfaas-http, async)" in srv.stderr_text()
+        assert "(openfaas-http, async)" in srv.wait_stderr(r"ready: imported")
         s, h, b = srv.request("PUT", "/x/y?k=1&k=2", b"\x01\xff", {"Content-Type": "application/x-thing",
                                                                     "Authorization": "Bearer t"})
         assert (s, h["content-type"]) == (200, "application/json")
