@@ -19,7 +19,7 @@ from packager.artifact.tarball import atomic_write
 from packager.cache import Cache
 from packager.dependencies import resolve_for
 from packager.deps.fetch import SDIST_SIDECAR
-from packager.deps.indexes import diagnose, redact_text
+from packager.deps.indexes import diagnose
 from packager.deps.piprun import last_error, missing_distribution, run_pip, target_args
 from packager.deps.profile import TargetProfile, load_profile
 from packager.deps.requirements import parse_requirements
@@ -121,7 +121,7 @@ def lock_source(options: BuildOptions, progress: Progress) -> LockResult:
                                where=reqs.path)
             if failure:
                 raise failure
-            raise ResolveError("pip-compile failed:\n" + redact_text(last_error(res.stderr)), where=reqs.path,
+            raise ResolveError("pip-compile failed:\n" + last_error(res.stderr), where=reqs.path,
                                hint="the same requirements must first build with `ignite-pack build`")
         text = (work / "requirements.lock").read_text("utf-8")
     header = (f"# Lock for {profile.name} ({profile.image}, CPython {profile.python_version} {profile.machine}), "

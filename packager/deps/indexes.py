@@ -45,10 +45,6 @@ CREDENTIAL_SOURCES = (
 #: The statuses pip's session retries (pip/_internal/network/session.py: status_forcelist).
 PIP_RETRIED_STATUSES = frozenset({500, 503, 520, 527})
 
-#: ``https://user:token@host/simple/`` -> ``https://****@host/simple/``; works on any text.
-redact_url = redact_text = redact
-
-
 def configured_index_urls(index: IndexConfig, environ: Optional[dict[str, str]] = None) -> list[str]:
     """The index URLs pip will use, as far as flags and the environment say (pip's config file aside)."""
     env = os.environ if environ is None else environ
@@ -111,8 +107,8 @@ def probe(projects: Sequence[str], index: IndexConfig, profile: TargetProfile) -
     for line in res.stdout.splitlines():
         try:
             d = json.loads(line)
-            out.append(Probe(redact_url(str(d["index"])), str(d["project"]), d.get("status"), d.get("error"),
-                             redact_text(str(d.get("detail", ""))), bool(d.get("sent_credentials")),
+            out.append(Probe(redact(str(d["index"])), str(d["project"]), d.get("status"), d.get("error"),
+                             redact(str(d.get("detail", ""))), bool(d.get("sent_credentials")),
                              int(d.get("retries", 0))))
         except (ValueError, KeyError, TypeError):
             continue

@@ -22,7 +22,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packager import __version__
 from packager.artifact.manifest import SkippedDist
 from packager.cache import Cache, atomic_bytes, cache_key
-from packager.deps.indexes import diagnose, redact_text, saw_no_versions
+from packager.deps.indexes import diagnose, saw_no_versions
 from packager.deps.pipout import Cause, Origin, conflict_causes, origins, pip_warnings
 from packager.deps.piprun import (
     IndexConfig,
@@ -34,7 +34,7 @@ from packager.deps.piprun import (
 )
 from packager.deps.profile import TargetProfile
 from packager.deps.requirements import RequirementLine, Requirements
-from packager.errors import IgniteError, RequirementsError, ResolveError
+from packager.errors import IgniteError, RequirementsError, ResolveError, redact
 
 Progress = Callable[[str, str], None]
 #: Builds a wheel from the sdist of a requirement string; returns the wheel's path.
@@ -314,7 +314,7 @@ def _pip_resolve(reqs: Requirements, profile: TargetProfile, index: IndexConfig,
                         ),
                     }
                     for item in report.get("install", [])
-                ], "warnings": [redact_text(w) for w in pip_warnings(output)], "moved": moved}
+                ], "warnings": [redact(w) for w in pip_warnings(output)], "moved": moved}
             missing = missing_distribution(res.stderr)
             conflict = conflict_text(output)
             if not index.offline and ((missing and saw_no_versions(res.stderr)) or (not missing and not conflict)):
@@ -341,7 +341,7 @@ def _pip_resolve(reqs: Requirements, profile: TargetProfile, index: IndexConfig,
                         moved.setdefault(c.name, _chain(c, found))
                         progress("resolve", f"{c.name} must move along: {moved[c.name]}")
                     continue
-                raise conflict_error(reqs, profile, causes, found, redact_text(conflict), anyway)
+                raise conflict_error(reqs, profile, causes, found, redact(conflict), anyway)
             if missing:
                 raise ResolveError(
                     f"no distribution of {missing[0]} for CPython {profile.python_version} "
@@ -350,7 +350,7 @@ def _pip_resolve(reqs: Requirements, profile: TargetProfile, index: IndexConfig,
                     hint=("run once online to fill the cache, or pass --wheelhouse DIR" if index.offline else
                           "check the name and version; the package may not exist or may not support the target"),
                 )
-            raise ResolveError("resolution failed:\n" + redact_text(last_error(output)), where=reqs.path,
+            raise ResolveError("resolution failed:\n" + last_error(output), where=reqs.path,
                                hint="run with the same requirements through pip to see the full log")
     raise ResolveError("resolution did not converge after building sdists and moving pinned packages",
                        where=reqs.path)
