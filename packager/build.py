@@ -124,14 +124,24 @@ def build(options: BuildOptions, progress: Progress = _quiet) -> BuildResult:
     tree = read_source(Path(options.source), options.limits)
     profile = load_profile(options.profile)
     progress("checks", "checking the handler")
-    checked = check_source(tree, options.entry, python312=options.target_python,
-                           convention=options.convention, init=options.init)
+    early = None
+    if options.lock is not None or tree.get("requirements.txt") or tree.get("requirements.lock"):
+        from packager.dependencies import start_early_resolution
+
+        early = start_early_resolution(tree, profile, options, progress)
+    try:
+        checked = check_source(tree, options.entry, python312=options.target_python,
+                               convention=options.convention, init=options.init)
+    except BaseException:
+        if early is not None:
+            early.wait()
+        raise
     deps: Optional[VendorOutput] = None
     has_reqs = checked.requirements is not None and checked.requirements.data.strip()
     if has_reqs or options.lock is not None or checked.tree.get("requirements.lock") is not None:
         from packager.dependencies import vendor_requirements
 
-        deps = vendor_requirements(checked, profile, options, progress)
+        deps = vendor_requirements(checked, profile, options, progress, early)
     manifest, segments = assemble(checked, profile, options, deps)
     progress("artifact", f"writing {options.output}")
     try:

@@ -74,6 +74,7 @@ KEYS: dict[str, tuple[str, Callable[[Any], Any], bool]] = {
     "offline": ("offline", _bool, False),
     "cache-dir": ("cache_dir", _str, True),
     "vendor-anyway": ("vendor_anyway", _strs, False),
+    "resolver": ("resolver", _str, False),
     "compile": ("compile", _bool, False),
     "slim": ("slim", _bool, False),
     "slim-drop": ("slim_drop", _strs, False),

@@ -6,6 +6,8 @@ Wires the dependency stages together for :func:`packager.build.build`.
 from __future__ import annotations
 
 import os
+import queue
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -27,10 +29,12 @@ from packager.deps.profile import TargetProfile
 from packager.deps.requirements import Requirements, parse_requirements
 from packager.deps.resolve import Resolution, resolve
 from packager.deps.slim import SlimDropped, SlimSettings
+from packager.deps.uvresolve import choose
 from packager.deps.vendor import VendorOutput
-from packager.errors import ArtifactError
+from packager.errors import ArtifactError, IgniteError
 from packager.options import BuildOptions
 from packager.source.checks import CheckedSource
+from packager.source.intake.tree import SourceTree
 
 Progress = Callable[[str, str], None]
 
@@ -51,12 +55,107 @@ def load_requirements(checked: CheckedSource, options: BuildOptions) -> Requirem
 
 
 def resolve_for(reqs: Requirements, profile: TargetProfile, options: BuildOptions,
-                progress: Progress) -> tuple[Resolution, Cache, SdistBuilderImpl]:
+                progress: Progress, early: bool = False, sdist_first: str = "",
+                ) -> tuple[Resolution, Cache, SdistBuilderImpl]:
+    """Resolve; ``early`` (before the checks passed) never builds an sdist, it gives up instead.
+
+    ``sdist_first``: the requirement an early resolution found no wheel for; built before
+    resolving, so the resolution does not fail on it a second time.
+    """
     cache = Cache(Path(options.cache_dir) if options.cache_dir else default_cache_dir()).ensure()
-    builder = SdistBuilderImpl(profile, options.index, cache, options.target_python, progress)
-    resolution = resolve(reqs, profile, index=options.index, cache=cache, build_sdist=builder,
-                         vendor_anyway=options.vendor_anyway, refresh=options.refresh, progress=progress)
+    uv, _ = choose(options.resolver, options.index)
+    builder = SdistBuilderImpl(profile, options.index, cache, options.target_python, progress, uv=uv)
+    if sdist_first:
+        try:
+            builder(sdist_first)
+        except IgniteError:
+            pass  # only a head start: the resolution below meets it again and reports it in context
+    resolution = resolve(reqs, profile, index=options.index, cache=cache,
+                         build_sdist=_refuse_sdist if early else builder,
+                         vendor_anyway=options.vendor_anyway, refresh=options.refresh,
+                         resolver=options.resolver, progress=progress)
     return resolution, cache, builder
+
+
+class _NotBeforeChecks(Exception):
+    """An sdist would be built: that waits until the upload passed its checks."""
+
+
+def _refuse_sdist(spec: str) -> Path:
+    raise _NotBeforeChecks(spec)
+
+
+class EarlyResolution:
+    """The resolution started while the handler is still being checked (it is mostly waiting on the network).
+
+    Used only when the checks then pick the very same requirements (path and bytes); a
+    check failure still wins, since it is raised before this is asked for its result.
+    Its progress lines are handed to the caller's thread (the CLI's output settings live
+    there) whenever the caller waits.
+    """
+
+    def __init__(self, reqs: Requirements, profile: TargetProfile, options: BuildOptions, progress: Progress):
+        self.reqs = reqs
+        #: the requirement whose sdist the resolution needs (built once the checks passed)
+        self.sdist_first = ""
+        self._progress = progress
+        self._said: queue.SimpleQueue[tuple[str, str]] = queue.SimpleQueue()
+        self._result: Optional[tuple[Resolution, Cache, SdistBuilderImpl]] = None
+        self._error: Optional[BaseException] = None
+
+        def run() -> None:
+            try:
+                self._result = resolve_for(reqs, profile, options, lambda s, m: self._said.put((s, m)), early=True)
+            except _NotBeforeChecks as stop:
+                self.sdist_first = str(stop)  # the normal path builds it first, then resolves
+            except BaseException as exc:  # handed to the thread that asks for the result
+                self._error = exc
+
+        self._thread = threading.Thread(target=run, name="ignite-early-resolve", daemon=True)
+        self._thread.start()
+
+    def wait(self) -> None:
+        """Until it is done, passing its progress on (also when the build stops early: temp files go)."""
+        while self._thread.is_alive():
+            self._thread.join(0.05)
+            self._pass_on()
+        self._pass_on()
+
+    def _pass_on(self) -> None:
+        while True:
+            try:
+                stage, message = self._said.get_nowait()
+            except queue.Empty:
+                return
+            self._progress(stage, message)
+
+    def result_for(self, reqs: Requirements) -> Optional[tuple[Resolution, Cache, SdistBuilderImpl]]:
+        if (reqs.path, reqs.digest) != (self.reqs.path, self.reqs.digest):
+            self._progress = lambda stage, message: None  # about another file: not worth a line
+            self.wait()
+            return None
+        self.wait()
+        if self._error is not None:
+            raise self._error
+        return self._result
+
+
+def start_early_resolution(tree: SourceTree, profile: TargetProfile, options: BuildOptions,
+                           progress: Progress) -> Optional[EarlyResolution]:
+    """Start resolving the root requirements file (or the lock) before the checks finish, if there is one."""
+    try:
+        if options.lock is not None:
+            reqs = parse_requirements(Path(options.lock).read_bytes(), str(options.lock))
+        else:
+            found = tree.get("requirements.lock") or tree.get("requirements.txt")
+            if found is None or not found.data.strip():
+                return None
+            reqs = parse_requirements(found.data, found.path)
+    except Exception:  # the normal path reports it, in its order
+        return None
+    if reqs.is_lock:
+        return None  # nothing to wait for
+    return EarlyResolution(reqs, profile, options, progress)
 
 
 def _segment_key(w: FetchedWheel, mtime: int, level: int, slim: SlimSettings) -> str:
@@ -115,9 +214,12 @@ def vendor_segments(wheels: list[FetchedWheel], cache: Cache, mtime: int, level:
 
 
 def vendor_requirements(checked: CheckedSource, profile: TargetProfile, options: BuildOptions,
-                        progress: Progress) -> VendorOutput:
+                        progress: Progress, early: Optional[EarlyResolution] = None) -> VendorOutput:
     reqs = load_requirements(checked, options)
-    resolution, cache, builder = resolve_for(reqs, profile, options, progress)
+    resolved = early.result_for(reqs) if early is not None else None
+    resolution, cache, builder = resolved or resolve_for(
+        reqs, profile, options, progress,
+        sdist_first=early.sdist_first if early is not None and early.reqs.digest == reqs.digest else "")
     wheels = fetch(resolution.pins, profile, index=options.index, cache=cache, build_sdist=builder,
                    wheelhouses=[Path(w) for w in options.wheelhouses], progress=progress)
     mtime = source_date_epoch(options.env)

@@ -46,6 +46,8 @@ class BuildOptions:
     lock: Optional[Path] = None
     vendor_anyway: frozenset[str] = frozenset()
     refresh: bool = False
+    #: "auto" (uv when installed with ignite-pack and fit to stand in for pip), "pip" or "uv"
+    resolver: str = "auto"
     #: precompile .py to the target CPython's unchecked-hash pycs (packager.artifact.compile)
     compile: bool = False
     #: leave vendored test suites (and --slim-drop patterns) out of vendor/ (packager.deps.slim)

@@ -149,7 +149,7 @@ class LoopbackIndex:
             def log_message(self, *args: object) -> None:
                 return None
 
-            def do_GET(self) -> None:
+            def do_GET(self, head: bool = False) -> None:
                 index.hits += 1
                 body, ctype = index._route(self.path)
                 if body is None:
@@ -159,7 +159,11 @@ class LoopbackIndex:
                 self.send_header("Content-Type", ctype)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                self.wfile.write(body)
+                if not head:
+                    self.wfile.write(body)
+
+            def do_HEAD(self) -> None:  # uv asks before a range request; real indexes answer
+                self.do_GET(head=True)
 
         self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True

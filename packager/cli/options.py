@@ -92,6 +92,10 @@ def dependency_options(fn: F) -> F:
         click.option("--vendor-anyway", "vendor_anyway", multiple=True, metavar="NAME",
                      help="Vendor NAME although the image preinstalls it (shadows the image's copy)."),
         click.option("--refresh", is_flag=True, help="Re-resolve instead of using a cached resolution."),
+        click.option("--resolver", type=click.Choice(["auto", "pip", "uv"]), default="auto", show_default=True,
+                     envvar="IGNITE_RESOLVER",
+                     help="Who resolves: pip; uv (installed with the `uv` extra, falls back to pip on any "
+                          "failure); auto = uv when installed and pip has no configuration uv would miss."),
     ]
     for opt in reversed(opts):
         fn = opt(fn)

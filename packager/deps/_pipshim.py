@@ -10,7 +10,7 @@ It also skips, before pip parses them, the wheels on a JSON project page that th
 target cannot use (see :func:`_patch_link_parsing`); ``IGNITE_PIP_PLAIN=1`` runs pip
 without that, to compare.
 
-Usage: python -m packager.deps._pipshim {pip|compile|probe} ARGS...
+Usage: python -m packager.deps._pipshim {pip|compile|probe|sdist} ARGS...
 """
 
 from __future__ import annotations
@@ -195,6 +195,51 @@ def _probe(argv: list[str]) -> int:
     return 0
 
 
+def _sdist(argv: list[str]) -> int:
+    """``sdist SPEC DEST -- PIP-ARGS``: download the sdist ``pip download --no-binary :all:`` would pick.
+
+    pip's own finder and session choose and fetch the file (same candidate, same index
+    settings and credentials), without what ``pip download`` adds: it prepares the sdist's
+    metadata, which creates an isolated build environment and installs setuptools into
+    it (~3 s) only to learn what the requirement line already says. Prints one JSON line
+    ``{"path": ...}``; exit 3 when there is nothing to fetch (the caller then runs
+    ``pip download`` for pip's own diagnosis).
+    """
+    import hashlib
+
+    from pip._internal.cli.cmdoptions import make_target_python
+    from pip._internal.commands import create_command
+    from pip._vendor.packaging.requirements import Requirement
+
+    sep = argv.index("--")
+    (spec, dest), pip_args = argv[:sep], argv[sep + 1:]
+    cmd: Any = create_command("download")
+    options, _ = cmd.parse_args(["--no-binary=:all:", "--no-deps", *pip_args])
+    session = cmd._build_session(options)
+    finder = cmd._build_package_finder(options=options, session=session, target_python=make_target_python(options),
+                                       ignore_requires_python=bool(options.ignore_requires_python))
+    req = Requirement(spec)
+    best = finder.find_best_candidate(req.name, req.specifier).best_candidate
+    if best is None or best.link.is_wheel:
+        return 3
+    link = best.link
+    path = os.path.join(dest, link.filename)
+    os.makedirs(dest, exist_ok=True)
+    digest = hashlib.new(link.hash_name) if link.hash_name else None
+    with session.get(link.url_without_fragment, stream=True, timeout=float(options.timeout or 60)) as resp:
+        resp.raise_for_status()
+        with open(path, "wb") as out:
+            for chunk in resp.iter_content(chunk_size=1 << 16):
+                out.write(chunk)
+                if digest:
+                    digest.update(chunk)
+    if digest and digest.hexdigest() != link.hash:
+        os.unlink(path)
+        return 3
+    print(json.dumps({"path": path, "url": link.url_without_fragment}), flush=True)
+    return 0
+
+
 def main() -> int:
     tool, args = sys.argv[1], sys.argv[2:]
     _patch(json.loads(os.environ["IGNITE_TARGET_MARKERS"]))
@@ -216,6 +261,12 @@ def main() -> int:
         return 0
     if tool == "probe":
         return _probe(args)
+    if tool == "sdist":
+        try:
+            return _sdist(args)
+        except Exception as exc:  # the caller falls back to `pip download`, which explains
+            print(f"sdist: {type(exc).__name__}: {exc}", file=sys.stderr)
+            return 3
     raise SystemExit(f"unknown tool {tool!r}")
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import importlib.metadata
 import os
 import re
 import shutil
@@ -133,6 +134,14 @@ def _unpack_sdist(sdist: Path, dest: Path) -> Path:
     return dest / tops.pop() if len(tops) == 1 and (dest / next(iter(tops))).is_dir() else dest
 
 
+def _build_has_uv_installer() -> bool:
+    """``python -m build --installer uv`` exists from build 1.1."""
+    try:
+        return Version(importlib.metadata.version("build")) >= Version("1.1")
+    except (importlib.metadata.PackageNotFoundError, InvalidVersion):
+        return False
+
+
 def _host_builds_for_target(profile: TargetProfile) -> bool:
     """A C extension can be built here for the target only on Linux of the same architecture."""
     return sys.platform == "linux" and host_machine() == profile.machine
@@ -142,9 +151,12 @@ class SdistBuilderImpl:
     """Builds a wheel from a requirement's sdist and files it in the cache's ``built/``."""
 
     def __init__(self, profile: TargetProfile, index: IndexConfig, cache: Cache,
-                 python312: PythonRef, progress: Progress) -> None:
+                 python312: PythonRef, progress: Progress, uv: Optional[str] = None) -> None:
         self.profile, self.index, self.cache = profile, index, cache
         self.python312, self.progress = python312, progress
+        #: build's isolated environment is made by uv when given (``--installer uv``), its
+        #: downloads kept in the cache's uv/ (a warm build environment after the first sdist)
+        self.uv = uv if uv and not index.find_links and _build_has_uv_installer() else None
 
     def __call__(self, spec: str, hashes: Sequence[str] = ()) -> Path:
         with tempfile.TemporaryDirectory(prefix="ignite-sdist-") as tmp:
@@ -152,10 +164,16 @@ class SdistBuilderImpl:
             req_file = work / "req.txt"
             req_file.write_text(spec + "".join(f" --hash={h}" for h in hashes) + "\n", "utf-8")
             self.progress("fetch", f"downloading the sdist of {spec}")
+            quick = run_pip("sdist", [spec, str(work / "dl"), "--", *self.index.pip_args()], self.profile)
+            if quick.returncode == 0 and hashes and not any(
+                    f"sha256:{sha256_file(p)}" in hashes for p in (work / "dl").iterdir()):
+                shutil.rmtree(work / "dl")  # not the locked file: pip download says so, with the hashes
+                quick.returncode = 3
             # Offline, the sdist's build requirements cannot be fetched: use the packager's own.
             isolation = ["--no-build-isolation"] if self.index.offline else []
-            res = run_pip("pip", ["download", "--no-deps", "--no-binary=:all:", *isolation, "-d", str(work / "dl"),
-                                  "-r", str(req_file), *self.index.pip_args()], self.profile)
+            res = quick if quick.returncode == 0 else run_pip(
+                "pip", ["download", "--no-deps", "--no-binary=:all:", *isolation, "-d", str(work / "dl"),
+                        "-r", str(req_file), *self.index.pip_args()], self.profile)
             if res.returncode != 0:
                 # An index that refuses us, is down or lacks the project makes pip say "no matching
                 # distribution" too: ask the indexes before blaming the requirement.
@@ -180,7 +198,8 @@ class SdistBuilderImpl:
             sdist_sha = sha256_file(sdist)
             src = _unpack_sdist(sdist, work / "src")
             out = work / "out"
-            self.progress("build", f"building a wheel from {sdist.name}")
+            self.progress("build", f"building a wheel from {sdist.name}"
+                          + (" (uv build environment)" if self.uv and not self.index.offline else ""))
             wheel = self._build(src, out, sdist.name)
             dest = self.cache.built / wheel.name
             atomic_bytes(dest.with_name(dest.name + SDIST_SIDECAR), sdist_sha.encode())
@@ -197,6 +216,15 @@ class SdistBuilderImpl:
             extra["PIP_FIND_LINKS"] = " ".join(self.index.find_links)
         if self.index.offline:
             extra["PIP_NO_INDEX"] = "1"
+        if self.uv:
+            extra.update(UV=self.uv, UV_CACHE_DIR=str(self.cache.root / "uv"), UV_NO_CONFIG="1",
+                         UV_PYTHON_DOWNLOADS="never")
+            if self.index.index_url:
+                extra["UV_INDEX_URL"] = self.index.index_url
+            if self.index.extra_index_urls:
+                extra["UV_EXTRA_INDEX_URL"] = " ".join(self.index.extra_index_urls)
+            if os.environ.get("PIP_CERT"):
+                extra["SSL_CERT_FILE"] = os.environ["PIP_CERT"]
         # Wheel builders stamp zip entries with the clock unless told otherwise: a fixed
         # epoch makes a rebuilt sdist give the same wheel bytes (reproducible artifacts).
         extra.setdefault("SOURCE_DATE_EPOCH", os.environ.get("SOURCE_DATE_EPOCH") or str(DEFAULT_MTIME))
@@ -209,7 +237,8 @@ class SdistBuilderImpl:
 
     def _build(self, src: Path, out: Path, sdist_name: str) -> Path:
         # Offline, build requirements cannot be fetched: use the packager's own environment.
-        isolation = ["--no-isolation", "--skip-dependency-check"] if self.index.offline else []
+        isolation = (["--no-isolation", "--skip-dependency-check"] if self.index.offline
+                     else ["--installer", "uv"] if self.uv else [])
         proc = self._run([sys.executable, "-m", "build", "--wheel", *isolation, "--outdir", str(out), str(src)], src)
         wheel = self._built_wheel(out)
         if proc.returncode != 0 or wheel is None:

@@ -120,7 +120,10 @@ def ensure_pip() -> str:
 
 def run_pip(tool: str, args: Sequence[str], profile: TargetProfile, *, cwd: Optional[Path] = None,
             timeout: float = 900) -> PipResult:
-    """Run ``pip``, ``pip-compile`` or the index probe (``tool`` = "pip" | "compile" | "probe") through the shim."""
+    """Run ``pip``, ``pip-compile``, the index probe or the sdist fetch through the shim.
+
+    ``tool`` = "pip" | "compile" | "probe" | "sdist" (see :mod:`packager.deps._pipshim`).
+    """
     ensure_pip()
     argv = [sys.executable, "-m", "packager.deps._pipshim", tool, *args]
     env = clean_env({

@@ -34,6 +34,7 @@ from packager.deps.piprun import (
 )
 from packager.deps.profile import TargetProfile
 from packager.deps.requirements import RequirementLine, Requirements
+from packager.deps.uvresolve import choose, uv_resolve
 from packager.errors import IgniteError, RequirementsError, ResolveError, redact
 
 Progress = Callable[[str, str], None]
@@ -356,6 +357,23 @@ def _pip_resolve(reqs: Requirements, profile: TargetProfile, index: IndexConfig,
                        where=reqs.path)
 
 
+def _uv_first(reqs: Requirements, profile: TargetProfile, index: IndexConfig, cache: Cache,
+              vendor_anyway: frozenset[str], resolver: str, progress: Progress) -> Optional[dict[str, Any]]:
+    """uv's answer when uv may stand in for pip and gives one; None sends the caller to pip."""
+    uv, why_not = choose(resolver, index)
+    if uv is None:
+        if resolver == "auto" and why_not not in ("uv is not installed", "offline"):
+            progress("resolve", f"not using uv: {why_not}")
+        return None
+    progress("resolve", f"resolving {len(reqs.for_target(profile.markers))} requirement(s) for {profile.name} (uv)")
+    answer = uv_resolve(uv, requirements_in(reqs, profile), constraints_text(profile, vendor_anyway),
+                        [str(cache.built), str(ensure_stubs(profile, cache))], profile, index, cache.root / "uv",
+                        frozenset(line.name for line in reqs.for_target(profile.markers)))
+    if answer.data is None:
+        progress("resolve", f"{answer.why_not}; resolving with pip")
+    return answer.data
+
+
 def shadow_warning(s: Shadow, profile: TargetProfile) -> str:
     why = "" if s.why == "--vendor-anyway" else f" (it must move along: {s.why})"
     return (f"{s.name} {s.version} is vendored and will shadow {s.name}=={s.image_version} preinstalled on "
@@ -396,6 +414,7 @@ def resolve(
     build_sdist: SdistBuilder,
     vendor_anyway: frozenset[str] = frozenset(),
     refresh: bool = False,
+    resolver: str = "auto",
     progress: Progress = lambda s, m: None,
 ) -> Resolution:
     """Exact pins for the target; preinstalled dists are skipped and recorded.
@@ -411,7 +430,7 @@ def resolve(
     if conflicts:
         raise _explain_direct(reqs, profile, vendor_anyway, conflicts, lambda names: resolve(
             reqs, profile, index=index, cache=cache, build_sdist=build_sdist, vendor_anyway=names,
-            refresh=refresh, progress=progress), progress)
+            refresh=refresh, resolver=resolver, progress=progress), progress)
     if reqs.is_lock:
         r = from_lock(reqs, profile, vendor_anyway)
         locked = tuple(Shadow(p.name, p.version, profile.preinstalled[p.name], "--vendor-anyway")
@@ -421,7 +440,8 @@ def resolve(
     key = cache_key("resolution", __version__, reqs.digest, profile.digest, index.key(), sorted(vendor_anyway))
     data: Any = None if refresh else cache.get_json("resolutions", key)
     if data is None:
-        data = _pip_resolve(reqs, profile, index, cache, vendor_anyway, build_sdist, progress)
+        data = (_uv_first(reqs, profile, index, cache, vendor_anyway, resolver, progress)
+                or _pip_resolve(reqs, profile, index, cache, vendor_anyway, build_sdist, progress))
         cache.put_json("resolutions", key, data)
     else:
         progress("resolve", "resolution from cache")

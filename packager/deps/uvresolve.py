@@ -1,0 +1,208 @@
+"""Resolve with uv when it is there: the same pins as pip's resolver, in a fraction of the time.
+
+A cold pip resolution is mostly pip's own start-up (imports, TLS set-up) and
+Python-level page parsing; ``uv pip compile`` does the same in native code. uv is
+an accelerator, never an authority: it runs only where it sees exactly what pip
+would see (no pip configuration file or PIP_* index setting it would ignore, not
+offline), and any failure, warning or answer it cannot express (an sdist to
+build, a conflict, an index error) falls back to the pip path, which gives the
+full diagnosis. The answer has the shape of :func:`packager.deps.resolve._pip_resolve`'s.
+
+Used by ``--resolver auto`` (the default) when uv was installed with ignite-pack
+(``pip install 'ignite-packager[uv]'``) or ``IGNITE_UV`` names a uv binary;
+``--resolver uv`` requires it, ``--resolver pip`` never uses it. Locks stay pip-tools'.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import urllib.parse
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+from packaging.utils import canonicalize_name
+
+from packager.cache import sha256_file
+from packager.deps.piprun import IndexConfig
+from packager.deps.profile import TargetProfile
+from packager.errors import UsageError, redact
+from packager.runtime import clean_env
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.9/3.10 hosts
+    import tomli as tomllib
+
+RESOLVERS = ("auto", "pip", "uv")
+
+#: PIP_* variables that change nothing about where or how distributions are found.
+_HARMLESS_PIP_ENV = frozenset({
+    "PIP_DISABLE_PIP_VERSION_CHECK", "PIP_NO_INPUT", "PIP_CACHE_DIR", "PIP_NO_CACHE_DIR", "PIP_DEFAULT_TIMEOUT",
+    "PIP_PROGRESS_BAR", "PIP_ROOT_USER_ACTION", "PIP_NO_COLOR", "PIP_QUIET", "PIP_VERBOSE", "PIP_CONFIG_FILE",
+    "PIP_CERT",  # passed to uv as SSL_CERT_FILE
+})
+
+
+@dataclass(frozen=True)
+class UvAnswer:
+    """What uv said: the resolution (or None) and, when None, why pip runs instead."""
+
+    data: Optional[dict[str, Any]]
+    why_not: str = ""
+
+
+def find_uv(environ: Optional[Mapping[str, str]] = None) -> Optional[str]:
+    """``IGNITE_UV``, else the uv installed with ignite-pack (the ``uv`` extra). Not any uv on PATH:
+    whether builds use uv is decided by how ignite-pack was installed, not by the machine."""
+    env = os.environ if environ is None else environ
+    if env.get("IGNITE_UV"):
+        return shutil.which(env["IGNITE_UV"]) or None
+    try:
+        from uv import find_uv_bin  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        return None
+    try:
+        return str(find_uv_bin())
+    except FileNotFoundError:
+        return None
+
+
+def pip_setting_uv_would_miss() -> Optional[str]:
+    """The pip configuration file or PIP_* variable that makes uv unfit to stand in for pip, if any.
+
+    The files are the ones pip reads (pip._internal.configuration.get_configuration_files,
+    built from pip's own appdirs; importing that module costs ~0.17 s, its appdirs 7 ms).
+    """
+    for key in sorted(os.environ):
+        if key.startswith("PIP_") and key not in _HARMLESS_PIP_ENV and os.environ[key]:
+            return key
+    named = os.environ.get("PIP_CONFIG_FILE")
+    if named == os.devnull:
+        return None  # pip then reads no file at all
+    from pip._internal.utils import appdirs
+
+    base = "pip.ini" if sys.platform == "win32" else "pip.conf"
+    candidates = [os.path.join(d, base) for d in appdirs.site_config_dirs("pip")]
+    candidates += [os.path.join(sys.prefix, base),
+                   os.path.join(os.path.expanduser("~"), "pip" if sys.platform == "win32" else ".pip", base),
+                   os.path.join(appdirs.user_config_dir("pip"), base)]
+    if named:
+        candidates.append(named)
+    return next((c for c in candidates if os.path.isfile(c)), None)
+
+
+def choose(resolver: str, index: IndexConfig, environ: Optional[Mapping[str, str]] = None,
+           ) -> tuple[Optional[str], str]:
+    """(uv binary, "") when uv resolves, else (None, why pip does). ``--resolver uv`` without uv is an error."""
+    if resolver not in RESOLVERS:
+        raise UsageError(f"unknown resolver {resolver!r}", where="resolver",
+                         hint="use one of: " + ", ".join(RESOLVERS))
+    if resolver == "pip":
+        return None, "--resolver pip"
+    uv = find_uv(environ)
+    if uv is None:
+        if resolver == "uv":
+            raise UsageError("--resolver uv: uv is not installed with ignite-pack",
+                             where="--resolver",
+                             hint="pip install 'ignite-packager[uv]' (or set IGNITE_UV to a uv binary), "
+                                  "or use --resolver auto")
+        return None, "uv is not installed"
+    if index.offline:
+        return None, "offline"
+    blocker = pip_setting_uv_would_miss()
+    if blocker:
+        return None, f"pip is configured by {blocker}, which uv does not read"
+    return uv, ""
+
+
+def _python_platform(profile: TargetProfile) -> str:
+    """uv's ``--python-platform`` for the profile's best tag: ``manylinux_2_36_x86_64`` -> ``x86_64-manylinux_2_36``."""
+    best = profile.platforms[0]
+    machine = profile.machine
+    if best.startswith("manylinux_") and best.endswith("_" + machine):
+        return f"{machine}-{best[:-len(machine) - 1]}"
+    return f"{machine}-unknown-linux-gnu"
+
+
+def uv_args(profile: TargetProfile, index: IndexConfig) -> list[str]:
+    args = ["--python-version", profile.markers.get("python_full_version", profile.python_version),
+            "--python-platform", _python_platform(profile), "--only-binary", ":all:"]
+    if index.index_url:
+        args += ["--index-url", index.index_url]
+    for url in index.extra_index_urls:
+        args += ["--extra-index-url", url]
+    for fl in index.find_links:
+        args += ["--find-links", fl]
+    return args
+
+
+def _file_sha256(url: str) -> Optional[str]:
+    path = Path(urllib.request.url2pathname(urllib.parse.urlsplit(url).path))
+    return sha256_file(path) if path.is_file() else None
+
+
+def _best_wheel(wheels: list[dict[str, Any]], profile: TargetProfile) -> Optional[dict[str, Any]]:
+    """The wheel pip would pick: the best tag rank for the target (older uv lists every wheel
+    of the version; newer uv only the target's). A tie (build tags) is left to pip."""
+    ranked: list[tuple[int, dict[str, Any]]] = []
+    for w in wheels:
+        filename = str(w.get("url", "")).rsplit("/", 1)[-1].split("#")[0]
+        rank = profile.wheel_tag_rank(filename) if filename.endswith(".whl") else None
+        if rank is not None:
+            ranked.append((rank, w))
+    ranked.sort(key=lambda item: item[0])
+    if not ranked or (len(ranked) > 1 and ranked[0][0] == ranked[1][0]):
+        return None
+    return ranked[0][1]
+
+
+def uv_resolve(uv: str, requirements_in: str, constraints: str, find_links: list[str], profile: TargetProfile,
+               index: IndexConfig, cache_dir: Path, requested: frozenset[str]) -> UvAnswer:
+    """``uv pip compile --format pylock.toml``: pins with each wheel's URL and sha256, or why not."""
+    with tempfile.TemporaryDirectory(prefix="ignite-uv-") as tmp:
+        work = Path(tmp)
+        (work / "requirements.in").write_text(requirements_in, "utf-8")
+        (work / "constraints.txt").write_text(constraints, "utf-8")
+        out = work / "pylock.toml"
+        argv = [uv, "pip", "compile", "--no-config", "--no-progress", "--no-header", "--format", "pylock.toml",
+                "-o", str(out), str(work / "requirements.in"),
+                *(["-c", str(work / "constraints.txt")] if constraints.strip() else []),
+                "--cache-dir", str(cache_dir), "--python", sys.executable, *uv_args(profile, index)]
+        for fl in find_links:
+            argv += ["--find-links", fl]
+        env = clean_env({"UV_NO_CONFIG": "1", "UV_NO_PROGRESS": "1", "UV_PYTHON_DOWNLOADS": "never"})
+        if os.environ.get("PIP_CERT"):  # pip's CA bundle; uv reads the same from SSL_CERT_FILE
+            env["SSL_CERT_FILE"] = os.environ["PIP_CERT"]
+        try:
+            proc = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=600, check=False,
+                                  stdin=subprocess.DEVNULL)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return UvAnswer(None, f"uv did not run: {exc}")
+        said = [line.strip() for line in proc.stderr.splitlines() if line.strip()]
+        if proc.returncode != 0:
+            first = next((line for line in said if line.startswith(("error", "\u00d7"))), said[0] if said else "")
+            return UvAnswer(None, f"uv could not resolve ({redact(first)[:200]})")
+        warned = next((line for line in said if line.lower().startswith("warning")), None)
+        if warned:
+            return UvAnswer(None, f"uv warned ({redact(warned)[:200]}); pip's warnings are the ones reported")
+        lock = tomllib.loads(out.read_text("utf-8"))
+    install: list[dict[str, Any]] = []
+    for pkg in lock.get("packages", []):
+        wheel = _best_wheel(pkg.get("wheels") or [], profile)
+        if wheel is None:
+            return UvAnswer(None, f"uv's answer for {pkg.get('name')} has no single best wheel for the target")
+        name = canonicalize_name(str(pkg["name"]))
+        # pip reports the sha256 of a wheel in a local --find-links directory (it hashes the file);
+        # uv versions differ on whether they do. The pins' digest must be pip's: hash it here.
+        url = str(wheel["url"])
+        sha = (_file_sha256(url) if url.startswith("file:") else (wheel.get("hashes") or {}).get("sha256"))
+        install.append({"name": name, "version": str(pkg["version"]), "requested": name in requested,
+                        "url": str(wheel["url"]), "hashes": [f"sha256:{sha}"] if sha else []})
+    return UvAnswer({"install": install, "warnings": [], "moved": {}, "resolver": "uv"})
