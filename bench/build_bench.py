@@ -120,11 +120,20 @@ def ignite_status() -> Dict[str, Any]:
         "json": "--json" in h.stdout,
         "compile": "--compile" in h.stdout,
         "slim": "--slim" in h.stdout,
+        "resolver": "--resolver" in h.stdout,
+        "uv_installed": _uv_installed(ig, env),
         "offline": "--offline" in h.stdout,
         "lock": lk.ok,
         "lock_help": lk.stdout if lk.ok else "",
         "build_help": h.stdout,
     }
+
+
+def _uv_installed(ig: List[str], env: Dict[str, str]) -> bool:
+    """Whether ignite-pack's own environment has uv (the `uv` extra): `--resolver auto` then uses it."""
+    py = ig[0] if ig[0].endswith(("python", "python3")) else str(Path(ig[0]).parent / "python")
+    r = timed([py, "-c", "from uv import find_uv_bin; find_uv_bin()"], env=env, cwd=WORK)
+    return r.ok
 
 
 def ignite_cache_env(cache: Path, py312: str) -> Dict[str, str]:
@@ -284,6 +293,9 @@ def run_set(s: str, cfg: Dict[str, Any], py312: str, st: Dict[str, Any], peers_o
     # --- ignite
     with_lock = st.get("lock") and spec["reqs"] and s in cfg.get("lock_sets", SETS)
     variants = [("ignite", False)] + ([("ignite+lock", True)] if with_lock else [])
+    # issue 18: the pip resolver path measured beside the default (uv when installed with ignite-pack)
+    if st.get("resolver") and st.get("uv_installed") and spec["reqs"] and s in cfg.get("pip_resolver_sets", ()):
+        variants.append(("ignite-pip", False))
     for name, use_lock in variants:
         if not st["available"]:
             res["tools"][name] = {"available": False, "reason": st["reason"]}
@@ -299,7 +311,7 @@ def run_set(s: str, cfg: Dict[str, Any], py312: str, st: Dict[str, Any], peers_o
                 cache = base / tag / "cache" if phase == "cold" else warm_cache
                 assert cache is not None
                 env = ignite_cache_env(cache, py312)
-                extra: List[str] = []
+                extra: List[str] = ["--resolver", "pip"] if name == "ignite-pip" else []
                 if use_lock:
                     # the lock is made once and committed by the user: not timed as part of the build
                     lock = base / "lock" / "requirements.lock"

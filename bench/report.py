@@ -83,6 +83,16 @@ def headline(data: Dict[str, Any]) -> Dict[str, Dict[str, Any]]:
             r = _ratio(_med(ig, phase), _med(pe, phase))
             h[key] = {"value": r, "text": f"{_x(r)}  (ignite {_s(_med(ig, phase))} vs {peer} {_s(_med(pe, phase))})"
                       if r is not None else f"not available: {_why(pe)}"}
+    for s in ("S1", "S3"):  # issue 18: the pip resolver path (no uv), beside the default
+        t = _g(b, s, "tools") or {}
+        ip = t.get("ignite-pip")
+        if ip and ip.get("available"):
+            pe = t.get("uv+tar")
+            r = _ratio(_med(ip, "cold"), _med(pe, "cold"))
+            if r is not None:
+                h[f"build {s} cold: ignite --resolver pip / uv+tar"] = {
+                    "value": r, "text": f"{_x(r)}  (ignite --resolver pip {_s(_med(ip, 'cold'))} vs uv+tar "
+                                        f"{_s(_med(pe, 'cold'))})"}
     cs = _g(data, "serve", "cold_start") or {}
     rows = cs.get("rows") or {}
     floor = _g(rows, "floor_image", "stats", "median") or _g(rows, "floor_python", "stats", "median")
@@ -183,14 +193,19 @@ def render(data: Dict[str, Any]) -> str:
 #: Likely causes, from profiling the packager at the time these rows were written
 #: (see the stage timings of `ignite-pack build` without --json). Re-check when they move.
 CAUSES = {
-    "build_cold": "resolution is a `pip install --dry-run --report` subprocess (~0.7 s for S1: interpreter + pip "
-                  "start-up, index metadata fetched one by one); since 5e13d96 the downloads themselves are parallel "
-                  "and in-process (~0.05 s for S1). uv resolves in-process in ~0.2 s. A lock or a cached resolution "
-                  "skips this step (the ignite+lock rows; see their status)",
-    "build_sdist": "sdist-only package: a first resolution fails (~0.5 s), the sdist is fetched through "
-                   "`pip download` (~1.7 s: pip prepares its metadata in an isolated build env, setuptools "
-                   "fetched), built into a wheel in a second isolated build env (~1.4 s, setuptools fetched "
-                   "again), then pip resolves again (~0.5 s); uv builds the same sdist in about 1 s",
+    "build_cold": "the fixed part of a build: CLI start-up and imports (~0.12 s), installing and compressing each "
+                  "vendored wheel into its cached segment (~0.1 s for S1) and writing the archive with its "
+                  "manifest; the resolution itself is `uv pip compile` (~0.2 s, started while the handler is "
+                  "checked) when uv is installed with ignite-pack, else a pip subprocess (~0.55 s: pip's imports "
+                  "and TLS set-up ~0.3 s). uv + tar resolves, downloads and installs in one native process",
+    "build_pip": "the pip resolver path: a `pip install --dry-run --report` subprocess (~0.55 s for S1 on an idle "
+                 "machine, of which pip's imports and TLS set-up are ~0.3 s) where uv resolves in ~0.2 s; for an "
+                 "sdist the build environment is made by pip (`python -m build`, ~1.4 s) instead of uv",
+    "build_sdist": "sdist-only package: a first resolution finds no wheel for docopt (uv, then pip for the "
+                   "diagnosis: ~0.9 s, overlapped with the handler checks), the sdist is fetched with pip's finder "
+                   "(~0.4 s; `pip download` took ~3.6 s as it prepared the metadata in an isolated environment), "
+                   "built in an isolated environment made by uv (~1 s, setuptools downloaded into the empty "
+                   "cache), then uv resolves again (~0.1 s); uv + tar builds the same sdist in one process",
     "granian": "per request the launcher hands the request from its I/O thread to a worker thread (a context "
                "switch and a GIL hand-off; ~36% of server cycles at c1 are in finish_task_switch), as granian "
                "hands it from its Rust thread to a Python thread; compare the CPU µs/req column, which is less "
@@ -240,26 +255,37 @@ at c1, server pinned to one core, wrk on the other):
   see *CPU µs/req* for the work each server spends per request, and its RSS (two processes).
 
 **Cold build S1** (`pyyaml orjson python-slugify`, all caches empty; progress lines
-time-stamped; loaded machine, so absolute times are high): CLI start-up and imports ~0.45 s,
-**resolution ~2.2 s** (the `pip install --dry-run --report` subprocess: interpreter and pip
-start-up, then each project's index page and metadata fetched one after the other), downloads
-0.16 s (parallel, in-process), install into vendor/ 0.35 s, archive 0.1 s. On an idle machine
-the resolution subprocess is ~0.7 s of the ~1.1 s; uv's whole install is ~0.3 s.
+time-stamped, idle machine). Before issue 18's build changes: CLI start-up and imports ~0.15 s,
+checks ~0.05 s, **resolution ~0.68 s** (the `pip install --dry-run --report` subprocess), downloads
+0.04 s (parallel, in-process), install into vendor/ 0.09 s, archive 0.02 s: ~1.1 s. A profile of
+the pip subprocess (cProfile) showed little network (~0.1 s): pip's imports ~0.3 s, two TLS
+contexts ~0.1 s, and **turning every file on orjson's JSON page into a `Link`** (~5,000 wheels,
+2.3 MB) only to reject those whose tags the target cannot use. Changes, each measured alone:
+the pip shim drops those wheels before pip parses them (exact: pip rejects them anyway;
+resolution 0.68 → 0.55 s); the resolution starts in a thread while the handler is checked
+(−0.05 s); with uv installed with ignite-pack (`ignite-packager[uv]`), `uv pip compile` resolves
+(~0.22 s) and pip stays the fallback. Now: start-up 0.11-0.15 s, resolution ~0.22 s, downloads
+0.04 s, vendor 0.09 s, archive 0.02 s: **~0.54 s** (uv + tar ~0.39 s); the `--resolver pip`
+row is the same build without uv (~0.9 s).
 
-**Cold build S3** (`docopt` sdist-only + `attrs`): first resolution fails on docopt ~2.3 s,
-then **`pip download --no-binary :all: docopt` ~12 s loaded / ~1.7 s idle** — pip prepares
-the sdist's metadata, which creates an isolated build environment and installs setuptools
-into it from the index; then `python -m build --wheel` creates a *second* isolated
-environment and installs setuptools again (~5 s loaded / ~1.4 s idle); then a second full
-resolution (~1.1 s). Three of the four steps exist only because pip is driven as a
-subprocess; the targets of issue 18 for S1/S3 need the resolver in-process (or uv) and one
-cached build environment, which are not done (see the targets table).
+**Cold build S3** (`docopt` sdist-only + `attrs`). Before: first resolution fails on docopt
+~0.8 s, then **`pip download --no-binary :all: docopt` ~3.6 s** (pip prepares the sdist's
+metadata: an isolated build environment with setuptools installed from the index), `python -m
+build --wheel` in a *second* isolated environment ~1.4 s, a second resolution ~0.5 s: ~6.7 s on
+an idle machine. Now: the failing resolution runs during the checks; the sdist is fetched with
+pip's own finder and session (`_pipshim sdist`: same candidate, same index settings, no metadata
+preparation; ~0.4 s); the wheel is built in an environment made by uv (`python -m build
+--installer uv`, uv's cache under the ignite cache; ~1 s cold); uv resolves again (~0.1 s):
+**~2.6 s** (uv + tar ~1.6 s). The sdist-built wheel is byte-identical either way (fixed
+SOURCE_DATE_EPOCH), and so is the artifact (tests/test_uv_resolver.py, tests/test_network_uv.py).
 """
 
 
 def _cause(k: str) -> str:
     if k.startswith("build none") or "build none" in k:
         return CAUSES["build_none"]
+    if "--resolver pip" in k:
+        return CAUSES["build_pip"]
     if "S3" in k and "cold" in k:
         return CAUSES["build_sdist"]
     if k.startswith("build") and "cold" in k:
@@ -427,7 +453,7 @@ def _how_to_read(w) -> None:
 
 
 def _tool_order(tools: Dict[str, Any]) -> List[str]:
-    order = ["ignite", "ignite+lock", "uv", "uv+tar", "pip", "pip+tar"]
+    order = ["ignite", "ignite-pip", "ignite+lock", "uv", "uv+tar", "pip", "pip+tar"]
     return [t for t in order if t in tools] + [t for t in tools if t not in order]
 
 

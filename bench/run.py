@@ -28,11 +28,11 @@ from common import BENCH, RESULTS, WORK, git_rev, log, machine_info, scrub, writ
 
 MODES = {
     "quick": {"build_cold": 1, "build_warm": 2, "uv_warm": 1, "pip_cold": 1, "pip_warm": 1,
-              "lock_sets": ["S1", "S2"],
+              "lock_sets": ["S1", "S2"], "pip_resolver_sets": ["S1", "S3"],
               "cold_runs": 10, "cold_runs_nopyc": 5,
               "wrk_seconds": 2, "wrk_rounds": 1, "wrk_warmup": 1, "wrk_conns": [1, 32]},
-    "full": {"build_cold": 2, "build_warm": 3, "pip_cold": 2, "pip_warm": 2,
-             "lock_sets": ["S1", "S2", "S3"],
+    "full": {"build_cold": 3, "build_warm": 3, "pip_cold": 2, "pip_warm": 2,
+             "lock_sets": ["S1", "S2", "S3"], "pip_resolver_sets": ["S1", "S3"],
              "cold_runs": 20, "cold_runs_nopyc": 10,
              "wrk_seconds": 10, "wrk_rounds": 2, "wrk_warmup": 2, "wrk_conns": [1, 32]},
 }

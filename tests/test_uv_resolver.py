@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from packager.build import build
+from packager.deps.fetch import build_has_uv_installer
 from packager.deps.piprun import IndexConfig
 from packager.deps.profile import load_profile
 from packager.deps.uvresolve import choose, find_uv
@@ -129,7 +130,8 @@ def test_an_sdist_is_built_in_a_uv_environment_with_the_same_bytes(tmp_path: Pat
     with LoopbackIndex(files) as index:
         by_pip, pip_said = _build(tmp_path, "pip", "tinysd\nhelper\n", index.url, "pip")
         by_uv, uv_said = _build(tmp_path, "uv", "tinysd\nhelper\n", index.url, "uv")
-    assert any("uv build environment" in m for m in uv_said)
+    # build < 1.1 (the lowest allowed) has no --installer: the environment is pip's, bytes the same
+    assert any("uv build environment" in m for m in uv_said) is build_has_uv_installer()
     assert not any("uv build environment" in m for m in pip_said)
     assert _vendored(by_uv) == {"tinysd.py", "helper.py", "deep.py"}
     assert by_uv == by_pip

@@ -134,7 +134,7 @@ def _unpack_sdist(sdist: Path, dest: Path) -> Path:
     return dest / tops.pop() if len(tops) == 1 and (dest / next(iter(tops))).is_dir() else dest
 
 
-def _build_has_uv_installer() -> bool:
+def build_has_uv_installer() -> bool:
     """``python -m build --installer uv`` exists from build 1.1."""
     try:
         return Version(importlib.metadata.version("build")) >= Version("1.1")
@@ -156,7 +156,7 @@ class SdistBuilderImpl:
         self.python312, self.progress = python312, progress
         #: build's isolated environment is made by uv when given (``--installer uv``), its
         #: downloads kept in the cache's uv/ (a warm build environment after the first sdist)
-        self.uv = uv if uv and not index.find_links and _build_has_uv_installer() else None
+        self.uv = uv if uv and not index.find_links and build_has_uv_installer() else None
 
     def __call__(self, spec: str, hashes: Sequence[str] = ()) -> Path:
         with tempfile.TemporaryDirectory(prefix="ignite-sdist-") as tmp:
