@@ -1,6 +1,6 @@
 """``python -m packager`` is the same as ``ignite-pack``."""
 
-from packager.cli import main
+from packager.cli import entry
 
 if __name__ == "__main__":
-    main()
+    entry()

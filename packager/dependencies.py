@@ -22,7 +22,7 @@ from packager.artifact.tarball import (
     source_date_epoch,
 )
 from packager.cache import Cache, cache_key, default_cache_dir, load_blob, store_blob
-from packager.deps.fetch import FetchedWheel, SdistBuilderImpl, fetch
+from packager.deps.fetch import FetchedWheel, SdistBuilderImpl, fetch, warm_up
 from packager.deps.install import install_wheel
 from packager.deps.pipout import MACHINE_WARNING
 from packager.deps.profile import TargetProfile
@@ -63,8 +63,8 @@ def resolve_for(reqs: Requirements, profile: TargetProfile, options: BuildOption
     resolving, so the resolution does not fail on it a second time.
     """
     cache = Cache(Path(options.cache_dir) if options.cache_dir else default_cache_dir()).ensure()
-    uv, _ = choose(options.resolver, options.index)
-    builder = SdistBuilderImpl(profile, options.index, cache, options.target_python, progress, uv=uv)
+    builder = SdistBuilderImpl(profile, options.index, cache, options.target_python, progress,
+                               uv=lambda: choose(options.resolver, options.index)[0])
     if sdist_first:
         try:
             builder(sdist_first)
@@ -73,7 +73,7 @@ def resolve_for(reqs: Requirements, profile: TargetProfile, options: BuildOption
     resolution = resolve(reqs, profile, index=options.index, cache=cache,
                          build_sdist=_refuse_sdist if early else builder,
                          vendor_anyway=options.vendor_anyway, refresh=options.refresh,
-                         resolver=options.resolver, progress=progress)
+                         resolver=options.resolver, progress=progress, on_resolving=warm_up)
     return resolution, cache, builder
 
 

@@ -7,12 +7,10 @@ picks, and the tag filter must never drop a wheel pip would accept.
 
 from __future__ import annotations
 
-import http.server
 import json
 import os
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,7 +19,7 @@ import pytest
 from packager.deps._pipshim import wheel_may_fit
 from packager.deps.piprun import target_args
 from packager.deps.profile import load_profile
-from tests.wheelhouse import make_wheel
+from tests.wheelhouse import LoopbackIndex, make_wheel
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -47,60 +45,19 @@ def test_wheel_may_fit(filename: str, fits: bool) -> None:
     assert wheel_may_fit(filename, TAGS) is fits
 
 
-class _Index(http.server.BaseHTTPRequestHandler):
-    files: dict[str, bytes] = {}
-    pages: dict[str, bytes] = {}
-
-    def do_GET(self) -> None:
-        path = self.path.split("?")[0]
-        if path in self.pages:
-            body, ctype = self.pages[path], "application/vnd.pypi.simple.v1+json"
-        elif path in self.files:
-            body, ctype = self.files[path], "application/octet-stream"
-        else:
-            self.send_error(404)
-            return
-        self.send_response(200)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 @pytest.fixture
 def json_index(tmp_path: Path) -> Iterator[str]:
-    """``fitpkg``: 3.0 only for other platforms/Pythons (40 wheels), 2.0 for the target, 1.0 pure."""
-    wheels = tmp_path / "wheels"
-    listed: list[tuple[str, Path]] = []
+    """``fitpkg``: 3.0 only for other platforms/Pythons (24 wheels), 2.0 for the target, 1.0 pure."""
+    files = tmp_path / "files"
     for plat in ("win_amd64", "macosx_11_0_arm64", "musllinux_1_1_x86_64", "manylinux_2_17_aarch64"):
         for py in ("cp38", "cp39", "cp310", "cp311", "cp313"):
-            listed.append(("3.0", make_wheel(wheels / f"{py}{plat}", "fitpkg", "3.0", tag=f"{py}-{py}-{plat}")))
-        listed.append(("3.0", make_wheel(wheels / f"py2{plat}", "fitpkg", "3.0", tag=f"cp312-cp312-{plat}")))
-    listed.append(("2.0", make_wheel(wheels / "t", "fitpkg", "2.0", requires=["helper"],
-                                     tag="cp312-cp312-manylinux_2_5_x86_64.manylinux1_x86_64")))
-    listed.append(("1.0", make_wheel(wheels / "p", "fitpkg", "1.0", tag="py3-none-any")))
-    helper = make_wheel(wheels / "h", "helper", "0.5", tag="py2.py3-none-any")
-
-    def page(project: str, entries: list[Path]) -> bytes:
-        return json.dumps({"meta": {"api-version": "1.0"}, "name": project, "files": [
-            {"filename": p.name, "url": f"/files/{p.name}", "hashes": {}} for p in entries]}).encode()
-
-    _Index.files = {f"/files/{p.name}": p.read_bytes() for _, p in listed}
-    _Index.files[f"/files/{helper.name}"] = helper.read_bytes()
-    _Index.pages = {"/simple/fitpkg/": page("fitpkg", [p for _, p in listed]),
-                    "/simple/helper/": page("helper", [helper])}
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Index)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/simple/"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
+            make_wheel(files, "fitpkg", "3.0", tag=f"{py}-{py}-{plat}")
+        make_wheel(files, "fitpkg", "3.0", tag=f"cp312-cp312-{plat}")
+    make_wheel(files, "fitpkg", "2.0", requires=["helper"], tag="cp312-cp312-manylinux_2_5_x86_64.manylinux1_x86_64")
+    make_wheel(files, "fitpkg", "1.0", tag="py3-none-any")
+    make_wheel(files, "helper", "0.5", tag="py2.py3-none-any")
+    with LoopbackIndex(files, json_pages=True) as index:
+        yield index.url
 
 
 def _run(tmp_path: Path, index: str, *, plain: bool, reqs: str) -> tuple[subprocess.CompletedProcess[str], Path]:
@@ -139,3 +96,26 @@ def test_a_version_only_other_platforms_have_fails_the_same_way(tmp_path: Path, 
     seen = [ln for ln in fast.stderr.splitlines() if "from versions:" in ln]
     assert seen == [ln for ln in plain.stderr.splitlines() if "from versions:" in ln]
     assert seen and "(from versions: 1.0, 2.0)" in seen[0]
+
+
+def test_the_tls_warm_up_thread_is_waited_for_at_exit_even_from_a_daemon_thread(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """It is started from the early-resolution (daemon) thread; a daemon warm-up was still inside
+    OpenSSL when a failed build exited, and exit() crashed under it (SIGSEGV)."""
+    import threading
+
+    from packager.deps import fetch
+
+    release = threading.Event()
+    monkeypatch.setattr(fetch, "_ssl_context", lambda: release.wait(10))
+    seen: list[bool] = []
+
+    def from_daemon() -> None:
+        fetch.warm_up()
+        seen.extend(t.daemon for t in threading.enumerate() if t.name == "ignite-tls-warm-up")
+
+    t = threading.Thread(target=from_daemon, daemon=True)
+    t.start()
+    t.join(10)
+    release.set()
+    assert seen == [False]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import json
 import tarfile
 import zipfile
 from collections.abc import Iterable
@@ -137,11 +138,12 @@ class LoopbackIndex:
     counts requests so a test can prove that a warm build made none.
     """
 
-    def __init__(self, files_dir: Path) -> None:
+    def __init__(self, files_dir: Path, json_pages: bool = False) -> None:
         import http.server
         import threading
 
         self.files_dir = files_dir
+        self.json_pages = json_pages  # PEP 691 JSON project pages instead of PEP 503 HTML
         self.hits = 0
         index = self
 
@@ -201,6 +203,11 @@ class LoopbackIndex:
             files = self._projects().get(name)
             if files is None:
                 return None, ""
+            if self.json_pages:
+                return json.dumps({"meta": {"api-version": "1.0"}, "name": name, "files": [
+                    {"filename": f.name, "url": f"/files/{f.name}",
+                     "hashes": {"sha256": hashlib.sha256(f.read_bytes()).hexdigest()}} for f in files]}).encode(), \
+                    "application/vnd.pypi.simple.v1+json"
             links = "".join(
                 f'<a href="/files/{f.name}#sha256={hashlib.sha256(f.read_bytes()).hexdigest()}">{f.name}</a>\n'
                 for f in files

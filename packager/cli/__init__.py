@@ -1,11 +1,16 @@
 """The ``ignite-pack`` command line: the only package that prints or exits.
 
-``main`` is the click group (the console entry point ``packager.cli:main``).
+``main`` is the click group; ``entry`` runs it as the ``ignite-pack`` console script.
 Each module holds one family of commands; :mod:`packager.cli.output` is the
 error boundary and :mod:`packager.cli.options` the options they share.
 """
 
 from __future__ import annotations
+
+import atexit
+import os
+import sys
+import threading
 
 import click
 
@@ -33,4 +38,30 @@ for _command in (
 ):
     main.add_command(_command)
 
-__all__ = ["main"]
+
+
+def entry() -> None:
+    """The console script (and ``python -m packager``): ``main``, then a quick exit.
+
+    Tearing the interpreter down (freeing every module and object) takes ~20 ms after the
+    work is done and the output written: 3-4% of a cold build. With nothing left running,
+    the atexit handlers run and the streams are flushed as usual, then the process ends
+    without the teardown. Tests call ``main`` itself.
+    """
+    try:
+        main()
+        code: str | int | None = 0
+    except SystemExit as exc:
+        code = exc.code
+    if not isinstance(code, int) or threading.active_count() > 1:
+        sys.exit(code)  # the usual exit: a message to print, or threads to wait for
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            code = code or 120  # what the interpreter itself returns when the final flush fails
+    os._exit(code)
+
+
+__all__ = ["entry", "main"]

@@ -10,8 +10,8 @@ sdist-only packages are built into wheels with ``build``.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
-import importlib.metadata
 import os
 import re
 import shutil
@@ -19,6 +19,7 @@ import ssl
 import subprocess
 import sys
 import tempfile
+import threading
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterable, Sequence
@@ -136,6 +137,8 @@ def _unpack_sdist(sdist: Path, dest: Path) -> Path:
 
 def build_has_uv_installer() -> bool:
     """``python -m build --installer uv`` exists from build 1.1."""
+    import importlib.metadata  # ~13 ms of import: only when an sdist is built
+
     try:
         return Version(importlib.metadata.version("build")) >= Version("1.1")
     except (importlib.metadata.PackageNotFoundError, InvalidVersion):
@@ -151,12 +154,18 @@ class SdistBuilderImpl:
     """Builds a wheel from a requirement's sdist and files it in the cache's ``built/``."""
 
     def __init__(self, profile: TargetProfile, index: IndexConfig, cache: Cache,
-                 python312: PythonRef, progress: Progress, uv: Optional[str] = None) -> None:
+                 python312: PythonRef, progress: Progress, uv: Callable[[], Optional[str]] = lambda: None) -> None:
         self.profile, self.index, self.cache = profile, index, cache
         self.python312, self.progress = python312, progress
-        #: build's isolated environment is made by uv when given (``--installer uv``), its
-        #: downloads kept in the cache's uv/ (a warm build environment after the first sdist)
-        self.uv = uv if uv and not index.find_links and build_has_uv_installer() else None
+        self._find_uv = uv
+
+    @functools.cached_property
+    def uv(self) -> Optional[str]:
+        """uv, when it makes build's isolated environment (``--installer uv``; its downloads kept in
+        the cache's uv/, a warm build environment after the first sdist). Looked up at the first
+        sdist: most builds have none, and the lookup costs ~40 ms of imports."""
+        uv = self._find_uv()
+        return uv if uv and not self.index.find_links and build_has_uv_installer() else None
 
     def __call__(self, spec: str, hashes: Sequence[str] = ()) -> Path:
         with tempfile.TemporaryDirectory(prefix="ignite-sdist-") as tmp:
@@ -271,13 +280,28 @@ class SdistBuilderImpl:
         )
 
 
+def warm_up() -> None:
+    """Make the TLS context in the background while the resolver runs (loading the CA bundle
+    is ~20 ms that would otherwise sit between resolution and the first download)."""
+    # Not a daemon (said explicitly: it is started from the early-resolution thread, which is
+    # one, and a thread inherits that): a process that ends meanwhile (a failed resolution)
+    # waits the few ms for it. As a daemon, exit() ran OpenSSL's cleanup under it: SIGSEGV.
+    threading.Thread(target=_ssl_context, name="ignite-tls-warm-up", daemon=False).start()
+
+
 def _ssl_context() -> ssl.SSLContext:
     """Trust what pip on this machine trusts: PIP_CERT, then the usual CA bundle variables."""
     for var in ("PIP_CERT", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"):
         path = os.environ.get(var)
         if path and os.path.isfile(path):
-            return ssl.create_default_context(cafile=path)
-    return ssl.create_default_context()
+            return _context_for(path, os.stat(path).st_mtime_ns)
+    return _context_for(None, 0)
+
+
+@functools.cache
+def _context_for(cafile: Optional[str], mtime_ns: int) -> ssl.SSLContext:
+    """One context per CA bundle (and version of it) for the process's life."""
+    return ssl.create_default_context(cafile=cafile) if cafile else ssl.create_default_context()
 
 
 def _download_one(pin: Pin, dest: Path, context: ssl.SSLContext, index_urls: Sequence[str]) -> Optional[Path]:

@@ -416,6 +416,7 @@ def resolve(
     refresh: bool = False,
     resolver: str = "auto",
     progress: Progress = lambda s, m: None,
+    on_resolving: Callable[[], None] = lambda: None,
 ) -> Resolution:
     """Exact pins for the target; preinstalled dists are skipped and recorded.
 
@@ -430,7 +431,7 @@ def resolve(
     if conflicts:
         raise _explain_direct(reqs, profile, vendor_anyway, conflicts, lambda names: resolve(
             reqs, profile, index=index, cache=cache, build_sdist=build_sdist, vendor_anyway=names,
-            refresh=refresh, resolver=resolver, progress=progress), progress)
+            refresh=refresh, resolver=resolver, progress=progress, on_resolving=on_resolving), progress)
     if reqs.is_lock:
         r = from_lock(reqs, profile, vendor_anyway)
         locked = tuple(Shadow(p.name, p.version, profile.preinstalled[p.name], "--vendor-anyway")
@@ -440,6 +441,7 @@ def resolve(
     key = cache_key("resolution", __version__, reqs.digest, profile.digest, index.key(), sorted(vendor_anyway))
     data: Any = None if refresh else cache.get_json("resolutions", key)
     if data is None:
+        on_resolving()  # downloads will follow: the caller may get ready for them meanwhile
         data = (_uv_first(reqs, profile, index, cache, vendor_anyway, resolver, progress)
                 or _pip_resolve(reqs, profile, index, cache, vendor_anyway, build_sdist, progress))
         cache.put_json("resolutions", key, data)

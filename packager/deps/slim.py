@@ -18,11 +18,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Optional
-
-import pathspec
+from typing import TYPE_CHECKING, Any, Optional
 
 from packager.errors import UsageError
+
+if TYPE_CHECKING:  # pathspec costs ~20 ms of import: loaded only when a pattern is compiled
+    import pathspec
 
 #: What ``--slim`` drops by default: the test suites vendored distributions ship.
 DEFAULT_DROP: tuple[str, ...] = ("tests/", "test/", "conftest.py")
@@ -36,6 +37,8 @@ def _spec(patterns: Iterable[str], option: str) -> Optional[pathspec.PathSpec[An
         if not p.strip() or p.startswith("#"):
             raise UsageError(f"empty or comment-only pattern {p!r}", where=option,
                              hint="pass a gitignore-style pattern such as '**/*.pyi' or 'docs/'")
+    import pathspec
+
     try:
         return pathspec.GitIgnoreSpec.from_lines(lines)
     except (ValueError, TypeError) as exc:  # GitWildMatchPatternError is a ValueError

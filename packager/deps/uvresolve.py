@@ -132,15 +132,10 @@ def _python_platform(profile: TargetProfile) -> str:
 
 
 def uv_args(profile: TargetProfile, index: IndexConfig) -> list[str]:
-    args = ["--python-version", profile.markers.get("python_full_version", profile.python_version),
-            "--python-platform", _python_platform(profile), "--only-binary", ":all:"]
-    if index.index_url:
-        args += ["--index-url", index.index_url]
-    for url in index.extra_index_urls:
-        args += ["--extra-index-url", url]
-    for fl in index.find_links:
-        args += ["--find-links", fl]
-    return args
+    """uv's options for the target; the index options are pip's spelling, which uv shares (never offline here)."""
+    assert not index.offline
+    return ["--python-version", profile.markers.get("python_full_version", profile.python_version),
+            "--python-platform", _python_platform(profile), "--only-binary", ":all:", *index.pip_args()]
 
 
 def _file_sha256(url: str) -> Optional[str]:
