@@ -937,17 +937,22 @@ class Server:
                 )
                 return
             job.done = True
-            self.inflight.pop(job, None)
-            conn.busy = False
             if not conn.closed:
                 self._send(conn, data)
                 if not keep:
                     conn.close_after = True
+            self._access(req, resp.status, (monotonic() - job.t0) * 1000.0)
+            # Only now does the job stop counting: the drain check (I/O thread, no lock) exits the
+            # process once nothing is in flight or queued, and the answer is written or in
+            # conn.out by here. Cleared before the send, a SIGTERM drain could exit while the
+            # last answer was still being sent (the client saw the connection close).
+            conn.busy = False
+            self.inflight.pop(job, None)
+            if not conn.closed:
                 if conn.out or conn.close_after or conn.dead or conn.peer_closed or conn.buf or conn.paused or self.draining:
                     self.call_soon(self._resume, conn)
                 else:
                     conn.t_idle = monotonic()
-        self._access(req, resp.status, (monotonic() - job.t0) * 1000.0)
 
     # --- time-outs ---------------------------------------------------------------------
 
