@@ -13,6 +13,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -119,3 +120,23 @@ def test_the_tls_warm_up_thread_is_waited_for_at_exit_even_from_a_daemon_thread(
     t.join(10)
     release.set()
     assert seen == [False]
+
+
+def test_the_plain_switch_reaches_the_shim(monkeypatch: pytest.MonkeyPatch) -> None:
+    """run_pip passes an allow-listed environment: IGNITE_PIP_PLAIN must be on the list."""
+    from packager.deps import piprun
+
+    seen: dict[str, str] = {}
+
+    def fake_run(argv: list[str], **kw: Any) -> subprocess.CompletedProcess[str]:
+        seen.update(kw["env"])
+        return subprocess.CompletedProcess(argv, 0, "", "")
+
+    monkeypatch.setattr(subprocess, "run", fake_run)  # piprun calls subprocess.run
+    monkeypatch.setenv("IGNITE_PIP_PLAIN", "1")
+    piprun.run_pip("pip", ["--version"], load_profile(None))
+    assert seen.get("IGNITE_PIP_PLAIN") == "1"
+    monkeypatch.delenv("IGNITE_PIP_PLAIN")
+    seen.clear()
+    piprun.run_pip("pip", ["--version"], load_profile(None))
+    assert "IGNITE_PIP_PLAIN" not in seen

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import importlib
 import json
+import os
 import re
 import subprocess
 import sys
@@ -133,6 +134,8 @@ def run_pip(tool: str, args: Sequence[str], profile: TargetProfile, *, cwd: Opti
             "abis": [profile.abi, "abi3", "none"], "implementation": profile.implementation,
         }),
     })
+    if os.environ.get("IGNITE_PIP_PLAIN"):  # pip without the shim's speed-ups, to compare
+        env["IGNITE_PIP_PLAIN"] = "1"
     # The shim must import *this* packager even from another working directory.
     root = str(Path(__file__).resolve().parents[2])
     env["PYTHONPATH"] = root
