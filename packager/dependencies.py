@@ -133,6 +133,7 @@ class EarlyResolution:
         if (reqs.path, reqs.digest) != (self.reqs.path, self.reqs.digest):
             self._progress = lambda stage, message: None  # about another file: not worth a line
             self.wait()
+            self.sdist_first = ""  # nor is its sdist
             return None
         self.wait()
         if self._error is not None:
@@ -218,8 +219,7 @@ def vendor_requirements(checked: CheckedSource, profile: TargetProfile, options:
     reqs = load_requirements(checked, options)
     resolved = early.result_for(reqs) if early is not None else None
     resolution, cache, builder = resolved or resolve_for(
-        reqs, profile, options, progress,
-        sdist_first=early.sdist_first if early is not None and early.reqs.digest == reqs.digest else "")
+        reqs, profile, options, progress, sdist_first=early.sdist_first if early is not None else "")
     wheels = fetch(resolution.pins, profile, index=options.index, cache=cache, build_sdist=builder,
                    wheelhouses=[Path(w) for w in options.wheelhouses], progress=progress)
     mtime = source_date_epoch(options.env)

@@ -49,6 +49,7 @@ from packager.deps.piprun import (
 )
 from packager.deps.profile import TargetProfile
 from packager.deps.resolve import Pin
+from packager.deps.uvresolve import uv_settings
 from packager.errors import FetchError, ResolveError, SdistBuildError, SourceError
 from packager.runtime import PythonRef, clean_env, host_machine, resolve_python
 from packager.source.intake import Limits, read_source
@@ -225,15 +226,12 @@ class SdistBuilderImpl:
             extra["PIP_FIND_LINKS"] = " ".join(self.index.find_links)
         if self.index.offline:
             extra["PIP_NO_INDEX"] = "1"
-        if self.uv:
-            extra.update(UV=self.uv, UV_CACHE_DIR=str(self.cache.root / "uv"), UV_NO_CONFIG="1",
-                         UV_PYTHON_DOWNLOADS="never")
+        if self.uv:  # build's --installer uv reads the binary from UV and the indexes from UV_*
+            extra.update(uv_settings(), UV=self.uv, UV_CACHE_DIR=str(self.cache.root / "uv"))
             if self.index.index_url:
                 extra["UV_INDEX_URL"] = self.index.index_url
             if self.index.extra_index_urls:
                 extra["UV_EXTRA_INDEX_URL"] = " ".join(self.index.extra_index_urls)
-            if os.environ.get("PIP_CERT"):
-                extra["SSL_CERT_FILE"] = os.environ["PIP_CERT"]
         # Wheel builders stamp zip entries with the clock unless told otherwise: a fixed
         # epoch makes a rebuilt sdist give the same wheel bytes (reproducible artifacts).
         extra.setdefault("SOURCE_DATE_EPOCH", os.environ.get("SOURCE_DATE_EPOCH") or str(DEFAULT_MTIME))

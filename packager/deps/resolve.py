@@ -365,10 +365,11 @@ def _uv_first(reqs: Requirements, profile: TargetProfile, index: IndexConfig, ca
         if resolver == "auto" and why_not not in ("uv is not installed", "offline"):
             progress("resolve", f"not using uv: {why_not}")
         return None
-    progress("resolve", f"resolving {len(reqs.for_target(profile.markers))} requirement(s) for {profile.name} (uv)")
+    lines = reqs.for_target(profile.markers)
+    progress("resolve", f"resolving {len(lines)} requirement(s) for {profile.name} (uv)")
     answer = uv_resolve(uv, requirements_in(reqs, profile), constraints_text(profile, vendor_anyway),
                         [str(cache.built), str(ensure_stubs(profile, cache))], profile, index, cache.root / "uv",
-                        frozenset(line.name for line in reqs.for_target(profile.markers)))
+                        frozenset(line.name for line in lines))
     if answer.data is None:
         progress("resolve", f"{answer.why_not}; resolving with pip")
     return answer.data

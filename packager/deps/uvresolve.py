@@ -122,6 +122,15 @@ def choose(resolver: str, index: IndexConfig, environ: Optional[Mapping[str, str
     return uv, ""
 
 
+def uv_settings() -> dict[str, str]:
+    """What every uv run gets on top of the allow-listed environment: no uv configuration
+    file, never a Python download, and pip's CA bundle (PIP_CERT) as uv's SSL_CERT_FILE."""
+    env = {"UV_NO_CONFIG": "1", "UV_NO_PROGRESS": "1", "UV_PYTHON_DOWNLOADS": "never"}
+    if os.environ.get("PIP_CERT"):
+        env["SSL_CERT_FILE"] = os.environ["PIP_CERT"]
+    return env
+
+
 def _python_platform(profile: TargetProfile) -> str:
     """uv's ``--python-platform`` for the profile's best tag: ``manylinux_2_36_x86_64`` -> ``x86_64-manylinux_2_36``."""
     best = profile.platforms[0]
@@ -172,12 +181,9 @@ def uv_resolve(uv: str, requirements_in: str, constraints: str, find_links: list
                 "--cache-dir", str(cache_dir), "--python", sys.executable, *uv_args(profile, index)]
         for fl in find_links:
             argv += ["--find-links", fl]
-        env = clean_env({"UV_NO_CONFIG": "1", "UV_NO_PROGRESS": "1", "UV_PYTHON_DOWNLOADS": "never"})
-        if os.environ.get("PIP_CERT"):  # pip's CA bundle; uv reads the same from SSL_CERT_FILE
-            env["SSL_CERT_FILE"] = os.environ["PIP_CERT"]
         try:
-            proc = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=600, check=False,
-                                  stdin=subprocess.DEVNULL)
+            proc = subprocess.run(argv, capture_output=True, text=True, env=clean_env(uv_settings()), timeout=600,
+                                  check=False, stdin=subprocess.DEVNULL)
         except (OSError, subprocess.TimeoutExpired) as exc:
             return UvAnswer(None, f"uv did not run: {exc}")
         said = [line.strip() for line in proc.stderr.splitlines() if line.strip()]
@@ -199,5 +205,5 @@ def uv_resolve(uv: str, requirements_in: str, constraints: str, find_links: list
         url = str(wheel["url"])
         sha = (_file_sha256(url) if url.startswith("file:") else (wheel.get("hashes") or {}).get("sha256"))
         install.append({"name": name, "version": str(pkg["version"]), "requested": name in requested,
-                        "url": str(wheel["url"]), "hashes": [f"sha256:{sha}"] if sha else []})
+                        "url": url, "hashes": [f"sha256:{sha}"] if sha else []})
     return UvAnswer({"install": install, "warnings": [], "moved": {}, "resolver": "uv"})
