@@ -43,6 +43,10 @@ def test_crc32_combine_matches_zlib() -> None:
     a, b = b"x" * 100_003, bytes(range(256)) * 77
     assert crc32_combine(zlib.crc32(a), zlib.crc32(b), len(b)) == zlib.crc32(a + b)
     assert crc32_combine(zlib.crc32(a), zlib.crc32(b""), 0) == zlib.crc32(a)
+    # every bit of the length takes its own cached operator: lengths with few and many set bits
+    for n in (1, 2, 3, 8, 255, 256, 4097, 65_535, 1_048_577, 3_054_876):
+        tail = (bytes(range(251)) * (n // 251 + 1))[:n]
+        assert crc32_combine(zlib.crc32(a), zlib.crc32(tail), n) == zlib.crc32(a + tail), n
 
 
 def test_segments_join_into_one_valid_gzip_member() -> None:
