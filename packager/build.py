@@ -126,10 +126,13 @@ def build(options: BuildOptions, progress: Progress = _quiet) -> BuildResult:
     progress("checks", "checking the handler")
     early = None
     if options.lock is not None or tree.get("requirements.txt") or tree.get("requirements.lock"):
-        from packager.dependencies import start_early_resolution
+        from packager.deps.early import start_early_resolution
 
         early = start_early_resolution(tree, profile, options, progress)
+        if early is not None:
+            early.get_ready()
     try:
+        options.check_python()
         checked = check_source(tree, options.entry, python312=options.target_python,
                                convention=options.convention, init=options.init)
     except BaseException:

@@ -1,13 +1,12 @@
 """Dependencies: requirements.txt -> resolve -> fetch -> install -> vendor segments.
 
-Wires the dependency stages together for :func:`packager.build.build`.
+Wires the dependency stages together for :func:`packager.build.build` (the resolution's
+part, which a build starts before the others, is :mod:`packager.deps.early`).
 """
 
 from __future__ import annotations
 
 import os
-import queue
-import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -21,20 +20,18 @@ from packager.artifact.tarball import (
     compress_segment,
     source_date_epoch,
 )
-from packager.cache import Cache, cache_key, default_cache_dir, load_blob, store_blob
-from packager.deps.fetch import FetchedWheel, SdistBuilderImpl, fetch, warm_up
+from packager.cache import Cache, cache_key, load_blob, store_blob
+from packager.deps.early import EarlyResolution, resolve_for
+from packager.deps.fetch import FetchedWheel, fetch
 from packager.deps.install import install_wheel
 from packager.deps.pipout import MACHINE_WARNING
 from packager.deps.profile import TargetProfile
 from packager.deps.requirements import Requirements, parse_requirements
-from packager.deps.resolve import Resolution, resolve
 from packager.deps.slim import SlimDropped, SlimSettings
-from packager.deps.uvresolve import choose
 from packager.deps.vendor import VendorOutput
-from packager.errors import ArtifactError, IgniteError
+from packager.errors import ArtifactError
 from packager.options import BuildOptions
 from packager.source.checks import CheckedSource
-from packager.source.intake.tree import SourceTree
 
 Progress = Callable[[str, str], None]
 
@@ -52,111 +49,6 @@ def load_requirements(checked: CheckedSource, options: BuildOptions) -> Requirem
             return parse_requirements(lock.data, lock_path)
     assert checked.requirements is not None
     return parse_requirements(checked.requirements.data, checked.requirements.path)
-
-
-def resolve_for(reqs: Requirements, profile: TargetProfile, options: BuildOptions,
-                progress: Progress, early: bool = False, sdist_first: str = "",
-                ) -> tuple[Resolution, Cache, SdistBuilderImpl]:
-    """Resolve; ``early`` (before the checks passed) never builds an sdist, it gives up instead.
-
-    ``sdist_first``: the requirement an early resolution found no wheel for; built before
-    resolving, so the resolution does not fail on it a second time.
-    """
-    cache = Cache(Path(options.cache_dir) if options.cache_dir else default_cache_dir()).ensure()
-    builder = SdistBuilderImpl(profile, options.index, cache, options.target_python, progress,
-                               uv=lambda: choose(options.resolver, options.index)[0])
-    if sdist_first:
-        try:
-            builder(sdist_first)
-        except IgniteError:
-            pass  # only a head start: the resolution below meets it again and reports it in context
-    resolution = resolve(reqs, profile, index=options.index, cache=cache,
-                         build_sdist=_refuse_sdist if early else builder,
-                         vendor_anyway=options.vendor_anyway, refresh=options.refresh,
-                         resolver=options.resolver, progress=progress, on_resolving=warm_up)
-    return resolution, cache, builder
-
-
-class _NotBeforeChecks(Exception):
-    """An sdist would be built: that waits until the upload passed its checks."""
-
-
-def _refuse_sdist(spec: str) -> Path:
-    raise _NotBeforeChecks(spec)
-
-
-class EarlyResolution:
-    """The resolution started while the handler is still being checked (it is mostly waiting on the network).
-
-    Used only when the checks then pick the very same requirements (path and bytes); a
-    check failure still wins, since it is raised before this is asked for its result.
-    Its progress lines are handed to the caller's thread (the CLI's output settings live
-    there) whenever the caller waits.
-    """
-
-    def __init__(self, reqs: Requirements, profile: TargetProfile, options: BuildOptions, progress: Progress):
-        self.reqs = reqs
-        #: the requirement whose sdist the resolution needs (built once the checks passed)
-        self.sdist_first = ""
-        self._progress = progress
-        self._said: queue.SimpleQueue[tuple[str, str]] = queue.SimpleQueue()
-        self._result: Optional[tuple[Resolution, Cache, SdistBuilderImpl]] = None
-        self._error: Optional[BaseException] = None
-
-        def run() -> None:
-            try:
-                self._result = resolve_for(reqs, profile, options, lambda s, m: self._said.put((s, m)), early=True)
-            except _NotBeforeChecks as stop:
-                self.sdist_first = str(stop)  # the normal path builds it first, then resolves
-            except BaseException as exc:  # handed to the thread that asks for the result
-                self._error = exc
-
-        self._thread = threading.Thread(target=run, name="ignite-early-resolve", daemon=True)
-        self._thread.start()
-
-    def wait(self) -> None:
-        """Until it is done, passing its progress on (also when the build stops early: temp files go)."""
-        while self._thread.is_alive():
-            self._thread.join(0.05)
-            self._pass_on()
-        self._pass_on()
-
-    def _pass_on(self) -> None:
-        while True:
-            try:
-                stage, message = self._said.get_nowait()
-            except queue.Empty:
-                return
-            self._progress(stage, message)
-
-    def result_for(self, reqs: Requirements) -> Optional[tuple[Resolution, Cache, SdistBuilderImpl]]:
-        if (reqs.path, reqs.digest) != (self.reqs.path, self.reqs.digest):
-            self._progress = lambda stage, message: None  # about another file: not worth a line
-            self.wait()
-            self.sdist_first = ""  # nor is its sdist
-            return None
-        self.wait()
-        if self._error is not None:
-            raise self._error
-        return self._result
-
-
-def start_early_resolution(tree: SourceTree, profile: TargetProfile, options: BuildOptions,
-                           progress: Progress) -> Optional[EarlyResolution]:
-    """Start resolving the root requirements file (or the lock) before the checks finish, if there is one."""
-    try:
-        if options.lock is not None:
-            reqs = parse_requirements(Path(options.lock).read_bytes(), str(options.lock))
-        else:
-            found = tree.get("requirements.lock") or tree.get("requirements.txt")
-            if found is None or not found.data.strip():
-                return None
-            reqs = parse_requirements(found.data, found.path)
-    except Exception:  # the normal path reports it, in its order
-        return None
-    if reqs.is_lock:
-        return None  # nothing to wait for
-    return EarlyResolution(reqs, profile, options, progress)
 
 
 def _segment_key(w: FetchedWheel, mtime: int, level: int, slim: SlimSettings) -> str:

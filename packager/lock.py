@@ -17,7 +17,7 @@ from packaging.utils import canonicalize_name
 
 from packager.artifact.tarball import atomic_write
 from packager.cache import Cache
-from packager.dependencies import resolve_for
+from packager.deps.early import resolve_for
 from packager.deps.fetch import SDIST_SIDECAR
 from packager.deps.indexes import diagnose
 from packager.deps.piprun import last_error, missing_distribution, run_pip, target_args
@@ -89,6 +89,7 @@ def add_sdist_hashes(text: str, cache: Cache) -> str:
 
 def lock_source(options: BuildOptions, progress: Progress) -> LockResult:
     tree = read_source(Path(options.source), options.limits)
+    options.check_python()
     checked = check_source(tree, options.entry, python312=options.target_python, convention=options.convention,
                            init=options.init)
     if checked.requirements is None:

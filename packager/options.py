@@ -15,7 +15,7 @@ from packager.artifact.tarball import (
 )
 from packager.deps.piprun import IndexConfig
 from packager.deps.slim import SlimSettings
-from packager.runtime import optional_python
+from packager.runtime import PythonRef, optional_python, resolve_python
 from packager.source.checks import EntryPoint
 from packager.source.intake import Limits
 
@@ -32,8 +32,9 @@ class BuildOptions:
     init: Optional[str] = None
     profile: Optional[str] = None
     #: The target's CPython (3.12 for the default profile, 3.13 for python3.13...) for the checks,
-    #: sdist builds and --compile that need one; found lazily when None and auto_python.
-    python312: Optional[str] = None
+    #: sdist builds and --compile that need one; found lazily when None and auto_python; an
+    #: explicit --python is a runtime.PendingPython (probed in the background, see check_python).
+    python312: PythonRef = None
     auto_python: bool = True
     level: int = DEFAULT_LEVEL
     max_size: Optional[int] = None
@@ -56,7 +57,13 @@ class BuildOptions:
     def target_python(self) -> Optional[str]:
         """The target's CPython, looked up only when a step needs it."""
         if self.python312 or not self.auto_python:
-            return self.python312 or None
+            return resolve_python(self.python312) or None
         from packager.deps.profile import load_profile
 
         return optional_python(load_profile(self.profile).python_version)
+
+    def check_python(self) -> None:
+        """An explicit --python that is not the target's CPython fails the command, even when
+        no step needs an interpreter (it was asked for; its probe ran in the background)."""
+        if callable(self.python312):
+            self.python312()

@@ -302,3 +302,58 @@ def test_python_m_packager_and_version() -> None:
     r = subprocess.run([sys.executable, "-m", "packager", "--version"], capture_output=True, text=True,
                        env={**os.environ, "PYTHONPATH": str(FIXTURES.parent)})
     assert r.returncode == 0 and "ignite-pack" in r.stdout
+
+
+def _fake_python(tmp_path: Path, says: str) -> Path:
+    """An "interpreter" that answers the probe with *says* (e.g. a CPython of another version)."""
+    fake = tmp_path / "fake-python"
+    fake.write_text(f"#!/bin/sh\necho '{says}'\n")
+    fake.chmod(0o755)
+    return fake
+
+
+@pytest.mark.parametrize("with_requirements", [False, True])
+def test_an_explicit_python_of_another_version_fails_the_build(tmp_path: Path, with_requirements: bool) -> None:
+    """--python is probed in the background now; a wrong one still fails the build (exit 12, where
+    --python) although the build does not need an interpreter, and it wins over a resolution
+    that was started meanwhile and fails too (offline, nothing in the wheelhouse)."""
+    src = tmp_path / "src"
+    shutil.copytree(HELLO, src)
+    if with_requirements:
+        (src / "requirements.txt").write_text("attrs\n")
+    (tmp_path / "wh").mkdir()
+    out = tmp_path / "o.tar.gz"
+    fake = _fake_python(tmp_path, "3.11 cpython")
+    r = run_cli("build", str(src), "-o", str(out), "--python", str(fake), "--json", "--offline",
+                "--wheelhouse", str(tmp_path / "wh"), "--cache-dir", str(tmp_path / "cache"))
+    assert r.returncode == 12, r.stdout + r.stderr
+    err = json.loads(r.stdout)["error"]
+    assert err["where"] == "--python" and "is not a working CPython 3.12" in err["message"]
+    assert not out.exists()
+    # the same interpreter answering as a 3.12 passes (the probe's answer is what decides)
+    ok = _fake_python(tmp_path / "wh", "3.12 cpython")
+    if not with_requirements:
+        r = run_cli("build", str(src), "-o", str(out), "--python", str(ok))
+        assert r.returncode == 0, r.stderr
+        assert out.exists()
+
+
+def test_an_explicit_python_of_another_version_fails_the_lock(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    shutil.copytree(HELLO, src)
+    (src / "requirements.txt").write_text("attrs\n")
+    r = run_cli("lock", str(src), "--python", str(_fake_python(tmp_path, "3.13 cpython")), "--offline",
+                "--cache-dir", str(tmp_path / "cache"))
+    assert r.returncode == 12, r.stdout + r.stderr
+    assert "is not a working CPython 3.12" in r.stderr
+
+
+def test_the_early_resolution_reaches_its_subprocess_without_the_later_stages_imports() -> None:
+    """A build starts the resolver before importing fetch/install/compress (they are imported
+    while it runs): importing the early-resolution wiring must not pull them in."""
+    code = ("import sys, packager.build, packager.deps.early, packager.deps.resolve, packager.deps.uvresolve; "
+            "print(' '.join(sorted(m for m in ('packager.deps.fetch', 'packager.deps.install', "
+            "'packager.dependencies', 'installer', 'urllib.request', 'http.client') if m in sys.modules)))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                       env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+    assert r.stdout.split() == []

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from packager.build import build
-from packager.dependencies import resolve_for
+from packager.deps.early import resolve_for
 from packager.deps.profile import load_profile
 from packager.deps.requirements import parse_requirements
 from packager.deps.uvresolve import find_uv

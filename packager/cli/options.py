@@ -22,6 +22,7 @@ from packager.source.conventions import names as convention_names
 
 if TYPE_CHECKING:
     from packager.deps.slim import SlimSettings
+    from packager.runtime import PythonRef
 
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -114,13 +115,14 @@ def index_config(index_url: Optional[str], extra_index_urls: tuple[str, ...],
                        find_links=tuple(str(w.resolve()) for w in wheelhouses), offline=offline)
 
 
-def _find_312(python: Optional[str], profile: Optional[str] = None) -> Optional[str]:
-    """An explicit --python is checked now against the target's version (3.12 for the default
-    profile); otherwise the target's CPython is looked up only if a step needs it."""
+def _find_312(python: Optional[str], profile: Optional[str] = None) -> PythonRef:
+    """An explicit --python is checked against the target's version (3.12 for the default
+    profile) while the command gets going (BuildOptions.check_python raises); otherwise the
+    target's CPython is looked up only if a step needs it."""
     from packager.deps.profile import load_profile
-    from packager.runtime import find_python
+    from packager.runtime import PendingPython
 
-    return find_python(load_profile(profile).python_version, python) if python else None
+    return PendingPython(python, load_profile(profile).python_version) if python else None
 
 
 PROFILE_HELP = ("Target profile: python3.12 (default), python3.12-arm64, python3.13, python3.13-arm64, "

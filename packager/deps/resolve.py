@@ -279,8 +279,19 @@ def conflict_error(reqs: Requirements, profile: TargetProfile, causes: list[Caus
                         where=where, hint="relax one of the conflicting requirements")
 
 
+def _once(fn: Callable[[], None]) -> Callable[[], None]:
+    done: list[bool] = []
+
+    def call() -> None:
+        if not done:
+            done.append(True)
+            fn()
+    return call
+
+
 def _pip_resolve(reqs: Requirements, profile: TargetProfile, index: IndexConfig, cache: Cache,
-                 vendor_anyway: frozenset[str], build_sdist: SdistBuilder, progress: Progress) -> dict[str, Any]:
+                 vendor_anyway: frozenset[str], build_sdist: SdistBuilder, progress: Progress,
+                 launching: Callable[[], None] = lambda: None) -> dict[str, Any]:
     lines = [str(r.requirement) for r in reqs.for_target(profile.markers)]
     #: pinned packages that must move along with a --vendor-anyway one -> the chain that forced it
     moved: dict[str, str] = {}
@@ -298,6 +309,7 @@ def _pip_resolve(reqs: Requirements, profile: TargetProfile, index: IndexConfig,
             anyway = vendor_anyway | frozenset(moved)
             (work / "constraints.txt").write_text(constraints_text(profile, anyway), "utf-8")
             progress("resolve", f"resolving {len(lines)} requirement(s) for {profile.name}")
+            launching()
             res = run_pip("pip", args, profile)
             output = (res.stdout + "\n" + res.stderr).replace(req_in, reqs.path).replace(str(work), "…")
             if res.returncode == 0:
@@ -358,7 +370,8 @@ def _pip_resolve(reqs: Requirements, profile: TargetProfile, index: IndexConfig,
 
 
 def _uv_first(reqs: Requirements, profile: TargetProfile, index: IndexConfig, cache: Cache,
-              vendor_anyway: frozenset[str], resolver: str, progress: Progress) -> Optional[dict[str, Any]]:
+              vendor_anyway: frozenset[str], resolver: str, progress: Progress,
+              launching: Callable[[], None] = lambda: None) -> Optional[dict[str, Any]]:
     """uv's answer when uv may stand in for pip and gives one; None sends the caller to pip."""
     uv, why_not = choose(resolver, index)
     if uv is None:
@@ -369,7 +382,7 @@ def _uv_first(reqs: Requirements, profile: TargetProfile, index: IndexConfig, ca
     progress("resolve", f"resolving {len(lines)} requirement(s) for {profile.name} (uv)")
     answer = uv_resolve(uv, requirements_in(reqs, profile), constraints_text(profile, vendor_anyway),
                         [str(cache.built), str(ensure_stubs(profile, cache))], profile, index, cache.root / "uv",
-                        frozenset(line.name for line in lines))
+                        frozenset(line.name for line in lines), launching)
     if answer.data is None:
         progress("resolve", f"{answer.why_not}; resolving with pip")
     return answer.data
@@ -442,9 +455,11 @@ def resolve(
     key = cache_key("resolution", __version__, reqs.digest, profile.digest, index.key(), sorted(vendor_anyway))
     data: Any = None if refresh else cache.get_json("resolutions", key)
     if data is None:
-        on_resolving()  # downloads will follow: the caller may get ready for them meanwhile
-        data = (_uv_first(reqs, profile, index, cache, vendor_anyway, resolver, progress)
-                or _pip_resolve(reqs, profile, index, cache, vendor_anyway, build_sdist, progress))
+        # Called just before the resolver's subprocess starts (once): downloads will follow,
+        # and the caller may get ready for them (and do its own imports) meanwhile.
+        launching = _once(on_resolving)
+        data = (_uv_first(reqs, profile, index, cache, vendor_anyway, resolver, progress, launching)
+                or _pip_resolve(reqs, profile, index, cache, vendor_anyway, build_sdist, progress, launching))
         cache.put_json("resolutions", key, data)
     else:
         progress("resolve", "resolution from cache")

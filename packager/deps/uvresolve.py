@@ -21,8 +21,7 @@ import subprocess
 import sys
 import tempfile
 import urllib.parse
-import urllib.request
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
@@ -148,7 +147,9 @@ def uv_args(profile: TargetProfile, index: IndexConfig) -> list[str]:
 
 
 def _file_sha256(url: str) -> Optional[str]:
-    path = Path(urllib.request.url2pathname(urllib.parse.urlsplit(url).path))
+    from urllib.request import url2pathname  # ~8 ms of imports (http.client, email, ssl): only here
+
+    path = Path(url2pathname(urllib.parse.urlsplit(url).path))
     return sha256_file(path) if path.is_file() else None
 
 
@@ -168,7 +169,8 @@ def _best_wheel(wheels: list[dict[str, Any]], profile: TargetProfile) -> Optiona
 
 
 def uv_resolve(uv: str, requirements_in: str, constraints: str, find_links: list[str], profile: TargetProfile,
-               index: IndexConfig, cache_dir: Path, requested: frozenset[str]) -> UvAnswer:
+               index: IndexConfig, cache_dir: Path, requested: frozenset[str],
+               launching: Callable[[], None] = lambda: None) -> UvAnswer:
     """``uv pip compile --format pylock.toml``: pins with each wheel's URL and sha256, or why not."""
     with tempfile.TemporaryDirectory(prefix="ignite-uv-") as tmp:
         work = Path(tmp)
@@ -181,6 +183,7 @@ def uv_resolve(uv: str, requirements_in: str, constraints: str, find_links: list
                 "--cache-dir", str(cache_dir), "--python", sys.executable, *uv_args(profile, index)]
         for fl in find_links:
             argv += ["--find-links", fl]
+        launching()
         try:
             proc = subprocess.run(argv, capture_output=True, text=True, env=clean_env(uv_settings()), timeout=600,
                                   check=False, stdin=subprocess.DEVNULL)

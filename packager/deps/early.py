@@ -1,0 +1,167 @@
+"""Resolution wiring: the resolver for a build or a lock, and the one started before the checks end.
+
+Kept apart from :mod:`packager.dependencies` (fetch, install, compress) so that a
+build can start resolving (a subprocess that mostly waits on the network) before
+it imports what only the later stages need: the main thread imports those while
+the resolver runs.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Optional
+
+from packager.cache import Cache, default_cache_dir
+from packager.deps.profile import TargetProfile
+from packager.deps.requirements import Requirements, parse_requirements
+from packager.deps.resolve import Resolution, resolve
+from packager.errors import IgniteError
+from packager.options import BuildOptions
+from packager.source.intake.tree import SourceTree
+
+if TYPE_CHECKING:
+    from packager.deps.fetch import SdistBuilderImpl
+
+Progress = Callable[[str, str], None]
+
+
+def sdist_builder(profile: TargetProfile, options: BuildOptions, cache: Cache, progress: Progress,
+                  ) -> SdistBuilderImpl:
+    from packager.deps.fetch import SdistBuilderImpl
+    from packager.deps.uvresolve import choose
+
+    return SdistBuilderImpl(profile, options.index, cache, options.target_python, progress,
+                            uv=lambda: choose(options.resolver, options.index)[0])
+
+
+def _warm_up() -> None:
+    from packager.deps.fetch import warm_up
+
+    warm_up()
+
+
+def resolve_for(reqs: Requirements, profile: TargetProfile, options: BuildOptions,
+                progress: Progress, early: bool = False, sdist_first: str = "",
+                on_resolving: Optional[Callable[[], None]] = None,
+                ) -> tuple[Resolution, Cache, SdistBuilderImpl]:
+    """Resolve; ``early`` (before the checks passed) never builds an sdist, it gives up instead.
+
+    ``sdist_first``: the requirement an early resolution found no wheel for; built before
+    resolving, so the resolution does not fail on it a second time. ``on_resolving``: called
+    just before the resolver's subprocess starts (default: make the TLS context for the
+    downloads meanwhile).
+    """
+    cache = Cache(Path(options.cache_dir) if options.cache_dir else default_cache_dir()).ensure()
+    builder = None if early else sdist_builder(profile, options, cache, progress)
+    if sdist_first and builder is not None:
+        try:
+            builder(sdist_first)
+        except IgniteError:
+            pass  # only a head start: the resolution below meets it again and reports it in context
+    resolution = resolve(reqs, profile, index=options.index, cache=cache,
+                         build_sdist=builder if builder is not None else _refuse_sdist,
+                         vendor_anyway=options.vendor_anyway, refresh=options.refresh,
+                         resolver=options.resolver, progress=progress, on_resolving=on_resolving or _warm_up)
+    return resolution, cache, builder or sdist_builder(profile, options, cache, progress)
+
+
+class _NotBeforeChecks(Exception):
+    """An sdist would be built: that waits until the upload passed its checks."""
+
+
+def _refuse_sdist(spec: str) -> Path:
+    raise _NotBeforeChecks(spec)
+
+
+class EarlyResolution:
+    """The resolution started while the handler is still being checked (it is mostly waiting on the network).
+
+    Used only when the checks then pick the very same requirements (path and bytes); a
+    check failure still wins, since it is raised before this is asked for its result.
+    Its progress lines are handed to the caller's thread (the CLI's output settings live
+    there) whenever the caller waits.
+    """
+
+    def __init__(self, reqs: Requirements, profile: TargetProfile, options: BuildOptions, progress: Progress):
+        self.reqs = reqs
+        #: the requirement whose sdist the resolution needs (built once the checks passed)
+        self.sdist_first = ""
+        self._progress = progress
+        self._said: queue.SimpleQueue[tuple[str, str]] = queue.SimpleQueue()
+        self._result: Optional[tuple[Resolution, Cache, SdistBuilderImpl]] = None
+        self._error: Optional[BaseException] = None
+        #: set when the resolver's subprocess is about to start, or when there is none (cached, failed)
+        self._launched = threading.Event()
+        self._resolving = False
+
+        def launching() -> None:
+            self._resolving = True
+            self._launched.set()
+
+        def run() -> None:
+            try:
+                self._result = resolve_for(reqs, profile, options, lambda s, m: self._said.put((s, m)), early=True,
+                                           on_resolving=launching)
+            except _NotBeforeChecks as stop:
+                self.sdist_first = str(stop)  # the normal path builds it first, then resolves
+            except BaseException as exc:  # handed to the thread that asks for the result
+                self._error = exc
+            finally:
+                self._launched.set()
+
+        self._thread = threading.Thread(target=run, name="ignite-early-resolve", daemon=True)
+        self._thread.start()
+
+    def get_ready(self, timeout: float = 1.0) -> None:
+        """Let the resolver's subprocess start before this thread competes for the GIL (imports,
+        checks); then make the downloads' TLS context while the resolver runs."""
+        self._launched.wait(timeout)
+        if self._resolving:
+            _warm_up()
+
+    def wait(self) -> None:
+        """Until it is done, passing its progress on (also when the build stops early: temp files go)."""
+        while self._thread.is_alive():
+            self._thread.join(0.05)
+            self._pass_on()
+        self._pass_on()
+
+    def _pass_on(self) -> None:
+        while True:
+            try:
+                stage, message = self._said.get_nowait()
+            except queue.Empty:
+                return
+            self._progress(stage, message)
+
+    def result_for(self, reqs: Requirements) -> Optional[tuple[Resolution, Cache, SdistBuilderImpl]]:
+        if (reqs.path, reqs.digest) != (self.reqs.path, self.reqs.digest):
+            self._progress = lambda stage, message: None  # about another file: not worth a line
+            self.wait()
+            self.sdist_first = ""  # nor is its sdist
+            return None
+        self.wait()
+        if self._error is not None:
+            raise self._error
+        return self._result
+
+
+def start_early_resolution(tree: SourceTree, profile: TargetProfile, options: BuildOptions,
+                           progress: Progress) -> Optional[EarlyResolution]:
+    """Start resolving the root requirements file (or the lock) before the checks finish, if there is one."""
+    try:
+        if options.lock is not None:
+            reqs = parse_requirements(Path(options.lock).read_bytes(), str(options.lock))
+        else:
+            found = tree.get("requirements.lock") or tree.get("requirements.txt")
+            if found is None or not found.data.strip():
+                return None
+            reqs = parse_requirements(found.data, found.path)
+    except Exception:  # the normal path reports it, in its order
+        return None
+    if reqs.is_lock:
+        return None  # nothing to wait for
+    return EarlyResolution(reqs, profile, options, progress)
