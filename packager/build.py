@@ -126,7 +126,7 @@ def build(options: BuildOptions, progress: Progress = _quiet) -> BuildResult:
     progress("checks", "checking the handler")
     early = None
     if options.lock is not None or tree.get("requirements.txt") or tree.get("requirements.lock"):
-        from packager.deps.early import start_early_resolution
+        from packager.resolution import start_early_resolution
 
         early = start_early_resolution(tree, profile, options, progress)
         if early is not None:

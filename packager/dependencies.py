@@ -1,7 +1,7 @@
 """Dependencies: requirements.txt -> resolve -> fetch -> install -> vendor segments.
 
 Wires the dependency stages together for :func:`packager.build.build` (the resolution's
-part, which a build starts before the others, is :mod:`packager.deps.early`).
+part, which a build starts before the others, is :mod:`packager.resolution`).
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from packager.artifact.tarball import (
     source_date_epoch,
 )
 from packager.cache import Cache, cache_key, load_blob, store_blob
-from packager.deps.early import EarlyResolution, resolve_for
 from packager.deps.fetch import FetchedWheel, fetch
 from packager.deps.install import install_wheel
 from packager.deps.pipout import MACHINE_WARNING
@@ -31,6 +30,7 @@ from packager.deps.slim import SlimDropped, SlimSettings
 from packager.deps.vendor import VendorOutput
 from packager.errors import ArtifactError
 from packager.options import BuildOptions
+from packager.resolution import EarlyResolution, resolve_for
 from packager.source.checks import CheckedSource
 
 Progress = Callable[[str, str], None]

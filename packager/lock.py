@@ -17,7 +17,6 @@ from packaging.utils import canonicalize_name
 
 from packager.artifact.tarball import atomic_write
 from packager.cache import Cache
-from packager.deps.early import resolve_for
 from packager.deps.fetch import SDIST_SIDECAR
 from packager.deps.indexes import diagnose
 from packager.deps.piprun import last_error, missing_distribution, run_pip, target_args
@@ -26,6 +25,7 @@ from packager.deps.requirements import parse_requirements
 from packager.deps.resolve import constraints_text, ensure_stubs
 from packager.errors import RequirementsError, ResolveError
 from packager.options import BuildOptions
+from packager.resolution import resolve_for
 from packager.source.checks import check_source
 from packager.source.intake import read_source
 

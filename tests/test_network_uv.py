@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 
 from packager.build import build
-from packager.deps.early import resolve_for
 from packager.deps.profile import load_profile
 from packager.deps.requirements import parse_requirements
 from packager.deps.uvresolve import find_uv
 from packager.options import BuildOptions
+from packager.resolution import resolve_for
 
 pytestmark = pytest.mark.network
 
