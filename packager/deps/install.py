@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import os
 import posixpath
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Optional, Union
@@ -23,7 +24,7 @@ from typing import BinaryIO, Optional, Union
 from installer import install
 from installer.destinations import WheelDestination
 from installer.exceptions import InstallerError
-from installer.records import Hash, RecordEntry
+from installer.records import Hash, InvalidRecordEntry, RecordEntry
 from installer.sources import WheelFile
 from installer.utils import Scheme
 
@@ -79,6 +80,28 @@ class MemoryDestination(WheelDestination):
         self.files[record_file_path] = ("".join(sorted(rows)).encode(), False)
 
 
+class _OnePassWheel(WheelFile):
+    """A WheelFile that checks each file against RECORD as it hands it to the installer.
+
+    ``validate_record()`` would inflate every member once to hash it and ``install()``
+    again to write it (pyyaml: ~8 ms of 27). Each member is read once here; a hash or
+    size that does not match RECORD fails the install, as validation would have.
+    """
+
+    def get_contents(self) -> Iterator[tuple[tuple[str, str, str], BinaryIO, bool]]:
+        unrecorded = {f"{self.dist_info_dir}/{n}" for n in ("RECORD", "RECORD.p7s", "RECORD.jws")}
+        for record, stream, is_executable in super().get_contents():
+            data = stream.read()
+            if record[0] not in unrecorded:  # as validate_record: RECORD and its signatures have no hash
+                try:
+                    entry = RecordEntry.from_elements(*record)
+                except InvalidRecordEntry as exc:
+                    raise ValueError(f"entry in RECORD for {record[0]} is invalid: {exc.issues}") from exc
+                if entry.hash_ is None or entry.size is None or not entry.validate(data):
+                    raise ValueError(f"hash / size of {record[0]} didn't match RECORD")
+            yield record, io.BytesIO(data), is_executable
+
+
 @dataclass(frozen=True)
 class InstalledDist:
     name: str
@@ -99,8 +122,8 @@ def install_wheel(path: Path, slim: Optional[SlimSettings] = None) -> InstalledD
     """
     dest = MemoryDestination(slim.matcher() if slim is not None and slim.active else None)
     try:
-        with WheelFile.open(path) as source:
-            source.validate_record()
+        with _OnePassWheel.open(path) as source:
+            source.validate_record(validate_contents=False)  # names; contents while installing
             install(source, dest, {"INSTALLER": b"ignite-pack\n"})
             name, version = source.distribution, source.version
     except (InstallerError, ValueError, KeyError, OSError) as exc:
