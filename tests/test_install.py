@@ -17,7 +17,7 @@ def _rewrite(wheel: Path, change: dict[str, bytes]) -> Path:
     out = wheel.with_name("x-" + wheel.name)
     with zipfile.ZipFile(wheel) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
         for info in src.infolist():
-            dst.writestr(info, change.pop(info.filename, None) or src.read(info))
+            dst.writestr(info, change.pop(info.filename, b"") or src.read(info))
         for name, data in change.items():
             dst.writestr(name, data)
     out.replace(wheel)
