@@ -7,14 +7,16 @@ part, which a build starts before the others, is :mod:`packager.resolution`).
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Optional
 
 from packager import __version__
 from packager.artifact.manifest import FileRecord, VendoredDist
 from packager.artifact.tarball import (
+    CHUNKING,
     CompressedSegment,
     Segment,
     compress_segment,
@@ -52,58 +54,80 @@ def load_requirements(checked: CheckedSource, options: BuildOptions) -> Requirem
 
 
 def _segment_key(w: FetchedWheel, mtime: int, level: int, slim: SlimSettings) -> str:
-    parts: list[object] = ["segment", __version__, w.sha256, mtime, level, "pax", "vendor/"]
+    parts: list[object] = ["segment", __version__, w.sha256, mtime, level, "pax", "vendor/", CHUNKING]
     if slim.active:  # unchanged keys without slim: existing caches stay valid
         parts.append({"slim": slim.to_dict()})
     return cache_key(*parts)
 
 
-def vendor_segments(wheels: list[FetchedWheel], cache: Cache, mtime: int, level: int,
-                    progress: Progress, slim: Optional[SlimSettings] = None,
-                    ) -> list[tuple[CompressedSegment, SlimDropped]]:
+Made = tuple[CompressedSegment, SlimDropped]
+
+
+class Vendoring:
     """Each wheel's installed, normalized, compressed tar segment (and what slim left out).
 
-    From the cache, or made once. The key is the wheel's sha256 + packager version
-    + mtime + level + slim settings, so a hit is byte-for-byte what a fresh
-    install and compression would produce.
+    From the cache, or made once, starting as soon as the wheel is there (:meth:`add` is
+    fetch's ``on_ready``: downloads land while others are still on the wire). The cache key
+    is the wheel's sha256 + packager version + mtime + level + chunking + slim settings, so
+    a hit is byte-for-byte what a fresh install and compression would produce.
     """
-    slim = slim or SlimSettings()
-    out: dict[int, tuple[CompressedSegment, SlimDropped]] = {}
-    todo: list[tuple[int, FetchedWheel]] = []
-    for i, w in enumerate(wheels):
-        hit = load_blob(cache, "segments", _segment_key(w, mtime, level, slim))
-        if hit is None:
-            todo.append((i, w))
-            continue
-        meta, blob = hit
-        seg = CompressedSegment(meta["name"], tuple(FileRecord.from_dict(r) for r in meta["records"]),
-                                blob, int(meta["crc"]), int(meta["length"]))
-        slimmed = meta.get("slimmed") or {}
-        out[i] = (seg, SlimDropped(int(slimmed.get("files", 0)), int(slimmed.get("bytes", 0))))
-    if todo:
-        progress("vendor", f"installing {len(todo)} distribution(s) into vendor/"
-                 + (f" ({len(wheels) - len(todo)} from the cache)" if len(todo) < len(wheels) else ""))
 
-        def make(item: tuple[int, FetchedWheel]) -> tuple[int, tuple[CompressedSegment, SlimDropped]]:
-            i, w = item
-            dist = install_wheel(w.path, slim)
-            seg = compress_segment(Segment(f"vendor:{w.pin.name}", dist.entries), mtime, level)
-            store_blob(cache, "segments", _segment_key(w, mtime, level, slim), {
-                "name": seg.name, "records": [r.to_dict() for r in seg.records],
-                "crc": seg.crc, "length": seg.length, "dist": dist.name, "version": dist.version,
-                "slimmed": dist.slimmed.to_dict(),
-            }, seg.deflated)
-            return i, (seg, dist.slimmed)
+    def __init__(self, cache: Cache, mtime: int, level: int, slim: Optional[SlimSettings] = None):
+        self.cache, self.mtime, self.level, self.slim = cache, mtime, level, slim or SlimSettings()
+        workers = min(os.cpu_count() or 1, 4)
+        # Two pools: an install waits for its chunks, so they must not queue behind it.
+        self._installs = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ignite-install")
+        self._chunks = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ignite-deflate")
+        self._lock = threading.Lock()
+        self._hits: dict[str, Made] = {}
+        self._made: dict[str, Future[Made]] = {}
 
-        workers = min(len(todo), os.cpu_count() or 1, 4)
-        if workers > 1:
-            with ThreadPoolExecutor(max_workers=workers) as pool:  # zlib and I/O release the GIL
-                out.update(pool.map(make, todo))
-        else:
-            out.update(map(make, todo))
-    elif wheels:
-        progress("vendor", f"{len(wheels)} distribution(s) from the cache")
-    return [out[i] for i in range(len(wheels))]
+    def __enter__(self) -> Vendoring:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for f in self._made.values():
+            f.cancel()
+        self._installs.shutdown(wait=True)
+        self._chunks.shutdown(wait=True)
+
+    def add(self, w: FetchedWheel) -> None:
+        """Look the segment up in the cache now (cheap), or start making it."""
+        with self._lock:
+            if w.sha256 in self._hits or w.sha256 in self._made:
+                return
+        hit = load_blob(self.cache, "segments", _segment_key(w, self.mtime, self.level, self.slim))
+        with self._lock:
+            if hit is not None:
+                meta, blob = hit
+                seg = CompressedSegment(meta["name"], tuple(FileRecord.from_dict(r) for r in meta["records"]),
+                                        blob, int(meta["crc"]), int(meta["length"]))
+                slimmed = meta.get("slimmed") or {}
+                self._hits[w.sha256] = (seg, SlimDropped(int(slimmed.get("files", 0)), int(slimmed.get("bytes", 0))))
+            elif w.sha256 not in self._made:
+                self._made[w.sha256] = self._installs.submit(self._make, w)
+
+    def _make(self, w: FetchedWheel) -> Made:
+        dist = install_wheel(w.path, self.slim)
+        seg = compress_segment(Segment(f"vendor:{w.pin.name}", dist.entries), self.mtime, self.level, self._chunks)
+        store_blob(self.cache, "segments", _segment_key(w, self.mtime, self.level, self.slim), {
+            "name": seg.name, "records": [r.to_dict() for r in seg.records],
+            "crc": seg.crc, "length": seg.length, "dist": dist.name, "version": dist.version,
+            "slimmed": dist.slimmed.to_dict(),
+        }, seg.deflated)
+        return seg, dist.slimmed
+
+    def segments(self, wheels: list[FetchedWheel], progress: Progress) -> list[Made]:
+        """All of *wheels*' segments, in their order (adding any not added yet)."""
+        for w in wheels:
+            self.add(w)
+        made = sum(1 for w in wheels if w.sha256 in self._made)
+        if made:
+            progress("vendor", f"installing {made} distribution(s) into vendor/"
+                     + (f" ({len(wheels) - made} from the cache)" if made < len(wheels) else ""))
+        elif wheels:
+            progress("vendor", f"{len(wheels)} distribution(s) from the cache")
+        return [self._hits[w.sha256] if w.sha256 in self._hits else self._made[w.sha256].result() for w in wheels]
 
 
 def vendor_requirements(checked: CheckedSource, profile: TargetProfile, options: BuildOptions,
@@ -112,10 +136,11 @@ def vendor_requirements(checked: CheckedSource, profile: TargetProfile, options:
     resolved = early.result_for(reqs) if early is not None else None
     resolution, cache, builder = resolved or resolve_for(
         reqs, profile, options, progress, sdist_first=early.sdist_first if early is not None else "")
-    wheels = fetch(resolution.pins, profile, index=options.index, cache=cache, build_sdist=builder,
-                   wheelhouses=[Path(w) for w in options.wheelhouses], progress=progress)
-    mtime = source_date_epoch(options.env)
-    made = vendor_segments(wheels, cache, mtime, options.level, progress, options.slim)
+    with Vendoring(cache, source_date_epoch(options.env), options.level, options.slim) as vendoring:
+        wheels = fetch(resolution.pins, profile, index=options.index, cache=cache, build_sdist=builder,
+                       wheelhouses=[Path(w) for w in options.wheelhouses], progress=progress,
+                       on_ready=vendoring.add)
+        made = vendoring.segments(wheels, progress)
     segments = [seg for seg, _ in made]
     owner: dict[str, str] = {}
     for w, seg in zip(wheels, segments):

@@ -339,3 +339,53 @@ def test_requires_python_is_checked_for_the_target_in_build_and_lock(tmp_path: P
         r = run_cli("lock", str(src), "--index-url", index.url, "--json", timeout=300)
     assert r.returncode == 0, r.stderr
     assert "rpy==2.0" in (src / "requirements.lock").read_text()
+
+
+def test_fetch_hands_over_each_wheel_once_as_soon_as_it_is_there(tmp_path: Path, wheelhouse: Path) -> None:
+    """on_ready gets the local hit first and each download as it lands (from the download
+    threads); the list fetch returns is still in the pins' order, and its wheels are the
+    very ones handed over. The vendoring that listens gives the segments a serial run gives."""
+    import hashlib
+    import threading
+
+    from packaging.utils import canonicalize_name
+
+    from packager.cache import Cache
+    from packager.dependencies import Vendoring
+    from packager.deps.fetch import FetchedWheel, fetch
+    from packager.deps.piprun import IndexConfig
+    from packager.deps.profile import load_profile
+    from packager.deps.resolve import Pin
+
+    cache = Cache(tmp_path / "cache").ensure()
+    local = tmp_path / "local"
+    local.mkdir()
+    (local / "tool-1.0-py3-none-any.whl").write_bytes((wheelhouse / "tool-1.0-py3-none-any.whl").read_bytes())
+
+    def pin(name: str, version: str, url: str = "") -> Pin:
+        data = next(wheelhouse.glob(f"{name}-{version}-*.whl")).read_bytes()
+        return Pin(canonicalize_name(name), version, ("sha256:" + hashlib.sha256(data).hexdigest(),), url=url)
+
+    said: list[tuple[str, str]] = []
+    with LoopbackIndex(wheelhouse) as index:
+        base = index.url.replace("/simple/", "/files/")
+        pins = [pin("newonly", "1.0", base + "newonly-1.0-py3-none-any.whl"), pin("tool", "1.0"),
+                pin("demo", "1.0", base + "demo-1.0-py3-none-any.whl")]
+
+        def ready(w: FetchedWheel) -> None:
+            said.append((w.pin.name, threading.current_thread().name))
+            vendoring.add(w)
+
+        profile = load_profile(None)
+        with Vendoring(cache, 0, 4) as vendoring:
+            got = fetch(pins, profile, index=IndexConfig(index_url=index.url), cache=cache,
+                        build_sdist=None, wheelhouses=[local], on_ready=ready)  # type: ignore[arg-type]
+            piped = vendoring.segments(got, lambda s, m: None)
+    assert [w.pin.name for w in got] == ["newonly", "tool", "demo"]
+    assert said[0] == ("tool", threading.current_thread().name)  # the local one, before any download
+    assert sorted(n for n, _ in said) == ["demo", "newonly", "tool"]  # each once
+    assert all(t != threading.current_thread().name for n, t in said[1:])  # downloads: as they land
+    assert all(w.path.parent in (local, cache.wheels) for w in got)
+    with Vendoring(Cache(tmp_path / "other").ensure(), 0, 4) as serial:
+        again = serial.segments(got, lambda s, m: None)
+    assert [(s.name, s.deflated, s.crc) for s, _ in piped] == [(s.name, s.deflated, s.crc) for s, _ in again]

@@ -20,7 +20,7 @@ import tarfile
 import tempfile
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Union
@@ -145,21 +145,42 @@ class CompressedSegment:
     length: int
 
 
-#: Segments larger than this are deflated in independent chunks, in parallel: one huge
-#: wheel (scipy's tar is ~107 MB) would otherwise keep one core busy while the other idles.
-CHUNK_BYTES = 8 * 1024 * 1024
+#: Segments larger than this are deflated in chunks, in parallel: one big wheel (pyyaml's
+#: tar is 3 MB, scipy's ~107 MB) would otherwise keep one core busy while the others idle.
+#: Each chunk is primed with the 32 KiB before it (as pigz does), so the ratio stays that of
+#: one stream, and chunk boundaries depend only on the bytes: the output is still a pure
+#: function of the segment (cacheable, identical on every host and for any number of cores).
+CHUNK_BYTES = 1024 * 1024
+_WINDOW = 32 * 1024
+#: Part of the segment cache's keys: a change of the chunking above must change it.
+CHUNKING = f"chunks:{CHUNK_BYTES}:primed"
 
 
-def compress_segment(seg: Segment, mtime: int, level: int) -> CompressedSegment:
+def _deflate_chunk(tar: memoryview, start: int, level: int) -> bytes:
+    if start == 0:
+        comp = zlib.compressobj(level, zlib.DEFLATED, -zlib.MAX_WBITS, 9)
+    else:
+        comp = zlib.compressobj(level, zlib.DEFLATED, -zlib.MAX_WBITS, 9, zlib.Z_DEFAULT_STRATEGY,
+                                tar[start - _WINDOW:start])
+    return comp.compress(tar[start:start + CHUNK_BYTES]) + comp.flush(zlib.Z_FULL_FLUSH)
+
+
+def compress_segment(seg: Segment, mtime: int, level: int, pool: Optional[Executor] = None) -> CompressedSegment:
+    """*seg* deflated (non-final); a large one in chunks on *pool* (or a pool of its own).
+
+    *pool* must not be the one this runs on (it waits for the chunks).
+    """
     tar = seg.tar(mtime)
     if len(tar) <= CHUNK_BYTES:
         deflated = deflate_segment(tar, level, final=False)
     else:
-        # Chunk boundaries depend only on the bytes, so the output is still a pure
-        # function of the segment (cacheable, identical on every host).
-        views = [tar[i:i + CHUNK_BYTES] for i in range(0, len(tar), CHUNK_BYTES)]
-        with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:  # zlib releases the GIL
-            deflated = b"".join(pool.map(lambda v: deflate_segment(v, level, final=False), views))
+        view = memoryview(tar)
+        starts = range(0, len(tar), CHUNK_BYTES)
+        if pool is not None:
+            deflated = b"".join(pool.map(lambda i: _deflate_chunk(view, i, level), starts))
+        else:
+            with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as own:  # zlib releases the GIL
+                deflated = b"".join(own.map(lambda i: _deflate_chunk(view, i, level), starts))
     return CompressedSegment(seg.name, seg.records, deflated, zlib.crc32(tar) & 0xFFFFFFFF, len(tar))
 
 

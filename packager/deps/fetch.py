@@ -334,7 +334,8 @@ def _download_one(pin: Pin, dest: Path, context: ssl.SSLContext, index_urls: Seq
     return path
 
 
-def download_direct(pins: Sequence[Pin], dest: Path, index: Optional[IndexConfig] = None) -> list[Pin]:
+def download_direct(pins: Sequence[Pin], dest: Path, index: Optional[IndexConfig] = None,
+                    landed: Optional[Callable[[Pin, Path], None]] = None) -> list[Pin]:
     """Download pins that carry the resolver's URL, in parallel; return the pins still missing.
 
     pip downloads one file at a time and costs another interpreter start; the
@@ -352,16 +353,28 @@ def download_direct(pins: Sequence[Pin], dest: Path, index: Optional[IndexConfig
     dest.mkdir(parents=True, exist_ok=True)
     context = _ssl_context()
     index_urls = configured_index_urls(index or IndexConfig())
+
+    def one(p: Pin) -> Optional[Path]:
+        path = _download_one(p, dest, context, index_urls)
+        if path is not None and landed is not None:
+            landed(p, path)  # each file as it lands: the next stage need not wait for the slowest
+        return path
+
     with ThreadPoolExecutor(max_workers=min(8, len(direct))) as pool:
-        got = dict(zip([p.name for p in direct],
-                       pool.map(lambda p: _download_one(p, dest, context, index_urls), direct)))
+        got = dict(zip([p.name for p in direct], pool.map(one, direct)))
     return [p for p in pins if got.get(p.name) is None]
 
 
 def fetch(pins: Sequence[Pin], profile: TargetProfile, *, index: IndexConfig, cache: Cache,
           build_sdist: SdistBuilderImpl, wheelhouses: Sequence[Path] = (),
-          progress: Progress = lambda s, m: None) -> list[FetchedWheel]:
-    """A verified wheel for every pin; network only for what no local copy has."""
+          progress: Progress = lambda s, m: None,
+          on_ready: Callable[[FetchedWheel], None] = lambda w: None) -> list[FetchedWheel]:
+    """A verified wheel for every pin; network only for what no local copy has.
+
+    ``on_ready`` is called with each wheel as soon as it is verified (local ones first,
+    downloads as they land, from the download threads), so installing can overlap the
+    downloads; the returned list is in the pins' order, as before.
+    """
     dirs = [*wheelhouses, cache.wheels, cache.built]
     found: dict[str, FetchedWheel] = {}
     missing: list[Pin] = []
@@ -369,8 +382,18 @@ def fetch(pins: Sequence[Pin], profile: TargetProfile, *, index: IndexConfig, ca
         hit = find_local(pin, dirs, profile)
         if hit:
             found[pin.name] = hit
+            on_ready(hit)
         else:
             missing.append(pin)
+
+    def landed(pin: Pin, path: Path) -> None:
+        cache.add_wheel(path)
+        path.unlink()
+        hit = find_local(pin, dirs, profile)
+        if hit is not None:
+            found[pin.name] = hit
+            on_ready(hit)
+
     if missing:
         if index.offline:
             names = ", ".join(f"{p.name}=={p.version}" for p in missing[:5])
@@ -380,7 +403,7 @@ def fetch(pins: Sequence[Pin], profile: TargetProfile, *, index: IndexConfig, ca
                  + ", ".join(f"{p.name}=={p.version}" for p in missing[:6]) + (" …" if len(missing) > 6 else ""))
         with tempfile.TemporaryDirectory(prefix="ignite-fetch-") as tmp:
             work = Path(tmp)
-            rest = download_direct(missing, work / "dl", index)
+            rest = download_direct(missing, work / "dl", index, landed)
             while rest:
                 all_hashed = all(p.hashes for p in rest)
                 lines = [f"{p.name}=={p.version}" + ("".join(f" --hash={h}" for h in p.hashes) if all_hashed else "")
@@ -409,6 +432,8 @@ def fetch(pins: Sequence[Pin], profile: TargetProfile, *, index: IndexConfig, ca
             for f in sorted((work / "dl").glob("*.whl")) if (work / "dl").is_dir() else []:
                 cache.add_wheel(f)
         for pin in missing:
+            if pin.name in found:
+                continue
             hit = find_local(pin, dirs, profile)
             if hit is None:
                 # No wheel for the target on the index: build the sdist (hash-checked against the pin).
@@ -420,4 +445,5 @@ def fetch(pins: Sequence[Pin], profile: TargetProfile, *, index: IndexConfig, ca
                     where=pin.name, hint="the index served a file whose sha256 is not in the lock; re-lock",
                 )
             found[pin.name] = hit
+            on_ready(hit)
     return [found[p.name] for p in pins]
