@@ -11,25 +11,24 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from packager import __version__
-from packager.artifact.embed import launcher_entries, launcher_version
-from packager.artifact.manifest import Manifest
-from packager.artifact.tarball import (
-    AnySegment,
-    Entry,
-    Segment,
-    source_date_epoch,
-    write_artifact,
-)
 from packager.deps.profile import TargetProfile, load_profile
-from packager.deps.slim import SlimSettings
-from packager.deps.vendor import VendorOutput
 from packager.errors import ArtifactError
 from packager.options import BuildOptions
 from packager.source.checks import CheckedSource, check_source
 from packager.source.intake import read_source
+
+if TYPE_CHECKING:
+    from packager.artifact.manifest import Manifest
+    from packager.artifact.tarball import AnySegment, Entry
+    from packager.deps.slim import SlimSettings
+    from packager.deps.vendor import VendorOutput
+
+# The artifact stage's modules (embed, manifest, tarball) are imported inside the functions
+# that use them: a build with requirements starts its resolver first and imports them while
+# it runs (see packager.resolution).
 
 #: ``progress(stage, message)``: called at the start of each long step.
 Progress = Callable[[str, str], None]
@@ -56,6 +55,8 @@ class BuildResult:
 
 
 def source_entries(checked: CheckedSource) -> tuple[Entry, ...]:
+    from packager.artifact.tarball import Entry
+
     return tuple(Entry(f.path, f.data, f.mode) for f in checked.tree.files)
 
 
@@ -66,6 +67,10 @@ def assemble(
     deps: Optional[VendorOutput] = None,
 ) -> tuple[Manifest, list[AnySegment]]:
     """Lay out the segments and the manifest that describes them."""
+    from packager.artifact.embed import launcher_entries, launcher_version
+    from packager.artifact.manifest import Manifest
+    from packager.artifact.tarball import Segment, source_date_epoch
+
     segments: list[AnySegment] = [
         Segment("source", source_entries(checked)),
         Segment("launcher", launcher_entries(profile.python_version)),
@@ -147,6 +152,8 @@ def build(options: BuildOptions, progress: Progress = _quiet) -> BuildResult:
         deps = vendor_requirements(checked, profile, options, progress, early)
     manifest, segments = assemble(checked, profile, options, deps)
     progress("artifact", f"writing {options.output}")
+    from packager.artifact.tarball import write_artifact
+
     try:
         sha, size = write_artifact(Path(options.output), manifest, segments, level=options.level,
                                    max_size=options.max_size)

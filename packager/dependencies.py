@@ -74,10 +74,12 @@ class Vendoring:
 
     def __init__(self, cache: Cache, mtime: int, level: int, slim: Optional[SlimSettings] = None):
         self.cache, self.mtime, self.level, self.slim = cache, mtime, level, slim or SlimSettings()
-        workers = min(os.cpu_count() or 1, 4)
-        # Two pools: an install waits for its chunks, so they must not queue behind it.
-        self._installs = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ignite-install")
-        self._chunks = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ignite-deflate")
+        cores = min(os.cpu_count() or 1, 4)
+        # Two pools: an install waits for its chunks, so they must not queue behind it. More
+        # installs than cores: a wheel that lands last (often the largest) must not wait for
+        # the smaller ones before it; their compression is on the chunk pool's cores anyway.
+        self._installs = ThreadPoolExecutor(max_workers=max(4, cores), thread_name_prefix="ignite-install")
+        self._chunks = ThreadPoolExecutor(max_workers=cores, thread_name_prefix="ignite-deflate")
         self._lock = threading.Lock()
         self._hits: dict[str, Made] = {}
         self._made: dict[str, Future[Made]] = {}

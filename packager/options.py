@@ -10,9 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from packager.artifact.tarball import (
-    DEFAULT_LEVEL,
-)
+from packager.artifact import DEFAULT_LEVEL
 from packager.deps.piprun import IndexConfig
 from packager.deps.slim import SlimSettings
 from packager.runtime import PythonRef, optional_python, resolve_python

@@ -351,9 +351,11 @@ def test_an_explicit_python_of_another_version_fails_the_lock(tmp_path: Path) ->
 def test_the_early_resolution_reaches_its_subprocess_without_the_later_stages_imports() -> None:
     """A build starts the resolver before importing fetch/install/compress (they are imported
     while it runs): importing the early-resolution wiring must not pull them in."""
-    code = ("import sys, packager.build, packager.resolution, packager.deps.resolve, packager.deps.uvresolve; "
+    code = ("import sys, packager.cli, packager.build, packager.resolution, packager.deps.resolve, "
+            "packager.deps.uvresolve; "
             "print(' '.join(sorted(m for m in ('packager.deps.fetch', 'packager.deps.install', "
-            "'packager.dependencies', 'installer', 'urllib.request', 'http.client') if m in sys.modules)))")
+            "'packager.dependencies', 'installer', 'urllib.request', 'http.client', 'ssl', "
+            "'packager.artifact.tarball', 'packager.artifact.embed', 'concurrent.futures') if m in sys.modules)))")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
     assert r.stdout.split() == []

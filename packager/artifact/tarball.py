@@ -25,15 +25,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Union
 
+from packager.artifact import DEFAULT_LEVEL
 from packager.artifact.manifest import MANIFEST_NAME, FileRecord, Manifest
 from packager.errors import ArtifactError, VerifyError
 
 #: 1980-01-01T00:00:00Z: the default mtime of every member (SOURCE_DATE_EPOCH overrides).
 DEFAULT_MTIME = 315532800
-#: gzip level 4, by measurement on a scikit-learn + scipy vendor tree (152 MB of tar):
-#: level 4 gives 47.6 MB in 2.6 s, level 6 45.6 MB in 9.0 s, level 9 45.3 MB in 20.7 s,
-#: level 1 52.1 MB in 2.0 s (one core). 4% larger than 6 for a third of the time.
-DEFAULT_LEVEL = 4
 _BLOCK = 512
 _RECORD = 20 * _BLOCK
 
@@ -146,11 +143,12 @@ class CompressedSegment:
 
 
 #: Segments larger than this are deflated in chunks, in parallel: one big wheel (pyyaml's
-#: tar is 3 MB, scipy's ~107 MB) would otherwise keep one core busy while the others idle.
+#: tar is 3 MB, scipy's ~107 MB) would otherwise keep one core busy while the others idle
+#: (256 KiB, as pigz's 128 KiB: small enough that the last chunks do not leave a core idle).
 #: Each chunk is primed with the 32 KiB before it (as pigz does), so the ratio stays that of
 #: one stream, and chunk boundaries depend only on the bytes: the output is still a pure
 #: function of the segment (cacheable, identical on every host and for any number of cores).
-CHUNK_BYTES = 1024 * 1024
+CHUNK_BYTES = 256 * 1024
 _WINDOW = 32 * 1024
 #: Part of the segment cache's keys: a change of the chunking above must change it.
 CHUNKING = f"chunks:{CHUNK_BYTES}:primed"

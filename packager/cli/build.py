@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, Optional
 
 import click
 
-from packager.artifact.tarball import DEFAULT_LEVEL
+from packager.artifact import DEFAULT_LEVEL
 from packager.cli.options import (
     SBOM_FORMATS,
     _find_312,

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from packager.artifact.manifest import SkippedDist, VendoredDist
-from packager.artifact.tarball import AnySegment
+if TYPE_CHECKING:
+    from packager.artifact.manifest import SkippedDist, VendoredDist
+    from packager.artifact.tarball import AnySegment
 
 
 @dataclass(frozen=True)
