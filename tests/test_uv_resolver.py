@@ -94,6 +94,7 @@ def files(tmp_path: Path) -> Path:
     make_wheel(d, "winonly", "1.0")
     make_wheel(d, "tinyback", "1.0", files={"tinyback.py": TINY_BACKEND})
     _tiny_sdist(d, "tinysd", "0.3", "ANSWER = 42\n")
+    _tiny_sdist(d, "tinysd", "0.2", "ANSWER = 41\n")
     return d
 
 
@@ -134,6 +135,22 @@ def test_an_sdist_is_built_in_a_uv_environment_with_the_same_bytes(tmp_path: Pat
     assert any("uv build environment" in m for m in uv_said) is build_has_uv_installer()
     assert not any("uv build environment" in m for m in pip_said)
     assert _vendored(by_uv) == {"tinysd.py", "helper.py", "deep.py"}
+    assert by_uv == by_pip
+    # uv's "no usable wheel" goes straight to the sdist (no pip run to hear the same), then uv again
+    assert "no wheel of tinysd for the target; trying its sdist" in uv_said
+    assert not any("with pip" in m for m in uv_said), uv_said
+
+
+def test_an_sdist_for_a_bounded_requirement_is_the_version_it_allows(tmp_path: Path, files: Path, uv: str,
+                                                                     hermetic_pip: Path) -> None:
+    with LoopbackIndex(files) as index:
+        by_pip, _ = _build(tmp_path, "pip", "tinysd<0.3\n", index.url, "pip")
+        by_uv, uv_said = _build(tmp_path, "uv", "tinysd<0.3\n", index.url, "uv")
+    assert "no wheel of tinysd<0.3 for the target; trying its sdist" in uv_said
+    assert not any("with pip" in m for m in uv_said), uv_said
+    with tarfile.open(fileobj=io.BytesIO(by_uv)) as tf:
+        member = tf.extractfile("vendor/tinysd.py")
+        assert member is not None and member.read() == b"ANSWER = 41\n"
     assert by_uv == by_pip
 
 

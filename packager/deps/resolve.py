@@ -370,22 +370,38 @@ def _pip_resolve(reqs: Requirements, profile: TargetProfile, index: IndexConfig,
 
 
 def _uv_first(reqs: Requirements, profile: TargetProfile, index: IndexConfig, cache: Cache,
-              vendor_anyway: frozenset[str], resolver: str, progress: Progress,
+              vendor_anyway: frozenset[str], resolver: str, build_sdist: SdistBuilder, progress: Progress,
               launching: Callable[[], None] = lambda: None) -> Optional[dict[str, Any]]:
-    """uv's answer when uv may stand in for pip and gives one; None sends the caller to pip."""
+    """uv's answer when uv may stand in for pip and gives one; None sends the caller to pip.
+
+    When uv says a distribution has no usable wheel, its sdist is built (as the pip path
+    would, without first running pip to hear the same) and uv asked again; the same
+    distribution twice, or any other failure, goes to pip, which explains it.
+    """
     uv, why_not = choose(resolver, index)
     if uv is None:
         if resolver == "auto" and why_not not in ("uv is not installed", "offline"):
             progress("resolve", f"not using uv: {why_not}")
         return None
     lines = reqs.for_target(profile.markers)
-    progress("resolve", f"resolving {len(lines)} requirement(s) for {profile.name} (uv)")
-    answer = uv_resolve(uv, requirements_in(reqs, profile), constraints_text(profile, vendor_anyway),
-                        [str(cache.built), str(ensure_stubs(profile, cache))], profile, index, cache.root / "uv",
-                        frozenset(line.name for line in lines), launching)
-    if answer.data is None:
-        progress("resolve", f"{answer.why_not}; resolving with pip")
-    return answer.data
+    built: set[str] = set()
+    for _ in range(MAX_SDIST_ROUNDS):
+        progress("resolve", f"resolving {len(lines)} requirement(s) for {profile.name} (uv)")
+        answer = uv_resolve(uv, requirements_in(reqs, profile), constraints_text(profile, vendor_anyway),
+                            [str(cache.built), str(ensure_stubs(profile, cache))], profile, index, cache.root / "uv",
+                            frozenset(line.name for line in lines), launching)
+        if answer.data is not None:
+            return answer.data
+        name = canonicalize_name(answer.needs_sdist) if answer.needs_sdist else None
+        if name is None or name in built:
+            break
+        built.add(name)
+        # A direct requirement's versions (docopt<0.6 must not build the latest sdist).
+        spec = next((f"{name}{line.requirement.specifier}" for line in lines if line.name == name), name)
+        progress("resolve", f"no wheel of {spec} for the target; trying its sdist")
+        build_sdist(spec)  # early (before the checks): stops here; no usable sdist: a clear error
+    progress("resolve", f"{answer.why_not}; resolving with pip")
+    return None
 
 
 def shadow_warning(s: Shadow, profile: TargetProfile) -> str:
@@ -458,7 +474,7 @@ def resolve(
         # Called just before the resolver's subprocess starts (once): downloads will follow,
         # and the caller may get ready for them (and do its own imports) meanwhile.
         launching = _once(on_resolving)
-        data = (_uv_first(reqs, profile, index, cache, vendor_anyway, resolver, progress, launching)
+        data = (_uv_first(reqs, profile, index, cache, vendor_anyway, resolver, build_sdist, progress, launching)
                 or _pip_resolve(reqs, profile, index, cache, vendor_anyway, build_sdist, progress, launching))
         cache.put_json("resolutions", key, data)
     else:

@@ -16,6 +16,7 @@ Used by ``--resolver auto`` (the default) when uv was installed with ignite-pack
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -55,6 +56,13 @@ class UvAnswer:
 
     data: Optional[dict[str, Any]]
     why_not: str = ""
+    #: the distribution uv found no usable wheel of (from its hint): its sdist is what to build
+    needs_sdist: str = ""
+
+
+#: uv's hint when the resolution failed for want of a wheel (``--only-binary :all:``); 0.8 to 0.13
+#: print it so, wrapped at the terminal's width or not. Only a shortcut: anything else goes to pip.
+_NEEDS_WHEEL = re.compile(r"Wheels are required for `([A-Za-z0-9][A-Za-z0-9._-]*)`")
 
 
 def find_uv(environ: Optional[Mapping[str, str]] = None) -> Optional[str]:
@@ -192,7 +200,9 @@ def uv_resolve(uv: str, requirements_in: str, constraints: str, find_links: list
         said = [line.strip() for line in proc.stderr.splitlines() if line.strip()]
         if proc.returncode != 0:
             first = next((line for line in said if line.startswith(("error", "\u00d7"))), said[0] if said else "")
-            return UvAnswer(None, f"uv could not resolve ({redact(first)[:200]})")
+            wheel_less = _NEEDS_WHEEL.findall(proc.stderr)
+            return UvAnswer(None, f"uv could not resolve ({redact(first)[:200]})",
+                            needs_sdist=wheel_less[0] if len(set(wheel_less)) == 1 else "")
         warned = next((line for line in said if line.lower().startswith("warning")), None)
         if warned:
             return UvAnswer(None, f"uv warned ({redact(warned)[:200]}); pip's warnings are the ones reported")
