@@ -193,23 +193,25 @@ def render(data: Dict[str, Any]) -> str:
 #: Likely causes, from profiling the packager at the time these rows were written
 #: (see the stage timings of `ignite-pack build` without --json). Re-check when they move.
 CAUSES = {
-    "build_cold": "the fixed part of a build: CLI start-up and imports (~0.12 s), installing and compressing each "
-                  "vendored wheel into its cached segment (~0.1 s for S1) and writing the archive with its "
-                  "manifest; the resolution itself is `uv pip compile` (~0.2 s, started while the handler is "
-                  "checked) when uv is installed with ignite-pack, else a pip subprocess (~0.55 s: pip's imports "
-                  "and TLS set-up ~0.3 s). uv + tar resolves, downloads and installs in one native process",
+    "build_cold": "the fixed part of a build: Python start-up and the imports that must come before the "
+                  "resolver starts (~0.11 s: click, the profile, the requirements parser), then `uv pip compile` "
+                  "(~0.23 s) when uv is installed with ignite-pack (else a pip subprocess, ~0.55 s); after it, "
+                  "downloads (~0.03 s), installing and compressing each wheel as it lands (~0.06 s after the last "
+                  "one for S1) and the archive (~0.015 s). uv + tar resolves, downloads and installs in one "
+                  "native process",
     "build_pip": "the pip resolver path: a `pip install --dry-run --report` subprocess (~0.55 s for S1 on an idle "
                  "machine, of which pip's imports and TLS set-up are ~0.3 s) where uv resolves in ~0.2 s; for an "
                  "sdist the build environment is made by pip (`python -m build`, ~1.4 s) instead of uv",
-    "build_sdist": "sdist-only package: a first resolution finds no wheel for docopt (uv, then pip for the "
-                   "diagnosis: ~0.9 s, overlapped with the handler checks), the sdist is fetched with pip's finder "
-                   "(~0.4 s; `pip download` took ~3.6 s as it prepared the metadata in an isolated environment), "
-                   "built in an isolated environment made by uv (~1 s, setuptools downloaded into the empty "
-                   "cache), then uv resolves again (~0.1 s); uv + tar builds the same sdist in one process",
-    "granian": "per request the launcher hands the request from its I/O thread to a worker thread (a context "
-               "switch and a GIL hand-off; ~36% of server cycles at c1 are in finish_task_switch), as granian "
-               "hands it from its Rust thread to a Python thread; compare the CPU µs/req column, which is less "
-               "noisy than req/s on this shared machine",
+    "build_sdist": "sdist-only package: uv's first resolution finds no usable wheel of docopt (~0.2 s, "
+                   "started during the handler checks), the sdist is fetched with pip's finder (~0.45 s: a pip "
+                   "subprocess, `_pipshim sdist`), built in an isolated environment made by uv (~1 s, setuptools "
+                   "downloaded into the empty cache), then uv resolves again (~0.1 s); uv + tar builds the same "
+                   "sdist in one process",
+    "granian": "granian parses HTTP in Rust; the launcher does it in Python (head parsing, routing, response "
+               "encoding: ~20% of server samples at c32) and hands each request from its I/O thread to a worker "
+               "thread (0.7 context switches per request vs granian's 0.3); running handlers on the I/O thread "
+               "removed the switches but not the CPU in an experiment (see Where the time goes). Compare the "
+               "CPU µs/req column, which is less noisy than req/s on this shared machine",
     "build_warm": "a warm build still produces the deployable archive: it writes and sha256-hashes the whole "
                   "~45 MB artifact (~0.23 s), verifies each cached segment's sha256 (~0.07 s), encodes a manifest "
                   "of ~2,800 files and pays ~0.13 s of CLI imports; uv's warm --target install only links/copies "
@@ -221,7 +223,7 @@ CAUSES = {
 }
 
 
-#: Where the time goes (issue 18), from profiles taken before the issue 18 changes. Static
+#: Where the time goes (issue 18), from profiles taken in the two issue-18 sessions. Static
 #: text: profiles are not re-taken by the bench (py-spy and perf are not bench dependencies).
 PROFILE = """## Where the time goes (profiles, issue 18)
 
@@ -248,9 +250,18 @@ at c1, server pinned to one core, wrk on the other):
   preemption; the I/O thread keeps the normal policy): server CPU per request fell by about
   6-12% at c1 and c32 in A/B runs of the same build (old vs new launcher, alternated).
 - The hand-off itself stays, by design: sync handlers run off the I/O thread so probes,
-  limits, time-outs and drain keep working while a handler blocks. Removing it (a handler on
-  the I/O thread with a follower thread taking over the loop when it blocks) is the next step
-  and is not done.
+  limits, time-outs and drain keep working while a handler blocks. Whether removing it would
+  pay was measured (second issue-18 session) before building the follower hand-over it would
+  need: a launcher patched to run every handler on the I/O thread (not shippable: a blocking
+  handler stalls the loop) had **0 context switches per request instead of 0.7, but the same
+  CPU per request** (33.7 vs 32.4 µs at c32; 29.5k vs 30.0-30.3k req/s; granian 28-29 µs,
+  34-35k req/s, 0.32 switches per request in the same runs). A `perf record --call-graph
+  dwarf` with Python's perf trampoline (`PYTHONPERFSUPPORT=1`) at c32 attributes the
+  launcher's samples by Python function: `_send` 26% (the syscall: loopback TCP delivers inside
+  it), the hello handler and its JSON ~17% (the peers run the same handler code), `_parse_head`
+  8%, `_on_read` (recv) 6%, the worker loop 6%, `_process`/`finish`/`_encode_raw`/`_route`/
+  `run`/`submit` ~14%, execution ids 4%. The gap to granian is the HTTP work granian does in
+  Rust, not the hand-off; no follower hand-over was built.
 - granian's worker does the same kind of hand-off (Rust I/O thread → Python blocking thread);
   see *CPU µs/req* for the work each server spends per request, and its RSS (two processes).
 
@@ -264,20 +275,33 @@ contexts ~0.1 s, and **turning every file on orjson's JSON page into a `Link`** 
 the pip shim drops those wheels before pip parses them (exact: pip rejects them anyway;
 resolution 0.68 → 0.55 s); the resolution starts in a thread while the handler is checked
 (−0.05 s); with uv installed with ignite-pack (`ignite-packager[uv]`), `uv pip compile` resolves
-(~0.22 s) and pip stays the fallback. Now: start-up 0.11-0.15 s, resolution ~0.22 s, downloads
-0.04 s, vendor 0.09 s, archive 0.02 s: **~0.54 s** (uv + tar ~0.39 s); the `--resolver pip`
-row is the same build without uv (~0.9 s).
+(~0.22 s) and pip stays the fallback: ~0.54 s (uv + tar ~0.39 s). Second session, measured with
+the subprocess starts and stage lines time-stamped (5-7 alternating runs against the first
+commit of the session): uv started ~0.17 s after the process, because everything the later
+stages need was imported first (fetch, install, tarball, http.client, ssl: ~0.06 s) and the
+explicit `--python` was probed on the way (~0.015 s); merging 7 segments' CRCs cost ~13 ms
+(the GF(2) operators were squared again on every call); installer's `validate_record()`
+inflated every member once more before installing it; pyyaml (3 MB of tar, the largest) waited
+for the last download and then compressed on one core. Now the resolver starts at ~0.11 s (its
+thread imports only what resolving needs; the main thread imports the rest while uv runs; the
+probe runs in the background), each wheel is installed as its download lands, large segments
+deflate in 256 KiB chunks primed with the previous 32 KiB on all cores, the CRC operators are
+kept: **~0.47-0.50 s** by hand (uv + tar 0.40-0.44 s); warm S1 ~0.15 s (was ~0.18 s).
 
 **Cold build S3** (`docopt` sdist-only + `attrs`). Before: first resolution fails on docopt
 ~0.8 s, then **`pip download --no-binary :all: docopt` ~3.6 s** (pip prepares the sdist's
 metadata: an isolated build environment with setuptools installed from the index), `python -m
 build --wheel` in a *second* isolated environment ~1.4 s, a second resolution ~0.5 s: ~6.7 s on
-an idle machine. Now: the failing resolution runs during the checks; the sdist is fetched with
-pip's own finder and session (`_pipshim sdist`: same candidate, same index settings, no metadata
-preparation; ~0.4 s); the wheel is built in an environment made by uv (`python -m build
---installer uv`, uv's cache under the ignite cache; ~1 s cold); uv resolves again (~0.1 s):
-**~2.6 s** (uv + tar ~1.6 s). The sdist-built wheel is byte-identical either way (fixed
-SOURCE_DATE_EPOCH), and so is the artifact (tests/test_uv_resolver.py, tests/test_network_uv.py).
+an idle machine. First session: the failing resolution runs during the checks; the sdist is
+fetched with pip's own finder and session (`_pipshim sdist`: same candidate, same index
+settings, no metadata preparation; ~0.4 s); the wheel is built in an environment made by uv
+(`python -m build --installer uv`, uv's cache under the ignite cache; ~1 s cold); uv resolves
+again (~0.1 s): ~2.6-3.1 s, of which ~0.67 s was a pip resolution run only to hear that docopt
+has no wheel, which uv had already said. Second session: uv's "Wheels are required for
+`docopt`" goes straight to building that sdist (the same distribution twice, or any other
+failure, still goes to pip): **~2.0 s** by hand (uv + tar ~1.5-1.8 s). The sdist-built wheel is
+byte-identical either way (fixed SOURCE_DATE_EPOCH), and so is the artifact
+(tests/test_uv_resolver.py, tests/test_network_uv.py).
 """
 
 
