@@ -37,6 +37,7 @@ class Settings:
         "function_id",
         "header_timeout_s",
         "host",
+        "inline",
         "keepalive_s",
         "log_level",
         "max_body_bytes",
@@ -70,6 +71,8 @@ class Settings:
         self.keepalive_s = 75.0
         self.drain_s = 25.0
         self.max_connections = 4096
+        #: a sync handler alone in flight runs on the I/O thread (server.Server._dispatch)
+        self.inline = True
         self.log_level = INFO
         self.warnings: List[str] = []
 
@@ -130,5 +133,10 @@ def load(env: Optional[Mapping[str, str]] = None) -> Settings:
     s.keepalive_s = _float(env, s, "IGNITE_KEEPALIVE_S", s.keepalive_s)
     s.drain_s = _float(env, s, "IGNITE_DRAIN_S", s.drain_s)
     s.max_connections = _int(env, s, "IGNITE_MAX_CONNECTIONS", s.max_connections, 1)
+    inline = env.get("IGNITE_INLINE", "").strip().lower()
+    if inline in ("0", "false", "no", "off"):
+        s.inline = False
+    elif inline not in ("", "1", "true", "yes", "on"):
+        s.warnings.append(f"IGNITE_INLINE={inline!r} is not 0 or 1; using 1")
     s.log_level = parse_level(env.get("IGNITE_LOG_LEVEL", "") or "info")
     return s

@@ -56,6 +56,16 @@ class Job:
         self.task: Any = None  # asyncio.Task for async handlers
 
 
+def seat(until: threading.Event) -> Job:
+    """A job without a request: the worker that takes it waits until *until* is set.
+
+    Keeps one pool seat for a handler that runs on another thread (Server._stand_by)."""
+    nothing: Any = None
+    job = Job(nothing, nothing, False, 0.0, float("inf"))
+    job.task = until
+    return job
+
+
 def _flush_stdout() -> None:
     try:
         sys.stdout.flush()
@@ -115,6 +125,13 @@ class ThreadPool:
             if job is None:
                 return
             if job.done:  # timed out while queued
+                continue
+            if job.req is None:  # a seat kept for a handler running on the I/O thread (see seat())
+                job.task.wait()
+                # As a worker whose handler ran this long: if it timed out, a replacement was
+                # started (abandon), and the first thread back from a stuck handler retires.
+                if self.extra and self._retire():
+                    return
                 continue
             job.thread = ident
             job.started = monotonic()

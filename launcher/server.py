@@ -26,13 +26,15 @@ import os
 import select
 import threading
 from collections import deque
+from threading import get_ident
 from time import gmtime, monotonic, time
 from types import ModuleType
 
 from .config import DEFAULT_ASYNC_CONCURRENCY, DEFAULT_SYNC_CONCURRENCY, Settings
 from .log import INFO, Log
-from .pool import Job, ThreadPool
-from .protocol import Request, Response, error_info, json_response
+from .pool import Job, ThreadPool, _flush_stdout
+from .pool import seat as pool_seat
+from .protocol import Request, Response, error_info, error_response, json_response
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # ``typing`` costs ~6 ms of start-up; annotations are strings
@@ -44,6 +46,11 @@ if TYPE_CHECKING:  # ``typing`` costs ~6 ms of start-up; annotations are strings
 
 
 TICK = 0.25  # seconds between timeout sweeps while anything is open
+#: How long a handler may run on the I/O thread before the standby thread takes the loop over
+#: (checked twice: a handler is taken over after 1-2 of these, more if it holds the GIL).
+INLINE_GRACE_S = 0.005
+#: After a handler ran longer than INLINE_GRACE_S, requests go to the worker pool for this long.
+INLINE_BACKOFF_S = 1.0
 
 if hasattr(select, "epoll"):
     _IN = select.EPOLLIN
@@ -269,6 +276,23 @@ class Server:
         #: Access-log lines not yet written: any thread appends, the I/O thread writes them
         #: in one ``os.write`` per loop turn (see :meth:`flush_access`).
         self.access_lines: Deque[str] = deque()
+        # A sync handler that is alone in flight runs on the loop's own thread (no hand-off to a
+        # worker: at one connection that was ~8 thread switches per request). A standby thread
+        # watches it: a handler still running after INLINE_GRACE_S loses the loop to the standby,
+        # which serves on (probes, limits, time-outs, drain) while the handler finishes; the two
+        # threads then swap roles. See _dispatch, _run_inline and _stand_by.
+        #: Jobs admitted during this loop turn, dispatched at its end.
+        self.routed: List[Job] = []
+        self.inline_ok = False  # a sync runner is published (set on the loop's thread)
+        self.inline_job: Optional[Job] = None
+        self.inline_seq = 0
+        self.leader = 0  # ident of the thread running the loop
+        self.standby = 0  # ident of the thread watching it; 0: none (handlers go to the pool)
+        self.lead_lock = threading.Lock()
+        self.watching = threading.Event()
+        #: set by a take-over: the pool seat kept for the handler that lost the loop
+        self.seat: Optional[threading.Event] = None
+        self.inline_until = 0.0  # no inline runs before this (a handler was slow)
 
     # --- set-up -----------------------------------------------------------------
 
@@ -354,6 +378,9 @@ class Server:
         self.runner = runner
         self.concurrency = runner.size
         self.capacity = runner.size + self.s.queue
+        if isinstance(runner, ThreadPool) and self.s.inline:
+            self.inline_ok = True
+            threading.Thread(target=self._standby_main, name="ignite-io-standby", daemon=True).start()
         app.state = App.READY
         held = self.held
         while held:
@@ -393,6 +420,28 @@ class Server:
     # --- the loop ------------------------------------------------------------------
 
     def run(self) -> None:
+        """The I/O thread: run the loop, stand by when another thread took it over, and so on."""
+        self._roles(lead=True)
+
+    def _standby_main(self) -> None:
+        try:
+            self._roles(lead=False)
+        except BaseException as exc:
+            from .protocol import format_exception
+
+            self.flush_access()
+            self.log.error("I/O loop crashed:\n" + format_exception(exc).rstrip())
+            os._exit(70)
+
+    def _roles(self, lead: bool) -> None:
+        while True:
+            if lead:
+                self._lead()  # returns when the standby took the loop over
+            self._stand_by()  # returns when this thread took the loop over
+            lead = True
+
+    def _lead(self) -> None:
+        self.leader = threading.get_ident()
         conns = self.conns
         poll = self.poller.poll
         lfd = self.lsock.fileno() if self.lsock is not None else -1
@@ -424,6 +473,8 @@ class Server:
             if now >= next_sweep:
                 self._sweep(now)
                 next_sweep = now + TICK
+            if self.routed and not self._dispatch():
+                return  # the standby took the loop over during a handler: stand by in its place
             if self.draining and (self._drained() or now >= self.drain_deadline):
                 self._exit()
 
@@ -789,7 +840,98 @@ class Server:
         job = Job(conn, req, conn.keep_alive and not self.draining, now, now + timeout if timeout > 0 else float("inf"))
         conn.busy = True
         self.inflight[job] = None
-        self.runner.submit(job)
+        self.routed.append(job)  # run by _dispatch, once this loop turn's events are read
+
+    # --- handlers on the loop's thread ---------------------------------------------------
+
+    def _dispatch(self) -> bool:
+        """Run this turn's jobs: one alone in flight on this thread, others on the pool.
+
+        False when this thread lost the loop while a handler ran here.
+        """
+        routed = self.routed
+        if (
+            len(routed) == 1
+            and self.inline_ok
+            and self.standby
+            and len(self.inflight) == 1  # nothing else running or queued: IGNITE_CONCURRENCY holds
+            and not self.draining
+            and self.now >= self.inline_until
+        ):
+            job = routed.pop()
+            return self._run_inline(job)
+        submit = self.runner.submit
+        for job in routed:
+            submit(job)
+        routed.clear()
+        return True
+
+    def _run_inline(self, job: Job) -> bool:
+        """Run *job*'s handler here, watched by the standby; True if this thread still leads."""
+        me = get_ident()
+        job.thread = me
+        job.started = started = monotonic()
+        self.inline_seq += 1
+        self.inline_job = job
+        if not self.watching.is_set():
+            self.watching.set()
+        try:
+            resp = self.runner.invoke(job.req)
+            if not isinstance(resp, Response):
+                raise TypeError(f"adapter returned {type(resp).__name__}, not Response")
+        except BaseException as exc:
+            resp = error_response(exc, job.req)
+        _flush_stdout()
+        self.finish(job, resp)
+        if monotonic() - started > INLINE_GRACE_S:
+            self.inline_until = monotonic() + INLINE_BACKOFF_S
+        with self.lead_lock:
+            self.inline_job = None
+            leads = self.leader == me
+            seat, self.seat = self.seat, None
+        if seat is not None:
+            seat.set()  # the pool seat kept for this handler is free again
+        return leads
+
+    def _stand_by(self) -> None:
+        """Watch handlers running on the loop's thread; take the loop over from one that blocks."""
+        from time import sleep
+
+        me = threading.get_ident()
+        self.standby = me
+        watching = self.watching
+        seen = -1
+        idle = 0
+        while True:
+            watching.wait()
+            sleep(INLINE_GRACE_S)
+            job = self.inline_job
+            if job is None:
+                seen = -1
+                idle += 1
+                if idle >= 200:  # ~1 s without handlers on the loop's thread: sleep until the next
+                    idle = 0
+                    watching.clear()
+                    if self.inline_job is not None:
+                        watching.set()
+                continue
+            idle = 0
+            seq = self.inline_seq
+            if seq != seen:
+                seen = seq  # first sight: it gets one more grace period
+                continue
+            with self.lead_lock:
+                if self.inline_job is not job or self.inline_seq != seq:
+                    continue
+                self.leader = me
+                self.standby = 0
+                self.inline_job = None
+                seat = self.seat = threading.Event()
+            # The handler that keeps running still counts against IGNITE_CONCURRENCY: one pool
+            # worker waits for it (the queue was empty, it ran alone: the seat is taken first).
+            self.runner.submit(pool_seat(seat))
+            self.log.debug(f"execution {job.req.execution_id} blocks the I/O thread; the standby takes the loop over")
+            return
 
     def _probe(self, conn: Conn, req: Request) -> None:
         if req.method not in ("GET", "HEAD"):
