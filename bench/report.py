@@ -207,11 +207,9 @@ CAUSES = {
                    "subprocess, `_pipshim sdist`), built in an isolated environment made by uv (~1 s, setuptools "
                    "downloaded into the empty cache), then uv resolves again (~0.1 s); uv + tar builds the same "
                    "sdist in one process",
-    "granian": "granian parses HTTP in Rust; the launcher does it in Python (head parsing, routing, response "
-               "encoding: ~20% of server samples at c32) and hands each request from its I/O thread to a worker "
-               "thread (0.7 context switches per request vs granian's 0.3); running handlers on the I/O thread "
-               "removed the switches but not the CPU in an experiment (see Where the time goes). Compare the "
-               "CPU µs/req column, which is less noisy than req/s on this shared machine",
+    "granian": "granian parses HTTP in Rust, the launcher in Python (head parsing, routing, response encoding: "
+               "~20% of server samples at c32); compare the CPU µs/req column, which is less noisy than req/s on "
+               "this shared machine",
     "build_warm": "a warm build still produces the deployable archive: it writes and sha256-hashes the whole "
                   "~45 MB artifact (~0.23 s), verifies each cached segment's sha256 (~0.07 s), encodes a manifest "
                   "of ~2,800 files and pays ~0.13 s of CLI imports; uv's warm --target install only links/copies "
@@ -249,19 +247,24 @@ at c1, server pinned to one core, wrk on the other):
   condition waits) and then switching back. Worker threads now run `SCHED_BATCH` (no wake-up
   preemption; the I/O thread keeps the normal policy): server CPU per request fell by about
   6-12% at c1 and c32 in A/B runs of the same build (old vs new launcher, alternated).
-- The hand-off itself stays, by design: sync handlers run off the I/O thread so probes,
-  limits, time-outs and drain keep working while a handler blocks. Whether removing it would
-  pay was measured (second issue-18 session) before building the follower hand-over it would
-  need: a launcher patched to run every handler on the I/O thread (not shippable: a blocking
-  handler stalls the loop) had **0 context switches per request instead of 0.7, but the same
-  CPU per request** (33.7 vs 32.4 µs at c32; 29.5k vs 30.0-30.3k req/s; granian 28-29 µs,
-  34-35k req/s, 0.32 switches per request in the same runs). A `perf record --call-graph
-  dwarf` with Python's perf trampoline (`PYTHONPERFSUPPORT=1`) at c32 attributes the
-  launcher's samples by Python function: `_send` 26% (the syscall: loopback TCP delivers inside
-  it), the hello handler and its JSON ~17% (the peers run the same handler code), `_parse_head`
-  8%, `_on_read` (recv) 6%, the worker loop 6%, `_process`/`finish`/`_encode_raw`/`_route`/
-  `run`/`submit` ~14%, execution ids 4%. The gap to granian is the HTTP work granian does in
-  Rust, not the hand-off; no follower hand-over was built.
+- The hand-off itself was the next step. Measured first (second issue-18 session): a
+  launcher patched to run every handler on the I/O thread had, **at c32, 0 context switches
+  per request instead of 0.7 but the same CPU per request** (33.7 vs 32.4 µs; granian 28-29
+  µs), while **at c1 it went from ~8 switches per request to 1 and from 5.9-6.9k to 7.8-8.9k
+  req/s** (granian 6.9-7.8k in the same runs). A `perf record --call-graph dwarf` with
+  Python's perf trampoline (`PYTHONPERFSUPPORT=1`) at c32 attributes the launcher's samples by
+  Python function: `_send` 26% (the syscall: loopback TCP delivers inside it), the hello
+  handler and its JSON ~17% (the peers run the same handler code), `_parse_head` 8%, `_on_read`
+  (recv) 6%, the worker loop 6%, `_process`/`finish`/`_encode_raw`/`_route`/`run`/`submit`
+  ~14%, execution ids 4%: at c32 the remaining gap is the HTTP work granian does in Rust.
+- So the launcher now runs a sync handler **on the I/O thread when its request is alone in
+  flight**, with a standby thread that takes the loop over from a handler still running after
+  5-10 ms (probes, accept, other requests on the pool, time-outs and drain go on; the blocked
+  handler keeps a pool seat, so `IGNITE_CONCURRENCY` holds; after a slow handler, requests go
+  to the pool for a second); jobs admitted during a loop turn are dispatched at its end. By
+  hand (server and wrk pinned, alternating): c1 8.1-8.6k req/s, 1.05 switches per request (was
+  5.9-6.4k, 7.9); c32 33k, 0.14 switches per request (was 27-30k, 0.72; granian 31.5-32k,
+  0.36). `IGNITE_INLINE=0` turns it off.
 - granian's worker does the same kind of hand-off (Rust I/O thread → Python blocking thread);
   see *CPU µs/req* for the work each server spends per request, and its RSS (two processes).
 
