@@ -157,3 +157,23 @@ def test_ignite_inline_setting(value: str, inline: bool) -> None:
     s = load({"IGNITE_INLINE": value})
     assert s.inline is inline
     assert bool(s.warnings) is (value == "maybe")
+
+
+def test_request_lines_are_written_while_a_keep_alive_connection_stays_open(python312: str, tmp_path: Path) -> None:
+    """Request lines go out in batches, but not only when the server goes idle: with a
+    keep-alive connection still open (the loop never sleeps for good) they appear too,
+    every one of them, in order."""
+    import http.client
+
+    root = make_root(tmp_path, HANDLER)
+    with running_launcher(python312, root, env={"IGNITE_LOG_LEVEL": "info"}) as srv:
+        conn = http.client.HTTPConnection(srv.host, srv.port, timeout=10)
+        try:
+            for i in range(40):
+                conn.request("POST", f"/n{i}", body=b"echo")
+                assert conn.getresponse().read() == b"echo"
+            text = srv.wait_stderr(r"POST /n39 200", timeout=10)  # the connection is still open
+            paths = [line.split()[3] for line in text.splitlines() if line.startswith("[ignite] INFO POST /n")]
+            assert paths == [f"/n{i}" for i in range(40)]
+        finally:
+            conn.close()
