@@ -3,7 +3,8 @@
 The I/O loop hands a ``Job`` over with one ``SimpleQueue.put`` (a C queue:
 no Python-level lock, no ``concurrent.futures`` machinery, no per-request
 thread).  The worker sends the response itself (see ``Server.finish``), so the
-common keep-alive path costs one thread hand-off per request, not two.
+common keep-alive path costs one thread hand-off per request, not two (and a
+request alone in flight none: the I/O thread runs it, see ``Server._dispatch``).
 """
 
 from __future__ import annotations

@@ -16,7 +16,10 @@ Threads:
     :class:`~.pool.AsyncRunner` (``async def``); whichever finishes a request
     writes the response to the socket itself (:meth:`Server.finish`), under the
     connection's lock, and only wakes the I/O thread when it must (partial
-    write, connection to close, pipelined bytes waiting).
+    write, connection to close, pipelined bytes waiting);
+  * except a sync request alone in flight: the I/O thread runs its handler
+    itself, watched by a standby thread that takes the loop over if the handler
+    blocks (:meth:`Server._dispatch`); the two threads then swap roles.
 """
 
 from __future__ import annotations
