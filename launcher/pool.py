@@ -115,11 +115,23 @@ class ThreadPool:
     def submit(self, job: Job) -> None:
         self.q.put(job)
 
+    def run(self, job: Job) -> None:
+        """Run *job*'s handler on the calling thread and answer it: a worker, or the I/O thread
+        for a request alone in flight (``Server._run_inline``)."""
+        job.thread = threading.get_ident()
+        job.started = monotonic()
+        try:
+            resp = self.invoke(job.req)
+            if not isinstance(resp, Response):
+                raise TypeError(f"adapter returned {type(resp).__name__}, not Response")
+        except BaseException as exc:
+            resp = error_response(exc, job.req)
+        _flush_stdout()
+        self.finish(job, resp)
+
     def _work(self) -> None:
         get = self.q.get
-        invoke = self.invoke
-        finish = self.finish
-        ident = threading.get_ident()
+        run = self.run
         _batch_thread()
         while True:
             job = get()
@@ -134,16 +146,7 @@ class ThreadPool:
                 if self.extra and self._retire():
                     return
                 continue
-            job.thread = ident
-            job.started = monotonic()
-            try:
-                resp = invoke(job.req)
-                if not isinstance(resp, Response):
-                    raise TypeError(f"adapter returned {type(resp).__name__}, not Response")
-            except BaseException as exc:
-                resp = error_response(exc, job.req)
-            _flush_stdout()
-            finish(job, resp)
+            run(job)
             job = None
             if self.extra and self._retire():
                 return

@@ -30,14 +30,14 @@ import select
 import threading
 from collections import deque
 from threading import get_ident
-from time import gmtime, monotonic, time
+from time import gmtime, monotonic, sleep, time
 from types import ModuleType
 
 from .config import DEFAULT_ASYNC_CONCURRENCY, DEFAULT_SYNC_CONCURRENCY, Settings
 from .log import INFO, Log
-from .pool import Job, ThreadPool, _flush_stdout
+from .pool import Job, ThreadPool
 from .pool import seat as pool_seat
-from .protocol import Request, Response, error_info, error_response, json_response
+from .protocol import Request, Response, error_info, json_response
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # ``typing`` costs ~6 ms of start-up; annotations are strings
@@ -289,11 +289,13 @@ class Server:
         # threads then swap roles. See _dispatch, _run_inline and _stand_by.
         #: Jobs admitted during this loop turn, dispatched at its end.
         self.routed: List[Job] = []
-        self.inline_ok = False  # a sync runner is published (set on the loop's thread)
         self.inline_job: Optional[Job] = None
         self.inline_seq = 0
         self.leader = 0  # ident of the thread running the loop
-        self.standby = 0  # ident of the thread watching it; 0: none (handlers go to the pool)
+        #: ident of the thread watching it; 0: none (handlers go to the pool): not started (an
+        #: async runner, IGNITE_INLINE=0, not ready yet), or it took the loop over from a
+        #: handler that has not returned yet
+        self.standby = 0
         self.lead_lock = threading.Lock()
         self.watching = threading.Event()
         #: set by a take-over: the pool seat kept for the handler that lost the loop
@@ -385,7 +387,6 @@ class Server:
         self.concurrency = runner.size
         self.capacity = runner.size + self.s.queue
         if isinstance(runner, ThreadPool) and self.s.inline:
-            self.inline_ok = True
             threading.Thread(target=self._standby_main, name="ignite-io-standby", daemon=True).start()
         app.state = App.READY
         held = self.held
@@ -447,7 +448,7 @@ class Server:
             lead = True
 
     def _lead(self) -> None:
-        self.leader = threading.get_ident()
+        self.leader = get_ident()
         conns = self.conns
         poll = self.poller.poll
         lfd = self.lsock.fileno() if self.lsock is not None else -1
@@ -864,7 +865,6 @@ class Server:
         routed = self.routed
         if (
             len(routed) == 1
-            and self.inline_ok
             and self.standby
             and len(self.inflight) == 1  # nothing else running or queued: IGNITE_CONCURRENCY holds
             and not self.draining
@@ -881,21 +881,12 @@ class Server:
     def _run_inline(self, job: Job) -> bool:
         """Run *job*'s handler here, watched by the standby; True if this thread still leads."""
         me = get_ident()
-        job.thread = me
-        job.started = started = monotonic()
         self.inline_seq += 1
         self.inline_job = job
         if not self.watching.is_set():
             self.watching.set()
-        try:
-            resp = self.runner.invoke(job.req)
-            if not isinstance(resp, Response):
-                raise TypeError(f"adapter returned {type(resp).__name__}, not Response")
-        except BaseException as exc:
-            resp = error_response(exc, job.req)
-        _flush_stdout()
-        self.finish(job, resp)
-        if monotonic() - started > INLINE_GRACE_S:
+        self.runner.run(job)
+        if monotonic() - job.started > INLINE_GRACE_S:
             self.inline_until = monotonic() + INLINE_BACKOFF_S
         with self.lead_lock:
             self.inline_job = None
@@ -907,9 +898,7 @@ class Server:
 
     def _stand_by(self) -> None:
         """Watch handlers running on the loop's thread; take the loop over from one that blocks."""
-        from time import sleep
-
-        me = threading.get_ident()
+        me = get_ident()
         self.standby = me
         watching = self.watching
         seen = -1
