@@ -124,17 +124,7 @@ def check_runs_here(target: dict[str, Any], where: str) -> None:
 
 def probe(python: str, version: str) -> bool:
     """True when *python* runs and is CPython *version*."""
-    try:
-        proc = subprocess.run(
-            [python, "-c", _PROBE],
-            capture_output=True,
-            text=True,
-            timeout=20,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return False
-    return proc.returncode == 0 and proc.stdout.split() == [version, "cpython"]
+    return PendingPython(python, version).ok()
 
 
 @cache
@@ -176,7 +166,8 @@ class PendingPython:
         except (OSError, ValueError):
             self._proc, self._ok = None, False
 
-    def __call__(self) -> str:
+    def ok(self) -> bool:
+        """Whether it runs and is CPython *version* (waits for the probe, at most 20 s)."""
         if self._ok is None:
             assert self._proc is not None
             try:
@@ -186,7 +177,10 @@ class PendingPython:
                 self._proc.kill()
                 self._proc.wait()
                 self._ok = False
-        if not self._ok:
+        return self._ok
+
+    def __call__(self) -> str:
+        if not self.ok():
             raise _not_that_python(self.python, self.version)
         return self.python
 

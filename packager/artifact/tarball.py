@@ -21,6 +21,7 @@ import tempfile
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Union
@@ -88,7 +89,8 @@ def tar_bytes(entries: Iterable[Entry], mtime: int) -> bytes:
 GZIP_HEADER = b"\x1f\x8b\x08\x00" + struct.pack("<I", 0) + b"\x00\xff"  # mtime 0, no name, OS unknown
 
 
-def deflate_segment(data: bytes, level: int, final: bool) -> bytes:
+def deflate_segment(data: Union[bytes, memoryview], level: int, final: bool,
+                    primed: Union[bytes, memoryview] = b"") -> bytes:
     """Raw deflate of one segment, independent of every other segment.
 
     A fresh compressor per segment ended with Z_FULL_FLUSH (byte-aligned, no
@@ -96,9 +98,14 @@ def deflate_segment(data: bytes, level: int, final: bool) -> bytes:
     deflate stream; only the last segment is finished. So the artifact is a
     single ordinary gzip member (every reader, ``tarfile``'s ``r|gz`` streaming
     mode included, reads it), while each segment's compressed bytes depend on
-    that segment alone: cacheable and compressible in parallel.
+    that segment alone: cacheable and compressible in parallel. *primed*: the bytes just
+    before *data* in the same segment, as the compressor's dictionary (a chunk of a large
+    segment, see :func:`compress_segment`).
     """
-    comp = zlib.compressobj(level, zlib.DEFLATED, -zlib.MAX_WBITS, 9)
+    if primed:
+        comp = zlib.compressobj(level, zlib.DEFLATED, -zlib.MAX_WBITS, 9, zlib.Z_DEFAULT_STRATEGY, primed)
+    else:
+        comp = zlib.compressobj(level, zlib.DEFLATED, -zlib.MAX_WBITS, 9)
     return comp.compress(data) + comp.flush(zlib.Z_FINISH if final else zlib.Z_FULL_FLUSH)
 
 
@@ -154,15 +161,6 @@ _WINDOW = 32 * 1024
 CHUNKING = f"chunks:{CHUNK_BYTES}:primed"
 
 
-def _deflate_chunk(tar: memoryview, start: int, level: int) -> bytes:
-    if start == 0:
-        comp = zlib.compressobj(level, zlib.DEFLATED, -zlib.MAX_WBITS, 9)
-    else:
-        comp = zlib.compressobj(level, zlib.DEFLATED, -zlib.MAX_WBITS, 9, zlib.Z_DEFAULT_STRATEGY,
-                                tar[start - _WINDOW:start])
-    return comp.compress(tar[start:start + CHUNK_BYTES]) + comp.flush(zlib.Z_FULL_FLUSH)
-
-
 def compress_segment(seg: Segment, mtime: int, level: int, pool: Optional[Executor] = None) -> CompressedSegment:
     """*seg* deflated (non-final); a large one in chunks on *pool* (or a pool of its own).
 
@@ -173,12 +171,14 @@ def compress_segment(seg: Segment, mtime: int, level: int, pool: Optional[Execut
         deflated = deflate_segment(tar, level, final=False)
     else:
         view = memoryview(tar)
-        starts = range(0, len(tar), CHUNK_BYTES)
-        if pool is not None:
-            deflated = b"".join(pool.map(lambda i: _deflate_chunk(view, i, level), starts))
-        else:
-            with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as own:  # zlib releases the GIL
-                deflated = b"".join(own.map(lambda i: _deflate_chunk(view, i, level), starts))
+
+        def chunk(start: int) -> bytes:
+            return deflate_segment(view[start:start + CHUNK_BYTES], level, final=False,
+                                   primed=view[max(0, start - _WINDOW):start])
+
+        # zlib releases the GIL
+        with nullcontext(pool) if pool is not None else ThreadPoolExecutor(min(4, os.cpu_count() or 1)) as run:
+            deflated = b"".join(run.map(chunk, range(0, len(tar), CHUNK_BYTES)))
     return CompressedSegment(seg.name, seg.records, deflated, zlib.crc32(tar) & 0xFFFFFFFF, len(tar))
 
 
