@@ -101,11 +101,50 @@ class Response:
         return f"Response({self.status}, {len(self.body)}B)"
 
 
+def _make_encode() -> Callable[[Any], str]:
+    """``json.dumps`` with its defaults, minus its per-call Python layers.
+
+    ``json.dumps(obj)`` runs three Python functions and builds a new C encoder on every
+    call (~2.3 µs for a small dict, most of what encoding a handler's result costs);
+    one C encoder made up front with the same settings gives the same text in ~0.9 µs.
+    Without a circular-reference set (shared by threads, it would see one thread's
+    object as another's cycle): a cycle ends in RecursionError, which :func:`dumps`
+    reports as a circular reference as before.  Falls back to ``json.dumps`` where the
+    C encoder is missing.
+    """
+    from json import encoder
+
+    make = getattr(encoder, "c_make_encoder", None)  # typeshed does not declare it
+    if make is None:  # pragma: no cover - other implementations
+        return json.dumps
+    plain = json.JSONEncoder()
+    one = make(
+        None,
+        plain.default,
+        encoder.encode_basestring_ascii,
+        None,
+        plain.key_separator,
+        plain.item_separator,
+        False,
+        False,
+        True,
+    )
+
+    def encode(obj: Any) -> str:
+        return "".join(one(obj, 0))
+
+    return encode
+
+
+#: ``json.dumps(obj)`` (same text), faster; see :func:`_make_encode`.
+json_text = _make_encode()
+
+
 def json_response(status: int, obj: Any, headers: Optional[List[Header]] = None) -> Response:
     hs = [CT_JSON]
     if headers:
         hs.extend(headers)
-    return Response(status, hs, json.dumps(obj).encode("utf-8"))
+    return Response(status, hs, json_text(obj).encode("utf-8"))
 
 
 # --- JSON with a path to the first unencodable value --------------------------------
@@ -180,7 +219,7 @@ class EncodeError(TypeError):
 def dumps(obj: Any) -> bytes:
     """``json.dumps(obj)`` as UTF-8 bytes, raising :class:`EncodeError` naming the bad path."""
     try:
-        return json.dumps(obj).encode("utf-8")
+        return json_text(obj).encode("utf-8")
     except (TypeError, ValueError, RecursionError) as exc:
         where = None
         try:

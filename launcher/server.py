@@ -144,24 +144,39 @@ def _header_line(h: Header) -> bytes:
     return line
 
 
-#: Random hex digits for execution ids, drawn from ``os.urandom`` 4 KiB at a time: one
-#: ``getrandom`` call (which releases the GIL, a thread switch under load) per 128 ids
-#: instead of one per request.  Only the I/O thread draws from it.
-_rand: List[Any] = ["", 0]
-_VARIANT = {c: "89ab"[int(c, 16) & 3] for c in "0123456789abcdef"}
+#: Execution ids are made 128 at a time (one ``getrandom`` call, which releases the GIL: a
+#: thread switch under load), with C-level slice copies instead of a format per id: 0.24
+#: instead of 0.72 µs per request.  Any thread may draw; ``list.pop`` is atomic.
+_IDS_PER_BATCH = 128
+_ids: List[str] = []
+#: where hex digit *p* of the 32 goes in "8-4-4-4-12\n" (37 characters per id)
+_ID_OFFSETS = [p + (p >= 8) + (p >= 12) + (p >= 16) + (p >= 20) for p in range(32)]
+_ID_VERSION = bytes.maketrans(bytes(range(256)), bytes((b & 0x0F) | 0x40 for b in range(256)))
+_ID_VARIANT = bytes.maketrans(bytes(range(256)), bytes((b & 0x3F) | 0x80 for b in range(256)))
+
+
+def _id_batch() -> List[str]:
+    raw = bytearray(os.urandom(16 * _IDS_PER_BATCH))
+    raw[6::16] = raw[6::16].translate(_ID_VERSION)  # version 4
+    raw[8::16] = raw[8::16].translate(_ID_VARIANT)  # RFC 4122 variant
+    digits = raw.hex().encode()
+    out = bytearray(b"-" * 36 + b"\n") * _IDS_PER_BATCH
+    for p, o in enumerate(_ID_OFFSETS):
+        out[o::37] = digits[p::32]
+    ids = out.decode("ascii").split("\n")
+    ids.pop()  # after the last newline
+    return ids
 
 
 def new_execution_id() -> str:
     """A random (version 4) UUID string, without importing ``uuid``."""
-    pool = _rand
-    hx: str = pool[0]
-    i: int = pool[1]
-    if i + 32 > len(hx):
-        hx = pool[0] = os.urandom(2048).hex()
-        i = 0
-    pool[1] = i + 32
-    h = hx[i : i + 32]
-    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:]}"
+    try:
+        return _ids.pop()
+    except IndexError:
+        batch = _id_batch()
+        eid = batch.pop()
+        _ids.extend(batch)
+        return eid
 
 
 class HTTPError(Exception):
@@ -688,7 +703,7 @@ class Server:
                     self._reject(conn, HTTPError(431, "request head exceeds IGNITE_MAX_HEADER_BYTES"))
                     return
                 try:
-                    req = self._parse_head(conn, bytes(buf[:end]))
+                    req = self._parse_head(conn, buf[:end].decode("latin-1"))
                 except HTTPError as exc:
                     self._reject(conn, exc)
                     return
@@ -726,37 +741,42 @@ class Server:
             conn.t_head = self.now
             self._route(conn, req)
 
-    def _parse_head(self, conn: Conn, head: bytes) -> Request:
-        lines = head.split(b"\r\n")
-        parts = lines[0].split(b" ")
+    def _parse_head(self, conn: Conn, head: str) -> Request:
+        """One request head (latin-1 text, without the blank line) -> Request; raises HTTPError."""
+        lines = head.split("\r\n")
+        parts = lines[0].split(" ")
         if len(parts) != 3:
             raise HTTPError(400, "malformed request line")
-        method_b, target_b, version_b = parts
-        if version_b == b"HTTP/1.1":
+        method, target, version = parts
+        if version == "HTTP/1.1":
             keep = True
             conn.v10 = False
-        elif version_b == b"HTTP/1.0":
+        elif version == "HTTP/1.0":
             keep = False
             conn.v10 = True
-        elif version_b.startswith(b"HTTP/"):
+        elif version.startswith("HTTP/"):
             raise HTTPError(505, "only HTTP/1.0 and HTTP/1.1 are supported")
         else:
             raise HTTPError(400, "malformed request line")
         if len(lines) - 1 > self.s.max_headers:
             raise HTTPError(431, "too many request headers (IGNITE_MAX_HEADERS)")
         headers: List[Header] = []
+        add = headers.append
+        special = _SPECIAL
         cl = -1
         te = ""
         eid = fid = oid = ""
         expect = False
-        for line in lines[1:]:
-            name, sep, value = line.partition(b":")
-            if not sep or not name or name[0] in (32, 9) or name[-1] in (32, 9):
+        it = iter(lines)
+        next(it)  # the request line
+        for line in it:
+            name, sep, value = line.partition(":")
+            if not sep or not name or name[0] in " \t" or name[-1] in " \t":
                 raise HTTPError(400, "malformed header line")
-            n = name.decode("latin-1").lower()
-            v = value.strip(b" \t").decode("latin-1")
-            headers.append((n, v))
-            if n in _SPECIAL:
+            n = name.lower()
+            v = value.strip(" \t")
+            add((n, v))
+            if n in special:
                 if n == "content-length":
                     if not (v.isdigit() and v.isascii()) or (cl >= 0 and int(v) != cl):
                         raise HTTPError(400, "invalid Content-Length")
@@ -780,7 +800,6 @@ class Server:
                     fid = v
                 else:
                     oid = v
-        target = target_b.decode("latin-1")
         if target[:1] != "/":
             if "://" in target:  # absolute-form
                 rest = target.split("://", 1)[1]
@@ -805,7 +824,7 @@ class Server:
         conn.keep_alive = keep
         conn.expect = expect
         return Request(
-            method_b.decode("latin-1"),
+            method,
             path,
             query,
             headers,

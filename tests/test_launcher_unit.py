@@ -60,6 +60,71 @@ def test_dumps_matches_json_dumps() -> None:
     assert protocol.dumps(value) == json.dumps(value).encode()
 
 
+class _Small(int):
+    pass
+
+
+class _SlowItems(dict):  # type: ignore[type-arg]
+    """A dict whose items() lets other threads run in the middle of encoding it."""
+
+    def items(self):  # type: ignore[no-untyped-def]
+        import time
+
+        time.sleep(0.002)
+        return super().items()
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "é\u2028\ud800\x00\"\\",
+        2**70,
+        -0.0,
+        1e300,
+        float("nan"),
+        float("-inf"),
+        _Small(3),
+        True,
+        None,
+        [],
+        (1, [2, {"k": None}]),
+        {1: 2, 1.5: 3, False: 4, None: 5, "s": "t"},
+        _SlowItems(a=1),
+    ],
+)
+def test_json_text_is_json_dumps(value: object) -> None:
+    # The prebuilt C encoder must give json.dumps's exact text (separators, floats, keys, ASCII).
+    assert protocol.json_text(value) == json.dumps(value)
+    assert protocol.dumps(value) == json.dumps(value).encode()
+
+
+def test_dumps_names_a_cycle_and_one_value_encodes_on_many_threads() -> None:
+    import threading
+
+    loop: list[object] = []
+    loop.append(loop)
+    with pytest.raises(protocol.EncodeError, match=r"\$\.x\[0\]: circular reference"):
+        protocol.dumps({"x": loop})
+    # The same object encoded by several threads at once (each pausing inside it) is not
+    # a cycle: the encoder keeps no shared set of objects in progress.
+    shared = _SlowItems(inner=_SlowItems(n=1))
+    errors: list[BaseException] = []
+
+    def encode() -> None:
+        try:
+            for _ in range(5):
+                assert protocol.dumps(shared) == b'{"inner": {"n": 1}}'
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=encode) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert errors == []
+
+
 def test_ignite_encoding_by_type() -> None:
     assert ignite.encode(b"a").headers == [protocol.CT_BYTES]
     r = ignite.encode("é")
