@@ -67,13 +67,16 @@ def assemble(
     deps: Optional[VendorOutput] = None,
 ) -> tuple[Manifest, list[AnySegment]]:
     """Lay out the segments and the manifest that describes them."""
-    from packager.artifact.embed import launcher_entries, launcher_version
+    from packager.artifact.embed import launcher_segment, launcher_version
     from packager.artifact.manifest import Manifest
     from packager.artifact.tarball import Segment, source_date_epoch
+    from packager.cache import Cache, default_cache_dir
 
+    mtime = source_date_epoch(options.env)
+    cache = Cache(Path(options.cache_dir) if options.cache_dir else default_cache_dir())
     segments: list[AnySegment] = [
         Segment("source", source_entries(checked)),
-        Segment("launcher", launcher_entries(profile.python_version)),
+        launcher_segment(profile.python_version, mtime, options.level, cache),
         *(deps.segments if deps else ()),
     ]
     if options.compile:
@@ -104,7 +107,7 @@ def assemble(
         vendored=deps.vendored if deps else (),
         skipped=deps.skipped if deps else (),
         compression={"format": "gzip", "level": options.level, "segments": [s.name for s in segments]},
-        mtime=source_date_epoch(options.env),
+        mtime=mtime,
         compiled=options.compile,
         slim=_slim_record(options.slim, deps),
     )

@@ -203,6 +203,40 @@ def test_two_builds_from_different_directories_are_byte_identical(tmp_path: Path
     assert out_a.read_bytes() == out_b.read_bytes()
 
 
+def test_the_launcher_segment_is_deflated_once_per_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from packager.artifact import embed
+
+    cache = tmp_path / "cache"
+    first = tmp_path / "first.tar.gz"
+    build(BuildOptions(source=HELLO, output=first, cache_dir=cache))
+    stored = sorted((cache / "segments").glob("*.bin"))
+    assert len(stored) == 1
+
+    def no_deflate(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the launcher segment was deflated again")
+
+    with monkeypatch.context() as m:  # the second build takes it from the cache: same bytes
+        m.setattr(embed, "compress_tar", no_deflate)
+        again = tmp_path / "again.tar.gz"
+        build(BuildOptions(source=HELLO, output=again, cache_dir=cache))
+    assert again.read_bytes() == first.read_bytes()
+
+    stored[0].write_bytes(stored[0].read_bytes()[:-1] + b"?")  # corrupted: made again, never shipped
+    mended = tmp_path / "mended.tar.gz"
+    build(BuildOptions(source=HELLO, output=mended, cache_dir=cache))
+    assert mended.read_bytes() == first.read_bytes()
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise PermissionError(13, "read-only cache")
+
+    with monkeypatch.context() as m:  # a cache that cannot be written does not fail the build
+        m.setattr(embed, "store_blob", refuse)
+        uncached = tmp_path / "uncached.tar.gz"
+        build(BuildOptions(source=HELLO, output=uncached, cache_dir=tmp_path / "other"))
+    assert uncached.read_bytes() == first.read_bytes()
+    assert not list((tmp_path / "other").glob("segments/*.bin"))
+
+
 def test_zip_targz_and_file_sources_give_the_same_tree(tmp_path: Path) -> None:
     data = (HELLO / "handler.py").read_bytes()
     digests = set()

@@ -102,6 +102,8 @@ def compile_segment(
     tag = cache_tag(version)
     sources: dict[str, bytes] = {}
     for seg in segments:
+        if seg.name == "launcher" and not include_launcher:
+            continue  # (a cached launcher segment would be inflated for nothing)
         for e in segment_entries(seg):
             if not e.path.endswith(".py") or (not include_launcher and e.path.startswith(f"{LAUNCHER_DIR}/")):
                 continue

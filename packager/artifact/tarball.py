@@ -166,7 +166,12 @@ def compress_segment(seg: Segment, mtime: int, level: int, pool: Optional[Execut
 
     *pool* must not be the one this runs on (it waits for the chunks).
     """
-    tar = seg.tar(mtime)
+    return compress_tar(seg.name, seg.records, seg.tar(mtime), level, pool)
+
+
+def compress_tar(name: str, records: tuple[FileRecord, ...], tar: bytes, level: int,
+                 pool: Optional[Executor] = None) -> CompressedSegment:
+    """A segment's *tar* bytes deflated (see :func:`compress_segment`)."""
     if len(tar) <= CHUNK_BYTES:
         deflated = deflate_segment(tar, level, final=False)
     else:
@@ -179,7 +184,7 @@ def compress_segment(seg: Segment, mtime: int, level: int, pool: Optional[Execut
         # zlib releases the GIL
         with nullcontext(pool) if pool is not None else ThreadPoolExecutor(min(4, os.cpu_count() or 1)) as run:
             deflated = b"".join(run.map(chunk, range(0, len(tar), CHUNK_BYTES)))
-    return CompressedSegment(seg.name, seg.records, deflated, zlib.crc32(tar) & 0xFFFFFFFF, len(tar))
+    return CompressedSegment(name, records, deflated, zlib.crc32(tar) & 0xFFFFFFFF, len(tar))
 
 
 # crc32_combine: zlib has it, but Python's zlib module does not expose it. Needed to
