@@ -29,7 +29,14 @@ from typing import Optional
 
 from packager.artifact.compile import cache_tag, pyc_path
 from packager.artifact.manifest import LAUNCHER_DIR
-from packager.artifact.tarball import CHUNKING, AnySegment, CompressedSegment, Entry, Segment, compress_tar
+from packager.artifact.tarball import (
+    CHUNKING,
+    AnySegment,
+    CompressedSegment,
+    Entry,
+    Segment,
+    compress_tar,
+)
 from packager.cache import Cache, cache_key, load_blob, store_blob
 from packager.errors import ArtifactError
 
