@@ -267,6 +267,20 @@ at c1, server pinned to one core, wrk on the other):
   0.36). `IGNITE_INLINE=0` turns it off.
 - granian's worker does the same kind of hand-off (Rust I/O thread → Python blocking thread);
   see *CPU µs/req* for the work each server spends per request, and its RSS (two processes).
+- Third session: c32 was still at parity, so the Python request path itself. Measured in
+  process (the launcher's own `_on_read` → `_dispatch` → `ThreadPool.run` → `finish` with a
+  fake socket, no syscalls: 17.2 µs per request, hello handler included) and with the perf
+  trampoline at c32: `_parse_head` ~9% of samples (3.9 µs for wrk's 3 headers, 0.72 µs of it
+  the execution id's f-string of six slices), `json.dumps` ~7% (it runs three Python functions
+  and builds a new C encoder per call: 2.3 µs for the hello result). Changed: one C encoder
+  made at start with json.dumps's settings (same text, 0.9 µs; without the shared
+  circular-reference set, which threads encoding one object would trip over: a cycle ends in
+  RecursionError, still reported as a circular reference), execution ids made 128 at a time
+  with C-level slice copies (0.24 µs), the head decoded once as latin-1 text instead of two
+  decodes per header. In process 17.2 → 14.7 µs; pinned c32 A/B, 3 alternating rounds:
+  34.0k → 39.4k req/s (granian 34.5k), CPU per request 29.0 → 25.0 µs (granian 27.1).
+  Tried and dropped: `recv_into` a reused buffer (no faster than `recv`), a list-comprehension
+  flush of the request log (no measurable change).
 
 **Cold build S1** (`pyyaml orjson python-slugify`, all caches empty; progress lines
 time-stamped, idle machine). Before issue 18's build changes: CLI start-up and imports ~0.15 s,
