@@ -102,38 +102,35 @@ class Response:
 
 
 def _make_encode() -> Callable[[Any], str]:
-    """``json.dumps`` with its defaults, minus its per-call Python layers.
+    """``json.dumps(obj)``, the same text and the same behaviour, minus its Python layers.
 
-    ``json.dumps(obj)`` runs three Python functions and builds a new C encoder on every
-    call (~2.3 µs for a small dict, most of what encoding a handler's result costs);
-    one C encoder made up front with the same settings gives the same text in ~0.9 µs.
-    Without a circular-reference set (shared by threads, it would see one thread's
-    object as another's cycle): a cycle ends in RecursionError, which :func:`dumps`
-    reports as a circular reference as before.  Falls back to ``json.dumps`` where the
-    C encoder is missing.
+    ``json.dumps(obj)`` runs three Python functions (and defines a closure) before the C
+    encoder starts: ~2.2 µs of a small dict's 2.2 µs.  This builds the C encoder directly,
+    as ``JSONEncoder.iterencode`` does, from ``json``'s default encoder at each call: a
+    fresh circular-reference set per call (a cycle fails at once, as in json.dumps; one
+    set shared by threads would see another thread's object as a cycle), and a
+    ``JSONEncoder.default`` patched later (json-fix and the like) is honoured: ~1.5 µs.
+    If ``json.dumps`` or ``JSONEncoder.encode``/``iterencode`` were replaced, or the C
+    encoder is missing, it is ``json.dumps`` itself.
     """
     from json import encoder
 
     make = getattr(encoder, "c_make_encoder", None)  # typeshed does not declare it
     if make is None:  # pragma: no cover - other implementations
         return json.dumps
-    plain = json.JSONEncoder()
-    one = make(
-        None,
-        plain.default,
-        encoder.encode_basestring_ascii,
-        None,
-        plain.key_separator,
-        plain.item_separator,
-        False,
-        False,
-        True,
-    )
+    escape = encoder.encode_basestring_ascii
+    cls = json.JSONEncoder
+    dumps, encode, iterencode = json.dumps, cls.encode, cls.iterencode
 
-    def encode(obj: Any) -> str:
+    def text(obj: Any) -> str:
+        if json.dumps is not dumps or cls.encode is not encode or cls.iterencode is not iterencode:
+            return json.dumps(obj)
+        plain = json._default_encoder  # type: ignore[attr-defined]  # what json.dumps(obj) uses
+        one = make({}, plain.default, escape, None, plain.key_separator, plain.item_separator,
+                   False, False, True)
         return "".join(one(obj, 0))
 
-    return encode
+    return text
 
 
 #: ``json.dumps(obj)`` (same text), faster; see :func:`_make_encode`.

@@ -73,7 +73,11 @@ def assemble(
     from packager.cache import Cache, default_cache_dir
 
     mtime = source_date_epoch(options.env)
-    cache = Cache(Path(options.cache_dir) if options.cache_dir else default_cache_dir())
+    cache: Optional[Cache] = None
+    try:
+        cache = Cache(Path(options.cache_dir) if options.cache_dir else default_cache_dir())
+    except (RuntimeError, KeyError):  # no home directory (an arbitrary uid without HOME): no cache needed here
+        pass
     segments: list[AnySegment] = [
         Segment("source", source_entries(checked)),
         launcher_segment(profile.python_version, mtime, options.level, cache),

@@ -236,6 +236,17 @@ def test_the_launcher_segment_is_deflated_once_per_cache(tmp_path: Path, monkeyp
     assert uncached.read_bytes() == first.read_bytes()
     assert not list((tmp_path / "other").glob("segments/*.bin"))
 
+    def no_home() -> Path:
+        raise RuntimeError("Could not determine home directory.")
+
+    with monkeypatch.context() as m:  # no cache dir to be found (a uid without HOME): built all the same
+        m.delenv("IGNITE_CACHE_DIR", raising=False)
+        m.delenv("XDG_CACHE_HOME", raising=False)
+        m.setattr(Path, "home", staticmethod(no_home))
+        homeless = tmp_path / "homeless.tar.gz"
+        build(BuildOptions(source=HELLO, output=homeless))
+    assert homeless.read_bytes() == first.read_bytes()
+
 
 def test_zip_targz_and_file_sources_give_the_same_tree(tmp_path: Path) -> None:
     data = (HELLO / "handler.py").read_bytes()

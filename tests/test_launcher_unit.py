@@ -125,6 +125,55 @@ def test_dumps_names_a_cycle_and_one_value_encodes_on_many_threads() -> None:
     assert errors == []
 
 
+@pytest.mark.parametrize("target", ["3.12", "3.13"])
+def test_a_cycle_fails_at_once_even_on_a_small_thread_stack(target: str, request: pytest.FixtureRequest) -> None:
+    # json.dumps's circular-reference set stops a cycle at its first repeat; an encoder
+    # without one recurses to the recursion limit, which on a 256 KiB thread stack (musl's
+    # default) crashed the target interpreters.
+    import subprocess
+
+    python = request.getfixturevalue("python312" if target == "3.12" else "python313")
+
+    code = (
+        "import sys, threading\n"
+        f"sys.path.insert(0, {str(Path(protocol.__file__).resolve().parents[1])!r})\n"
+        "from launcher import protocol\n"
+        "threading.stack_size(256 * 1024)\n"
+        "a = {'items': list(range(10000))}; a['self'] = a\n"
+        "out = []\n"
+        "def run():\n"
+        "    try:\n"
+        "        protocol.dumps(a)\n"
+        "    except protocol.EncodeError as exc:\n"
+        "        out.append(str(exc))\n"
+        "t = threading.Thread(target=run); t.start(); t.join()\n"
+        "print(out[0])\n"
+    )
+    proc = subprocess.run([python, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "return value is not JSON serializable: $.self: circular reference"
+
+
+def test_json_text_honours_a_patched_encoder_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Money:
+        def __json__(self) -> dict[str, int]:
+            return {"eur": 5}
+
+    plain_default = json.JSONEncoder.default
+
+    def default(self: json.JSONEncoder, o: object) -> object:  # as json-fix patches it
+        if hasattr(o, "__json__"):
+            return o.__json__()
+        return plain_default(self, o)
+
+    with pytest.raises(protocol.EncodeError):
+        protocol.dumps({"m": Money()})
+    monkeypatch.setattr(json.JSONEncoder, "default", default)
+    assert protocol.dumps({"m": Money()}) == b'{"m": {"eur": 5}}'
+    monkeypatch.setattr(json, "dumps", lambda obj: "replaced")  # a replaced json.dumps is used
+    assert protocol.json_text([1]) == "replaced"
+
+
 def test_ignite_encoding_by_type() -> None:
     assert ignite.encode(b"a").headers == [protocol.CT_BYTES]
     r = ignite.encode("é")

@@ -23,10 +23,12 @@ import hashlib
 import importlib.util
 import json
 import shutil
+import zlib
 from functools import lru_cache
 from pathlib import Path
 from typing import Optional
 
+from packager import __version__
 from packager.artifact.compile import cache_tag, pyc_path
 from packager.artifact.manifest import LAUNCHER_DIR
 from packager.artifact.tarball import (
@@ -150,14 +152,16 @@ def launcher_segment(version: str, mtime: int, level: int, cache: Optional[Cache
     if cache is None:
         return seg
     tar = seg.tar(mtime)
-    key = cache_key("launcher-segment", hashlib.sha256(tar).hexdigest(), len(tar), mtime, level, CHUNKING)
+    # (zlib's version too: another zlib may deflate the same tar to other bytes)
+    key = cache_key("launcher-segment", __version__, zlib.ZLIB_RUNTIME_VERSION, hashlib.sha256(tar).hexdigest(),
+                    len(tar), mtime, level, CHUNKING)
     try:
         hit = load_blob(cache, "segments", key)
-    except OSError:  # an unreadable cache only costs the deflate
-        hit = None
-    if hit is not None:
-        meta, blob = hit
-        return CompressedSegment(seg.name, seg.records, blob, int(meta["crc"]), len(tar))
+        if hit is not None:
+            meta, blob = hit
+            return CompressedSegment(seg.name, seg.records, blob, int(meta["crc"]), len(tar))
+    except (OSError, KeyError, TypeError, ValueError):  # an unreadable or odd entry only costs the deflate
+        pass
     made = compress_tar(seg.name, seg.records, tar, level)
     try:
         store_blob(cache, "segments", key, {"name": seg.name, "crc": made.crc, "length": made.length}, made.deflated)
