@@ -70,12 +70,12 @@ def assemble(
     from packager.artifact.embed import launcher_segment, launcher_version
     from packager.artifact.manifest import Manifest
     from packager.artifact.tarball import Segment, source_date_epoch
-    from packager.cache import Cache, default_cache_dir
+    from packager.cache import Cache
 
     mtime = source_date_epoch(options.env)
     cache: Optional[Cache] = None
     try:
-        cache = Cache(Path(options.cache_dir) if options.cache_dir else default_cache_dir())
+        cache = options.cache()
     except (RuntimeError, KeyError):  # no home directory (an arbitrary uid without HOME): no cache needed here
         pass
     segments: list[AnySegment] = [

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from packager.artifact import DEFAULT_LEVEL
 from packager.deps.piprun import IndexConfig
@@ -16,6 +16,9 @@ from packager.deps.slim import SlimSettings
 from packager.runtime import PythonRef, optional_python, resolve_python
 from packager.source.checks import EntryPoint
 from packager.source.intake import Limits
+
+if TYPE_CHECKING:
+    from packager.cache import Cache
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,15 @@ class BuildOptions:
     compile: bool = False
     #: leave vendored test suites (and --slim-drop patterns) out of vendor/ (packager.deps.slim)
     slim: SlimSettings = field(default_factory=SlimSettings)
+
+    def cache(self) -> Cache:
+        """The build cache: ``--cache-dir``, else the default (IGNITE_CACHE_DIR, XDG_CACHE_HOME, ~/.cache).
+
+        Raises RuntimeError or KeyError when no home directory can be found for the default.
+        """
+        from packager.cache import Cache, default_cache_dir
+
+        return Cache(Path(self.cache_dir) if self.cache_dir else default_cache_dir())
 
     def target_python(self) -> Optional[str]:
         """The target's CPython, looked up only when a step needs it."""

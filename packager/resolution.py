@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
-from packager.cache import Cache, default_cache_dir
+from packager.cache import Cache
 from packager.deps.profile import TargetProfile
 from packager.deps.requirements import Requirements, parse_requirements
 from packager.deps.resolve import Resolution, resolve
@@ -54,7 +54,7 @@ def resolve_for(reqs: Requirements, profile: TargetProfile, options: BuildOption
     just before the resolver's subprocess starts (default: make the TLS context for the
     downloads meanwhile).
     """
-    cache = Cache(Path(options.cache_dir) if options.cache_dir else default_cache_dir()).ensure()
+    cache = options.cache().ensure()
     builder = None if early else sdist_builder(profile, options, cache, progress)
     if sdist_first and builder is not None:
         try:
