@@ -132,6 +132,9 @@ def _slim_record(slim: SlimSettings, deps: Optional[VendorOutput]) -> dict[str, 
 def build(options: BuildOptions, progress: Progress = _quiet) -> BuildResult:
     """Build one artifact. Raises an IgniteError on bad input; writes nothing then."""
     started = time.perf_counter()
+    from packager.artifact.outpath import check_output_path
+
+    check_output_path(Path(options.output), Path(options.source))
     progress("intake", f"reading {options.source}")
     tree = read_source(Path(options.source), options.limits)
     profile = load_profile(options.profile)

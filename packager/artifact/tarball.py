@@ -289,6 +289,9 @@ def atomic_write(out: Path, chunks: Iterable[bytes]) -> None:
             "output directory does not exist", where=str(parent),
             hint="create it first, or pass -o with an existing directory",
         )
+    from packager.artifact.outpath import remove_stale_temps
+
+    remove_stale_temps(out)
     fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=parent)
     try:
         with os.fdopen(fd, "wb") as fh:
