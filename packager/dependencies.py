@@ -41,16 +41,18 @@ Progress = Callable[[str, str], None]
 def load_requirements(checked: CheckedSource, options: BuildOptions) -> Requirements:
     """The lock when one is given (``--lock`` or a requirements.lock in the source), else requirements.txt."""
     if options.lock is not None:
-        return parse_requirements(Path(options.lock).read_bytes(), str(options.lock))
+        return parse_requirements(Path(options.lock).read_bytes(), str(options.lock),
+                                  strict=options.strict_requirements)
     # `ignite-pack lock` writes requirements.lock at the root; one next to a nested
     # requirements.txt (openfaas's function/) counts too.
     req_dir = checked.requirements.path.rpartition("/")[0] if checked.requirements else ""
     for lock_path in ("requirements.lock", f"{req_dir}/requirements.lock" if req_dir else ""):
         lock = checked.tree.get(lock_path) if lock_path else None
         if lock is not None:
-            return parse_requirements(lock.data, lock_path)
+            return parse_requirements(lock.data, lock_path, strict=options.strict_requirements)
     assert checked.requirements is not None
-    return parse_requirements(checked.requirements.data, checked.requirements.path)
+    return parse_requirements(checked.requirements.data, checked.requirements.path,
+                              strict=options.strict_requirements)
 
 
 def _segment_key(w: FetchedWheel, mtime: int, level: int, slim: SlimSettings) -> str:
@@ -177,5 +179,5 @@ def vendor_requirements(checked: CheckedSource, profile: TargetProfile, options:
             "warnings": [w for w in resolution.warnings if not w.startswith(MACHINE_WARNING)],
             "shadowed": [s.to_dict() for s in resolution.shadowed],
         },
-        warnings=resolution.warnings,
+        warnings=reqs.warnings + tuple(resolution.warnings),
     )

@@ -48,6 +48,8 @@ class BuildOptions:
     lock: Optional[Path] = None
     vendor_anyway: frozenset[str] = frozenset()
     refresh: bool = False
+    #: refuse index option lines (-i, --extra-index-url, ...) in the upload's requirements instead of skipping them
+    strict_requirements: bool = False
     #: "auto" (uv when installed with ignite-pack and fit to stand in for pip), "pip" or "uv"
     resolver: str = "auto"
     #: precompile .py to the target CPython's unchecked-hash pycs (packager.artifact.compile)

@@ -154,12 +154,13 @@ def start_early_resolution(tree: SourceTree, profile: TargetProfile, options: Bu
     """Start resolving the root requirements file (or the lock) before the checks finish, if there is one."""
     try:
         if options.lock is not None:
-            reqs = parse_requirements(Path(options.lock).read_bytes(), str(options.lock))
+            reqs = parse_requirements(Path(options.lock).read_bytes(), str(options.lock),
+                                      strict=options.strict_requirements)
         else:
             found = tree.get("requirements.lock") or tree.get("requirements.txt")
             if found is None or not found.data.strip():
                 return None
-            reqs = parse_requirements(found.data, found.path)
+            reqs = parse_requirements(found.data, found.path, strict=options.strict_requirements)
     except Exception:  # the normal path reports it, in its order
         return None
     if reqs.is_lock:

@@ -12,7 +12,7 @@ import pytest
 from packager.artifact.tarball import read_manifest
 from packager.build import build
 from packager.deps.piprun import IndexConfig
-from packager.errors import FetchError, ResolveError, SdistBuildError
+from packager.errors import FetchError, RequirementsError, ResolveError, SdistBuildError
 from packager.options import BuildOptions
 from tests.conftest import run_cli
 from tests.wheelhouse import LoopbackIndex, make_sdist, make_wheel
@@ -389,3 +389,28 @@ def test_fetch_hands_over_each_wheel_once_as_soon_as_it_is_there(tmp_path: Path,
     with Vendoring(Cache(tmp_path / "other").ensure(), 0, 4) as serial:
         again = serial.segments(got, lambda s, m: None)
     assert [(s.name, s.deflated, s.crc) for s, _ in piped] == [(s.name, s.deflated, s.crc) for s, _ in again]
+
+
+PIPENV_STYLE = """-i https://ci:tok@mirror.invalid/simple
+--extra-index-url https://other.invalid/simple
+--trusted-host mirror.invalid
+demo==1.0
+"""
+
+
+def test_a_pipenv_style_requirements_file_builds_from_the_builds_own_index(
+        tmp_path: Path, wheelhouse: Path, hermetic_pip: Path) -> None:
+    """`pipenv requirements` / pip-compile --emit-index-url output: index lines skipped, each named."""
+    src = _source(tmp_path, PIPENV_STYLE)
+    out = tmp_path / "a.tar.gz"
+    result = build(BuildOptions(source=src, output=out, **_offline(wheelhouse)))  # type: ignore[arg-type]
+    assert {d.name for d in result.manifest.vendored} == {"demo", "newonly"}
+    skipped = [w for w in result.warnings if "build's own index settings were used" in w]
+    assert [w.split(": ignored")[0] for w in skipped] == [
+        "requirements.txt:1", "requirements.txt:2", "requirements.txt:3"]
+    assert not any("tok" in w for w in result.warnings)
+    with pytest.raises(RequirementsError) as err:
+        build(BuildOptions(source=src, output=tmp_path / "b.tar.gz", strict_requirements=True,
+                           **_offline(wheelhouse)))  # type: ignore[arg-type]
+    assert err.value.where == "requirements.txt:1"
+    assert not (tmp_path / "b.tar.gz").exists()

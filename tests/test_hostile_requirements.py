@@ -80,7 +80,7 @@ HOSTILE: list[tuple[str, bytes, str]] = [
 @pytest.mark.parametrize("line,fragment", [(h[1], h[2]) for h in HOSTILE], ids=[h[0] for h in HOSTILE])
 def test_refused_with_line_number(line: bytes, fragment: str) -> None:
     with pytest.raises(RequirementsError) as exc:
-        parse_requirements(PREFIX + line + b"\nnumpy\n")
+        parse_requirements(PREFIX + line + b"\nnumpy\n", strict=True)
     err = exc.value
     assert err.where == f"requirements.txt:{LINE}", err.where
     assert fragment.lower() in err.message.lower(), err.message
@@ -91,8 +91,25 @@ def test_refused_with_line_number(line: bytes, fragment: str) -> None:
 
 def test_index_refusal_names_where_the_index_comes_from() -> None:
     with pytest.raises(RequirementsError) as exc:
-        parse_requirements(b"--extra-index-url https://evil.invalid/simple\n")
+        parse_requirements(b"--extra-index-url https://evil.invalid/simple\n", strict=True)
     assert "--index-url" in (exc.value.hint or "")
+
+
+@pytest.mark.parametrize("case_id", [h[0] for h in HOSTILE if h[2] == "index options"])
+def test_index_lines_are_skipped_with_a_warning_outside_strict(case_id: str) -> None:
+    """pipenv / pip-compile --emit-index-url / poetry export files build; the index stays ours."""
+    line = dict((h[0], h[1]) for h in HOSTILE)[case_id]
+    reqs = parse_requirements(PREFIX + line + b"\nnumpy\n")
+    assert [r.name for r in reqs.lines] == ["requests", "numpy"]
+    assert reqs.ignored == ((LINE, line.decode()),)
+    (warning,) = reqs.warnings
+    assert warning.startswith(f"requirements.txt:{LINE}: ignored `")
+    assert "build's own index settings were used" in warning and "--strict-requirements" in warning
+
+
+def test_a_skipped_index_lines_credentials_are_not_repeated() -> None:
+    reqs = parse_requirements(b"-i https://ci:s3cret@mirror.invalid/simple\nrequests\n")
+    assert "s3cret" not in reqs.warnings[0] and "****@mirror.invalid" in reqs.warnings[0]
 
 
 def test_whole_file_cap() -> None:
@@ -123,7 +140,8 @@ def test_refused_through_the_cli(case_id: str, tmp_path: Path, python_flag: list
     (src / "handler.py").write_bytes(HANDLER)
     (src / "requirements.txt").write_bytes(PREFIX + line + b"\n")
     before = snapshot(tmp_path)
-    proc, out = run_build(tmp_path, src, python_flag)
+    strict = ["--strict-requirements"] if case_id == "index-url" else []
+    proc, out = run_build(tmp_path, src, [*python_flag, *strict])
     assert proc.returncode == 6, proc.stdout + proc.stderr
     err = json.loads(proc.stdout)["error"]
     assert err["error"] == "requirements"

@@ -65,6 +65,9 @@ def _options(p: dict[str, Any], source: Path, output: Path, **rest: Any) -> Buil
               help="Precompile the source and vendor/ to unchecked-hash .pyc for the target's CPython "
                    "(needs that interpreter: a 3.12, or a 3.13 for the python3.13 profiles).")
 @slim_options
+@click.option("--strict-requirements/--no-strict-requirements", "strict_requirements", default=False,
+              help="Refuse index lines (-i, --extra-index-url, ...) in the upload's requirements; by "
+                   "default they are skipped with a warning and the build's own index settings are used.")
 @click.option("--sbom", type=click.Path(path_type=Path, dir_okay=False), metavar="FILE",
               help="Also write the artifact's SBOM to FILE (see `ignite-pack sbom`; needs ignite-packager[sbom]).")
 @click.option("--sbom-format", type=click.Choice(SBOM_FORMATS), default="cyclonedx-json", show_default=True,
@@ -93,6 +96,7 @@ def build(ctx: click.Context, /, source: Path, **_: Any) -> None:
         p, source, p["output"], level=p["level"],
         max_size=parse_size(p["max_size"]) if p["max_size"] else None,
         lock=p["lock"], refresh=p["refresh"], compile=p["compile"], slim=slim_settings(p),
+        strict_requirements=p["strict_requirements"],
     )
     result = run_build(options, progress)
     if p["sbom"]:

@@ -17,7 +17,7 @@ from typing import Optional
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import NormalizedName, canonicalize_name
 
-from packager.errors import RequirementsError
+from packager.errors import RequirementsError, redact
 
 MAX_LINE = 4096
 #: A logical line (joined with ``\``) may be longer: a lock line lists a hash per file of a
@@ -45,6 +45,10 @@ _REFUSED_OPTIONS = {
     "--trusted-host": "index options are not allowed in an upload",
 }
 _INDEX_HINT = "the build's index comes from ignite-pack's own --index-url / configuration, never from the upload"
+#: Written by pipenv (``pipenv requirements``), pip-compile ``--emit-index-url`` and poetry export at
+#: the top of the file. The upload still never chooses the index: outside --strict-requirements these
+#: lines are skipped with a warning, and the build's own index settings are used.
+_INDEX_OPTIONS = frozenset(o for o, why in _REFUSED_OPTIONS.items() if "index" in why)
 
 
 @dataclass(frozen=True)
@@ -86,6 +90,17 @@ class Requirements:
     preinstalled: tuple[tuple[str, str], ...] = ()
     #: The target profile a lock was made for (``# ignite-profile: NAME``), if it says.
     profile: Optional[str] = None
+    #: Index option lines skipped (not --strict-requirements): ``(line number, text)``.
+    ignored: tuple[tuple[int, str], ...] = ()
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """One warning per skipped index line, naming it (credentials in a URL redacted)."""
+        return tuple(
+            f"{self.path}:{no}: ignored `{redact(text[:120])}`: an upload never chooses the index, so "
+            "the build's own index settings were used (--strict-requirements refuses such lines)"
+            for no, text in self.ignored
+        )
 
     @property
     def is_lock(self) -> bool:
@@ -127,8 +142,12 @@ def _logical_lines(text: str, path: str = "requirements.txt") -> list[tuple[int,
     return out
 
 
-def parse_requirements(data: bytes, path: str = "requirements.txt") -> Requirements:
-    """Parse and police a requirements file; raise RequirementsError on the first bad line."""
+def parse_requirements(data: bytes, path: str = "requirements.txt", *, strict: bool = False) -> Requirements:
+    """Parse and police a requirements file; raise RequirementsError on the first bad line.
+
+    Index options (``-i``, ``--extra-index-url``, ...) are skipped and listed in ``ignored``
+    unless *strict*, where they are refused like every other option.
+    """
     if len(data) > MAX_FILE:
         raise RequirementsError(f"file is too large ({len(data)} bytes)", where=path,
                                 hint="list only your direct dependencies")
@@ -141,6 +160,7 @@ def parse_requirements(data: bytes, path: str = "requirements.txt") -> Requireme
         nul_line = text.count("\n", 0, text.index("\x00")) + 1
         raise RequirementsError("file contains NUL bytes", where=f"{path}:{nul_line}", hint="save it as plain text")
     lines: list[RequirementLine] = []
+    ignored: list[tuple[int, str]] = []
     seen: dict[str, int] = {}
     for no, line in _logical_lines(text, path):
         where = f"{path}:{no}"
@@ -155,6 +175,9 @@ def parse_requirements(data: bytes, path: str = "requirements.txt") -> Requireme
             opt = re.split(r"[\s=]", spec, maxsplit=1)[0]
             if opt.startswith("-") and not opt.startswith("--") and len(opt) > 2:
                 opt = opt[:2]  # -rfile, -efoo
+            if opt in _INDEX_OPTIONS and not strict:
+                ignored.append((no, line))
+                continue
             reason = _REFUSED_OPTIONS.get(opt, f"option {opt} is not allowed")
             hint = _INDEX_HINT if "index" in reason else "use plain `name[extras] specifier ; marker` lines"
             raise RequirementsError(f"{reason}: {line[:120]}", where=where, hint=hint)
@@ -184,5 +207,6 @@ def parse_requirements(data: bytes, path: str = "requirements.txt") -> Requireme
     ).hexdigest()
     pre = tuple((str(canonicalize_name(n)), v) for n, v in _PREINSTALLED.findall(text))
     made_for = _PROFILE.search(text)
-    return Requirements(path, tuple(lines), digest, pre, made_for.group(1) if made_for else None)
+    return Requirements(path, tuple(lines), digest, pre, made_for.group(1) if made_for else None,
+                        tuple(ignored))
 
