@@ -126,7 +126,7 @@ def sweep(self: Server, now: float) -> None:
                     self._close(conn)
             elif conn.out:
                 if now - conn.t_idle > s.body_timeout_s + s.header_timeout_s:
-                    self._close(conn)  # the client stopped reading
+                    self._close(conn)  # the client stopped reading: no byte taken for that long
             elif conn.state == S_HEAD:
                 if conn.buf:
                     if now - conn.t_head > s.header_timeout_s:

@@ -615,6 +615,10 @@ class Server:
                     self._close(conn)
                     return
                 del conn.out[:n]
+                if n:
+                    # The send timeout measures the client's progress, not the response's age:
+                    # a client still reading a large body is never cut off.
+                    conn.t_idle = self.now
                 if conn.out:
                     return
             self._after_flush(conn)
@@ -677,6 +681,7 @@ class Server:
             return
         if n < len(data):
             conn.out += memoryview(data)[n:]
+            conn.t_idle = monotonic()  # the send timeout starts now, not at the connection's last idle moment
 
     # --- parsing ----------------------------------------------------------------------
 

@@ -490,3 +490,52 @@ def test_half_closed_client_still_gets_its_response(gated: Launcher) -> None:
     finally:
         raw.close()
     assert gated.get("/_/health")[0] == 200
+
+
+# ------------------------------------------------------------------ slow readers (issue 31, item 4)
+
+BIG_HANDLER = """
+def handler(payload, ctx):
+    return b"x" * (int(payload or b"0") * 1024 * 1024)
+"""
+
+
+def _read_slowly(sock: socket.socket, want: int, chunk: int = 256 * 1024, pause: float = 0.04) -> bytes:
+    """Read *want* bytes of body after the head, in small pieces with pauses, as a slow client does."""
+    data = bytearray()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        piece = sock.recv(chunk)
+        if not piece:
+            break
+        data += piece
+        head_end = data.find(b"\r\n\r\n")
+        if head_end >= 0 and len(data) - head_end - 4 >= want:
+            break
+        time.sleep(pause)
+    return bytes(data)
+
+
+def test_a_large_response_reaches_a_client_that_keeps_reading(tmp_path: Path, python312: str) -> None:
+    """The send timeout runs from the client's last progress: 20 MiB read over several send windows,
+    on a keep-alive connection that was idle longer than the window before the request."""
+    root = make_root(tmp_path, BIG_HANDLER)
+    env = {"IGNITE_HEADER_TIMEOUT_S": "0.5", "IGNITE_BODY_TIMEOUT_S": "0.5", "IGNITE_KEEPALIVE_S": "30"}
+    with running_launcher(python312, root, env=env) as srv:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+        sock.settimeout(10)
+        sock.connect(("127.0.0.1", srv.port))
+        try:
+            sock.sendall(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\n\r\n0")
+            first = _read_slowly(sock, 0, pause=0)
+            assert first.startswith(b"HTTP/1.1 200"), first[:100]
+            time.sleep(1.5)  # idle past the 1 s send window, within keep-alive
+            size = 20 * 1024 * 1024
+            sock.sendall(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\n20")
+            data = _read_slowly(sock, size)
+        finally:
+            sock.close()
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200"), head[:100]
+    assert len(body) == size, f"the response was cut off: {len(body)} of {size} bytes"
