@@ -148,7 +148,7 @@ def build(options: BuildOptions, progress: Progress = _quiet) -> BuildResult:
             early.get_ready()
     try:
         options.check_python()
-        checked = check_source(tree, options.entry, python312=options.target_python,
+        checked = check_source(tree, options.entry, target_interpreter=options.target_python,
                                convention=options.convention, init=options.init)
     except BaseException:
         if early is not None:

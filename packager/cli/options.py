@@ -115,7 +115,7 @@ def index_config(index_url: Optional[str], extra_index_urls: tuple[str, ...],
                        find_links=tuple(str(w.resolve()) for w in wheelhouses), offline=offline)
 
 
-def _find_312(python: Optional[str], profile: Optional[str] = None) -> PythonRef:
+def _target_interpreter(python: Optional[str], profile: Optional[str] = None) -> PythonRef:
     """An explicit --python is checked against the target's version (3.12 for the default
     profile) while the command gets going (BuildOptions.check_python raises); otherwise the
     target's CPython is looked up only if a step needs it."""

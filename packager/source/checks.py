@@ -96,7 +96,7 @@ def _syntax_error(f: SourceFile, exc: SyntaxError) -> HandlerError:
     return HandlerError(msg, where=where, hint="fix the syntax error; the target runs CPython 3.12")
 
 
-_CHECK_312 = (
+_CHECK_SYNTAX = (
     "import sys, json\n"
     "src = sys.stdin.buffer.read()\n"
     "try:\n"
@@ -106,7 +106,7 @@ _CHECK_312 = (
 )
 
 
-def parse_for_target(f: SourceFile, text: str, python312: PythonRef = None) -> ast.Module:
+def parse_for_target(f: SourceFile, text: str, target_interpreter: PythonRef = None) -> ast.Module:
     """Parse *text* as Python 3.12.
 
     On a host older than 3.12, ``ast`` cannot know newer syntax; when it fails
@@ -128,11 +128,11 @@ def parse_for_target(f: SourceFile, text: str, python312: PythonRef = None) -> a
             "too deeply nested for the Python parser", where=f.path,
             hint="simplify the expression nesting; CPython 3.12 cannot compile this file",
         ) from None
-    py = resolve_python(python312) if sys.version_info < (3, 12) else None
+    py = resolve_python(target_interpreter) if sys.version_info < (3, 12) else None
     if py:
         try:
             proc = subprocess.run(
-                [py, "-I", "-c", _CHECK_312, f.path],
+                [py, "-I", "-c", _CHECK_SYNTAX, f.path],
                 input=f.data, capture_output=True, timeout=60, check=False, env=clean_env(),
             )
         except (OSError, subprocess.SubprocessError):
@@ -193,7 +193,7 @@ def check_source(
     tree: SourceTree,
     entry: Optional[EntryPoint] = None,
     *,
-    python312: PythonRef = None,
+    target_interpreter: PythonRef = None,
     convention: str = conventions.DEFAULT,
     init: Optional[str] = None,
 ) -> CheckedSource:
@@ -259,13 +259,13 @@ def check_source(
     handler = tree.get(entry_file)
     assert handler is not None
     text = decode_utf8(handler)
-    module = parse_for_target(handler, text, python312)
+    module = parse_for_target(handler, text, target_interpreter)
 
     # Other Python files: syntax errors there are warnings, since they may never be imported.
     for f in tree.files:
         if f.path.endswith(".py") and f.path != entry_file:
             try:
-                parse_for_target(f, decode_utf8(f), python312)
+                parse_for_target(f, decode_utf8(f), target_interpreter)
             except HandlerError as exc:
                 warnings.append(f"{exc.where}: {exc.message}")
 
