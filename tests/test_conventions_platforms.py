@@ -1,0 +1,79 @@
+"""Issue 28: real functions of each platform answer as their platform does.
+
+Each test writes the function the way the platform's own repositories do, builds it
+with the CLI (or hosts it in a launcher root) and sends the request the platform sends.
+"""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import run_cli
+from tests.launcher_harness import make_root, running_launcher
+
+
+def write_tree(root: Path, files: dict[str, str]) -> Path:
+    for rel, text in files.items():
+        p = root / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(textwrap.dedent(text), encoding="utf-8")
+    return root
+
+
+def build(src: Path, out: Path, *extra: str) -> Any:
+    r = run_cli("build", str(src), "-o", str(out), "--no-config", "--offline", *extra)
+    return r
+
+
+# ------------------------------------------------------------------ nuclio
+
+
+CVAT_LIKE = """
+    import base64
+    import json
+
+
+    def init_context(context):
+        context.user_data.model = lambda image: [{"label": "cat", "bytes": len(image)}]
+
+
+    def handler(context, event):
+        data = event.body
+        image = base64.b64decode(data["image"])
+        threshold = float(data.get("threshold", 0.5))
+        results = context.user_data.model(image)
+        return context.Response(body=json.dumps({"results": results, "threshold": threshold}), headers={},
+                                content_type="application/json", status_code=200)
+
+
+    def raw(context, event):
+        return {"type": type(event.body).__name__,
+                "body": event.body.decode("latin-1") if isinstance(event.body, bytes) else event.body}
+"""
+
+
+def test_nuclio_json_body_is_decoded_as_the_sdk_does(python312: str, tmp_path: Path) -> None:
+    """CVAT's serverless functions read ``event.body["image"]``: nuclio-sdk-py decodes JSON bodies."""
+    root = make_root(tmp_path, files={"main.py": CVAT_LIKE},
+                     manifest={"convention": "nuclio", "entry": {"module": "main", "function": "handler"}})
+    body = json.dumps({"image": "aGVsbG8=", "threshold": 0.7}).encode()
+    with running_launcher(python312, root) as srv:
+        status, _, data = srv.post("/", body, {"Content-Type": "application/json"})
+        assert status == 200, data
+        assert json.loads(data) == {"results": [{"label": "cat", "bytes": 5}], "threshold": 0.7}
+    root2 = make_root(tmp_path, files={"main.py": CVAT_LIKE}, name="raw",
+                      manifest={"convention": "nuclio", "entry": {"module": "main", "function": "raw"}})
+    with running_launcher(python312, root2) as srv:
+        # other content types keep bytes; invalid JSON keeps bytes and is logged (the SDK's behaviour)
+        assert json.loads(srv.post("/", b'{"a": 1}', {"Content-Type": "text/plain"})[2]) == \
+            {"type": "bytes", "body": '{"a": 1}'}
+        assert json.loads(srv.post("/", b'[1, 2]', {"Content-Type": "application/json"})[2]) == \
+            {"type": "list", "body": [1, 2]}
+        assert json.loads(srv.post("/", b"{oops", {"Content-Type": "application/json"})[2]) == \
+            {"type": "bytes", "body": "{oops"}
+        srv.wait_stderr("failed deserializing json body")
