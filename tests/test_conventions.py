@@ -76,7 +76,7 @@ def post(srv: Launcher, path: str = "/", body: bytes = b"", headers: Optional[di
 def test_every_registered_convention_has_a_launcher_adapter() -> None:
     assert conventions.names()[0] == "ignite"
     assert set(conventions.names()) == {"ignite", "nuclio", "yandex", "openfaas", "digitalhub", "lambda",
-                                        "openfaas-http"}
+                                        "openfaas-http", "openfaas-flask"}
     for name in conventions.names():
         assert callable(load(name).make_invoker)
 

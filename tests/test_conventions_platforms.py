@@ -11,8 +11,6 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from tests.conftest import run_cli
 from tests.launcher_harness import make_root, running_launcher
 
@@ -77,3 +75,67 @@ def test_nuclio_json_body_is_decoded_as_the_sdk_does(python312: str, tmp_path: P
         assert json.loads(srv.post("/", b"{oops", {"Content-Type": "application/json"})[2]) == \
             {"type": "bytes", "body": "{oops"}
         srv.wait_stderr("failed deserializing json body")
+
+
+# ------------------------------------------------------------------ OpenFaaS python3-flask
+
+
+FLASK_TEMPLATE = {
+    # the template's own files, as `faas-cli new --lang python3-flask` writes them
+    "index.py": """
+        from flask import Flask, request
+        from function import handler
+        from waitress import serve
+        import os
+
+        app = Flask(__name__)
+    """,
+    "requirements.txt": "flask\nwaitress\n",
+    "function/__init__.py": "",
+    "function/requirements.txt": "",
+    "function/handler.py": '''
+        def handle(req):
+            """handle a request to the function
+            Args:
+                req (str): request body
+            """
+
+            return req
+    ''',
+}
+
+
+def test_openfaas_flask_template_handle_gets_the_body_as_text(python312: str, tmp_path: Path) -> None:
+    src = write_tree(tmp_path / "src", FLASK_TEMPLATE)
+    r = build(src, tmp_path / "a.tar.gz", "--convention", "openfaas-flask")
+    assert r.returncode == 0, r.stderr
+    r = run_cli("invoke", str(tmp_path / "a.tar.gz"), "--python", python312, "--runtime", "bare", "--json",
+                "-p", "héllo")
+    out = json.loads(r.stdout)
+    assert (out["status"], out["body"]) == (200, "héllo"), r.stderr
+    assert out["headers"]["content-type"] == "text/html; charset=utf-8"
+
+
+def test_openfaas_flask_return_values_as_flask_makes_responses(python312: str, tmp_path: Path) -> None:
+    handler = """
+        def handle(req):
+            if req == "dict":
+                return {"b": 1, "a": [True]}
+            if req == "tuple":
+                return "created", 201, {"X-Thing": "1"}
+            if req == "none":
+                return None
+            return type(req).__name__
+    """
+    root = make_root(tmp_path, files={"function/__init__.py": "", "function/handler.py": handler},
+                     manifest={"convention": "openfaas-flask", "entry": {"module": "function.handler",
+                                                                          "function": "handle"}})
+    with running_launcher(python312, root) as srv:
+        assert srv.post("/", b"dict")[2] == b'{"a":[true],"b":1}\n'
+        status, headers, body = srv.post("/any/path", b"tuple")
+        assert (status, headers["x-thing"], body) == (201, "1", b"created")
+        assert srv.post("/", b"none")[0] == 500
+        assert srv.request("GET", "/")[2] == b"str"
+        assert srv.request("PUT", "/", b"x")[0] == 405
+    with running_launcher(python312, root, env={"RAW_BODY": "true"}) as srv:
+        assert srv.post("/", b"\xff")[2] == b"bytes"

@@ -312,7 +312,7 @@ def check_source(
             _check_init_hook(names, star, init, entry_file, required=True, warnings=warnings)
 
     requirements = tree.get("requirements.txt")
-    if conv.name in ("openfaas", "openfaas-http"):  # the function folder has its own requirements.txt
+    if conv.name in ("openfaas", "openfaas-http", "openfaas-flask"):  # the function folder has its own requirements.txt
         requirements, note = openfaas_requirements(tree, entry_file)
         if note:
             warnings.append(note)

@@ -56,6 +56,9 @@ CONVENTIONS: dict[str, Convention] = {
         # template's build tree has it in function/handler.py.
         Convention("openfaas-http", (("handler", "handle"), ("function.handler", "handle")), ("event", "context"),
                    "OpenFaaS python3-http template: handle(event, context), sync or async"),
+        # The python3-flask template: its index.py calls handler.handle(request.get_data(as_text=True)).
+        Convention("openfaas-flask", (("function.handler", "handle"), ("handler", "handle")), ("req",),
+                   "OpenFaaS python3-flask template: handle(req), the body as text"),
     )
 }
 
