@@ -9,8 +9,11 @@ from __future__ import annotations
 import json
 import textwrap
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
+import pytest
+
+from packager.errors import HandlerError
 from tests.conftest import run_cli
 from tests.launcher_harness import make_root, running_launcher
 
@@ -139,3 +142,41 @@ def test_openfaas_flask_return_values_as_flask_makes_responses(python312: str, t
         assert srv.request("PUT", "/", b"x")[0] == 405
     with running_launcher(python312, root, env={"RAW_BODY": "true"}) as srv:
         assert srv.post("/", b"\xff")[2] == b"bytes"
+
+
+# ------------------------------------------------------------------ arity at build time
+
+
+@pytest.mark.parametrize(
+    ("source", "convention", "call", "suggested"),
+    [
+        # OpenFaaS python3-flask's handler built as ignite (the case)
+        ("def handle(req):\n    return req\n", "ignite", "handle(payload, ctx)", "openfaas-flask"),
+        ("def lambda_handler(event):\n    return event\n", "lambda", "lambda_handler(event, context)", None),
+        ("def handler(context, event, extra):\n    return 1\n", "nuclio", "handler(context, event)", None),
+        ("async def handle(event, context):\n    return 1\n", "openfaas-flask", "handle(req)", "openfaas-http"),
+    ],
+)
+def test_an_entry_that_cannot_take_the_conventions_arguments_fails_the_build(
+    tmp_path: Path, source: str, convention: str, call: str, suggested: Optional[str]
+) -> None:
+    entry = source.split("def ", 1)[1].split("(", 1)[0]
+    src = write_tree(tmp_path / "src", {"handler.py": source})
+    r = build(src, tmp_path / "a.tar.gz", "--convention", convention, "--entry", f"handler:{entry}")
+    assert r.returncode == HandlerError.exit_code, r.stderr
+    signature = source.split("def ", 1)[1].split(":", 1)[0]
+    assert f"{signature} cannot be called as the {convention} convention calls it: {call}" in r.stderr
+    assert "handler.py:1" in r.stderr
+    assert (f"--convention {suggested}" in r.stderr) if suggested else ("--convention" not in r.stderr)
+    assert not (tmp_path / "a.tar.gz").exists()
+
+
+@pytest.mark.parametrize("source", [
+    "def handler(payload, ctx=None, *rest, flag=False):\n    return 1\n",
+    "def handler(*args):\n    return 1\n",
+    "import functools\n@functools.lru_cache\ndef handler(x):\n    return 1\n",  # decorated: not judged
+])
+def test_entries_that_can_take_the_arguments_still_build(tmp_path: Path, source: str) -> None:
+    src = write_tree(tmp_path / "src", {"handler.py": source})
+    r = build(src, tmp_path / "a.tar.gz")
+    assert r.returncode == 0, r.stderr

@@ -295,6 +295,7 @@ def check_source(
             )
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             is_async = isinstance(node, ast.AsyncFunctionDef)
+            _check_arity(node, conv, entry_file)
             args = node.args
             signature = tuple(a.arg for a in [*args.posonlyargs, *args.args])
             other = conventions.suggest(signature, conv.name, entry.function, entry.module)
@@ -334,6 +335,61 @@ def check_source(
         warnings=tuple(warnings),
         signature=signature,
         is_async=is_async,
+    )
+
+
+def takes_positional(args: ast.arguments, count: int) -> bool:
+    """Whether a function with these parameters can be called with *count* positional arguments."""
+    positional = [*args.posonlyargs, *args.args]
+    required = len(positional) - len(args.defaults)
+    if required > count or (len(positional) < count and args.vararg is None):
+        return False
+    return all(d is not None for d in args.kw_defaults)  # no required keyword-only parameter
+
+
+def digitalhub_unfilled(args: ast.arguments) -> list[str]:
+    """Parameters digitalhub's serve call leaves without a value: required ones that are not
+    reserved names, and reserved names that cannot be passed by keyword (positional-only)."""
+    positional = [*args.posonlyargs, *args.args]
+    required = positional[: len(positional) - len(args.defaults)]
+    required += [a for a, d in zip(args.kwonlyargs, args.kw_defaults) if d is None]
+    posonly = {a.arg for a in args.posonlyargs}
+    return [a.arg for a in required if a.arg not in conventions.DIGITALHUB_RESERVED or a.arg in posonly]
+
+
+def _decorated(node: ast.FunctionDef | ast.AsyncFunctionDef, conv: conventions.Convention) -> bool:
+    """A decorator may change the signature; digitalhub's own ``@handler(outputs=...)`` does not."""
+    for d in node.decorator_list:
+        target = d.func if isinstance(d, ast.Call) else d
+        name = target.attr if isinstance(target, ast.Attribute) else getattr(target, "id", "")
+        if not (conv.name == "digitalhub" and name == "handler"):
+            return True
+    return False
+
+
+def _check_arity(node: ast.FunctionDef | ast.AsyncFunctionDef, conv: conventions.Convention,
+                 entry_file: str) -> None:
+    """The entry function can take the arguments the convention's call passes, or the build fails."""
+    if _decorated(node, conv):
+        return
+    params = ast.unparse(node.args)
+    where = f"{entry_file}:{node.lineno}"
+    call = conv.describe_call(node.name)
+    if conv.signature is None:  # digitalhub
+        return
+    if takes_positional(node.args, len(conv.signature)):
+        return
+    sig = tuple(a.arg for a in [*node.args.posonlyargs, *node.args.args])
+    fits = [c.name for c in conventions.CONVENTIONS.values()
+            if c.name != conv.name and c.signature is not None and takes_positional(node.args, len(c.signature))]
+    named = [n for n in fits if any(f == node.name for _, f in conventions.get(n).entries)]
+    other = conventions.suggest(sig, conv.name, node.name) or (named[0] if named else None)
+    hint = f"define it as `{'async ' if isinstance(node, ast.AsyncFunctionDef) else ''}def {call}:`"
+    if other:
+        hint += f", or, if it is written for {conventions.get(other).summary}, build with --convention {other}"
+    raise HandlerError(
+        f"{node.name}({params}) cannot be called as the {conv.name} convention calls it: {call}",
+        where=where, hint=hint,
     )
 
 

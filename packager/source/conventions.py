@@ -25,6 +25,12 @@ class Convention:
     #: One line for help texts and hints.
     summary: str
 
+    def describe_call(self, function: str) -> str:
+        """How the launcher calls the entry function, e.g. ``lambda_handler(event, context)``."""
+        if self.signature is None:
+            return f"{function}(**reserved) with only {', '.join(DIGITALHUB_RESERVED)} by name"
+        return f"{function}({', '.join(self.signature)})"
+
     def describe_signature(self, function: str) -> str:
         params = ", ".join(self.signature) if self.signature else "..."
         return f"def {function}({params})"
@@ -63,6 +69,10 @@ CONVENTIONS: dict[str, Convention] = {
 }
 
 DEFAULT = "ignite"
+
+#: The arguments digitalhub's serve wrapper passes by name (compose_inputs): nothing else
+#: is filled, so any other parameter needs a default.
+DIGITALHUB_RESERVED = ("project", "run", "context", "event", "events")
 
 #: Conventions whose init function is named at build time (``--init NAME``, manifest
 #: ``entry.init``): digitalhub's ``init_function``. nuclio's ``init_context`` needs no option.
