@@ -91,7 +91,7 @@ def lock_source(options: BuildOptions, progress: Progress) -> LockResult:
     tree = read_source(Path(options.source), options.limits)
     options.check_python()
     checked = check_source(tree, options.entry, target_interpreter=options.target_python, convention=options.convention,
-                           init=options.init)
+                           init=options.init, init_params=options.init_params)
     if checked.requirements is None:
         raise RequirementsError("requirements.txt not found at the root of the source", where="requirements.txt",
                                 hint="add requirements.txt next to handler.py")

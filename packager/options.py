@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from packager.artifact import DEFAULT_LEVEL
 from packager.deps.piprun import IndexConfig
@@ -31,6 +31,8 @@ class BuildOptions:
     convention: str = "ignite"
     #: digitalhub init function called once at start (``--init``; manifest ``entry.init``)
     init: Optional[str] = None
+    #: its keyword arguments (``--init-param NAME=VALUE``; manifest ``entry.init_parameters``)
+    init_params: tuple[tuple[str, Any], ...] = ()
     profile: Optional[str] = None
     #: The target's CPython (3.12 for the default profile, 3.13 for python3.13...) for the checks,
     #: sdist builds and --compile that need one; found lazily when None and auto_python; an

@@ -180,3 +180,68 @@ def test_entries_that_can_take_the_arguments_still_build(tmp_path: Path, source:
     src = write_tree(tmp_path / "src", {"handler.py": source})
     r = build(src, tmp_path / "a.tar.gz")
     assert r.returncode == 0, r.stderr
+
+
+# ------------------------------------------------------------------ digitalhub (serve)
+
+
+DIGITALHUB_SERVE = """
+    MODEL = {}
+
+
+    def init(context, model_path, threshold=0.1, labels=()):
+        MODEL.update(path=model_path, threshold=threshold, labels=list(labels), context=type(context).__name__)
+
+
+    def serve(context, event, run, project=None):
+        # the digitalhub tutorials' serve functions read the request from the nuclio event
+        body = event.body
+        return {"model": MODEL, "got": body if isinstance(body, dict) else body.decode(),
+                "run": repr(run)}
+"""
+
+
+def test_digitalhub_serve_injects_event_and_init_parameters(python312: str, tmp_path: Path) -> None:
+    src = write_tree(tmp_path / "src", {"main.py": DIGITALHUB_SERVE})
+    art = tmp_path / "a.tar.gz"
+    r = build(src, art, "--convention", "digitalhub", "--entry", "main:serve", "--init", "init",
+              "--init-param", "model_path=/models/m.bin", "--init-param", "threshold=0.5",
+              "--init-param", 'labels=["cat", "dog"]')
+    assert r.returncode == 0, r.stderr
+    from packager.artifact.tarball import read_manifest
+
+    assert read_manifest(art).entry() == {
+        "module": "main", "function": "serve", "init": "init",
+        "init_parameters": {"model_path": "/models/m.bin", "threshold": 0.5, "labels": ["cat", "dog"]}}
+    model = {"path": "/models/m.bin", "threshold": 0.5, "labels": ["cat", "dog"], "context": "Context"}
+    for payload, got in (('{"inputs": [1, 2]}', {"inputs": [1, 2]}), ("not json at all", "not json at all")):
+        r = run_cli("invoke", str(art), "--python", python312, "--runtime", "bare", "--json", "-p", payload)
+        out = json.loads(r.stdout)
+        # the body never becomes parameters: any payload reaches the function through event
+        assert out["status"] == 200, r.stdout + r.stderr
+        assert out["body"] == {"model": model, "got": got, "run": "<digitalhub run: not available on this platform>"}
+
+
+@pytest.mark.parametrize(("source", "extra", "text"), [
+    ("def serve(event, param1):\n    return 1\n", (), "nothing fills param1"),
+    ("def init(context, model_path):\n    pass\n\ndef serve(event):\n    return 1\n", ("--init", "init"),
+     "init(context, model_path) cannot be called with one argument"),
+    ("def init(context, model_path, n):\n    pass\n\ndef serve(event):\n    return 1\n",
+     ("--init", "init", "--init-param", "n=1"),
+     "init function init(context, model_path, n) needs model_path, which no --init-param gives"),
+    ("def init(context):\n    pass\n\ndef serve(event):\n    return 1\n",
+     ("--init", "init", "--init-param", "x=1"), "init function init(context) has no parameter x"),
+])
+def test_digitalhub_unfillable_parameters_fail_the_build(tmp_path: Path, source: str, extra: tuple[str, ...],
+                                                         text: str) -> None:
+    src = write_tree(tmp_path / "src", {"main.py": source})
+    r = build(src, tmp_path / "a.tar.gz", "--convention", "digitalhub", "--entry", "main:serve", *extra)
+    assert r.returncode == HandlerError.exit_code, r.stderr
+    assert text in r.stderr
+
+
+def test_init_param_without_init_is_a_usage_error(tmp_path: Path) -> None:
+    src = write_tree(tmp_path / "src", {"main.py": "def serve(event):\n    return 1\n"})
+    r = build(src, tmp_path / "a.tar.gz", "--convention", "digitalhub", "--entry", "main:serve",
+              "--init-param", "x=1")
+    assert r.returncode == 2 and "--init-param is given without --init" in r.stderr

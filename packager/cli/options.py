@@ -226,6 +226,9 @@ def entry_options(fn: F) -> F:
                            "also picks the default --entry.")(fn)
     fn = click.option("--entry", metavar="MODULE:FUNCTION",
                       help="Entry point (default handler:handler; other conventions have their own).")(fn)
+    fn = click.option("--init-param", "init_params", multiple=True, metavar="NAME=VALUE",
+                      help="digitalhub: a keyword argument of the --init function (a run's init_parameters; "
+                           "VALUE is JSON when it parses as JSON, else text); recorded in the manifest.")(fn)
     return click.option("--init", "init", metavar="NAME",
                         help="digitalhub: a function in the entry module called once at start with the "
                              "nuclio context (the runtime's init_function); recorded in the manifest.")(fn)

@@ -12,7 +12,7 @@ import re
 import subprocess
 import sys
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Any, Optional
 
 from packager.errors import HandlerError, UsageError
 from packager.runtime import PythonRef, clean_env, resolve_python
@@ -196,6 +196,7 @@ def check_source(
     target_interpreter: PythonRef = None,
     convention: str = conventions.DEFAULT,
     init: Optional[str] = None,
+    init_params: tuple[tuple[str, Any], ...] = (),
 ) -> CheckedSource:
     """Run every handler check of DESIGN.md §5 and return the checked source.
 
@@ -213,6 +214,9 @@ def check_source(
     if init is not None and not init.isidentifier():
         raise UsageError(f"--init {init!r} is not a Python function name", where="--init",
                          hint="name a function defined at module level in the entry module, e.g. --init init")
+    if init_params and init is None:
+        raise UsageError("--init-param is given without --init", where="--init-param",
+                         hint="name the init function that takes these parameters with --init NAME")
     entry = entry or default_entry(tree, conv)
     warnings: list[str] = []
 
@@ -310,7 +314,8 @@ def check_source(
         if conv.name == "nuclio":
             _check_init_hook(names, star, "init_context", entry_file, required=False, warnings=warnings)
         if init is not None:
-            _check_init_hook(names, star, init, entry_file, required=True, warnings=warnings)
+            _check_init_hook(names, star, init, entry_file, required=True, warnings=warnings,
+                             params=tuple(n for n, _ in init_params))
 
     requirements = tree.get("requirements.txt")
     if conv.name in ("openfaas", "openfaas-http", "openfaas-flask"):  # the function folder has its own requirements.txt
@@ -375,7 +380,16 @@ def _check_arity(node: ast.FunctionDef | ast.AsyncFunctionDef, conv: conventions
     params = ast.unparse(node.args)
     where = f"{entry_file}:{node.lineno}"
     call = conv.describe_call(node.name)
-    if conv.signature is None:  # digitalhub
+    if conv.signature is None:  # digitalhub: reserved names by keyword only
+        unfilled = digitalhub_unfilled(node.args)
+        if unfilled:
+            raise HandlerError(
+                f"{node.name}({params}) cannot be called as the digitalhub convention calls it: "
+                f"{call}; nothing fills {', '.join(unfilled)}",
+                where=where,
+                hint=("the digitalhub serve runtime takes no parameters from the request: give "
+                      f"{', '.join(unfilled)} a default, or read the request from `event` (event.body)"),
+            )
         return
     if takes_positional(node.args, len(conv.signature)):
         return
@@ -405,7 +419,8 @@ def takes_one_argument(args: ast.arguments) -> bool:
 
 
 def _check_init_hook(
-    names: dict[str, ast.stmt], star: bool, name: str, entry_file: str, *, required: bool, warnings: list[str]
+    names: dict[str, ast.stmt], star: bool, name: str, entry_file: str, *, required: bool, warnings: list[str],
+    params: tuple[str, ...] = (),
 ) -> None:
     """An init hook the launcher calls once at start as ``name(context)`` (issue 20)."""
     node = names.get(name)
@@ -426,14 +441,44 @@ def _check_init_hook(
     if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
         warnings.append(f"{entry_file}: {name!r} is not a def; its signature was not checked")
         return
+    if params:
+        _check_init_params(node, name, entry_file, params)
+        return
     if not takes_one_argument(node.args):
-        params = ast.unparse(node.args)
         raise HandlerError(
-            f"{name}({params}) cannot be called with one argument: the launcher calls {name}(context) "
+            f"{name}({ast.unparse(node.args)}) cannot be called with one argument: the launcher calls {name}(context) "
             "once at start, with the handler's context",
             where=f"{entry_file}:{node.lineno}",
             hint=f"define it as `{'async ' if isinstance(node, ast.AsyncFunctionDef) else ''}def {name}(context):` "
-                 "(other parameters need defaults)",
+                 "(other parameters need defaults, or --init-param NAME=VALUE)",
+        )
+
+
+def _check_init_params(node: ast.FunctionDef | ast.AsyncFunctionDef, name: str, entry_file: str,
+                       params: tuple[str, ...]) -> None:
+    """``--init-param`` names are keyword arguments of the init function, which gets them all
+    (digitalhub's compose_init: an unknown name or a missing required parameter is an error)."""
+    args = node.args
+    positional = [*args.posonlyargs, *args.args]
+    if not positional and args.vararg is None:
+        raise HandlerError(
+            f"init function {name}({ast.unparse(args)}) cannot take the context: the launcher calls "
+            f"{name}(context, ...) once at start", where=f"{entry_file}:{node.lineno}",
+            hint=f"define it as `def {name}(context, ...):`",
+        )
+    by_name = [a.arg for a in args.args[max(0, 1 - len(args.posonlyargs)):]] + [a.arg for a in args.kwonlyargs]
+    unknown = [p for p in params if p not in by_name] if args.kwarg is None else []
+    required = [a.arg for a in positional[1: len(positional) - len(args.defaults)]]
+    required += [a.arg for a, d in zip(args.kwonlyargs, args.kw_defaults) if d is None]
+    missing = [p for p in required if p not in params]
+    if unknown or missing:
+        problem = (f"has no parameter {', '.join(unknown)}" if unknown
+                   else f"needs {', '.join(missing)}, which no --init-param gives")
+        raise HandlerError(
+            f"init function {name}({ast.unparse(args)}) {problem}: the launcher calls "
+            f"{name}(context{''.join(f', {p}=...' for p in params)})",
+            where=f"{entry_file}:{node.lineno}",
+            hint="pass one --init-param NAME=VALUE per parameter of the init function after context",
         )
 
 

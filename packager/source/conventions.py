@@ -8,8 +8,9 @@ docs/conventions.md describes what every adapter maps.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, Optional
 
 from packager.errors import UsageError
 
@@ -126,3 +127,23 @@ def suggest(signature: Optional[tuple[str, ...]], chosen: str, function: Optiona
     if own is not None and own.signature == signature and (rank(best) != 0 or rank(own) == 0):
         return None
     return best.name
+
+
+def parse_init_params(specs: tuple[str, ...]) -> tuple[tuple[str, Any], ...]:
+    """``--init-param NAME=VALUE`` -> ``((NAME, value), ...)``: VALUE is JSON when it parses
+    as JSON (``0.5``, ``true``, ``["a"]``, ``"01"``), else the text itself."""
+    out: dict[str, Any] = {}
+    for spec in specs:
+        name, sep, text = spec.partition("=")
+        name = name.strip()
+        if not sep or not name.isidentifier():
+            raise UsageError(f"--init-param {spec!r} is not NAME=VALUE", where="--init-param",
+                             hint="e.g. --init-param model_path=/models/m.bin --init-param threshold=0.5")
+        if name in out:
+            raise UsageError(f"--init-param {name} is given twice", where="--init-param",
+                             hint="give each init parameter once")
+        try:
+            out[name] = json.loads(text)
+        except ValueError:
+            out[name] = text
+    return tuple(out.items())
