@@ -102,6 +102,7 @@ def assemble(
         entry_function=checked.entry.function,
         convention=options.convention,
         entry_init=options.init,
+        entry_init_parameters=dict(options.init_params),
         target=profile.summary(),
         files=tuple(rec for seg in segments for rec in seg.records),
         packager_version=__version__,
@@ -148,8 +149,8 @@ def build(options: BuildOptions, progress: Progress = _quiet) -> BuildResult:
             early.get_ready()
     try:
         options.check_python()
-        checked = check_source(tree, options.entry, python312=options.target_python,
-                               convention=options.convention, init=options.init)
+        checked = check_source(tree, options.entry, target_interpreter=options.target_python,
+                               convention=options.convention, init=options.init, init_params=options.init_params)
     except BaseException:
         if early is not None:
             early.wait()

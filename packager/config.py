@@ -65,6 +65,7 @@ KEYS: dict[str, tuple[str, Callable[[Any], Any], bool]] = {
     "entry": ("entry", _str, False),
     "convention": ("convention", _str, False),
     "init": ("init", _str, False),
+    "init-param": ("init_params", _strs, False),
     "profile": ("profile", _str, False),
     "level": ("level", _level, False),
     "max-size": ("max_size", _size, False),

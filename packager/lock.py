@@ -90,8 +90,8 @@ def add_sdist_hashes(text: str, cache: Cache) -> str:
 def lock_source(options: BuildOptions, progress: Progress) -> LockResult:
     tree = read_source(Path(options.source), options.limits)
     options.check_python()
-    checked = check_source(tree, options.entry, python312=options.target_python, convention=options.convention,
-                           init=options.init)
+    checked = check_source(tree, options.entry, target_interpreter=options.target_python, convention=options.convention,
+                           init=options.init, init_params=options.init_params)
     if checked.requirements is None:
         raise RequirementsError("requirements.txt not found at the root of the source", where="requirements.txt",
                                 hint="add requirements.txt next to handler.py")

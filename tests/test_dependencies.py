@@ -153,7 +153,7 @@ def test_c_extension_sdist_that_cannot_target_312_is_a_clear_error(tmp_path: Pat
     out = tmp_path / "a.tar.gz"
     with pytest.raises((SdistBuildError, ResolveError)) as err:
         # No CPython 3.12 given: this 3.11 host can only build a cp311 wheel.
-        build(BuildOptions(source=src, output=out, python312=None, auto_python=False, **_offline(wheelhouse)))  # type: ignore[arg-type]
+        build(BuildOptions(source=src, output=out, target_interpreter=None, auto_python=False, **_offline(wheelhouse)))  # type: ignore[arg-type]
     assert "cext" in str(err.value)
     assert err.value.hint and "--wheelhouse" in err.value.hint
     assert not out.exists()

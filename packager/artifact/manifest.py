@@ -84,6 +84,8 @@ class Manifest:
     slim: dict[str, Any] = field(default_factory=dict)
     #: digitalhub's init function (``--init NAME``), called once at start; None: none
     entry_init: Optional[str] = None
+    #: its keyword arguments (``--init-param``; a digitalhub run's ``init_parameters``)
+    entry_init_parameters: dict[str, Any] = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
 
     @property
@@ -118,11 +120,13 @@ class Manifest:
             out["slim"] = self.slim
         return out
 
-    def entry(self) -> dict[str, str]:
-        """The manifest's ``entry`` object; ``init`` only when set (older bytes stay the same)."""
-        out = {"module": self.entry_module, "function": self.entry_function}
+    def entry(self) -> dict[str, Any]:
+        """The manifest's ``entry`` object; ``init``, ``init_parameters`` only when set (older bytes stay the same)."""
+        out: dict[str, Any] = {"module": self.entry_module, "function": self.entry_function}
         if self.entry_init:
             out["init"] = self.entry_init
+        if self.entry_init_parameters:
+            out["init_parameters"] = dict(self.entry_init_parameters)
         return out
 
     def to_bytes(self) -> bytes:
@@ -144,6 +148,7 @@ class Manifest:
                 entry_module=d["entry"]["module"],
                 entry_function=d["entry"]["function"],
                 entry_init=d["entry"].get("init"),
+                entry_init_parameters=dict(d["entry"].get("init_parameters") or {}),
                 convention=d.get("convention", "ignite"),
                 target=d.get("target", {}),
                 files=tuple(FileRecord.from_dict(f) for f in d["files"]),

@@ -10,7 +10,7 @@ import click
 from packager.artifact import DEFAULT_LEVEL
 from packager.cli.options import (
     SBOM_FORMATS,
-    _find_312,
+    _target_interpreter,
     apply_config,
     config_options,
     dependency_options,
@@ -38,11 +38,13 @@ def _options(p: dict[str, Any], source: Path, output: Path, **rest: Any) -> Buil
     """The BuildOptions of what build and lock share (entry, target, indexes, cache), plus *rest*."""
     from packager.options import BuildOptions
     from packager.source.checks import EntryPoint
+    from packager.source.conventions import parse_init_params
 
     return BuildOptions(
         source=source, output=output,
         entry=EntryPoint.parse(p["entry"]) if p["entry"] else None, convention=p["convention"], init=p["init"],
-        profile=p["profile"], python312=_find_312(p["python"], p["profile"]),
+        init_params=parse_init_params(tuple(p.get("init_params") or ())),
+        profile=p["profile"], target_interpreter=_target_interpreter(p["python"], p["profile"]),
         index=index_config(p["index_url"], p["extra_index_urls"], p["wheelhouses"], p["offline"]),
         cache_dir=p["cache_dir"], wheelhouses=tuple(p["wheelhouses"]), vendor_anyway=frozenset(p["vendor_anyway"]),
         resolver=p["resolver"], **rest,

@@ -132,7 +132,7 @@ def index_config(index_url: Optional[str], extra_index_urls: tuple[str, ...],
                        find_links=tuple(str(w.resolve()) for w in wheelhouses), offline=offline)
 
 
-def _find_312(python: Optional[str], profile: Optional[str] = None) -> PythonRef:
+def _target_interpreter(python: Optional[str], profile: Optional[str] = None) -> PythonRef:
     """An explicit --python is checked against the target's version (3.12 for the default
     profile) while the command gets going (BuildOptions.check_python raises); otherwise the
     target's CPython is looked up only if a step needs it."""
@@ -243,6 +243,9 @@ def entry_options(fn: F) -> F:
                            "also picks the default --entry.")(fn)
     fn = click.option("--entry", metavar="MODULE:FUNCTION",
                       help="Entry point (default handler:handler; other conventions have their own).")(fn)
+    fn = click.option("--init-param", "init_params", multiple=True, metavar="NAME=VALUE",
+                      help="digitalhub: a keyword argument of the --init function (a run's init_parameters; "
+                           "VALUE is JSON when it parses as JSON, else text); recorded in the manifest.")(fn)
     return click.option("--init", "init", metavar="NAME",
                         help="digitalhub: a function in the entry module called once at start with the "
                              "nuclio context (the runtime's init_function); recorded in the manifest.")(fn)

@@ -155,9 +155,9 @@ class SdistBuilderImpl:
     """Builds a wheel from a requirement's sdist and files it in the cache's ``built/``."""
 
     def __init__(self, profile: TargetProfile, index: IndexConfig, cache: Cache,
-                 python312: PythonRef, progress: Progress, uv: Callable[[], Optional[str]] = lambda: None) -> None:
+                 target_interpreter: PythonRef, progress: Progress, uv: Callable[[], Optional[str]] = lambda: None) -> None:
         self.profile, self.index, self.cache = profile, index, cache
-        self.python312, self.progress = python312, progress
+        self.target_interpreter, self.progress = target_interpreter, progress
         self._find_uv = uv
 
     @functools.cached_property
@@ -258,10 +258,10 @@ class SdistBuilderImpl:
         # A C extension built for this host: rebuild with the target interpreter when this host can
         # (Linux of the target's architecture; never for another one: no cross-compiling).
         p = self.profile
-        py312 = resolve_python(self.python312) if _host_builds_for_target(p) else None
-        if py312:
+        target_py = resolve_python(self.target_interpreter) if _host_builds_for_target(p) else None
+        if target_py:
             shutil.rmtree(out, ignore_errors=True)
-            proc = self._run([py312, "-m", "pip", "wheel", "--no-deps", "-w", str(out), str(src)], src)
+            proc = self._run([target_py, "-m", "pip", "wheel", "--no-deps", "-w", str(out), str(src)], src)
             wheel = self._built_wheel(out)
             if proc.returncode == 0 and wheel and p.wheel_tag_rank(wheel.name) is not None:
                 return wheel

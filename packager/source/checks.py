@@ -12,7 +12,7 @@ import re
 import subprocess
 import sys
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Any, Optional
 
 from packager.errors import HandlerError, UsageError
 from packager.runtime import PythonRef, clean_env, resolve_python
@@ -96,7 +96,7 @@ def _syntax_error(f: SourceFile, exc: SyntaxError) -> HandlerError:
     return HandlerError(msg, where=where, hint="fix the syntax error; the target runs CPython 3.12")
 
 
-_CHECK_312 = (
+_CHECK_SYNTAX = (
     "import sys, json\n"
     "src = sys.stdin.buffer.read()\n"
     "try:\n"
@@ -106,7 +106,7 @@ _CHECK_312 = (
 )
 
 
-def parse_for_target(f: SourceFile, text: str, python312: PythonRef = None) -> ast.Module:
+def parse_for_target(f: SourceFile, text: str, target_interpreter: PythonRef = None) -> ast.Module:
     """Parse *text* as Python 3.12.
 
     On a host older than 3.12, ``ast`` cannot know newer syntax; when it fails
@@ -128,11 +128,11 @@ def parse_for_target(f: SourceFile, text: str, python312: PythonRef = None) -> a
             "too deeply nested for the Python parser", where=f.path,
             hint="simplify the expression nesting; CPython 3.12 cannot compile this file",
         ) from None
-    py = resolve_python(python312) if sys.version_info < (3, 12) else None
+    py = resolve_python(target_interpreter) if sys.version_info < (3, 12) else None
     if py:
         try:
             proc = subprocess.run(
-                [py, "-I", "-c", _CHECK_312, f.path],
+                [py, "-I", "-c", _CHECK_SYNTAX, f.path],
                 input=f.data, capture_output=True, timeout=60, check=False, env=clean_env(),
             )
         except (OSError, subprocess.SubprocessError):
@@ -193,9 +193,10 @@ def check_source(
     tree: SourceTree,
     entry: Optional[EntryPoint] = None,
     *,
-    python312: PythonRef = None,
+    target_interpreter: PythonRef = None,
     convention: str = conventions.DEFAULT,
     init: Optional[str] = None,
+    init_params: tuple[tuple[str, Any], ...] = (),
 ) -> CheckedSource:
     """Run every handler check of DESIGN.md §5 and return the checked source.
 
@@ -213,6 +214,9 @@ def check_source(
     if init is not None and not init.isidentifier():
         raise UsageError(f"--init {init!r} is not a Python function name", where="--init",
                          hint="name a function defined at module level in the entry module, e.g. --init init")
+    if init_params and init is None:
+        raise UsageError("--init-param is given without --init", where="--init-param",
+                         hint="name the init function that takes these parameters with --init NAME")
     entry = entry or default_entry(tree, conv)
     warnings: list[str] = []
 
@@ -259,13 +263,13 @@ def check_source(
     handler = tree.get(entry_file)
     assert handler is not None
     text = decode_utf8(handler)
-    module = parse_for_target(handler, text, python312)
+    module = parse_for_target(handler, text, target_interpreter)
 
     # Other Python files: syntax errors there are warnings, since they may never be imported.
     for f in tree.files:
         if f.path.endswith(".py") and f.path != entry_file:
             try:
-                parse_for_target(f, decode_utf8(f), python312)
+                parse_for_target(f, decode_utf8(f), target_interpreter)
             except HandlerError as exc:
                 warnings.append(f"{exc.where}: {exc.message}")
 
@@ -295,6 +299,7 @@ def check_source(
             )
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             is_async = isinstance(node, ast.AsyncFunctionDef)
+            _check_arity(node, conv, entry_file)
             args = node.args
             signature = tuple(a.arg for a in [*args.posonlyargs, *args.args])
             other = conventions.suggest(signature, conv.name, entry.function, entry.module)
@@ -309,10 +314,11 @@ def check_source(
         if conv.name == "nuclio":
             _check_init_hook(names, star, "init_context", entry_file, required=False, warnings=warnings)
         if init is not None:
-            _check_init_hook(names, star, init, entry_file, required=True, warnings=warnings)
+            _check_init_hook(names, star, init, entry_file, required=True, warnings=warnings,
+                             params=tuple(n for n, _ in init_params))
 
     requirements = tree.get("requirements.txt")
-    if conv.name in ("openfaas", "openfaas-http"):  # the function folder has its own requirements.txt
+    if conv.name in ("openfaas", "openfaas-http", "openfaas-flask"):  # the function folder has its own requirements.txt
         requirements, note = openfaas_requirements(tree, entry_file)
         if note:
             warnings.append(note)
@@ -337,6 +343,70 @@ def check_source(
     )
 
 
+def takes_positional(args: ast.arguments, count: int) -> bool:
+    """Whether a function with these parameters can be called with *count* positional arguments."""
+    positional = [*args.posonlyargs, *args.args]
+    required = len(positional) - len(args.defaults)
+    if required > count or (len(positional) < count and args.vararg is None):
+        return False
+    return all(d is not None for d in args.kw_defaults)  # no required keyword-only parameter
+
+
+def digitalhub_unfilled(args: ast.arguments) -> list[str]:
+    """Parameters digitalhub's serve call leaves without a value: required ones that are not
+    reserved names, and reserved names that cannot be passed by keyword (positional-only)."""
+    positional = [*args.posonlyargs, *args.args]
+    required = positional[: len(positional) - len(args.defaults)]
+    required += [a for a, d in zip(args.kwonlyargs, args.kw_defaults) if d is None]
+    posonly = {a.arg for a in args.posonlyargs}
+    return [a.arg for a in required if a.arg not in conventions.DIGITALHUB_RESERVED or a.arg in posonly]
+
+
+def _decorated(node: ast.FunctionDef | ast.AsyncFunctionDef, conv: conventions.Convention) -> bool:
+    """A decorator may change the signature; digitalhub's own ``@handler(outputs=...)`` does not."""
+    for d in node.decorator_list:
+        target = d.func if isinstance(d, ast.Call) else d
+        name = target.attr if isinstance(target, ast.Attribute) else getattr(target, "id", "")
+        if not (conv.name == "digitalhub" and name == "handler"):
+            return True
+    return False
+
+
+def _check_arity(node: ast.FunctionDef | ast.AsyncFunctionDef, conv: conventions.Convention,
+                 entry_file: str) -> None:
+    """The entry function can take the arguments the convention's call passes, or the build fails."""
+    if _decorated(node, conv):
+        return
+    params = ast.unparse(node.args)
+    where = f"{entry_file}:{node.lineno}"
+    call = conv.describe_call(node.name)
+    if conv.signature is None:  # digitalhub: reserved names by keyword only
+        unfilled = digitalhub_unfilled(node.args)
+        if unfilled:
+            raise HandlerError(
+                f"{node.name}({params}) cannot be called as the digitalhub convention calls it: "
+                f"{call}; nothing fills {', '.join(unfilled)}",
+                where=where,
+                hint=("the digitalhub serve runtime takes no parameters from the request: give "
+                      f"{', '.join(unfilled)} a default, or read the request from `event` (event.body)"),
+            )
+        return
+    if takes_positional(node.args, len(conv.signature)):
+        return
+    sig = tuple(a.arg for a in [*node.args.posonlyargs, *node.args.args])
+    fits = [c.name for c in conventions.CONVENTIONS.values()
+            if c.name != conv.name and c.signature is not None and takes_positional(node.args, len(c.signature))]
+    named = [n for n in fits if any(f == node.name for _, f in conventions.get(n).entries)]
+    other = conventions.suggest(sig, conv.name, node.name) or (named[0] if named else None)
+    hint = f"define it as `{'async ' if isinstance(node, ast.AsyncFunctionDef) else ''}def {call}:`"
+    if other:
+        hint += f", or, if it is written for {conventions.get(other).summary}, build with --convention {other}"
+    raise HandlerError(
+        f"{node.name}({params}) cannot be called as the {conv.name} convention calls it: {call}",
+        where=where, hint=hint,
+    )
+
+
 def takes_one_argument(args: ast.arguments) -> bool:
     """Whether a function with these parameters can be called as ``f(context)``."""
     positional = [*args.posonlyargs, *args.args]
@@ -349,7 +419,8 @@ def takes_one_argument(args: ast.arguments) -> bool:
 
 
 def _check_init_hook(
-    names: dict[str, ast.stmt], star: bool, name: str, entry_file: str, *, required: bool, warnings: list[str]
+    names: dict[str, ast.stmt], star: bool, name: str, entry_file: str, *, required: bool, warnings: list[str],
+    params: tuple[str, ...] = (),
 ) -> None:
     """An init hook the launcher calls once at start as ``name(context)`` (issue 20)."""
     node = names.get(name)
@@ -370,14 +441,44 @@ def _check_init_hook(
     if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
         warnings.append(f"{entry_file}: {name!r} is not a def; its signature was not checked")
         return
+    if params:
+        _check_init_params(node, name, entry_file, params)
+        return
     if not takes_one_argument(node.args):
-        params = ast.unparse(node.args)
         raise HandlerError(
-            f"{name}({params}) cannot be called with one argument: the launcher calls {name}(context) "
+            f"{name}({ast.unparse(node.args)}) cannot be called with one argument: the launcher calls {name}(context) "
             "once at start, with the handler's context",
             where=f"{entry_file}:{node.lineno}",
             hint=f"define it as `{'async ' if isinstance(node, ast.AsyncFunctionDef) else ''}def {name}(context):` "
-                 "(other parameters need defaults)",
+                 "(other parameters need defaults, or --init-param NAME=VALUE)",
+        )
+
+
+def _check_init_params(node: ast.FunctionDef | ast.AsyncFunctionDef, name: str, entry_file: str,
+                       params: tuple[str, ...]) -> None:
+    """``--init-param`` names are keyword arguments of the init function, which gets them all
+    (digitalhub's compose_init: an unknown name or a missing required parameter is an error)."""
+    args = node.args
+    positional = [*args.posonlyargs, *args.args]
+    if not positional and args.vararg is None:
+        raise HandlerError(
+            f"init function {name}({ast.unparse(args)}) cannot take the context: the launcher calls "
+            f"{name}(context, ...) once at start", where=f"{entry_file}:{node.lineno}",
+            hint=f"define it as `def {name}(context, ...):`",
+        )
+    by_name = [a.arg for a in args.args[max(0, 1 - len(args.posonlyargs)):]] + [a.arg for a in args.kwonlyargs]
+    unknown = [p for p in params if p not in by_name] if args.kwarg is None else []
+    required = [a.arg for a in positional[1: len(positional) - len(args.defaults)]]
+    required += [a.arg for a, d in zip(args.kwonlyargs, args.kw_defaults) if d is None]
+    missing = [p for p in required if p not in params]
+    if unknown or missing:
+        problem = (f"has no parameter {', '.join(unknown)}" if unknown
+                   else f"needs {', '.join(missing)}, which no --init-param gives")
+        raise HandlerError(
+            f"init function {name}({ast.unparse(args)}) {problem}: the launcher calls "
+            f"{name}(context{''.join(f', {p}=...' for p in params)})",
+            where=f"{entry_file}:{node.lineno}",
+            hint="pass one --init-param NAME=VALUE per parameter of the init function after context",
         )
 
 

@@ -8,8 +8,9 @@ docs/conventions.md describes what every adapter maps.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, Optional
 
 from packager.errors import UsageError
 
@@ -24,6 +25,12 @@ class Convention:
     signature: Optional[tuple[str, ...]]
     #: One line for help texts and hints.
     summary: str
+
+    def describe_call(self, function: str) -> str:
+        """How the launcher calls the entry function, e.g. ``lambda_handler(event, context)``."""
+        if self.signature is None:
+            return f"{function}(**reserved) with only {', '.join(DIGITALHUB_RESERVED)} by name"
+        return f"{function}({', '.join(self.signature)})"
 
     def describe_signature(self, function: str) -> str:
         params = ", ".join(self.signature) if self.signature else "..."
@@ -56,10 +63,17 @@ CONVENTIONS: dict[str, Convention] = {
         # template's build tree has it in function/handler.py.
         Convention("openfaas-http", (("handler", "handle"), ("function.handler", "handle")), ("event", "context"),
                    "OpenFaaS python3-http template: handle(event, context), sync or async"),
+        # The python3-flask template: its index.py calls handler.handle(request.get_data(as_text=True)).
+        Convention("openfaas-flask", (("function.handler", "handle"), ("handler", "handle")), ("req",),
+                   "OpenFaaS python3-flask template: handle(req), the body as text"),
     )
 }
 
 DEFAULT = "ignite"
+
+#: The arguments digitalhub's serve wrapper passes by name (compose_inputs): nothing else
+#: is filled, so any other parameter needs a default.
+DIGITALHUB_RESERVED = ("project", "run", "context", "event", "events")
 
 #: Conventions whose init function is named at build time (``--init NAME``, manifest
 #: ``entry.init``): digitalhub's ``init_function``. nuclio's ``init_context`` needs no option.
@@ -113,3 +127,23 @@ def suggest(signature: Optional[tuple[str, ...]], chosen: str, function: Optiona
     if own is not None and own.signature == signature and (rank(best) != 0 or rank(own) == 0):
         return None
     return best.name
+
+
+def parse_init_params(specs: tuple[str, ...]) -> tuple[tuple[str, Any], ...]:
+    """``--init-param NAME=VALUE`` -> ``((NAME, value), ...)``: VALUE is JSON when it parses
+    as JSON (``0.5``, ``true``, ``["a"]``, ``"01"``), else the text itself."""
+    out: dict[str, Any] = {}
+    for spec in specs:
+        name, sep, text = spec.partition("=")
+        name = name.strip()
+        if not sep or not name.isidentifier():
+            raise UsageError(f"--init-param {spec!r} is not NAME=VALUE", where="--init-param",
+                             hint="e.g. --init-param model_path=/models/m.bin --init-param threshold=0.5")
+        if name in out:
+            raise UsageError(f"--init-param {name} is given twice", where="--init-param",
+                             hint="give each init parameter once")
+        try:
+            out[name] = json.loads(text)
+        except ValueError:
+            out[name] = text
+    return tuple(out.items())
