@@ -120,11 +120,17 @@ def find_local(pin: Pin, dirs: Sequence[Path], profile: TargetProfile) -> Option
 
 
 def _unpack_sdist(sdist: Path, dest: Path) -> Path:
-    """Extract an sdist through the same safe intake as uploads (sdists are untrusted too)."""
+    """Extract an sdist through the same safe intake as uploads (sdists are untrusted too).
+
+    As tarfile's ``data`` filter (PEP 706) does, a link that resolves inside the sdist is
+    followed (written as a copy of its target); an absolute link, one leaving the tree and a
+    device are refused, naming the member.
+    """
     try:
-        tree = read_source(sdist, Limits(max_total_bytes=512 * 1024 * 1024))
+        tree = read_source(sdist, Limits(max_total_bytes=512 * 1024 * 1024, inner_links=True))
     except SourceError as exc:
-        raise SdistBuildError(f"unsafe or unreadable sdist: {exc.message}", where=sdist.name,
+        raise SdistBuildError(f"unsafe or unreadable sdist: {exc.where + ': ' if exc.where else ''}{exc.message}",
+                              where=sdist.name,
                               hint="this sdist cannot be used; pick another version") from exc
     for f in tree.files:
         target = dest / f.path
