@@ -24,6 +24,41 @@ def default_cache_dir() -> Path:
     return Path(base) / "ignite-packager"
 
 
+#: Beside each wheel the cache built from an sdist (``built/``): the sdist's sha256, then the wheel's.
+SDIST_SIDECAR = ".sdist-sha256"
+
+
+def _hex64(text: str) -> Optional[str]:
+    return text if len(text) == 64 and all(c in "0123456789abcdef" for c in text) else None
+
+
+def read_sidecar(wheel: Path) -> tuple[Optional[str], Optional[str]]:
+    """(sdist sha256, wheel sha256) recorded beside a wheel built from an sdist; None for what is missing
+    or unreadable (a sidecar of an older version holds the sdist's alone)."""
+    try:
+        lines = wheel.with_name(wheel.name + SDIST_SIDECAR).read_text("ascii").split()
+    except (OSError, UnicodeDecodeError):
+        return None, None
+    return (_hex64(lines[0]) if lines else None), (_hex64(lines[1]) if len(lines) > 1 else None)
+
+
+def write_sidecar(wheel: Path, sdist_sha256: str, wheel_sha256: str) -> None:
+    atomic_bytes(wheel.with_name(wheel.name + SDIST_SIDECAR), f"{sdist_sha256}\n{wheel_sha256}\n".encode())
+
+
+def discard(path: Path) -> None:
+    """Remove a bad cache entry, whatever it has become (a file, a directory, a link)."""
+    if path.is_dir() and not path.is_symlink():
+        import shutil
+
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            pass
+
+
 def sha256_file(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as fh:
@@ -38,7 +73,11 @@ def atomic_bytes(path: Path, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
-        os.replace(tmp, path)
+        try:
+            os.replace(tmp, path)
+        except IsADirectoryError:  # an entry replaced by a directory: repaired, not broken for good
+            discard(path)
+            os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)

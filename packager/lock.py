@@ -16,8 +16,7 @@ from pathlib import Path
 from packaging.utils import canonicalize_name
 
 from packager.artifact.tarball import atomic_write
-from packager.cache import Cache
-from packager.deps.fetch import SDIST_SIDECAR
+from packager.cache import SDIST_SIDECAR, Cache, read_sidecar
 from packager.deps.indexes import diagnose
 from packager.deps.piprun import last_error, missing_distribution, run_pip, target_args
 from packager.deps.profile import TargetProfile, load_profile
@@ -75,7 +74,9 @@ def add_sdist_hashes(text: str, cache: Cache) -> str:
     sdist_hash: dict[tuple[str, str], str] = {}
     for sidecar in cache.built.glob("*.whl" + SDIST_SIDECAR):
         name, version = sidecar.name.split("-")[:2]
-        sdist_hash[(canonicalize_name(name), version)] = sidecar.read_text().strip()
+        sdist = read_sidecar(sidecar.with_name(sidecar.name[: -len(SDIST_SIDECAR)]))[0]
+        if sdist:
+            sdist_hash[(canonicalize_name(name), version)] = sdist
     out: list[str] = []
     for line in text.splitlines():
         out.append(line)

@@ -315,7 +315,7 @@ def test_locked_fetch_downloads_the_wheels_and_builds_only_the_sdist_only_pin(tm
         built.append(spec)
         assert f"sha256:{sdist_sha}" in hashes
         wheel = make_wheel(cache.built, "puresdist", "0.3")
-        (cache.built / (wheel.name + SDIST_SIDECAR)).write_text(sdist_sha)
+        (cache.built / (wheel.name + SDIST_SIDECAR)).write_text(f"{sdist_sha}\n{sha(wheel)[0][7:]}\n")
         return wheel
 
     with LoopbackIndex(index_dir) as index:

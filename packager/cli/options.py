@@ -211,8 +211,15 @@ def runtime_option(fn: F) -> F:
         "--runtime", type=click.Choice(["auto", "image", "bare"]), default="auto", show_default=True,
         help="image: the target's CPython plus the image's preinstalled packages (a venv made once and cached); "
              "bare: the target's CPython alone; auto: image when the artifact relies on preinstalled packages "
-             "or the image runtime already exists.",
+             "(skipped distributions, or an import of a module neither the artifact nor the standard library "
+             "has), else bare: never depends on what the cache holds.",
     )(fn)
+
+
+def run_cache_option(fn: F) -> F:
+    """``--cache-dir`` on invoke/serve: where the image runtime is made and found (as in build)."""
+    return click.option("--cache-dir", type=click.Path(path_type=Path), envvar="IGNITE_CACHE_DIR",
+                        help="Cache directory of the image runtime (default ~/.cache/ignite-packager).")(fn)
 
 
 def slim_options(fn: F) -> F:

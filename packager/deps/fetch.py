@@ -33,7 +33,7 @@ from packaging.version import InvalidVersion, Version
 
 from packager import __version__
 from packager.artifact.tarball import DEFAULT_MTIME
-from packager.cache import Cache, atomic_bytes, sha256_file
+from packager.cache import SDIST_SIDECAR, Cache, discard, read_sidecar, sha256_file, write_sidecar
 from packager.deps.indexes import (
     configured_index_urls,
     credentials_for,
@@ -55,7 +55,7 @@ from packager.runtime import PythonRef, clean_env, host_machine, resolve_python
 from packager.source.intake import Limits, read_source
 
 Progress = Callable[[str, str], None]
-SDIST_SIDECAR = ".sdist-sha256"
+__all__ = ["SDIST_SIDECAR", "FetchedWheel", "SdistBuilderImpl", "fetch", "find_local"]
 
 
 @dataclass(frozen=True)
@@ -101,30 +101,55 @@ def _same_name(a: str, b: str) -> bool:
     return name(a) == name(b)
 
 
-def _allowed(pin: Pin, path: Path, digest: str) -> bool:
+def _allowed(pin: Pin, digest: str, sdist: Optional[str]) -> bool:
     if not pin.hashes:
         return True
     if f"sha256:{digest}" in pin.hashes:
         return True
-    sidecar = path.with_name(path.name + SDIST_SIDECAR)
-    return sidecar.is_file() and f"sha256:{sidecar.read_text().strip()}" in pin.hashes
+    return sdist is not None and f"sha256:{sdist}" in pin.hashes
 
 
-def find_local(pin: Pin, dirs: Sequence[Path], profile: TargetProfile) -> Optional[FetchedWheel]:
+def find_local(pin: Pin, dirs: Sequence[Path], profile: TargetProfile,
+               cache: Optional[Cache] = None) -> Optional[FetchedWheel]:
+    """A local wheel for *pin*, verified; with *cache*, its bad entries are dropped to be made again.
+
+    A wheel of the cache's ``built/`` counts only with its sidecar (the sdist's and the wheel's
+    sha256) and only when its bytes are the ones recorded there: a lost sidecar or a corrupted
+    wheel is rebuilt from the sdist, never shipped and never reported as a hash mismatch.
+    """
     for _rank, path in _candidates(pin, dirs, profile):
-        digest = sha256_file(path)
-        if _allowed(pin, path, digest):
-            built = path.with_name(path.name + SDIST_SIDECAR).is_file()
-            return FetchedWheel(pin, path, digest, built)
+        ours = cache is not None and path.parent in (cache.wheels, cache.built)
+        try:
+            if not path.is_file():
+                raise IsADirectoryError(path)
+            digest = sha256_file(path)
+        except OSError:
+            if ours:
+                discard(path)  # a directory or an unreadable file where a wheel was: made again
+            continue
+        sdist, recorded = read_sidecar(path)
+        if cache is not None and path.parent == cache.built:
+            if sdist is None or recorded != digest:
+                continue  # sidecar lost, or the wheel is not the one built: rebuilt from its sdist
+        elif sdist is not None and recorded != digest:
+            sdist = None
+        if _allowed(pin, digest, sdist):
+            return FetchedWheel(pin, path, digest, sdist is not None)
     return None
 
 
 def _unpack_sdist(sdist: Path, dest: Path) -> Path:
-    """Extract an sdist through the same safe intake as uploads (sdists are untrusted too)."""
+    """Extract an sdist through the same safe intake as uploads (sdists are untrusted too).
+
+    As tarfile's ``data`` filter (PEP 706) does, a link that resolves inside the sdist is
+    followed (written as a copy of its target); an absolute link, one leaving the tree and a
+    device are refused, naming the member.
+    """
     try:
-        tree = read_source(sdist, Limits(max_total_bytes=512 * 1024 * 1024))
+        tree = read_source(sdist, Limits(max_total_bytes=512 * 1024 * 1024, inner_links=True))
     except SourceError as exc:
-        raise SdistBuildError(f"unsafe or unreadable sdist: {exc.message}", where=sdist.name,
+        raise SdistBuildError(f"unsafe or unreadable sdist: {exc.where + ': ' if exc.where else ''}{exc.message}",
+                              where=sdist.name,
                               hint="this sdist cannot be used; pick another version") from exc
     for f in tree.files:
         target = dest / f.path
@@ -211,8 +236,7 @@ class SdistBuilderImpl:
             self.progress("build", f"building a wheel from {sdist.name}"
                           + (" (uv build environment)" if self.uv and not self.index.offline else ""))
             wheel = self._build(src, out, sdist.name)
-            dest = self.cache.built / wheel.name
-            atomic_bytes(dest.with_name(dest.name + SDIST_SIDECAR), sdist_sha.encode())
+            write_sidecar(self.cache.built / wheel.name, sdist_sha, sha256_file(wheel))
             return self.cache.add_wheel(wheel, self.cache.built)
 
     def _run(self, argv: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -379,7 +403,7 @@ def fetch(pins: Sequence[Pin], profile: TargetProfile, *, index: IndexConfig, ca
     found: dict[str, FetchedWheel] = {}
     missing: list[Pin] = []
     for pin in pins:
-        hit = find_local(pin, dirs, profile)
+        hit = find_local(pin, dirs, profile, cache)
         if hit:
             found[pin.name] = hit
             on_ready(hit)
@@ -389,11 +413,22 @@ def fetch(pins: Sequence[Pin], profile: TargetProfile, *, index: IndexConfig, ca
     def landed(pin: Pin, path: Path) -> None:
         cache.add_wheel(path)
         path.unlink()
-        hit = find_local(pin, dirs, profile)
+        hit = find_local(pin, dirs, profile, cache)
         if hit is not None:
             found[pin.name] = hit
             on_ready(hit)
 
+    # A wheel the cache built from an sdist and has lost (or holds corrupted): rebuilt from that
+    # sdist (its hash is the pin's), as the first build made it; no index has the wheel itself.
+    for pin in [p for p in missing if p.from_sdist]:
+        progress("fetch", f"the wheel built from the sdist of {pin.name}=={pin.version} is missing or damaged "
+                          "in the cache: building it again")
+        build_sdist(f"{pin.name}=={pin.version}", pin.hashes)
+        hit = find_local(pin, dirs, profile, cache)
+        if hit is not None:
+            missing.remove(pin)
+            found[pin.name] = hit
+            on_ready(hit)
     if missing:
         if index.offline:
             names = ", ".join(f"{p.name}=={p.version}" for p in missing[:5])
@@ -434,11 +469,11 @@ def fetch(pins: Sequence[Pin], profile: TargetProfile, *, index: IndexConfig, ca
         for pin in missing:
             if pin.name in found:
                 continue
-            hit = find_local(pin, dirs, profile)
+            hit = find_local(pin, dirs, profile, cache)
             if hit is None:
                 # No wheel for the target on the index: build the sdist (hash-checked against the pin).
                 build_sdist(f"{pin.name}=={pin.version}", pin.hashes)
-                hit = find_local(pin, dirs, profile)
+                hit = find_local(pin, dirs, profile, cache)
             if hit is None:
                 raise FetchError(
                     f"no wheel of {pin.name}=={pin.version} matching its hashes for the target",
