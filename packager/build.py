@@ -67,6 +67,7 @@ def assemble(
     deps: Optional[VendorOutput] = None,
 ) -> tuple[Manifest, list[AnySegment]]:
     """Lay out the segments and the manifest that describes them."""
+    from packager.artifact.deflate import compressor
     from packager.artifact.embed import launcher_segment, launcher_version
     from packager.artifact.manifest import Manifest
     from packager.artifact.tarball import Segment, source_date_epoch
@@ -111,7 +112,8 @@ def assemble(
         requirements=dict(deps.requirements) if deps else {},
         vendored=deps.vendored if deps else (),
         skipped=deps.skipped if deps else (),
-        compression={"format": "gzip", "level": options.level, "segments": [s.name for s in segments]},
+        compression={"format": "gzip", "level": options.level, "deflate": compressor().to_dict(),
+                     "segments": [s.name for s in segments]},
         mtime=mtime,
         compiled=options.compile,
         slim=_slim_record(options.slim, deps),
