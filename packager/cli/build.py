@@ -45,7 +45,7 @@ def _options(p: dict[str, Any], source: Path, output: Path, **rest: Any) -> Buil
         profile=p["profile"], python312=_find_312(p["python"], p["profile"]),
         index=index_config(p["index_url"], p["extra_index_urls"], p["wheelhouses"], p["offline"]),
         cache_dir=p["cache_dir"], wheelhouses=tuple(p["wheelhouses"]), vendor_anyway=frozenset(p["vendor_anyway"]),
-        resolver=p["resolver"], **rest,
+        resolver=p["resolver"], requirements=p["requirements"], groups=tuple(p["groups"]), **rest,
     )
 
 
