@@ -161,9 +161,9 @@ def check_requirement(spec: str, where: str) -> Requirement:
         raise RequirementsError(f"invalid requirement: {first}", where=where,
                                 hint="use `name[extras] specifier ; marker`, e.g. PyYAML>=6") from None
     if req.url:
-        kind = ("VCS" if re.match(r"^(git|hg|svn|bzr)\+", req.url)
-                else "path" if req.url.startswith("file:") else "URL")
-        raise RequirementsError(f"{kind} requirements are not allowed: {spec[:120]}", where=where,
+        kind = (" (a VCS URL)" if re.match(r"^(git|hg|svn|bzr)\+", req.url)
+                else " (a local path)" if req.url.startswith("file:") else "")
+        raise RequirementsError(f"URL requirements are not allowed{kind}: {spec[:120]}", where=where,
                                 hint="name the package and a version instead (e.g. requests==2.32.3)")
     return req
 
