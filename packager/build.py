@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Optional
 
 from packager import __version__
 from packager.deps.profile import TargetProfile, load_profile
-from packager.errors import ArtifactError
+from packager.errors import ArtifactError, IgniteError
 from packager.options import BuildOptions
 from packager.source.checks import CheckedSource, check_source
 from packager.source.intake import read_source
@@ -23,6 +23,7 @@ from packager.source.intake import read_source
 if TYPE_CHECKING:
     from packager.artifact.manifest import Manifest
     from packager.artifact.tarball import AnySegment, Entry
+    from packager.deps.requirements import Requirements
     from packager.deps.slim import SlimSettings
     from packager.deps.vendor import VendorOutput
 
@@ -141,12 +142,24 @@ def build(options: BuildOptions, progress: Progress = _quiet) -> BuildResult:
     progress("intake", f"reading {options.source}")
     tree = read_source(Path(options.source), options.limits)
     profile = load_profile(options.profile)
-    progress("checks", "checking the handler")
+    # The one decision of which file declares the dependencies, before anything starts
+    # (packager.deps.inputs); the early resolution, the checks' warnings and vendoring all use it.
+    decision = options.dependency_source(tree)
+    reqs: Optional[Requirements] = None
+    unreadable: Optional[IgniteError] = None
     early = None
-    if options.lock is not None or tree.get("requirements.txt") or tree.get("requirements.lock"):
+    if decision.source is not None:
+        from packager.deps.inputs import load
+
+        try:
+            reqs = load(decision.source, profile, strict=options.strict_requirements)
+        except IgniteError as exc:  # reported after the checks, in their order
+            unreadable = exc
+    progress("checks", "checking the handler")
+    if reqs is not None and not reqs.is_lock and reqs.lines:
         from packager.resolution import start_early_resolution
 
-        early = start_early_resolution(tree, profile, options, progress)
+        early = start_early_resolution(reqs, profile, options, progress)
         if early is not None:
             early.get_ready()
     try:
@@ -157,12 +170,13 @@ def build(options: BuildOptions, progress: Progress = _quiet) -> BuildResult:
         if early is not None:
             early.wait()
         raise
+    if unreadable is not None:
+        raise unreadable
     deps: Optional[VendorOutput] = None
-    has_reqs = checked.requirements is not None and checked.requirements.data.strip()
-    if has_reqs or options.lock is not None or checked.tree.get("requirements.lock") is not None:
+    if decision.source is not None and reqs is not None and (reqs.lines or reqs.preinstalled):
         from packager.dependencies import vendor_requirements
 
-        deps = vendor_requirements(checked, profile, options, progress, early)
+        deps = vendor_requirements(decision.source, reqs, profile, options, progress, early)
     manifest, segments = assemble(checked, profile, options, deps)
     progress("artifact", f"writing {options.output}")
     from packager.artifact.tarball import write_artifact
@@ -181,6 +195,6 @@ def build(options: BuildOptions, progress: Progress = _quiet) -> BuildResult:
         sha256=sha,
         size=size,
         manifest=manifest,
-        warnings=checked.warnings + (deps.warnings if deps else ()),
+        warnings=checked.warnings + decision.warnings + (deps.warnings if deps else ()),
         seconds=time.perf_counter() - started,
     )

@@ -6,7 +6,7 @@ Nothing is ever read from inside an uploaded archive. When both exist,
 ``ignite.toml`` wins and ``pyproject.toml`` is not read.
 
 Keys mirror the build flags (``max-size`` or ``max_size``, both accepted).
-Relative paths (``lock``, ``wheelhouse``, ``output``, ``cache-dir``) are relative to
+Relative paths (``lock``, ``requirements``, ``wheelhouse``, ``output``, ``cache-dir``) are relative to
 the configuration file. Command-line flags always win; the CLI decides that with
 click's ``ParameterSource``.
 """
@@ -83,6 +83,8 @@ KEYS: dict[str, tuple[str, Callable[[Any], Any], bool]] = {
     "sbom": ("sbom", _str, True),
     "sbom-format": ("sbom_format", _str, False),
     "lock": ("lock", _str, True),
+    "requirements": ("requirements", _str, True),
+    "group": ("groups", _strs, False),
     "output": ("output", _str, True),
     "python": ("python", _str, False),
     # [budget] max-growth = "10%": `ignite-pack diff --max-growth`

@@ -1,4 +1,4 @@
-"""Dependencies: requirements.txt -> resolve -> fetch -> install -> vendor segments.
+"""Dependencies: the build's dependency source -> resolve -> fetch -> install -> vendor segments.
 
 Wires the dependency stages together for :func:`packager.build.build` (the resolution's
 part, which a build starts before the others, is :mod:`packager.resolution`).
@@ -24,35 +24,18 @@ from packager.artifact.tarball import (
 )
 from packager.cache import Cache, cache_key, load_blob, store_blob
 from packager.deps.fetch import FetchedWheel, fetch
+from packager.deps.inputs import DependencySource
 from packager.deps.install import install_wheel
 from packager.deps.pipout import MACHINE_WARNING
 from packager.deps.profile import TargetProfile
-from packager.deps.requirements import Requirements, parse_requirements
+from packager.deps.requirements import Requirements
 from packager.deps.slim import SlimDropped, SlimSettings
 from packager.deps.vendor import VendorOutput
 from packager.errors import ArtifactError
 from packager.options import BuildOptions
 from packager.resolution import EarlyResolution, resolve_for
-from packager.source.checks import CheckedSource
 
 Progress = Callable[[str, str], None]
-
-
-def load_requirements(checked: CheckedSource, options: BuildOptions) -> Requirements:
-    """The lock when one is given (``--lock`` or a requirements.lock in the source), else requirements.txt."""
-    if options.lock is not None:
-        return parse_requirements(Path(options.lock).read_bytes(), str(options.lock),
-                                  strict=options.strict_requirements)
-    # `ignite-pack lock` writes requirements.lock at the root; one next to a nested
-    # requirements.txt (openfaas's function/) counts too.
-    req_dir = checked.requirements.path.rpartition("/")[0] if checked.requirements else ""
-    for lock_path in ("requirements.lock", f"{req_dir}/requirements.lock" if req_dir else ""):
-        lock = checked.tree.get(lock_path) if lock_path else None
-        if lock is not None:
-            return parse_requirements(lock.data, lock_path, strict=options.strict_requirements)
-    assert checked.requirements is not None
-    return parse_requirements(checked.requirements.data, checked.requirements.path,
-                              strict=options.strict_requirements)
 
 
 def _segment_key(w: FetchedWheel, mtime: int, level: int, slim: SlimSettings) -> str:
@@ -134,10 +117,11 @@ class Vendoring:
         return [self._hits[w.sha256] if w.sha256 in self._hits else self._made[w.sha256].result() for w in wheels]
 
 
-def vendor_requirements(checked: CheckedSource, profile: TargetProfile, options: BuildOptions,
-                        progress: Progress, early: Optional[EarlyResolution] = None) -> VendorOutput:
-    reqs = load_requirements(checked, options)
-    resolved = early.result_for(reqs) if early is not None else None
+def vendor_requirements(source: DependencySource, reqs: Requirements, profile: TargetProfile,
+                        options: BuildOptions, progress: Progress,
+                        early: Optional[EarlyResolution] = None) -> VendorOutput:
+    """Vendor what *reqs* (read from the build's one *source*) resolve to for the target."""
+    resolved = early.result() if early is not None else None
     resolution, cache, builder = resolved or resolve_for(
         reqs, profile, options, progress, sdist_first=early.sdist_first if early is not None else "")
     with Vendoring(cache, source_date_epoch(options.env), options.level, options.slim) as vendoring:
@@ -171,7 +155,7 @@ def vendor_requirements(checked: CheckedSource, profile: TargetProfile, options:
         vendored=tuple(vendored),
         skipped=resolution.skipped,
         requirements={
-            "file": reqs.path,
+            **source.to_dict(),
             "locked": resolution.from_lock,
             "lock_digest": resolution.digest,
             # What the artifact's user should know: pip's warnings about these packages

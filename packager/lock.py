@@ -18,15 +18,16 @@ from packaging.utils import canonicalize_name
 from packager.artifact.tarball import atomic_write
 from packager.cache import SDIST_SIDECAR, Cache, read_sidecar
 from packager.deps.indexes import diagnose
+from packager.deps.inputs import load
 from packager.deps.piprun import last_error, missing_distribution, run_pip, target_args
 from packager.deps.profile import TargetProfile, load_profile
-from packager.deps.requirements import parse_requirements
+from packager.deps.requirements import Requirements, parse_requirements
 from packager.deps.resolve import constraints_text, ensure_stubs
 from packager.errors import RequirementsError, ResolveError
 from packager.options import BuildOptions
 from packager.resolution import resolve_for
 from packager.source.checks import check_source
-from packager.source.intake import read_source
+from packager.source.intake import SourceTree, read_source
 
 Progress = Callable[[str, str], None]
 
@@ -88,16 +89,28 @@ def add_sdist_hashes(text: str, cache: Cache) -> str:
     return "\n".join(out) + "\n"
 
 
+def declared_requirements(tree: SourceTree, options: BuildOptions, profile: TargetProfile) -> Requirements:
+    """What a lock is made from: the build's dependency declaration (requirements.txt, else pyproject.toml)."""
+    source = options.dependency_source(tree, declarations_only=True).source
+    if source is None:
+        raise RequirementsError("no requirements.txt or pyproject.toml dependencies in the source",
+                                where="requirements.txt",
+                                hint="add requirements.txt (or [project] dependencies in pyproject.toml) next to "
+                                     "handler.py, or name the file with --requirements")
+    if source.locked:
+        raise RequirementsError(f"{source.path} is already a lock ({source.kind}); `ignite-pack lock` locks a "
+                                "declaration", where=source.path,
+                                hint="name requirements.txt or pyproject.toml with --requirements")
+    return load(source, profile)
+
+
 def lock_source(options: BuildOptions, progress: Progress) -> LockResult:
     tree = read_source(Path(options.source), options.limits)
     options.check_python()
-    checked = check_source(tree, options.entry, target_interpreter=options.target_python, convention=options.convention,
-                           init=options.init, init_params=options.init_params)
-    if checked.requirements is None:
-        raise RequirementsError("requirements.txt not found at the root of the source", where="requirements.txt",
-                                hint="add requirements.txt next to handler.py")
+    check_source(tree, options.entry, target_interpreter=options.target_python, convention=options.convention,
+                 init=options.init, init_params=options.init_params)
     profile = load_profile(options.profile)
-    reqs = parse_requirements(checked.requirements.data, checked.requirements.path)
+    reqs = declared_requirements(tree, options, profile)
     # Resolve first: checks pins against the image and builds any sdist-only package into the cache.
     resolution, cache, _builder = resolve_for(reqs, profile, options, progress)
     # The --vendor-anyway names and what had to move with them are vendored, not the image's.

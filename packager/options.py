@@ -19,6 +19,8 @@ from packager.source.intake import Limits
 
 if TYPE_CHECKING:
     from packager.cache import Cache
+    from packager.deps.inputs import Decision
+    from packager.source.intake import SourceTree
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,10 @@ class BuildOptions:
     cache_dir: Optional[Path] = None
     wheelhouses: tuple[Path, ...] = ()
     lock: Optional[Path] = None
+    #: the dependency file to use instead of the search (``--requirements``; packager.deps.inputs)
+    requirements: Optional[Path] = None
+    #: dependency groups to install besides the dependencies (``--group``; pyproject.toml, uv.lock, pylock.toml)
+    groups: tuple[str, ...] = ()
     vendor_anyway: frozenset[str] = frozenset()
     refresh: bool = False
     #: refuse index option lines (-i, --extra-index-url, ...) in the upload's requirements instead of skipping them
@@ -67,6 +73,15 @@ class BuildOptions:
         from packager.cache import Cache, default_cache_dir
 
         return Cache(Path(self.cache_dir) if self.cache_dir else default_cache_dir())
+
+    def dependency_source(self, tree: SourceTree, *, declarations_only: bool = False) -> Decision:
+        """The one decision of which file declares this build's dependencies (packager.deps.inputs):
+        ``--lock`` / ``--requirements``, else the precedence in the convention's folder, then the root."""
+        from packager.deps.inputs import decide, entry_folder
+
+        folder = entry_folder(tree, self.convention, str(self.entry) if self.entry else None)
+        return decide(tree, folder=folder, requested=self.requirements, lock=self.lock,
+                      source_root=Path(self.source), groups=self.groups, declarations_only=declarations_only)
 
     def target_python(self) -> Optional[str]:
         """The target's CPython, looked up only when a step needs it."""

@@ -16,11 +16,10 @@ from typing import TYPE_CHECKING, Optional
 
 from packager.cache import Cache
 from packager.deps.profile import TargetProfile
-from packager.deps.requirements import Requirements, parse_requirements
+from packager.deps.requirements import Requirements
 from packager.deps.resolve import Resolution, resolve
 from packager.errors import IgniteError
 from packager.options import BuildOptions
-from packager.source.intake.tree import SourceTree
 
 if TYPE_CHECKING:
     from packager.deps.fetch import SdistBuilderImpl
@@ -79,8 +78,8 @@ def _refuse_sdist(spec: str) -> Path:
 class EarlyResolution:
     """The resolution started while the handler is still being checked (it is mostly waiting on the network).
 
-    Used only when the checks then pick the very same requirements (path and bytes); a
-    check failure still wins, since it is raised before this is asked for its result.
+    It resolves the requirements of the build's one :class:`~packager.deps.inputs.DependencySource`;
+    a check failure still wins, since it is raised before this is asked for its result.
     Its progress lines are handed to the caller's thread (the CLI's output settings live
     there) whenever the caller waits.
     """
@@ -137,32 +136,17 @@ class EarlyResolution:
                 return
             self._progress(stage, message)
 
-    def result_for(self, reqs: Requirements) -> Optional[tuple[Resolution, Cache, SdistBuilderImpl]]:
-        if (reqs.path, reqs.digest) != (self.reqs.path, self.reqs.digest):
-            self._progress = lambda stage, message: None  # about another file: not worth a line
-            self.wait()
-            self.sdist_first = ""  # nor is its sdist
-            return None
+    def result(self) -> Optional[tuple[Resolution, Cache, SdistBuilderImpl]]:
+        """Its resolution (None when it stopped before an sdist build: the normal path builds it first)."""
         self.wait()
         if self._error is not None:
             raise self._error
         return self._result
 
 
-def start_early_resolution(tree: SourceTree, profile: TargetProfile, options: BuildOptions,
+def start_early_resolution(reqs: Requirements, profile: TargetProfile, options: BuildOptions,
                            progress: Progress) -> Optional[EarlyResolution]:
-    """Start resolving the root requirements file (or the lock) before the checks finish, if there is one."""
-    try:
-        if options.lock is not None:
-            reqs = parse_requirements(Path(options.lock).read_bytes(), str(options.lock),
-                                      strict=options.strict_requirements)
-        else:
-            found = tree.get("requirements.lock") or tree.get("requirements.txt")
-            if found is None or not found.data.strip():
-                return None
-            reqs = parse_requirements(found.data, found.path, strict=options.strict_requirements)
-    except Exception:  # the normal path reports it, in its order
+    """Start resolving the build's requirements before the checks finish (nothing to do for a lock)."""
+    if reqs.is_lock or not reqs.lines:
         return None
-    if reqs.is_lock:
-        return None  # nothing to wait for
     return EarlyResolution(reqs, profile, options, progress)

@@ -175,9 +175,12 @@ def test_openfaas_installs_the_function_folders_requirements(tmp_path: Path) -> 
         "function/handler.py": "def handle(logger, request):\n    return request\n",
         "function/requirements.txt": "# nothing\n",
     })
-    checked = check_source(read_source(src), convention="openfaas")
-    assert checked.requirements is not None and checked.requirements.path == "function/requirements.txt"
-    assert any("not installed" in w and "function/requirements.txt" in w for w in checked.warnings)
+    from packager.options import BuildOptions
+
+    decision = BuildOptions(source=src, output=tmp_path / "a.tar.gz", convention="openfaas").dependency_source(
+        read_source(src))  # decided once, before the checks (packager.deps.inputs)
+    assert decision.source is not None and decision.source.path == "function/requirements.txt"
+    assert any("not installed" in w and "function/requirements.txt" in w for w in decision.warnings)
 
 
 def test_openfaas_combined_root_requirements_are_used(tmp_path: Path) -> None:
@@ -185,8 +188,11 @@ def test_openfaas_combined_root_requirements_are_used(tmp_path: Path) -> None:
         "requirements.txt": "# combined\n",
         "function/handler.py": "def handle(logger, request):\n    return request\n",
     })
-    checked = check_source(read_source(src), convention="openfaas")
-    assert checked.requirements is not None and checked.requirements.path == "requirements.txt"
+    from packager.options import BuildOptions
+
+    decision = BuildOptions(source=src, output=tmp_path / "a.tar.gz", convention="openfaas").dependency_source(
+        read_source(src))
+    assert decision.source is not None and decision.source.path == "requirements.txt"
 
 
 # ------------------------------------------------------------------ nuclio

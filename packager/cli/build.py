@@ -47,7 +47,7 @@ def _options(p: dict[str, Any], source: Path, output: Path, **rest: Any) -> Buil
         profile=p["profile"], target_interpreter=_target_interpreter(p["python"], p["profile"]),
         index=index_config(p["index_url"], p["extra_index_urls"], p["wheelhouses"], p["offline"]),
         cache_dir=p["cache_dir"], wheelhouses=tuple(p["wheelhouses"]), vendor_anyway=frozenset(p["vendor_anyway"]),
-        resolver=p["resolver"], **rest,
+        resolver=p["resolver"], requirements=p["requirements"], groups=tuple(p["groups"]), **rest,
     )
 
 

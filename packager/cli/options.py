@@ -96,6 +96,13 @@ def dependency_options(fn: F) -> F:
     """Where distributions come from and how the cache is used (build and lock)."""
     opts = [
         click.option("--profile", metavar="NAME|PATH", help=PROFILE_HELP),
+        click.option("--requirements", "requirements", metavar="FILE", type=click.Path(path_type=Path, dir_okay=False),
+                     help="The dependency file to use (requirements.txt, pyproject.toml, uv.lock, pylock.toml, "
+                          "requirements.lock), relative to the source's root, instead of the precedence "
+                          "(docs/dependencies.md)."),
+        click.option("--group", "groups", multiple=True, metavar="NAME",
+                     help="Also install this dependency group (PEP 735 [dependency-groups] of pyproject.toml; "
+                          "uv.lock and pylock.toml groups). Repeatable."),
         click.option("--index-url", envvar="IGNITE_INDEX_URL", metavar="URL",
                      help="Package index (default: pip's configuration). Never read from the upload."),
         click.option("--extra-index-url", "extra_index_urls", multiple=True, metavar="URL",

@@ -142,6 +142,39 @@ def _logical_lines(text: str, path: str = "requirements.txt") -> list[tuple[int,
     return out
 
 
+def check_requirement(spec: str, where: str) -> Requirement:
+    """One ``name[extras] specifier ; marker`` string under the upload policy, whatever file it is in.
+
+    URLs, VCS and paths (``name @ file:///…`` too) are refused: an upload never chooses where
+    code comes from. *where* is ``file:line`` (or ``file: key``) for the error.
+    """
+    if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", spec) or spec.startswith(("git+", "hg+", "svn+", "bzr+")):
+        raise RequirementsError(f"URL requirements are not allowed: {spec[:120]}", where=where,
+                                hint="name the package and a version instead (e.g. requests==2.32.3)")
+    if spec.startswith((".", "/", "~")) or "\\" in spec or re.match(r"^[A-Za-z]:", spec):
+        raise RequirementsError(f"path requirements are not allowed: {spec[:120]}", where=where,
+                                hint="publish the package to the index, or put its code in your source")
+    try:
+        req = Requirement(spec)
+    except InvalidRequirement as exc:
+        first = str(exc).splitlines()[0] if str(exc) else "cannot be parsed"
+        raise RequirementsError(f"invalid requirement: {first}", where=where,
+                                hint="use `name[extras] specifier ; marker`, e.g. PyYAML>=6") from None
+    if req.url:
+        kind = (" (a VCS URL)" if re.match(r"^(git|hg|svn|bzr)\+", req.url)
+                else " (a local path)" if req.url.startswith("file:") else "")
+        raise RequirementsError(f"URL requirements are not allowed{kind}: {spec[:120]}", where=where,
+                                hint="name the package and a version instead (e.g. requests==2.32.3)")
+    return req
+
+
+def lock_digest(lines: tuple[RequirementLine, ...]) -> str:
+    """The digest of what a requirements list asks for (pins, specifiers, markers and hashes)."""
+    return hashlib.sha256(
+        "\n".join(f"{r.requirement} {' '.join(sorted(r.hashes))}".strip() for r in lines).encode()
+    ).hexdigest()
+
+
 def parse_requirements(data: bytes, path: str = "requirements.txt", *, strict: bool = False) -> Requirements:
     """Parse and police a requirements file; raise RequirementsError on the first bad line.
 
@@ -181,30 +214,14 @@ def parse_requirements(data: bytes, path: str = "requirements.txt", *, strict: b
             reason = _REFUSED_OPTIONS.get(opt, f"option {opt} is not allowed")
             hint = _INDEX_HINT if "index" in reason else "use plain `name[extras] specifier ; marker` lines"
             raise RequirementsError(f"{reason}: {line[:120]}", where=where, hint=hint)
-        if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", spec) or spec.startswith(("git+", "hg+", "svn+", "bzr+")):
-            raise RequirementsError(f"URL requirements are not allowed: {spec[:120]}", where=where,
-                                    hint="name the package and a version instead (e.g. requests==2.32.3)")
-        if spec.startswith((".", "/", "~")) or "\\" in spec or re.match(r"^[A-Za-z]:", spec):
-            raise RequirementsError(f"path requirements are not allowed: {spec[:120]}", where=where,
-                                    hint="publish the package to the index, or put its code in your source")
-        try:
-            req = Requirement(spec)
-        except InvalidRequirement as exc:
-            first = str(exc).splitlines()[0] if str(exc) else "cannot be parsed"
-            raise RequirementsError(f"invalid requirement: {first}", where=where,
-                                    hint="use `name[extras] specifier ; marker`, e.g. PyYAML>=6") from None
-        if req.url:
-            raise RequirementsError(f"URL requirements are not allowed: {spec[:120]}", where=where,
-                                    hint="name the package and a version instead (e.g. requests==2.32.3)")
+        req = check_requirement(spec, where)
         name = canonicalize_name(req.name)
         if name in seen and req.marker is None:
             raise RequirementsError(f"{req.name} is listed twice (first on line {seen[name]})", where=where,
                                     hint="merge the two lines into one")
         seen.setdefault(name, no)
         lines.append(RequirementLine(no, req, hashes))
-    digest = hashlib.sha256(
-        "\n".join(f"{r.requirement} {' '.join(sorted(r.hashes))}".strip() for r in lines).encode()
-    ).hexdigest()
+    digest = lock_digest(tuple(lines))
     pre = tuple((str(canonicalize_name(n)), v) for n, v in _PREINSTALLED.findall(text))
     made_for = _PROFILE.search(text)
     return Requirements(path, tuple(lines), digest, pre, made_for.group(1) if made_for else None,

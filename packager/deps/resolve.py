@@ -230,7 +230,10 @@ def requirements_in(reqs: Requirements, profile: TargetProfile) -> str:
     lines = reqs.for_target(profile.markers)
     slots = [""] * max((line.line for line in lines), default=0)
     for line in lines:
-        slots[line.line - 1] = str(line.requirement)
+        if slots[line.line - 1]:  # several on one line (a pyproject.toml's `dependencies = ["a", "b"]`)
+            slots.append(str(line.requirement))
+        else:
+            slots[line.line - 1] = str(line.requirement)
     return "\n".join(slots) + "\n"
 
 

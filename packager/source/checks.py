@@ -64,7 +64,6 @@ class CheckedSource:
     tree: SourceTree
     entry: EntryPoint
     entry_file: str
-    requirements: Optional[SourceFile]
     warnings: tuple[str, ...] = field(default=())
     #: Positional parameter names of the entry function, when statically known.
     signature: Optional[tuple[str, ...]] = None
@@ -317,18 +316,8 @@ def check_source(
             _check_init_hook(names, star, init, entry_file, required=True, warnings=warnings,
                              params=tuple(n for n, _ in init_params))
 
-    requirements = tree.get("requirements.txt")
-    if conv.name in ("openfaas", "openfaas-http", "openfaas-flask"):  # the function folder has its own requirements.txt
-        requirements, note = openfaas_requirements(tree, entry_file)
-        if note:
-            warnings.append(note)
-    if requirements is None:
-        nested_req = [p for p in tree.paths if p.endswith("/requirements.txt")]
-        if nested_req:
-            warnings.append(
-                f"{nested_req[0]} is not at the root and will not be installed; "
-                "move it next to the entry module"
-            )
+    # Which file declares the dependencies (and what to say about the others) is decided once,
+    # before the checks, by packager.deps.inputs.
     if tree.ignored:
         warnings.append(f"ignored {len(tree.ignored)} cache/VCS file(s) (e.g. {tree.ignored[0]})")
 
@@ -336,7 +325,6 @@ def check_source(
         tree=tree,
         entry=entry,
         entry_file=entry_file,
-        requirements=requirements,
         warnings=tuple(warnings),
         signature=signature,
         is_async=is_async,
@@ -499,29 +487,6 @@ def default_entry(tree: SourceTree, conv: conventions.Convention) -> EntryPoint:
         if re.search(rb"^(async[ \t]+)?def[ \t]+" + re.escape(e.function.encode()) + rb"[ \t]*\(", f.data, re.M):
             return e
     return existing[0][0] if existing else entries[0]
-
-
-def openfaas_requirements(tree: SourceTree, entry_file: str) -> tuple[Optional[SourceFile], Optional[str]]:
-    """Seed 004's two files: ``function/requirements.txt`` holds the function's packages.
-
-    The root one holds the template server's (SDK, FastAPI/Flask), which the launcher
-    replaces, so it is used only when the function folder has none ("you can also
-    combine requirements.txt into one file").
-    """
-    folder = entry_file.rpartition("/")[0]
-    if not folder:
-        return tree.get("requirements.txt"), None
-    own = tree.get(f"{folder}/requirements.txt")
-    root = tree.get("requirements.txt")
-    if own is None:
-        return root, None
-    note = None
-    if root is not None:
-        note = (
-            f"requirements.txt (the template server's) is not installed: the launcher replaces that "
-            f"server; {own.path} is. Move any package your function needs into {own.path}"
-        )
-    return own, note
 
 
 def _suggest_from_files(tree: SourceTree, conv: conventions.Convention) -> Optional[str]:

@@ -1,0 +1,292 @@
+"""Issue 32: uv.lock and pylock.toml (PEP 751) written by the real tools (uv, pip lock) against a
+loopback index at test time, installed exactly for the target; pyproject.toml declarations."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Optional
+
+import pytest
+
+from packager.artifact.tarball import read_manifest
+from packager.build import BuildResult, build
+from packager.deps.piprun import IndexConfig
+from packager.errors import RequirementsError, ResolveError
+from packager.options import BuildOptions
+from tests.conftest import run_cli
+from tests.wheelhouse import LoopbackIndex, make_wheel
+
+HANDLER = "def handler(payload, ctx):\n    return 'ok'\n"
+BIN = Path(sys.executable).parent
+UV = shutil.which("uv", path=str(BIN)) or shutil.which("uv")
+#: the image's requests (python3.12 profile): a lock that lists it has it skipped, not vendored
+IMAGE_REQUESTS = "2.34.2"
+
+needs_uv = pytest.mark.skipif(UV is None, reason="uv is not installed (the [uv] extra)")
+
+
+@pytest.fixture
+def wheelhouse(tmp_path: Path) -> Path:
+    wh = tmp_path / "wheelhouse"
+    make_wheel(wh, "demo", "1.0", requires=['oldonly; python_version < "3.12"', 'newonly; python_version >= "3.12"'])
+    make_wheel(wh, "oldonly", "1.0")
+    make_wheel(wh, "newonly", "1.0")
+    make_wheel(wh, "groupdep", "1.0")
+    make_wheel(wh, "plat", "1.0", tag="cp311-cp311-manylinux_2_17_x86_64", files={"plat.py": "X = 311\n"})
+    make_wheel(wh, "plat", "1.0", tag="cp312-cp312-manylinux_2_17_x86_64", files={"plat.py": "X = 312\n"})
+    make_wheel(wh, "requests", IMAGE_REQUESTS)
+    return wh
+
+
+def _project(root: Path, deps: list[str], extra: str = "") -> Path:
+    root.mkdir(parents=True)
+    (root / "handler.py").write_text(HANDLER)
+    (root / "pyproject.toml").write_text(
+        '[project]\nname = "fn"\nversion = "0.1"\nrequires-python = ">=3.11"\n'
+        f"dependencies = {json.dumps(deps)}\n\n[dependency-groups]\ndev = [\"groupdep\"]\n{extra}")
+    return root
+
+
+def _tool_env(tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "UV_"))}
+    return {**env, "UV_CACHE_DIR": str(tmp_path / "uv-cache"), "UV_NO_CONFIG": "1", "PIP_CONFIG_FILE": os.devnull,
+            "PIP_CACHE_DIR": str(tmp_path / "pip-cache"), "UV_PYTHON_DOWNLOADS": "never"}
+
+
+def _run(argv: list[str], cwd: Path, env: dict[str, str]) -> None:
+    r = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert r.returncode == 0, f"{argv}: {r.stderr}"
+
+
+def uv_lock(project: Path, index: str, tmp_path: Path) -> Path:
+    """``uv lock`` (universal) against the loopback index."""
+    assert UV is not None
+    _run([UV, "lock", "--default-index", index], project, _tool_env(tmp_path))
+    return project / "uv.lock"
+
+
+def pip_lock(project: Path, index: str, tmp_path: Path, python: Optional[str], *reqs: str) -> Path:
+    """``pip lock`` (pip >= 25.1) for *python*'s environment (pip's own, else the host's)."""
+    argv = [sys.executable, "-m", "pip", *(["--python", python] if python else []), "lock", *reqs,
+            "--index-url", index, "-o", "pylock.toml"]
+    _run(argv, project, _tool_env(tmp_path))
+    return project / "pylock.toml"
+
+
+def _offline(wheelhouse: Path) -> dict[str, object]:
+    return {"index": IndexConfig(find_links=(str(wheelhouse),), offline=True), "wheelhouses": (wheelhouse,)}
+
+
+def _build(src: Path, out: Path, wheelhouse: Path, **kw: object) -> BuildResult:
+    return build(BuildOptions(source=src, output=out, **_offline(wheelhouse), **kw))  # type: ignore[arg-type]
+
+
+def _vendored(result: BuildResult) -> dict[str, str]:
+    return {v.name: v.wheel for v in result.manifest.vendored}
+
+
+def test_a_pyproject_only_function_vendors_its_dependencies(tmp_path: Path, wheelhouse: Path,
+                                                            hermetic_pip: Path) -> None:
+    src = _project(tmp_path / "fn", ["demo", "plat", 'oldonly; python_version < "3.12"'])
+    result = _build(src, tmp_path / "a.tar.gz", wheelhouse)
+    assert set(_vendored(result)) == {"demo", "newonly", "plat"}  # markers for the 3.12 target, not this host
+    assert _vendored(result)["plat"].startswith("plat-1.0-cp312")
+    req = result.manifest.requirements
+    assert (req["file"], req["kind"], req["locked"]) == ("pyproject.toml", "pyproject.toml", False)
+    grouped = _build(src, tmp_path / "b.tar.gz", wheelhouse, groups=("dev",))
+    assert set(_vendored(grouped)) == {"demo", "newonly", "plat", "groupdep"}
+
+
+@needs_uv
+def test_uv_lock_written_by_uv_installs_exactly_its_pins_for_the_target(tmp_path: Path, wheelhouse: Path,
+                                                                        hermetic_pip: Path) -> None:
+    src = _project(tmp_path / "fn", ["demo", "plat", "requests"])
+    with LoopbackIndex(wheelhouse) as index:
+        lock = uv_lock(src, index.url, tmp_path)
+    text = lock.read_text()
+    assert 'source = { virtual = "." }' in text and "oldonly" in text  # universal: both branches are in it
+    # The index is gone: files come from the build's own settings (here offline), checked against the hashes.
+    result = _build(src, tmp_path / "a.tar.gz", wheelhouse)
+    assert _vendored(result) == {"demo": "demo-1.0-py3-none-any.whl", "newonly": "newonly-1.0-py3-none-any.whl",
+                                 "plat": "plat-1.0-cp312-cp312-manylinux_2_17_x86_64.whl"}
+    assert [(s.name, s.version) for s in result.manifest.skipped if s.name == "requests"] == [
+        ("requests", IMAGE_REQUESTS)]  # the image's, skipped
+    req = result.manifest.requirements
+    assert (req["file"], req["kind"], req["locked"]) == ("uv.lock", "uv.lock", True)
+    assert "fn" not in _vendored(result)  # the root project is the source
+    grouped = _build(src, tmp_path / "b.tar.gz", wheelhouse, groups=("dev",))
+    assert set(_vendored(grouped)) == {"demo", "newonly", "plat", "groupdep"}
+
+
+@needs_uv
+def test_uv_lock_hashes_are_checked(tmp_path: Path, wheelhouse: Path, hermetic_pip: Path) -> None:
+    src = _project(tmp_path / "fn", ["newonly"])
+    with LoopbackIndex(wheelhouse) as index:
+        lock = uv_lock(src, index.url, tmp_path)
+    text = lock.read_text()
+    lock.write_text(re.sub(r'(name = "newonly".*?sha256:)[0-9a-f]{64}', r"\g<1>" + "1" * 64, text, flags=re.S))
+    with pytest.raises(Exception) as err:
+        _build(src, tmp_path / "a.tar.gz", wheelhouse)
+    assert "newonly" in str(err.value)
+    assert not (tmp_path / "a.tar.gz").exists()
+
+
+def test_pylock_written_by_pip_lock_installs_exactly_its_pins(tmp_path: Path, wheelhouse: Path,
+                                                              hermetic_pip: Path, python312: str) -> None:
+    src = tmp_path / "fn"
+    src.mkdir()
+    (src / "handler.py").write_text(HANDLER)
+    (src / "requirements.txt").write_text("demo\nplat\n")
+    with LoopbackIndex(wheelhouse) as index:
+        lock = pip_lock(src, index.url, tmp_path, python312, "-r", "requirements.txt")  # for CPython 3.12
+    assert 'created-by = "pip"' in lock.read_text()
+    result = _build(src, tmp_path / "a.tar.gz", wheelhouse)
+    assert _vendored(result) == {"demo": "demo-1.0-py3-none-any.whl", "newonly": "newonly-1.0-py3-none-any.whl",
+                                 "plat": "plat-1.0-cp312-cp312-manylinux_2_17_x86_64.whl"}
+    req = result.manifest.requirements
+    assert (req["file"], req["kind"], req["locked"]) == ("pylock.toml", "pylock", True)
+
+
+@needs_uv
+def test_pylock_exported_by_uv_is_selected_for_the_target(tmp_path: Path, wheelhouse: Path,
+                                                          hermetic_pip: Path) -> None:
+    src = _project(tmp_path / "fn", ["demo", "plat"])
+    with LoopbackIndex(wheelhouse) as index:
+        uv_lock(src, index.url, tmp_path)
+        assert UV is not None
+        _run([UV, "export", "--format", "pylock.toml", "--no-dev", "-o", "pylock.toml", "--default-index", index.url],
+             src, _tool_env(tmp_path))
+    (src / "uv.lock").unlink()
+    text = (src / "pylock.toml").read_text()
+    assert "marker = " in text and "oldonly" in text  # universal, with markers
+    result = _build(src, tmp_path / "a.tar.gz", wheelhouse)
+    assert set(_vendored(result)) == {"demo", "newonly", "plat"}
+    assert _vendored(result)["plat"].startswith("plat-1.0-cp312")
+
+
+def test_a_lock_with_no_wheel_for_the_target_names_the_package_and_the_tags(tmp_path: Path, wheelhouse: Path,
+                                                                             hermetic_pip: Path) -> None:
+    src = tmp_path / "fn"
+    src.mkdir()
+    (src / "handler.py").write_text(HANDLER)
+    (src / "requirements.txt").write_text("plat\n")
+    with LoopbackIndex(wheelhouse) as index:
+        lock = pip_lock(src, index.url, tmp_path, None, "-r", "requirements.txt")  # this host's python
+    if sys.version_info[:2] == (3, 12):
+        pytest.skip("needs a host other than the target's CPython 3.12")
+    line = lock.read_text().splitlines().index("[[packages]]") + 1
+    with pytest.raises(RequirementsError) as err:
+        _build(src, tmp_path / "a.tar.gz", wheelhouse)
+    e = err.value
+    assert e.where == f"pylock.toml:{line}"
+    assert "no wheel of plat 1.0" in e.message and "cp312-cp312-manylinux_2_36_x86_64" in e.message
+    assert f"cp{sys.version_info[0]}{sys.version_info[1]}-cp" in e.message  # what the lock has
+    assert not (tmp_path / "a.tar.gz").exists()
+
+
+# ------------------------------------------------------------------ the same input policy
+
+
+@needs_uv
+@pytest.mark.parametrize("editable", [False, True])
+def test_uv_lock_path_and_editable_sources_are_refused_with_the_line(tmp_path: Path, wheelhouse: Path,
+                                                                     hermetic_pip: Path, editable: bool) -> None:
+    local = tmp_path / "localdep"
+    local.mkdir()
+    (local / "pyproject.toml").write_text('[project]\nname = "localdep"\nversion = "1.0"\n'
+                                          '[build-system]\nrequires = []\nbuild-backend = "x"\n')
+    src = _project(tmp_path / "fn", ["newonly", "localdep"],
+                   extra=f'\n[tool.uv.sources]\nlocaldep = {{ path = "../localdep", editable = {str(editable).lower()} }}\n')
+    with LoopbackIndex(wheelhouse) as index:
+        lock = uv_lock(src, index.url, tmp_path)
+    lines = lock.read_text().splitlines()
+    line = next(i for i, ln in enumerate(lines, 1) if ln == 'name = "localdep"') - 1
+    (src / "pyproject.toml").write_text((src / "pyproject.toml").read_text().split("[tool.uv.sources]")[0])
+    with pytest.raises(RequirementsError) as err:
+        _build(src, tmp_path / "a.tar.gz", wheelhouse)
+    assert err.value.where == f"uv.lock:{line}"
+    assert "localdep comes from a" in err.value.message and ("editable" if editable else "directory") in \
+        err.value.message
+
+
+@needs_uv
+@pytest.mark.parametrize(("source", "what"), [
+    ('{ git = "https://example.invalid/newonly.git?rev=abc#abc" }', "VCS"),
+    ('{ url = "https://example.invalid/newonly-1.0-py3-none-any.whl" }', "URL"),
+])
+def test_uv_lock_git_and_url_sources_are_refused(tmp_path: Path, wheelhouse: Path, hermetic_pip: Path,
+                                                 source: str, what: str) -> None:
+    src = _project(tmp_path / "fn", ["newonly"])
+    with LoopbackIndex(wheelhouse) as index:
+        lock = uv_lock(src, index.url, tmp_path)
+    text = lock.read_text()  # uv's lock, with newonly's source as uv writes a git/URL dependency's
+    lock.write_text(re.sub(r'(name = "newonly"\nversion = "1.0"\nsource = )\{[^}]*\}', r"\g<1>" + source, text))
+    with pytest.raises(RequirementsError) as err:
+        _build(src, tmp_path / "a.tar.gz", wheelhouse)
+    assert err.value.where.startswith("uv.lock:") and f"newonly comes from a {what} source" in err.value.message
+
+
+def test_pylock_directory_vcs_and_archive_entries_are_refused(tmp_path: Path, wheelhouse: Path,
+                                                              hermetic_pip: Path) -> None:
+    local = tmp_path / "fn" / "localdep"
+    local.mkdir(parents=True)
+    (local / "pyproject.toml").write_text('[project]\nname = "localdep"\nversion = "1.0"\n'
+                                          '[build-system]\nrequires = ["setuptools"]\n'
+                                          'build-backend = "setuptools.build_meta"\n')
+    (local / "localdep.py").write_text("")
+    src = tmp_path / "fn"
+    (src / "handler.py").write_text(HANDLER)
+    with LoopbackIndex(wheelhouse) as index:
+        lock = pip_lock(src, index.url, tmp_path, None, "newonly", "./localdep", "--no-build-isolation")
+    text = lock.read_text()
+    assert 'path = "localdep"' in text  # pip's directory entry
+    with pytest.raises(RequirementsError) as err:
+        _build(src, tmp_path / "a.tar.gz", wheelhouse)
+    assert "localdep comes from a directory source" in err.value.message
+    assert re.fullmatch(r"pylock\.toml:\d+", err.value.where or "")
+    for key, value in (("vcs", '{ type = "git", url = "https://example.invalid/x.git", commit-id = "abc" }'),
+                       ("archive", '{ url = "https://example.invalid/x.tar.gz", hashes = { sha256 = "00" } }')):
+        lock.write_text(re.sub(r"\[packages\.directory\]\n[^\[]*", "", text).replace(
+            'name = "localdep"', f'name = "localdep"\n{key} = {value}'))
+        with pytest.raises(RequirementsError) as err:
+            _build(src, tmp_path / "a.tar.gz", wheelhouse)
+        assert f"localdep comes from a {'VCS' if key == 'vcs' else 'archive'}" in err.value.message
+
+
+def test_a_lock_that_disagrees_with_the_image_is_explained(tmp_path: Path, wheelhouse: Path,
+                                                           hermetic_pip: Path, python312: str) -> None:
+    make_wheel(wheelhouse, "requests", "2.0.0")
+    src = tmp_path / "fn"
+    src.mkdir()
+    (src / "handler.py").write_text(HANDLER)
+    with LoopbackIndex(wheelhouse) as index:
+        lock = pip_lock(src, index.url, tmp_path, python312, "requests==2.0.0")
+    line = lock.read_text().splitlines().index("[[packages]]") + 1
+    with pytest.raises(ResolveError) as err:
+        _build(src, tmp_path / "a.tar.gz", wheelhouse)
+    assert err.value.where == f"pylock.toml:{line}" and f"preinstalls requests=={IMAGE_REQUESTS}" in err.value.message
+    assert "--vendor-anyway requests" in (err.value.hint or "")
+
+
+# ------------------------------------------------------------------ the CLI
+
+
+def test_cli_requirements_and_group(tmp_path: Path, wheelhouse: Path, hermetic_pip: Path) -> None:
+    src = _project(tmp_path / "fn", ["demo"])
+    (src / "requirements.txt").write_text("plat\n")
+    out = tmp_path / "a.tar.gz"
+    r = run_cli("build", str(src), "-o", str(out), "--offline", "--wheelhouse", str(wheelhouse),
+                "--requirements", "pyproject.toml", "--group", "dev", "--json")
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert {v["name"] for v in doc["vendored"]} == {"demo", "newonly", "groupdep"}
+    assert any("requirements.txt and pyproject.toml declare different" in w for w in doc["warnings"])
+    m = read_manifest(out)
+    assert (m.requirements["file"], m.requirements["kind"], m.requirements["groups"]) == \
+        ("pyproject.toml", "pyproject.toml", ["dev"])
