@@ -21,10 +21,7 @@ from typing import Any, Optional
 import pytest
 
 from packager.devserver import ignored, watch_changes
-from packager.runtime import optional_python
 from tests.wheelhouse import make_wheel
-
-needs_312 = pytest.mark.skipif(optional_python("3.12") is None, reason="needs a CPython 3.12")
 
 
 def _free_port() -> int:
@@ -110,7 +107,7 @@ class Client(threading.Thread):
 
 
 @pytest.fixture
-def watched(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], int, Path, Path]]:
+def watched(tmp_path: Path, python312: str) -> Iterator[tuple[subprocess.Popen[bytes], int, Path, Path]]:
     src = tmp_path / "src"
     src.mkdir()
     (src / "handler.py").write_text(_handler(1))
@@ -122,7 +119,7 @@ def watched(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], int, Path
     with log.open("wb") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "packager", "serve", str(src), "--watch", "--port", str(port),
-             "--wheelhouse", str(wh), "--offline"],
+             "--wheelhouse", str(wh), "--offline", "--python", python312],
             stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
     try:
         yield proc, port, src, log
@@ -146,10 +143,9 @@ def _gone(pid: int) -> bool:
     return status.exists() and "\nState:\tZ" in status.read_text()
 
 
-@needs_312
 @pytest.mark.slow
 def test_serve_watch_swaps_without_a_failed_request_and_exits_clean(
-        watched: tuple[subprocess.Popen[bytes], int, Path, Path]) -> None:
+        watched: tuple[subprocess.Popen[bytes], int, Path, Path], python312: str) -> None:
     proc, port, src, log = watched
     _until(port, lambda s, b: s == 200 and b["v"] == 1)
 
