@@ -55,8 +55,9 @@ class Backend:
     terminal's Ctrl-C reaches the CLI, which stops it; the launcher itself never sees it)."""
 
     def __init__(self, artifact: Path, python: str, env: Optional[dict[str, str]] = None,
-                 output: Optional[IO[bytes]] = None) -> None:
-        """*output*: where the launcher's stdout and stderr go (default: ours)."""
+                 output: Optional[IO[bytes]] = None, stderr_lines: Optional[Callable[[bytes], None]] = None) -> None:
+        """*output*: where the launcher's stdout and stderr go (default: ours); *stderr_lines*: instead,
+        each line of its stderr is given to this function (its stdout, the handler's prints, stays ours)."""
         from packager.artifact.tarball import unpack
 
         self.dir = Path(tempfile.mkdtemp(prefix="ignite-watch-"))
@@ -65,9 +66,13 @@ class Backend:
             self.port = free_port()
             self.proc: subprocess.Popen[bytes] = subprocess.Popen(
                 launcher_argv(python), cwd=self.dir, env=launcher_env(self.port, extra=env),
-                stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT if output else None,
+                stdin=subprocess.DEVNULL, stdout=output,
+                stderr=subprocess.STDOUT if output else subprocess.PIPE if stderr_lines else None,
                 start_new_session=True,
             )
+            if stderr_lines is not None and self.proc.stderr is not None:
+                threading.Thread(target=_pump, args=(self.proc.stderr, stderr_lines), daemon=True,
+                                 name="ignite-launcher-log").start()
         except BaseException:
             shutil.rmtree(self.dir, ignore_errors=True)
             raise
@@ -102,6 +107,12 @@ class Backend:
             stop(self.proc, grace)
         finally:
             shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _pump(stream: IO[bytes], sink: Callable[[bytes], None]) -> None:
+    with stream:
+        for line in iter(stream.readline, b""):
+            sink(line)
 
 
 def error_body(exc: IgniteError) -> dict[str, Any]:
@@ -389,14 +400,25 @@ class Rebuild:
     swap_seconds: float = 0.0
     error: Optional[IgniteError] = None
     vendored: int = 0
+    #: the launcher now serving
+    pid: Optional[int] = None
+
+
+def _unexpected(exc: Exception) -> IgniteError:
+    """A build that failed outside the error hierarchy (a bug, an I/O error): the loop goes on."""
+    return IgniteError(f"the build failed unexpectedly: {exc!r}", where=None,
+                       hint="save again to retry; if it persists, run `ignite-pack build` on the source "
+                            "and report the traceback")
 
 
 class WatchSession:
     """Builds SOURCE (warm cache) into a private work dir and swaps the proxy to each good build."""
 
     def __init__(self, front: FrontProxy, options: BuildOptions, python_for: Callable[[Path], str],
-                 env: Optional[dict[str, str]] = None) -> None:
+                 env: Optional[dict[str, str]] = None,
+                 stderr_lines: Optional[Callable[[bytes], None]] = None) -> None:
         self.front, self.options, self.python_for, self.env = front, options, python_for, env
+        self.stderr_lines = stderr_lines
         self.workdir = Path(tempfile.mkdtemp(prefix="ignite-watch-builds-"))
         self._count = 0
         self._pythons: dict[str, str] = {}
@@ -410,13 +432,14 @@ class WatchSession:
         t0 = time.perf_counter()
         try:
             result = build(replace(self.options, output=out))
-        except IgniteError as exc:
-            self.front.fail(error_body(exc))
-            return Rebuild(changed, False, time.perf_counter() - t0, error=exc)
+        except Exception as exc:
+            err = exc if isinstance(exc, IgniteError) else _unexpected(exc)
+            self.front.fail(error_body(err))
+            return Rebuild(changed, False, time.perf_counter() - t0, error=err)
         t1 = time.perf_counter()
         backend: Optional[Backend] = None
         try:
-            backend = Backend(out, self._python(out), self.env)
+            backend = Backend(out, self._python(out), self.env, stderr_lines=self.stderr_lines)
             backend.wait_ready()
         except IgniteError as exc:
             if backend is not None:
@@ -427,7 +450,7 @@ class WatchSession:
             out.unlink(missing_ok=True)
         self.front.switch(backend)
         return Rebuild(changed, True, t1 - t0, time.perf_counter() - t1,
-                       vendored=len(result.manifest.vendored))
+                       vendored=len(result.manifest.vendored), pid=backend.proc.pid)
 
     def _python(self, artifact: Path) -> str:
         """*python_for* once per target (finding and probing an interpreter is slower than a build)."""

@@ -21,6 +21,7 @@ from typing import Any, Optional
 import pytest
 
 from packager.devserver import ignored, watch_changes
+from tests.conftest import run_cli
 from tests.wheelhouse import make_wheel
 
 
@@ -127,11 +128,24 @@ def watched(tmp_path: Path, python312: str) -> Iterator[tuple[subprocess.Popen[b
         if proc.poll() is None:
             proc.kill()
             proc.wait(30)
-        for pid in re.findall(r"pid (\d+)\)", log.read_text("utf-8", "replace")):
+        for pid in re.findall(r"launcher pid (\d+)\)", log.read_text("utf-8", "replace")):
             try:
                 os.kill(int(pid), signal.SIGKILL)
             except ProcessLookupError:
                 pass
+
+
+def _children(pid: int) -> list[int]:
+    """Live (not zombie) child processes of *pid*, from /proc."""
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            out.append(int(stat.parent.name))
+    return sorted(out)
 
 
 def _gone(pid: int) -> bool:
@@ -177,21 +191,32 @@ def test_serve_watch_swaps_without_a_failed_request_and_exits_clean(
     _save(src / "handler.py", _handler(5))
     _until(port, lambda s, b: s == 200 and b == {"v": 5, "dep": None})
 
-    # 3. A new requirement is resolved (from the wheelhouse) and vendored.
+    # 3. An unresolvable requirement is a broken save too; a resolvable one is vendored and picked up.
+    (src / "requirements.txt").write_text("nosuchdep-for-ignite\n")
+    _status, body = _until(port, lambda s, b: s == 503)
+    assert "nosuchdep-for-ignite" in json.dumps(body), body
     (src / "requirements.txt").write_text("tinydep\n")
     _until(port, lambda s, b: s == 200 and b == {"v": 5, "dep": "1.0"})
 
     # One line per rebuild, naming what changed; temp and swap files never triggered one.
     text = log.read_text()
     lines = [ln for ln in text.splitlines() if ln.startswith("[watch ")]
-    assert len(lines) == 6, text  # first build, v2, v3, broken, v5, requirements
+    assert len(lines) == 7, text  # first build, v2, v3, broken, v5, bad requirement, requirement
     assert "FAILED" in lines[3] and "handler.py:8" in lines[3]
-    assert "requirements.txt" in lines[5] and "1 vendored" in lines[5]
+    assert "requirements.txt" in lines[5] and "FAILED" in lines[5]
+    assert "requirements.txt" in lines[6] and "1 vendored" in lines[6]
     assert ".swp" not in text and "handler.py~" not in text
+    assert "listening on" not in text  # the launchers' start/stop lines are folded into the rebuild line
+
+    # Every replaced launcher was stopped: only the last one is left.
+    pids = [int(p) for p in re.findall(r"launcher pid (\d+)\)", text)]
+    assert len(pids) == 5
+    deadline = time.monotonic() + 30
+    while _children(proc.pid) != [pids[-1]] and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _children(proc.pid) == [pids[-1]]
 
     # 4. Ctrl-C: exit 0, every launcher gone, the port free.
-    pids = [int(p) for p in re.findall(r"pid (\d+)\)", text)]
-    assert len(pids) == 5
     proc.send_signal(signal.SIGINT)
     assert proc.wait(60) == 0, log.read_text()
     assert all(_gone(p) for p in pids), log.read_text()
@@ -234,6 +259,15 @@ def test_watcher_batches_saves_and_ignores_temp_files_caches_and_vcs(tmp_path: P
     t.join(10)
     assert not t.is_alive()
     assert set().union(*batches) == {"handler.py", os.path.join("pkg", "m.py")}, batches
+
+
+def test_watch_takes_a_source_and_build_flags_need_watch(tmp_path: Path) -> None:
+    art = tmp_path / "a.tar.gz"
+    art.write_bytes(b"not read")
+    r = run_cli("serve", str(art), "--watch", "--port", str(_free_port()), timeout=60)
+    assert r.returncode == 2 and "--watch takes a source" in r.stderr, r.stderr
+    r = run_cli("serve", str(art), "--wheelhouse", str(tmp_path), timeout=60)
+    assert r.returncode == 2 and "--wheelhouse is a build flag" in r.stderr, r.stderr
 
 
 def test_ignored_paths() -> None:

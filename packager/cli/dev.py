@@ -6,6 +6,8 @@ reads the flags, prints one line per rebuild and turns Ctrl-C into a clean exit 
 
 from __future__ import annotations
 
+import logging
+import re
 import signal
 import sys
 import threading
@@ -74,6 +76,17 @@ def watch_options(fn: F) -> F:
     return entry_options(fn)
 
 
+#: The launchers' start and stop lines, said once per swap by the rebuild line instead.
+_LIFECYCLE = re.compile(rb"^\[ignite\] \w+ (listening on http|ready: imported|signal \d+: draining|stopped\s*$)")
+
+
+def _launcher_line(line: bytes) -> None:
+    """A line of a launcher's stderr: request logs, tracebacks and warnings pass; start/stop lines do not."""
+    if not _LIFECYCLE.match(line):
+        sys.stderr.buffer.write(line)
+        sys.stderr.flush()
+
+
 def serve_watch(ctx: click.Context, source: Path, *, host: str, port: int, env: dict[str, str],
                 python_for: Callable[[Path], str]) -> None:
     """``serve SOURCE --watch`` until Ctrl-C (or SIGTERM): exit 0, no launcher or port left behind."""
@@ -95,7 +108,7 @@ def serve_watch(ctx: click.Context, source: Path, *, host: str, port: int, env: 
     except OSError as exc:
         raise InvokeError(f"cannot listen on {host}:{port}: {exc.strerror or exc}", where="--port",
                           hint="pick another --port, or stop what is using it") from None
-    session = WatchSession(front, options, python_for, env)
+    session = WatchSession(front, options, python_for, env, stderr_lines=_launcher_line)
     front.start()
     if config_path:
         info(f"[watch] settings from {config_path}")
@@ -106,7 +119,7 @@ def serve_watch(ctx: click.Context, source: Path, *, host: str, port: int, env: 
         stamp = time.strftime("%H:%M:%S")
         if r.ok:
             info(f"[watch {stamp}] {what}: built in {r.build_seconds:.2f}s, swapped in {r.swap_seconds:.2f}s"
-                 f" ({r.vendored} vendored); serving")
+                 f" ({r.vendored} vendored); serving (launcher pid {r.pid})")
             return
         assert r.error is not None
         report_error(r.error)
@@ -116,6 +129,8 @@ def serve_watch(ctx: click.Context, source: Path, *, host: str, port: int, env: 
     def terminate(_signum: int, _frame: Any) -> None:
         raise KeyboardInterrupt
 
+    # watchfiles says "KeyboardInterrupt caught, stopping watch" on Ctrl-C; the "stopped" line says it.
+    logging.getLogger("watchfiles").setLevel(logging.ERROR)
     stop = threading.Event()
     previous = signal.signal(signal.SIGTERM, terminate)
     try:
