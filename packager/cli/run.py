@@ -11,6 +11,13 @@ from typing import Any, Optional
 
 import click
 
+from packager.cli.dev import (
+    check_watch_only,
+    env_file_option,
+    env_from_file,
+    serve_watch,
+    watch_options,
+)
 from packager.cli.options import (
     check_profile,
     json_option,
@@ -103,14 +110,15 @@ def _read_payload(payload: Optional[str]) -> bytes:
               help="Extra request header. Without a Content-Type, a payload is sent as "
                    "application/json when it parses as JSON, else as UTF-8 text or bytes.")
 @click.option("--logs", is_flag=True, help="Show the launcher's output on stderr.")
+@env_file_option
 @runtime_option
 @run_cache_option
 @profile_check_option
 @python_option
 @json_option
 def invoke(artifact: Path, payload: Optional[str], url_path: str, method: str, headers: tuple[str, ...],
-           logs: bool, runtime: str, cache_dir: Optional[Path], profile: Optional[str], python: Optional[str],
-           as_json: bool) -> None:
+           logs: bool, env_file: Optional[Path], runtime: str, cache_dir: Optional[Path], profile: Optional[str],
+           python: Optional[str], as_json: bool) -> None:
     """Run ARTIFACT under its target's CPython (3.12, 3.13), send one request (POST by default),
     print the response body.
 
@@ -126,7 +134,7 @@ def invoke(artifact: Path, payload: Optional[str], url_path: str, method: str, h
         hdrs[name.strip()] = value.strip()
     py, used = _runtime_python(artifact, python, runtime, cache_dir, expected_profile=profile)
     result = run_invoke(artifact, _read_payload(payload), py, path=url_path, method=method.upper(),
-                        headers=hdrs)
+                        headers=hdrs, env=env_from_file(env_file))
     r = result.response
     if logs and not as_json:
         click.echo(result.logs, err=True, nl=False)
@@ -160,21 +168,34 @@ def invoke(artifact: Path, payload: Optional[str], url_path: str, method: str, h
 @click.argument("artifact", type=click.Path(path_type=Path))
 @click.option("--port", type=int, default=8080, show_default=True)
 @click.option("--host", default="127.0.0.1", show_default=True)
+@env_file_option
+@watch_options
 @runtime_option
 @run_cache_option
 @profile_check_option
 @python_option
-def serve(artifact: Path, port: int, host: str, runtime: str, cache_dir: Optional[Path], profile: Optional[str],
-          python: Optional[str]) -> None:
-    """Run ARTIFACT in the foreground until Ctrl-C (signals are passed to the launcher)."""
+@click.pass_context
+def serve(ctx: click.Context, /, artifact: Path, port: int, host: str, env_file: Optional[Path], watch: bool,
+          runtime: str, cache_dir: Optional[Path], profile: Optional[str], python: Optional[str], **_: Any) -> None:
+    """Run ARTIFACT in the foreground until Ctrl-C (signals are passed to the launcher).
+
+    With --watch, ARTIFACT is a source (a directory or handler.py) instead: it is built, served,
+    and rebuilt and swapped in on every save (see the README's "Local development").
+    """
     from packager.invoke import RUNTIME_WORDS, launcher_argv, launcher_env, unpacked
 
+    env = env_from_file(env_file)
+    if watch:
+        serve_watch(ctx, artifact, host=host, port=port, env=env,
+                    python_for=lambda a: _runtime_python(a, python, runtime, cache_dir)[0])
+        return
+    check_watch_only(ctx)
     py, used = _runtime_python(artifact, python, runtime, cache_dir, expected_profile=profile)
     with unpacked(artifact) as u:
         info(f"serving {artifact} on http://{host}:{port} (Ctrl-C to stop)")
         info(f"runtime {used}: {RUNTIME_WORDS[used]} (--runtime {'bare' if used == 'image' else 'image'} "
              "to switch)")
-        proc = subprocess.Popen(launcher_argv(py), cwd=u.root, env=launcher_env(port, host))
+        proc = subprocess.Popen(launcher_argv(py), cwd=u.root, env=launcher_env(port, host, env))
 
         def forward(signum: int, _frame: Any) -> None:
             if proc.poll() is None:
