@@ -242,6 +242,13 @@ class ToolchainError(IgniteError):
     code = "toolchain"
 
 
+class CacheError(IgniteError):
+    """The shared cache cannot be used as asked: --cache-url malformed, the s3 extra missing, or (cache info/prune) the store unreachable."""
+
+    exit_code = 29
+    code = "cache"
+
+
 #: Exit code for an unexpected exception: a bug in the packager, not in the input.
 INTERNAL_ERROR_EXIT = 70
 
@@ -271,5 +278,6 @@ EXIT_CODES: dict[str, int] = {
         IndexServerError,
         ProjectNotOnIndex,
         ToolchainError,
+        CacheError,
     )
 }

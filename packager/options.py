@@ -18,7 +18,7 @@ from packager.source.checks import EntryPoint
 from packager.source.intake import Limits
 
 if TYPE_CHECKING:
-    from packager.cache import Cache
+    from packager.cache import Cache, Tier
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,8 @@ class BuildOptions:
     # dependencies
     index: IndexConfig = field(default_factory=IndexConfig)
     cache_dir: Optional[Path] = None
+    #: the shared tier behind the local cache (``--cache-url``; packager.sharedcache), None without one
+    cache_tier: Optional[Tier] = field(default=None, compare=False)
     wheelhouses: tuple[Path, ...] = ()
     lock: Optional[Path] = None
     vendor_anyway: frozenset[str] = frozenset()
@@ -64,7 +66,7 @@ class BuildOptions:
         """
         from packager.cache import Cache, default_cache_dir
 
-        return Cache(Path(self.cache_dir) if self.cache_dir else default_cache_dir())
+        return Cache(Path(self.cache_dir) if self.cache_dir else default_cache_dir(), tier=self.cache_tier)
 
     def target_python(self) -> Optional[str]:
         """The target's CPython, looked up only when a step needs it."""
