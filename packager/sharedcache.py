@@ -174,6 +174,7 @@ class S3Tier:
     _computed: dict[str, Path] = field(default_factory=dict)
     _used: dict[str, Path] = field(default_factory=dict)
     _present: set[str] = field(default_factory=set)
+    _rejected: set[str] = field(default_factory=set)
     _warm: Optional[threading.Thread] = None
 
     # -- life cycle -------------------------------------------------------------------------
@@ -263,6 +264,7 @@ class S3Tier:
         with self._lock:
             self.stats.rejected += 1
             self._present.discard(rel)
+            self._rejected.add(rel)  # the build's good copy overwrites it (no HEAD: the bad one is there)
 
     # -- after the build ------------------------------------------------------------------------
     def push(self) -> TierStats:
@@ -278,7 +280,7 @@ class S3Tier:
         start = time.monotonic()
         with self._lock:
             todo = {rel: (p, True) for rel, p in self._computed.items()}
-            todo.update({rel: (p, False) for rel, p in self._used.items() if rel not in self._present})
+            todo.update({rel: (p, rel in self._rejected) for rel, p in self._used.items() if rel not in self._present})
         first = sorted(r for r in todo if not r.endswith(".json"))
         second = sorted(r for r in todo if r.endswith(".json"))
         pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="ignite-s3-push")

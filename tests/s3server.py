@@ -80,10 +80,9 @@ class SeaweedS3:
                 f"-s3.port={p[6]}", f"-s3.port.grpc={p[7]}", "-s3.port.iceberg=0", "-s3.port.lance=0",
                 f"-webdav.port={p[8]}", f"-admin.port={p[9]}", f"-admin.port.grpc={p[10]}",
                 f"-debug.port={p[11]}", f"-s3.debug.port={p[12]}"]
-        log = open(self.workdir / "weed.log", "wb")
-        self.proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                     cwd=self.workdir, start_new_session=True)
-        log.close()
+        with open(self.workdir / "weed.log", "wb") as log:
+            self.proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                         cwd=self.workdir, start_new_session=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             assert self.proc.poll() is None, (self.workdir / "weed.log").read_text()[-3000:]

@@ -120,7 +120,7 @@ def build(ctx: click.Context, /, source: Path, **_: Any) -> None:
             "compiled": m.compiled, "tree_digest": m.tree_digest,
             "config": str(config_path) if config_path else None,
             "vendored": [v.__dict__ for v in m.vendored], "skipped": [s.__dict__ for s in m.skipped],
-            "warnings": list(result.warnings),
+            "warnings": [*result.warnings, *([shared["warning"]] if shared and shared["warning"] else [])],
             "slim": m.slim or None, "sbom": str(p["sbom"]) if p["sbom"] else None,
             "target": dict(m.target),
             **({"shared_cache": shared} if shared else {}),
