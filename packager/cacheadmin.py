@@ -175,12 +175,14 @@ def prune(root: Path, older_than: Optional[float] = None, max_size: Optional[int
     if max_size is not None:
         total = 0
         kept: list[Entry] = []
-        for e in keep:  # newest first: the oldest go once the budget is spent
-            if total + e.size <= max_size:
+        full = False
+        for e in keep:  # newest first: once one does not fit, it and every older one go (LRU)
+            full = full or total + e.size > max_size
+            if full:
+                drop.append(e)
+            else:
                 total += e.size
                 kept.append(e)
-            else:
-                drop.append(e)
         keep = kept
     for e in drop:
         report.removed_entries += 1

@@ -243,7 +243,7 @@ class ToolchainError(IgniteError):
 
 
 class CacheError(IgniteError):
-    """The shared cache cannot be used as asked: --cache-url malformed, the s3 extra missing, or (cache info/prune) the store unreachable."""
+    """The shared cache cannot be used as asked: a bad --cache-url, no s3 extra, or a store cache info/prune cannot use."""
 
     exit_code = 29
     code = "cache"

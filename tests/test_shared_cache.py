@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from tests.ci_helpers import validate
 from tests.conftest import REPO, run_cli
 from tests.s3server import BUCKET, SECRET_KEY, SeaweedS3, closed_port_url, weed_binary
 from tests.wheelhouse import LoopbackIndex, make_wheel
@@ -62,7 +63,9 @@ def _build(tmp_path: Path, name: str, index_url: str, url: str, env: dict[str, s
 
 def _shared(r: subprocess.CompletedProcess[str]) -> dict[str, Any]:
     assert r.returncode == 0, r.stderr
-    return json.loads(r.stdout)["shared_cache"]  # type: ignore[no-any-return]
+    doc = json.loads(r.stdout)
+    validate(doc, "build")
+    return doc["shared_cache"]  # type: ignore[no-any-return]
 
 
 def _secret_nowhere(*texts: str, paths: tuple[Path, ...] = ()) -> None:

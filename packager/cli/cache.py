@@ -139,10 +139,12 @@ def _prune_shared(tier: Any, age: Optional[float], size: Optional[int], dry_run:
     ordered = sorted(groups.values(), key=lambda g: max(m for _r, _s, m in g), reverse=True)
     drop: list[str] = []
     kept_bytes = kept = removed_bytes = 0
+    full = False
     for g in ordered:
         gsize = sum(s for _r, s, _m in g)
         newest = max(m for _r, _s, m in g)
-        if (age is not None and now - newest > age) or (size is not None and kept_bytes + gsize > size):
+        full = full or (size is not None and kept_bytes + gsize > size)
+        if full or (age is not None and now - newest > age):
             drop.extend(sorted((r for r, _s, _m in g), key=lambda r: not r.endswith(".json")))
             removed_bytes += gsize
         else:
