@@ -74,6 +74,8 @@ KEYS: dict[str, tuple[str, Callable[[Any], Any], bool]] = {
     "wheelhouse": ("wheelhouses", _strs, True),
     "offline": ("offline", _bool, False),
     "cache-dir": ("cache_dir", _str, True),
+    "cache-url": ("cache_url", _str, False),
+    "cache-push": ("cache_push", _bool, False),
     "vendor-anyway": ("vendor_anyway", _strs, False),
     "resolver": ("resolver", _str, False),
     "compile": ("compile", _bool, False),

@@ -256,6 +256,13 @@ class SizeBudgetExceeded(IgniteError):
     code = "size-budget"
 
 
+class CacheError(IgniteError):
+    """The shared cache cannot be used as asked: a bad --cache-url, no s3 extra, or a store cache info/prune cannot use."""
+
+    exit_code = 29
+    code = "cache"
+
+
 #: Exit code for an unexpected exception: a bug in the packager, not in the input.
 INTERNAL_ERROR_EXIT = 70
 
@@ -287,5 +294,8 @@ EXIT_CODES: dict[str, int] = {
         ToolchainError,
         NotInArtifact,
         SizeBudgetExceeded,
+
+
+        CacheError,
     )
 }

@@ -18,7 +18,7 @@ from packager.source.checks import EntryPoint
 from packager.source.intake import Limits
 
 if TYPE_CHECKING:
-    from packager.cache import Cache
+    from packager.cache import Cache, Tier
     from packager.deps.inputs import Decision
     from packager.source.intake import SourceTree
 
@@ -48,6 +48,8 @@ class BuildOptions:
     # dependencies
     index: IndexConfig = field(default_factory=IndexConfig)
     cache_dir: Optional[Path] = None
+    #: the shared tier behind the local cache (``--cache-url``; packager.sharedcache), None without one
+    cache_tier: Optional[Tier] = field(default=None, compare=False)
     wheelhouses: tuple[Path, ...] = ()
     lock: Optional[Path] = None
     #: the dependency file to use instead of the search (``--requirements``; packager.deps.inputs)
@@ -72,7 +74,7 @@ class BuildOptions:
         """
         from packager.cache import Cache, default_cache_dir
 
-        return Cache(Path(self.cache_dir) if self.cache_dir else default_cache_dir())
+        return Cache(Path(self.cache_dir) if self.cache_dir else default_cache_dir(), tier=self.cache_tier)
 
     def dependency_source(self, tree: SourceTree, *, declarations_only: bool = False) -> Decision:
         """The one decision of which file declares this build's dependencies (packager.deps.inputs):

@@ -12,9 +12,11 @@ from packager.cli.options import (
     SBOM_FORMATS,
     _target_interpreter,
     apply_config,
+    cache_tier,
     config_options,
     dependency_options,
     entry_options,
+    finish_tier,
     index_config,
     json_option,
     parse_size,
@@ -46,7 +48,8 @@ def _options(p: dict[str, Any], source: Path, output: Path, **rest: Any) -> Buil
         init_params=parse_init_params(tuple(p.get("init_params") or ())),
         profile=p["profile"], target_interpreter=_target_interpreter(p["python"], p["profile"]),
         index=index_config(p["index_url"], p["extra_index_urls"], p["wheelhouses"], p["offline"]),
-        cache_dir=p["cache_dir"], wheelhouses=tuple(p["wheelhouses"]), vendor_anyway=frozenset(p["vendor_anyway"]),
+        cache_dir=p["cache_dir"], cache_tier=cache_tier(p["cache_url"], p["cache_push"]),
+        wheelhouses=tuple(p["wheelhouses"]), vendor_anyway=frozenset(p["vendor_anyway"]),
         resolver=p["resolver"], requirements=p["requirements"], groups=tuple(p["groups"]), **rest,
     )
 
@@ -108,6 +111,7 @@ def build(ctx: click.Context, /, source: Path, **_: Any) -> None:
         write_sbom(result.output, p["sbom"], p["sbom_format"])
     for w in result.warnings:
         warn(w)
+    shared = finish_tier(options.cache_tier)
     m = result.manifest
     if p["as_json"]:
         emit_json({
@@ -118,9 +122,10 @@ def build(ctx: click.Context, /, source: Path, **_: Any) -> None:
             "compiled": m.compiled, "tree_digest": m.tree_digest,
             "config": str(config_path) if config_path else None,
             "vendored": [v.__dict__ for v in m.vendored], "skipped": [s.__dict__ for s in m.skipped],
-            "warnings": list(result.warnings),
+            "warnings": [*result.warnings, *([shared["warning"]] if shared and shared["warning"] else [])],
             "slim": m.slim or None, "sbom": str(p["sbom"]) if p["sbom"] else None,
             "target": dict(m.target),
+            **({"shared_cache": shared} if shared else {}),
         })
         return
     click.echo(str(result.output))
@@ -159,9 +164,11 @@ def lock(ctx: click.Context, /, source: Path, **_: Any) -> None:
     output: Optional[Path] = p["lock_output"]
     if output is None:
         output = (source / "requirements.lock") if source.is_dir() else Path("requirements.lock")
-    result = lock_source(_options(p, source, output, refresh=True), progress)
+    options = _options(p, source, output, refresh=True)
+    result = lock_source(options, progress)
     for w in result.warnings:
         warn(w)
+    finish_tier(options.cache_tier)
     if p["as_json"]:
         emit_json({"schema": LOCK_SCHEMA, "ok": True, "output": str(result.output), "pins": result.pins,
                    "digest": result.digest, "warnings": list(result.warnings), "profile": result.profile})

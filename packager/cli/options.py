@@ -114,6 +114,12 @@ def dependency_options(fn: F) -> F:
                      help="No network: only the cache and --wheelhouse."),
         click.option("--cache-dir", type=click.Path(path_type=Path), envvar="IGNITE_CACHE_DIR",
                      help="Cache directory (default ~/.cache/ignite-packager)."),
+        click.option("--cache-url", "cache_url", envvar="IGNITE_CACHE_URL", metavar="s3://BUCKET/PREFIX",
+                     help="A shared cache on S3-compatible storage behind the local one (needs the s3 extra; "
+                          "endpoint, credentials and region the standard AWS way; see docs/ci.md)."),
+        click.option("--cache-push/--no-cache-push", "cache_push", default=True, envvar="IGNITE_CACHE_PUSH",
+                     help="Upload what the build made to --cache-url after it succeeded (default); "
+                          "--no-cache-push only reads (e.g. pull requests from forks)."),
         click.option("--vendor-anyway", "vendor_anyway", multiple=True, metavar="NAME",
                      help="Vendor NAME although the image preinstalls it (shadows the image's copy)."),
         click.option("--refresh", is_flag=True, help="Re-resolve instead of using a cached resolution."),
@@ -263,3 +269,39 @@ def entry_options(fn: F) -> F:
     return click.option("--init", "init", metavar="NAME",
                         help="digitalhub: a function in the entry module called once at start with the "
                              "nuclio context (the runtime's init_function); recorded in the manifest.")(fn)
+
+
+def cache_tier(url: Optional[str], push: bool) -> Any:
+    """The shared tier of ``--cache-url`` (warming its client up in the background), or None."""
+    if not url:
+        return None
+    from packager.sharedcache import S3Tier, parse_cache_url, require_client
+
+    parsed = parse_cache_url(url)
+    require_client()
+    tier = S3Tier(parsed, push_enabled=push)
+    tier.warm_up()
+    return tier
+
+
+def finish_tier(tier: Any) -> Optional[dict[str, Any]]:
+    """After a successful build: the upload, then the tier's one warning (if any); its summary for --json."""
+    if tier is None:
+        return None
+    from packager.cli.output import info, warn
+
+    stats = tier.push()
+    if tier.warning:
+        warn(tier.warning)
+    else:
+        info(f"shared cache {tier.url}: {stats.hits} hit(s), {stats.misses} miss(es)"
+             + (f", {stats.rejected} rejected (failed verification)" if stats.rejected else "")
+             + (f", uploaded {stats.uploaded} ({human(stats.uploaded_bytes)})" if tier.push_enabled else
+                ", read-only"))
+    return {"url": str(tier.url), "push": tier.push_enabled, "warning": tier.warning, **stats.to_dict()}
+
+
+def human(n: int) -> str:
+    from packager.cli.output import human_size
+
+    return human_size(n)

@@ -33,7 +33,16 @@ from packaging.version import InvalidVersion, Version
 
 from packager import __version__
 from packager.artifact.tarball import DEFAULT_MTIME
-from packager.cache import SDIST_SIDECAR, Cache, discard, read_sidecar, sha256_file, write_sidecar
+from packager.cache import (
+    SDIST_SIDECAR,
+    Cache,
+    atomic_bytes,
+    discard,
+    read_sidecar,
+    sha256_file,
+    wheel_object_key,
+    write_sidecar,
+)
 from packager.deps.indexes import (
     configured_index_urls,
     credentials_for,
@@ -410,6 +419,9 @@ def fetch(pins: Sequence[Pin], profile: TargetProfile, *, index: IndexConfig, ca
         else:
             missing.append(pin)
 
+    if missing and cache.tier is not None and not index.offline:
+        missing = _from_tier(missing, cache, dirs, profile, found, on_ready)
+
     def landed(pin: Pin, path: Path) -> None:
         cache.add_wheel(path)
         path.unlink()
@@ -481,4 +493,85 @@ def fetch(pins: Sequence[Pin], profile: TargetProfile, *, index: IndexConfig, ca
                 )
             found[pin.name] = hit
             on_ready(hit)
+    if cache.tier is not None:
+        _record_in_tier(cache, [found[p.name] for p in pins])
     return [found[p.name] for p in pins]
+
+
+def _tier_key(w: FetchedWheel) -> str:
+    sidecar = w.path.with_name(w.path.name + SDIST_SIDECAR)
+    sdist = sidecar.read_text().strip() if w.built_from_sdist and sidecar.is_file() else None
+    return wheel_object_key("built" if sdist else "wheels", w.pin.name, w.pin.version, w.path.name, w.sha256, sdist)
+
+
+def _record_in_tier(cache: Cache, wheels: list[FetchedWheel]) -> None:
+    """The cache's wheels this build used, for the tier's upload (never a --wheelhouse's own files)."""
+    assert cache.tier is not None
+    mine = {cache.wheels.resolve(), cache.built.resolve()}
+    for w in wheels:
+        if w.path.parent.resolve() in mine:
+            cache.tier.record(_tier_key(w), w.path, False)
+
+
+def _from_tier(missing: list[Pin], cache: Cache, dirs: Sequence[Path], profile: TargetProfile,
+               found: dict[str, FetchedWheel], on_ready: Callable[[FetchedWheel], None]) -> list[Pin]:
+    """Wheels missing locally, from the shared tier (in parallel); the pins still missing.
+
+    A candidate must suit the target's tags and the pin's hashes (a built wheel: its sdist's
+    hash), and its bytes must match the sha256 its key names; anything else is passed over
+    (and counted as rejected), and the index is asked as before.
+    """
+    from packaging.utils import canonicalize_version
+
+    tier = cache.tier
+    assert tier is not None
+
+    def one(pin: Pin) -> Optional[FetchedWheel]:
+        version = canonicalize_version(pin.version)
+        cands: list[tuple[int, str, str, Optional[str], str]] = []
+        for kind in ("wheels", "built"):
+            for rel in tier.listing(f"{kind}/{pin.name}/{version}/"):
+                parts = rel.split("/")
+                sdist = parts[4] if kind == "built" and len(parts) == 6 else None
+                if len(parts) != (6 if kind == "built" else 5):
+                    continue
+                sha, filename = parts[3], parts[-1]
+                if not filename.endswith(".whl") or filename.startswith(".") or len(sha) != 64:
+                    continue
+                try:
+                    _n, _v, _b, tags = parse_wheel_filename(filename)
+                except InvalidWheelFilename:
+                    continue
+                rank = profile.rank_tags(tags)
+                if rank is None:
+                    continue
+                ok = (not pin.hashes or f"sha256:{sha}" in pin.hashes
+                      or (sdist is not None and f"sha256:{sdist}" in pin.hashes))
+                if ok:
+                    cands.append((rank, rel, sha, sdist, filename))
+        for _rank, rel, sha, sdist, filename in sorted(cands):
+            data = tier.fetch(rel)
+            if data is None:
+                continue
+            if hashlib.sha256(data).hexdigest() != sha:
+                tier.rejected(rel)
+                continue
+            dest = (cache.built if sdist else cache.wheels) / filename
+            if sdist:
+                atomic_bytes(dest.with_name(dest.name + SDIST_SIDECAR), sdist.encode())
+            atomic_bytes(dest, data)
+            hit = find_local(pin, dirs, profile)
+            if hit is not None:
+                return hit
+        return None
+
+    with ThreadPoolExecutor(max_workers=min(8, len(missing))) as pool:
+        got = list(pool.map(one, missing))
+    rest: list[Pin] = []
+    for pin, hit in zip(missing, got):
+        if hit is None:
+            rest.append(pin)
+        else:
+            found[pin.name] = hit
+            on_ready(hit)
+    return rest
