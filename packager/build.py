@@ -103,6 +103,7 @@ def assemble(
         convention=options.convention,
         entry_init=options.init,
         entry_init_parameters=dict(options.init_params),
+        convention_options={"payload": options.lambda_payload} if options.lambda_payload else {},
         target=profile.summary(),
         files=tuple(rec for seg in segments for rec in seg.records),
         packager_version=__version__,

@@ -245,3 +245,66 @@ def test_init_param_without_init_is_a_usage_error(tmp_path: Path) -> None:
     r = build(src, tmp_path / "a.tar.gz", "--convention", "digitalhub", "--entry", "main:serve",
               "--init-param", "x=1")
     assert r.returncode == 2 and "--init-param is given without --init" in r.stderr
+
+
+# ------------------------------------------------------------------ Lambda: raw payloads, the runtime's environment
+
+
+S3_FUNCTION = """
+    import os
+    import urllib.parse
+
+    # read at import time, as the Lambda developer guide's examples do
+    TASK_ROOT = os.environ["LAMBDA_TASK_ROOT"]
+    REGION = os.environ["AWS_REGION"]
+
+
+    def lambda_handler(event, context):
+        bucket = event["Records"][0]["s3"]["bucket"]["name"]
+        key = urllib.parse.unquote_plus(event["Records"][0]["s3"]["object"]["key"], encoding="utf-8")
+        return {"bucket": bucket, "key": key, "task_root": TASK_ROOT, "region": REGION,
+                "handler": os.environ["_HANDLER"], "name": context.function_name,
+                "env_name": os.environ["AWS_LAMBDA_FUNCTION_NAME"],
+                "version": os.environ["AWS_LAMBDA_FUNCTION_VERSION"],
+                "memory": os.environ["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] == context.memory_limit_in_mb,
+                "exec_env": os.environ["AWS_EXECUTION_ENV"], "cwd_file": os.path.isfile(
+                    os.path.join(TASK_ROOT, "lambda_function.py"))}
+"""
+
+S3_EVENT = {"Records": [{"eventVersion": "2.0", "eventSource": "aws:s3", "awsRegion": "us-east-1",
+                         "eventName": "ObjectCreated:Put",
+                         "s3": {"s3SchemaVersion": "1.0", "configurationId": "testConfigRule",
+                                "bucket": {"name": "example-bucket", "arn": "arn:aws:s3:::example-bucket"},
+                                "object": {"key": "test%2Fkey+1", "size": 1024}}}]}
+
+
+def test_lambda_raw_payload_hands_an_s3_event_to_the_handler(python312: str, tmp_path: Path) -> None:
+    src = write_tree(tmp_path / "src", {"lambda_function.py": S3_FUNCTION})
+    art = tmp_path / "a.tar.gz"
+    r = build(src, art, "--convention", "lambda", "--lambda-payload", "raw")
+    assert r.returncode == 0, r.stderr
+    from packager.artifact.tarball import read_manifest, unpack
+
+    assert read_manifest(art).convention_options == {"payload": "raw"}
+    root = tmp_path / "root"
+    root.mkdir()
+    unpack(art, root)
+    with running_launcher(python312, root, env={"IGNITE_FUNCTION_ID": "org/thumbnails"}) as srv:
+        status, _, body = srv.post("/", json.dumps(S3_EVENT).encode())
+        assert status == 200, body
+        got = json.loads(body)
+        assert got == {"bucket": "example-bucket", "key": "test/key 1", "task_root": str(root), "region": "us-east-1",
+                       "handler": "lambda_function.lambda_handler", "name": "org-thumbnails",
+                       "env_name": "org-thumbnails", "version": "$LATEST", "memory": True,
+                       "exec_env": "AWS_Lambda_python3.12", "cwd_file": True}
+        assert srv.post("/", b"{not json")[0] == 400
+    # IGNITE_LAMBDA_PAYLOAD still overrides what the build recorded; AWS_* already set are kept
+    with running_launcher(python312, root, env={"IGNITE_LAMBDA_PAYLOAD": "2.0", "AWS_REGION": "eu-west-1"}) as srv:
+        status, _, body = srv.post("/", json.dumps(S3_EVENT).encode())
+        assert status == 500 and json.loads(body)["type"] == "KeyError"  # a 2.0 event has no Records
+
+
+def test_lambda_payload_is_only_for_the_lambda_convention(tmp_path: Path) -> None:
+    src = write_tree(tmp_path / "src", {"handler.py": "def handler(payload, ctx):\n    return 1\n"})
+    r = build(src, tmp_path / "a.tar.gz", "--lambda-payload", "raw")
+    assert r.returncode == 2 and "--lambda-payload is for the lambda convention" in r.stderr

@@ -147,3 +147,21 @@ def parse_init_params(specs: tuple[str, ...]) -> tuple[tuple[str, Any], ...]:
         except ValueError:
             out[name] = text
     return tuple(out.items())
+
+
+#: ``--lambda-payload``: the event the lambda convention builds from a request (function URL /
+#: HTTP API payload 2.0, REST API 1.0, or the JSON body itself as Lambda's Invoke API passes it).
+LAMBDA_PAYLOADS = ("2.0", "1.0", "raw")
+
+
+def check_lambda_payload(convention: str, payload: Optional[str]) -> Optional[str]:
+    """*payload* when it is allowed for *convention*, else a usage error."""
+    if payload is None:
+        return None
+    if payload not in LAMBDA_PAYLOADS:
+        raise UsageError(f"--lambda-payload {payload!r} is not one of {', '.join(LAMBDA_PAYLOADS)}",
+                         where="--lambda-payload", hint="use 2.0 (function URLs), 1.0 (REST APIs) or raw (Invoke)")
+    if convention != "lambda":
+        raise UsageError(f"--lambda-payload is for the lambda convention, not {convention!r}",
+                         where="--lambda-payload", hint="drop --lambda-payload, or build with --convention lambda")
+    return payload
