@@ -308,3 +308,32 @@ def test_lambda_payload_is_only_for_the_lambda_convention(tmp_path: Path) -> Non
     src = write_tree(tmp_path / "src", {"handler.py": "def handler(payload, ctx):\n    return 1\n"})
     r = build(src, tmp_path / "a.tar.gz", "--lambda-payload", "raw")
     assert r.returncode == 2 and "--lambda-payload is for the lambda convention" in r.stderr
+
+
+# ------------------------------------------------------------------ suggestions that lead to the right convention
+
+
+@pytest.mark.parametrize(("files", "expected"), [
+    # `sam init`'s hello-world function (its CodeUri folder)
+    ({"app.py": "import json\n\ndef lambda_handler(event, context):\n    return {'statusCode': 200}\n",
+      "requirements.txt": ""}, "build with --convention lambda --entry app:lambda_handler"),
+    # the SAM project itself: the function is one folder down
+    ({"hello_world/app.py": "def lambda_handler(event, context):\n    return 1\n", "template.yaml": ""},
+     "build the folder hello_world/ with --convention lambda --entry app:lambda_handler"),
+    # Yandex Cloud Functions examples: index.py with handler(event, context)
+    ({"index.py": "def handler(event, context):\n    return {'statusCode': 200, 'body': 'Hello World!'}\n"},
+     "build with --convention yandex --entry index:handler"),
+    # the OpenFaaS python3-http template tree: openfaas-http, not openfaas
+    ({"index.py": "from function import handler\n", "requirements.txt": "flask\n",
+      "function/handler.py": "def handle(event, context):\n    return {'statusCode': 200}\n"},
+     "build the whole tree with --convention openfaas-http"),
+    ({"index.py": "from function import handler\n", "function/__init__.py": "",
+      "function/handler.py": "def handle(req):\n    return req\n"},
+     "build the whole tree with --convention openfaas-flask"),
+])
+def test_a_directory_source_is_pointed_to_its_convention(tmp_path: Path, files: dict[str, str], expected: str) -> None:
+    src = write_tree(tmp_path / "src", files)
+    r = build(src, tmp_path / "a.tar.gz")
+    assert r.returncode == HandlerError.exit_code, r.stderr
+    assert expected in r.stderr
+    assert "extra top-level folder" not in r.stderr  # nothing was archived

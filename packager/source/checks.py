@@ -183,10 +183,55 @@ def _nested_hint(tree: SourceTree, filename: str) -> Optional[str]:
         return None
     first = nested[0]
     folder = first[: -len(filename) - 1]
+    if tree.kind in ("directory", "file"):  # nothing was archived: the folder is the user's layout
+        return f"found {first}: build the folder {folder}/ itself (`ignite-pack build {folder}`)"
     return (
         f"found {first}: the archive has an extra top-level folder. Archive the *contents* "
         f"of {folder}/ instead (e.g. `cd {folder} && zip -r ../function.zip .`)"
     )
+
+
+def _module_defs(f: SourceFile) -> dict[str, tuple[str, ...]]:
+    """Module-level functions of *f* and their positional parameter names ({} when it does not parse)."""
+    try:
+        module = ast.parse(f.data.decode("utf-8", "replace"), filename=f.path)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return {}
+    return {
+        n.name: tuple(a.arg for a in [*n.args.posonlyargs, *n.args.args])
+        for n in module.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
+    }
+
+
+def _convention_for(tree: SourceTree, path: str, function: str, conv: conventions.Convention) -> Optional[str]:
+    """The convention whose handler ``function`` in *path* looks like (by its parameter names)."""
+    f = tree.get(path)
+    if f is None or len(f.data) > 1_000_000:
+        return None
+    sig = _module_defs(f).get(function)
+    module = path[:-3].replace("/", ".")
+    return conventions.suggest(sig, conv.name, function, module) if sig is not None else None
+
+
+def _suggest_from_handlers(tree: SourceTree, conv: conventions.Convention) -> Optional[str]:
+    """A Python file at the root (or one folder down) defining another convention's handler by
+    its documented name and parameters: SAM's app.py:lambda_handler, Yandex's index.py:handler."""
+    candidates = [p for p in tree.paths if p.endswith(".py") and p.count("/") <= 1
+                  and not p.rsplit("/", 1)[-1].startswith(("test_", "conftest"))][:40]
+    for path in sorted(candidates, key=lambda p: (p.count("/"), p)):
+        f = tree.get(path)
+        if f is None or len(f.data) > 1_000_000:
+            continue
+        for name, sig in _module_defs(f).items():
+            other = conventions.suggest(sig, conv.name, name, path[:-3].replace("/", "."))
+            if not other or not any(fn == name for _, fn in conventions.get(other).entries):
+                continue
+            folder, _, filename = path.rpartition("/")
+            entry = f"{filename[:-3]}:{name}"
+            where = f"build the folder {folder}/ " if folder else "build "
+            return (f"{path} defines `{name}({', '.join(sig)})`, the {other} convention's handler: "
+                    f"{where}with --convention {other} --entry {entry}")
+    return None
 
 
 def check_source(
@@ -235,8 +280,14 @@ def check_source(
     if entry_file is None:
         filename = entry.candidates[0].rsplit("/", 1)[-1]
         hint = _nested_hint(tree, filename)
-        if hint and conv.name != "openfaas" and tree.get("function/handler.py") is not None:
-            hint += "; or, for an OpenFaaS-style function folder (function/handler.py), --convention openfaas"
+        if hint and tree.get("function/handler.py") is not None:
+            # an OpenFaaS template tree: which template, by the parameters of its handle()
+            fits = _convention_for(tree, "function/handler.py", "handle", conv)
+            if fits is None and conv.name not in ("openfaas", "openfaas-http", "openfaas-flask"):
+                fits = "openfaas"
+            if fits:
+                hint = (f"an OpenFaaS template's function folder (function/handler.py): build the whole tree "
+                        f"with --convention {fits} ({conventions.get(fits).summary}); or, {hint}")
         if hint:
             raise HandlerError(
                 f"{entry.candidates[0]} is not at the root of the source", where=entry.candidates[0],
@@ -255,7 +306,7 @@ def check_source(
             )
         else:
             hint = f"add {entry.candidates[0]} defining `{conv.describe_signature(entry.function)}` at the root"
-        other = _suggest_from_files(tree, conv)
+        other = _suggest_from_files(tree, conv) or _suggest_from_handlers(tree, conv)
         if other:
             hint += f"; {other}"
         raise HandlerError(f"{entry.candidates[0]} not found", where=entry.candidates[0], hint=hint)
