@@ -17,7 +17,7 @@ from packager import __version__
 from packager.deps.profile import TargetProfile, load_profile
 from packager.errors import ArtifactError
 from packager.options import BuildOptions
-from packager.source.checks import CheckedSource, check_source
+from packager.source.checks import CheckedSource, check_source, version_tuple
 from packager.source.intake import read_source
 
 if TYPE_CHECKING:
@@ -151,7 +151,8 @@ def build(options: BuildOptions, progress: Progress = _quiet) -> BuildResult:
     try:
         options.check_python()
         checked = check_source(tree, options.entry, target_interpreter=options.target_python,
-                               convention=options.convention, init=options.init, init_params=options.init_params)
+                               convention=options.convention, init=options.init, init_params=options.init_params,
+                               target_version=version_tuple(profile.python_version))
     except BaseException:
         if early is not None:
             early.wait()

@@ -26,7 +26,7 @@ from packager.deps.resolve import constraints_text, ensure_stubs
 from packager.errors import RequirementsError, ResolveError
 from packager.options import BuildOptions
 from packager.resolution import resolve_for
-from packager.source.checks import check_source
+from packager.source.checks import check_source, version_tuple
 from packager.source.intake import read_source
 
 Progress = Callable[[str, str], None]
@@ -90,12 +90,13 @@ def add_sdist_hashes(text: str, cache: Cache) -> str:
 def lock_source(options: BuildOptions, progress: Progress) -> LockResult:
     tree = read_source(Path(options.source), options.limits)
     options.check_python()
+    profile = load_profile(options.profile)
     checked = check_source(tree, options.entry, target_interpreter=options.target_python, convention=options.convention,
-                           init=options.init, init_params=options.init_params)
+                           init=options.init, init_params=options.init_params,
+                           target_version=version_tuple(profile.python_version))
     if checked.requirements is None:
         raise RequirementsError("requirements.txt not found at the root of the source", where="requirements.txt",
                                 hint="add requirements.txt next to handler.py")
-    profile = load_profile(options.profile)
     reqs = parse_requirements(checked.requirements.data, checked.requirements.path)
     # Resolve first: checks pins against the image and builds any sdist-only package into the cache.
     resolution, cache, _builder = resolve_for(reqs, profile, options, progress)

@@ -7,6 +7,9 @@ with the CLI (or hosts it in a launcher root) and sends the request the platform
 from __future__ import annotations
 
 import json
+import os
+import site
+import subprocess
 import textwrap
 from pathlib import Path
 from typing import Any, Optional
@@ -14,7 +17,7 @@ from typing import Any, Optional
 import pytest
 
 from packager.errors import HandlerError
-from tests.conftest import run_cli
+from tests.conftest import REPO, run_cli
 from tests.launcher_harness import make_root, running_launcher
 
 
@@ -337,3 +340,50 @@ def test_a_directory_source_is_pointed_to_its_convention(tmp_path: Path, files: 
     assert r.returncode == HandlerError.exit_code, r.stderr
     assert expected in r.stderr
     assert "extra top-level folder" not in r.stderr  # nothing was archived
+
+
+# ------------------------------------------------------------------ target-correct checks
+
+
+PEP_696 = '''
+def ident[T = int](x: T) -> T:
+    return x
+
+
+def handler(payload, ctx):
+    return {"got": ident(payload.decode())}
+'''
+
+
+def test_python313_profile_accepts_313_only_syntax(tmp_path: Path, python312: str, python313: str) -> None:
+    """PEP 696 type parameter defaults are 3.13 syntax: the python3.13 profile accepts them,
+    the python3.12 profile refuses them naming 3.12, whatever the host's version."""
+    src = write_tree(tmp_path / "src", {"handler.py": PEP_696})
+    art = tmp_path / "a.tar.gz"
+    # the packager itself on a 3.13 host (the issue's case: the host's ast judged with 3.12's grammar)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), *site.getsitepackages()])}
+    r = subprocess.run([python313, "-m", "packager", "build", str(src), "-o", str(art), "--profile", "python3.13",
+                        "--no-config", "--offline"], env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    art.unlink()
+    r = build(src, art, "--profile", "python3.13", "--python", python313)  # this host, the target's interpreter
+    assert r.returncode == 0, r.stderr
+    r = run_cli("verify", str(art), "--strict", "--python", python313)
+    assert r.returncode == 0, r.stderr
+    r = run_cli("invoke", str(art), "--python", python313, "--runtime", "bare", "--json", "-p", "hi")
+    assert json.loads(r.stdout)["body"] == {"got": "hi"}, r.stderr
+
+    r = build(src, tmp_path / "b.tar.gz", "--profile", "python3.12", "--python", python312)
+    assert r.returncode == HandlerError.exit_code
+    assert "invalid Python 3.12 syntax" in r.stderr and "handler.py:2" in r.stderr
+    assert "the target runs CPython 3.12" in r.stderr
+
+
+def test_syntax_checks_name_the_targets_version(tmp_path: Path, python313: str) -> None:
+    from packager.source.checks import check_source
+    from packager.source.intake import read_source
+
+    src = write_tree(tmp_path / "src", {"handler.py": "def handler(payload, ctx)\n    return 1\n"})
+    with pytest.raises(HandlerError) as exc:
+        check_source(read_source(src), target_interpreter=python313, target_version=(3, 13))
+    assert "invalid Python 3.13 syntax" in exc.value.message and "CPython 3.13" in (exc.value.hint or "")

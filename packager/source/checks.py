@@ -1,6 +1,6 @@
 """Checks: is this source a function the target can run?
 
-handler.py (or the chosen entry module) at the root, UTF-8, valid Python 3.12,
+handler.py (or the chosen entry module) at the root, UTF-8, valid Python of the target's version,
 the entry function bound at module level, no clash with the artifact's reserved
 names. Every failure names the file and line and says how to fix it.
 """
@@ -8,6 +8,7 @@ names. Every failure names the file and line and says how to fix it.
 from __future__ import annotations
 
 import ast
+import json
 import re
 import subprocess
 import sys
@@ -86,14 +87,24 @@ def decode_utf8(f: SourceFile) -> str:
     return text[1:] if text.startswith("\ufeff") else text
 
 
-def _syntax_error(f: SourceFile, exc: SyntaxError) -> HandlerError:
+def version_tuple(version: str) -> tuple[int, int]:
+    """``"3.13"`` -> ``(3, 13)``: a profile's ``python_version`` as ``ast.parse`` takes it."""
+    major, _, minor = version.partition(".")
+    return int(major), int(minor.split(".")[0])
+
+
+def _dotted(version: tuple[int, int]) -> str:
+    return f"{version[0]}.{version[1]}"
+
+
+def _syntax_error(f: SourceFile, exc: SyntaxError, version: tuple[int, int] = TARGET_SYNTAX) -> HandlerError:
     line = exc.lineno or 0
     where = f"{f.path}:{line}" if line else f.path
     snippet = (exc.text or "").strip()
-    msg = f"invalid Python 3.12 syntax: {exc.msg}"
+    msg = f"invalid Python {_dotted(version)} syntax: {exc.msg}"
     if snippet:
         msg += f" -> {snippet[:120]}"
-    return HandlerError(msg, where=where, hint="fix the syntax error; the target runs CPython 3.12")
+    return HandlerError(msg, where=where, hint=f"fix the syntax error; the target runs CPython {_dotted(version)}")
 
 
 _CHECK_SYNTAX = (
@@ -106,15 +117,18 @@ _CHECK_SYNTAX = (
 )
 
 
-def parse_for_target(f: SourceFile, text: str, target_interpreter: PythonRef = None) -> ast.Module:
-    """Parse *text* as Python 3.12.
+def parse_for_target(f: SourceFile, text: str, target_interpreter: PythonRef = None,
+                     version: tuple[int, int] = TARGET_SYNTAX) -> ast.Module:
+    """Parse *text* as Python *version* (the target profile's: 3.12, 3.13).
 
-    On a host older than 3.12, ``ast`` cannot know newer syntax; when it fails
-    there and a 3.12 interpreter is at hand, that interpreter has the last word.
+    On a host older than the target, ``ast`` cannot know newer syntax (PEP 696's
+    ``def f[T = int]()`` on a 3.12 host for a 3.13 target); when it fails there and
+    the target's interpreter is at hand, that interpreter has the last word.
     """
+    host_is_older = sys.version_info[:2] < version
     try:
-        if sys.version_info >= (3, 12):
-            return ast.parse(text, filename=f.path, feature_version=TARGET_SYNTAX)
+        if not host_is_older:
+            return ast.parse(text, filename=f.path, feature_version=version)
         return ast.parse(text, filename=f.path)
     except SyntaxError as exc:
         host_error = exc
@@ -126,9 +140,9 @@ def parse_for_target(f: SourceFile, text: str, target_interpreter: PythonRef = N
         # with these instead of a SyntaxError; the target's parser would too.
         raise HandlerError(
             "too deeply nested for the Python parser", where=f.path,
-            hint="simplify the expression nesting; CPython 3.12 cannot compile this file",
+            hint=f"simplify the expression nesting; CPython {_dotted(version)} cannot compile this file",
         ) from None
-    py = resolve_python(target_interpreter) if sys.version_info < (3, 12) else None
+    py = resolve_python(target_interpreter) if host_is_older else None
     if py:
         try:
             proc = subprocess.run(
@@ -136,11 +150,16 @@ def parse_for_target(f: SourceFile, text: str, target_interpreter: PythonRef = N
                 input=f.data, capture_output=True, timeout=60, check=False, env=clean_env(),
             )
         except (OSError, subprocess.SubprocessError):
-            raise _syntax_error(f, host_error) from None  # the host's verdict stands
+            raise _syntax_error(f, host_error, version) from None  # the host's verdict stands
         if proc.returncode == 0:
-            # Valid 3.12 syntax the host cannot parse: accept with no AST.
+            # Valid target syntax the host cannot parse: accept with no AST.
             return ast.Module(body=[], type_ignores=[])
-    raise _syntax_error(f, host_error)
+        try:  # the target's own message and line
+            msg, lineno, line_text = json.loads(proc.stdout)
+            host_error = SyntaxError(msg, (f.path, lineno, None, line_text))
+        except (ValueError, TypeError):
+            pass
+    raise _syntax_error(f, host_error, version)
 
 
 def _bound_names(body: list[ast.stmt]) -> tuple[dict[str, ast.stmt], bool]:
@@ -242,6 +261,7 @@ def check_source(
     convention: str = conventions.DEFAULT,
     init: Optional[str] = None,
     init_params: tuple[tuple[str, Any], ...] = (),
+    target_version: tuple[int, int] = TARGET_SYNTAX,
 ) -> CheckedSource:
     """Run every handler check of DESIGN.md §5 and return the checked source.
 
@@ -314,13 +334,13 @@ def check_source(
     handler = tree.get(entry_file)
     assert handler is not None
     text = decode_utf8(handler)
-    module = parse_for_target(handler, text, target_interpreter)
+    module = parse_for_target(handler, text, target_interpreter, target_version)
 
     # Other Python files: syntax errors there are warnings, since they may never be imported.
     for f in tree.files:
         if f.path.endswith(".py") and f.path != entry_file:
             try:
-                parse_for_target(f, decode_utf8(f), target_interpreter)
+                parse_for_target(f, decode_utf8(f), target_interpreter, target_version)
             except HandlerError as exc:
                 warnings.append(f"{exc.where}: {exc.message}")
 
