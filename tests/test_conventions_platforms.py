@@ -200,7 +200,7 @@ DIGITALHUB_SERVE = """
         # the digitalhub tutorials' serve functions read the request from the nuclio event
         body = event.body
         return {"model": MODEL, "got": body if isinstance(body, dict) else body.decode(),
-                "run": repr(run)}
+                "run": repr(run), "same": context.project is project}
 """
 
 
@@ -222,7 +222,8 @@ def test_digitalhub_serve_injects_event_and_init_parameters(python312: str, tmp_
         out = json.loads(r.stdout)
         # the body never becomes parameters: any payload reaches the function through event
         assert out["status"] == 200, r.stdout + r.stderr
-        assert out["body"] == {"model": model, "got": got, "run": "<digitalhub run: not available on this platform>"}
+        assert out["body"] == {"model": model, "got": got, "run": "<digitalhub run: not available on this platform>",
+                               "same": True}
 
 
 @pytest.mark.parametrize(("source", "extra", "text"), [

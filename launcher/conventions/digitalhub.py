@@ -107,6 +107,15 @@ class Unavailable:
 ProjectUnavailable = Unavailable
 
 
+class Context(NuclioContext):
+    """The nuclio context, with the ``project`` and ``run`` the wrapper's init_context sets on it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.project = Unavailable()
+        self.run = Unavailable("run", "Run objects (metrics, status, logs)")
+
+
 # --- request -> arguments -----------------------------------------------------------------
 
 
@@ -160,10 +169,9 @@ class Plan:
 def make_invoker(fn: Callable[..., Any]) -> Invoke:
     """Wrap *fn* into ``invoke(Request) -> Response`` (async when *fn* is)."""
     plan = Plan(fn)
-    context = NuclioContext()
+    context = Context()
+    project, run = context.project, context.run
     decode = decode_strings()
-    project = Unavailable()
-    run = Unavailable("run", "Run objects (metrics, status, logs)")
 
     def prepare(req: Request) -> Tuple[List[Any], Dict[str, Any]]:
         event: List[Any] = []
