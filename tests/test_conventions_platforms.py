@@ -388,3 +388,17 @@ def test_syntax_checks_name_the_targets_version(tmp_path: Path, python313: str) 
     with pytest.raises(HandlerError) as exc:
         check_source(read_source(src), target_interpreter=python313, target_version=(3, 13))
     assert "invalid Python 3.13 syntax" in exc.value.message and "CPython 3.13" in (exc.value.hint or "")
+
+
+def test_digitalhub_serve_sees_every_method_and_is_not_called_nuclio(python312: str, tmp_path: Path) -> None:
+    """The s1-etl tutorial's API function pages with GET ?page=; (context, event) is how serve functions look."""
+    src = write_tree(tmp_path / "src", {"api.py": """
+        def handler(context, event):
+            return {"method": event.method, "page": int(event.fields.get("page", 0))}
+    """})
+    art = tmp_path / "a.tar.gz"
+    r = build(src, art, "--convention", "digitalhub", "--entry", "api:handler")
+    assert r.returncode == 0 and "looks like the nuclio convention" not in r.stderr, r.stderr
+    r = run_cli("invoke", str(art), "--python", python312, "--runtime", "bare", "--json", "-X", "GET",
+                "--path", "/?page=2")
+    assert json.loads(r.stdout)["body"] == {"method": "GET", "page": 2}, r.stdout + r.stderr

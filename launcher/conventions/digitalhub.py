@@ -46,6 +46,7 @@ from ..protocol import (
 )
 from ._sdk import SdkStandIn
 from .nuclio import CONTEXT_ATTR, decode_strings
+from .nuclio import METHODS as NUCLIO_METHODS
 from .nuclio import Context as NuclioContext
 from .nuclio import Event as NuclioEvent
 from .nuclio import encode as encode_nuclio
@@ -57,6 +58,9 @@ if TYPE_CHECKING:  # ``typing`` costs ~6 ms of start-up; annotations are strings
     from ..protocol import Invoke
 
 RESERVED = ("project", "run", "context", "event", "events")
+
+#: Served by nuclio's HTTP trigger, so every method reaches the function (``event.method``).
+METHODS = NUCLIO_METHODS
 SDK_MODULE = "digitalhub_runtime_python"
 OUTPUTS_ATTR = "__digitalhub_outputs__"
 

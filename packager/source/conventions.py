@@ -109,6 +109,8 @@ def suggest(signature: Optional[tuple[str, ...]], chosen: str, function: Optiona
     """
     if not signature:
         return None
+    if chosen == "digitalhub" and all(n in DIGITALHUB_RESERVED for n in signature):
+        return None  # (context, event) is also how digitalhub serve functions are written
     matches = [c for c in CONVENTIONS.values() if c.name != chosen and c.signature == signature]
     if not matches:
         return None
