@@ -402,3 +402,19 @@ def test_digitalhub_serve_sees_every_method_and_is_not_called_nuclio(python312: 
     r = run_cli("invoke", str(art), "--python", python312, "--runtime", "bare", "--json", "-X", "GET",
                 "--path", "/?page=2")
     assert json.loads(r.stdout)["body"] == {"method": "GET", "page": 2}, r.stdout + r.stderr
+
+
+def test_init_param_and_lambda_payload_from_the_config_file(tmp_path: Path) -> None:
+    from packager.artifact.tarball import read_manifest
+
+    src = write_tree(tmp_path / "dh", {
+        "main.py": "def init(context, t):\n    pass\n\ndef serve(event):\n    return 1\n",
+        "ignite.toml": 'convention = "digitalhub"\nentry = "main:serve"\ninit = "init"\ninit-param = ["t=0.5"]\n'})
+    r = run_cli("build", str(src), "-o", str(tmp_path / "a.tar.gz"), "--offline")
+    assert r.returncode == 0, r.stderr
+    assert read_manifest(tmp_path / "a.tar.gz").entry()["init_parameters"] == {"t": 0.5}
+    src = write_tree(tmp_path / "lb", {"lambda_function.py": "def lambda_handler(event, context):\n    return event\n",
+                                       "ignite.toml": 'convention = "lambda"\nlambda-payload = "raw"\n'})
+    r = run_cli("build", str(src), "-o", str(tmp_path / "b.tar.gz"), "--offline")
+    assert r.returncode == 0, r.stderr
+    assert read_manifest(tmp_path / "b.tar.gz").convention_options == {"payload": "raw"}
