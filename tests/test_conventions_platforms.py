@@ -418,3 +418,11 @@ def test_init_param_and_lambda_payload_from_the_config_file(tmp_path: Path) -> N
     r = run_cli("build", str(src), "-o", str(tmp_path / "b.tar.gz"), "--offline")
     assert r.returncode == 0, r.stderr
     assert read_manifest(tmp_path / "b.tar.gz").convention_options == {"payload": "raw"}
+
+
+def test_diff_shows_a_changed_payload_format(tmp_path: Path) -> None:
+    src = write_tree(tmp_path / "src", {"lambda_function.py": "def lambda_handler(event, context):\n    return 1\n"})
+    assert build(src, tmp_path / "a.tar.gz", "--convention", "lambda", "--lambda-payload", "1.0").returncode == 0
+    assert build(src, tmp_path / "b.tar.gz", "--convention", "lambda").returncode == 0
+    r = run_cli("diff", str(tmp_path / "a.tar.gz"), str(tmp_path / "b.tar.gz"))
+    assert "convention: lambda (payload 1.0) -> lambda" in r.stdout, r.stdout + r.stderr
