@@ -426,3 +426,18 @@ def test_diff_shows_a_changed_payload_format(tmp_path: Path) -> None:
     assert build(src, tmp_path / "b.tar.gz", "--convention", "lambda").returncode == 0
     r = run_cli("diff", str(tmp_path / "a.tar.gz"), str(tmp_path / "b.tar.gz"))
     assert "convention: lambda (payload 1.0) -> lambda" in r.stdout, r.stdout + r.stderr
+
+
+@pytest.mark.parametrize(("files", "convention", "entry"), [
+    ({"app.py": "def lambda_handler(event, context):\n    return 1\n"}, "lambda", "app:lambda_handler"),
+    ({"index.py": "def handler(event, context):\n    return 1\n"}, "yandex", "index:handler"),
+])
+def test_the_platforms_own_default_entries(tmp_path: Path, files: dict[str, str], convention: str, entry: str) -> None:
+    """`sam init` declares app.lambda_handler; the Yandex Cloud console's Python template index.handler."""
+    from packager.artifact.tarball import read_manifest
+
+    src = write_tree(tmp_path / "src", files)
+    r = build(src, tmp_path / "a.tar.gz", "--convention", convention)
+    assert r.returncode == 0, r.stderr
+    m = read_manifest(tmp_path / "a.tar.gz")
+    assert f"{m.entry_module}:{m.entry_function}" == entry

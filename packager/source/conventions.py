@@ -46,7 +46,8 @@ CONVENTIONS: dict[str, Convention] = {
         Convention("nuclio", (("main", "handler"), ("handler", "handler")), ("context", "event"),
                    "nuclio: handler(context, event)"),
         # seed 003: "an entry point ... such as main.handler"
-        Convention("yandex", (("main", "handler"), ("handler", "handler")), ("event", "context"),
+        # index.handler is the entry point the Yandex Cloud console's Python template uses.
+        Convention("yandex", (("main", "handler"), ("handler", "handler"), ("index", "handler")), ("event", "context"),
                    "Yandex Cloud Functions: handler(event, context)"),
         # seed 004: "the handle function, typically defined in handler.py" inside function/
         Convention("openfaas", (("function.handler", "handle"), ("handler", "handle")), ("logger", "request"),
@@ -56,8 +57,9 @@ CONVENTIONS: dict[str, Convention] = {
         Convention("digitalhub", (("handler", "handler"), ("main", "handler")), None,
                    "digitalhub python function: named parameters from the JSON body"),
         # AWS: the console's default handler is lambda_function.lambda_handler.
+        # app.lambda_handler is what `sam init` templates declare (Handler: app.lambda_handler).
         Convention("lambda", (("lambda_function", "lambda_handler"), ("handler", "lambda_handler"),
-                              ("handler", "handler")), ("event", "context"),
+                              ("handler", "handler"), ("app", "lambda_handler")), ("event", "context"),
                    "AWS Lambda (function URL, payload 2.0): lambda_handler(event, context)"),
         # The python3-http template: `faas-cli new` writes handler.py with handle(); the
         # template's build tree has it in function/handler.py.
