@@ -146,6 +146,9 @@ def main(root: str, t_start: float) -> int:
         entry_name = f"{module}:{fn}"
         stage = f"load entry {entry_name}"
         adapter = load_convention(convention)
+        configure = getattr(adapter, "configure", None)
+        if configure is not None:  # before the import: e.g. the environment the platform sets
+            configure(root, manifest, module, fn)
         app.methods = tuple(getattr(adapter, "METHODS", ("POST",)))
         base_path = install_paths(root)
         t_import = perf_counter()

@@ -17,7 +17,7 @@ from packager import __version__
 from packager.deps.profile import TargetProfile, load_profile
 from packager.errors import ArtifactError, IgniteError
 from packager.options import BuildOptions
-from packager.source.checks import CheckedSource, check_source
+from packager.source.checks import CheckedSource, check_source, version_tuple
 from packager.source.intake import read_source
 
 if TYPE_CHECKING:
@@ -105,6 +105,7 @@ def assemble(
         convention=options.convention,
         entry_init=options.init,
         entry_init_parameters=dict(options.init_params),
+        convention_options={"payload": options.lambda_payload} if options.lambda_payload else {},
         target=profile.summary(),
         files=tuple(rec for seg in segments for rec in seg.records),
         packager_version=__version__,
@@ -165,7 +166,8 @@ def build(options: BuildOptions, progress: Progress = _quiet) -> BuildResult:
     try:
         options.check_python()
         checked = check_source(tree, options.entry, target_interpreter=options.target_python,
-                               convention=options.convention, init=options.init, init_params=options.init_params)
+                               convention=options.convention, init=options.init, init_params=options.init_params,
+                               target_version=version_tuple(profile.python_version))
     except BaseException:
         if early is not None:
             early.wait()

@@ -66,6 +66,7 @@ KEYS: dict[str, tuple[str, Callable[[Any], Any], bool]] = {
     "convention": ("convention", _str, False),
     "init": ("init", _str, False),
     "init-param": ("init_params", _strs, False),
+    "lambda-payload": ("lambda_payload", _str, False),
     "profile": ("profile", _str, False),
     "level": ("level", _level, False),
     "max-size": ("max_size", _size, False),

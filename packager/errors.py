@@ -97,7 +97,7 @@ class ArchiveError(SourceError):
 
 
 class HandlerError(IgniteError):
-    """handler.py is missing, nested, not UTF-8, not valid Python 3.12, or unbound."""
+    """handler.py is missing, nested, not UTF-8, not valid Python of the target's version, or unbound."""
 
     exit_code = 5
     code = "handler"

@@ -26,7 +26,7 @@ from packager.deps.resolve import constraints_text, ensure_stubs
 from packager.errors import RequirementsError, ResolveError
 from packager.options import BuildOptions
 from packager.resolution import resolve_for
-from packager.source.checks import check_source
+from packager.source.checks import check_source, version_tuple
 from packager.source.intake import SourceTree, read_source
 
 Progress = Callable[[str, str], None]
@@ -107,9 +107,10 @@ def declared_requirements(tree: SourceTree, options: BuildOptions, profile: Targ
 def lock_source(options: BuildOptions, progress: Progress) -> LockResult:
     tree = read_source(Path(options.source), options.limits)
     options.check_python()
-    check_source(tree, options.entry, target_interpreter=options.target_python, convention=options.convention,
-                 init=options.init, init_params=options.init_params)
     profile = load_profile(options.profile)
+    check_source(tree, options.entry, target_interpreter=options.target_python, convention=options.convention,
+                 init=options.init, init_params=options.init_params,
+                 target_version=version_tuple(profile.python_version))
     reqs = declared_requirements(tree, options, profile)
     # Resolve first: checks pins against the image and builds any sdist-only package into the cache.
     resolution, cache, _builder = resolve_for(reqs, profile, options, progress)

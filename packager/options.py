@@ -35,6 +35,8 @@ class BuildOptions:
     init: Optional[str] = None
     #: its keyword arguments (``--init-param NAME=VALUE``; manifest ``entry.init_parameters``)
     init_params: tuple[tuple[str, Any], ...] = ()
+    #: lambda: the event shape (``--lambda-payload 2.0|1.0|raw``; manifest ``convention_options.payload``)
+    lambda_payload: Optional[str] = None
     profile: Optional[str] = None
     #: The target's CPython (3.12 for the default profile, 3.13 for python3.13...) for the checks,
     #: sdist builds and --compile that need one; found lazily when None and auto_python; an

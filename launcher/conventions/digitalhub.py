@@ -46,6 +46,7 @@ from ..protocol import (
 )
 from ._sdk import SdkStandIn
 from .nuclio import CONTEXT_ATTR, decode_strings
+from .nuclio import METHODS as NUCLIO_METHODS
 from .nuclio import Context as NuclioContext
 from .nuclio import Event as NuclioEvent
 from .nuclio import encode as encode_nuclio
@@ -57,6 +58,9 @@ if TYPE_CHECKING:  # ``typing`` costs ~6 ms of start-up; annotations are strings
     from ..protocol import Invoke
 
 RESERVED = ("project", "run", "context", "event", "events")
+
+#: Served by nuclio's HTTP trigger, so every method reaches the function (``event.method``).
+METHODS = NUCLIO_METHODS
 SDK_MODULE = "digitalhub_runtime_python"
 OUTPUTS_ATTR = "__digitalhub_outputs__"
 
@@ -105,6 +109,15 @@ class Unavailable:
 
 
 ProjectUnavailable = Unavailable
+
+
+class Context(NuclioContext):
+    """The nuclio context, with the ``project`` and ``run`` the wrapper's init_context sets on it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.project = Unavailable()
+        self.run = Unavailable("run", "Run objects (metrics, status, logs)")
 
 
 # --- request -> arguments -----------------------------------------------------------------
@@ -160,10 +173,9 @@ class Plan:
 def make_invoker(fn: Callable[..., Any]) -> Invoke:
     """Wrap *fn* into ``invoke(Request) -> Response`` (async when *fn* is)."""
     plan = Plan(fn)
-    context = NuclioContext()
+    context = Context()
+    project, run = context.project, context.run
     decode = decode_strings()
-    project = Unavailable()
-    run = Unavailable("run", "Run objects (metrics, status, logs)")
 
     def prepare(req: Request) -> Tuple[List[Any], Dict[str, Any]]:
         event: List[Any] = []

@@ -86,6 +86,8 @@ class Manifest:
     entry_init: Optional[str] = None
     #: its keyword arguments (``--init-param``; a digitalhub run's ``init_parameters``)
     entry_init_parameters: dict[str, Any] = field(default_factory=dict)
+    #: settings of the convention's adapter (lambda: ``{"payload": "raw"}``); empty: the defaults
+    convention_options: dict[str, Any] = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
 
     @property
@@ -118,6 +120,8 @@ class Manifest:
         }
         if self.slim:  # only then: a build without slim keeps its exact bytes
             out["slim"] = self.slim
+        if self.convention_options:  # likewise
+            out["convention_options"] = dict(self.convention_options)
         return out
 
     def entry(self) -> dict[str, Any]:
@@ -162,6 +166,7 @@ class Manifest:
                 mtime=int(d.get("mtime", 0)),
                 compiled=bool(d.get("compiled", False)),
                 slim=dict(d.get("slim") or {}),
+                convention_options=dict(d.get("convention_options") or {}),
                 format_version=int(d["format_version"]),
             )
         except VerifyError:

@@ -40,12 +40,13 @@ def _options(p: dict[str, Any], source: Path, output: Path, **rest: Any) -> Buil
     """The BuildOptions of what build and lock share (entry, target, indexes, cache), plus *rest*."""
     from packager.options import BuildOptions
     from packager.source.checks import EntryPoint
-    from packager.source.conventions import parse_init_params
+    from packager.source.conventions import check_lambda_payload, parse_init_params
 
     return BuildOptions(
         source=source, output=output,
         entry=EntryPoint.parse(p["entry"]) if p["entry"] else None, convention=p["convention"], init=p["init"],
         init_params=parse_init_params(tuple(p.get("init_params") or ())),
+        lambda_payload=check_lambda_payload(p["convention"], p.get("lambda_payload")),
         profile=p["profile"], target_interpreter=_target_interpreter(p["python"], p["profile"]),
         index=index_config(p["index_url"], p["extra_index_urls"], p["wheelhouses"], p["offline"]),
         cache_dir=p["cache_dir"], cache_tier=cache_tier(p["cache_url"], p["cache_push"]),

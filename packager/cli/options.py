@@ -263,6 +263,10 @@ def entry_options(fn: F) -> F:
                            "also picks the default --entry.")(fn)
     fn = click.option("--entry", metavar="MODULE:FUNCTION",
                       help="Entry point (default handler:handler; other conventions have their own).")(fn)
+    fn = click.option("--lambda-payload", "lambda_payload", type=click.Choice(["2.0", "1.0", "raw"]),
+                      help="lambda: the event handlers get: 2.0 (function URL, the default), 1.0 (API Gateway "
+                           "REST) or raw (the JSON body itself, as Lambda's Invoke API passes S3/SQS/... "
+                           "events); recorded in the manifest (IGNITE_LAMBDA_PAYLOAD overrides it).")(fn)
     fn = click.option("--init-param", "init_params", multiple=True, metavar="NAME=VALUE",
                       help="digitalhub: a keyword argument of the --init function (a run's init_parameters; "
                            "VALUE is JSON when it parses as JSON, else text); recorded in the manifest.")(fn)

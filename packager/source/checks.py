@@ -1,6 +1,6 @@
 """Checks: is this source a function the target can run?
 
-handler.py (or the chosen entry module) at the root, UTF-8, valid Python 3.12,
+handler.py (or the chosen entry module) at the root, UTF-8, valid Python of the target's version,
 the entry function bound at module level, no clash with the artifact's reserved
 names. Every failure names the file and line and says how to fix it.
 """
@@ -8,6 +8,7 @@ names. Every failure names the file and line and says how to fix it.
 from __future__ import annotations
 
 import ast
+import json
 import re
 import subprocess
 import sys
@@ -85,14 +86,24 @@ def decode_utf8(f: SourceFile) -> str:
     return text[1:] if text.startswith("\ufeff") else text
 
 
-def _syntax_error(f: SourceFile, exc: SyntaxError) -> HandlerError:
+def version_tuple(version: str) -> tuple[int, int]:
+    """``"3.13"`` -> ``(3, 13)``: a profile's ``python_version`` as ``ast.parse`` takes it."""
+    major, _, minor = version.partition(".")
+    return int(major), int(minor.split(".")[0])
+
+
+def _dotted(version: tuple[int, int]) -> str:
+    return f"{version[0]}.{version[1]}"
+
+
+def _syntax_error(f: SourceFile, exc: SyntaxError, version: tuple[int, int] = TARGET_SYNTAX) -> HandlerError:
     line = exc.lineno or 0
     where = f"{f.path}:{line}" if line else f.path
     snippet = (exc.text or "").strip()
-    msg = f"invalid Python 3.12 syntax: {exc.msg}"
+    msg = f"invalid Python {_dotted(version)} syntax: {exc.msg}"
     if snippet:
         msg += f" -> {snippet[:120]}"
-    return HandlerError(msg, where=where, hint="fix the syntax error; the target runs CPython 3.12")
+    return HandlerError(msg, where=where, hint=f"fix the syntax error; the target runs CPython {_dotted(version)}")
 
 
 _CHECK_SYNTAX = (
@@ -105,15 +116,18 @@ _CHECK_SYNTAX = (
 )
 
 
-def parse_for_target(f: SourceFile, text: str, target_interpreter: PythonRef = None) -> ast.Module:
-    """Parse *text* as Python 3.12.
+def parse_for_target(f: SourceFile, text: str, target_interpreter: PythonRef = None,
+                     version: tuple[int, int] = TARGET_SYNTAX) -> ast.Module:
+    """Parse *text* as Python *version* (the target profile's: 3.12, 3.13).
 
-    On a host older than 3.12, ``ast`` cannot know newer syntax; when it fails
-    there and a 3.12 interpreter is at hand, that interpreter has the last word.
+    On a host older than the target, ``ast`` cannot know newer syntax (PEP 696's
+    ``def f[T = int]()`` on a 3.12 host for a 3.13 target); when it fails there and
+    the target's interpreter is at hand, that interpreter has the last word.
     """
+    host_is_older = sys.version_info[:2] < version
     try:
-        if sys.version_info >= (3, 12):
-            return ast.parse(text, filename=f.path, feature_version=TARGET_SYNTAX)
+        if not host_is_older:
+            return ast.parse(text, filename=f.path, feature_version=version)
         return ast.parse(text, filename=f.path)
     except SyntaxError as exc:
         host_error = exc
@@ -125,9 +139,9 @@ def parse_for_target(f: SourceFile, text: str, target_interpreter: PythonRef = N
         # with these instead of a SyntaxError; the target's parser would too.
         raise HandlerError(
             "too deeply nested for the Python parser", where=f.path,
-            hint="simplify the expression nesting; CPython 3.12 cannot compile this file",
+            hint=f"simplify the expression nesting; CPython {_dotted(version)} cannot compile this file",
         ) from None
-    py = resolve_python(target_interpreter) if sys.version_info < (3, 12) else None
+    py = resolve_python(target_interpreter) if host_is_older else None
     if py:
         try:
             proc = subprocess.run(
@@ -135,11 +149,16 @@ def parse_for_target(f: SourceFile, text: str, target_interpreter: PythonRef = N
                 input=f.data, capture_output=True, timeout=60, check=False, env=clean_env(),
             )
         except (OSError, subprocess.SubprocessError):
-            raise _syntax_error(f, host_error) from None  # the host's verdict stands
+            raise _syntax_error(f, host_error, version) from None  # the host's verdict stands
         if proc.returncode == 0:
-            # Valid 3.12 syntax the host cannot parse: accept with no AST.
+            # Valid target syntax the host cannot parse: accept with no AST.
             return ast.Module(body=[], type_ignores=[])
-    raise _syntax_error(f, host_error)
+        try:  # the target's own message and line
+            msg, lineno, line_text = json.loads(proc.stdout)
+            host_error = SyntaxError(msg, (f.path, lineno, None, line_text))
+        except (ValueError, TypeError):
+            pass
+    raise _syntax_error(f, host_error, version)
 
 
 def _bound_names(body: list[ast.stmt]) -> tuple[dict[str, ast.stmt], bool]:
@@ -182,10 +201,55 @@ def _nested_hint(tree: SourceTree, filename: str) -> Optional[str]:
         return None
     first = nested[0]
     folder = first[: -len(filename) - 1]
+    if tree.kind in ("directory", "file"):  # nothing was archived: the folder is the user's layout
+        return f"found {first}: build the folder {folder}/ itself (`ignite-pack build {folder}`)"
     return (
         f"found {first}: the archive has an extra top-level folder. Archive the *contents* "
         f"of {folder}/ instead (e.g. `cd {folder} && zip -r ../function.zip .`)"
     )
+
+
+def _module_defs(f: SourceFile) -> dict[str, tuple[str, ...]]:
+    """Module-level functions of *f* and their positional parameter names ({} when it does not parse)."""
+    try:
+        module = ast.parse(f.data.decode("utf-8", "replace"), filename=f.path)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return {}
+    return {
+        n.name: tuple(a.arg for a in [*n.args.posonlyargs, *n.args.args])
+        for n in module.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
+    }
+
+
+def _convention_for(tree: SourceTree, path: str, function: str, conv: conventions.Convention) -> Optional[str]:
+    """The convention whose handler ``function`` in *path* looks like (by its parameter names)."""
+    f = tree.get(path)
+    if f is None or len(f.data) > 1_000_000:
+        return None
+    sig = _module_defs(f).get(function)
+    module = path[:-3].replace("/", ".")
+    return conventions.suggest(sig, conv.name, function, module) if sig is not None else None
+
+
+def _suggest_from_handlers(tree: SourceTree, conv: conventions.Convention) -> Optional[str]:
+    """A Python file at the root (or one folder down) defining another convention's handler by
+    its documented name and parameters: SAM's app.py:lambda_handler, Yandex's index.py:handler."""
+    candidates = [p for p in tree.paths if p.endswith(".py") and p.count("/") <= 1
+                  and not p.rsplit("/", 1)[-1].startswith(("test_", "conftest"))][:40]
+    for path in sorted(candidates, key=lambda p: (p.count("/"), p)):
+        f = tree.get(path)
+        if f is None or len(f.data) > 1_000_000:
+            continue
+        for name, sig in _module_defs(f).items():
+            other = conventions.suggest(sig, conv.name, name, path[:-3].replace("/", "."))
+            if not other or not any(fn == name for _, fn in conventions.get(other).entries):
+                continue
+            folder, _, filename = path.rpartition("/")
+            entry = f"{filename[:-3]}:{name}"
+            where = f"build the folder {folder}/ " if folder else "build "
+            return (f"{path} defines `{name}({', '.join(sig)})`, the {other} convention's handler: "
+                    f"{where}with --convention {other} --entry {entry}")
+    return None
 
 
 def check_source(
@@ -196,6 +260,7 @@ def check_source(
     convention: str = conventions.DEFAULT,
     init: Optional[str] = None,
     init_params: tuple[tuple[str, Any], ...] = (),
+    target_version: tuple[int, int] = TARGET_SYNTAX,
 ) -> CheckedSource:
     """Run every handler check of DESIGN.md §5 and return the checked source.
 
@@ -234,8 +299,14 @@ def check_source(
     if entry_file is None:
         filename = entry.candidates[0].rsplit("/", 1)[-1]
         hint = _nested_hint(tree, filename)
-        if hint and conv.name != "openfaas" and tree.get("function/handler.py") is not None:
-            hint += "; or, for an OpenFaaS-style function folder (function/handler.py), --convention openfaas"
+        if hint and tree.get("function/handler.py") is not None:
+            # an OpenFaaS template tree: which template, by the parameters of its handle()
+            fits = _convention_for(tree, "function/handler.py", "handle", conv)
+            if fits is None and conv.name not in ("openfaas", "openfaas-http", "openfaas-flask"):
+                fits = "openfaas"
+            if fits:
+                hint = (f"an OpenFaaS template's function folder (function/handler.py): build the whole tree "
+                        f"with --convention {fits} ({conventions.get(fits).summary}); or, {hint}")
         if hint:
             raise HandlerError(
                 f"{entry.candidates[0]} is not at the root of the source", where=entry.candidates[0],
@@ -254,7 +325,7 @@ def check_source(
             )
         else:
             hint = f"add {entry.candidates[0]} defining `{conv.describe_signature(entry.function)}` at the root"
-        other = _suggest_from_files(tree, conv)
+        other = _suggest_from_files(tree, conv) or _suggest_from_handlers(tree, conv)
         if other:
             hint += f"; {other}"
         raise HandlerError(f"{entry.candidates[0]} not found", where=entry.candidates[0], hint=hint)
@@ -262,13 +333,13 @@ def check_source(
     handler = tree.get(entry_file)
     assert handler is not None
     text = decode_utf8(handler)
-    module = parse_for_target(handler, text, target_interpreter)
+    module = parse_for_target(handler, text, target_interpreter, target_version)
 
     # Other Python files: syntax errors there are warnings, since they may never be imported.
     for f in tree.files:
         if f.path.endswith(".py") and f.path != entry_file:
             try:
-                parse_for_target(f, decode_utf8(f), target_interpreter)
+                parse_for_target(f, decode_utf8(f), target_interpreter, target_version)
             except HandlerError as exc:
                 warnings.append(f"{exc.where}: {exc.message}")
 

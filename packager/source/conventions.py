@@ -46,7 +46,8 @@ CONVENTIONS: dict[str, Convention] = {
         Convention("nuclio", (("main", "handler"), ("handler", "handler")), ("context", "event"),
                    "nuclio: handler(context, event)"),
         # seed 003: "an entry point ... such as main.handler"
-        Convention("yandex", (("main", "handler"), ("handler", "handler")), ("event", "context"),
+        # index.handler is the entry point the Yandex Cloud console's Python template uses.
+        Convention("yandex", (("main", "handler"), ("handler", "handler"), ("index", "handler")), ("event", "context"),
                    "Yandex Cloud Functions: handler(event, context)"),
         # seed 004: "the handle function, typically defined in handler.py" inside function/
         Convention("openfaas", (("function.handler", "handle"), ("handler", "handle")), ("logger", "request"),
@@ -56,8 +57,9 @@ CONVENTIONS: dict[str, Convention] = {
         Convention("digitalhub", (("handler", "handler"), ("main", "handler")), None,
                    "digitalhub python function: named parameters from the JSON body"),
         # AWS: the console's default handler is lambda_function.lambda_handler.
+        # app.lambda_handler is what `sam init` templates declare (Handler: app.lambda_handler).
         Convention("lambda", (("lambda_function", "lambda_handler"), ("handler", "lambda_handler"),
-                              ("handler", "handler")), ("event", "context"),
+                              ("handler", "handler"), ("app", "lambda_handler")), ("event", "context"),
                    "AWS Lambda (function URL, payload 2.0): lambda_handler(event, context)"),
         # The python3-http template: `faas-cli new` writes handler.py with handle(); the
         # template's build tree has it in function/handler.py.
@@ -109,6 +111,8 @@ def suggest(signature: Optional[tuple[str, ...]], chosen: str, function: Optiona
     """
     if not signature:
         return None
+    if chosen == "digitalhub" and all(n in DIGITALHUB_RESERVED for n in signature):
+        return None  # (context, event) is also how digitalhub serve functions are written
     matches = [c for c in CONVENTIONS.values() if c.name != chosen and c.signature == signature]
     if not matches:
         return None
@@ -147,3 +151,21 @@ def parse_init_params(specs: tuple[str, ...]) -> tuple[tuple[str, Any], ...]:
         except ValueError:
             out[name] = text
     return tuple(out.items())
+
+
+#: ``--lambda-payload``: the event the lambda convention builds from a request (function URL /
+#: HTTP API payload 2.0, REST API 1.0, or the JSON body itself as Lambda's Invoke API passes it).
+LAMBDA_PAYLOADS = ("2.0", "1.0", "raw")
+
+
+def check_lambda_payload(convention: str, payload: Optional[str]) -> Optional[str]:
+    """*payload* when it is allowed for *convention*, else a usage error."""
+    if payload is None:
+        return None
+    if payload not in LAMBDA_PAYLOADS:
+        raise UsageError(f"--lambda-payload {payload!r} is not one of {', '.join(LAMBDA_PAYLOADS)}",
+                         where="--lambda-payload", hint="use 2.0 (function URLs), 1.0 (REST APIs) or raw (Invoke)")
+    if convention != "lambda":
+        raise UsageError(f"--lambda-payload is for the lambda convention, not {convention!r}",
+                         where="--lambda-payload", hint="drop --lambda-payload, or build with --convention lambda")
+    return payload
