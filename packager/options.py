@@ -60,11 +60,12 @@ class BuildOptions:
     def cache(self) -> Cache:
         """The build cache: ``--cache-dir``, else the default (IGNITE_CACHE_DIR, XDG_CACHE_HOME, ~/.cache).
 
-        Raises RuntimeError or KeyError when no home directory can be found for the default.
+        One that cannot be used (read-only, another user's, no home directory) is replaced by a
+        private temporary one whose ``degraded`` says why (packager.cache.open_cache).
         """
-        from packager.cache import Cache, default_cache_dir
+        from packager.cache import open_cache
 
-        return Cache(Path(self.cache_dir) if self.cache_dir else default_cache_dir())
+        return open_cache(Path(self.cache_dir) if self.cache_dir else None)
 
     def target_python(self) -> Optional[str]:
         """The target's CPython, looked up only when a step needs it."""

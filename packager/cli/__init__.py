@@ -17,6 +17,7 @@ import click
 from packager import __version__
 from packager.cli import build, exit_codes, inspect, run
 from packager.cli.output import IgniteGroup
+from packager.runtime import on_stop_signals
 
 
 @click.group(cls=IgniteGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -48,6 +49,7 @@ def entry() -> None:
     the atexit handlers run and the streams are flushed as usual, then the process ends
     without the teardown. Tests call ``main`` itself.
     """
+    on_stop_signals()  # SIGINT/SIGTERM end a build with one line and 130/143 (packager.cli.output)
     try:
         main()
         code: str | int | None = 0

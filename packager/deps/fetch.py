@@ -44,6 +44,7 @@ from packager.deps.piprun import (
     IndexConfig,
     last_error,
     missing_distribution,
+    out_of_space,
     run_pip,
     target_args,
 )
@@ -51,7 +52,7 @@ from packager.deps.profile import TargetProfile
 from packager.deps.resolve import Pin
 from packager.deps.uvresolve import uv_settings
 from packager.errors import FetchError, ResolveError, SdistBuildError, SourceError
-from packager.runtime import PythonRef, clean_env, host_machine, resolve_python
+from packager.runtime import PythonRef, clean_env, host_machine, resolve_python, run_child
 from packager.source.intake import Limits, read_source
 
 Progress = Callable[[str, str], None]
@@ -259,8 +260,12 @@ class SdistBuilderImpl:
         # Wheel builders stamp zip entries with the clock unless told otherwise: a fixed
         # epoch makes a rebuilt sdist give the same wheel bytes (reproducible artifacts).
         extra.setdefault("SOURCE_DATE_EPOCH", os.environ.get("SOURCE_DATE_EPOCH") or str(DEFAULT_MTIME))
-        return subprocess.run(argv, cwd=cwd, env=clean_env(extra), capture_output=True, text=True,
-                              timeout=900, check=False, stdin=subprocess.DEVNULL)
+        proc = run_child(argv, env=clean_env(extra), cwd=cwd, timeout=900)
+        if proc.returncode != 0:
+            full = out_of_space(proc.stderr + "\n" + proc.stdout)
+            if full is not None:
+                raise full
+        return proc
 
     def _built_wheel(self, out: Path) -> Optional[Path]:
         wheels = sorted(out.glob("*.whl")) if out.is_dir() else []
