@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import os
 import re
+import signal
 import tempfile
 from pathlib import Path
 from typing import Any, ClassVar, Optional
@@ -254,14 +255,26 @@ class LocalIOError(IgniteError):
 
 
 class Interrupted(IgniteError):
-    """The build was stopped by a signal (SIGINT: 130, SIGTERM: 143, as shells report them)."""
+    """Stopped by SIGINT (Ctrl-C): children stopped, temp files removed, nothing written."""
 
     exit_code = 130
     code = "interrupted"
 
-    def __init__(self, signum: int, message: str, **kw: Any) -> None:
-        super().__init__(message, **kw)
-        self.exit_code = 128 + signum  # type: ignore[misc]
+
+class TerminatedError(Interrupted):
+    """Stopped by SIGTERM (SIGHUP: 129), likewise."""
+
+    exit_code = 143
+    code = "terminated"
+
+
+def stopped_by(signum: int) -> Interrupted:
+    """The error of a command stopped by *signum*; its exit status is 128 + *signum*, as shells say."""
+    name = signal.Signals(signum).name
+    error = (Interrupted if signum == signal.SIGINT else TerminatedError)(
+        f"stopped by {name}: nothing was written, temporary files were removed")
+    error.exit_code = 128 + signum  # type: ignore[misc]
+    return error
 
 
 #: Exit code for an unexpected exception: a bug in the packager, not in the input.
@@ -357,5 +370,6 @@ EXIT_CODES: dict[str, int] = {
         ToolchainError,
         LocalIOError,
         Interrupted,
+        TerminatedError,
     )
 }

@@ -34,9 +34,6 @@ def exit_code_rows() -> list[tuple[int, str, str]]:
         rows.append((code, name, meaning))
     rows.append((2, "click-usage", "Unknown option or missing argument (reported by click)."))
     rows.append((INTERNAL_ERROR_EXIT, "internal", "An unexpected exception: a bug in ignite-packager."))
-    rows = [(c, n, "Stopped by SIGINT (Ctrl-C): children stopped, temp files removed, nothing written."
-             if n == "interrupted" else m) for c, n, m in rows]
-    rows.append((143, "interrupted", "Stopped by SIGTERM (SIGHUP: 129), likewise."))
     return sorted(rows, key=lambda r: (r[0], r[1] == "click-usage"))
 
 

@@ -21,9 +21,9 @@ import click
 from packager.errors import (
     INTERNAL_ERROR_EXIT,
     IgniteError,
-    Interrupted,
     io_error,
     redact,
+    stopped_by,
 )
 from packager.runtime import Terminated, stop_children
 
@@ -112,8 +112,7 @@ class IgniteGroup(click.Group):
         except (KeyboardInterrupt, Terminated) as stop:
             signum = stop.signum if isinstance(stop, Terminated) else signal.SIGINT
             stopped(signum)
-            report_error(Interrupted(signum, f"stopped by {signal.Signals(signum).name}: nothing was written, "
-                                             "temporary files were removed"))
+            report_error(stopped_by(signum))
             sys.exit(128 + signum)
         except OSError as exc:  # an OSError no stage classified: still the path, the words, the fix
             error = io_error(exc)
