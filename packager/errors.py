@@ -328,7 +328,9 @@ def io_error(exc: OSError, *, output: Optional[Path] = None, cache: Optional[Pat
         places.append(("the artifact's output", Path(output).absolute().parent, "-o"))
     if cache is not None:
         places.append(("the cache", Path(cache), "--cache-dir (or IGNITE_CACHE_DIR)"))
-    places.append(("the temporary directory", Path(tempfile.gettempdir()), "TMPDIR"))
+    tmp = Path(tempfile.gettempdir())
+    tmp = tmp.parent if tmp.name.startswith("ignite-tmp-") else tmp  # the run's private one: TMPDIR is the fix
+    places.append(("the temporary directory", tmp, "TMPDIR"))
     path = exc.filename if isinstance(exc.filename, str) else None
     found = next((p for p in places if path and _under(path, p[1])), None)
     if found is None and exc.errno in (errno.ENOSPC, errno.EDQUOT):

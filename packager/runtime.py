@@ -87,15 +87,43 @@ def run_child(argv: Sequence[str], *, env: dict[str, str], cwd: Optional[Path] =
     return subprocess.CompletedProcess(list(argv), proc.returncode, out, err)
 
 
+_PRIVATE_TMP = "ignite-tmp-"
+
+
 @cache
 def children_tmp() -> str:
-    """The TMPDIR of every tool this process runs: one private directory (``ignite-tmp-*``), removed
-    at exit, so what a stopped pip or build backend leaves behind goes with it."""
+    """The TMPDIR of every tool this process runs: one private directory (``ignite-tmp-<pid>-*``),
+    removed at exit, so what a stopped pip or build backend leaves behind goes with it (and what a
+    killed build left, at the next start: :func:`sweep_stale_tmp`)."""
     import atexit
 
-    path = tempfile.mkdtemp(prefix="ignite-tmp-")
+    path = tempfile.mkdtemp(prefix=f"{_PRIVATE_TMP}{os.getpid()}-")
     atexit.register(shutil.rmtree, path, True)
     return path
+
+
+def sweep_stale_tmp() -> list[str]:
+    """Remove the private temp dirs of builds that were killed (their process is gone); return them."""
+    removed: list[str] = []
+    root = tempfile.gettempdir()
+    try:
+        names = [n for n in os.listdir(root) if n.startswith(_PRIVATE_TMP)]
+    except OSError:
+        return removed
+    for name in names:
+        pid = name[len(_PRIVATE_TMP):].split("-", 1)[0]
+        path = os.path.join(root, name)
+        try:
+            if not pid.isdigit() or int(pid) == os.getpid() or os.stat(path).st_uid != os.geteuid():
+                continue
+            os.kill(int(pid), 0)
+            continue  # still running: its build's
+        except ProcessLookupError:
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+        except OSError:
+            continue  # another user's process, or gone meanwhile
+    return removed
 
 
 def _descendants(pid: int) -> list[int]:

@@ -130,3 +130,34 @@ def test_a_signal_mid_build_stops_children_removes_temp_files_and_says_one_line(
     assert not (tmp_path / "a.tar.gz").exists()
     leftovers = [p for p in (tmp_path / "cache").rglob(".*") if p.is_file() and ".ignite-probe-" not in p.name]
     assert leftovers == []  # no half-written .name.XXXX entries
+
+
+def test_what_a_killed_build_left_in_tmpdir_is_removed_by_the_next_one(tmp_path: Path, hermetic_pip: Path,
+                                                                      index: StallingIndex) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "handler.py").write_text("def handler(payload, ctx):\n    return 1\n")
+    (src / "requirements.txt").write_text("demo\n")
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(REPO), "TMPDIR": str(tmp), "PIP_RETRIES": "0"}
+    argv = [sys.executable, "-m", "packager", "build", str(src), "--index-url", index.url, "--resolver", "pip",
+            "--cache-dir", str(tmp_path / "cache")]
+    proc = subprocess.Popen([*argv, "-o", str(tmp_path / "a.tar.gz")], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        assert index.asked.wait(120), "the build never asked the index"
+        children = _descendants(proc.pid)
+    finally:
+        proc.kill()  # kill -9: nothing of ours runs
+        proc.wait()
+    left = sorted(p.name for p in tmp.iterdir())
+    assert left and all(n.startswith("ignite-tmp-") for n in left), left  # everything in one private dir
+    for c in children:  # the orphaned pip, stalled on the index: stop it ourselves (the test's own)
+        if _alive(c):
+            os.kill(c, signal.SIGKILL)
+    (src / "requirements.txt").unlink()
+    r = subprocess.run([*argv, "-o", str(tmp_path / "b.tar.gz")], env=env, capture_output=True, text=True,
+                       timeout=300, check=False)
+    assert r.returncode == 0, r.stderr
+    assert sorted(p.name for p in tmp.iterdir()) == []
