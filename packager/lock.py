@@ -10,7 +10,7 @@ from __future__ import annotations
 import shlex
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from packaging.utils import canonicalize_name
@@ -22,7 +22,7 @@ from packager.deps.piprun import last_error, missing_distribution, run_pip, targ
 from packager.deps.profile import TargetProfile, load_profile
 from packager.deps.requirements import parse_requirements
 from packager.deps.resolve import constraints_text, ensure_stubs
-from packager.errors import RequirementsError, ResolveError
+from packager.errors import RequirementsError, ResolveError, io_error
 from packager.options import BuildOptions
 from packager.resolution import resolve_for
 from packager.source.checks import check_source
@@ -89,6 +89,16 @@ def add_sdist_hashes(text: str, cache: Cache) -> str:
 
 
 def lock_source(options: BuildOptions, progress: Progress) -> LockResult:
+    """Lock the source's requirements; OSErrors are classified as a build's are (errors.io_error)."""
+    try:
+        result = _lock_source(options, progress)
+    except OSError as exc:
+        raise io_error(exc, output=Path(options.output), cache=options.cache().root) from exc
+    degraded = options.cache().degraded
+    return replace(result, warnings=(degraded, *result.warnings)) if degraded else result
+
+
+def _lock_source(options: BuildOptions, progress: Progress) -> LockResult:
     tree = read_source(Path(options.source), options.limits)
     options.check_python()
     checked = check_source(tree, options.entry, python312=options.target_python, convention=options.convention,
