@@ -97,13 +97,19 @@ def children_tmp() -> str:
     killed build left, at the next start: :func:`sweep_stale_tmp`)."""
     import atexit
 
-    path = tempfile.mkdtemp(prefix=f"{_PRIVATE_TMP}{os.getpid()}-")
+    path = tempfile.mkdtemp(prefix=f"{_PRIVATE_TMP}{os.getpid()}-{_host()}-")
     atexit.register(shutil.rmtree, path, True)
     return path
 
 
+def _host() -> str:
+    """This host's name as a file name part: a TMPDIR shared by containers (other PID namespaces)
+    must not lose a running build's directory because its pid means nothing here."""
+    return "".join(c for c in platform.node() if c.isalnum())[:32] or "host"
+
+
 def sweep_stale_tmp() -> list[str]:
-    """Remove the private temp dirs of builds that were killed (their process is gone); return them."""
+    """Remove the private temp dirs of this host's builds that were killed (their process is gone)."""
     removed: list[str] = []
     root = tempfile.gettempdir()
     try:
@@ -111,10 +117,11 @@ def sweep_stale_tmp() -> list[str]:
     except OSError:
         return removed
     for name in names:
-        pid = name[len(_PRIVATE_TMP):].split("-", 1)[0]
+        pid, host = [*name[len(_PRIVATE_TMP):].split("-"), "", ""][:2]
         path = os.path.join(root, name)
         try:
-            if not pid.isdigit() or int(pid) == os.getpid() or os.stat(path).st_uid != os.geteuid():
+            if not pid.isdigit() or int(pid) == os.getpid() or host != _host() \
+                    or os.stat(path).st_uid != os.geteuid():
                 continue
             os.kill(int(pid), 0)
             continue  # still running: its build's
