@@ -461,8 +461,12 @@ def fetch(pins: Sequence[Pin], profile: TargetProfile, *, index: IndexConfig, ca
                     if failure:
                         raise failure
                 if not absent:
+                    changed = "DO NOT MATCH THE HASHES" in res.stderr and any(p.url for p in rest)
                     raise FetchError("download failed:\n" + last_error(res.stderr), where="fetch",
-                                     hint="check the index settings and the network; hashes must match the lock")
+                                     hint=("the index now serves a file whose sha256 differs from the one "
+                                           "resolved (a cached resolution): build again with --refresh" if changed
+                                           else "check the index settings and the network; hashes must match "
+                                                "the lock"))
                 # pip stops at the first pin with no wheel for the target: leave that one to the
                 # sdist path below and download the others.
                 before = len(rest)
@@ -480,9 +484,13 @@ def fetch(pins: Sequence[Pin], profile: TargetProfile, *, index: IndexConfig, ca
                 build_sdist(f"{pin.name}=={pin.version}", pin.hashes)
                 hit = find_local(pin, dirs, profile, cache)
             if hit is None:
+                resolved = bool(pin.url or pin.from_sdist)  # a lock's pins carry neither
                 raise FetchError(
                     f"no wheel of {pin.name}=={pin.version} matching its hashes for the target",
-                    where=pin.name, hint="the index served a file whose sha256 is not in the lock; re-lock",
+                    where=pin.name,
+                    hint=("the index now serves a file whose sha256 differs from the one resolved (cached "
+                          "resolution): build again with --refresh" if resolved else
+                          "the index served a file whose sha256 is not in the lock; re-lock"),
                 )
             found[pin.name] = hit
             on_ready(hit)
