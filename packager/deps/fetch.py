@@ -53,6 +53,7 @@ from packager.deps.piprun import (
     IndexConfig,
     last_error,
     missing_distribution,
+    out_of_space,
     run_pip,
     target_args,
 )
@@ -60,7 +61,7 @@ from packager.deps.profile import TargetProfile
 from packager.deps.resolve import Pin
 from packager.deps.uvresolve import uv_settings
 from packager.errors import FetchError, ResolveError, SdistBuildError, SourceError
-from packager.runtime import PythonRef, clean_env, host_machine, resolve_python
+from packager.runtime import PythonRef, clean_env, host_machine, resolve_python, run_child
 from packager.source.intake import Limits, read_source
 
 Progress = Callable[[str, str], None]
@@ -268,8 +269,12 @@ class SdistBuilderImpl:
         # Wheel builders stamp zip entries with the clock unless told otherwise: a fixed
         # epoch makes a rebuilt sdist give the same wheel bytes (reproducible artifacts).
         extra.setdefault("SOURCE_DATE_EPOCH", os.environ.get("SOURCE_DATE_EPOCH") or str(DEFAULT_MTIME))
-        return subprocess.run(argv, cwd=cwd, env=clean_env(extra), capture_output=True, text=True,
-                              timeout=900, check=False, stdin=subprocess.DEVNULL)
+        proc = run_child(argv, env=clean_env(extra), cwd=cwd, timeout=900)
+        if proc.returncode != 0:
+            full = out_of_space(proc.stderr + "\n" + proc.stdout)
+            if full is not None:
+                raise full
+        return proc
 
     def _built_wheel(self, out: Path) -> Optional[Path]:
         wheels = sorted(out.glob("*.whl")) if out.is_dir() else []
@@ -468,8 +473,12 @@ def fetch(pins: Sequence[Pin], profile: TargetProfile, *, index: IndexConfig, ca
                     if failure:
                         raise failure
                 if not absent:
+                    changed = "DO NOT MATCH THE HASHES" in res.stderr and any(p.url for p in rest)
                     raise FetchError("download failed:\n" + last_error(res.stderr), where="fetch",
-                                     hint="check the index settings and the network; hashes must match the lock")
+                                     hint=("the index now serves a file whose sha256 differs from the one "
+                                           "resolved (a cached resolution): build again with --refresh" if changed
+                                           else "check the index settings and the network; hashes must match "
+                                                "the lock"))
                 # pip stops at the first pin with no wheel for the target: leave that one to the
                 # sdist path below and download the others.
                 before = len(rest)
@@ -487,9 +496,13 @@ def fetch(pins: Sequence[Pin], profile: TargetProfile, *, index: IndexConfig, ca
                 build_sdist(f"{pin.name}=={pin.version}", pin.hashes)
                 hit = find_local(pin, dirs, profile, cache)
             if hit is None:
+                resolved = bool(pin.url or pin.from_sdist)  # a lock's pins carry neither
                 raise FetchError(
                     f"no wheel of {pin.name}=={pin.version} matching its hashes for the target",
-                    where=pin.name, hint="the index served a file whose sha256 is not in the lock; re-lock",
+                    where=pin.name,
+                    hint=("the index now serves a file whose sha256 differs from the one resolved (cached "
+                          "resolution): build again with --refresh" if resolved else
+                          "the index served a file whose sha256 is not in the lock; re-lock"),
                 )
             found[pin.name] = hit
             on_ready(hit)

@@ -12,7 +12,6 @@ import io
 import json
 import tempfile
 import urllib.parse
-import urllib.request
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -459,7 +458,7 @@ def by_cache_key(data: dict[str, Any], cache: Cache) -> dict[str, Any]:
         url = str(item.get("url") or "")
         if not url.startswith("file:"):
             continue
-        path = Path(urllib.request.url2pathname(urllib.parse.urlsplit(url).path)).resolve()
+        path = Path(urllib.parse.unquote(urllib.parse.urlsplit(url).path)).resolve()
         try:
             key = path.relative_to(root).as_posix()
         except ValueError:
