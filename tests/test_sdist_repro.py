@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import io
+import shutil
+import subprocess
 import tarfile
 from pathlib import Path
 
@@ -14,6 +16,7 @@ from packager.build import build
 from packager.deps.piprun import IndexConfig
 from packager.errors import SdistBuildError
 from packager.options import BuildOptions
+from tests.wheelhouse import make_wheel
 
 C_SOURCE = r"""#include <Python.h>
 #include <assert.h>
@@ -99,3 +102,31 @@ def test_a_c_sdist_that_fails_to_compile_names_the_interpreter_and_headers(
     assert f"CPython 3.12 ({python312}, headers " in msg and "python3.12" in msg.split("headers ", 1)[1]
     assert "only for this test" in msg
     assert not (tmp_path / "a.tar.gz").exists()
+
+
+def test_an_extension_needing_a_library_the_target_lacks_is_warned_about(tmp_path: Path, hermetic_pip: Path) -> None:
+    """A host-only wheel (as a wheel built here from an sdist is) links a library that is neither
+    inside it nor on the manylinux policy's list: the build says which, and for which distribution."""
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if cc is None:
+        pytest.skip("no C compiler")
+    (tmp_path / "dep.c").write_text("int ignite_dep(void) { return 1; }\n")
+    (tmp_path / "ext.c").write_text("int ignite_dep(void);\nint ext(void) { return ignite_dep(); }\n")
+    subprocess.run([cc, "-shared", "-fPIC", "-Wl,-soname,libignitedep.so.3", "-o", str(tmp_path / "libignitedep.so"),
+                    str(tmp_path / "dep.c")], check=True)
+    subprocess.run([cc, "-shared", "-fPIC", "-o", str(tmp_path / "ext.so"), str(tmp_path / "ext.c"),
+                    f"-L{tmp_path}", "-lignitedep", "-lz"], check=True)
+    wh = tmp_path / "wheelhouse"
+    make_wheel(wh, "linked", "1.0", tag="cp312-cp312-linux_x86_64", files={
+        "linked/__init__.py": "", "linked/_ext.cpython-312-x86_64-linux-gnu.so": (tmp_path / "ext.so").read_bytes()})
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "handler.py").write_text("def handler(payload, ctx):\n    return 1\n")
+    (src / "requirements.txt").write_text("linked==1.0\n")
+    result = build(BuildOptions(source=src, output=tmp_path / "a.tar.gz", wheelhouses=(wh,),
+                                index=IndexConfig(find_links=(str(wh),), offline=True)))
+    found = [w for w in result.warnings if "libignitedep.so.3" in w]
+    assert len(found) == 1, result.warnings
+    assert "linked 1.0" in found[0] and "linked/_ext.cpython-312-x86_64-linux-gnu.so" in found[0]
+    assert "manylinux_2_36" in found[0]
+    assert not any("libz.so.1" in w or "libc.so.6" in w for w in result.warnings)  # allowed by the policy
