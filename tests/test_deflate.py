@@ -143,3 +143,18 @@ def test_the_compressor_is_part_of_every_compressed_segment_key(tmp_path: Path,
     third = run("c.tar.gz")
     assert len(third) > len(first) and first < third  # launcher + 2 vendored segments made again
     assert json.loads(read_manifest(tmp_path / "a.tar.gz").to_bytes())["compression"]["deflate"]["version"] == "1.3.1"
+
+
+def test_the_recorded_probe_digests_are_the_pinned_librarys() -> None:
+    """PINNED_PROBE lets a host zlib be checked without loading the pinned one: it must be exact."""
+    pinned = deflate._pinned()
+    assert {level: deflate.probe_digest(pinned.deflate, level) for level in range(1, 10)} == deflate.PINNED_PROBE
+
+
+def test_the_pin_the_constant_and_the_installed_library_agree() -> None:
+    import importlib.metadata
+
+    pyproject = (REPO / "pyproject.toml").read_text()
+    assert f'"cmeel-zlib=={deflate.PINNED_VERSION}"' in pyproject
+    assert importlib.metadata.version("cmeel-zlib") == deflate.PINNED_VERSION
+    assert deflate._pinned().version.decode() == deflate.PINNED_VERSION

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from tests.ci_helpers import validate
 from tests.conftest import run_cli
 from tests.wheelhouse import make_wheel
 
@@ -30,6 +31,7 @@ def test_rebuild_of_the_same_source_is_byte_identical(tmp_path: Path) -> None:
     r = run_cli("verify", str(art), "--rebuild", str(src), "--wheelhouse", str(wh), "--offline", "--json")
     assert r.returncode == 0, r.stderr
     report = json.loads(r.stdout)
+    validate(report, "rebuild")
     assert report["identical"] is True and report["differences"] == []
     assert report["settings"]["level"] == 7 and report["settings"]["mtime"] == 1700000000
     assert report["rebuild_sha256"] == report["artifact_sha256"]
@@ -45,6 +47,7 @@ def test_rebuild_of_a_changed_source_exits_11_naming_the_file(tmp_path: Path) ->
     r = run_cli("verify", str(art), "--rebuild", str(src), "--wheelhouse", str(wh), "--offline", "--json")
     assert r.returncode == 11
     err = json.loads(r.stdout)["error"]
+    validate(err["details"], "rebuild")
     assert err["exit_code"] == 11 and err["error"] == "verify"
     diffs = err["details"]["differences"]
     assert {"path": "handler.py", "side": "changed"}.items() <= next(d for d in diffs if d["path"] == "handler.py").items()
