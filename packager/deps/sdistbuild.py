@@ -18,6 +18,7 @@ import importlib.metadata
 import subprocess
 import sys
 import sysconfig
+from functools import lru_cache
 from pathlib import Path
 from typing import Optional
 
@@ -30,11 +31,28 @@ _BUILD_TOOLS = ("build", "pyproject_hooks", "packaging")
 _BACKEND_TOOLS = ("setuptools", "wheel")
 
 
+@lru_cache(maxsize=1)
+def _map_option() -> str:
+    """``-ffile-prefix-map`` when the C compiler takes it (GCC >= 8, clang >= 10), else the older
+    ``-fdebug-prefix-map`` (debug information only); none without a compiler."""
+    cc = (sysconfig.get_config_var("CC") or "cc").split()
+    for option in ("-ffile-prefix-map", "-fdebug-prefix-map"):
+        try:
+            proc = subprocess.run([*cc, f"{option}=/a=/b", "-fsyntax-only", "-x", "c", "-"], input="int x;\n",
+                                  capture_output=True, text=True, timeout=30, check=False)
+        except (OSError, subprocess.SubprocessError):
+            return ""
+        if proc.returncode == 0:
+            return option
+    return ""
+
+
 def reproducible_env(work: Path) -> dict[str, str]:
     """Environment for the build backend: the work dir mapped away, temp files inside it."""
     tmp = work / "tmp"
     tmp.mkdir(exist_ok=True)
-    mapping = f"-ffile-prefix-map={work}={BUILD_ROOT}"
+    option = _map_option()
+    mapping = f"{option}={work}={BUILD_ROOT}" if option else ""
     return {
         "CFLAGS": mapping, "CXXFLAGS": mapping,
         "TMPDIR": str(tmp),
