@@ -22,7 +22,7 @@ from packager.artifact.manifest import LAUNCHER_DIR, MANIFEST_NAME, VENDOR_DIR, 
 from packager.build import build
 from packager.deps.piprun import IndexConfig
 from packager.deps.slim import SlimSettings
-from packager.errors import VerifyError
+from packager.errors import IgniteError, VerifyError
 from packager.options import BuildOptions
 from packager.runtime import PythonRef
 from packager.source.checks import EntryPoint
@@ -86,7 +86,7 @@ def recorded_settings(m: Manifest) -> dict[str, Any]:
     profile = str(m.target.get("profile") or "python3.12")
     try:
         preinstalled = set(load_profile(profile).preinstalled)
-    except Exception:  # an unknown profile is reported by the build itself
+    except IgniteError:  # an unknown profile is reported by the build itself
         preinstalled = set()
     slim = SlimSettings.from_dict(m.slim) if m.slim else SlimSettings()
     return {

@@ -80,7 +80,7 @@ def provenance(
     indexes = _indexes(index_url, extra_index_urls, wheelhouses)
     external: dict[str, Any] = {
         "source": {
-            "name": source.name,
+            "name": source.resolve().name,
             "kind": m.source.get("kind"),
             "sha256": _file_sha256(source),
             "files_sha256": _source_files_digest(m),
