@@ -24,13 +24,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
+from packager.cache import SDIST_SIDECAR as _SIDECAR
+
 #: the kinds of entries the packager itself writes (cache.Cache)
 KINDS = ("resolutions", "segments", "wheels", "built")
 #: a temp file or directory this old is left over from a killed write, not one in progress
 STALE_TEMP_SECONDS = 3600
 #: the prefixes of the packager's temp directories (tempfile.TemporaryDirectory(prefix=...))
-_TMP_DIRS = re.compile(r"^ignite-(lock|run|compile|resolve|uv|sdist|fetch|profile)-[A-Za-z0-9_]+$")
-_SIDECAR = ".sdist-sha256"
+#: (``ignite-tmp-PID-HOST-XXXX`` holds every temp file of one run: packager.runtime's run directory)
+_TMP_DIRS = re.compile(r"^ignite-(lock|run|compile|resolve|uv|sdist|fetch|profile|tmp)-[A-Za-z0-9_.-]+$")
 
 
 @dataclass

@@ -144,7 +144,7 @@ class ArtifactError(IgniteError):
 
 
 class VerifyError(IgniteError):
-    """An artifact does not match its manifest, or is not an artifact at all."""
+    """An artifact does not match its manifest (or its rebuild), or is not an artifact at all."""
 
     exit_code = 11
     code = "verify"

@@ -78,6 +78,9 @@ def _options(p: dict[str, Any], source: Path, output: Path, **rest: Any) -> Buil
               help="Also write the artifact's SBOM to FILE (see `ignite-pack sbom`; needs ignite-packager[sbom]).")
 @click.option("--sbom-format", type=click.Choice(SBOM_FORMATS), default="cyclonedx-json", show_default=True,
               help="Format of --sbom.")
+@click.option("--provenance", type=click.Path(path_type=Path, dir_okay=False), metavar="FILE",
+              help="Also write SLSA Provenance v1 (an in-toto Statement) for the artifact to FILE; "
+                   "sign it with cosign attest (docs/reproducibility.md).")
 @config_options
 @python_option
 @json_option
@@ -110,6 +113,8 @@ def build(ctx: click.Context, /, source: Path, **_: Any) -> None:
 
         progress("sbom", f"writing {p['sbom']} ({p['sbom_format']})")
         write_sbom(result.output, p["sbom"], p["sbom_format"])
+    if p["provenance"]:
+        _write_provenance(p, source, result)
     for w in result.warnings:
         warn(w)
     shared = finish_tier(options.cache_tier)
@@ -125,6 +130,7 @@ def build(ctx: click.Context, /, source: Path, **_: Any) -> None:
             "vendored": [v.__dict__ for v in m.vendored], "skipped": [s.__dict__ for s in m.skipped],
             "warnings": [*result.warnings, *([shared["warning"]] if shared and shared["warning"] else [])],
             "slim": m.slim or None, "sbom": str(p["sbom"]) if p["sbom"] else None,
+            "provenance": str(p["provenance"]) if p["provenance"] else None,
             "target": dict(m.target),
             **({"shared_cache": shared} if shared else {}),
         })
@@ -143,6 +149,20 @@ def build(ctx: click.Context, /, source: Path, **_: Any) -> None:
         info(f"slim: left out {t['files']} files, {human_size(t['bytes'])} (patterns: {' '.join(m.slim['patterns'])})")
     if p["sbom"]:
         info(f"sbom {p['sbom']} ({p['sbom_format']})")
+
+
+def _write_provenance(p: dict[str, Any], source: Path, result: Any) -> None:
+    import os
+
+    from packager.artifact.tarball import atomic_write
+    from packager.inspect.provenance import provenance, provenance_bytes
+
+    progress("provenance", f"writing {p['provenance']}")
+    env = {k: os.environ[k] for k in ("SOURCE_DATE_EPOCH", "IGNITE_BUILDER_ID") if k in os.environ}
+    statement = provenance(Path(result.output), result.sha256, result.manifest, source=source,
+                           index_url=p["index_url"], extra_index_urls=tuple(p["extra_index_urls"]),
+                           wheelhouses=len(p["wheelhouses"]), env=env)
+    atomic_write(p["provenance"], [provenance_bytes(statement)])
 
 
 @click.command()

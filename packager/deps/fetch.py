@@ -59,6 +59,7 @@ from packager.deps.piprun import (
 )
 from packager.deps.profile import TargetProfile
 from packager.deps.resolve import Pin
+from packager.deps.sdistbuild import describe, lend_tools, reproducible_env
 from packager.deps.uvresolve import uv_settings
 from packager.errors import FetchError, ResolveError, SdistBuildError, SourceError
 from packager.runtime import PythonRef, clean_env, host_machine, resolve_python, run_child
@@ -245,13 +246,16 @@ class SdistBuilderImpl:
             out = work / "out"
             self.progress("build", f"building a wheel from {sdist.name}"
                           + (" (uv build environment)" if self.uv and not self.index.offline else ""))
-            wheel = self._build(src, out, sdist.name)
+            wheel = self._build(src, out, sdist.name, work)
             write_sidecar(self.cache.built / wheel.name, sdist_sha, sha256_file(wheel))
             return self.cache.add_wheel(wheel, self.cache.built)
 
-    def _run(self, argv: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    def _run(self, argv: list[str], cwd: Path, work: Optional[Path] = None,
+             more: Optional[dict[str, str]] = None) -> subprocess.CompletedProcess[str]:
         # Build dependencies come from the same index settings as everything else.
-        extra: dict[str, str] = {}
+        extra: dict[str, str] = dict(more or {})
+        if work is not None:  # the random work dir mapped away, temp files inside it (sdistbuild)
+            extra.update(reproducible_env(work))
         if self.index.index_url:
             extra["PIP_INDEX_URL"] = self.index.index_url
         if self.index.extra_index_urls:
@@ -280,29 +284,38 @@ class SdistBuilderImpl:
         wheels = sorted(out.glob("*.whl")) if out.is_dir() else []
         return wheels[0] if wheels else None
 
-    def _build(self, src: Path, out: Path, sdist_name: str) -> Path:
+    def _build(self, src: Path, out: Path, sdist_name: str, work: Optional[Path] = None) -> Path:
+        p = self.profile
         # Offline, build requirements cannot be fetched: use the packager's own environment.
         isolation = (["--no-isolation", "--skip-dependency-check"] if self.index.offline
                      else ["--installer", "uv"] if self.uv else [])
-        proc = self._run([sys.executable, "-m", "build", "--wheel", *isolation, "--outdir", str(out), str(src)], src)
+        # The target's CPython compiles (its headers, its ABI); the host's only when it is the
+        # target's version, or when this host cannot run one (then only a pure wheel is usable).
+        host_is_target = "{}.{}".format(*sys.version_info[:2]) == p.python_version
+        target = None if host_is_target or not _host_builds_for_target(p) else resolve_python(self.target_interpreter)
+        python, more = sys.executable, {}
+        if target:
+            python = target
+            more["PYTHONPATH"] = str(lend_tools(work or src.parent, self.index.offline))
+        proc = self._run([python, "-m", "build", "--wheel", *isolation, "--outdir", str(out), str(src)], src,
+                         work, more)
         wheel = self._built_wheel(out)
         if proc.returncode != 0 or wheel is None:
+            used = describe(python, p.python_version if target else None)
+            host_only = not target and not host_is_target
             raise SdistBuildError(
-                f"building {sdist_name} failed:\n" + (proc.stderr or proc.stdout).strip()[-1500:],
-                where=sdist_name, hint="pin a version that publishes a wheel, or pass --wheelhouse DIR with one",
+                f"building {sdist_name} with {used} failed:\n" + (proc.stderr or proc.stdout).strip()[-1500:],
+                where=sdist_name,
+                hint=(f"this host's Python is not the target's {p.python_version} and no CPython "
+                      f"{p.python_version} was found: install one or pass --python PATH, "
+                      "or pass --wheelhouse DIR with a wheel for the target" if host_only and
+                      _host_builds_for_target(p)
+                      else "pin a version that publishes a wheel, or pass --wheelhouse DIR with one"),
+                details={"interpreter": python, "target": p.name},
             )
-        if self.profile.wheel_tag_rank(wheel.name) is not None:
+        if p.wheel_tag_rank(wheel.name) is not None:
             return wheel
-        # A C extension built for this host: rebuild with the target interpreter when this host can
-        # (Linux of the target's architecture; never for another one: no cross-compiling).
-        p = self.profile
-        target_py = resolve_python(self.target_interpreter) if _host_builds_for_target(p) else None
-        if target_py:
-            shutil.rmtree(out, ignore_errors=True)
-            proc = self._run([target_py, "-m", "pip", "wheel", "--no-deps", "-w", str(out), str(src)], src)
-            wheel = self._built_wheel(out)
-            if proc.returncode == 0 and wheel and p.wheel_tag_rank(wheel.name) is not None:
-                return wheel
+        # A C extension built for this host, which cannot build for the target.
         why = (f"this host is {sys.platform} {host_machine()}" if not _host_builds_for_target(p)
                else f"no CPython {p.python_version} was found to build it with")
         raise SdistBuildError(
@@ -571,7 +584,7 @@ def _from_tier(missing: list[Pin], cache: Cache, dirs: Sequence[Path], profile: 
                 continue
             dest = (cache.built if sdist else cache.wheels) / filename
             if sdist:
-                atomic_bytes(dest.with_name(dest.name + SDIST_SIDECAR), sdist.encode())
+                write_sidecar(dest, sdist, sha)
             atomic_bytes(dest, data)
             hit = find_local(pin, dirs, profile)
             if hit is not None:
