@@ -111,7 +111,7 @@ class IgniteFunctions:
         from packager.source.checks import EntryPoint
 
         index = {k: opts.pop(k) for k in _INDEX_KEYS if k in opts}
-        wheelhouses = tuple(Path(w) for w in index.get("wheelhouses", ()))
+        wheelhouses = tuple(self.root / w for w in index.get("wheelhouses", ()))
         if isinstance(opts.get("entry"), str):
             opts["entry"] = EntryPoint.parse(opts["entry"])
         out = self.workdir / f"build-{len(self._running) + 1}.tar.gz"
