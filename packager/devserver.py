@@ -349,17 +349,18 @@ def watch_changes(source: Path, stop: threading.Event, *, debounce: float = 0.15
         else:
             for batch in watchfiles.watch(root, watch_filter=lambda _c, p: wanted(p),
                                           debounce=int(debounce * 1000), step=50, stop_event=stop,
-                                          raise_interrupt=False, rust_timeout=1000):
+                                          raise_interrupt=False, rust_timeout=1000, recursive=only is None):
                 rels = sorted({os.path.relpath(p, root) for _c, p in batch})
                 if rels:
                     yield tuple(rels)
             return
-    yield from _poll(root, wanted, stop, debounce)
+    yield from _poll(root, wanted, stop, debounce, only)
 
 
-def _snapshot(root: Path, wanted: Any) -> dict[str, tuple[int, int, int]]:
+def _snapshot(root: Path, wanted: Any, only: Optional[str] = None) -> dict[str, tuple[int, int, int]]:
     out: dict[str, tuple[int, int, int]] = {}
-    for dirpath, dirnames, filenames in os.walk(root):
+    walk = [(str(root), [], [only])] if only is not None else os.walk(root)
+    for dirpath, dirnames, filenames in walk:
         dirnames[:] = [d for d in dirnames if d not in IGNORED_DIRS]
         for name in filenames:
             path = os.path.join(dirpath, name)
@@ -373,15 +374,16 @@ def _snapshot(root: Path, wanted: Any) -> dict[str, tuple[int, int, int]]:
     return out
 
 
-def _poll(root: Path, wanted: Any, stop: threading.Event, interval: float) -> Iterator[tuple[str, ...]]:
-    before = _snapshot(root, wanted)
+def _poll(root: Path, wanted: Any, stop: threading.Event, interval: float,
+          only: Optional[str] = None) -> Iterator[tuple[str, ...]]:
+    before = _snapshot(root, wanted, only)
     while not stop.wait(interval):
-        now = _snapshot(root, wanted)
+        now = _snapshot(root, wanted, only)
         if now == before:
             continue
         changed = {p for p in before.keys() | now.keys() if before.get(p) != now.get(p)}
         while not stop.wait(interval):  # debounce: until one poll sees nothing new
-            later = _snapshot(root, wanted)
+            later = _snapshot(root, wanted, only)
             if later == now:
                 break
             changed |= {p for p in now.keys() | later.keys() if now.get(p) != later.get(p)}
@@ -441,11 +443,14 @@ class WatchSession:
         try:
             backend = Backend(out, self._python(out), self.env, stderr_lines=self.stderr_lines)
             backend.wait_ready()
-        except IgniteError as exc:
+        except BaseException as exc:  # Ctrl-C too: a launcher not yet switched to is stopped here
             if backend is not None:
                 backend.stop()
-            self.front.fail(error_body(exc))
-            return Rebuild(changed, False, t1 - t0, time.perf_counter() - t1, error=exc)
+            if not isinstance(exc, Exception):
+                raise
+            err = exc if isinstance(exc, IgniteError) else _unexpected(exc)
+            self.front.fail(error_body(err))
+            return Rebuild(changed, False, t1 - t0, time.perf_counter() - t1, error=err)
         finally:
             out.unlink(missing_ok=True)
         self.front.switch(backend)

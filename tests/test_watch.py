@@ -261,6 +261,31 @@ def test_watcher_batches_saves_and_ignores_temp_files_caches_and_vcs(tmp_path: P
     assert set().union(*batches) == {"handler.py", os.path.join("pkg", "m.py")}, batches
 
 
+@pytest.mark.parametrize("poll", [False, True], ids=["watchfiles", "polling"])
+def test_watcher_of_a_single_file_source_sees_only_that_file(tmp_path: Path, poll: bool) -> None:
+    if not poll:
+        pytest.importorskip("watchfiles")
+    handler = tmp_path / "handler.py"
+    handler.write_text("x = 1\n")
+    stop = threading.Event()
+    batches: list[tuple[str, ...]] = []
+    t = threading.Thread(target=lambda: batches.extend(watch_changes(handler, stop, poll=poll)), daemon=True)
+    t.start()
+    time.sleep(0.5)
+    (tmp_path / "other.py").write_text("not part of the source")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "handler.py").write_text("nor this")
+    time.sleep(0.5)
+    _save(handler, "x = 2\n")
+    deadline = time.monotonic() + 30
+    while not batches and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)
+    stop.set()
+    t.join(10)
+    assert batches == [("handler.py",)]
+
+
 def test_watch_takes_a_source_and_build_flags_need_watch(tmp_path: Path) -> None:
     art = tmp_path / "a.tar.gz"
     art.write_bytes(b"not read")

@@ -132,7 +132,7 @@ def serve_watch(ctx: click.Context, source: Path, *, host: str, port: int, env: 
     # watchfiles says "KeyboardInterrupt caught, stopping watch" on Ctrl-C; the "stopped" line says it.
     logging.getLogger("watchfiles").setLevel(logging.ERROR)
     stop = threading.Event()
-    previous = signal.signal(signal.SIGTERM, terminate)
+    previous = {sig: signal.signal(sig, terminate) for sig in (signal.SIGTERM, signal.SIGHUP)}
     try:
         line(session.rebuild(("first build",)))
         for changed in watch_changes(source, stop):
@@ -140,12 +140,13 @@ def serve_watch(ctx: click.Context, source: Path, *, host: str, port: int, env: 
     except KeyboardInterrupt:
         pass
     finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        for sig in (signal.SIGINT, *previous):
+            signal.signal(sig, signal.SIG_IGN)
         stop.set()
         front.close()
         session.close()
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     info("[watch] stopped")
     sys.stdout.flush()
 
