@@ -107,6 +107,7 @@ class IgniteFunctions:
         from packager.build import build
         from packager.deps.piprun import IndexConfig
         from packager.devserver import Backend
+        from packager.errors import InvokeError
         from packager.options import BuildOptions
         from packager.source.checks import EntryPoint
 
@@ -127,12 +128,17 @@ class IgniteFunctions:
             prefix="launcher-", suffix=".log", dir=self.workdir, delete=False)
         self._logs.append(log)
         backend = Backend(out, _python(result.manifest, options), env, output=log)
+        fn = IgniteFunction(backend, log)
         try:
             backend.wait_ready()
+        except InvokeError as exc:
+            backend.stop()
+            raise InvokeError(exc.message, where=f"{source} (ignite_function)",
+                              hint="the launcher's output:\n" + fn.logs()[-4000:]) from None
         except BaseException:
             backend.stop()
             raise
-        return IgniteFunction(backend, log)
+        return fn
 
     def close(self) -> None:
         for fn in self._running.values():
