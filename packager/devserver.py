@@ -20,6 +20,7 @@ import contextlib
 import http.client
 import json
 import os
+import queue
 import re
 import shutil
 import subprocess
@@ -323,13 +324,16 @@ def _watch_root(source: Path) -> tuple[Path, Optional[str]]:
     return (source, None) if source.is_dir() else (source.parent, source.name)
 
 
-def watch_changes(source: Path, stop: threading.Event, *, debounce: float = 0.15,
-                  poll: Optional[bool] = None) -> Iterator[tuple[str, ...]]:
+def watch_changes(source: Path, stop: threading.Event, *, debounce: float = 0.15, poll: Optional[bool] = None,
+                  ready: Optional[threading.Event] = None) -> Iterator[tuple[str, ...]]:
     """Yield the sorted relative paths changed in each burst of saves, until *stop* is set.
 
-    ``watchfiles`` (inotify/FSEvents) when installed and *poll* is not True; else the tree is
-    polled (mtime, size, inode) every *debounce* seconds, and a burst ends when a poll sees no change.
+    ``watchfiles`` (inotify/FSEvents) when installed and *poll* is not True (and polling if the OS
+    refuses a watch, e.g. its inotify limit is reached); else the tree is polled (mtime, size, inode)
+    every *debounce* seconds, and a burst ends when a poll sees no change. *ready* is set once the
+    watch is in place: a save from then on is seen.
     """
+    ready = ready or threading.Event()
     root, only = _watch_root(source)
 
     def wanted(path: str) -> bool:
@@ -347,14 +351,20 @@ def watch_changes(source: Path, stop: threading.Event, *, debounce: float = 0.15
         except ImportError:
             pass
         else:
-            for batch in watchfiles.watch(root, watch_filter=lambda _c, p: wanted(p),
-                                          debounce=int(debounce * 1000), step=50, stop_event=stop,
-                                          raise_interrupt=False, rust_timeout=1000, recursive=only is None):
-                rels = sorted({os.path.relpath(p, root) for _c, p in batch})
-                if rels:
-                    yield tuple(rels)
-            return
-    yield from _poll(root, wanted, stop, debounce, only)
+            try:
+                # yield_on_timeout: an empty batch after 200 ms without changes says the watch is in place
+                for batch in watchfiles.watch(root, watch_filter=lambda _c, p: wanted(p),
+                                              debounce=int(debounce * 1000), step=50, stop_event=stop,
+                                              raise_interrupt=False, rust_timeout=200, yield_on_timeout=True,
+                                              recursive=only is None):
+                    ready.set()
+                    rels = sorted({os.path.relpath(p, root) for _c, p in batch})
+                    if rels:
+                        yield tuple(rels)
+                return
+            except OSError:
+                pass  # e.g. the inotify watch limit: polling still works
+    yield from _poll(root, wanted, stop, debounce, only, ready)
 
 
 def _snapshot(root: Path, wanted: Any, only: Optional[str] = None) -> dict[str, tuple[int, int, int]]:
@@ -374,9 +384,10 @@ def _snapshot(root: Path, wanted: Any, only: Optional[str] = None) -> dict[str, 
     return out
 
 
-def _poll(root: Path, wanted: Any, stop: threading.Event, interval: float,
-          only: Optional[str] = None) -> Iterator[tuple[str, ...]]:
+def _poll(root: Path, wanted: Any, stop: threading.Event, interval: float, only: Optional[str],
+          ready: threading.Event) -> Iterator[tuple[str, ...]]:
     before = _snapshot(root, wanted, only)
+    ready.set()
     while not stop.wait(interval):
         now = _snapshot(root, wanted, only)
         if now == before:
@@ -390,6 +401,46 @@ def _poll(root: Path, wanted: Any, stop: threading.Event, interval: float,
             now = later
         before = now
         yield tuple(sorted(changed))
+
+
+class Watcher:
+    """:func:`watch_changes` in a thread. :meth:`start` returns once the watch is in place, so a
+    build started after it misses no save; saves made during a build come out of :meth:`next` as
+    one batch."""
+
+    def __init__(self, source: Path, *, poll: Optional[bool] = None, debounce: float = 0.15) -> None:
+        self._stop, self._ready = threading.Event(), threading.Event()
+        self._queue: queue.Queue[tuple[str, ...]] = queue.Queue()
+        self._args = (source, poll, debounce)
+        self._thread = threading.Thread(target=self._run, name="ignite-watch", daemon=True)
+
+    def _run(self) -> None:
+        source, poll, debounce = self._args
+        try:
+            for batch in watch_changes(source, self._stop, debounce=debounce, poll=poll, ready=self._ready):
+                self._queue.put(batch)
+        finally:
+            self._ready.set()
+
+    def start(self, timeout: float = 10.0) -> None:
+        self._thread.start()
+        self._ready.wait(timeout)
+
+    def next(self, timeout: float) -> tuple[str, ...]:
+        """The files changed since the last call (sorted; empty if nothing changed within *timeout*)."""
+        try:
+            changed = set(self._queue.get(timeout=timeout))
+        except queue.Empty:
+            return ()
+        while True:
+            try:
+                changed.update(self._queue.get_nowait())
+            except queue.Empty:
+                return tuple(sorted(changed))
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from typing import Any, Optional
 
 import pytest
 
-from packager.devserver import ignored, watch_changes
+from packager.devserver import Watcher, ignored
 from tests.conftest import run_cli
 from tests.wheelhouse import make_wheel
 
@@ -233,19 +233,9 @@ def test_watcher_batches_saves_and_ignores_temp_files_caches_and_vcs(tmp_path: P
         pytest.importorskip("watchfiles")
     (tmp_path / "pkg").mkdir()
     (tmp_path / "handler.py").write_text("x = 1\n")
-    stop = threading.Event()
+    watcher = Watcher(tmp_path, poll=poll)
+    watcher.start()  # returns once the watch is in place
     batches: list[tuple[str, ...]] = []
-    started = threading.Event()
-
-    def run() -> None:
-        started.set()
-        for batch in watch_changes(tmp_path, stop, poll=poll):
-            batches.append(batch)
-
-    t = threading.Thread(target=run, daemon=True)
-    t.start()
-    started.wait(5)
-    time.sleep(0.5)  # the watch is in place (inotify) / the first snapshot taken (polling)
     for junk in ("__pycache__/handler.cpython-312.pyc", ".git/index", ".handler.py.swp", "handler.py~",
                  "#handler.py#", "pkg/__pycache__/m.pyc"):
         (tmp_path / junk).parent.mkdir(parents=True, exist_ok=True)
@@ -254,10 +244,9 @@ def test_watcher_batches_saves_and_ignores_temp_files_caches_and_vcs(tmp_path: P
     (tmp_path / "pkg" / "m.py").write_text("y = 1\n")
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and set().union(*batches) < {"handler.py", os.path.join("pkg", "m.py")}:
-        time.sleep(0.05)
-    stop.set()
-    t.join(10)
-    assert not t.is_alive()
+        batches.append(watcher.next(0.1))
+    batches.append(watcher.next(0.5))
+    watcher.close()
     assert set().union(*batches) == {"handler.py", os.path.join("pkg", "m.py")}, batches
 
 
@@ -267,23 +256,28 @@ def test_watcher_of_a_single_file_source_sees_only_that_file(tmp_path: Path, pol
         pytest.importorskip("watchfiles")
     handler = tmp_path / "handler.py"
     handler.write_text("x = 1\n")
-    stop = threading.Event()
-    batches: list[tuple[str, ...]] = []
-    t = threading.Thread(target=lambda: batches.extend(watch_changes(handler, stop, poll=poll)), daemon=True)
-    t.start()
-    time.sleep(0.5)
+    watcher = Watcher(handler, poll=poll)
+    watcher.start()
     (tmp_path / "other.py").write_text("not part of the source")
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "handler.py").write_text("nor this")
-    time.sleep(0.5)
+    assert watcher.next(1.0) == ()
     _save(handler, "x = 2\n")
-    deadline = time.monotonic() + 30
-    while not batches and time.monotonic() < deadline:
-        time.sleep(0.05)
-    time.sleep(0.5)
-    stop.set()
-    t.join(10)
-    assert batches == [("handler.py",)]
+    assert watcher.next(30) == ("handler.py",)
+    watcher.close()
+
+
+def test_a_save_right_after_start_is_not_missed(tmp_path: Path) -> None:
+    """The watch is in place when start() returns (the CLI builds only then): the very next save is seen."""
+    pytest.importorskip("watchfiles")
+    (tmp_path / "handler.py").write_text("x = 1\n")
+    watcher = Watcher(tmp_path)
+    watcher.start()
+    (tmp_path / "handler.py").write_text("x = 2\n")
+    try:
+        assert watcher.next(30) == ("handler.py",)
+    finally:
+        watcher.close()
 
 
 def test_watch_takes_a_source_and_build_flags_need_watch(tmp_path: Path) -> None:

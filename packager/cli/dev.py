@@ -10,7 +10,6 @@ import logging
 import re
 import signal
 import sys
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -92,7 +91,7 @@ def serve_watch(ctx: click.Context, source: Path, *, host: str, port: int, env: 
     """``serve SOURCE --watch`` until Ctrl-C (or SIGTERM): exit 0, no launcher or port left behind."""
     from packager.cli.build import _options
     from packager.cli.options import apply_config
-    from packager.devserver import FrontProxy, Rebuild, WatchSession, watch_changes
+    from packager.devserver import FrontProxy, Rebuild, Watcher, WatchSession
     from packager.errors import InvokeError, UsageError
 
     if source.is_file() and not source.name.endswith(".py"):
@@ -131,18 +130,21 @@ def serve_watch(ctx: click.Context, source: Path, *, host: str, port: int, env: 
 
     # watchfiles says "KeyboardInterrupt caught, stopping watch" on Ctrl-C; the "stopped" line says it.
     logging.getLogger("watchfiles").setLevel(logging.ERROR)
-    stop = threading.Event()
+    watcher = Watcher(source)
     previous = {sig: signal.signal(sig, terminate) for sig in (signal.SIGTERM, signal.SIGHUP)}
     try:
+        watcher.start()  # before the first build reads the source: no save is missed
         line(session.rebuild(("first build",)))
-        for changed in watch_changes(source, stop):
-            line(session.rebuild(changed))
+        while True:
+            changed = watcher.next(timeout=1.0)
+            if changed:
+                line(session.rebuild(changed))
     except KeyboardInterrupt:
         pass
     finally:
         for sig in (signal.SIGINT, *previous):
             signal.signal(sig, signal.SIG_IGN)
-        stop.set()
+        watcher.close()
         front.close()
         session.close()
         for sig, handler in previous.items():
