@@ -79,9 +79,10 @@ class Backend:
             raise
         self.inflight = 0
 
-    def wait_ready(self, timeout: float = READY_TIMEOUT_S) -> None:
-        """Until ``/_/ready`` answers 200, or 503 with an import error (the launcher then serves that
-        error as a 500, which is what the user should see). Raises InvokeError if it exits or hangs."""
+    def wait_ready(self, timeout: float = READY_TIMEOUT_S) -> Optional[str]:
+        """Until ``/_/ready`` answers 200 (None), or 503 with an import error (returned as "Type:
+        message"; the launcher serves that error as a 500, which is what the user should see).
+        Raises InvokeError if it exits or hangs."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -93,10 +94,11 @@ class Backend:
                 time.sleep(0.02)
                 continue
             if r.status == 200:
-                return
-            with contextlib.suppress(ValueError):
-                if "traceback" in json.loads(r.body or b"{}"):
-                    return
+                return None
+            with contextlib.suppress(ValueError, AttributeError):
+                body = json.loads(r.body or b"{}")
+                if "traceback" in body:
+                    return f"{body.get('type')}: {body.get('error')}"
             time.sleep(0.02)
         raise InvokeError(f"the launcher was not ready after {timeout:.0f}s", where="launcher",
                           hint="its output is above")
@@ -455,6 +457,8 @@ class Rebuild:
     vendored: int = 0
     #: the launcher now serving
     pid: Optional[int] = None
+    #: the handler built but failed to import ("Type: message"): the launcher answers its 500
+    import_error: Optional[str] = None
 
 
 def _unexpected(exc: Exception) -> IgniteError:
@@ -493,7 +497,7 @@ class WatchSession:
         backend: Optional[Backend] = None
         try:
             backend = Backend(out, self._python(out), self.env, stderr_lines=self.stderr_lines)
-            backend.wait_ready()
+            import_error = backend.wait_ready()
         except BaseException as exc:  # Ctrl-C too: a launcher not yet switched to is stopped here
             if backend is not None:
                 backend.stop()
@@ -506,7 +510,7 @@ class WatchSession:
             out.unlink(missing_ok=True)
         self.front.switch(backend)
         return Rebuild(changed, True, t1 - t0, time.perf_counter() - t1,
-                       vendored=len(result.manifest.vendored), pid=backend.proc.pid)
+                       vendored=len(result.manifest.vendored), pid=backend.proc.pid, import_error=import_error)
 
     def _python(self, artifact: Path) -> str:
         """*python_for* once per target (finding and probing an interpreter is slower than a build)."""

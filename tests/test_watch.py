@@ -198,25 +198,31 @@ def test_serve_watch_swaps_without_a_failed_request_and_exits_clean(
     (src / "requirements.txt").write_text("tinydep\n")
     _until(port, lambda s, b: s == 200 and b == {"v": 5, "dep": "1.0"})
 
+    # 4. A handler that builds but fails to import: the launcher's own 500 (as on the platform), and said so.
+    _save(src / "handler.py", "raise RuntimeError('broken at import')\n" + _handler(6))
+    _status, body = _until(port, lambda s, b: s == 500)
+    assert body["type"] == "RuntimeError" and "broken at import" in body["error"], body
+
     # One line per rebuild, naming what changed; temp and swap files never triggered one.
     text = log.read_text()
     lines = [ln for ln in text.splitlines() if ln.startswith("[watch ")]
-    assert len(lines) == 7, text  # first build, v2, v3, broken, v5, bad requirement, requirement
+    assert len(lines) == 8, text  # first build, v2, v3, broken, v5, bad requirement, requirement, import error
     assert "FAILED" in lines[3] and "handler.py:8" in lines[3]
     assert "requirements.txt" in lines[5] and "FAILED" in lines[5]
     assert "requirements.txt" in lines[6] and "1 vendored" in lines[6]
     assert ".swp" not in text and "handler.py~" not in text
+    assert "failed to import (RuntimeError: broken at import)" in lines[7]
     assert "listening on" not in text  # the launchers' start/stop lines are folded into the rebuild line
 
     # Every replaced launcher was stopped: only the last one is left.
     pids = [int(p) for p in re.findall(r"launcher pid (\d+)\)", text)]
-    assert len(pids) == 5
+    assert len(pids) == 6
     deadline = time.monotonic() + 30
     while _children(proc.pid) != [pids[-1]] and time.monotonic() < deadline:
         time.sleep(0.1)
     assert _children(proc.pid) == [pids[-1]]
 
-    # 4. Ctrl-C: exit 0, every launcher gone, the port free.
+    # 5. Ctrl-C: exit 0, every launcher gone, the port free.
     proc.send_signal(signal.SIGINT)
     assert proc.wait(60) == 0, log.read_text()
     assert all(_gone(p) for p in pids), log.read_text()

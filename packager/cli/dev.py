@@ -116,6 +116,10 @@ def serve_watch(ctx: click.Context, source: Path, *, host: str, port: int, env: 
     def line(r: Rebuild) -> None:
         what = ", ".join(r.changed[:3]) + (f" (+{len(r.changed) - 3} more)" if len(r.changed) > 3 else "")
         stamp = time.strftime("%H:%M:%S")
+        if r.ok and r.import_error:
+            info(f"[watch {stamp}] {what}: built in {r.build_seconds:.2f}s, but the handler failed to import "
+                 f"({r.import_error[:200]}); requests get its 500 with the traceback (launcher pid {r.pid})")
+            return
         if r.ok:
             info(f"[watch {stamp}] {what}: built in {r.build_seconds:.2f}s, swapped in {r.swap_seconds:.2f}s"
                  f" ({r.vendored} vendored); serving (launcher pid {r.pid})")
