@@ -299,3 +299,71 @@ def test_ignored_paths() -> None:
     assert ignored("__pycache__/x.pyc") and ignored(".git/HEAD") and ignored("a/.hg/x")
     assert ignored(".handler.py.swp") and ignored("handler.py~") and ignored(".#handler.py")
     assert not ignored("handler.py") and not ignored("requirements.txt") and not ignored("pkg/m.py")
+
+
+def test_front_proxy_forwards_each_request_to_the_current_launcher(tmp_path: Path, python312: str) -> None:
+    """The proxy in front of real launchers: chunked bodies, HEAD, probes, response headers and the
+    execution id pass through; a keep-alive connection moves to the new launcher at a switch; a
+    failure answers 503; nothing listens after close()."""
+    from packager.devserver import Backend, FrontProxy, error_body
+    from packager.errors import HandlerError
+    from tests.ci_helpers import build_with, source
+
+    arts = []
+    for v in (1, 2):
+        src = source(tmp_path, f"src{v}", files={"handler.py": (
+            "def handler(payload, ctx):\n"
+            f"    return {{'v': {v}, 'len': len(payload), 'id': ctx['execution_id']}}\n")})
+        build_with(src, tmp_path / f"a{v}.tar.gz")
+        arts.append(tmp_path / f"a{v}.tar.gz")
+    front = FrontProxy("127.0.0.1", 0)
+    front.start()
+    logs = [(tmp_path / f"log{i}").open("wb") for i in range(len(arts))]
+    backends = [Backend(a, python312, output=log) for a, log in zip(arts, logs)]
+    try:
+        for b in backends:
+            assert b.wait_ready() is None
+        front.switch(backends[0])
+        conn = http.client.HTTPConnection("127.0.0.1", front.port, timeout=30)
+
+        def chunks() -> Iterator[bytes]:
+            yield b'{"a": '
+            yield b"1}"
+
+        conn.request("POST", "/", body=chunks(), headers={"X-Ignite-Execution-Id": "exec-1"},
+                     encode_chunked=True)
+        r = conn.getresponse()
+        assert (r.status, json.loads(r.read())) == (200, {"v": 1, "len": 8, "id": "exec-1"})
+        assert r.getheader("x-ignite-execution-id") == "exec-1"
+        conn.request("HEAD", "/_/health")
+        r = conn.getresponse()
+        r.read()
+        assert r.status == 200
+        conn.request("GET", "/_/ready")
+        r = conn.getresponse()
+        assert r.status == 200, r.read()
+        r.read()
+
+        front.switch(backends[1])  # the same keep-alive connection now reaches the new launcher
+        conn.request("POST", "/", body=b"{}")
+        r = conn.getresponse()
+        assert json.loads(r.read())["v"] == 2
+        deadline = time.monotonic() + 30
+        while backends[0].proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert backends[0].proc.returncode == 0  # the old one was drained and stopped (SIGTERM: exit 0)
+
+        front.fail(error_body(HandlerError("boom", where="handler.py:3", hint="fix it")))
+        conn.request("POST", "/", body=b"{}")
+        r = conn.getresponse()
+        assert r.status == 503 and r.getheader("retry-after") == "1"
+        assert json.loads(r.read())["line"] == 3
+        conn.close()
+    finally:
+        front.close()
+        for b in backends:
+            b.stop()
+        for log in logs:
+            log.close()
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", front.port), timeout=5).close()
