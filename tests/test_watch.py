@@ -62,9 +62,10 @@ def _until(port: int, want: Any, timeout: float = 90) -> tuple[int, Any]:
 
 def _handler(version: int, syntax_error: bool = False) -> str:
     return (
-        "try:\n    import tinydep\n    DEP = tinydep.VERSION\nexcept ImportError:\n    DEP = None\n\n"
+        "import os\ntry:\n    import tinydep\n    DEP = tinydep.VERSION\nexcept ImportError:\n    DEP = None\n\n"
         "def handler(payload, ctx):\n"
-        f"    return {{'v': {version}, 'dep': DEP}}" + ("(\n" if syntax_error else "\n")
+        f"    return {{'v': {version}, 'dep': DEP, 'env': os.environ.get('FROM_ENV_FILE')}}"
+        + ("(\n" if syntax_error else "\n")
     )
 
 
@@ -116,11 +117,13 @@ def watched(tmp_path: Path, python312: str) -> Iterator[tuple[subprocess.Popen[b
     make_wheel(wh, "tinydep", "1.0")
     port = _free_port()
     log = tmp_path / "serve.log"
+    env_file = tmp_path / "local.env"
+    env_file.write_text("FROM_ENV_FILE=yes\n")
     env = {**os.environ, "IGNITE_CACHE_DIR": str(tmp_path / "cache"), "PIP_CONFIG_FILE": os.devnull}
     with log.open("wb") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "packager", "serve", str(src), "--watch", "--port", str(port),
-             "--wheelhouse", str(wh), "--offline", "--python", python312],
+             "--wheelhouse", str(wh), "--offline", "--python", python312, "--env-file", str(env_file)],
             stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
     try:
         yield proc, port, src, log
@@ -187,16 +190,16 @@ def test_serve_watch_swaps_without_a_failed_request_and_exits_clean(
     # 2. A syntax error: 503 naming the file and the line; the loop survives; the next good save serves.
     _save(src / "handler.py", _handler(4, syntax_error=True))
     _status, body = _until(port, lambda s, b: s == 503)
-    assert body["file"] == "handler.py" and body["line"] == 8 and body["hint"], body
+    assert body["file"] == "handler.py" and body["line"] == 9 and body["hint"], body
     _save(src / "handler.py", _handler(5))
-    _until(port, lambda s, b: s == 200 and b == {"v": 5, "dep": None})
+    _until(port, lambda s, b: s == 200 and b == {"v": 5, "dep": None, "env": "yes"})
 
     # 3. An unresolvable requirement is a broken save too; a resolvable one is vendored and picked up.
     (src / "requirements.txt").write_text("nosuchdep-for-ignite\n")
     _status, body = _until(port, lambda s, b: s == 503)
     assert "nosuchdep-for-ignite" in json.dumps(body), body
     (src / "requirements.txt").write_text("tinydep\n")
-    _until(port, lambda s, b: s == 200 and b == {"v": 5, "dep": "1.0"})
+    _until(port, lambda s, b: s == 200 and b == {"v": 5, "dep": "1.0", "env": "yes"})
 
     # 4. A handler that builds but fails to import: the launcher's own 500 (as on the platform), and said so.
     _save(src / "handler.py", "raise RuntimeError('broken at import')\n" + _handler(6))
@@ -207,7 +210,7 @@ def test_serve_watch_swaps_without_a_failed_request_and_exits_clean(
     text = log.read_text()
     lines = [ln for ln in text.splitlines() if ln.startswith("[watch ")]
     assert len(lines) == 8, text  # first build, v2, v3, broken, v5, bad requirement, requirement, import error
-    assert "FAILED" in lines[3] and "handler.py:8" in lines[3]
+    assert "FAILED" in lines[3] and "handler.py:9" in lines[3]
     assert "requirements.txt" in lines[5] and "FAILED" in lines[5]
     assert "requirements.txt" in lines[6] and "1 vendored" in lines[6]
     assert ".swp" not in text and "handler.py~" not in text
