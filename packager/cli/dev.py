@@ -7,6 +7,7 @@ reads the flags, prints one line per rebuild and turns Ctrl-C into a clean exit 
 from __future__ import annotations
 
 import logging
+import os
 import re
 import signal
 import sys
@@ -108,10 +109,15 @@ def serve_watch(ctx: click.Context, source: Path, *, host: str, port: int, env: 
     if source.is_file() and not source.name.endswith(".py"):
         raise UsageError("--watch takes a source (a directory or handler.py), not an artifact or archive",
                          where=str(source), hint=f"serve {source} without --watch, or pass the source directory")
+    from packager.cli.build import build as build_command
+
     p, config_path = apply_config(ctx, source)
-    p.setdefault("cache_dir", None)  # IGNITE_CACHE_DIR (or a --cache-dir serve may have) still applies
-    p.setdefault("vendor_anyway", ())
-    p.setdefault("resolver", "auto")
+    p.setdefault("resolver", os.environ.get("IGNITE_RESOLVER") or "auto")
+    for param in build_command.params:  # build flags serve does not have: build's defaults
+        if param.name and param.name not in p:  # (IGNITE_CACHE_DIR still applies to cache_dir=None)
+            default = param.default  # a plain value, or None (click 8.2 marks "no default" with a sentinel)
+            plain = isinstance(default, (str, int, float, tuple, Path))
+            p[param.name] = () if getattr(param, "multiple", False) else default if plain else None
     options = _options(p, source, Path("artifact.tar.gz"))
     try:
         front = FrontProxy(host, port)
