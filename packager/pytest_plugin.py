@@ -100,7 +100,13 @@ class IgniteFunctions:
         path = (self.root / source).resolve()
         key = json.dumps([str(path), env, build_options], sort_keys=True, default=str)
         if key not in self._running:
-            self._running[key] = self._start(path, env, build_options)
+            from packager.errors import IgniteError
+
+            try:
+                self._running[key] = self._start(path, env, build_options)
+            except IgniteError as exc:  # a build or start-up error, as `ignite-pack build` words it
+                pytest.fail(f"ignite_function({str(source)!r}): {exc}" + (f"\nhint: {exc.hint}" if exc.hint else ""),
+                            pytrace=False)
         return self._running[key]
 
     def _start(self, source: Path, env: Optional[dict[str, str]], opts: dict[str, Any]) -> IgniteFunction:
