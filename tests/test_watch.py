@@ -294,6 +294,8 @@ def test_watch_takes_a_source_and_build_flags_need_watch(tmp_path: Path) -> None
     art.write_bytes(b"not read")
     r = run_cli("serve", str(art), "--watch", "--port", str(_free_port()), timeout=60)
     assert r.returncode == 2 and "--watch takes a source" in r.stderr, r.stderr
+    r = run_cli("serve", str(tmp_path / "missing"), "--watch", "--port", str(_free_port()), timeout=60)
+    assert r.returncode == 3 and "source does not exist" in r.stderr, r.stderr
     r = run_cli("serve", str(art), "--wheelhouse", str(tmp_path), timeout=60)
     assert r.returncode == 2 and "--wheelhouse is a build flag" in r.stderr, r.stderr
 

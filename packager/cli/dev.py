@@ -106,6 +106,11 @@ def serve_watch(ctx: click.Context, source: Path, *, host: str, port: int, env: 
     from packager.devserver import FrontProxy, Rebuild, Watcher, WatchSession
     from packager.errors import InvokeError, UsageError
 
+    if not source.exists():
+        from packager.errors import SourceError
+
+        raise SourceError("source does not exist", where=str(source),
+                          hint="pass the function's directory or its handler.py to serve --watch")
     if source.is_file() and not source.name.endswith(".py"):
         raise UsageError("--watch takes a source (a directory or handler.py), not an artifact or archive",
                          where=str(source), hint=f"serve {source} without --watch, or pass the source directory")
