@@ -26,27 +26,16 @@ F = TypeVar("F", bound=Callable[..., Any])
 _RESERVED = ("PORT", "IGNITE_HOST")
 
 
-_ENV_FILE_KEY = "ignite.env_file"
-
-
-def _keep_env_file(ctx: click.Context, _param: click.Parameter, value: Optional[Path]) -> None:
-    ctx.meta[_ENV_FILE_KEY] = value
-
-
 def env_file_option(fn: F) -> F:
-    """``--env-file FILE``; not passed to the command: :func:`env_from_file` reads it."""
     return click.option(
         "--env-file", "env_file", type=click.Path(path_type=Path, dir_okay=False), metavar="FILE",
-        expose_value=False, callback=_keep_env_file,
         help="Set the function's environment from FILE (dotenv syntax: KEY=VALUE, quotes, # comments); "
              "values are never printed.",
     )(fn)
 
 
-def env_from_file() -> dict[str, str]:
-    """The variables of the command's ``--env-file`` (none without it); PORT and IGNITE_HOST stay ignite-pack's."""
-    ctx = click.get_current_context(silent=True)
-    env_file: Optional[Path] = ctx.meta.get(_ENV_FILE_KEY) if ctx else None
+def env_from_file(env_file: Optional[Path]) -> dict[str, str]:
+    """The variables of ``--env-file`` (none without it); PORT and IGNITE_HOST stay ignite-pack's."""
     if env_file is None:
         return {}
     from packager.envfile import load_env_file

@@ -92,7 +92,7 @@ def _read_payload(payload: Optional[str]) -> bytes:
 @python_option
 @json_option
 def invoke(artifact: Path, payload: Optional[str], url_path: str, method: str, headers: tuple[str, ...],
-           logs: bool, runtime: str, profile: Optional[str], python: Optional[str], as_json: bool) -> None:
+           logs: bool, env_file: Optional[Path], runtime: str, profile: Optional[str], python: Optional[str], as_json: bool) -> None:
     """Run ARTIFACT under its target's CPython (3.12, 3.13), send one request (POST by default),
     print the response body.
 
@@ -108,7 +108,7 @@ def invoke(artifact: Path, payload: Optional[str], url_path: str, method: str, h
         hdrs[name.strip()] = value.strip()
     py = _runtime_python(artifact, python, runtime, expected_profile=profile)
     result = run_invoke(artifact, _read_payload(payload), py, path=url_path, method=method.upper(),
-                        headers=hdrs, env=env_from_file())
+                        headers=hdrs, env=env_from_file(env_file))
     r = result.response
     if logs and not as_json:
         click.echo(result.logs, err=True, nl=False)
@@ -149,7 +149,8 @@ def invoke(artifact: Path, payload: Optional[str], url_path: str, method: str, h
 @profile_check_option
 @python_option
 @click.pass_context
-def serve(ctx: click.Context, /, artifact: Path, port: int, host: str, watch: bool, runtime: str, profile: Optional[str], python: Optional[str], **_: Any) -> None:
+def serve(ctx: click.Context, /, artifact: Path, port: int, host: str, env_file: Optional[Path], watch: bool,
+          runtime: str, profile: Optional[str], python: Optional[str], **_: Any) -> None:
     """Run ARTIFACT in the foreground until Ctrl-C (signals are passed to the launcher).
 
     With --watch, ARTIFACT is a source (a directory or handler.py) instead: it is built, served,
@@ -157,7 +158,7 @@ def serve(ctx: click.Context, /, artifact: Path, port: int, host: str, watch: bo
     """
     from packager.invoke import launcher_argv, launcher_env, unpacked
 
-    env = env_from_file()
+    env = env_from_file(env_file)
     if watch:
         serve_watch(ctx, artifact, host=host, port=port, env=env,
                     python_for=lambda a: _runtime_python(a, python, runtime))
