@@ -226,3 +226,49 @@ def test_cache_info_and_prune_of_the_shared_tier(tmp_path: Path, wheelhouse: Pat
     r = run_cli("cache", "info", "--cache-url", url, env=s3.env(secret="wrong"))
     assert r.returncode == 29 and "refused the credentials" in r.stderr
     _secret_nowhere(r.stdout, r.stderr)
+
+
+def test_a_wheel_built_from_an_sdist_is_shared_under_its_sdist_hash(
+        tmp_path: Path, s3: SeaweedS3, monkeypatch: pytest.MonkeyPatch, hermetic_pip: Path) -> None:
+    """A built wheel's key names its sdist's sha256 too: runner B, whose lock pins the sdist, gets
+    the built wheel (and its sidecar) from the store instead of building the sdist again."""
+    import hashlib
+
+    from packager.cache import Cache
+    from packager.deps.fetch import SDIST_SIDECAR, fetch
+    from packager.deps.piprun import IndexConfig
+    from packager.deps.profile import load_profile
+    from packager.deps.resolve import Pin
+    from packager.errors import IndexUnreachable
+    from packager.sharedcache import S3Tier, parse_cache_url
+
+    for k, v in s3.env().items():
+        monkeypatch.setenv(k, v)
+    profile = load_profile(None)
+    sdist_sha = hashlib.sha256(b"the sdist").hexdigest()
+    pin = Pin("built-only", "2.0", hashes=(f"sha256:{sdist_sha}",))  # type: ignore[arg-type]
+
+    def no_build(spec: str, hashes: object = ()) -> Path:
+        raise AssertionError(f"built {spec} again")
+
+    a = Cache(tmp_path / "a", tier=S3Tier(parse_cache_url(f"s3://{BUCKET}/sdist"))).ensure()
+    wheel = make_wheel(a.built, "built-only", "2.0")
+    (a.built / (wheel.name + SDIST_SIDECAR)).write_text(sdist_sha)
+    index = IndexConfig(index_url=closed_port_url() + "/simple/")
+    got_a = fetch([pin], profile, index=index, cache=a, build_sdist=no_build)  # type: ignore[arg-type]
+    assert got_a[0].built_from_sdist
+    assert a.tier is not None and a.tier.push().uploaded == 1  # type: ignore[attr-defined]
+    keys = list(s3.objects("sdist/"))
+    assert len(keys) == 1 and f"/built/built-only/2/{got_a[0].sha256}/{sdist_sha}/{wheel.name}" in keys[0]
+
+    b = Cache(tmp_path / "b", tier=S3Tier(parse_cache_url(f"s3://{BUCKET}/sdist"))).ensure()
+    got_b = fetch([pin], profile, index=index, cache=b, build_sdist=no_build)  # type: ignore[arg-type]
+    assert got_b[0].built_from_sdist and got_b[0].sha256 == got_a[0].sha256
+    assert got_b[0].path.read_bytes() == wheel.read_bytes()
+    assert (b.built / (wheel.name + SDIST_SIDECAR)).read_text() == sdist_sha
+    # a pin of another sdist does not take it (and goes to the index, which is down here)
+    other = Pin("built-only", "2.0", hashes=("sha256:" + "1" * 64,))  # type: ignore[arg-type]
+    c = Cache(tmp_path / "c", tier=S3Tier(parse_cache_url(f"s3://{BUCKET}/sdist"))).ensure()
+    with pytest.raises(IndexUnreachable):
+        fetch([other], profile, index=index, cache=c, build_sdist=no_build)  # type: ignore[arg-type]
+    assert list(c.built.iterdir()) == []
