@@ -176,6 +176,8 @@ class S3Tier:
     _present: set[str] = field(default_factory=set)
     _rejected: set[str] = field(default_factory=set)
     _warm: Optional[threading.Thread] = None
+    _pushing: bool = False
+    _failed_pushing: bool = False
 
     # -- life cycle -------------------------------------------------------------------------
     def warm_up(self) -> None:
@@ -197,6 +199,9 @@ class S3Tier:
         """The one warning of a store that could not be used (None while it works)."""
         if self._failure is None:
             return None
+        if self._failed_pushing:
+            return (f"shared cache {self.url} (endpoint {shown_endpoint()}): the upload failed: {self._failure} "
+                    "(the build succeeded; read-only credentials want --no-cache-push)")
         return (f"shared cache {self.url} (endpoint {shown_endpoint()}) not used: {self._failure}; "
                 "the build went on from the local cache and the index")
 
@@ -207,6 +212,7 @@ class S3Tier:
             with self._lock:
                 if self._failure is None:
                     self._failure = why
+                    self._failed_pushing = self._pushing
         return fatal
 
     def _call(self, fn: Callable[[Any], Any]) -> Any:
@@ -278,6 +284,7 @@ class S3Tier:
         if not self.push_enabled or self._failure is not None:
             return self.stats
         start = time.monotonic()
+        self._pushing = True
         with self._lock:
             todo = {rel: (p, True) for rel, p in self._computed.items()}
             todo.update({rel: (p, rel in self._rejected) for rel, p in self._used.items() if rel not in self._present})

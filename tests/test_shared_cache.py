@@ -19,7 +19,15 @@ import pytest
 
 from tests.ci_helpers import validate
 from tests.conftest import REPO, run_cli
-from tests.s3server import BUCKET, SECRET_KEY, SeaweedS3, closed_port_url, weed_binary
+from tests.s3server import (
+    BUCKET,
+    READER_KEY,
+    READER_SECRET,
+    SECRET_KEY,
+    SeaweedS3,
+    closed_port_url,
+    weed_binary,
+)
 from tests.wheelhouse import LoopbackIndex, make_wheel
 
 pytestmark = pytest.mark.skipif(weed_binary() is None and os.environ.get("CI") != "true",
@@ -44,18 +52,18 @@ def wheelhouse(tmp_path: Path) -> Path:
     return wh
 
 
-def _source(tmp_path: Path) -> Path:
+def _source(tmp_path: Path, requirements: str = "demo\nplat\n") -> Path:
     src = tmp_path / "src"
     src.mkdir(exist_ok=True)
     (src / "handler.py").write_text(HANDLER)
-    (src / "requirements.txt").write_text("demo\nplat\n")
+    (src / "requirements.txt").write_text(requirements)
     return src
 
 
 def _build(tmp_path: Path, name: str, index_url: str, url: str, env: dict[str, str], *extra: str,
-           as_json: bool = True) -> tuple[subprocess.CompletedProcess[str], Path]:
+           as_json: bool = True, requirements: str = "demo\nplat\n") -> tuple[subprocess.CompletedProcess[str], Path]:
     out = tmp_path / f"{name}.tar.gz"
-    r = run_cli("build", str(_source(tmp_path)), "-o", str(out), "--index-url", index_url,
+    r = run_cli("build", str(_source(tmp_path, requirements)), "-o", str(out), "--index-url", index_url,
                 "--cache-dir", str(tmp_path / f"cache-{name}"), "--cache-url", url, *extra,
                 *(["--json"] if as_json else []), env=env, timeout=300)
     return r, out
@@ -181,6 +189,27 @@ def test_no_cache_push_only_reads(tmp_path: Path, wheelhouse: Path, s3: SeaweedS
         r, _out = _build(tmp_path, "a", index.url, url, s3.env(), "--no-cache-push")
     assert _shared(r)["uploaded"] == 0
     assert s3.objects("readonly/") == {}
+
+
+def test_read_only_credentials_read_and_their_upload_costs_one_warning(
+        tmp_path: Path, wheelhouse: Path, s3: SeaweedS3, hermetic_pip: Path) -> None:
+    """A pull request from a fork: read-only credentials. The store is read, the build succeeds;
+    with --cache-push the refused upload is one warning naming --no-cache-push, without it none."""
+    url = f"s3://{BUCKET}/forks"
+    reader = s3.env(key=READER_KEY, secret=READER_SECRET)
+    with LoopbackIndex(wheelhouse) as index:
+        index_url = index.url
+        _shared(_build(tmp_path, "a", index_url, url, s3.env())[0])  # main fills the store
+        pr = "demo\nplat\nhelper==1.2\n"  # a new resolution to upload
+        r, _out = _build(tmp_path, "pr", index_url, url, reader, as_json=False, requirements=pr)
+        assert r.returncode == 0, r.stderr
+        warnings = [line for line in r.stderr.splitlines() if line.startswith("warning: ")]
+        assert len(warnings) == 1 and "upload failed" in warnings[0] and "--no-cache-push" in warnings[0], r.stderr
+        r2, _out = _build(tmp_path, "pr2", index_url, url, reader, "--no-cache-push", requirements=pr)
+    shared = _shared(r2)
+    assert shared["warning"] is None and shared["hits"] > 0 and shared["uploaded"] == 0
+    _secret_nowhere(r.stdout, r.stderr, r2.stdout, r2.stderr)
+    assert READER_SECRET not in r.stderr + r2.stdout
 
 
 def test_credentials_in_the_url_are_refused_without_echoing_them(tmp_path: Path) -> None:

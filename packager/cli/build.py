@@ -109,9 +109,9 @@ def build(ctx: click.Context, /, source: Path, **_: Any) -> None:
         write_sbom(result.output, p["sbom"], p["sbom_format"])
     for w in result.warnings:
         warn(w)
-    shared = finish_tier(options.cache_tier)
     m = result.manifest
     if p["as_json"]:
+        shared = finish_tier(options.cache_tier)  # the upload, after the artifact is written
         emit_json({
             "schema": BUILD_SCHEMA,
             "ok": True, "output": str(result.output), "sha256": result.sha256, "size": result.size,
@@ -140,6 +140,7 @@ def build(ctx: click.Context, /, source: Path, **_: Any) -> None:
         info(f"slim: left out {t['files']} files, {human_size(t['bytes'])} (patterns: {' '.join(m.slim['patterns'])})")
     if p["sbom"]:
         info(f"sbom {p['sbom']} ({p['sbom_format']})")
+    finish_tier(options.cache_tier)  # the upload, after the result is out
 
 
 @click.command()

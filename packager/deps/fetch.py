@@ -518,6 +518,7 @@ def _from_tier(missing: list[Pin], cache: Cache, dirs: Sequence[Path], profile: 
             atomic_bytes(dest, data)
             hit = find_local(pin, dirs, profile)
             if hit is not None:
+                on_ready(hit)  # from this thread, as downloads do: the segments' lookups run in parallel too
                 return hit
         return None
 
@@ -529,5 +530,4 @@ def _from_tier(missing: list[Pin], cache: Cache, dirs: Sequence[Path], profile: 
             rest.append(pin)
         else:
             found[pin.name] = hit
-            on_ready(hit)
     return rest
