@@ -31,6 +31,8 @@ STALE_TEMP_SECONDS = 3600
 #: the prefixes of the packager's temp directories (tempfile.TemporaryDirectory(prefix=...))
 _TMP_DIRS = re.compile(r"^ignite-(lock|run|compile|resolve|uv|sdist|fetch|profile)-[A-Za-z0-9_]+$")
 _SIDECAR = ".sdist-sha256"
+#: notes on what a shared store has (sharedcache.SEEN_DIR): pruned by age like entries
+SEEN_DIR = "shared-seen"
 
 
 @dataclass
@@ -121,7 +123,7 @@ def info(root: Path) -> list[KindInfo]:
         for p in sorted(root.iterdir()):
             if p.is_dir() and p.name not in KINDS:
                 n, size = _tree_size(p)
-                out[p.name] = KindInfo(p.name, n, size, None, prunable=False)
+                out[p.name] = KindInfo(p.name, n, size, None, prunable=p.name == SEEN_DIR)
     return list(out.values())
 
 
@@ -192,6 +194,11 @@ def prune(root: Path, older_than: Optional[float] = None, max_size: Optional[int
             # the metadata first (it vouches for the bytes): a reader never sees a json without its blob
             for f in sorted(e.files, key=lambda f: not f.name.endswith(".json")):
                 f.unlink(missing_ok=True)
+    seen = root / SEEN_DIR
+    if older_than is not None and seen.is_dir() and not dry_run:
+        for marker in seen.glob("*/*"):
+            if now - _stat(marker)[1] > older_than:
+                marker.unlink(missing_ok=True)
     report.kept_entries = len(keep)
     report.kept_bytes = sum(e.size for e in keep)
     return report

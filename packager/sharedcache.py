@@ -32,6 +32,8 @@ from packager.errors import CacheError
 
 #: layout version of the objects under the prefix (a new layout gets a new one)
 LAYOUT = "v1"
+#: the local cache's directory of notes on what the store has (S3Tier.seen_dir)
+SEEN_DIR = "shared-seen"
 INSTALL_HINT = "install the extra: pip install 'ignite-packager[s3]' (boto3)"
 
 
@@ -45,6 +47,10 @@ class CacheURL:
 
     def key(self, rel: str) -> str:
         return "/".join(p for p in (self.prefix, LAYOUT, rel) if p)
+
+    def store_id(self) -> str:
+        """This store (endpoint, bucket, prefix) as a short digest, for local notes about it."""
+        return hashlib.sha256(f"{endpoint_url() or ''}\n{self}".encode()).hexdigest()[:16]
 
     def rel(self, key: str) -> str:
         base = self.key("") + "/"
@@ -175,16 +181,13 @@ class S3Tier:
     _used: dict[str, Path] = field(default_factory=dict)
     _present: set[str] = field(default_factory=set)
     _rejected: set[str] = field(default_factory=set)
-    _warm: Optional[threading.Thread] = None
+    #: where this runner notes the entries it knows the store has (one empty file each, named by
+    #: a hash of the key): a warm runner then neither asks the store nor even makes a client
+    seen_dir: Optional[Path] = None
     _pushing: bool = False
     _failed_pushing: bool = False
 
     # -- life cycle -------------------------------------------------------------------------
-    def warm_up(self) -> None:
-        """Import boto3 and make the client in the background (~0.1-0.4 s) while the build reads its input."""
-        self._warm = threading.Thread(target=self._get_client, name="ignite-s3-warm-up", daemon=True)
-        self._warm.start()
-
     def _get_client(self) -> Any:
         with self._lock:
             if self._client_obj is None and self._failure is None:
@@ -258,7 +261,24 @@ class S3Tier:
 
         return self._call(scan) or []
 
+    def _marker(self, rel: str) -> Optional[Path]:
+        if self.seen_dir is None:
+            return None
+        return self.seen_dir / self.url.store_id() / hashlib.sha256(rel.encode()).hexdigest()[:40]
+
+    def _seen(self, rel: str) -> None:
+        marker = self._marker(rel)
+        if marker is not None:
+            try:
+                marker.parent.mkdir(parents=True, exist_ok=True)
+                marker.touch()
+            except OSError:  # a read-only cache: the next build asks the store again
+                pass
+
     def record(self, rel: str, path: Path, computed: bool) -> None:
+        marker = None if computed else self._marker(rel)
+        if marker is not None and marker.exists():
+            return  # the store had it when this runner last looked
         with self._lock:
             if computed:
                 self._computed[rel] = path
@@ -281,6 +301,9 @@ class S3Tier:
         are whole-object PUTs under content-derived keys: concurrent writers of one key
         write the same bytes.
         """
+        if self._failure is None:
+            for rel in sorted(self._present):
+                self._seen(rel)
         if not self.push_enabled or self._failure is not None:
             return self.stats
         start = time.monotonic()
@@ -320,7 +343,10 @@ class S3Tier:
                         raise
                     return False
 
-            if self._call(exists) is not False:
+            there = self._call(exists)
+            if there:
+                self._seen(rel)
+            if there is not False:
                 return  # there already (or the store failed)
 
         def put(c: Any) -> bool:
@@ -329,6 +355,7 @@ class S3Tier:
             return True
 
         if self._call(put):
+            self._seen(rel)
             with self._lock:
                 self.stats.uploaded += 1
                 self.stats.uploaded_bytes += len(data)

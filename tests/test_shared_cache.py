@@ -183,6 +183,20 @@ def test_four_parallel_runners_agree(tmp_path: Path, wheelhouse: Path, s3: Seawe
     assert _shared(r)["rejected"] == 0 and out5.read_bytes() == first
 
 
+def test_a_warm_runner_does_not_ask_the_store(tmp_path: Path, wheelhouse: Path, s3: SeaweedS3,
+                                              hermetic_pip: Path) -> None:
+    """What a runner uploaded or found in the store is noted in its local cache: its warm builds
+    make no request to the store (here with refused credentials: any request would warn)."""
+    url = f"s3://{BUCKET}/warm"
+    with LoopbackIndex(wheelhouse) as index:
+        r, a = _build(tmp_path, "a", index.url, url, s3.env())
+        assert _shared(r)["uploaded"] > 0
+        r, again = _build(tmp_path, "a", index.url, url, s3.env(secret="refused"))
+    shared = _shared(r)
+    assert shared["warning"] is None and shared["hits"] == shared["misses"] == shared["uploaded"] == 0
+    assert again.read_bytes() == a.read_bytes()
+
+
 def test_no_cache_push_only_reads(tmp_path: Path, wheelhouse: Path, s3: SeaweedS3, hermetic_pip: Path) -> None:
     url = f"s3://{BUCKET}/readonly"
     with LoopbackIndex(wheelhouse) as index:
@@ -251,6 +265,7 @@ def test_cache_info_and_prune_of_the_shared_tier(tmp_path: Path, wheelhouse: Pat
     assert doc["shared"]["removed_objects"] == len(before)
     assert s3.objects("housekeeping/") == {}
     assert doc["local"]["kept_entries"] == 0
+    assert not any((tmp_path / "cache-a" / "shared-seen").iterdir())  # the notes on the store are forgotten
     # an unreachable store is an error for the housekeeping commands (they do nothing else)
     r = run_cli("cache", "info", "--cache-url", url, env=s3.env(secret="wrong"))
     assert r.returncode == 29 and "refused the credentials" in r.stderr
