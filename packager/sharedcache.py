@@ -79,9 +79,9 @@ def endpoint_url() -> Optional[str]:
     return os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL") or None
 
 
-def shown_endpoint() -> str:
+def shown_endpoint(ep: Optional[str] = None) -> str:
     """The endpoint for messages: scheme, host and port only (no userinfo, path or query)."""
-    ep = endpoint_url()
+    ep = ep or endpoint_url()
     if not ep:
         return "AWS S3"
     parts = urllib.parse.urlsplit(ep)
@@ -203,10 +203,15 @@ class S3Tier:
         if self._failure is None:
             return None
         if self._failed_pushing:
-            return (f"shared cache {self.url} (endpoint {shown_endpoint()}): the upload failed: {self._failure} "
+            return (f"shared cache {self.url} (endpoint {self._endpoint()}): the upload failed: {self._failure} "
                     "(the build succeeded; read-only credentials want --no-cache-push)")
-        return (f"shared cache {self.url} (endpoint {shown_endpoint()}) not used: {self._failure}; "
+        return (f"shared cache {self.url} (endpoint {self._endpoint()}) not used: {self._failure}; "
                 "the build went on from the local cache and the index")
+
+    def _endpoint(self) -> str:
+        """The endpoint the client talks to (a profile's endpoint_url too), for messages."""
+        meta = getattr(self._client_obj, "meta", None)
+        return shown_endpoint(getattr(meta, "endpoint_url", None) if meta is not None else None)
 
     def _fail(self, exc: BaseException) -> bool:
         """Record a fatal failure (the first one only); False when *exc* is a plain miss."""
@@ -382,7 +387,7 @@ class S3Tier:
             return True
 
         if not self._call(head):
-            raise CacheError(f"shared cache {self.url} (endpoint {shown_endpoint()}) cannot be used: "
+            raise CacheError(f"shared cache {self.url} (endpoint {self._endpoint()}) cannot be used: "
                              f"{self._failure or 'no answer'}", where="--cache-url",
                              hint="check AWS_ENDPOINT_URL_S3, the credentials (AWS_PROFILE, AWS_ACCESS_KEY_ID...) "
                                   "and the bucket name")

@@ -46,7 +46,7 @@ def _options(p: dict[str, Any], source: Path, output: Path, **rest: Any) -> Buil
         entry=EntryPoint.parse(p["entry"]) if p["entry"] else None, convention=p["convention"], init=p["init"],
         profile=p["profile"], python312=_find_312(p["python"], p["profile"]),
         index=index_config(p["index_url"], p["extra_index_urls"], p["wheelhouses"], p["offline"]),
-        cache_dir=p["cache_dir"], cache_tier=cache_tier(p["cache_url"], p["cache_push"], p["cache_dir"]),
+        cache_dir=p["cache_dir"], cache_tier=cache_tier(None if p["offline"] else p["cache_url"], p["cache_push"], p["cache_dir"]),
         wheelhouses=tuple(p["wheelhouses"]), vendor_anyway=frozenset(p["vendor_anyway"]),
         resolver=p["resolver"], **rest,
     )
