@@ -18,6 +18,7 @@ warning that names the URL (never a credential) and the build goes on without it
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import threading
 import time
@@ -338,6 +339,8 @@ class S3Tier:
             data = path.read_bytes()
         except OSError:
             return  # pruned meanwhile: the next build uploads it
+        if not _verified(rel, path, data):
+            return  # changed or damaged on this disk since the build read it: never uploaded
         if not computed:
             def exists(c: Any) -> bool:
                 try:
@@ -355,8 +358,7 @@ class S3Tier:
                 return  # there already (or the store failed)
 
         def put(c: Any) -> bool:
-            c.put_object(Bucket=self.url.bucket, Key=self.url.key(rel), Body=data,
-                         Metadata={"sha256": hashlib.sha256(data).hexdigest()})
+            c.put_object(Bucket=self.url.bucket, Key=self.url.key(rel), Body=data)
             return True
 
         if self._call(put):
@@ -391,6 +393,24 @@ class S3Tier:
                              f"{self._failure or 'no answer'}", where="--cache-url",
                              hint="check AWS_ENDPOINT_URL_S3, the credentials (AWS_PROFILE, AWS_ACCESS_KEY_ID...) "
                                   "and the bucket name")
+
+
+def _verified(rel: str, path: Path, data: bytes) -> bool:
+    """Do *data* (read from *path*, to be uploaded as *rel*) pass the check a reader will make?"""
+    parts = rel.split("/")
+    if parts[0] in ("wheels", "built"):
+        return len(parts) >= 5 and hashlib.sha256(data).hexdigest() == parts[3]
+    try:
+        if rel.endswith(".json"):
+            doc = json.loads(data)
+            body = json.dumps(doc["data"], sort_keys=True).encode()
+            return bool(hashlib.sha256(body).hexdigest() == doc["sha256"])
+        if rel.endswith(".bin"):
+            meta = json.loads(path.with_suffix(".json").read_bytes())["data"]
+            return bool(hashlib.sha256(data).hexdigest() == meta["blob_sha256"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    return False
 
 
 def iter_kinds(rels: list[tuple[str, int, float]]) -> Iterator[tuple[str, int, int]]:

@@ -316,3 +316,24 @@ def test_a_wheel_built_from_an_sdist_is_shared_under_its_sdist_hash(
     with pytest.raises(IndexUnreachable):
         fetch([other], profile, index=index, cache=c, build_sdist=no_build)  # type: ignore[arg-type]
     assert list(c.built.iterdir()) == []
+
+
+def test_a_local_entry_damaged_before_the_upload_is_not_uploaded(tmp_path: Path, s3: SeaweedS3,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from packager.cache import Cache, store_blob
+    from packager.sharedcache import S3Tier, parse_cache_url
+
+    for k, v in s3.env().items():
+        monkeypatch.setenv(k, v)
+    tier = S3Tier(parse_cache_url(f"s3://{BUCKET}/damaged"))
+    cache = Cache(tmp_path / "c", tier=tier).ensure()
+    store_blob(cache, "segments", "good", {"name": "g"}, b"good bytes")
+    store_blob(cache, "segments", "bad", {"name": "b"}, b"bad bytes")
+    cache.put_json("resolutions", "r", {"pins": ["x"]})
+    (cache.segments / "bad.bin").write_bytes(b"bit rot!!")  # after the build, before the upload
+    raw = (cache.resolutions / "r.json").read_bytes()
+    (cache.resolutions / "r.json").write_bytes(raw.replace(b'"x"', b'"y"'))
+    stats = tier.push()
+    keys = sorted(k.split("/v1/", 1)[1] for k in s3.objects("damaged/"))
+    assert keys == ["segments/bad.json", "segments/good.bin", "segments/good.json"]
+    assert stats.uploaded == 3
