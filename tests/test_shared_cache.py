@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -111,7 +112,7 @@ def test_runner_b_builds_the_same_bytes_from_the_store_with_the_index_down(
                     paths=(a, b, tmp_path / "cache-a", tmp_path / "cache-b"))
 
 
-@pytest.mark.parametrize("case", ["refused-credentials", "stopped-server", "missing-bucket"])
+@pytest.mark.parametrize("case", ["refused-credentials", "stopped-server", "missing-bucket", "timeout"])
 def test_an_unusable_store_costs_one_warning_and_the_build_goes_on(
         tmp_path: Path, wheelhouse: Path, s3: SeaweedS3, hermetic_pip: Path, case: str) -> None:
     env = s3.env()
@@ -120,11 +121,20 @@ def test_an_unusable_store_costs_one_warning_and_the_build_goes_on(
         env = s3.env(secret="wrong-" + SECRET_KEY[::-1])
     elif case == "stopped-server":
         env = s3.env(endpoint=closed_port_url())
+    elif case == "timeout":  # a server that accepts the connection and never answers
+        silent = socket.socket()
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(64)
+        env = {**s3.env(endpoint=f"http://127.0.0.1:{silent.getsockname()[1]}"), "IGNITE_CACHE_TIMEOUT": "0.5"}
     else:
         url = "s3://no-such-bucket-here/x"
-    with LoopbackIndex(wheelhouse) as index:
-        r, out = _build(tmp_path, "w", index.url, url, env)
-        plain, ref = _build(tmp_path, "ref", index.url, url, env, "--no-cache-push", as_json=False)
+    try:
+        with LoopbackIndex(wheelhouse) as index:
+            r, out = _build(tmp_path, "w", index.url, url, env)
+            plain, ref = _build(tmp_path, "ref", index.url, url, env, "--no-cache-push", as_json=False)
+    finally:
+        if case == "timeout":
+            silent.close()
     shared = _shared(r)
     assert plain.returncode == 0, plain.stderr
     assert out.read_bytes() == ref.read_bytes()
@@ -133,7 +143,7 @@ def test_an_unusable_store_costs_one_warning_and_the_build_goes_on(
     assert len(warnings) == 1 and warnings[0].startswith("warning: "), plain.stderr
     assert shared["warning"] and url in shared["warning"]
     why = {"refused-credentials": "refused the credentials", "stopped-server": "unreachable",
-           "missing-bucket": "NoSuchBucket"}[case]
+           "missing-bucket": "NoSuchBucket", "timeout": "timed out"}[case]
     assert why in warnings[0], warnings[0]
     assert "127.0.0.1" in warnings[0]  # the endpoint, shown without credentials
     _secret_nowhere(r.stdout, r.stderr, plain.stdout, plain.stderr, paths=(out, tmp_path / "cache-w"))

@@ -6,6 +6,7 @@ their values (sizes, index settings, configuration files, slim patterns).
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -250,7 +251,13 @@ def cache_tier(url: Optional[str], push: bool, cache_dir: Optional[Path]) -> Any
         seen: Optional[Path] = (cache_dir or default_cache_dir()) / SEEN_DIR
     except (RuntimeError, KeyError):  # no home directory: no notes, the store is asked each time
         seen = None
-    return S3Tier(parsed, push_enabled=push, seen_dir=seen)
+    timeout = os.environ.get("IGNITE_CACHE_TIMEOUT", "")
+    try:
+        seconds = float(timeout) if timeout else 5.0
+    except ValueError:
+        raise UsageError(f"IGNITE_CACHE_TIMEOUT={timeout!r} is not a number of seconds", where="IGNITE_CACHE_TIMEOUT",
+                         hint="e.g. IGNITE_CACHE_TIMEOUT=5 (connect; reads get three times as long)") from None
+    return S3Tier(parsed, push_enabled=push, seen_dir=seen, timeout=max(seconds, 0.1))
 
 
 def finish_tier(tier: Any) -> Optional[dict[str, Any]]:
