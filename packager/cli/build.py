@@ -167,10 +167,11 @@ def lock(ctx: click.Context, /, source: Path, **_: Any) -> None:
     result = lock_source(options, progress)
     for w in result.warnings:
         warn(w)
-    finish_tier(options.cache_tier)
     if p["as_json"]:
+        finish_tier(options.cache_tier)
         emit_json({"schema": LOCK_SCHEMA, "ok": True, "output": str(result.output), "pins": result.pins,
                    "digest": result.digest, "warnings": list(result.warnings), "profile": result.profile})
         return
     click.echo(str(result.output))
     info(f"locked {len(result.pins)} distribution(s) for {result.profile} into {result.output}")
+    finish_tier(options.cache_tier)
