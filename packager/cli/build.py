@@ -168,9 +168,10 @@ def lock(ctx: click.Context, /, source: Path, **_: Any) -> None:
     for w in result.warnings:
         warn(w)
     if p["as_json"]:
-        finish_tier(options.cache_tier)
+        shared = finish_tier(options.cache_tier)
         emit_json({"schema": LOCK_SCHEMA, "ok": True, "output": str(result.output), "pins": result.pins,
-                   "digest": result.digest, "warnings": list(result.warnings), "profile": result.profile})
+                   "digest": result.digest, "profile": result.profile,
+                   "warnings": [*result.warnings, *([shared["warning"]] if shared and shared["warning"] else [])]})
         return
     click.echo(str(result.output))
     info(f"locked {len(result.pins)} distribution(s) for {result.profile} into {result.output}")
