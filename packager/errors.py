@@ -242,6 +242,20 @@ class ToolchainError(IgniteError):
     code = "toolchain"
 
 
+class NotInArtifact(IgniteError):
+    """`inspect --why NAME`: NAME is not vendored in the artifact nor a preinstalled package it relies on."""
+
+    exit_code = 26
+    code = "not-in-artifact"
+
+
+class SizeBudgetExceeded(IgniteError):
+    """`diff --max-growth`: the new artifact grew past the size budget."""
+
+    exit_code = 27
+    code = "size-budget"
+
+
 class CacheError(IgniteError):
     """The shared cache cannot be used as asked: a bad --cache-url, no s3 extra, or a store cache info/prune cannot use."""
 
@@ -278,6 +292,8 @@ EXIT_CODES: dict[str, int] = {
         IndexServerError,
         ProjectNotOnIndex,
         ToolchainError,
+        NotInArtifact,
+        SizeBudgetExceeded,
         CacheError,
     )
 }
