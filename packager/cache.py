@@ -79,8 +79,6 @@ def wheel_object_key(kind: str, name: str, version: str, filename: str, sha256: 
 @dataclass(frozen=True)
 class Cache:
     root: Path
-    #: the shared tier behind this directory (``--cache-url``), None for the local cache alone
-    tier: Optional[Tier] = field(default=None, compare=False)
 
     @property
     def wheels(self) -> Path:
@@ -110,6 +108,8 @@ class Cache:
         return dest
 
     def get_json(self, kind: str, key: str) -> Optional[Any]:
+        if self.tier is not None and not (self.root / kind / f"{key}.json").exists():
+            return self._tier_json(kind, key)  # a local miss: the shared tier, before recomputing
         path = self.root / kind / f"{key}.json"
         try:
             blob = path.read_bytes()
@@ -121,7 +121,7 @@ class Cache:
                 self.tier.record(f"{kind}/{key}.json", path, False)
             return doc["data"]
         except FileNotFoundError:
-            return self._tier_json(kind, key)
+            return None
         except (ValueError, KeyError, TypeError):
             path.unlink(missing_ok=True)  # corrupted: drop it and recompute
             return None
@@ -172,6 +172,10 @@ class Cache:
             pass
         return blob
 
+    #: the shared tier behind this directory (``--cache-url``), None for the local cache alone
+    #: (declared last, apart from the other fields: an addition, not a change of the class)
+    tier: Optional[Tier] = field(default=None, compare=False)
+
 
 def load_blob(cache: Cache, kind: str, key: str) -> Optional[tuple[Any, bytes]]:
     """A (metadata, bytes) entry whose bytes match the sha256 recorded in its metadata.
@@ -183,10 +187,12 @@ def load_blob(cache: Cache, kind: str, key: str) -> Optional[tuple[Any, bytes]]:
     if meta is None:
         return None
     blob_path = cache.root / kind / f"{key}.bin"
+    if cache.tier is not None and not blob_path.exists():
+        cache._tier_blob(kind, key, meta.get("blob_sha256"))  # kept locally when its bytes match
     try:
         blob = blob_path.read_bytes()
     except FileNotFoundError:
-        blob = cache._tier_blob(kind, key, meta.get("blob_sha256")) or b""
+        blob = b""
     if hashlib.sha256(blob).hexdigest() != meta.get("blob_sha256"):
         blob_path.unlink(missing_ok=True)
         (cache.root / kind / f"{key}.json").unlink(missing_ok=True)

@@ -456,7 +456,9 @@ def fetch(pins: Sequence[Pin], profile: TargetProfile, *, index: IndexConfig, ca
 
 def _tier_key(w: FetchedWheel) -> str:
     sidecar = w.path.with_name(w.path.name + SDIST_SIDECAR)
-    sdist = sidecar.read_text().strip() if w.built_from_sdist and sidecar.is_file() else None
+    # the sidecar's first word is the sdist's sha256 (a newer one may add the wheel's after it)
+    words = sidecar.read_text().split() if w.built_from_sdist and sidecar.is_file() else []
+    sdist = words[0] if words else None
     return wheel_object_key("built" if sdist else "wheels", w.pin.name, w.pin.version, w.path.name, w.sha256, sdist)
 
 
