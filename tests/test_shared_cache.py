@@ -215,6 +215,23 @@ def test_no_cache_push_only_reads(tmp_path: Path, wheelhouse: Path, s3: SeaweedS
     assert s3.objects("readonly/") == {}
 
 
+def test_the_cache_url_from_the_config_file_and_the_environment(tmp_path: Path, wheelhouse: Path, s3: SeaweedS3,
+                                                                hermetic_pip: Path) -> None:
+    src = _source(tmp_path)
+    (src / "ignite.toml").write_text(f'cache_url = "s3://{BUCKET}/from-config"\ncache-push = false\n')
+    with LoopbackIndex(wheelhouse) as index:
+        r = run_cli("build", str(src), "-o", str(tmp_path / "a.tar.gz"), "--index-url", index.url,
+                    "--cache-dir", str(tmp_path / "ca"), "--json", env=s3.env(), timeout=300)
+        shared = _shared(r)
+        assert shared["url"] == f"s3://{BUCKET}/from-config" and shared["push"] is False
+        (src / "ignite.toml").unlink()
+        r = run_cli("build", str(src), "-o", str(tmp_path / "b.tar.gz"), "--index-url", index.url,
+                    "--cache-dir", str(tmp_path / "cb"), "--json", timeout=300,
+                    env={**s3.env(), "IGNITE_CACHE_URL": f"s3://{BUCKET}/from-env", "IGNITE_CACHE_PUSH": "0"})
+        shared = _shared(r)
+        assert shared["url"] == f"s3://{BUCKET}/from-env" and shared["push"] is False
+
+
 def test_read_only_credentials_read_and_their_upload_costs_one_warning(
         tmp_path: Path, wheelhouse: Path, s3: SeaweedS3, hermetic_pip: Path) -> None:
     """A pull request from a fork: read-only credentials. The store is read, the build succeeds;
