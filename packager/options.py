@@ -6,6 +6,7 @@ packager.lock) need not import packager.build, which imports them.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
@@ -66,7 +67,9 @@ class BuildOptions:
         """
         from packager.cache import Cache, default_cache_dir
 
-        return Cache(Path(self.cache_dir) if self.cache_dir else default_cache_dir(), tier=self.cache_tier)
+        cache = Cache(Path(self.cache_dir) if self.cache_dir else default_cache_dir())
+        # the shared tier (--cache-url) behind it, for this build only
+        return cache if self.cache_tier is None else dataclasses.replace(cache, tier=self.cache_tier)
 
     def target_python(self) -> Optional[str]:
         """The target's CPython, looked up only when a step needs it."""
