@@ -25,6 +25,14 @@ READER_KEY = "AKIDIGNITEREADER"
 READER_SECRET = "r3ader-S3cret-Never-Leak-1a2b3c"
 
 
+def _die_with_parent() -> None:
+    """Linux: the server gets SIGTERM when the test process dies, even killed (no orphan weed)."""
+    if sys.platform == "linux":
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 def weed_binary() -> Optional[str]:
     here = Path(sys.executable).parent / "weed"
     return str(here) if here.is_file() else shutil.which("weed")
@@ -87,7 +95,7 @@ class SeaweedS3:
                 f"-debug.port={p[11]}", f"-s3.debug.port={p[12]}"]
         with open(self.workdir / "weed.log", "wb") as log:
             self.proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                         cwd=self.workdir, start_new_session=True)
+                                         cwd=self.workdir, start_new_session=True, preexec_fn=_die_with_parent)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             assert self.proc.poll() is None, (self.workdir / "weed.log").read_text()[-3000:]
