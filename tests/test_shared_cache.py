@@ -132,6 +132,11 @@ def test_runner_b_builds_the_same_bytes_from_the_store_with_the_index_down(
     assert rc.returncode != 0
     _secret_nowhere(ra.stdout, ra.stderr, rb.stdout, rb.stderr,
                     paths=(a, b, tmp_path / "cache-a", tmp_path / "cache-b"))
+    store = tmp_path / "store-copy"  # and not in the store's objects
+    for key, data in s3.objects("runner-ab/").items():
+        (store / key).parent.mkdir(parents=True, exist_ok=True)
+        (store / key).write_bytes(data)
+    _secret_nowhere(paths=(store,))
     # the search above sees through the compression: a module's text is found the same way
     assert b"demo-1.0" in _plain(b)
     assert any(b"demo-1.0" in _plain(p) for p in (tmp_path / "cache-b" / "segments").glob("*.bin"))
