@@ -8,8 +8,8 @@ mounts it is the write time). Pruning removes whole entries, oldest first, so a
 lookup never finds half of one (and if it did, cache.load_blob drops it). The
 directories other tools manage (``uv/``, ``pip-tools/``) and the image runtimes are
 counted, never pruned. Temp files of interrupted writes (``.NAME.XXXX`` next to the
-entries) and ignite temp directories of killed builds in the system temp directory
-are removed when older than an hour.
+entries, older than an hour) and the temp directories of killed builds in the system temp
+directory (older than a day) are removed.
 """
 
 from __future__ import annotations
@@ -28,8 +28,11 @@ from typing import Optional
 KINDS = ("resolutions", "segments", "wheels", "built")
 #: a temp file or directory this old is left over from a killed write, not one in progress
 STALE_TEMP_SECONDS = 3600
-#: the prefixes of the packager's temp directories (tempfile.TemporaryDirectory(prefix=...))
-_TMP_DIRS = re.compile(r"^ignite-(lock|run|compile|resolve|uv|sdist|fetch|profile)-[A-Za-z0-9_]+$")
+#: the prefixes of the build's temp directories (tempfile.TemporaryDirectory(prefix=...)); not
+#: ``ignite-run-`` (a `serve` may run for days from it)
+_TMP_DIRS = re.compile(r"^ignite-(lock|compile|resolve|uv|sdist|fetch|profile)-[A-Za-z0-9_]+$")
+#: a build's temp directory this old is a killed build's (no step of a build runs this long)
+STALE_TMPDIR_SECONDS = 86400
 _SIDECAR = ".sdist-sha256"
 #: notes on what a shared store has (sharedcache.SEEN_DIR): pruned by age like entries
 SEEN_DIR = "shared-seen"
@@ -146,7 +149,7 @@ def _stale_temps(root: Path, now: float) -> Iterator[Path]:
                 st = p.lstat()
             except OSError:
                 continue
-            if (uid is None or st.st_uid == uid) and now - st.st_mtime > STALE_TEMP_SECONDS:
+            if (uid is None or st.st_uid == uid) and now - st.st_mtime > STALE_TMPDIR_SECONDS:
                 yield p
 
 
