@@ -515,9 +515,12 @@ def _from_tier(missing: list[Pin], cache: Cache, dirs: Sequence[Path], profile: 
                 tier.rejected(rel)
                 continue
             dest = (cache.built if sdist else cache.wheels) / filename
-            if sdist:
-                atomic_bytes(dest.with_name(dest.name + SDIST_SIDECAR), sdist.encode())
-            atomic_bytes(dest, data)
+            try:
+                if sdist:
+                    atomic_bytes(dest.with_name(dest.name + SDIST_SIDECAR), sdist.encode())
+                atomic_bytes(dest, data)
+            except OSError:  # the local cache cannot take it (full, read-only): the index, as without the tier
+                return None
             hit = find_local(pin, dirs, profile)
             if hit is not None:
                 on_ready(hit)  # from this thread, as downloads do: the segments' lookups run in parallel too
