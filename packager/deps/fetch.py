@@ -467,8 +467,11 @@ def _record_in_tier(cache: Cache, wheels: list[FetchedWheel]) -> None:
     assert cache.tier is not None
     mine = {cache.wheels.resolve(), cache.built.resolve()}
     for w in wheels:
-        if w.path.parent.resolve() in mine:
-            cache.tier.record(_tier_key(w), w.path, False)
+        try:
+            if w.path.parent.resolve() in mine:
+                cache.tier.record(_tier_key(w), w.path, False)
+        except OSError:  # an unreadable sidecar: that wheel is not shared, the build goes on
+            continue
 
 
 def _from_tier(missing: list[Pin], cache: Cache, dirs: Sequence[Path], profile: TargetProfile,
