@@ -470,7 +470,7 @@ def _record_in_tier(cache: Cache, wheels: list[FetchedWheel]) -> None:
         try:
             if w.path.parent.resolve() in mine:
                 cache.tier.record(_tier_key(w), w.path, False)
-        except OSError:  # an unreadable sidecar: that wheel is not shared, the build goes on
+        except (OSError, ValueError):  # an unreadable sidecar: that wheel is not shared, the build goes on
             continue
 
 
