@@ -119,8 +119,6 @@ def wheel_object_key(kind: str, name: str, version: str, filename: str, sha256: 
 @dataclass(frozen=True)
 class Cache:
     root: Path
-    #: the shared tier behind this directory (``--cache-url``), None for the local cache alone
-    tier: Optional[Tier] = field(default=None, compare=False)
     #: Why the cache asked for could not be used ("" when it is): the build then uses a private
     #: temporary one, removed at exit, and says so once (see :func:`open_cache`).
     degraded: str = ""
@@ -166,6 +164,8 @@ class Cache:
         return dest
 
     def get_json(self, kind: str, key: str) -> Optional[Any]:
+        if self.tier is not None and not (self.root / kind / f"{key}.json").exists():
+            return self._tier_json(kind, key)  # a local miss: the shared tier, before recomputing
         path = self.root / kind / f"{key}.json"
         try:
             blob = path.read_bytes()
@@ -230,6 +230,10 @@ class Cache:
             pass
         return blob
 
+    #: the shared tier behind this directory (``--cache-url``), None for the local cache alone
+    #: (declared last, apart from the other fields: an addition, not a change of the class)
+    tier: Optional[Tier] = field(default=None, compare=False)
+
 
 _OPENED: dict[Optional[Path], Cache] = {}
 
@@ -279,6 +283,8 @@ def load_blob(cache: Cache, kind: str, key: str) -> Optional[tuple[Any, bytes]]:
     if meta is None:
         return None
     blob_path = cache.root / kind / f"{key}.bin"
+    if cache.tier is not None and not blob_path.exists():
+        cache._tier_blob(kind, key, meta.get("blob_sha256"))  # kept locally when its bytes match
     try:
         blob = blob_path.read_bytes()
     except FileNotFoundError:

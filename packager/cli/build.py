@@ -49,7 +49,7 @@ def _options(p: dict[str, Any], source: Path, output: Path, **rest: Any) -> Buil
         lambda_payload=check_lambda_payload(p["convention"], p.get("lambda_payload")),
         profile=p["profile"], target_interpreter=_target_interpreter(p["python"], p["profile"]),
         index=index_config(p["index_url"], p["extra_index_urls"], p["wheelhouses"], p["offline"]),
-        cache_dir=p["cache_dir"], cache_tier=cache_tier(p["cache_url"], p["cache_push"]),
+        cache_dir=p["cache_dir"], cache_tier=cache_tier(None if p["offline"] else p["cache_url"], p["cache_push"], p["cache_dir"]),
         wheelhouses=tuple(p["wheelhouses"]), vendor_anyway=frozenset(p["vendor_anyway"]),
         resolver=p["resolver"], requirements=p["requirements"], groups=tuple(p["groups"]), **rest,
     )
@@ -117,9 +117,9 @@ def build(ctx: click.Context, /, source: Path, **_: Any) -> None:
         _write_provenance(p, source, result)
     for w in result.warnings:
         warn(w)
-    shared = finish_tier(options.cache_tier)
     m = result.manifest
     if p["as_json"]:
+        shared = finish_tier(options.cache_tier)  # the upload, after the artifact is written
         emit_json({
             "schema": BUILD_SCHEMA,
             "ok": True, "output": str(result.output), "sha256": result.sha256, "size": result.size,
@@ -149,6 +149,7 @@ def build(ctx: click.Context, /, source: Path, **_: Any) -> None:
         info(f"slim: left out {t['files']} files, {human_size(t['bytes'])} (patterns: {' '.join(m.slim['patterns'])})")
     if p["sbom"]:
         info(f"sbom {p['sbom']} ({p['sbom_format']})")
+    finish_tier(options.cache_tier)  # the upload, after the result is out
 
 
 def _write_provenance(p: dict[str, Any], source: Path, result: Any) -> None:
@@ -189,10 +190,12 @@ def lock(ctx: click.Context, /, source: Path, **_: Any) -> None:
     result = lock_source(options, progress)
     for w in result.warnings:
         warn(w)
-    finish_tier(options.cache_tier)
     if p["as_json"]:
+        shared = finish_tier(options.cache_tier)
         emit_json({"schema": LOCK_SCHEMA, "ok": True, "output": str(result.output), "pins": result.pins,
-                   "digest": result.digest, "warnings": list(result.warnings), "profile": result.profile})
+                   "digest": result.digest, "profile": result.profile,
+                   "warnings": [*result.warnings, *([shared["warning"]] if shared and shared["warning"] else [])]})
         return
     click.echo(str(result.output))
     info(f"locked {len(result.pins)} distribution(s) for {result.profile} into {result.output}")
+    finish_tier(options.cache_tier)

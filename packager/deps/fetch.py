@@ -526,7 +526,9 @@ def fetch(pins: Sequence[Pin], profile: TargetProfile, *, index: IndexConfig, ca
 
 def _tier_key(w: FetchedWheel) -> str:
     sidecar = w.path.with_name(w.path.name + SDIST_SIDECAR)
-    sdist = sidecar.read_text().strip() if w.built_from_sdist and sidecar.is_file() else None
+    # the sidecar's first word is the sdist's sha256 (a newer one may add the wheel's after it)
+    words = sidecar.read_text().split() if w.built_from_sdist and sidecar.is_file() else []
+    sdist = words[0] if words else None
     return wheel_object_key("built" if sdist else "wheels", w.pin.name, w.pin.version, w.path.name, w.sha256, sdist)
 
 
@@ -535,8 +537,11 @@ def _record_in_tier(cache: Cache, wheels: list[FetchedWheel]) -> None:
     assert cache.tier is not None
     mine = {cache.wheels.resolve(), cache.built.resolve()}
     for w in wheels:
-        if w.path.parent.resolve() in mine:
-            cache.tier.record(_tier_key(w), w.path, False)
+        try:
+            if w.path.parent.resolve() in mine:
+                cache.tier.record(_tier_key(w), w.path, False)
+        except (OSError, ValueError):  # an unreadable sidecar: that wheel is not shared, the build goes on
+            continue
 
 
 def _from_tier(missing: list[Pin], cache: Cache, dirs: Sequence[Path], profile: TargetProfile,
@@ -583,11 +588,15 @@ def _from_tier(missing: list[Pin], cache: Cache, dirs: Sequence[Path], profile: 
                 tier.rejected(rel)
                 continue
             dest = (cache.built if sdist else cache.wheels) / filename
-            if sdist:
-                write_sidecar(dest, sdist, sha)
-            atomic_bytes(dest, data)
+            try:
+                if sdist:
+                    write_sidecar(dest, sdist, sha)
+                atomic_bytes(dest, data)
+            except OSError:  # the local cache cannot take it (full, read-only): the index, as without the tier
+                return None
             hit = find_local(pin, dirs, profile)
             if hit is not None:
+                on_ready(hit)  # from this thread, as downloads do: the segments' lookups run in parallel too
                 return hit
         return None
 
@@ -599,5 +608,4 @@ def _from_tier(missing: list[Pin], cache: Cache, dirs: Sequence[Path], profile: 
             rest.append(pin)
         else:
             found[pin.name] = hit
-            on_ready(hit)
     return rest
