@@ -214,7 +214,7 @@ def note_timeouts(srv: Any, now: float) -> None:
     """Sweep tick (I/O thread), before the time-outs are answered: remember the handlers
     that are about to time out while running."""
     stuck = srv.adm.stuck
-    for job in srv.inflight:
+    for job in list(srv.inflight):  # workers remove theirs meanwhile
         if job.started and not job.done and job.deadline <= now:
             stuck[job] = None
 

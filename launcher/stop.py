@@ -50,9 +50,14 @@ def enable_faulthandler() -> None:
 
 
 def hook_os_exit(srv: Any, log: Log) -> None:
-    """Log a handler's ``os._exit(n)``: who called it and how many requests it takes with it."""
+    """Log a handler's ``os._exit(n)``: who called it and how many requests it takes with it.
+
+    Only in this process: a child forked by the handler (``multiprocessing``) exits quietly."""
+    pid = os.getpid()
 
     def _exit(code: int) -> None:
+        if os.getpid() != pid:
+            real_exit(code)
         try:
             where = "".join(traceback.format_stack(sys._getframe(1), limit=8)).rstrip()
             srv.flush_access()

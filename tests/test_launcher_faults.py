@@ -29,6 +29,11 @@ def handler(payload, ctx):
         ctypes.string_at(0)
     if op == "exit":
         os._exit(3)
+    if op == "fork":  # a child process that ends with os._exit, as multiprocessing's do
+        pid = os.fork()
+        if pid == 0:
+            os._exit(0)
+        return str(os.waitpid(pid, 0)[1])
     if op == "hang":
         time.sleep(60)
         return "woke"
@@ -272,6 +277,7 @@ def test_segfault_in_a_handler_dumps_the_stacks(python312: str, tmp_path: Path) 
 def test_os_exit_in_a_handler_is_logged(python312: str, tmp_path: Path) -> None:
     root = make_root(tmp_path, HANDLER)
     with running_launcher(python312, root) as srv:
+        assert srv.post("/", b"fork", timeout=10)[2] == b"0"
         try:
             srv.post("/", b"exit", timeout=10)
         except (OSError, http_client_errors()):
@@ -279,6 +285,7 @@ def test_os_exit_in_a_handler_is_logged(python312: str, tmp_path: Path) -> None:
         assert srv.wait(15) == 3
         text = srv.stderr_text()
         assert "os._exit(3) called (not by the launcher)" in text
+        assert "os._exit(0)" not in text  # the forked child's
         assert 'handler.py", line' in text
 
 
