@@ -13,6 +13,7 @@ itself as *srv* and answers the few questions about a connection's parse state
 from __future__ import annotations
 
 import errno
+from time import monotonic
 
 from .log import Log
 
@@ -33,6 +34,8 @@ FD_RAISE_CAP = 65536
 _STARVED = frozenset(
     e for e in (errno.EMFILE, errno.ENFILE, getattr(errno, "ENOBUFS", -1), getattr(errno, "ENOMEM", -1)) if e > 0
 )
+#: Async handlers: a loop that ran no callback for this long while a handler is stuck is blocked.
+LOOP_STALL_S = 1.0
 #: A repeated condition (EMFILE, eviction, a full body budget) is logged at most once per this.
 LOG_EVERY_S = 10.0
 
@@ -76,7 +79,7 @@ def fd_limit(settings: Settings, log: Log) -> int:
 class Limits:
     """Per-server state of this module (``Server.adm``)."""
 
-    __slots__ = ("budget", "buffered", "evicted", "logged", "starved", "stuck", "wedged_since")
+    __slots__ = ("budget", "buffered", "evicted", "logged", "ping", "pong", "starved", "stuck", "wedged_since")
 
     def __init__(self, settings: Settings) -> None:
         self.budget = settings.body_budget_bytes
@@ -88,6 +91,9 @@ class Limits:
         self.stuck: Dict[Any, None] = {}
         #: since when no worker can take a request (0.0: some can)
         self.wedged_since = 0.0
+        #: async handlers: when the asyncio loop was last asked to answer, and last answered
+        self.ping = 0.0
+        self.pong = 0.0
 
 
 def _due(adm: Limits, kind: str, now: float) -> bool:
@@ -230,7 +236,7 @@ def judge(srv: Any, now: float) -> None:
             del stuck[job]
     runner = srv.runner
     workers = runner.size + getattr(runner, "extra", 0) if runner is not None else 0
-    if workers and len(stuck) >= workers:
+    if workers and (len(stuck) >= workers or (stuck and _loop_blocked(adm, runner, now))):
         if not adm.wedged_since:
             adm.wedged_since = now
             srv.log.error(
@@ -241,6 +247,23 @@ def judge(srv: Any, now: float) -> None:
     elif adm.wedged_since:
         adm.wedged_since = 0.0
         srv.log.notice("a worker is free again: /_/ready and /_/health answer 200")
+
+
+def _loop_blocked(adm: Limits, runner: Any, now: float) -> bool:
+    """Async handlers: a stuck coroutine that blocks the asyncio thread (``time.sleep`` in an
+    ``async def``) stops every other one: the loop has not run a callback for LOOP_STALL_S."""
+    loop = getattr(runner, "loop", None)
+    if loop is None:
+        return False
+    blocked = adm.pong < adm.ping and now - adm.ping > LOOP_STALL_S
+    if adm.pong >= adm.ping:
+        adm.ping = now
+        loop.call_soon_threadsafe(_pong, adm)
+    return blocked
+
+
+def _pong(adm: Limits) -> None:
+    adm.pong = monotonic()
 
 
 def unstuck(srv: Any, job: Any) -> None:

@@ -611,7 +611,7 @@ class Server:
                 return
             if conn.state == S_LINGER:
                 return  # discard
-            if conn.state:  # a body arrives over several reads: it counts against the budget
+            if conn.state and not conn.close_after:  # a body arrives over several reads: it counts against the budget
                 refused = admission.body_bytes(self, conn, len(data), conn.need if conn.state == S_BODY else 0)
                 if refused is not None:
                     self._reject(conn, HTTPError(503, refused))

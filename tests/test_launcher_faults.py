@@ -258,6 +258,21 @@ def test_probes_fail_when_every_worker_is_stuck(python312: str, tmp_path: Path) 
         assert "every worker (2) is running a handler past IGNITE_TIMEOUT_S" in srv.stderr_text()
 
 
+def test_probes_fail_when_an_async_handler_blocks_the_loop(python312: str, tmp_path: Path) -> None:
+    """``time.sleep`` in an ``async def`` past its time-out: the cancellation never runs, and
+    neither does any other coroutine; the one asyncio thread is every worker."""
+    root = make_root(tmp_path, "import time\n\nasync def handler(payload, ctx):\n    time.sleep(30)\n    return 'late'\n")
+    env = {"IGNITE_TIMEOUT_S": "0.5", "IGNITE_STUCK_HEALTH_S": "0"}
+    with running_launcher(python312, root, env=env) as srv:
+        assert srv.post("/", b"x", timeout=10)[0] == 504
+
+        def both_503() -> bool:
+            return srv.get("/_/ready")[0] == 503 and srv.get("/_/health")[0] == 503
+
+        wait_for(both_503, "/_/ready and /_/health turning 503")
+        assert json.loads(srv.get("/_/ready")[2])["status"] == "stuck"
+
+
 # --- item 10: crashes leave a trace --------------------------------------------------------------
 
 
