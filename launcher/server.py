@@ -33,9 +33,9 @@ from threading import get_ident
 from time import gmtime, monotonic, sleep, time
 from types import ModuleType
 
-from . import admission, stop
+from . import admission
 from .config import DEFAULT_ASYNC_CONCURRENCY, DEFAULT_SYNC_CONCURRENCY, Settings
-from .log import INFO, Log
+from .log import INFO, Log, real_exit
 from .pool import Job, ThreadPool
 from .pool import seat as pool_seat
 from .protocol import Request, Response, error_info, json_response
@@ -459,7 +459,7 @@ class Server:
 
             self.flush_access()
             self.log.error("I/O loop crashed:\n" + format_exception(exc).rstrip())
-            stop.real_exit(70)
+            real_exit(70)
 
     def _roles(self, lead: bool) -> None:
         while True:
@@ -1179,7 +1179,11 @@ class Server:
         rare.on_signal(self, signum)
 
     def _drained(self) -> bool:
+        from . import stop
+
         return stop.drained(self)
 
     def _exit(self) -> None:
+        from . import stop
+
         stop.exit(self)
