@@ -147,34 +147,45 @@ def make_room(srv: Any) -> bool:
     if want <= 0:
         return True
     batch = max(want, cap // 64)
-    idle = srv._idle
-    candidates = [c for c in conns.values() if idle(c)]
-    if candidates:
-        candidates.sort(key=_idle_since)
+    adm: Limits = srv.adm
+    # Idle first (between requests, or connected and silent: the longest idle first), then
+    # heads still arriving (the slowest first: a client sending a head a byte at a time).
+    now = srv.now  # connections accepted during this loop turn are not read yet: never evicted
+    for spare, since in ((srv._idle, _idle_since), (srv._head_arriving, _head_since)):
+        candidates = [c for c in conns.values() if spare(c) and since(c) < now]
+        candidates.sort(key=since)
         for conn in candidates[:batch]:
             with conn.lock:
-                if idle(conn):
+                if spare(conn) and not conn.closed:
                     srv._close(conn)
-                    srv.adm.evicted += 1
-    adm: Limits = srv.adm
+                    adm.evicted += 1
+        if len(conns) < cap:
+            break
+        batch = len(conns) - cap + 1
     room: bool = len(conns) < cap
     if adm.evicted and _due(adm, "evicted", srv.now):
         srv.log.warning(
-            f"{cap} connections open (IGNITE_MAX_CONNECTIONS): closed {adm.evicted} idle one(s), oldest first, "
-            "to make room"
+            f"{cap} connections open (IGNITE_MAX_CONNECTIONS): closed {adm.evicted} idle one(s) "
+            "(oldest first; then the slowest request heads) to make room"
         )
         adm.evicted = 0
     if not room:
         pause(srv)
         if _due(adm, "full", srv.now):
             srv.log.warning(
-                f"{len(conns)} connections open (IGNITE_MAX_CONNECTIONS), none idle; not accepting until one is"
+                f"{len(conns)} connections open (IGNITE_MAX_CONNECTIONS), every one in a request; "
+                "not accepting until one is idle"
             )
     return room
 
 
 def _idle_since(conn: Any) -> float:
     t: float = conn.t_idle
+    return t
+
+
+def _head_since(conn: Any) -> float:
+    t: float = conn.t_head
     return t
 
 

@@ -583,6 +583,10 @@ class Server:
             and not conn.closed
         )
 
+    def _head_arriving(self, conn: Conn) -> bool:
+        """Part of a request head, nothing admitted: the next to go at the cap (admission.make_room)."""
+        return conn.state == S_HEAD and bool(conn.buf) and not conn.busy and not conn.out and not conn.close_after
+
     def _partial(self, conn: Conn) -> bool:
         """A request is arriving on *conn* (head or body) and not admitted yet (stop.drained)."""
         return not conn.busy and conn.state != S_LINGER and not conn.close_after and (bool(conn.buf) or conn.state != S_HEAD)
