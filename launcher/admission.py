@@ -13,6 +13,7 @@ itself as *srv* and answers the few questions about a connection's parse state
 from __future__ import annotations
 
 import errno
+from time import monotonic
 
 from .log import Log
 
@@ -33,6 +34,8 @@ FD_RAISE_CAP = 65536
 _STARVED = frozenset(
     e for e in (errno.EMFILE, errno.ENFILE, getattr(errno, "ENOBUFS", -1), getattr(errno, "ENOMEM", -1)) if e > 0
 )
+#: Async handlers: a loop that ran no callback for this long while a handler is stuck is blocked.
+LOOP_STALL_S = 1.0
 #: A repeated condition (EMFILE, eviction, a full body budget) is logged at most once per this.
 LOG_EVERY_S = 10.0
 
@@ -76,7 +79,7 @@ def fd_limit(settings: Settings, log: Log) -> int:
 class Limits:
     """Per-server state of this module (``Server.adm``)."""
 
-    __slots__ = ("budget", "buffered", "evicted", "logged", "starved", "stuck", "wedged_since")
+    __slots__ = ("budget", "buffered", "evicted", "logged", "ping", "pong", "starved", "stuck", "wedged_since")
 
     def __init__(self, settings: Settings) -> None:
         self.budget = settings.body_budget_bytes
@@ -88,6 +91,9 @@ class Limits:
         self.stuck: Dict[Any, None] = {}
         #: since when no worker can take a request (0.0: some can)
         self.wedged_since = 0.0
+        #: async handlers: when the asyncio loop was last asked to answer, and last answered
+        self.ping = 0.0
+        self.pong = 0.0
 
 
 def _due(adm: Limits, kind: str, now: float) -> bool:
@@ -141,34 +147,45 @@ def make_room(srv: Any) -> bool:
     if want <= 0:
         return True
     batch = max(want, cap // 64)
-    idle = srv._idle
-    candidates = [c for c in conns.values() if idle(c)]
-    if candidates:
-        candidates.sort(key=_idle_since)
+    adm: Limits = srv.adm
+    # Idle first (between requests, or connected and silent: the longest idle first), then
+    # heads still arriving (the slowest first: a client sending a head a byte at a time).
+    now = srv.now  # connections accepted during this loop turn are not read yet: never evicted
+    for spare, since in ((srv._idle, _idle_since), (srv._head_arriving, _head_since)):
+        candidates = [c for c in conns.values() if spare(c) and since(c) < now]
+        candidates.sort(key=since)
         for conn in candidates[:batch]:
             with conn.lock:
-                if idle(conn):
+                if spare(conn) and not conn.closed:
                     srv._close(conn)
-                    srv.adm.evicted += 1
-    adm: Limits = srv.adm
+                    adm.evicted += 1
+        if len(conns) < cap:
+            break
+        batch = len(conns) - cap + 1
     room: bool = len(conns) < cap
     if adm.evicted and _due(adm, "evicted", srv.now):
         srv.log.warning(
-            f"{cap} connections open (IGNITE_MAX_CONNECTIONS): closed {adm.evicted} idle one(s), oldest first, "
-            "to make room"
+            f"{cap} connections open (IGNITE_MAX_CONNECTIONS): closed {adm.evicted} idle one(s) "
+            "(oldest first; then the slowest request heads) to make room"
         )
         adm.evicted = 0
     if not room:
         pause(srv)
         if _due(adm, "full", srv.now):
             srv.log.warning(
-                f"{len(conns)} connections open (IGNITE_MAX_CONNECTIONS), none idle; not accepting until one is"
+                f"{len(conns)} connections open (IGNITE_MAX_CONNECTIONS), every one in a request; "
+                "not accepting until one is idle"
             )
     return room
 
 
 def _idle_since(conn: Any) -> float:
     t: float = conn.t_idle
+    return t
+
+
+def _head_since(conn: Any) -> float:
+    t: float = conn.t_head
     return t
 
 
@@ -214,7 +231,7 @@ def note_timeouts(srv: Any, now: float) -> None:
     """Sweep tick (I/O thread), before the time-outs are answered: remember the handlers
     that are about to time out while running."""
     stuck = srv.adm.stuck
-    for job in srv.inflight:
+    for job in list(srv.inflight):  # workers remove theirs meanwhile
         if job.started and not job.done and job.deadline <= now:
             stuck[job] = None
 
@@ -230,7 +247,7 @@ def judge(srv: Any, now: float) -> None:
             del stuck[job]
     runner = srv.runner
     workers = runner.size + getattr(runner, "extra", 0) if runner is not None else 0
-    if workers and len(stuck) >= workers:
+    if workers and (len(stuck) >= workers or (stuck and _loop_blocked(adm, runner, now))):
         if not adm.wedged_since:
             adm.wedged_since = now
             srv.log.error(
@@ -241,6 +258,23 @@ def judge(srv: Any, now: float) -> None:
     elif adm.wedged_since:
         adm.wedged_since = 0.0
         srv.log.notice("a worker is free again: /_/ready and /_/health answer 200")
+
+
+def _loop_blocked(adm: Limits, runner: Any, now: float) -> bool:
+    """Async handlers: a stuck coroutine that blocks the asyncio thread (``time.sleep`` in an
+    ``async def``) stops every other one: the loop has not run a callback for LOOP_STALL_S."""
+    loop = getattr(runner, "loop", None)
+    if loop is None:
+        return False
+    blocked = adm.pong < adm.ping and now - adm.ping > LOOP_STALL_S
+    if adm.pong >= adm.ping:
+        adm.ping = now
+        loop.call_soon_threadsafe(_pong, adm)
+    return blocked
+
+
+def _pong(adm: Limits) -> None:
+    adm.pong = monotonic()
 
 
 def unstuck(srv: Any, job: Any) -> None:

@@ -28,6 +28,10 @@ LEVELS = {
 
 _NAMES = {DEBUG: "DEBUG", INFO: "INFO", WARNING: "WARNING", ERROR: "ERROR"}
 
+#: ``os._exit`` as it was before the handler's import: the launcher's own exits use this, the
+#: handler's ``os._exit`` is logged first (main._hook_os_exit).
+real_exit = os._exit
+
 
 class Log:
     """Minimal leveled logger writing ``[ignite] LEVEL message`` lines to stderr."""

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import faulthandler
 import gc
 import importlib
 import os
 import signal
 import sys
 import threading
+import traceback
 from time import perf_counter
 from types import ModuleType
 
-from . import __version__, admission, config, protocol, stop
+from . import __version__, admission, config, protocol
 from .conventions import load as load_convention
 from .entry import (
     EntryError,
@@ -21,7 +23,7 @@ from .entry import (
     resolve_entry,
     stdlib_only,
 )
-from .log import Log
+from .log import Log, real_exit
 from .server import App, Server
 
 TYPE_CHECKING = False
@@ -89,15 +91,41 @@ def _preload() -> None:
     """Import the modules the server loads on first use (refusals, the sweep, shutdown) now,
     after ready: at the descriptor limit, importing one later (a file to open) would fail
     and stop the I/O loop."""
-    for name in ("rare",):
+    for name in ("rare", "stop"):
         try:
             importlib.import_module(f"{__package__}.{name}")
         except ImportError:  # pragma: no cover - merged away
             pass
 
 
+def _hook_os_exit(server: Server, log: Log) -> None:
+    """Log a handler's ``os._exit(n)``: who called it and how many requests it takes with it.
+
+    Only in this process: a child forked by the handler (``multiprocessing``) exits quietly."""
+    pid = os.getpid()
+
+    def _exit(code: int) -> None:
+        if os.getpid() != pid:
+            real_exit(code)
+        try:
+            where = "".join(traceback.format_stack(sys._getframe(1), limit=8)).rstrip()
+            server.flush_access()
+            log.error(
+                f"os._exit({code}) called (not by the launcher): exiting with {code}, "
+                f"{len(server.inflight)} request(s) in flight get no answer; called from:\n{where}"
+            )
+        except BaseException:
+            pass
+        real_exit(code)
+
+    os._exit = _exit  # type: ignore[assignment]
+
+
 def main(root: str, t_start: float) -> int:
-    stop.enable_faulthandler()
+    try:  # a segfault or abort (a C extension) writes every thread's Python stack to stderr
+        faulthandler.enable(file=2, all_threads=True)
+    except (OSError, ValueError, RuntimeError):  # pragma: no cover - no usable fd 2
+        pass
     settings = config.load()
     log = Log(settings.log_level)
     for warning in settings.warnings:
@@ -108,7 +136,7 @@ def main(root: str, t_start: float) -> int:
 
     app = App()
     server = Server(settings, app, log)
-    stop.hook_os_exit(server, log)
+    _hook_os_exit(server, log)
     try:
         port = server.bind()
     except OSError as exc:
@@ -127,7 +155,7 @@ def main(root: str, t_start: float) -> int:
         except BaseException as exc:
             server.flush_access()
             log.error("I/O loop crashed:\n" + protocol.format_exception(exc).rstrip())
-            stop.real_exit(70)
+            real_exit(70)
 
     io = threading.Thread(target=serve, name="ignite-io", daemon=True)
     io.start()

@@ -33,9 +33,9 @@ from threading import get_ident
 from time import gmtime, monotonic, sleep, time
 from types import ModuleType
 
-from . import admission, stop
+from . import admission
 from .config import DEFAULT_ASYNC_CONCURRENCY, DEFAULT_SYNC_CONCURRENCY, Settings
-from .log import INFO, Log
+from .log import INFO, Log, real_exit
 from .pool import Job, ThreadPool
 from .pool import seat as pool_seat
 from .protocol import Request, Response, error_info, json_response
@@ -459,7 +459,7 @@ class Server:
 
             self.flush_access()
             self.log.error("I/O loop crashed:\n" + format_exception(exc).rstrip())
-            stop.real_exit(70)
+            real_exit(70)
 
     def _roles(self, lead: bool) -> None:
         while True:
@@ -583,6 +583,10 @@ class Server:
             and not conn.closed
         )
 
+    def _head_arriving(self, conn: Conn) -> bool:
+        """Part of a request head, nothing admitted: the next to go at the cap (admission.make_room)."""
+        return conn.state == S_HEAD and bool(conn.buf) and not conn.busy and not conn.out and not conn.close_after
+
     def _partial(self, conn: Conn) -> bool:
         """A request is arriving on *conn* (head or body) and not admitted yet (stop.drained)."""
         return not conn.busy and conn.state != S_LINGER and not conn.close_after and (bool(conn.buf) or conn.state != S_HEAD)
@@ -611,7 +615,7 @@ class Server:
                 return
             if conn.state == S_LINGER:
                 return  # discard
-            if conn.state:  # a body arrives over several reads: it counts against the budget
+            if conn.state and not conn.close_after:  # a body arrives over several reads: it counts against the budget
                 refused = admission.body_bytes(self, conn, len(data), conn.need if conn.state == S_BODY else 0)
                 if refused is not None:
                     self._reject(conn, HTTPError(503, refused))
@@ -1179,7 +1183,11 @@ class Server:
         rare.on_signal(self, signum)
 
     def _drained(self) -> bool:
+        from . import stop
+
         return stop.drained(self)
 
     def _exit(self) -> None:
+        from . import stop
+
         stop.exit(self)

@@ -1,32 +1,28 @@
-"""How the process ends: the drain's last step, its exit status, and crashes (issue 31).
+"""How the process ends: the drain's last step and its exit status (issue 31).
 
 * A stop that leaves requests without an answer (a second signal, or ``IGNITE_DRAIN_S``
   running out) exits :data:`EXIT_DROPPED`, not 0, and says how many.
 * What can still be answered truthfully is answered first: a request still arriving (head
   or body) and an admitted one no handler has started get 503 ``Draining`` with
   ``Connection: close``; responses already written are flushed (bounded).
-* A handler that calls ``os._exit`` is logged with where it was called from; a segfault
-  or abort dumps every thread's stack (``faulthandler``, enabled by main.py).
 
-This module imports nothing from ``server.py``; the server passes itself as *srv*.
+Loaded when the drain ends, or right after ready (main._preload), like ``rare.py``; it
+imports nothing from ``server.py``: the server passes itself as *srv*. (Crashes: a
+segfault dumps every thread's stack and a handler's ``os._exit`` is logged, see main.py.)
 """
 
 from __future__ import annotations
 
-import faulthandler
-import os
 import select
 import sys
-import traceback
 from time import monotonic
 
+from .log import real_exit
 from .protocol import json_response
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # ``typing`` costs ~6 ms of start-up; annotations are strings
     from typing import Any, List
-
-    from .log import Log
 
 #: Exit status of a stop that dropped requests (EX_TEMPFAIL): the platform can tell it from 0.
 EXIT_DROPPED = 75
@@ -35,36 +31,7 @@ FLUSH_S = 1.0
 #: ...and clients whose upload was refused this long to see the end of the connection.
 LINGER_S = 0.3
 
-#: ``os._exit`` before the handler could replace it (see :func:`hook_os_exit`).
-real_exit = os._exit
-
 _DRAINING = {"error": "the server is shutting down; retry on another instance", "type": "Draining"}
-
-
-def enable_faulthandler() -> None:
-    """A segfault, abort or bus error writes every thread's Python stack to stderr (fd 2)."""
-    try:
-        faulthandler.enable(file=2, all_threads=True)
-    except (OSError, ValueError, RuntimeError):  # pragma: no cover - no usable fd 2
-        pass
-
-
-def hook_os_exit(srv: Any, log: Log) -> None:
-    """Log a handler's ``os._exit(n)``: who called it and how many requests it takes with it."""
-
-    def _exit(code: int) -> None:
-        try:
-            where = "".join(traceback.format_stack(sys._getframe(1), limit=8)).rstrip()
-            srv.flush_access()
-            log.error(
-                f"os._exit({code}) called (not by the launcher): exiting with {code}, "
-                f"{len(srv.inflight)} request(s) in flight get no answer; called from:\n{where}"
-            )
-        except BaseException:
-            pass
-        real_exit(code)
-
-    os._exit = _exit  # type: ignore[assignment]
 
 
 def drained(srv: Any) -> bool:

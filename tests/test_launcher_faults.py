@@ -15,6 +15,8 @@ import time
 from pathlib import Path
 from typing import Callable, List, Optional, Tuple
 
+import pytest
+
 from tests.launcher_harness import Launcher, RawClient, make_root, running_launcher
 
 HANDLER = """
@@ -29,6 +31,11 @@ def handler(payload, ctx):
         ctypes.string_at(0)
     if op == "exit":
         os._exit(3)
+    if op == "fork":  # a child process that ends with os._exit, as multiprocessing's do
+        pid = os.fork()
+        if pid == 0:
+            os._exit(0)
+        return str(os.waitpid(pid, 0)[1])
     if op == "hang":
         time.sleep(60)
         return "woke"
@@ -109,7 +116,7 @@ def test_connection_cap_follows_the_fd_limit_and_the_launcher_survives_it(python
             text = srv.stderr_text()
             assert "I/O loop crashed" not in text
             assert text.count("accept failed") <= 1
-            assert "closed" in text and "idle one(s), oldest first" in text
+            assert "closed" in text and "idle one(s) (oldest first" in text
             # the oldest connections were the ones closed
             socks[0].settimeout(10)
             assert socks[0].recv(1) == b""
@@ -148,12 +155,17 @@ def test_emfile_pauses_accepting_without_spinning_then_resumes(python312: str, t
 
 
 def test_soft_fd_limit_is_raised_to_the_hard_limit(python312: str, tmp_path: Path) -> None:
+    _, ours = resource.getrlimit(resource.RLIMIT_NOFILE)
+    hard = 2048 if ours == resource.RLIM_INFINITY or ours >= 2048 else ours
+    if hard <= 256:
+        pytest.skip(f"the hard RLIMIT_NOFILE here is {ours}")
     root = make_root(tmp_path, HANDLER)
-    with running_launcher(python312, root, preexec_fn=nofile(256, 2048)) as srv:
-        assert soft_nofile(srv.proc.pid) == 2048
-        assert "RLIMIT_NOFILE raised from 256 to 2048" in srv.stderr_text()
-        # the cap follows the raised limit: 2048 - 2048/8 descriptors kept back
-        assert "IGNITE_MAX_CONNECTIONS=4096 lowered to 1792: RLIMIT_NOFILE is 2048" in srv.stderr_text()
+    with running_launcher(python312, root, preexec_fn=nofile(256, hard)) as srv:
+        assert soft_nofile(srv.proc.pid) == hard
+        assert f"RLIMIT_NOFILE raised from 256 to {hard}" in srv.stderr_text()
+        # the cap follows the raised limit: 1/8 of the descriptors are kept back
+        cap = hard - max(32, hard // 8)
+        assert f"IGNITE_MAX_CONNECTIONS=4096 lowered to {cap}: RLIMIT_NOFILE is {hard}" in srv.stderr_text()
 
 
 # --- item 7: idle keep-alive connections at the cap ----------------------------------------------
@@ -179,6 +191,26 @@ def test_idle_keep_alive_connections_make_room_for_new_ones_and_probes(python312
         finally:
             for c in idle:
                 c.close()
+
+
+def test_heads_trickling_in_at_the_cap_make_room_too(python312: str, tmp_path: Path) -> None:
+    """Every connection holds half a request head (a slowloris): none is idle, the slowest go."""
+    root = make_root(tmp_path, HANDLER)
+    env = {"IGNITE_MAX_CONNECTIONS": "20", "IGNITE_HEADER_TIMEOUT_S": "60"}
+    with running_launcher(python312, root, env=env) as srv:
+        slow: List[socket.socket] = []
+        try:
+            for _ in range(20):
+                s = srv.connect()
+                s.sendall(b"POST / HTTP/1.1\r\nHost: t\r\n")
+                slow.append(s)
+            for _ in range(3):
+                assert health_on_new_connection(srv, timeout=5) == 200
+            slow[0].settimeout(5)
+            assert slow[0].recv(1) == b""
+        finally:
+            for s in slow:
+                s.close()
 
 
 # --- item 8: the body budget -----------------------------------------------------------------
@@ -253,6 +285,21 @@ def test_probes_fail_when_every_worker_is_stuck(python312: str, tmp_path: Path) 
         assert "every worker (2) is running a handler past IGNITE_TIMEOUT_S" in srv.stderr_text()
 
 
+def test_probes_fail_when_an_async_handler_blocks_the_loop(python312: str, tmp_path: Path) -> None:
+    """``time.sleep`` in an ``async def`` past its time-out: the cancellation never runs, and
+    neither does any other coroutine; the one asyncio thread is every worker."""
+    root = make_root(tmp_path, "import time\n\nasync def handler(payload, ctx):\n    time.sleep(30)\n    return 'late'\n")
+    env = {"IGNITE_TIMEOUT_S": "0.5", "IGNITE_STUCK_HEALTH_S": "0"}
+    with running_launcher(python312, root, env=env) as srv:
+        assert srv.post("/", b"x", timeout=10)[0] == 504
+
+        def both_503() -> bool:
+            return srv.get("/_/ready")[0] == 503 and srv.get("/_/health")[0] == 503
+
+        wait_for(both_503, "/_/ready and /_/health turning 503")
+        assert json.loads(srv.get("/_/ready")[2])["status"] == "stuck"
+
+
 # --- item 10: crashes leave a trace --------------------------------------------------------------
 
 
@@ -272,6 +319,7 @@ def test_segfault_in_a_handler_dumps_the_stacks(python312: str, tmp_path: Path) 
 def test_os_exit_in_a_handler_is_logged(python312: str, tmp_path: Path) -> None:
     root = make_root(tmp_path, HANDLER)
     with running_launcher(python312, root) as srv:
+        assert srv.post("/", b"fork", timeout=10)[2] == b"0"
         try:
             srv.post("/", b"exit", timeout=10)
         except (OSError, http_client_errors()):
@@ -279,6 +327,7 @@ def test_os_exit_in_a_handler_is_logged(python312: str, tmp_path: Path) -> None:
         assert srv.wait(15) == 3
         text = srv.stderr_text()
         assert "os._exit(3) called (not by the launcher)" in text
+        assert "os._exit(0)" not in text  # the forked child's
         assert 'handler.py", line' in text
 
 

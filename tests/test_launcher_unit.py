@@ -264,6 +264,17 @@ def test_config_defaults_and_bad_values() -> None:
     assert config.load({"IGNITE_LOG_LEVEL": "WARNING"}).log_level == 30
 
 
+def test_config_body_budget_and_stuck_health() -> None:
+    s = config.load({})
+    assert (s.body_budget_bytes, s.stuck_health_s) == (64 * 1024 * 1024, 60.0)
+    # one body of the largest allowed size always fits the budget
+    s = config.load({"IGNITE_MAX_BODY_BYTES": str(100 * 1024 * 1024)})
+    assert s.body_budget_bytes == 100 * 1024 * 1024 and s.warnings == []
+    s = config.load({"IGNITE_BODY_BUDGET_BYTES": "1000", "IGNITE_STUCK_HEALTH_S": "5"})
+    assert s.body_budget_bytes == s.max_body_bytes and s.stuck_health_s == 5.0
+    assert s.warnings == [f"IGNITE_BODY_BUDGET_BYTES=1000 is below IGNITE_MAX_BODY_BYTES; using {s.max_body_bytes}"]
+
+
 def test_unknown_convention_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match="unknown handler convention 'nope'"):
         load("nope")
