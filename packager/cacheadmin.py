@@ -140,6 +140,8 @@ def _stale_temps(root: Path, now: float) -> Iterator[Path]:
             if _is_temp(p.name) and now - _stat(p)[1] > STALE_TEMP_SECONDS:
                 yield p
     tmp = Path(tempfile.gettempdir())
+    if tmp.name.startswith("ignite-tmp-"):  # this run's private directory (packager.runtime): the system's is above
+        tmp = tmp.parent
     uid = os.getuid() if hasattr(os, "getuid") else None
     try:
         found = list(tmp.iterdir())
