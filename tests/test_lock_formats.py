@@ -290,3 +290,36 @@ def test_cli_requirements_and_group(tmp_path: Path, wheelhouse: Path, hermetic_p
     m = read_manifest(out)
     assert (m.requirements["file"], m.requirements["kind"], m.requirements["groups"]) == \
         ("pyproject.toml", "pyproject.toml", ["dev"])
+
+
+@needs_uv
+def test_our_pylock_installs_with_uv_to_the_same_distributions(tmp_path: Path, wheelhouse: Path,
+                                                               hermetic_pip: Path, python312: str) -> None:
+    src = tmp_path / "fn"
+    src.mkdir()
+    (src / "handler.py").write_text(HANDLER)
+    (src / "requirements.txt").write_text("demo\nplat\nrequests\n")
+    with LoopbackIndex(wheelhouse) as index:
+        r = run_cli("lock", str(src), "--format", "pylock", "--index-url", index.url, "--json", timeout=300)
+        assert r.returncode == 0, r.stderr
+        doc = json.loads(r.stdout)
+        lock = Path(doc["output"])
+        assert lock == src / "pylock.toml" and doc["format"] == "pylock"
+        assert sorted(doc["pins"]) == ["demo==1.0", "newonly==1.0", "plat==1.0"]
+        text = lock.read_text()
+        assert "platform_machine == 'x86_64'" in text and f'"requests=={IMAGE_REQUESTS}"' in text
+        # uv reads it (PEP 751) and installs, for the target's CPython, exactly those distributions
+        assert UV is not None
+        target = tmp_path / "uv-target"
+        _run([UV, "pip", "install", "--python", python312, "--target", str(target), "-r", str(lock)],
+             tmp_path, _tool_env(tmp_path))
+    installed = sorted(p.name for p in target.glob("*.dist-info"))
+    assert installed == ["demo-1.0.dist-info", "newonly-1.0.dist-info", "plat-1.0.dist-info"]
+    assert (target / "plat.py").read_text() == "X = 312\n"
+    # and a build from it vendors the same distributions, the same wheels
+    (src / "requirements.txt").unlink()
+    result = _build(src, tmp_path / "a.tar.gz", wheelhouse)
+    assert _vendored(result) == {"demo": "demo-1.0-py3-none-any.whl", "newonly": "newonly-1.0-py3-none-any.whl",
+                                 "plat": "plat-1.0-cp312-cp312-manylinux_2_17_x86_64.whl"}
+    assert result.manifest.requirements["kind"] == "pylock"
+    assert "requests" in {s.name for s in result.manifest.skipped}

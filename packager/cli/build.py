@@ -141,8 +141,12 @@ def build(ctx: click.Context, /, source: Path, **_: Any) -> None:
 @click.argument("source", type=click.Path(path_type=Path))
 @entry_options
 @click.option("-o", "--output", "lock_output", type=click.Path(path_type=Path),
-              help="Where to write the lock (default: requirements.lock next to the source directory, "
-                   "else ./requirements.lock).")
+              help="Where to write the lock (default: requirements.lock, or pylock.toml with --format pylock, "
+                   "next to the source directory, else in the current one).")
+@click.option("--format", "lock_format", type=click.Choice(["requirements", "pylock"]), default="requirements",
+              show_default=True,
+              help="requirements: requirements.lock (pip-compile, hashes); pylock: a PEP 751 pylock.toml for the "
+                   "target that pip and uv install too.")
 @dependency_options
 @config_options
 @python_option
@@ -150,18 +154,21 @@ def build(ctx: click.Context, /, source: Path, **_: Any) -> None:
 @quiet_option
 @click.pass_context
 def lock(ctx: click.Context, /, source: Path, **_: Any) -> None:
-    """Lock SOURCE's requirements.txt for the target: exact versions and hashes (pip-tools)."""
+    """Lock SOURCE's requirements.txt (or pyproject.toml dependencies) for the target: exact versions and
+    hashes (pip-tools), or a PEP 751 pylock.toml with --format pylock."""
     from packager.lock import lock_source
 
     p, _config_path = apply_config(ctx, source)
     output: Optional[Path] = p["lock_output"]
     if output is None:
-        output = (source / "requirements.lock") if source.is_dir() else Path("requirements.lock")
-    result = lock_source(_options(p, source, output, refresh=True), progress)
+        name = "pylock.toml" if p["lock_format"] == "pylock" else "requirements.lock"
+        output = (source / name) if source.is_dir() else Path(name)
+    result = lock_source(_options(p, source, output, refresh=True), progress, p["lock_format"])
     for w in result.warnings:
         warn(w)
     if p["as_json"]:
-        emit_json({"schema": LOCK_SCHEMA, "ok": True, "output": str(result.output), "pins": result.pins,
+        emit_json({"schema": LOCK_SCHEMA, "ok": True, "output": str(result.output), "format": p["lock_format"],
+                   "pins": result.pins,
                    "digest": result.digest, "warnings": list(result.warnings), "profile": result.profile})
         return
     click.echo(str(result.output))

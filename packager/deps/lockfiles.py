@@ -306,3 +306,42 @@ def parse_pylock(data: bytes, path: str, profile: TargetProfile, groups: Sequenc
     made_for = tool.get("profile")
     return Requirements(path, tuple(sorted(out, key=lambda r: r.name)), lock_digest(tuple(out)), pre,
                         str(made_for) if made_for else None)
+
+
+# --- writing pylock.toml (`ignite-pack lock --format pylock`) -------------------------------
+
+
+def _toml_str(value: str) -> str:
+    """A TOML basic string (JSON's escapes are TOML's; no TOML writer is among the dependencies,
+    and a pylock needs only strings, arrays of strings and inline tables of them)."""
+    import json
+
+    return json.dumps(value, ensure_ascii=False)
+
+
+def target_marker(profile: TargetProfile) -> str:
+    """The environment marker of the target (a lock for it is refused elsewhere by PEP 751 installers)."""
+    m = profile.markers
+    return " and ".join(f"{k} == '{m[k]}'" for k in
+                        ("sys_platform", "platform_machine", "implementation_name", "python_version") if k in m)
+
+
+def pylock_text(profile: TargetProfile, wheels: Sequence[tuple[str, str, str, str, str]],
+                preinstalled: Sequence[tuple[str, str]], comment: str) -> str:
+    """A PEP 751 lock for one target: *wheels* are ``(name, version, filename, url, sha256)``.
+
+    The image's preinstalled pins are not packages (they are never installed); they are
+    listed in ``[tool.ignite-pack]``, with the profile the lock was made for, so a build for
+    another target refuses it as it refuses a requirements.lock.
+    """
+    out = [f"# {line}" for line in comment.splitlines()]
+    out += ['lock-version = "1.0"', f"environments = [{_toml_str(target_marker(profile))}]",
+            f"requires-python = {_toml_str('==' + profile.python_version + '.*')}",
+            'created-by = "ignite-pack"', ""]
+    for name, version, filename, url, sha in sorted(wheels):
+        out += ["[[packages]]", f"name = {_toml_str(name)}", f"version = {_toml_str(version)}",
+                f"wheels = [{{ name = {_toml_str(filename)}, url = {_toml_str(url)}, "
+                f"hashes = {{ sha256 = {_toml_str(sha)} }} }}]", ""]
+    out += ["[tool.ignite-pack]", f"profile = {_toml_str(profile.name)}",
+            "preinstalled = [" + ", ".join(_toml_str(f"{n}=={v}") for n, v in sorted(preinstalled)) + "]", ""]
+    return "\n".join(out)
