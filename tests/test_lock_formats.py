@@ -17,7 +17,7 @@ import pytest
 from packager.artifact.tarball import read_manifest
 from packager.build import BuildResult, build
 from packager.deps.piprun import IndexConfig
-from packager.errors import RequirementsError, ResolveError
+from packager.errors import FetchError, RequirementsError, ResolveError
 from packager.options import BuildOptions
 from tests.conftest import run_cli
 from tests.wheelhouse import LoopbackIndex, make_wheel
@@ -131,9 +131,11 @@ def test_uv_lock_hashes_are_checked(tmp_path: Path, wheelhouse: Path, hermetic_p
         lock = uv_lock(src, index.url, tmp_path)
     text = lock.read_text()
     lock.write_text(re.sub(r'(name = "newonly".*?sha256:)[0-9a-f]{64}', r"\g<1>" + "1" * 64, text, flags=re.S))
-    with pytest.raises(Exception) as err:
-        _build(src, tmp_path / "a.tar.gz", wheelhouse)
-    assert "newonly" in str(err.value)
+    line = lock.read_text().splitlines().index('name = "newonly"')  # its [[package]] is the line above
+    with LoopbackIndex(wheelhouse) as index, pytest.raises(FetchError) as err:
+        build(BuildOptions(source=src, output=tmp_path / "a.tar.gz", index=IndexConfig(index_url=index.url)))
+    assert "newonly" in err.value.message
+    assert err.value.where == f"uv.lock:{line}"  # the build's dependency file, not "requirements.txt"
     assert not (tmp_path / "a.tar.gz").exists()
 
 
