@@ -325,3 +325,42 @@ def test_our_pylock_installs_with_uv_to_the_same_distributions(tmp_path: Path, w
                                  "plat": "plat-1.0-cp312-cp312-manylinux_2_17_x86_64.whl"}
     assert result.manifest.requirements["kind"] == "pylock"
     assert "requests" in {s.name for s in result.manifest.skipped}
+
+
+@needs_uv
+def test_pylock_selection_without_packaging_pylock_is_the_same(tmp_path: Path, wheelhouse: Path,
+                                                               hermetic_pip: Path) -> None:
+    """packaging 26 (Pylock.select) needs Python 3.10: a 3.9 host selects by PEP 751's steps here."""
+    from packager.deps.lockfiles import parse_pylock
+    from packager.deps.profile import load_profile
+
+    profile = load_profile(None)
+    src = _project(tmp_path / "fn", ["demo", "plat", "requests"])
+    host = tmp_path / "host"
+    host.mkdir()
+    with LoopbackIndex(wheelhouse) as index:
+        uv_lock(src, index.url, tmp_path)
+        assert UV is not None
+        _run([UV, "export", "--format", "pylock.toml", "-o", "pylock.toml", "--default-index", index.url],
+             src, _tool_env(tmp_path))
+        host_lock = pip_lock(host, index.url, tmp_path, None, "plat")
+    universal = (src / "pylock.toml").read_bytes()
+    a = parse_pylock(universal, "pylock.toml", profile)
+    b = parse_pylock(universal, "pylock.toml", profile, use_packaging=False)
+    assert [(r.line, str(r.requirement), r.hashes) for r in a.lines] == \
+        [(r.line, str(r.requirement), r.hashes) for r in b.lines]
+    assert {r.name for r in b.lines} == {"demo", "newonly", "plat", "requests", "groupdep"}  # uv exports dev
+    refused = []
+    for use in (True, False):  # a group the lock does not declare
+        with pytest.raises(RequirementsError) as err:
+            parse_pylock(universal, "pylock.toml", profile, ("nope",), use_packaging=use)
+        refused.append(err.value.message)
+    assert refused[0] == refused[1] and "Undeclared dependency groups: nope" in refused[0]
+    errors = []
+    for use in (True, False):
+        if sys.version_info[:2] == (3, 12):
+            pytest.skip("needs a host other than the target's CPython 3.12")
+        with pytest.raises(RequirementsError) as err:
+            parse_pylock(host_lock.read_bytes(), "pylock.toml", profile, use_packaging=use)
+        errors.append((err.value.where, err.value.message))
+    assert errors[0] == errors[1] and "no wheel of plat 1.0" in errors[0][1]
