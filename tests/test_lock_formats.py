@@ -364,3 +364,31 @@ def test_pylock_selection_without_packaging_pylock_is_the_same(tmp_path: Path, w
             parse_pylock(host_lock.read_bytes(), "pylock.toml", profile, use_packaging=use)
         errors.append((err.value.where, err.value.message))
     assert errors[0] == errors[1] and "no wheel of plat 1.0" in errors[0][1]
+
+
+@needs_uv
+def test_uv_workspace_members_are_the_source_and_their_dependencies_are_installed(
+        tmp_path: Path, wheelhouse: Path, hermetic_pip: Path) -> None:
+    src = _project(tmp_path / "fn", ["demo", "lib"], extra=(
+        '\n[tool.uv.workspace]\nmembers = ["packages/lib"]\n\n[tool.uv.sources]\nlib = { workspace = true }\n'))
+    lib = src / "packages" / "lib"
+    lib.mkdir(parents=True)
+    (lib / "pyproject.toml").write_text('[project]\nname = "lib"\nversion = "0.1"\ndependencies = ["plat"]\n'
+                                        '[build-system]\nrequires = ["setuptools"]\n'
+                                        'build-backend = "setuptools.build_meta"\n')
+    with LoopbackIndex(wheelhouse) as index:
+        lock = uv_lock(src, index.url, tmp_path)
+    assert 'source = { editable = "packages/lib" }' in lock.read_text()
+    result = _build(src, tmp_path / "a.tar.gz", wheelhouse)
+    assert set(_vendored(result)) == {"demo", "newonly", "plat"}  # lib's plat, not lib itself
+
+
+def test_lock_reads_a_pyproject_declaration(tmp_path: Path, wheelhouse: Path, hermetic_pip: Path) -> None:
+    src = _project(tmp_path / "fn", ["demo", "plat"])
+    with LoopbackIndex(wheelhouse) as index:
+        r = run_cli("lock", str(src), "--index-url", index.url, "--json", timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert sorted(json.loads(r.stdout)["pins"]) == ["demo==1.0", "newonly==1.0", "plat==1.0"]
+    result = _build(src, tmp_path / "a.tar.gz", wheelhouse)  # the lock now wins over the declaration
+    assert result.manifest.requirements["kind"] == "requirements.lock"
+    assert set(_vendored(result)) == {"demo", "newonly", "plat"}
