@@ -392,3 +392,15 @@ def test_lock_reads_a_pyproject_declaration(tmp_path: Path, wheelhouse: Path, he
     result = _build(src, tmp_path / "a.tar.gz", wheelhouse)  # the lock now wins over the declaration
     assert result.manifest.requirements["kind"] == "requirements.lock"
     assert set(_vendored(result)) == {"demo", "newonly", "plat"}
+
+
+@needs_uv
+def test_a_stale_uv_lock_is_warned_about(tmp_path: Path, wheelhouse: Path, hermetic_pip: Path) -> None:
+    src = _project(tmp_path / "fn", ["demo"])
+    with LoopbackIndex(wheelhouse) as index:
+        uv_lock(src, index.url, tmp_path)
+    assert not [w for w in _build(src, tmp_path / "a.tar.gz", wheelhouse).warnings if "out of date" in w]
+    (src / "pyproject.toml").write_text((src / "pyproject.toml").read_text().replace('["demo"]', '["demo", "plat"]'))
+    result = _build(src, tmp_path / "b.tar.gz", wheelhouse)
+    assert any("uv.lock is out of date with pyproject.toml (differs in: plat)" in w for w in result.warnings)
+    assert "plat" not in _vendored(result)  # installed as locked

@@ -219,6 +219,37 @@ def _disagreement(tree: SourceTree, chosen: DependencySource) -> Optional[str]:
             f" ({'the lock' if chosen.locked else 'by precedence'}); to use {other}, pass --requirements {other}")
 
 
+def _stale_uv_lock(tree: SourceTree, chosen: DependencySource) -> Optional[str]:
+    """A uv.lock whose root project asks for other packages than the pyproject.toml beside it."""
+    if chosen.kind != UV_LOCK:
+        return None
+    from packaging.utils import canonicalize_name
+
+    from packager.deps.pyproject import load_toml
+
+    d = chosen.path.rpartition("/")[0]
+    pyp = tree.get(f"{d}/pyproject.toml" if d else "pyproject.toml")
+    if pyp is None:
+        return None
+    declared = _declared_names(pyp.data, PYPROJECT, pyp.path)
+    try:
+        doc = load_toml(chosen.data, chosen.path)
+    except RequirementsError:
+        return None
+    roots = [p for p in doc.get("package", []) if isinstance(p, dict)
+             and (p.get("source") or {}).get("virtual", (p.get("source") or {}).get("editable")) == "."]
+    if declared is None or len(roots) != 1:
+        return None
+    locked = {canonicalize_name(str(r.get("name", ""))) for r in
+              (roots[0].get("metadata") or {}).get("requires-dist", []) if isinstance(r, dict)}
+    names = {canonicalize_name(re.split(r"[\[<>=!~;@ ]", n, maxsplit=1)[0]) for n in declared}
+    if locked == names:
+        return None
+    diff = sorted(names ^ locked)
+    return (f"{chosen.path} is out of date with {pyp.path} (differs in: {', '.join(diff[:6])}); the lock is "
+            "installed as it is: run `uv lock` to update it")
+
+
 def decide(tree: SourceTree, *, folder: str = "", requested: Optional[Path] = None, lock: Optional[Path] = None,
            source_root: Optional[Path] = None, groups: Sequence[str] = (), declarations_only: bool = False,
            ) -> Decision:
@@ -267,7 +298,7 @@ def decide(tree: SourceTree, *, folder: str = "", requested: Optional[Path] = No
             warnings.append(f"{nested[0]} is not at the root and will not be installed; move it next to the "
                             "entry module, or name it with --requirements")
     elif chosen.in_source:
-        told = _disagreement(tree, chosen)
+        told = _disagreement(tree, chosen) or _stale_uv_lock(tree, chosen)
         if told:
             warnings.append(told)
     return Decision(chosen, tuple(warnings))
