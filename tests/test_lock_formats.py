@@ -31,6 +31,16 @@ IMAGE_REQUESTS = "2.34.2"
 needs_uv = pytest.mark.skipif(UV is None, reason="uv is not installed (the [uv] extra)")
 
 
+def _pip_version() -> tuple[int, ...]:
+    from importlib.metadata import version
+
+    return tuple(int(p) for p in version("pip").split(".")[:2] if p.isdigit())
+
+
+#: `pip lock` (PEP 751) is pip 25.1's; `make venv` installs the newest pip
+needs_pip_lock = pytest.mark.skipif(_pip_version() < (25, 1), reason="pip lock needs pip >= 25.1")
+
+
 @pytest.fixture
 def wheelhouse(tmp_path: Path) -> Path:
     wh = tmp_path / "wheelhouse"
@@ -139,6 +149,7 @@ def test_uv_lock_hashes_are_checked(tmp_path: Path, wheelhouse: Path, hermetic_p
     assert not (tmp_path / "a.tar.gz").exists()
 
 
+@needs_pip_lock
 def test_pylock_written_by_pip_lock_installs_exactly_its_pins(tmp_path: Path, wheelhouse: Path,
                                                               hermetic_pip: Path, python312: str) -> None:
     src = tmp_path / "fn"
@@ -172,6 +183,7 @@ def test_pylock_exported_by_uv_is_selected_for_the_target(tmp_path: Path, wheelh
     assert _vendored(result)["plat"].startswith("plat-1.0-cp312")
 
 
+@needs_pip_lock
 def test_a_lock_with_no_wheel_for_the_target_names_the_package_and_the_tags(tmp_path: Path, wheelhouse: Path,
                                                                              hermetic_pip: Path) -> None:
     src = tmp_path / "fn"
@@ -234,6 +246,7 @@ def test_uv_lock_git_and_url_sources_are_refused(tmp_path: Path, wheelhouse: Pat
     assert err.value.where.startswith("uv.lock:") and f"newonly comes from a {what} source" in err.value.message
 
 
+@needs_pip_lock
 def test_pylock_directory_vcs_and_archive_entries_are_refused(tmp_path: Path, wheelhouse: Path,
                                                               hermetic_pip: Path) -> None:
     local = tmp_path / "fn" / "localdep"
@@ -261,6 +274,7 @@ def test_pylock_directory_vcs_and_archive_entries_are_refused(tmp_path: Path, wh
         assert f"localdep comes from a {'VCS' if key == 'vcs' else 'archive'}" in err.value.message
 
 
+@needs_pip_lock
 def test_a_lock_that_disagrees_with_the_image_is_explained(tmp_path: Path, wheelhouse: Path,
                                                            hermetic_pip: Path, python312: str) -> None:
     make_wheel(wheelhouse, "requests", "2.0.0")
@@ -292,6 +306,9 @@ def test_cli_requirements_and_group(tmp_path: Path, wheelhouse: Path, hermetic_p
     m = read_manifest(out)
     assert (m.requirements["file"], m.requirements["kind"], m.requirements["groups"]) == \
         ("pyproject.toml", "pyproject.toml", ["dev"])
+    r = run_cli("inspect", str(out))
+    assert r.returncode == 0, r.stderr
+    assert "deps from  pyproject.toml (pyproject.toml, groups dev)" in r.stdout
 
 
 @needs_uv
@@ -315,9 +332,17 @@ def test_our_pylock_installs_with_uv_to_the_same_distributions(tmp_path: Path, w
         target = tmp_path / "uv-target"
         _run([UV, "pip", "install", "--python", python312, "--target", str(target), "-r", str(lock)],
              tmp_path, _tool_env(tmp_path))
-    installed = sorted(p.name for p in target.glob("*.dist-info"))
-    assert installed == ["demo-1.0.dist-info", "newonly-1.0.dist-info", "plat-1.0.dist-info"]
-    assert (target / "plat.py").read_text() == "X = 312\n"
+        # and so does pip (when it reads pylock.toml: pip 26's `-r`), run by the target's CPython
+        by_pip = tmp_path / "pip-target"
+        pip_reads_pylock = "pylock.toml format" in subprocess.run(
+            [sys.executable, "-m", "pip", "install", "--help"], capture_output=True, text=True, timeout=120).stdout
+        if pip_reads_pylock:
+            _run([sys.executable, "-m", "pip", "--python", python312, "install", "--target", str(by_pip),
+                  "-r", str(lock)], tmp_path, _tool_env(tmp_path))
+    for where in (target, by_pip) if pip_reads_pylock else (target,):
+        installed = sorted(p.name for p in where.glob("*.dist-info"))
+        assert installed == ["demo-1.0.dist-info", "newonly-1.0.dist-info", "plat-1.0.dist-info"]
+        assert (where / "plat.py").read_text() == "X = 312\n"
     # and a build from it vendors the same distributions, the same wheels
     (src / "requirements.txt").unlink()
     result = _build(src, tmp_path / "a.tar.gz", wheelhouse)
@@ -327,6 +352,7 @@ def test_our_pylock_installs_with_uv_to_the_same_distributions(tmp_path: Path, w
     assert "requests" in {s.name for s in result.manifest.skipped}
 
 
+@needs_pip_lock
 @needs_uv
 def test_pylock_selection_without_packaging_pylock_is_the_same(tmp_path: Path, wheelhouse: Path,
                                                                hermetic_pip: Path) -> None:
