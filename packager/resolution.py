@@ -20,7 +20,7 @@ from packager.cache import Cache
 from packager.deps.profile import TargetProfile
 from packager.deps.requirements import Requirements
 from packager.deps.resolve import Resolution, resolve
-from packager.errors import IgniteError
+from packager.errors import FetchError, IgniteError, IndexFailure, ResolveError, SdistBuildError
 from packager.options import BuildOptions
 
 if TYPE_CHECKING:
@@ -77,7 +77,7 @@ def named_by(reqs: Requirements) -> Iterator[None]:
     whatever the build used)."""
     try:
         yield
-    except IgniteError as exc:
+    except (FetchError, ResolveError, SdistBuildError, IndexFailure) as exc:
         names = {r.name for r in reqs.lines}
         if (exc.where in ("requirements.txt", None, "fetch") or exc.where in names) and reqs.path != exc.where:
             said = exc.message.lower()
