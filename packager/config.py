@@ -86,6 +86,8 @@ KEYS: dict[str, tuple[str, Callable[[Any], Any], bool]] = {
     "group": ("groups", _strs, False),
     "output": ("output", _str, True),
     "python": ("python", _str, False),
+    # [budget] max-growth = "10%": `ignite-pack diff --max-growth`
+    "budget.max-growth": ("max_growth", _size, False),
 }
 
 
@@ -146,7 +148,13 @@ def parse_config(table: dict[str, Any], path: Path) -> Config:
     """Validate *table* (the keys of ``[tool.ignite]`` or ``ignite.toml``)."""
     where_prefix = f"{path} [tool.ignite]" if path.name == "pyproject.toml" else str(path)
     values: dict[str, Any] = {}
+    flat: list[tuple[str, Any]] = []
     for raw_key, raw in table.items():
+        if isinstance(raw, dict):  # a sub-table such as [tool.ignite.budget]: its keys as "budget.KEY"
+            flat += [(f"{raw_key}.{k}", v) for k, v in raw.items()]
+        else:
+            flat.append((raw_key, raw))
+    for raw_key, raw in flat:
         key = raw_key.replace("_", "-")
         spec = KEYS.get(key)
         if spec is None:

@@ -242,6 +242,20 @@ class ToolchainError(IgniteError):
     code = "toolchain"
 
 
+class NotInArtifact(IgniteError):
+    """`inspect --why NAME`: NAME is not vendored in the artifact nor a preinstalled package it relies on."""
+
+    exit_code = 26
+    code = "not-in-artifact"
+
+
+class SizeBudgetExceeded(IgniteError):
+    """`diff --max-growth`: the new artifact grew past the size budget."""
+
+    exit_code = 27
+    code = "size-budget"
+
+
 #: Exit code for an unexpected exception: a bug in the packager, not in the input.
 INTERNAL_ERROR_EXIT = 70
 
@@ -271,5 +285,7 @@ EXIT_CODES: dict[str, int] = {
         IndexServerError,
         ProjectNotOnIndex,
         ToolchainError,
+        NotInArtifact,
+        SizeBudgetExceeded,
     )
 }

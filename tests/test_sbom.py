@@ -14,7 +14,8 @@ from click.testing import CliRunner
 
 from packager.errors import SbomError
 from packager.inspect.inspection import inspect_artifact
-from packager.inspect.sbom import license_of, purl, require_library
+from packager.inspect.metadata import license_of
+from packager.inspect.sbom import purl, require_library
 from tests.ci_helpers import build_with, source
 from tests.conftest import run_cli
 from tests.wheelhouse import make_wheel

@@ -10,8 +10,11 @@ import click
 
 from packager.cli.options import (
     SBOM_FORMATS,
+    apply_config,
     check_profile,
+    config_options,
     json_option,
+    parse_growth,
     profile_check_option,
     python_option,
     quiet_option,
@@ -22,19 +25,44 @@ from packager.cli.output import emit_json, human_size, info, warn
 @click.command()
 @click.argument("artifact", type=click.Path(path_type=Path))
 @click.option("--files", "show_files", is_flag=True, help="List every file (mode, size, sha256, path).")
+@click.option("--html", "html_out", type=click.Path(path_type=Path, dir_okay=False), metavar="FILE",
+              help="Write where the size goes as one self-contained HTML page (treemap and tables, no network).")
+@click.option("--why", "why_name", metavar="NAME",
+              help="Print the requirement chains that brought distribution NAME into the artifact.")
 @profile_check_option
 @json_option
 @quiet_option
-def inspect(artifact: Path, show_files: bool, profile: Optional[str], as_json: bool, quiet: bool) -> None:
+def inspect(artifact: Path, show_files: bool, html_out: Optional[Path], why_name: Optional[str],
+            profile: Optional[str], as_json: bool, quiet: bool) -> None:
     """Describe ARTIFACT from its manifest, offline, without unpacking it.
 
-    --json prints the ignite-inspect/1 document (packager/schemas/inspect.json).
+    --json prints the ignite-inspect/1 document (packager/schemas/inspect.json); with --why, the
+    chains instead ({"why": ...}); with --html, the page is written and --json adds {"html": ...}.
     """
     from packager.inspect.inspection import inspect_artifact
 
     info_ = inspect_artifact(artifact)
     check_profile(artifact, info_.manifest.target, profile)
+    if why_name is not None:
+        from packager.inspect.why import WHY_SCHEMA, why
+
+        report = why(artifact, why_name)
+        if as_json:
+            emit_json({"schema": WHY_SCHEMA, "ok": True, "why": report.to_dict()})
+        else:
+            click.echo("\n".join(report.lines()))
+        return
     d = info_.to_dict()
+    if html_out is not None:
+        from packager.inspect.page import write_page
+        from packager.inspect.sizemap import size_map
+
+        size = write_page(size_map(artifact), html_out)
+        if as_json:
+            emit_json({"ok": True, **d, "html": {"path": str(html_out), "size": size}})
+        elif not quiet:
+            info(f"wrote {html_out} ({human_size(size)}): open it in a browser")
+        return
     if as_json:
         emit_json({"ok": True, **d})
         return
@@ -184,23 +212,40 @@ def sbom(artifact: Path, fmt: str, output: Optional[Path], name: Optional[str], 
 @click.command()
 @click.argument("old", type=click.Path(path_type=Path))
 @click.argument("new", type=click.Path(path_type=Path))
+@click.option("--max-growth", metavar="N%|SIZE",
+              help="Fail (exit 27) when NEW's unpacked or compressed size grew more than this over OLD's: "
+                   "a percentage (10%) or a size (2MB, 512KiB). Config: [tool.ignite.budget] max-growth.")
+@config_options
 @json_option
 @quiet_option
-def diff(old: Path, new: Path, as_json: bool, quiet: bool) -> None:
+@click.pass_context
+def diff(ctx: click.Context, old: Path, new: Path, max_growth: Optional[str], config_file: Optional[Path],
+         no_config: bool, as_json: bool, quiet: bool) -> None:
     """What changed from artifact OLD to artifact NEW.
 
     Exit status: 0 when identical (same files and metadata), 1 when different,
-    another code on error (see `ignite-pack exit-codes`).
+    another code on error (see `ignite-pack exit-codes`). With --max-growth: 0 when within
+    the budget (identical or not), 27 when past it.
+    The configuration file is looked up in the current directory.
     """
-    from packager.inspect.diff import diff_artifacts
+    from packager.inspect.diff import check_growth, diff_artifacts
     from packager.inspect.inspection import inspect_artifact
 
+    p, _config_path = apply_config(ctx, Path.cwd())
+    budget = parse_growth(p["max_growth"]) if p["max_growth"] else None
     result = diff_artifacts(inspect_artifact(old), inspect_artifact(new))
+    checks = check_growth(result, budget) if budget is not None else ()
     if as_json:
-        emit_json({"ok": True, **result.to_dict()})
+        emit_json({"ok": True, **result.to_dict(),
+                   **({"budget": {"max_growth": budget.text, "checks": [c.to_dict() for c in checks]}}
+                      if budget is not None else {})})
     elif not quiet:
-        click.echo("\n".join(diff_lines(result.to_dict())))
-    sys.exit(0 if result.identical else 1)
+        lines = diff_lines(result.to_dict())
+        lines += [f"budget     {c.measure} {_signed(c.growth)} within +{human_size(c.allowed)} ({budget.text})"
+                  for c in checks if budget is not None]
+        click.echo("\n".join(lines))
+    # With a budget the question is "within it?": 0 even when the artifacts differ, as CI wants.
+    sys.exit(0 if result.identical or budget is not None else 1)
 
 
 def _signed(n: int) -> str:

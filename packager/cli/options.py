@@ -22,6 +22,7 @@ from packager.source.conventions import names as convention_names
 
 if TYPE_CHECKING:
     from packager.deps.slim import SlimSettings
+    from packager.inspect.diff import GrowthBudget
     from packager.runtime import PythonRef
 
 
@@ -37,12 +38,28 @@ _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMG]i?B|B)?\s*$", re.IGNORECASE)
 _UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "kib": 2**10, "mib": 2**20, "gib": 2**30}
 
 
-def parse_size(text: str) -> int:
+def parse_size(text: str, where: str = "--max-size") -> int:
     """``50MB``, ``1.5GiB``, ``300KB``, ``1024`` -> bytes."""
     m = _SIZE.match(text)
     if not m:
-        raise UsageError(f"invalid size {text!r}", where="--max-size", hint="use e.g. 50MB, 200MiB or 1GB")
+        raise UsageError(f"invalid size {text!r}", where=where, hint="use e.g. 50MB, 200MiB or 1GB")
     return int(float(m.group(1)) * _UNITS[(m.group(2) or "B").lower()])
+
+
+def parse_growth(text: str) -> GrowthBudget:
+    """``--max-growth``: ``10%`` / ``2.5%`` (of the old size) or a size such as ``2MB``."""
+    from packager.inspect.diff import GrowthBudget
+
+    t = text.strip()
+    if t.endswith("%"):
+        try:
+            pct = float(t[:-1])
+        except ValueError:
+            pct = -1.0
+        if not 0 <= pct < 1e6:
+            raise UsageError(f"invalid growth {text!r}", where="--max-growth", hint="use e.g. 10% or 2MB")
+        return GrowthBudget(text=t, percent=pct)
+    return GrowthBudget(text=t, bytes=parse_size(t, "--max-growth"))
 
 
 def _set_meta(key: str) -> Callable[[click.Context, click.Parameter, Any], Any]:

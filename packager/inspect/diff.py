@@ -8,12 +8,13 @@ identical (same file tree and same metadata), 1 when they differ.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Optional
 
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from packager.artifact.manifest import LAUNCHER_DIR, VENDOR_DIR, FileRecord, Manifest
+from packager.errors import SizeBudgetExceeded
 from packager.inspect.inspection import ArtifactInfo, is_compiled_path, sizes_by_top_level
 
 DIFF_SCHEMA = "ignite-diff/1"
@@ -206,3 +207,84 @@ def diff_artifacts(old: ArtifactInfo, new: ArtifactInfo) -> ArtifactDiff:
         sizes=_size_deltas(om, nm),
         metadata=meta,
     )
+
+
+@dataclass(frozen=True)
+class GrowthBudget:
+    """How much an artifact may grow from one build to the next: a percentage or a number of bytes.
+
+    Checked on both the unpacked size (what the platform unpacks and imports) and the compressed
+    size (what is stored and shipped); either one past the budget fails.
+    """
+
+    text: str  # as the user wrote it, for messages
+    percent: Optional[float] = None
+    bytes: Optional[int] = None
+
+    def limit(self, old: int) -> int:
+        """The largest allowed growth over *old* bytes."""
+        if self.percent is not None:
+            return int(old * self.percent / 100)
+        return int(self.bytes or 0)
+
+
+@dataclass(frozen=True)
+class GrowthCheck:
+    """One measured size (``unpacked`` or ``compressed``) against the budget."""
+
+    measure: str
+    old: int
+    new: int
+    allowed: int
+
+    @property
+    def growth(self) -> int:
+        return self.new - self.old
+
+    @property
+    def ok(self) -> bool:
+        return self.growth <= self.allowed
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"measure": self.measure, "old": self.old, "new": self.new, "growth": self.growth,
+                "allowed": self.allowed, "ok": self.ok}
+
+
+def _unpacked(m: Manifest) -> int:
+    return sum(f.size for f in m.files)
+
+
+def dist_growth(result: ArtifactDiff) -> list[dict[str, Any]]:
+    """Vendored distributions whose unpacked size changed, most grown first (added ones count whole)."""
+    old = {canonicalize_name(v.name): v for v in result.old.manifest.vendored}
+    new = {canonicalize_name(v.name): v for v in result.new.manifest.vendored}
+    rows = []
+    for key in old.keys() | new.keys():
+        a, b = old.get(key), new.get(key)
+        delta = (b.size if b else 0) - (a.size if a else 0)
+        if delta:
+            rows.append({"name": (b or a).name, "old": a.size if a else 0, "new": b.size if b else 0,  # type: ignore[union-attr]
+                         "delta": delta, "version": b.version if b else None})
+    return sorted(rows, key=lambda r: (-r["delta"], r["name"]))
+
+
+def check_growth(result: ArtifactDiff, budget: GrowthBudget) -> tuple[GrowthCheck, ...]:
+    """Both sizes against *budget*; :class:`SizeBudgetExceeded` naming what grew most when one is past it."""
+    o, n = result.old, result.new
+    checks = (
+        GrowthCheck("unpacked", _unpacked(o.manifest), _unpacked(n.manifest), budget.limit(_unpacked(o.manifest))),
+        GrowthCheck("compressed", o.size, n.size, budget.limit(o.size)),
+    )
+    failed = [c for c in checks if not c.ok]
+    if failed:
+        grew = [r for r in dist_growth(result) if r["delta"] > 0][:5]
+        named = ", ".join(f"{r['name']} +{r['delta']} B" + (" (new)" if not r["old"] else "") for r in grew)
+        what = "; ".join(f"{c.measure} {c.old} -> {c.new} bytes (+{c.growth}, budget +{c.allowed})" for c in failed)
+        raise SizeBudgetExceeded(
+            f"the artifact grew past the budget of {budget.text}: {what}",
+            where=str(n.path),
+            hint=(f"grew most: {named}; " if named else "no vendored distribution grew: the source or launcher did; ")
+            + "drop or slim what is not needed (ignite-pack inspect --html, --slim), or raise --max-growth",
+            details={"checks": [c.to_dict() for c in checks], "grew": grew},
+        )
+    return checks

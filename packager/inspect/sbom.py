@@ -20,31 +20,25 @@ import importlib.util
 import json
 import os
 import uuid
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Optional
 
-from packaging.markers import InvalidMarker, UndefinedEnvironmentName
-from packaging.metadata import parse_email
-from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from packager import __version__
 from packager.artifact.manifest import VENDOR_DIR
-from packager.artifact.tarball import atomic_write, iter_members, source_date_epoch
-from packager.deps.profile import load_profile
-from packager.errors import IgniteError, SbomError, VerifyError
+from packager.artifact.tarball import atomic_write, source_date_epoch
+from packager.errors import SbomError, VerifyError
 from packager.inspect.inspection import ArtifactInfo, inspect_artifact
+from packager.inspect.metadata import license_of, read_metadata, requires_on_target, target_markers
 
 FORMATS = ("cyclonedx-json", "spdx-json")
 DEFAULT_FORMAT = "cyclonedx-json"
 #: Namespace of the serial number / document namespace: uuid5(this, artifact sha256).
 _NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:ignite-packager:sbom")
 _LIBRARIES = {"cyclonedx-json": ("cyclonedx", "cyclonedx-python-lib"), "spdx-json": ("spdx_tools", "spdx-tools")}
-#: A License field longer than this (or on several lines) is the license's full text, not its name.
-_SHORT_LICENSE = 100
 
 
 def require_library(fmt: str) -> None:
@@ -104,69 +98,12 @@ def purl(name: str, version: str) -> str:
     return str(PackageURL(type="pypi", name=canonicalize_name(name), version=version).to_string())
 
 
-def license_of(meta: Mapping[str, Any]) -> Optional[tuple[str, str]]:
-    """License-Expression, else a short License field, else the License classifiers."""
-    expr = meta.get("license_expression") or meta.get("license-expression")
-    if isinstance(expr, str) and expr.strip():
-        return ("expression", expr.strip())
-    text = meta.get("license")
-    if isinstance(text, str):
-        text = text.strip()
-        if text and text.upper() not in ("UNKNOWN", "NONE") and "\n" not in text and len(text) <= _SHORT_LICENSE:
-            return ("name", text)
-    names = sorted({c.split("::")[-1].strip() for c in meta.get("classifiers") or []
-                    if c.startswith("License ::") and c.count("::") >= 2})
-    if names:
-        return ("name", " OR ".join(names)) if len(names) > 1 else ("name", names[0])
-    return None
-
-
-def _requires(meta: Mapping[str, Any], markers: Optional[dict[str, str]]) -> tuple[str, ...]:
-    """Requires-Dist names whose markers hold on the target (all unconditional ones when unknown)."""
-    out: set[str] = set()
-    for line in meta.get("requires_dist") or []:
-        try:
-            req = Requirement(str(line))
-        except InvalidRequirement:
-            continue
-        if req.marker is not None:
-            if markers is None:
-                continue
-            try:
-                if not req.marker.evaluate({**markers, "extra": ""}):
-                    continue
-            except (InvalidMarker, UndefinedEnvironmentName):
-                continue
-        out.add(canonicalize_name(req.name))
-    return tuple(sorted(out))
-
-
-def _target_markers(target: Mapping[str, Any]) -> Optional[dict[str, str]]:
-    try:
-        return dict(load_profile(str(target.get("profile") or "python3.12")).markers)
-    except IgniteError:
-        return None
-
-
-def _read_metadata(path: Path) -> dict[str, dict[str, Any]]:
-    """canonical name -> parsed METADATA of every vendored distribution (streamed, nothing on disk)."""
-    out: dict[str, dict[str, Any]] = {}
-    for m in iter_members(path):
-        parts = m.path.split("/")
-        if len(parts) == 3 and parts[0] == VENDOR_DIR and parts[1].endswith(".dist-info") and parts[2] == "METADATA":
-            raw, unparsed = parse_email(m.data)
-            meta: dict[str, Any] = {**{k.lower(): v for k, v in unparsed.items()}, **raw}
-            name = meta.get("name") or parts[1][: -len(".dist-info")].rsplit("-", 1)[0]
-            out[canonicalize_name(str(name))] = meta
-    return out
-
-
 def collect(path: Path, name: Optional[str] = None, env: Optional[dict[str, str]] = None) -> SbomInput:
     """Read the artifact (manifest + vendored METADATA) into :class:`SbomInput`."""
     info = inspect_artifact(path)
     m = info.manifest
-    metas = _read_metadata(path)
-    markers = _target_markers(m.target)
+    metas = read_metadata(path)
+    markers = target_markers(m.target)
     known = {canonicalize_name(v.name) for v in m.vendored} | {canonicalize_name(s.name) for s in m.skipped}
     vendored = []
     slim_dropped = (m.slim or {}).get("dropped", {})
@@ -188,7 +125,7 @@ def collect(path: Path, name: Optional[str] = None, env: Optional[dict[str, str]
             name=v.name, version=v.version, purl=purl(v.name, v.version), sha256=v.wheel_sha256, wheel=v.wheel,
             summary=str(summary).strip() if summary else None, license=license_of(meta),
             properties=tuple(sorted(props)),
-            requires=tuple(r for r in _requires(meta, markers) if r in known),
+            requires=tuple(r for r in requires_on_target(meta, markers) if r in known),
         ))
     image = str(m.target.get("image") or "python:3.12")
     pre = tuple(
