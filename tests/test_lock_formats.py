@@ -430,3 +430,15 @@ def test_a_stale_uv_lock_is_warned_about(tmp_path: Path, wheelhouse: Path, herme
     result = _build(src, tmp_path / "b.tar.gz", wheelhouse)
     assert any("uv.lock is out of date with pyproject.toml (differs in: plat)" in w for w in result.warnings)
     assert "plat" not in _vendored(result)  # installed as locked
+
+
+def test_why_reads_the_chains_from_a_pyproject_declaration(tmp_path: Path, wheelhouse: Path,
+                                                           hermetic_pip: Path) -> None:
+    src = _project(tmp_path / "fn", [])
+    (src / "pyproject.toml").write_text((src / "pyproject.toml").read_text().replace(
+        "dependencies = []", 'dependencies = [\n    "plat",\n    "demo",\n]'))
+    out = tmp_path / "a.tar.gz"
+    _build(src, out, wheelhouse)
+    r = run_cli("inspect", str(out), "--why", "newonly")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[1:] == ["  pyproject.toml:7 demo -> newonly"]
