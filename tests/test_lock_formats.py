@@ -19,6 +19,7 @@ from packager.build import BuildResult, build
 from packager.deps.piprun import IndexConfig
 from packager.errors import FetchError, RequirementsError, ResolveError
 from packager.options import BuildOptions
+from tests.ci_helpers import validate
 from tests.conftest import run_cli
 from tests.wheelhouse import LoopbackIndex, make_wheel
 
@@ -301,6 +302,9 @@ def test_cli_requirements_and_group(tmp_path: Path, wheelhouse: Path, hermetic_p
                 "--requirements", "pyproject.toml", "--group", "dev", "--json")
     assert r.returncode == 0, r.stderr
     doc = json.loads(r.stdout)
+    validate(doc, "build")
+    assert doc["dependencies"] == {"file": "pyproject.toml", "kind": "pyproject.toml", "locked": False,
+                                   "groups": ["dev"]}
     assert {v["name"] for v in doc["vendored"]} == {"demo", "newonly", "groupdep"}
     assert any("requirements.txt and pyproject.toml declare different" in w for w in doc["warnings"])
     m = read_manifest(out)

@@ -119,6 +119,8 @@ def build(ctx: click.Context, /, source: Path, **_: Any) -> None:
             "warnings": list(result.warnings),
             "slim": m.slim or None, "sbom": str(p["sbom"]) if p["sbom"] else None,
             "target": dict(m.target),
+            "dependencies": ({k: m.requirements[k] for k in ("file", "kind", "locked", "groups") if k in m.requirements}
+                             if m.requirements.get("file") else None),
         })
         return
     click.echo(str(result.output))

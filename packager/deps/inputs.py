@@ -39,7 +39,7 @@ KINDS = (PYLOCK, UV_LOCK, REQUIREMENTS_LOCK, REQUIREMENTS, PYPROJECT)
 LOCK_KINDS = frozenset({PYLOCK, UV_LOCK, REQUIREMENTS_LOCK})
 _PYLOCK_NAMED = re.compile(r"^pylock\.[^/]+\.toml$")
 #: The conventions whose function lives in a folder with its own dependency files (seed 004).
-FOLDER_CONVENTIONS = ("openfaas", "openfaas-http")
+FOLDER_CONVENTIONS = ("openfaas", "openfaas-http", "openfaas-flask")
 
 
 def kind_of(path: str) -> str:
