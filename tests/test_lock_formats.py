@@ -51,6 +51,7 @@ def wheelhouse(tmp_path: Path) -> Path:
     make_wheel(wh, "groupdep", "1.0")
     make_wheel(wh, "plat", "1.0", tag="cp311-cp311-manylinux_2_17_x86_64", files={"plat.py": "X = 311\n"})
     make_wheel(wh, "plat", "1.0", tag="cp312-cp312-manylinux_2_17_x86_64", files={"plat.py": "X = 312\n"})
+    make_wheel(wh, "plat", "1.0", tag="cp313-cp313-manylinux_2_17_x86_64", files={"plat.py": "X = 313\n"})
     make_wheel(wh, "requests", IMAGE_REQUESTS)
     return wh
 
@@ -88,6 +89,14 @@ def pip_lock(project: Path, index: str, tmp_path: Path, python: Optional[str], *
             "--index-url", index, "-o", "pylock.toml"]
     _run(argv, project, _tool_env(tmp_path))
     return project / "pylock.toml"
+
+
+def not_the_target(request: pytest.FixtureRequest) -> tuple[Optional[str], str]:
+    """An interpreter other than the target's CPython 3.12 for `pip lock` (the host's, else a 3.13),
+    and the cpXY tag its wheels have."""
+    if sys.version_info[:2] != (3, 12):
+        return None, f"cp{sys.version_info[0]}{sys.version_info[1]}"
+    return str(request.getfixturevalue("python313")), "cp313"
 
 
 def _offline(wheelhouse: Path) -> dict[str, object]:
@@ -185,23 +194,22 @@ def test_pylock_exported_by_uv_is_selected_for_the_target(tmp_path: Path, wheelh
 
 
 @needs_pip_lock
-def test_a_lock_with_no_wheel_for_the_target_names_the_package_and_the_tags(tmp_path: Path, wheelhouse: Path,
-                                                                             hermetic_pip: Path) -> None:
+def test_a_lock_with_no_wheel_for_the_target_names_the_package_and_the_tags(
+        tmp_path: Path, wheelhouse: Path, hermetic_pip: Path, request: pytest.FixtureRequest) -> None:
     src = tmp_path / "fn"
     src.mkdir()
     (src / "handler.py").write_text(HANDLER)
     (src / "requirements.txt").write_text("plat\n")
+    python, tag = not_the_target(request)
     with LoopbackIndex(wheelhouse) as index:
-        lock = pip_lock(src, index.url, tmp_path, None, "-r", "requirements.txt")  # this host's python
-    if sys.version_info[:2] == (3, 12):
-        pytest.skip("needs a host other than the target's CPython 3.12")
+        lock = pip_lock(src, index.url, tmp_path, python, "-r", "requirements.txt")  # pip locks for that python
     line = lock.read_text().splitlines().index("[[packages]]") + 1
     with pytest.raises(RequirementsError) as err:
         _build(src, tmp_path / "a.tar.gz", wheelhouse)
     e = err.value
     assert e.where == f"pylock.toml:{line}"
     assert "no wheel of plat 1.0" in e.message and "cp312-cp312-manylinux_2_36_x86_64" in e.message
-    assert f"cp{sys.version_info[0]}{sys.version_info[1]}-cp" in e.message  # what the lock has
+    assert f"{tag}-{tag}-manylinux_2_17_x86_64" in e.message  # what the lock has
     assert not (tmp_path / "a.tar.gz").exists()
 
 
@@ -358,8 +366,8 @@ def test_our_pylock_installs_with_uv_to_the_same_distributions(tmp_path: Path, w
 
 @needs_pip_lock
 @needs_uv
-def test_pylock_selection_without_packaging_pylock_is_the_same(tmp_path: Path, wheelhouse: Path,
-                                                               hermetic_pip: Path) -> None:
+def test_pylock_selection_without_packaging_pylock_is_the_same(
+        tmp_path: Path, wheelhouse: Path, hermetic_pip: Path, request: pytest.FixtureRequest) -> None:
     """packaging 26 (Pylock.select) needs Python 3.10: a 3.9 host selects by PEP 751's steps here."""
     from packager.deps.lockfiles import parse_pylock
     from packager.deps.profile import load_profile
@@ -373,7 +381,7 @@ def test_pylock_selection_without_packaging_pylock_is_the_same(tmp_path: Path, w
         assert UV is not None
         _run([UV, "export", "--format", "pylock.toml", "-o", "pylock.toml", "--default-index", index.url],
              src, _tool_env(tmp_path))
-        host_lock = pip_lock(host, index.url, tmp_path, None, "plat")
+        host_lock = pip_lock(host, index.url, tmp_path, not_the_target(request)[0], "plat")
     universal = (src / "pylock.toml").read_bytes()
     a = parse_pylock(universal, "pylock.toml", profile)
     b = parse_pylock(universal, "pylock.toml", profile, use_packaging=False)
@@ -388,8 +396,6 @@ def test_pylock_selection_without_packaging_pylock_is_the_same(tmp_path: Path, w
     assert refused[0] == refused[1] and "Undeclared dependency groups: nope" in refused[0]
     errors = []
     for use in (True, False):
-        if sys.version_info[:2] == (3, 12):
-            pytest.skip("needs a host other than the target's CPython 3.12")
         with pytest.raises(RequirementsError) as err:
             parse_pylock(host_lock.read_bytes(), "pylock.toml", profile, use_packaging=use)
         errors.append((err.value.where, err.value.message))
