@@ -196,3 +196,12 @@ def test_a_nested_dependency_file_outside_the_convention_is_named(tmp_path: Path
     d = decide(_tree(tmp_path, {"app/requirements.txt": "demo\n"}))
     assert d.source is None
     assert d.warnings and "app/requirements.txt is not at the root" in d.warnings[0]
+
+
+def test_other_tools_locks_are_named_with_the_way_to_export_them(tmp_path: Path) -> None:
+    d = decide(_tree(tmp_path, {"poetry.lock": "# poetry\n", "pyproject.toml": PYPROJECT}))
+    assert d.source is not None and d.source.kind == "pyproject.toml"
+    assert any("poetry.lock is not read" in w and "poetry export" in w for w in d.warnings)
+    with pytest.raises(UsageError) as err:
+        decide(_tree(tmp_path / "b", {"pdm.lock": "# pdm\n"}), requested=Path("pdm.lock"))
+    assert "pdm export" in (err.value.hint or "")

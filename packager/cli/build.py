@@ -55,7 +55,8 @@ def _options(p: dict[str, Any], source: Path, output: Path, **rest: Any) -> Buil
               show_default=True, help="Where to write the artifact (written atomically).")
 @entry_options
 @click.option("--lock", type=click.Path(path_type=Path, dir_okay=False),
-              help="Install exactly this lock (pins + hashes) instead of resolving requirements.txt.")
+              help="Install exactly this lock (requirements.lock, uv.lock or pylock.toml) kept outside the source, "
+                   "instead of the source's dependency file.")
 @dependency_options
 @click.option("--level", type=click.IntRange(1, 9), default=DEFAULT_LEVEL, show_default=True,
               help="gzip compression level.")

@@ -42,6 +42,14 @@ _PYLOCK_NAMED = re.compile(r"^pylock\.[^/]+\.toml$")
 FOLDER_CONVENTIONS = ("openfaas", "openfaas-http", "openfaas-flask")
 
 
+#: Lock files of other tools that are not read, and how to turn each into one that is.
+FOREIGN_LOCKS = {
+    "poetry.lock": "`poetry export -o requirements.lock` (poetry-plugin-export; hashes are included)",
+    "Pipfile.lock": "`pipenv requirements --hash > requirements.lock`",
+    "pdm.lock": "`pdm export -f pylock -o pylock.toml`",
+}
+
+
 def kind_of(path: str) -> str:
     """The kind of a dependency file, from its name (a name ending in .lock is ours, else requirements)."""
     name = path.replace("\\", "/").rsplit("/", 1)[-1]
@@ -274,6 +282,10 @@ def decide(tree: SourceTree, *, folder: str = "", requested: Optional[Path] = No
         if chosen.kind in (REQUIREMENTS, PYPROJECT):
             chosen = DependencySource(str(lock), REQUIREMENTS_LOCK, data, in_source=False)
     elif requested is not None:
+        foreign = str(requested).replace("\\", "/").rsplit("/", 1)[-1]
+        if foreign in FOREIGN_LOCKS:
+            raise UsageError(f"--requirements {requested}: {foreign} is not a format ignite-pack reads",
+                             where="--requirements", hint=f"export it: {FOREIGN_LOCKS[foreign]}")
         chosen = _requested(tree, requested, source_root)
     else:
         path = _find(tree, folder, (REQUIREMENTS, PYPROJECT) if declarations_only else KINDS)
@@ -291,6 +303,14 @@ def decide(tree: SourceTree, *, folder: str = "", requested: Optional[Path] = No
             warnings.append(
                 f"requirements.txt (the template server's) is not installed: the launcher replaces that "
                 f"server; {chosen.path} is. Move any package your function needs into {chosen.path}")
+    if chosen is None or not chosen.locked:
+        prefix = f"{folder}/" if folder else ""
+        for name, how in FOREIGN_LOCKS.items():
+            found = tree.get(f"{prefix}{name}") or tree.get(name)
+            if found is not None:
+                warnings.append(f"{found.path} is not read (not a format ignite-pack reads): "
+                                + (f"{chosen.path} is used instead" if chosen else "no dependencies are installed")
+                                + f"; to install the locked versions, export it: {how}")
     if chosen is None:
         nested = [p for p in tree.paths if kind_of(p) in KINDS and "/" in p
                   and p.rsplit("/", 1)[-1] in ("requirements.txt", "requirements.lock", "uv.lock", "pylock.toml")]
