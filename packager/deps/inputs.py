@@ -207,7 +207,7 @@ def _declared_names(source_data: bytes, kind: str, path: str) -> Optional[set[st
     return out
 
 
-def _disagreement(tree: SourceTree, chosen: DependencySource) -> Optional[str]:
+def _disagreement(tree: SourceTree, chosen: DependencySource, why: str) -> Optional[str]:
     """A requirements.txt and pyproject.toml dependencies side by side that list different things."""
     d = chosen.path.rpartition("/")[0] if chosen.in_source else ""
     prefix = f"{d}/" if d else ""
@@ -224,7 +224,7 @@ def _disagreement(tree: SourceTree, chosen: DependencySource) -> Optional[str]:
         f"only in {pyp.path} [project] dependencies: {', '.join(only_b[:5])}" if only_b else "") if x)
     other = pyp.path if chosen.path == txt.path else txt.path
     return (f"{txt.path} and {pyp.path} declare different dependencies ({said}); {chosen.path} is used"
-            f" ({'the lock' if chosen.locked else 'by precedence'}); to use {other}, pass --requirements {other}")
+            f" ({why})" + ("" if chosen.path == other else f"; to use {other}, pass --requirements {other}"))
 
 
 def _stale_uv_lock(tree: SourceTree, chosen: DependencySource) -> Optional[str]:
@@ -318,7 +318,8 @@ def decide(tree: SourceTree, *, folder: str = "", requested: Optional[Path] = No
             warnings.append(f"{nested[0]} is not at the root and will not be installed; move it next to the "
                             "entry module, or name it with --requirements")
     elif chosen.in_source:
-        told = _disagreement(tree, chosen) or _stale_uv_lock(tree, chosen)
+        why = "--requirements" if requested is not None else "the lock" if chosen.locked else "by precedence"
+        told = _disagreement(tree, chosen, why) or _stale_uv_lock(tree, chosen)
         if told:
             warnings.append(told)
     return Decision(chosen, tuple(warnings))
