@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 PAYLOAD ?= {"name": "world"}
 MARK   ?= not network
 
-.PHONY: demo test test-all test-lowest lint bench bench-quick clean launcher-pyc venv profiles
+.PHONY: demo test test-all test-lowest lint bench bench-quick clean launcher-pyc venv profiles zlib-ng
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -67,3 +67,17 @@ bench: $(BIN)/.installed
 
 bench-quick: $(BIN)/.installed
 	$(BIN)/python bench/run.py --quick
+
+# A second deflate implementation for tests/test_deflate.py: zlib-ng in zlib-compat mode (the zlib
+# Fedora >= 40 links CPython against), built from the source that the zlib-ng Python package's
+# sdist carries (pip downloads it; cmake and a C compiler build it, ~20 s). The test preloads it.
+ZLIB_NG_VERSION ?= 1.1.0
+zlib-ng: .zlib-ng/libz.so.1
+.zlib-ng/libz.so.1: $(BIN)/.installed
+	rm -rf .zlib-ng && mkdir -p .zlib-ng/src
+	$(BIN)/python -m pip download -q --no-deps --no-binary :all: zlib-ng==$(ZLIB_NG_VERSION) -d .zlib-ng
+	tar xzf .zlib-ng/zlib_ng-$(ZLIB_NG_VERSION).tar.gz -C .zlib-ng/src
+	cmake -S .zlib-ng/src/zlib_ng-$(ZLIB_NG_VERSION)/src/zlib_ng/zlib-ng -B .zlib-ng/build -DZLIB_COMPAT=ON \
+		-DZLIB_ENABLE_TESTS=OFF -DZLIBNG_ENABLE_TESTS=OFF -DWITH_GTEST=OFF -DCMAKE_BUILD_TYPE=Release >/dev/null
+	cmake --build .zlib-ng/build -j2 --target zlib-ng >/dev/null
+	cp .zlib-ng/build/libz.so.1.*zlib-ng .zlib-ng/libz.so.1

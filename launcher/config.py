@@ -29,6 +29,7 @@ class Settings:
     """All knobs of the launcher.  Plain class (``dataclasses`` costs import time)."""
 
     __slots__ = (
+        "body_budget_bytes",
         "body_timeout_s",
         "concurrency",
         "drain_s",
@@ -48,6 +49,7 @@ class Settings:
         "port",
         "queue",
         "startup_timeout_s",
+        "stuck_health_s",
         "timeout_s",
         "warnings",
     )
@@ -71,6 +73,10 @@ class Settings:
         self.keepalive_s = 75.0
         self.drain_s = 25.0
         self.max_connections = 4096
+        #: request bodies being received, all connections together (beyond: 503)
+        self.body_budget_bytes = 64 * 1024 * 1024
+        #: every worker stuck past IGNITE_TIMEOUT_S this long: /_/health turns 503 too
+        self.stuck_health_s = 60.0
         #: a sync handler alone in flight runs on the I/O thread (server.Server._dispatch)
         self.inline = True
         self.log_level = INFO
@@ -133,6 +139,14 @@ def load(env: Optional[Mapping[str, str]] = None) -> Settings:
     s.keepalive_s = _float(env, s, "IGNITE_KEEPALIVE_S", s.keepalive_s)
     s.drain_s = _float(env, s, "IGNITE_DRAIN_S", s.drain_s)
     s.max_connections = _int(env, s, "IGNITE_MAX_CONNECTIONS", s.max_connections, 1)
+    s.body_budget_bytes = _int(env, s, "IGNITE_BODY_BUDGET_BYTES", s.body_budget_bytes, 0)
+    if s.body_budget_bytes < s.max_body_bytes:  # one body of the largest size always fits
+        if env.get("IGNITE_BODY_BUDGET_BYTES", "").strip():
+            s.warnings.append(
+                f"IGNITE_BODY_BUDGET_BYTES={s.body_budget_bytes} is below IGNITE_MAX_BODY_BYTES; using {s.max_body_bytes}"
+            )
+        s.body_budget_bytes = s.max_body_bytes
+    s.stuck_health_s = _float(env, s, "IGNITE_STUCK_HEALTH_S", s.stuck_health_s)
     inline = env.get("IGNITE_INLINE", "").strip().lower()
     if inline in ("0", "false", "no", "off"):
         s.inline = False

@@ -11,7 +11,7 @@ import threading
 from time import perf_counter
 from types import ModuleType
 
-from . import __version__, config, protocol
+from . import __version__, admission, config, protocol, stop
 from .conventions import load as load_convention
 from .entry import (
     EntryError,
@@ -85,16 +85,30 @@ def _await_init(result: Any, runner: Any, base_path: List[str]) -> None:
     asyncio.run(result)
 
 
+def _preload() -> None:
+    """Import the modules the server loads on first use (refusals, the sweep, shutdown) now,
+    after ready: at the descriptor limit, importing one later (a file to open) would fail
+    and stop the I/O loop."""
+    for name in ("rare",):
+        try:
+            importlib.import_module(f"{__package__}.{name}")
+        except ImportError:  # pragma: no cover - merged away
+            pass
+
+
 def main(root: str, t_start: float) -> int:
+    stop.enable_faulthandler()
     settings = config.load()
     log = Log(settings.log_level)
     for warning in settings.warnings:
         log.warning(warning)
     protocol.error_sink = log.error
     _unbuffer_stdio()
+    admission.fd_limit(settings, log)
 
     app = App()
     server = Server(settings, app, log)
+    stop.hook_os_exit(server, log)
     try:
         port = server.bind()
     except OSError as exc:
@@ -113,7 +127,7 @@ def main(root: str, t_start: float) -> int:
         except BaseException as exc:
             server.flush_access()
             log.error("I/O loop crashed:\n" + protocol.format_exception(exc).rstrip())
-            os._exit(70)
+            stop.real_exit(70)
 
     io = threading.Thread(target=serve, name="ignite-io", daemon=True)
     io.start()
@@ -132,6 +146,9 @@ def main(root: str, t_start: float) -> int:
         entry_name = f"{module}:{fn}"
         stage = f"load entry {entry_name}"
         adapter = load_convention(convention)
+        configure = getattr(adapter, "configure", None)
+        if configure is not None:  # before the import: e.g. the environment the platform sets
+            configure(root, manifest, module, fn)
         app.methods = tuple(getattr(adapter, "METHODS", ("POST",)))
         base_path = install_paths(root)
         t_import = perf_counter()
@@ -169,6 +186,7 @@ def main(root: str, t_start: float) -> int:
             f"ready: imported {entry_name} ({convention}{', async' if is_async else ''}) "
             f"in {(t_done - t_import) * 1000:.1f} ms{init_ms}; start to ready {(perf_counter() - t_start) * 1000:.1f} ms"
         )
+    _preload()
     while io.is_alive():
         io.join(3600)
     return 0

@@ -33,6 +33,7 @@ from threading import get_ident
 from time import gmtime, monotonic, sleep, time
 from types import ModuleType
 
+from . import admission, stop
 from .config import DEFAULT_ASYNC_CONCURRENCY, DEFAULT_SYNC_CONCURRENCY, Settings
 from .log import INFO, Log
 from .pool import Job, ThreadPool
@@ -213,6 +214,7 @@ class Conn:
         "dead",
         "expect",
         "fd",
+        "held_bytes",
         "keep_alive",
         "linger",
         "linger_until",
@@ -255,6 +257,7 @@ class Conn:
         self.req: Optional[Request] = None
         self.body: Optional[bytearray] = None  # de-chunked body so far
         self.expect = False
+        self.held_bytes = 0  # of the body budget (admission.body_bytes)
         self.requests = 0
         self.t_head = now  # when the current request's first byte (or the connection) arrived
         self.t_idle = now
@@ -316,6 +319,9 @@ class Server:
         #: set by a take-over: the pool seat kept for the handler that lost the loop
         self.seat: Optional[threading.Event] = None
         self.inline_until = 0.0  # no inline runs before this (a handler was slow)
+        #: limits of issue 31: connection cap, body budget, stuck workers (admission.py)
+        self.adm = admission.Limits(settings)
+        self.read_events = _IN
 
     # --- set-up -----------------------------------------------------------------
 
@@ -453,7 +459,7 @@ class Server:
 
             self.flush_access()
             self.log.error("I/O loop crashed:\n" + format_exception(exc).rstrip())
-            os._exit(70)
+            stop.real_exit(70)
 
     def _roles(self, lead: bool) -> None:
         while True:
@@ -514,8 +520,8 @@ class Server:
                 fd, _addr = lsock._accept()
             except (BlockingIOError, InterruptedError):
                 return
-            except OSError as exc:  # EMFILE and friends: try again on the next event
-                self.log.warning(f"accept failed: {exc}")
+            except OSError as exc:  # EMFILE and friends: paused until a descriptor frees
+                admission.accept_failed(self, exc)
                 return
             sock = _socket.socket(self.family, _socket.SOCK_STREAM, 0, fd)
             sock.setblocking(False)
@@ -526,11 +532,8 @@ class Server:
             conn = Conn(sock, fd, self.now)
             conns[fd] = conn
             self.poller.register(fd, _IN)
-            if len(conns) >= self.s.max_connections and self.listening:
-                self.poller.unregister(lsock.fileno())
-                self.listening = False
-                self.log.warning(f"{len(conns)} connections open (IGNITE_MAX_CONNECTIONS); not accepting")
-                return
+            if len(conns) >= self.s.max_connections and not admission.make_room(self):
+                return  # none idle: the listener is paused
 
     def _set_mask(self, conn: Conn, mask: int) -> None:
         if mask == conn.mask or conn.closed:
@@ -549,6 +552,8 @@ class Server:
         if conn.closed:
             return
         conn.closed = True
+        if conn.held_bytes:
+            admission.release(self, conn)
         self.conns.pop(conn.fd, None)
         try:
             self.poller.unregister(conn.fd)
@@ -566,6 +571,21 @@ class Server:
         ):
                 self.poller.register(self.lsock.fileno(), _IN)
                 self.listening = True
+
+    def _idle(self, conn: Conn) -> bool:
+        """Between requests (or before the first): closing it loses nothing (admission.make_room)."""
+        return (
+            conn.state == S_HEAD
+            and not conn.buf
+            and not conn.busy
+            and not conn.out
+            and not conn.close_after
+            and not conn.closed
+        )
+
+    def _partial(self, conn: Conn) -> bool:
+        """A request is arriving on *conn* (head or body) and not admitted yet (stop.drained)."""
+        return not conn.busy and conn.state != S_LINGER and not conn.close_after and (bool(conn.buf) or conn.state != S_HEAD)
 
     def _on_read(self, conn: Conn) -> None:
         try:
@@ -591,6 +611,11 @@ class Server:
                 return
             if conn.state == S_LINGER:
                 return  # discard
+            if conn.state:  # a body arrives over several reads: it counts against the budget
+                refused = admission.body_bytes(self, conn, len(data), conn.need if conn.state == S_BODY else 0)
+                if refused is not None:
+                    self._reject(conn, HTTPError(503, refused))
+                    return
             buf = conn.buf
             if not buf and conn.state == S_HEAD and not conn.busy:
                 conn.t_head = self.now
@@ -848,6 +873,8 @@ class Server:
     # --- routing and responses ---------------------------------------------------------
 
     def _route(self, conn: Conn, req: Request) -> None:
+        if conn.held_bytes:  # the body is complete: it leaves the budget
+            admission.release(self, conn)
         path = req.path
         if path.startswith("/_/"):
             self._probe(conn, req)
@@ -965,9 +992,16 @@ class Server:
         path = req.path
         app = self.app
         if path == "/_/health":
-            self._inline(conn, req, 200, {"status": "ok"}, quiet=True)
+            stuck = admission.stuck_probe(self, True) if self.adm.wedged_since else None
+            if stuck is not None:
+                self._inline(conn, req, 503, stuck, quiet=True)
+            else:
+                self._inline(conn, req, 200, {"status": "ok"}, quiet=True)
         elif path == "/_/ready":
-            if self.draining:
+            stuck = admission.stuck_probe(self, False) if self.adm.wedged_since else None
+            if stuck is not None:
+                self._inline(conn, req, 503, stuck, quiet=True)
+            elif self.draining:
                 self._inline(conn, req, 503, {"status": "draining"}, quiet=True)
             elif app.state == App.READY:
                 self._inline(conn, req, 200, {"status": "ready", "entry": app.entry}, quiet=True)
@@ -1102,6 +1136,7 @@ class Server:
                 self.log.warning(
                     f"execution {req.execution_id} finished after it timed out; its result ({resp.status}) was discarded"
                 )
+                admission.unstuck(self, job)
                 return
             job.done = True
             if not conn.closed:
@@ -1126,7 +1161,10 @@ class Server:
     def _sweep(self, now: float) -> None:
         from . import rare
 
+        admission.tick(self, now)
         rare.sweep(self, now)
+        if self.adm.stuck:
+            admission.judge(self, now)
 
     def _timeout(self, job: Job) -> None:
         from . import rare
@@ -1141,11 +1179,7 @@ class Server:
         rare.on_signal(self, signum)
 
     def _drained(self) -> bool:
-        from . import rare
-
-        return rare.drained(self)
+        return stop.drained(self)
 
     def _exit(self) -> None:
-        from . import rare
-
-        rare.exit(self)
+        stop.exit(self)

@@ -17,7 +17,7 @@ from packager import __version__
 from packager.deps.profile import TargetProfile, load_profile
 from packager.errors import ArtifactError, IgniteError
 from packager.options import BuildOptions
-from packager.source.checks import CheckedSource, check_source
+from packager.source.checks import CheckedSource, check_source, version_tuple
 from packager.source.intake import read_source
 
 if TYPE_CHECKING:
@@ -68,6 +68,7 @@ def assemble(
     deps: Optional[VendorOutput] = None,
 ) -> tuple[Manifest, list[AnySegment]]:
     """Lay out the segments and the manifest that describes them."""
+    from packager.artifact.deflate import compressor
     from packager.artifact.embed import launcher_segment, launcher_version
     from packager.artifact.manifest import Manifest
     from packager.artifact.tarball import Segment, source_date_epoch
@@ -103,6 +104,8 @@ def assemble(
         entry_function=checked.entry.function,
         convention=options.convention,
         entry_init=options.init,
+        entry_init_parameters=dict(options.init_params),
+        convention_options={"payload": options.lambda_payload} if options.lambda_payload else {},
         target=profile.summary(),
         files=tuple(rec for seg in segments for rec in seg.records),
         packager_version=__version__,
@@ -111,7 +114,8 @@ def assemble(
         requirements=dict(deps.requirements) if deps else {},
         vendored=deps.vendored if deps else (),
         skipped=deps.skipped if deps else (),
-        compression={"format": "gzip", "level": options.level, "segments": [s.name for s in segments]},
+        compression={"format": "gzip", "level": options.level, "deflate": compressor().to_dict(),
+                     "segments": [s.name for s in segments]},
         mtime=mtime,
         compiled=options.compile,
         slim=_slim_record(options.slim, deps),
@@ -161,8 +165,9 @@ def build(options: BuildOptions, progress: Progress = _quiet) -> BuildResult:
             early.get_ready()
     try:
         options.check_python()
-        checked = check_source(tree, options.entry, python312=options.target_python,
-                               convention=options.convention, init=options.init)
+        checked = check_source(tree, options.entry, target_interpreter=options.target_python,
+                               convention=options.convention, init=options.init, init_params=options.init_params,
+                               target_version=version_tuple(profile.python_version))
     except BaseException:
         if early is not None:
             early.wait()

@@ -11,9 +11,9 @@ import hashlib
 import json
 import os
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, Protocol
 
 
 def default_cache_dir() -> Path:
@@ -22,6 +22,41 @@ def default_cache_dir() -> Path:
         return Path(env)
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "ignite-packager"
+
+
+#: Beside each wheel the cache built from an sdist (``built/``): the sdist's sha256, then the wheel's.
+SDIST_SIDECAR = ".sdist-sha256"
+
+
+def _hex64(text: str) -> Optional[str]:
+    return text if len(text) == 64 and all(c in "0123456789abcdef" for c in text) else None
+
+
+def read_sidecar(wheel: Path) -> tuple[Optional[str], Optional[str]]:
+    """(sdist sha256, wheel sha256) recorded beside a wheel built from an sdist; None for what is missing
+    or unreadable (a sidecar of an older version holds the sdist's alone)."""
+    try:
+        lines = wheel.with_name(wheel.name + SDIST_SIDECAR).read_text("ascii").split()
+    except (OSError, UnicodeDecodeError):
+        return None, None
+    return (_hex64(lines[0]) if lines else None), (_hex64(lines[1]) if len(lines) > 1 else None)
+
+
+def write_sidecar(wheel: Path, sdist_sha256: str, wheel_sha256: str) -> None:
+    atomic_bytes(wheel.with_name(wheel.name + SDIST_SIDECAR), f"{sdist_sha256}\n{wheel_sha256}\n".encode())
+
+
+def discard(path: Path) -> None:
+    """Remove a bad cache entry, whatever it has become (a file, a directory, a link)."""
+    if path.is_dir() and not path.is_symlink():
+        import shutil
+
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            pass
 
 
 def sha256_file(path: Path) -> str:
@@ -38,16 +73,53 @@ def atomic_bytes(path: Path, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
-        os.replace(tmp, path)
+        try:
+            os.replace(tmp, path)
+        except IsADirectoryError:  # an entry replaced by a directory: repaired, not broken for good
+            discard(path)
+            os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
 
 
+class Tier(Protocol):
+    """A second cache tier behind the local one (packager.sharedcache: S3-compatible storage).
+
+    *rel* is an entry's path relative to the cache root (``resolutions/KEY.json``); wheels
+    use content-addressed keys (:func:`wheel_object_key`). A tier never raises: an
+    unreachable store answers None/[] (its one warning is the tier's to report), and every
+    object it gives is verified by the caller before use.
+    """
+
+    def fetch(self, rel: str) -> Optional[bytes]: ...
+
+    def listing(self, prefix: str) -> list[str]: ...
+
+    def record(self, rel: str, path: Path, computed: bool) -> None:
+        """*path* holds *rel*'s bytes, computed by this build (upload it) or read from the local
+        cache (upload it if the store lacks it); the upload runs after the build succeeded."""
+
+    def rejected(self, rel: str) -> None:
+        """*rel* was fetched and failed verification (counted; the build's own copy replaces it)."""
+
+
+def wheel_object_key(kind: str, name: str, version: str, filename: str, sha256: str,
+                     sdist_sha256: Optional[str] = None) -> str:
+    """A wheel's key in a tier: content-addressed (its sha256; a built wheel's also its sdist's),
+    under its project and version so a fetch can list the candidates for a pin."""
+    from packaging.utils import canonicalize_name, canonicalize_version
+
+    base = f"{kind}/{canonicalize_name(name)}/{canonicalize_version(version)}/{sha256}"
+    return f"{base}/{sdist_sha256}/{filename}" if sdist_sha256 else f"{base}/{filename}"
+
+
 @dataclass(frozen=True)
 class Cache:
     root: Path
+    #: the shared tier behind this directory (``--cache-url``), None for the local cache alone
+    tier: Optional[Tier] = field(default=None, compare=False)
 
     @property
     def wheels(self) -> Path:
@@ -84,9 +156,11 @@ class Cache:
             body = json.dumps(doc["data"], sort_keys=True).encode()
             if hashlib.sha256(body).hexdigest() != doc["sha256"]:
                 raise ValueError("checksum mismatch")
+            if self.tier is not None:
+                self.tier.record(f"{kind}/{key}.json", path, False)
             return doc["data"]
         except FileNotFoundError:
-            return None
+            return self._tier_json(kind, key)
         except (ValueError, KeyError, TypeError):
             path.unlink(missing_ok=True)  # corrupted: drop it and recompute
             return None
@@ -95,6 +169,47 @@ class Cache:
         body = json.dumps(data, sort_keys=True).encode()
         doc = {"sha256": hashlib.sha256(body).hexdigest(), "data": data}
         atomic_bytes(self.root / kind / f"{key}.json", json.dumps(doc, sort_keys=True).encode())
+        if self.tier is not None:
+            self.tier.record(f"{kind}/{key}.json", self.root / kind / f"{key}.json", True)
+
+    def _tier_json(self, kind: str, key: str) -> Optional[Any]:
+        """A local miss looked up in the tier: used (and kept locally) only if its digest holds."""
+        if self.tier is None:
+            return None
+        rel = f"{kind}/{key}.json"
+        blob = self.tier.fetch(rel)
+        if blob is None:
+            return None
+        try:
+            doc = json.loads(blob)
+            body = json.dumps(doc["data"], sort_keys=True).encode()
+            if hashlib.sha256(body).hexdigest() != doc["sha256"]:
+                raise ValueError("checksum mismatch")
+        except (ValueError, KeyError, TypeError):
+            self.tier.rejected(rel)
+            return None
+        try:
+            atomic_bytes(self.root / rel, blob)
+        except OSError:  # a read-only local cache: the entry still serves this build
+            pass
+        return doc["data"]
+
+    def _tier_blob(self, kind: str, key: str, sha256: Any) -> Optional[bytes]:
+        """A blob missing locally, from the tier, if its bytes match *sha256* (else None)."""
+        if self.tier is None:
+            return None
+        rel = f"{kind}/{key}.bin"
+        blob = self.tier.fetch(rel)
+        if blob is None:
+            return None
+        if hashlib.sha256(blob).hexdigest() != sha256:
+            self.tier.rejected(rel)
+            return None
+        try:
+            atomic_bytes(self.root / rel, blob)
+        except OSError:
+            pass
+        return blob
 
 
 def load_blob(cache: Cache, kind: str, key: str) -> Optional[tuple[Any, bytes]]:
@@ -110,17 +225,22 @@ def load_blob(cache: Cache, kind: str, key: str) -> Optional[tuple[Any, bytes]]:
     try:
         blob = blob_path.read_bytes()
     except FileNotFoundError:
-        blob = b""
+        blob = cache._tier_blob(kind, key, meta.get("blob_sha256")) or b""
     if hashlib.sha256(blob).hexdigest() != meta.get("blob_sha256"):
         blob_path.unlink(missing_ok=True)
         (cache.root / kind / f"{key}.json").unlink(missing_ok=True)
         return None
+    if cache.tier is not None:
+        cache.tier.record(f"{kind}/{key}.bin", blob_path, False)
+        cache.tier.record(f"{kind}/{key}.json", cache.root / kind / f"{key}.json", False)
     return meta, blob
 
 
 def store_blob(cache: Cache, kind: str, key: str, meta: dict[str, Any], blob: bytes) -> None:
     """Write the bytes first, then the metadata that vouches for them (both atomically)."""
     atomic_bytes(cache.root / kind / f"{key}.bin", blob)
+    if cache.tier is not None:
+        cache.tier.record(f"{kind}/{key}.bin", cache.root / kind / f"{key}.bin", True)
     cache.put_json(kind, key, {**meta, "blob_sha256": hashlib.sha256(blob).hexdigest()})
 
 

@@ -16,10 +16,10 @@ from typing import Any, Optional
 from packager import __version__
 from packager.artifact.manifest import FileRecord, VendoredDist
 from packager.artifact.tarball import (
-    CHUNKING,
     CompressedSegment,
     Segment,
     compress_segment,
+    segment_cache_parts,
     source_date_epoch,
 )
 from packager.cache import Cache, cache_key, load_blob, store_blob
@@ -39,7 +39,7 @@ Progress = Callable[[str, str], None]
 
 
 def _segment_key(w: FetchedWheel, mtime: int, level: int, slim: SlimSettings) -> str:
-    parts: list[object] = ["segment", __version__, w.sha256, mtime, level, "pax", "vendor/", CHUNKING]
+    parts: list[object] = ["segment", __version__, w.sha256, mtime, level, "pax", "vendor/", *segment_cache_parts()]
     if slim.active:  # unchanged keys without slim: existing caches stay valid
         parts.append({"slim": slim.to_dict()})
     return cache_key(*parts)
@@ -53,7 +53,7 @@ class Vendoring:
 
     From the cache, or made once, starting as soon as the wheel is there (:meth:`add` is
     fetch's ``on_ready``: downloads land while others are still on the wire). The cache key
-    is the wheel's sha256 + packager version + mtime + level + chunking + slim settings, so
+    is the wheel's sha256 + packager version + mtime + level + chunking + compressor + slim settings, so
     a hit is byte-for-byte what a fresh install and compression would produce.
     """
 

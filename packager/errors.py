@@ -97,7 +97,7 @@ class ArchiveError(SourceError):
 
 
 class HandlerError(IgniteError):
-    """handler.py is missing, nested, not UTF-8, not valid Python 3.12, or unbound."""
+    """handler.py is missing, nested, not UTF-8, not valid Python of the target's version, or unbound."""
 
     exit_code = 5
     code = "handler"
@@ -256,6 +256,13 @@ class SizeBudgetExceeded(IgniteError):
     code = "size-budget"
 
 
+class CacheError(IgniteError):
+    """The shared cache cannot be used as asked: a bad --cache-url, no s3 extra, or a store cache info/prune cannot use."""
+
+    exit_code = 29
+    code = "cache"
+
+
 #: Exit code for an unexpected exception: a bug in the packager, not in the input.
 INTERNAL_ERROR_EXIT = 70
 
@@ -287,5 +294,8 @@ EXIT_CODES: dict[str, int] = {
         ToolchainError,
         NotInArtifact,
         SizeBudgetExceeded,
+
+
+        CacheError,
     )
 }

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import http.client
 import json
 import os
+import re
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -17,11 +20,76 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Optional
 
-from packager.artifact.manifest import RUN, Manifest
-from packager.artifact.tarball import unpack
+from packager.artifact.manifest import LAUNCHER_DIR, RUN, VENDOR_DIR, Manifest
+from packager.artifact.tarball import iter_members, unpack
 from packager.errors import InvokeError
 
 READY_TIMEOUT_S = 60.0
+
+#: What each ``--runtime`` runs the artifact with (said in messages).
+RUNTIME_WORDS = {
+    "image": "the target's CPython with the image's preinstalled packages",
+    "bare": "the target's CPython alone, without the image's preinstalled packages",
+}
+
+
+def _imported(tree: ast.AST) -> set[str]:
+    """Top-level names of absolute imports, and of ``importlib.import_module("x")`` / ``__import__("x")``."""
+    out: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            out.update(a.name.split(".", 1)[0] for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            out.add(node.module.split(".", 1)[0])
+        elif isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant) \
+                and isinstance(node.args[0].value, str):
+            f = node.func
+            name = f.attr if isinstance(f, ast.Attribute) else f.id if isinstance(f, ast.Name) else ""
+            if name in ("import_module", "__import__"):
+                out.add(node.args[0].value.split(".", 1)[0])
+    return out
+
+
+def _top_name(path: str) -> str:
+    first = path.split("/", 1)[0]
+    return first.split(".", 1)[0] if "/" not in path else first
+
+
+def unprovided_imports(artifact: Path) -> list[str]:
+    """Modules the function's own code imports that neither the artifact nor the standard library has.
+
+    Those can only come from the image (numpy, requests... preinstalled on it): run with the
+    image runtime, as the platform would, whatever the cache holds. A static scan of the
+    source's files (not of vendor/, whose own needs the manifest's ``skipped`` records).
+    """
+    stdlib = set(getattr(sys, "stdlib_module_names", ())) | {"__future__"}
+    provided: set[str] = set()
+    wanted: set[str] = set()
+    for m in iter_members(artifact):
+        if m.path.startswith(LAUNCHER_DIR + "/"):
+            continue
+        if m.path.startswith(VENDOR_DIR + "/"):
+            provided.add(_top_name(m.path[len(VENDOR_DIR) + 1:]))
+            continue
+        provided.add(_top_name(m.path))
+        if m.path.endswith(".py"):
+            try:
+                wanted |= _imported(ast.parse(m.data))
+            except (SyntaxError, ValueError):
+                continue  # newer syntax than this host reads: the launcher says what it lacks
+    return sorted(n for n in wanted - provided - stdlib if n.isidentifier())
+
+
+_NO_MODULE = re.compile(r"No module named '([^']+)'")
+
+
+def missing_module(*texts: str) -> Optional[str]:
+    """The module a handler's ``ModuleNotFoundError`` names, if any of *texts* carries one."""
+    for text in texts:
+        found = _NO_MODULE.search(text)
+        if found:
+            return found.group(1)
+    return None
 
 
 def free_port() -> int:

@@ -16,8 +16,8 @@ from pathlib import Path
 from packaging.utils import canonicalize_name
 
 from packager.artifact.tarball import atomic_write
-from packager.cache import Cache
-from packager.deps.fetch import SDIST_SIDECAR, SdistBuilderImpl, fetch
+from packager.cache import SDIST_SIDECAR, Cache, read_sidecar
+from packager.deps.fetch import SdistBuilderImpl, fetch
 from packager.deps.indexes import diagnose
 from packager.deps.inputs import load
 from packager.deps.lockfiles import parse_pylock, pylock_text
@@ -28,7 +28,7 @@ from packager.deps.resolve import Resolution, constraints_text, ensure_stubs
 from packager.errors import RequirementsError, ResolveError
 from packager.options import BuildOptions
 from packager.resolution import resolve_for
-from packager.source.checks import check_source
+from packager.source.checks import check_source, version_tuple
 from packager.source.intake import SourceTree, read_source
 
 Progress = Callable[[str, str], None]
@@ -77,7 +77,9 @@ def add_sdist_hashes(text: str, cache: Cache) -> str:
     sdist_hash: dict[tuple[str, str], str] = {}
     for sidecar in cache.built.glob("*.whl" + SDIST_SIDECAR):
         name, version = sidecar.name.split("-")[:2]
-        sdist_hash[(canonicalize_name(name), version)] = sidecar.read_text().strip()
+        sdist = read_sidecar(sidecar.with_name(sidecar.name[: -len(SDIST_SIDECAR)]))[0]
+        if sdist:
+            sdist_hash[(canonicalize_name(name), version)] = sdist
     out: list[str] = []
     for line in text.splitlines():
         out.append(line)
@@ -136,9 +138,10 @@ def lock_source(options: BuildOptions, progress: Progress, fmt: str = "requireme
     *fmt* ``pylock``, a PEP 751 pylock.toml."""
     tree = read_source(Path(options.source), options.limits)
     options.check_python()
-    check_source(tree, options.entry, python312=options.target_python, convention=options.convention,
-                 init=options.init)
     profile = load_profile(options.profile)
+    check_source(tree, options.entry, target_interpreter=options.target_python, convention=options.convention,
+                 init=options.init, init_params=options.init_params,
+                 target_version=version_tuple(profile.python_version))
     reqs = declared_requirements(tree, options, profile)
     # Resolve first: checks pins against the image and builds any sdist-only package into the cache.
     resolution, cache, builder = resolve_for(reqs, profile, options, progress)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from packager.artifact import DEFAULT_LEVEL
 from packager.deps.piprun import IndexConfig
@@ -18,7 +18,7 @@ from packager.source.checks import EntryPoint
 from packager.source.intake import Limits
 
 if TYPE_CHECKING:
-    from packager.cache import Cache
+    from packager.cache import Cache, Tier
     from packager.deps.inputs import Decision
     from packager.source.intake import SourceTree
 
@@ -33,11 +33,15 @@ class BuildOptions:
     convention: str = "ignite"
     #: digitalhub init function called once at start (``--init``; manifest ``entry.init``)
     init: Optional[str] = None
+    #: its keyword arguments (``--init-param NAME=VALUE``; manifest ``entry.init_parameters``)
+    init_params: tuple[tuple[str, Any], ...] = ()
+    #: lambda: the event shape (``--lambda-payload 2.0|1.0|raw``; manifest ``convention_options.payload``)
+    lambda_payload: Optional[str] = None
     profile: Optional[str] = None
     #: The target's CPython (3.12 for the default profile, 3.13 for python3.13...) for the checks,
     #: sdist builds and --compile that need one; found lazily when None and auto_python; an
     #: explicit --python is a runtime.PendingPython (probed in the background, see check_python).
-    python312: PythonRef = None
+    target_interpreter: PythonRef = None
     auto_python: bool = True
     level: int = DEFAULT_LEVEL
     max_size: Optional[int] = None
@@ -46,6 +50,8 @@ class BuildOptions:
     # dependencies
     index: IndexConfig = field(default_factory=IndexConfig)
     cache_dir: Optional[Path] = None
+    #: the shared tier behind the local cache (``--cache-url``; packager.sharedcache), None without one
+    cache_tier: Optional[Tier] = field(default=None, compare=False)
     wheelhouses: tuple[Path, ...] = ()
     lock: Optional[Path] = None
     #: the dependency file to use instead of the search (``--requirements``; packager.deps.inputs)
@@ -70,7 +76,7 @@ class BuildOptions:
         """
         from packager.cache import Cache, default_cache_dir
 
-        return Cache(Path(self.cache_dir) if self.cache_dir else default_cache_dir())
+        return Cache(Path(self.cache_dir) if self.cache_dir else default_cache_dir(), tier=self.cache_tier)
 
     def dependency_source(self, tree: SourceTree, *, declarations_only: bool = False) -> Decision:
         """The one decision of which file declares this build's dependencies (packager.deps.inputs):
@@ -83,8 +89,8 @@ class BuildOptions:
 
     def target_python(self) -> Optional[str]:
         """The target's CPython, looked up only when a step needs it."""
-        if self.python312 or not self.auto_python:
-            return resolve_python(self.python312) or None
+        if self.target_interpreter or not self.auto_python:
+            return resolve_python(self.target_interpreter) or None
         from packager.deps.profile import load_profile
 
         return optional_python(load_profile(self.profile).python_version)
@@ -92,5 +98,5 @@ class BuildOptions:
     def check_python(self) -> None:
         """An explicit --python that is not the target's CPython fails the command, even when
         no step needs an interpreter (it was asked for; its probe ran in the background)."""
-        if callable(self.python312):
-            self.python312()
+        if callable(self.target_interpreter):
+            self.target_interpreter()

@@ -211,7 +211,7 @@ def image_runtime_dir(profile_digest: str, cache_root: Path) -> Path:
 
 
 def ensure_image_runtime(
-    python312: str,
+    target_interpreter: str,
     pins: dict[str, str],
     profile_digest: str,
     cache_root: Path,
@@ -230,7 +230,7 @@ def ensure_image_runtime(
     tmp = Path(tempfile.mkdtemp(prefix=".runtime-", dir=final.parent))
     try:
         progress("runtime", f"creating the local image runtime in {final} (once; {len(pins)} pinned packages)")
-        subprocess.run([python312, "-m", "venv", str(tmp)], check=True, capture_output=True, timeout=300)
+        subprocess.run([target_interpreter, "-m", "venv", str(tmp)], check=True, capture_output=True, timeout=300)
         reqs = tmp / "pins.txt"
         reqs.write_text("".join(f"{n}=={v}\n" for n, v in sorted(pins.items())), "utf-8")
         proc = subprocess.run(

@@ -32,7 +32,7 @@ import textwrap
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Tuple, Union
 
 LAUNCHER_SRC = Path(__file__).resolve().parent.parent / "launcher"
 _LISTEN_RE = re.compile(r"listening on http://\S+?:(\d+)")
@@ -169,6 +169,7 @@ def running_launcher(
     wait_ready: bool = True,
     timeout: float = 20.0,
     args: Optional[List[str]] = None,
+    preexec_fn: Optional[Callable[[], None]] = None,
 ) -> Iterator[Launcher]:
     """Run ``python -m __ignite__`` in *root*; yield a :class:`Launcher`; kill it afterwards.
 
@@ -186,6 +187,7 @@ def running_launcher(
             stdout=fo,
             stderr=fe,
             start_new_session=True,
+            preexec_fn=preexec_fn,
         )
     srv = Launcher(proc, root, out, err)
     try:

@@ -107,7 +107,7 @@ def test_syntax_error_names_the_line() -> None:
 def test_python312_only_syntax_is_accepted(python312: str) -> None:
     src = b"type Pair = tuple[int, int]\ndef handler[T](payload: T, ctx) -> T:\n    return payload\n"
     tree = SourceTree("file", (SourceFile("handler.py", src),))
-    checked = check_source(tree, python312=python312)
+    checked = check_source(tree, target_interpreter=python312)
     assert checked.entry_file == "handler.py"
 
 

@@ -40,7 +40,7 @@ def test_compile_is_reproducible_across_directories(tmp_path: Path, python312: s
     b_src = tmp_path / "two" / "deeper" / "fn"
     shutil.copytree(a_src, b_src)
     a, b = tmp_path / "a.tar.gz", tmp_path / "b.tar.gz"
-    ra = build_with(a_src, a, wh, compile=True, python312=python312)
+    ra = build_with(a_src, a, wh, compile=True, target_interpreter=python312)
     r = run_cli("build", str(b_src), "-o", str(b), "--compile", "--python", python312, "--json",
                 "--wheelhouse", str(wh), "--offline")
     assert r.returncode == 0, r.stdout + r.stderr
@@ -59,7 +59,7 @@ def test_compile_is_reproducible_across_directories(tmp_path: Path, python312: s
     launcher_pycs = {f.path for f in plain.manifest.files if f.path.endswith(".pyc")}
     assert all(p.startswith("__ignite__/") for p in launcher_pycs)
     assert {p for p in files if p.startswith("__ignite__/") and p.endswith(".pyc")} == launcher_pycs
-    report = verify_artifact(a, strict=True, python312=python312)
+    report = verify_artifact(a, strict=True, target_interpreter=python312)
     assert report.pycs_checked == 4 + len(launcher_pycs)
 
 
@@ -68,7 +68,7 @@ def test_the_launcher_runs_the_compiled_artifact(tmp_path: Path, python312: str)
     (src / "requirements.txt").unlink()
     (src / "handler.py").write_text(HELLO)
     out = tmp_path / "c.tar.gz"
-    build(BuildOptions(source=src, output=out, compile=True, python312=python312))
+    build(BuildOptions(source=src, output=out, compile=True, target_interpreter=python312))
     r = run_cli("invoke", str(out), "--runtime", "bare", "--python", python312)
     assert r.returncode == 0, r.stdout + r.stderr
     assert r.stdout.strip() == "compiled"
@@ -96,7 +96,7 @@ def test_compile_without_312_is_runtime_not_found(tmp_path: Path) -> None:
     src = source(tmp_path)
     out = tmp_path / "o.tar.gz"
     with pytest.raises(RuntimeNotFound, match=r"--compile needs a CPython 3\.12"):
-        build(BuildOptions(source=src, output=out, compile=True, python312=None, auto_python=False))
+        build(BuildOptions(source=src, output=out, compile=True, target_interpreter=None, auto_python=False))
     assert not out.exists()
     r = run_cli("build", str(src), "-o", str(out), "--compile", "--python", str(tmp_path / "no-python"))
     assert r.returncode == 12 and not out.exists()

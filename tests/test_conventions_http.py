@@ -200,9 +200,9 @@ def test_lambda_event_is_payload_format_2(lambda_srv: Launcher) -> None:
     assert rc["requestId"] == headers["x-ignite-execution-id"] == ctx["aws_request_id"]
     assert rc["domainName"] == "fn.example.test" and rc["domainPrefix"] == "fn"
     assert isinstance(rc["timeEpoch"], int) and rc["timeEpoch"] > 1_600_000_000_000
-    assert ctx["function_name"] == "org/fn" and ctx["function_version"] == "$LATEST"
+    assert ctx["function_name"] == "org-fn" and ctx["function_version"] == "$LATEST"  # a name Lambda accepts
     assert ctx["memory_limit_in_mb"] == "256"
-    assert ctx["invoked_function_arn"].endswith(":function:org/fn")
+    assert ctx["invoked_function_arn"].endswith(":function:org-fn")
     assert ctx["identity"] == {"cognito_identity_id": None, "cognito_identity_pool_id": None}
     assert 0 < got["context"]["remaining"] <= 30_000
 

@@ -153,7 +153,7 @@ def test_c_extension_sdist_that_cannot_target_312_is_a_clear_error(tmp_path: Pat
     out = tmp_path / "a.tar.gz"
     with pytest.raises((SdistBuildError, ResolveError)) as err:
         # No CPython 3.12 given: this 3.11 host can only build a cp311 wheel.
-        build(BuildOptions(source=src, output=out, python312=None, auto_python=False, **_offline(wheelhouse)))  # type: ignore[arg-type]
+        build(BuildOptions(source=src, output=out, target_interpreter=None, auto_python=False, **_offline(wheelhouse)))  # type: ignore[arg-type]
     assert "cext" in str(err.value)
     assert err.value.hint and "--wheelhouse" in err.value.hint
     assert not out.exists()
@@ -315,7 +315,7 @@ def test_locked_fetch_downloads_the_wheels_and_builds_only_the_sdist_only_pin(tm
         built.append(spec)
         assert f"sha256:{sdist_sha}" in hashes
         wheel = make_wheel(cache.built, "puresdist", "0.3")
-        (cache.built / (wheel.name + SDIST_SIDECAR)).write_text(sdist_sha)
+        (cache.built / (wheel.name + SDIST_SIDECAR)).write_text(f"{sdist_sha}\n{sha(wheel)[0][7:]}\n")
         return wheel
 
     with LoopbackIndex(index_dir) as index:

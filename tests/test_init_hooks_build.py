@@ -77,7 +77,7 @@ def test_digitalhub_init_function_built_with_the_init_option(python312: str, tmp
     root = unpacked(artifact, tmp_path / "root")
     with running_launcher(python312, root) as srv:
         for _ in range(3):
-            status, _, body = srv.post("/", b'{"a": 1, "b": 10}')
+            status, _, body = srv.post("/", b'{"a": 1, "b": 10}', {"Content-Type": "application/json"})
             assert status == 200, body
             assert json.loads(body) == {"score": {"value": 32, "init_calls": 1}}
 
@@ -165,7 +165,7 @@ def test_init_option_is_only_for_digitalhub(tmp_path: Path) -> None:
 
 
 def test_digitalhub_init_function_that_cannot_take_the_context_is_a_build_error(tmp_path: Path) -> None:
-    src = source(tmp_path, "def init():\n    pass\n\ndef handler(x):\n    return x\n", name="handler.py")
+    src = source(tmp_path, "def init():\n    pass\n\ndef handler(event):\n    return event.body\n", name="handler.py")
     r = run_cli("build", str(src), "-o", str(tmp_path / "a.tar.gz"), "--convention", "digitalhub",
                 "--init", "init", "--no-config")
     assert r.returncode == HandlerError.exit_code

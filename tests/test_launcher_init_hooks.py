@@ -201,8 +201,8 @@ def init(context, greeting="hello"):
     CALLS.append(type(context).__name__)
     context.user_data.greeting = greeting
 
-def handler(context, name):
-    return {"text": f"{context.user_data.greeting} {name}", "init_calls": CALLS}
+def handler(context, event):
+    return {"text": f"{context.user_data.greeting} {event.body.decode()}", "init_calls": CALLS}
 """
 
 
@@ -211,7 +211,7 @@ def test_digitalhub_init_function_named_in_the_manifest(python312: str, tmp_path
     root = make_root(tmp_path, DIGITALHUB_INIT, manifest=manifest)
     with running_launcher(python312, root) as srv:
         for _ in range(2):
-            status, _, body = srv.post("/", b'{"name": "ada"}')
+            status, _, body = srv.post("/", b"ada")
             assert status == 200, body
             assert json.loads(body) == {"text": "hello ada", "init_calls": ["Context"]}
 
@@ -220,7 +220,7 @@ def test_digitalhub_without_init_in_the_manifest_calls_nothing(python312: str, t
     manifest = {"entry": {"module": "handler", "function": "handler"}, "convention": "digitalhub"}
     root = make_root(tmp_path, DIGITALHUB_INIT, manifest=manifest)
     with running_launcher(python312, root) as srv:
-        status, _, body = srv.post("/", b'{"name": "ada"}')
+        status, _, body = srv.post("/", b"ada")
         assert status == 500
         assert json.loads(body)["type"] == "AttributeError"  # user_data.greeting was never set
 

@@ -421,7 +421,7 @@ def test_sigterm_hard_stop_logs_unfinished_execution(python312: str, tmp_path: P
         bg = Bg(srv, b"gate:never", headers={"X-Ignite-Execution-Id": "unfinished-7"})
         wait_file(root / "started-never")
         srv.send_signal(signal.SIGTERM)
-        assert srv.wait(15) == 0
+        assert srv.wait(15) == 75  # a stop that dropped a request is not a clean one (issue 31)
         assert "hard stop: execution unfinished-7" in srv.stderr_text()
         bg.thread.join(15)
         assert not isinstance(bg.result, tuple) or bg.result[0] != 200

@@ -158,7 +158,7 @@ def test_one_post_as_soon_as_port_accepts_gets_200(python312: str, tmp_path: Pat
         ("nuclio", "handler", "def handler(context, event):\n    return event.body.decode()\n", b"hi", b"hi"),
         ("yandex", "handler", "def handler(event, context):\n    return {'statusCode': 200, 'body': 'y'}\n", b"{}", b"y"),
         ("openfaas", "handle", "def handle(logger, request):\n    return {'got': request['x']}\n", b'{"x": 1}', b'{"got": 1}'),
-        ("digitalhub", "handler", "def handler(x):\n    return {'got': x}\n", b'{"x": 2}', b'{"got": 2}'),
+        ("digitalhub", "handler", "def handler(event):\n    return {'got': event.body.decode()}\n", b'2', b'{"got": "2"}'),
         ("lambda", "handler", "def handler(event, context):\n    return {'statusCode': 200, 'body': 'l'}\n", b"{}", b"l"),
         ("openfaas-http", "handle", "def handle(event, context):\n    return {'statusCode': 200, 'body': event.body.decode()}\n",
          b"o", b"o"),

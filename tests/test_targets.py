@@ -240,7 +240,7 @@ def test_compiled_313_artifact_verifies_strictly(tmp_path: Path, profiles: dict[
     (src / "handler.py").write_text("def handler(p, c):\n    return 1\n")
     out = tmp_path / "a.tar.gz"
     build(BuildOptions(source=src, output=out, profile=str(profiles["py313"]), compile=True,
-                       python312=python313))
+                       target_interpreter=python313))
     assert "__pycache__/handler.cpython-313.pyc" in _members(out)
     report = verify_artifact(out, strict=True)
     assert report.pycs_checked == 1 + len([e for e in launcher_entries("3.13") if e.path.endswith(".pyc")])

@@ -88,8 +88,15 @@ def make_sdist(
     requires: Iterable[str] = (),
     module_source: Optional[str] = None,
     c_extension: bool = False,
+    setup_py: Optional[str] = None,
+    extra_files: Optional[dict[str, str]] = None,
+    links: Optional[dict[str, str]] = None,
 ) -> Path:
-    """Write a setuptools sdist ``name-version.tar.gz`` (pure Python unless *c_extension*)."""
+    """Write a setuptools sdist ``name-version.tar.gz`` (pure Python unless *c_extension*).
+
+    *extra_files* adds files and *links* symbolic links (member -> link target), both relative
+    to the sdist's top directory; *setup_py* replaces the generated setup.py.
+    """
     directory.mkdir(parents=True, exist_ok=True)
     dist = name.replace("-", "_")
     base = f"{dist}-{version}"
@@ -100,7 +107,7 @@ def make_sdist(
             "from setuptools import Extension\n"
             f"ext_modules = [Extension('{dist}_c', sources=['{dist}_c.c'])]\n"
         )
-    setup_py = (
+    setup_py = setup_py or (
         "from setuptools import setup\n" + ext +
         f"setup(name={name!r}, version={version!r}, py_modules=[{dist!r}], "
         f"install_requires=[{reqs}]" + (", ext_modules=ext_modules" if c_extension else "") + ")\n"
@@ -118,6 +125,7 @@ def make_sdist(
             f'"{dist}_c", NULL, -1, NULL}};\nPyMODINIT_FUNC PyInit_{dist}_c(void) '
             "{ return PyModule_Create(&m); }\n"
         )
+    files.update({f"{base}/{p}": c for p, c in (extra_files or {}).items()})
     path = directory / f"{base}.tar.gz"
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w:gz") as tf:
@@ -127,6 +135,10 @@ def make_sdist(
             ti.size = len(data)
             ti.mode = 0o644
             tf.addfile(ti, io.BytesIO(data))
+        for p, target in sorted((links or {}).items()):
+            ti = tarfile.TarInfo(f"{base}/{p}")
+            ti.type, ti.linkname, ti.mode = tarfile.SYMTYPE, target, 0o777
+            tf.addfile(ti)
     path.write_bytes(buf.getvalue())
     return path
 

@@ -23,7 +23,7 @@ from types import ModuleType
 DEFAULT = "ignite"
 
 #: Convention names whose adapter module is named differently.
-MODULES = {"lambda": "aws_lambda", "openfaas-http": "openfaas_http"}
+MODULES = {"lambda": "aws_lambda", "openfaas-http": "openfaas_http", "openfaas-flask": "openfaas_flask"}
 
 
 def load(name: str) -> ModuleType:

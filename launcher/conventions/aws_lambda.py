@@ -15,8 +15,19 @@ when empty) and ``isBase64Encoded``: true, with the body base64, unless the
 content type is text (``text/*``, JSON, XML, JavaScript, or none) and the body
 is UTF-8.
 
+``raw`` (``--lambda-payload raw``): the JSON body itself is the event (an empty body is
+``{}``), as Lambda's Invoke API and ``sam local invoke -e`` pass S3, SQS, EventBridge or
+scheduled events; the return value is answered as JSON, as Invoke returns it.
+
 ``context``: the Python runtime's ``LambdaContext`` attributes and
 ``get_remaining_time_in_millis()`` (from IGNITE_TIMEOUT_S).
+
+:func:`configure` (before the import) sets the variables the Lambda Python runtime
+sets and code reads, unless already set: ``LAMBDA_TASK_ROOT`` (the artifact root),
+``LAMBDA_RUNTIME_DIR``, ``_HANDLER``, ``AWS_LAMBDA_FUNCTION_NAME``,
+``AWS_LAMBDA_FUNCTION_VERSION``, ``AWS_LAMBDA_FUNCTION_MEMORY_SIZE``, ``AWS_REGION``
+and ``AWS_DEFAULT_REGION``, ``AWS_EXECUTION_ENV``, ``AWS_LAMBDA_INITIALIZATION_TYPE``,
+``AWS_LAMBDA_LOG_GROUP_NAME``, ``AWS_LAMBDA_LOG_STREAM_NAME``.
 
 Return -> response, as function URLs infer it: a dict with ``statusCode`` gives
 the status, ``headers``, ``cookies`` (one Set-Cookie each), ``body`` (base64
@@ -29,6 +40,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import os
 import sys
 import time
@@ -41,6 +53,7 @@ from ..protocol import (
     dumps,
     error_response,
     is_coroutine_function,
+    json_response,
 )
 from ._http import header_value, proxy_headers, status_code, utf8_text
 from .nuclio import canonical, query_pairs
@@ -213,7 +226,7 @@ class LambdaContext:
 
     def __init__(self, req: Request, deadline_ms: int, static: Dict[str, Any]) -> None:
         self.aws_request_id = req.execution_id
-        self.function_name: str = static["function_name"] or req.function_id
+        self.function_name: str = static["function_name"] or function_name(req.function_id, "function")
         self.function_version: str = static["function_version"]
         self.memory_limit_in_mb: Optional[str] = static["memory_limit_in_mb"]
         self.invoked_function_arn = (
@@ -236,15 +249,7 @@ class LambdaContext:
 def static_context() -> Dict[str, Any]:
     """What the context takes from the environment, read once at start-up."""
     env = os.environ
-    memory = env.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
-    if not memory:
-        mb = memory_limit_mb()
-        if mb is None:
-            try:
-                mb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // (1024 * 1024)
-            except (ValueError, OSError, AttributeError):
-                mb = None
-        memory = str(mb) if mb is not None else None
+    memory = env.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE") or _memory_mb() or None
     return {
         "function_name": env.get("AWS_LAMBDA_FUNCTION_NAME", ""),
         "function_version": env.get("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
@@ -272,6 +277,8 @@ def _body(result: Dict[str, Any]) -> Tuple[bytes, Header]:
 
 def encode(result: Any, version: str = "2.0") -> Response:
     """Map the handler's return value to a Response (see the module docstring)."""
+    if version == "raw":  # Invoke returns the value as JSON, whatever it is
+        return Response(200, [CT_JSON], dumps(result))
     if not (isinstance(result, dict) and "statusCode" in result):
         if version == "1.0":
             raise ValueError(
@@ -292,22 +299,93 @@ def encode(result: Any, version: str = "2.0") -> Response:
     return Response(status, headers, data)
 
 
+PAYLOADS = ("2.0", "1.0", "raw")
+#: The manifest's ``convention_options.payload`` (``--lambda-payload``), set by :func:`configure`.
+_built_payload = ""
+
+DEFAULT_REGION = "us-east-1"
+
+
 def payload_version() -> str:
-    """``IGNITE_LAMBDA_PAYLOAD``: ``2.0`` (default, function URLs) or ``1.0``."""
-    value = os.environ.get("IGNITE_LAMBDA_PAYLOAD", "").strip() or "2.0"
-    if value not in ("1.0", "2.0"):
-        raise ValueError(f"IGNITE_LAMBDA_PAYLOAD must be 1.0 or 2.0, not {value!r}")
+    """``IGNITE_LAMBDA_PAYLOAD``, else the build's ``--lambda-payload``, else ``2.0`` (function URLs)."""
+    value = os.environ.get("IGNITE_LAMBDA_PAYLOAD", "").strip() or _built_payload or "2.0"
+    if value not in PAYLOADS:
+        raise ValueError(f"IGNITE_LAMBDA_PAYLOAD must be one of {', '.join(PAYLOADS)}, not {value!r}")
     return value
+
+
+def function_name(function_id: str, module: str) -> str:
+    """A name Lambda accepts (letters, digits, ``-``, ``_``; at most 64): ``org/fn`` -> ``org-fn``."""
+    name = "".join(c if (c.isascii() and c.isalnum()) or c in "-_" else "-" for c in function_id)[:64]
+    return name.strip("-") or module.replace(".", "-")[:64] or "function"
+
+
+def lambda_environment(root: str, module: str, function: str, env: Dict[str, str]) -> Dict[str, str]:
+    """The variables the Lambda Python runtime sets, for those *env* does not already hold."""
+    name = env.get("AWS_LAMBDA_FUNCTION_NAME") or function_name(env.get("IGNITE_FUNCTION_ID", ""), module)
+    version = env.get("AWS_LAMBDA_FUNCTION_VERSION") or "$LATEST"
+    region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or DEFAULT_REGION
+    memory = env.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE") or _memory_mb()
+    day = time.strftime("%Y/%m/%d", time.gmtime())
+    values = {
+        "LAMBDA_TASK_ROOT": root,
+        "LAMBDA_RUNTIME_DIR": os.path.join(root, "__ignite__"),
+        "_HANDLER": f"{module}.{function}",
+        "AWS_LAMBDA_FUNCTION_NAME": name,
+        "AWS_LAMBDA_FUNCTION_VERSION": version,
+        "AWS_REGION": region,
+        "AWS_DEFAULT_REGION": region,
+        "AWS_EXECUTION_ENV": f"AWS_Lambda_python{sys.version_info[0]}.{sys.version_info[1]}",
+        "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+        "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{name}",
+        "AWS_LAMBDA_LOG_STREAM_NAME": f"{day}/[{version}]{os.urandom(16).hex()}",
+    }
+    if memory:
+        values["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] = memory
+    return {k: v for k, v in values.items() if not env.get(k)}
+
+
+def configure(root: str, manifest: Dict[str, Any], module: str, function: str) -> None:
+    """Before the import: the build's payload format, and the Lambda runtime's environment."""
+    global _built_payload
+    options = manifest.get("convention_options") or {}
+    payload = options.get("payload") if isinstance(options, dict) else None
+    _built_payload = payload if isinstance(payload, str) else ""
+    os.environ.update(lambda_environment(root, module, function, dict(os.environ)))
+
+
+def _memory_mb() -> str:
+    mb = memory_limit_mb()
+    if mb is None:
+        try:
+            mb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // (1024 * 1024)
+        except (ValueError, OSError, AttributeError):
+            return ""
+    return str(mb)
+
+
+class BadEvent(ValueError):
+    pass
+
+
+def event_raw(req: Request, now: float) -> Any:
+    """``--lambda-payload raw``: the JSON body is the event, as the Invoke API passes it."""
+    if not req.body.strip():
+        return {}
+    try:
+        return json.loads(req.body)
+    except ValueError as exc:  # UnicodeDecodeError too
+        raise BadEvent(f"the request body is not valid JSON (the raw payload is the event): {exc}") from None
 
 
 def make_invoker(fn: Callable[..., Any]) -> Invoke:
     """Wrap ``fn(event, context)`` into ``invoke(Request) -> Response`` (async when *fn* is)."""
     version = payload_version()
-    build_event = event_v1 if version == "1.0" else event_v2
+    build_event: Callable[[Request, float], Any] = {"1.0": event_v1, "raw": event_raw}.get(version, event_v2)
     static = static_context()
     timeout_ms = int(timeout_s() * 1000)
 
-    def arguments(req: Request) -> Tuple[Dict[str, Any], LambdaContext]:
+    def arguments(req: Request) -> Tuple[Any, LambdaContext]:
         now = time.time()
         return build_event(req, now), LambdaContext(req, int(now * 1000) + timeout_ms, static)
 
@@ -315,7 +393,11 @@ def make_invoker(fn: Callable[..., Any]) -> Invoke:
 
         async def invoke_async(req: Request) -> Response:
             try:
-                return encode(await fn(*arguments(req)), version)
+                args = arguments(req)
+            except BadEvent as exc:
+                return json_response(400, {"error": str(exc), "type": "BadRequest"})
+            try:
+                return encode(await fn(*args), version)
             except (Exception, SystemExit, KeyboardInterrupt, GeneratorExit) as exc:
                 # asyncio.CancelledError (a timeout) is deliberately not caught.
                 return error_response(exc, req)
@@ -324,7 +406,11 @@ def make_invoker(fn: Callable[..., Any]) -> Invoke:
 
     def invoke(req: Request) -> Response:
         try:
-            return encode(fn(*arguments(req)), version)
+            args = arguments(req)
+        except BadEvent as exc:
+            return json_response(400, {"error": str(exc), "type": "BadRequest"})
+        try:
+            return encode(fn(*args), version)
         except BaseException as exc:
             return error_response(exc, req)
 

@@ -1,21 +1,28 @@
-"""digitalhub python functions (seed 001): any ``def`` whose arguments are filled by name.
+"""digitalhub python functions (seed 001), served as the runtime's ``serve`` task does.
 
-Request -> arguments: the body is a JSON object (an empty body is ``{}``) whose
-keys are the function's parameters, as a run's ``parameters`` would be.  The
-reserved names of seed 001 are never taken from the body:
-  ``project``  -> a stand-in: there is no digitalhub SDK/backend here, so using
-                  it (``project.log_artifact(...)``) raises NotImplementedError;
-  ``context``, ``events`` -> nuclio's context and event (seed 001 reserves them
-                  for "nuclio context and events"), as the nuclio adapter builds them.
-A key the function has no parameter for (and no ``**kwargs``), a missing
-required parameter, a reserved name in the body, or a body that is not a JSON
-object is a 400 naming it; the function is not called.
+The reference is digitalhub-runtime-python's nuclio wrapper: its ``handler_serve``
+composes the arguments with ``compose_inputs({}, {}, ...)`` -- no parameters and no
+inputs, whatever the request holds -- and calls ``user_function(**args)`` where
+``args`` holds only the reserved names the function declares:
+  ``project``, ``run`` -> stand-ins: there is no digitalhub SDK/backend here, so using
+                          them (``project.log_artifact(...)``) raises NotImplementedError;
+  ``context``          -> the nuclio context (one per process, as nuclio's);
+  ``event``            -> the nuclio event of the request (its body decoded like the
+                          nuclio adapter's: JSON for ``application/json``, else bytes);
+  ``events``           -> the same event (seed 001's name for it).
+Every other parameter keeps its default; one without a default cannot be served (the
+build refuses it; a launcher started on such a function reports it at start-up).
 
-Return value -> response: a function decorated with
-``@handler(outputs=[...])`` answers a JSON object mapping each output name to
-the returned value (a tuple return maps element by element, as the document's
-``return "some value", "some other value"`` example); otherwise the value is
-encoded like the ignite convention (bytes, str as UTF-8, else JSON).
+Return value -> response: what the runtime hands back to nuclio, so nuclio's rules
+(str text/plain, bytes, dict/list JSON, ``(status, body)``, ``context.Response``, None
+an empty 200); a function decorated with ``@handler(outputs=[...])`` answers a JSON
+object mapping each output name to the returned value (a tuple return maps element by
+element, as the document's ``return "some value", "some other value"`` example).
+
+``init_hook``: the function's ``init_function`` (manifest ``entry.init``) is called
+once at start as ``init(context, **init_parameters)`` with the manifest's
+``entry.init_parameters`` (``ignite-pack build --init-param NAME=VALUE``), as the
+wrapper's ``execute_user_init`` passes a run's ``init_parameters``.
 
 ``from digitalhub_runtime_python import handler`` works without the SDK
 installed: when no such module is on sys.path (vendored copies win), the
@@ -25,8 +32,8 @@ launcher provides one holding only that decorator.  ``async def`` functions
 
 from __future__ import annotations
 
+import functools
 import inspect
-import json
 
 from ..protocol import (
     CT_JSON,
@@ -36,13 +43,13 @@ from ..protocol import (
     dumps,
     error_response,
     is_coroutine_function,
-    json_response,
 )
 from ._sdk import SdkStandIn
-from .ignite import encode as encode_plain
 from .nuclio import CONTEXT_ATTR, decode_strings
+from .nuclio import METHODS as NUCLIO_METHODS
 from .nuclio import Context as NuclioContext
 from .nuclio import Event as NuclioEvent
+from .nuclio import encode as encode_nuclio
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # ``typing`` costs ~6 ms of start-up; annotations are strings
@@ -50,7 +57,10 @@ if TYPE_CHECKING:  # ``typing`` costs ~6 ms of start-up; annotations are strings
 
     from ..protocol import Invoke
 
-RESERVED = ("project", "context", "events")
+RESERVED = ("project", "run", "context", "event", "events")
+
+#: Served by nuclio's HTTP trigger, so every method reaches the function (``event.method``).
+METHODS = NUCLIO_METHODS
 SDK_MODULE = "digitalhub_runtime_python"
 OUTPUTS_ATTR = "__digitalhub_outputs__"
 
@@ -80,84 +90,71 @@ SdkStandIn(SDK_MODULE, {
 # --- the reserved project argument --------------------------------------------------------
 
 
-class ProjectUnavailable:
-    """Stands in for the SDK's Project: every use says why it cannot work here."""
+class Unavailable:
+    """Stands in for the SDK's Project or Run: every use says why it cannot work here."""
+
+    def __init__(self, name: str = "project", what: str = "Project objects (entities, artifacts, dataitems)") -> None:
+        self._name = name
+        self._what = what
 
     def __getattr__(self, name: str) -> Any:
-        if name.startswith("__"):
+        if name.startswith("_"):
             raise AttributeError(name)
         raise NotImplementedError(
-            f"project.{name}: digitalhub Project objects (entities, artifacts, dataitems) "
-            "are not available on this platform"
+            f"{self._name}.{name}: digitalhub {self._what} are not available on this platform"
         )
 
     def __repr__(self) -> str:
-        return "<digitalhub project: not available on this platform>"
+        return f"<digitalhub {self._name}: not available on this platform>"
+
+
+ProjectUnavailable = Unavailable
+
+
+class Context(NuclioContext):
+    """The nuclio context, with the ``project`` and ``run`` the wrapper's init_context sets on it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.project = Unavailable()
+        self.run = Unavailable("run", "Run objects (metrics, status, logs)")
 
 
 # --- request -> arguments -----------------------------------------------------------------
 
 
-class BadRequest(ValueError):
-    pass
-
-
 class Plan:
-    """How to call one function: its parameters by kind, computed once."""
+    """How to call one function: the reserved names it declares, computed once."""
 
     def __init__(self, fn: Callable[..., Any]) -> None:
         sig = inspect.signature(fn)
-        self.positional: List[str] = []  # positional-only, passed in order
+        self.positional: List[str] = []  # positional-only reserved names, passed in order
         self.named: List[str] = []
-        self.required: List[str] = []
-        self.var_kw = False
+        unfilled: List[str] = []
         for p in sig.parameters.values():
-            if p.kind is p.VAR_KEYWORD:
-                self.var_kw = True
+            if p.kind in (p.VAR_KEYWORD, p.VAR_POSITIONAL):
                 continue
-            if p.kind is p.VAR_POSITIONAL:
-                continue
-            (self.positional if p.kind is p.POSITIONAL_ONLY else self.named).append(p.name)
-            if p.default is p.empty and p.name not in RESERVED:
-                self.required.append(p.name)
-        self.params = self.positional + self.named
+            if p.name in RESERVED:
+                (self.positional if p.kind is p.POSITIONAL_ONLY else self.named).append(p.name)
+            elif p.default is p.empty:
+                unfilled.append(p.name)
+        if unfilled:
+            raise TypeError(
+                f"{getattr(fn, '__name__', fn)}{sig}: the digitalhub serve runtime passes only "
+                f"{', '.join(RESERVED)} by name; nothing fills {', '.join(unfilled)} "
+                "(give it a default, or read the request from event.body)"
+            )
         outputs = getattr(fn, OUTPUTS_ATTR, None)
         if outputs is None:
             outputs = getattr(getattr(fn, "__wrapped__", None), OUTPUTS_ATTR, None)
         self.outputs: Optional[Tuple[str, ...]] = outputs
 
-    def arguments(self, req: Request, reserved: Dict[str, Callable[[], Any]]) -> Tuple[List[Any], Dict[str, Any]]:
-        if req.body.strip():
-            try:
-                body = json.loads(req.body)
-            except ValueError as exc:
-                raise BadRequest(f"the request body is not valid JSON: {exc}") from None
-        else:
-            body = {}
-        if not isinstance(body, dict):
-            raise BadRequest(f"the request body must be a JSON object of parameters, not {type(body).__name__}")
-        clash = sorted(k for k in body if k in RESERVED)
-        if clash:
-            raise BadRequest(f"{', '.join(clash)} is reserved and cannot be passed in the body")
-        if not self.var_kw:
-            unknown = sorted(k for k in body if k not in self.params)
-            if unknown:
-                raise BadRequest(
-                    f"unexpected parameter(s) {', '.join(unknown)}; the function takes: {', '.join(self.params) or 'none'}"
-                )
-        missing = [n for n in self.required if n not in body]
-        if missing:
-            raise BadRequest(f"missing required parameter(s): {', '.join(missing)}")
-        values: Dict[str, Any] = dict(body)
-        for name in RESERVED:
-            if name in self.params:
-                values[name] = reserved[name]()
-        args = [values.pop(n) for n in self.positional if n in values]
-        return args, values
+    def arguments(self, reserved: Dict[str, Callable[[], Any]]) -> Tuple[List[Any], Dict[str, Any]]:
+        return [reserved[n]() for n in self.positional], {n: reserved[n]() for n in self.named}
 
     def encode(self, result: Any) -> Response:
         if self.outputs is None:
-            return encode_plain(result)
+            return encode_nuclio(result)
         names = self.outputs
         if len(names) == 1:
             mapped: Dict[str, Any] = {names[0]: result}
@@ -176,24 +173,26 @@ class Plan:
 def make_invoker(fn: Callable[..., Any]) -> Invoke:
     """Wrap *fn* into ``invoke(Request) -> Response`` (async when *fn* is)."""
     plan = Plan(fn)
-    context = NuclioContext()
+    context = Context()
+    project, run = context.project, context.run
     decode = decode_strings()
-    project = ProjectUnavailable()
 
     def prepare(req: Request) -> Tuple[List[Any], Dict[str, Any]]:
-        return plan.arguments(
-            req,
-            {"project": lambda: project, "context": lambda: context, "events": lambda: NuclioEvent(req, decode)},
-        )
+        event: List[Any] = []
+
+        def the_event() -> Any:  # one event object per request, whichever names it is given as
+            if not event:
+                event.append(NuclioEvent(req, decode))
+            return event[0]
+
+        return plan.arguments({"project": lambda: project, "run": lambda: run, "context": lambda: context,
+                               "event": the_event, "events": the_event})
 
     if is_coroutine_function(fn):
 
         async def invoke_async(req: Request) -> Response:
             try:
                 args, kwargs = prepare(req)
-            except BadRequest as exc:
-                return json_response(400, {"error": str(exc), "type": "BadRequest"})
-            try:
                 return plan.encode(await fn(*args, **kwargs))
             except (Exception, SystemExit, KeyboardInterrupt, GeneratorExit) as exc:
                 # asyncio.CancelledError (a timeout) is deliberately not caught.
@@ -205,9 +204,6 @@ def make_invoker(fn: Callable[..., Any]) -> Invoke:
     def invoke(req: Request) -> Response:
         try:
             args, kwargs = prepare(req)
-        except BadRequest as exc:
-            return json_response(400, {"error": str(exc), "type": "BadRequest"})
-        try:
             return plan.encode(fn(*args, **kwargs))
         except BaseException as exc:
             return error_response(exc, req)
@@ -220,18 +216,22 @@ def make_invoker(fn: Callable[..., Any]) -> Invoke:
 INIT_KEY = "init"
 
 
+#: The manifest's ``entry.init_parameters``: ``--init-param NAME=VALUE``, a run's ``init_parameters``.
+INIT_PARAMETERS_KEY = "init_parameters"
+
+
 def init_hook(invoke: Invoke, module: Any, entry: Dict[str, Any]) -> Optional[InitHook]:
     """digitalhub's ``init_function``: called once at start with the nuclio ``context``
-    (the one handlers get as ``context``), as the digitalhub nuclio wrapper does.
-
-    ``init_parameters`` of a digitalhub run have no counterpart here (there is no run):
-    the init function gets the context only; its other parameters keep their defaults.
-    """
+    (the one handlers get as ``context``) and the run's ``init_parameters`` as keyword
+    arguments, as the digitalhub nuclio wrapper's ``execute_user_init`` does."""
     name = entry.get(INIT_KEY)
     if not name:
         return None
     if not isinstance(name, str):
         raise TypeError(f"manifest.json: entry.init must be a string, not {type(name).__name__}")
+    params = entry.get(INIT_PARAMETERS_KEY) or {}
+    if not isinstance(params, dict):
+        raise TypeError(f"manifest.json: entry.init_parameters must be an object, not {type(params).__name__}")
     try:
         init = getattr(module, name)
     except AttributeError:
@@ -240,4 +240,7 @@ def init_hook(invoke: Invoke, module: Any, entry: Dict[str, Any]) -> Optional[In
         ) from None
     if not callable(init):
         raise TypeError(f"{module.__name__}.{name} is a {type(init).__name__}, not a function")
-    return InitHook(name, init, getattr(invoke, CONTEXT_ATTR))
+    context = getattr(invoke, CONTEXT_ATTR)
+    if not params:
+        return InitHook(name, init, context)
+    return InitHook(name, functools.partial(init, **params), context)

@@ -1,8 +1,10 @@
 """nuclio (seed 002): ``handler(context, event)``, sync or ``async def``.
 
 Request -> ``event``:
-  ``body`` the raw request body as bytes (seed 002's examples call
-  ``event.body.decode()``; it documents no JSON decoding, so none is done);
+  ``body`` the raw request body as bytes, except with ``Content-Type:
+  application/json`` (exactly, as nuclio-sdk-py compares it): then the decoded
+  JSON value (``event.body["image"]``), or the bytes when the body is not valid
+  UTF-8 JSON (the SDK's behaviour: the failure is logged, the handler still runs);
   ``method``, ``path`` (no query), ``headers`` (a dict with canonical names,
   looked up case-insensitively), ``content_type``, ``fields`` (query
   parameters, last value wins), ``url`` (path and query), ``id`` (the execution
@@ -107,6 +109,19 @@ def query_pairs(query: str) -> List[Tuple[bytes, bytes]]:
     return [(k.encode("latin-1", "replace"), v.encode("latin-1", "replace")) for k, v in pairs]
 
 
+#: nuclio-sdk-py decodes the body when the event's content type is exactly this.
+JSON_CONTENT_TYPE = "application/json"
+
+
+def json_body(body: bytes) -> Any:
+    """What nuclio-sdk-py's ``_try_deserialize_json`` does: the JSON value, else (logged) the bytes."""
+    try:
+        return json.loads(body.decode("utf-8"))
+    except Exception as exc:
+        protocol.error_sink(f"nuclio: failed deserializing json body, error message: {exc} (event.body stays bytes)")
+        return body
+
+
 class TriggerInfo:
     def __init__(self, klass: str = "sync", kind: str = "http") -> None:
         self.klass = klass
@@ -129,7 +144,7 @@ class Event:
             fields[qk.decode("utf-8", "replace") if decode else qk] = qv.decode("utf-8", "replace") if decode else qv
         ct = req.header("content-type")
         url = req.path + ("?" + req.query if req.query else "")
-        self.body = req.body
+        self.body = json_body(req.body) if ct == JSON_CONTENT_TYPE else req.body
         self.content_type = _text(ct, decode) if ct is not None else ("" if decode else b"")
         self.trigger = TriggerInfo()
         self.fields = fields

@@ -83,17 +83,16 @@ def segment_entries(seg: AnySegment) -> tuple[Entry, ...]:
 
 def compile_segment(
     segments: Sequence[AnySegment],
-    python312: Optional[str],
+    target_interpreter: Optional[str],
     *,
     include_launcher: bool = False,
     version: str = "3.12",
 ) -> Compiled:
     """One segment of ``__pycache__/*.cpython-3XY.pyc`` for every ``.py`` in *segments*.
 
-    *python312* is the target's interpreter: a CPython *version* (the name stays from
-    when 3.12 was the only target).
+    *target_interpreter* is the target's interpreter: a CPython *version*.
     """
-    if not python312:
+    if not target_interpreter:
         raise RuntimeNotFound(
             f"--compile needs a CPython {version} (the target's Python) to write the bytecode, and none was found",
             where="--compile",
@@ -117,15 +116,15 @@ def compile_segment(
             p.write_bytes(sources[rel])
         try:
             proc = subprocess.run(
-                [python312, "-I", "-B", "-c", _SCRIPT, str(src_root), str(out_root)],
+                [target_interpreter, "-I", "-B", "-c", _SCRIPT, str(src_root), str(out_root)],
                 input=json.dumps(rels).encode(), capture_output=True, timeout=1800, check=False,
             )
         except (OSError, subprocess.SubprocessError) as exc:
-            raise RuntimeNotFound(f"{python312} could not run: {exc}", where="--compile",
+            raise RuntimeNotFound(f"{target_interpreter} could not run: {exc}", where="--compile",
                                   hint=f"pass a working CPython {version} with --python") from exc
         if proc.returncode != 0:
             raise ArtifactError(
-                f"compiling with {python312} failed: {proc.stderr.decode('utf-8', 'replace').strip()[-500:]}",
+                f"compiling with {target_interpreter} failed: {proc.stderr.decode('utf-8', 'replace').strip()[-500:]}",
                 where="--compile", hint="build without --compile and report this",
             )
         failed = {rel: why for rel, why in json.loads(proc.stdout or b"[]")}
@@ -136,7 +135,7 @@ def compile_segment(
             pyc = pyc_path(rel, tag)
             if not (out_root / pyc).is_file():
                 raise RuntimeNotFound(
-                    f"{python312} did not write {tag} bytecode: it is not CPython {version}", where="--compile",
+                    f"{target_interpreter} did not write {tag} bytecode: it is not CPython {version}", where="--compile",
                     hint=f"pass a CPython {version} with --python (the target runs {version})",
                 )
             entries.append(Entry(pyc, (out_root / pyc).read_bytes(), 0o644))

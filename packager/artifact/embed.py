@@ -23,7 +23,6 @@ import hashlib
 import importlib.util
 import json
 import shutil
-import zlib
 from functools import lru_cache
 from pathlib import Path
 from typing import Optional
@@ -32,12 +31,12 @@ from packager import __version__
 from packager.artifact.compile import cache_tag, pyc_path
 from packager.artifact.manifest import LAUNCHER_DIR
 from packager.artifact.tarball import (
-    CHUNKING,
     AnySegment,
     CompressedSegment,
     Entry,
     Segment,
     compress_tar,
+    segment_cache_parts,
 )
 from packager.cache import Cache, cache_key, load_blob, store_blob
 from packager.errors import ArtifactError
@@ -152,9 +151,9 @@ def launcher_segment(version: str, mtime: int, level: int, cache: Optional[Cache
     if cache is None:
         return seg
     tar = seg.tar(mtime)
-    # (zlib's version too: another zlib may deflate the same tar to other bytes)
-    key = cache_key("launcher-segment", __version__, zlib.ZLIB_RUNTIME_VERSION, hashlib.sha256(tar).hexdigest(),
-                    len(tar), mtime, level, CHUNKING)
+    # (the compressor too: another deflate writes the same tar as other bytes)
+    key = cache_key("launcher-segment", __version__, hashlib.sha256(tar).hexdigest(),
+                    len(tar), mtime, level, *segment_cache_parts())
     try:
         hit = load_blob(cache, "segments", key)
         if hit is not None:

@@ -84,6 +84,10 @@ class Manifest:
     slim: dict[str, Any] = field(default_factory=dict)
     #: digitalhub's init function (``--init NAME``), called once at start; None: none
     entry_init: Optional[str] = None
+    #: its keyword arguments (``--init-param``; a digitalhub run's ``init_parameters``)
+    entry_init_parameters: dict[str, Any] = field(default_factory=dict)
+    #: settings of the convention's adapter (lambda: ``{"payload": "raw"}``); empty: the defaults
+    convention_options: dict[str, Any] = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
 
     @property
@@ -116,13 +120,17 @@ class Manifest:
         }
         if self.slim:  # only then: a build without slim keeps its exact bytes
             out["slim"] = self.slim
+        if self.convention_options:  # likewise
+            out["convention_options"] = dict(self.convention_options)
         return out
 
-    def entry(self) -> dict[str, str]:
-        """The manifest's ``entry`` object; ``init`` only when set (older bytes stay the same)."""
-        out = {"module": self.entry_module, "function": self.entry_function}
+    def entry(self) -> dict[str, Any]:
+        """The manifest's ``entry`` object; ``init``, ``init_parameters`` only when set (older bytes stay the same)."""
+        out: dict[str, Any] = {"module": self.entry_module, "function": self.entry_function}
         if self.entry_init:
             out["init"] = self.entry_init
+        if self.entry_init_parameters:
+            out["init_parameters"] = dict(self.entry_init_parameters)
         return out
 
     def to_bytes(self) -> bytes:
@@ -144,6 +152,7 @@ class Manifest:
                 entry_module=d["entry"]["module"],
                 entry_function=d["entry"]["function"],
                 entry_init=d["entry"].get("init"),
+                entry_init_parameters=dict(d["entry"].get("init_parameters") or {}),
                 convention=d.get("convention", "ignite"),
                 target=d.get("target", {}),
                 files=tuple(FileRecord.from_dict(f) for f in d["files"]),
@@ -157,6 +166,7 @@ class Manifest:
                 mtime=int(d.get("mtime", 0)),
                 compiled=bool(d.get("compiled", False)),
                 slim=dict(d.get("slim") or {}),
+                convention_options=dict(d.get("convention_options") or {}),
                 format_version=int(d["format_version"]),
             )
         except VerifyError:

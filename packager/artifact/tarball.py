@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Optional, Union
 
 from packager.artifact import DEFAULT_LEVEL
+from packager.artifact.deflate import compressor, deflate_raw
 from packager.artifact.manifest import MANIFEST_NAME, FileRecord, Manifest
 from packager.errors import ArtifactError, VerifyError
 
@@ -98,15 +99,12 @@ def deflate_segment(data: Union[bytes, memoryview], level: int, final: bool,
     deflate stream; only the last segment is finished. So the artifact is a
     single ordinary gzip member (every reader, ``tarfile``'s ``r|gz`` streaming
     mode included, reads it), while each segment's compressed bytes depend on
-    that segment alone: cacheable and compressible in parallel. *primed*: the bytes just
+    that segment alone: cacheable and compressible in parallel. The bytes are the
+    pinned reference zlib's whatever zlib the host links (:mod:`packager.artifact.deflate`). *primed*: the bytes just
     before *data* in the same segment, as the compressor's dictionary (a chunk of a large
     segment, see :func:`compress_segment`).
     """
-    if primed:
-        comp = zlib.compressobj(level, zlib.DEFLATED, -zlib.MAX_WBITS, 9, zlib.Z_DEFAULT_STRATEGY, primed)
-    else:
-        comp = zlib.compressobj(level, zlib.DEFLATED, -zlib.MAX_WBITS, 9)
-    return comp.compress(data) + comp.flush(zlib.Z_FINISH if final else zlib.Z_FULL_FLUSH)
+    return deflate_raw(data, level, final, primed)
 
 
 def gzip_trailer(crc: int, length: int) -> bytes:
@@ -161,6 +159,11 @@ _WINDOW = 32 * 1024
 CHUNKING = f"chunks:{CHUNK_BYTES}:primed"
 
 
+def segment_cache_parts() -> tuple[str, str]:
+    """What every cache key holding compressed bytes must name besides its input: chunking + compressor."""
+    return CHUNKING, compressor().ident
+
+
 def compress_segment(seg: Segment, mtime: int, level: int, pool: Optional[Executor] = None) -> CompressedSegment:
     """*seg* deflated (non-final); a large one in chunks on *pool* (or a pool of its own).
 
@@ -181,7 +184,7 @@ def compress_tar(name: str, records: tuple[FileRecord, ...], tar: bytes, level: 
             return deflate_segment(view[start:start + CHUNK_BYTES], level, final=False,
                                    primed=view[max(0, start - _WINDOW):start])
 
-        # zlib releases the GIL
+        # zlib releases the GIL (the host's zlib module and ctypes calls into the pinned one)
         with nullcontext(pool) if pool is not None else ThreadPoolExecutor(min(4, os.cpu_count() or 1)) as run:
             deflated = b"".join(run.map(chunk, range(0, len(tar), CHUNK_BYTES)))
     return CompressedSegment(name, records, deflated, zlib.crc32(tar) & 0xFFFFFFFF, len(tar))

@@ -15,7 +15,7 @@ import threading
 import click
 
 from packager import __version__
-from packager.cli import build, exit_codes, inspect, run
+from packager.cli import build, cache, exit_codes, inspect, run
 from packager.cli.output import IgniteGroup
 
 
@@ -35,6 +35,7 @@ for _command in (
     exit_codes.exit_codes,
     run.invoke,
     run.serve,
+    cache.cache,
 ):
     main.add_command(_command)
 

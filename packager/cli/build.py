@@ -10,11 +10,13 @@ import click
 from packager.artifact import DEFAULT_LEVEL
 from packager.cli.options import (
     SBOM_FORMATS,
-    _find_312,
+    _target_interpreter,
     apply_config,
+    cache_tier,
     config_options,
     dependency_options,
     entry_options,
+    finish_tier,
     index_config,
     json_option,
     parse_size,
@@ -38,13 +40,17 @@ def _options(p: dict[str, Any], source: Path, output: Path, **rest: Any) -> Buil
     """The BuildOptions of what build and lock share (entry, target, indexes, cache), plus *rest*."""
     from packager.options import BuildOptions
     from packager.source.checks import EntryPoint
+    from packager.source.conventions import check_lambda_payload, parse_init_params
 
     return BuildOptions(
         source=source, output=output,
         entry=EntryPoint.parse(p["entry"]) if p["entry"] else None, convention=p["convention"], init=p["init"],
-        profile=p["profile"], python312=_find_312(p["python"], p["profile"]),
+        init_params=parse_init_params(tuple(p.get("init_params") or ())),
+        lambda_payload=check_lambda_payload(p["convention"], p.get("lambda_payload")),
+        profile=p["profile"], target_interpreter=_target_interpreter(p["python"], p["profile"]),
         index=index_config(p["index_url"], p["extra_index_urls"], p["wheelhouses"], p["offline"]),
-        cache_dir=p["cache_dir"], wheelhouses=tuple(p["wheelhouses"]), vendor_anyway=frozenset(p["vendor_anyway"]),
+        cache_dir=p["cache_dir"], cache_tier=cache_tier(p["cache_url"], p["cache_push"]),
+        wheelhouses=tuple(p["wheelhouses"]), vendor_anyway=frozenset(p["vendor_anyway"]),
         resolver=p["resolver"], requirements=p["requirements"], groups=tuple(p["groups"]), **rest,
     )
 
@@ -107,6 +113,7 @@ def build(ctx: click.Context, /, source: Path, **_: Any) -> None:
         write_sbom(result.output, p["sbom"], p["sbom_format"])
     for w in result.warnings:
         warn(w)
+    shared = finish_tier(options.cache_tier)
     m = result.manifest
     if p["as_json"]:
         emit_json({
@@ -117,11 +124,12 @@ def build(ctx: click.Context, /, source: Path, **_: Any) -> None:
             "compiled": m.compiled, "tree_digest": m.tree_digest,
             "config": str(config_path) if config_path else None,
             "vendored": [v.__dict__ for v in m.vendored], "skipped": [s.__dict__ for s in m.skipped],
-            "warnings": list(result.warnings),
+            "warnings": [*result.warnings, *([shared["warning"]] if shared and shared["warning"] else [])],
             "slim": m.slim or None, "sbom": str(p["sbom"]) if p["sbom"] else None,
             "target": dict(m.target),
             "dependencies": ({k: m.requirements[k] for k in ("file", "kind", "locked", "groups") if k in m.requirements}
                              if m.requirements.get("file") else None),
+            **({"shared_cache": shared} if shared else {}),
         })
         return
     click.echo(str(result.output))
@@ -166,9 +174,11 @@ def lock(ctx: click.Context, /, source: Path, **_: Any) -> None:
     if output is None:
         name = "pylock.toml" if p["lock_format"] == "pylock" else "requirements.lock"
         output = (source / name) if source.is_dir() else Path(name)
-    result = lock_source(_options(p, source, output, refresh=True), progress, p["lock_format"])
+    options = _options(p, source, output, refresh=True)
+    result = lock_source(options, progress, p["lock_format"])
     for w in result.warnings:
         warn(w)
+    finish_tier(options.cache_tier)
     if p["as_json"]:
         emit_json({"schema": LOCK_SCHEMA, "ok": True, "output": str(result.output), "format": p["lock_format"],
                    "pins": result.pins,

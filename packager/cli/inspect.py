@@ -158,7 +158,7 @@ def verify(artifact: Path, strict: bool, wheelhouses: tuple[Path, ...], cache_di
         return find_python(version, python) if python else optional_python(version)
 
     py: Any = target_python
-    report = verify_artifact(artifact, strict=strict, python312=py, wheel_dirs=dirs)
+    report = verify_artifact(artifact, strict=strict, target_interpreter=py, wheel_dirs=dirs)
     for w in report.warnings:
         warn(w)
     if as_json:

@@ -114,6 +114,12 @@ def dependency_options(fn: F) -> F:
                      help="No network: only the cache and --wheelhouse."),
         click.option("--cache-dir", type=click.Path(path_type=Path), envvar="IGNITE_CACHE_DIR",
                      help="Cache directory (default ~/.cache/ignite-packager)."),
+        click.option("--cache-url", "cache_url", envvar="IGNITE_CACHE_URL", metavar="s3://BUCKET/PREFIX",
+                     help="A shared cache on S3-compatible storage behind the local one (needs the s3 extra; "
+                          "endpoint, credentials and region the standard AWS way; see docs/ci.md)."),
+        click.option("--cache-push/--no-cache-push", "cache_push", default=True, envvar="IGNITE_CACHE_PUSH",
+                     help="Upload what the build made to --cache-url after it succeeded (default); "
+                          "--no-cache-push only reads (e.g. pull requests from forks)."),
         click.option("--vendor-anyway", "vendor_anyway", multiple=True, metavar="NAME",
                      help="Vendor NAME although the image preinstalls it (shadows the image's copy)."),
         click.option("--refresh", is_flag=True, help="Re-resolve instead of using a cached resolution."),
@@ -139,7 +145,7 @@ def index_config(index_url: Optional[str], extra_index_urls: tuple[str, ...],
                        find_links=tuple(str(w.resolve()) for w in wheelhouses), offline=offline)
 
 
-def _find_312(python: Optional[str], profile: Optional[str] = None) -> PythonRef:
+def _target_interpreter(python: Optional[str], profile: Optional[str] = None) -> PythonRef:
     """An explicit --python is checked against the target's version (3.12 for the default
     profile) while the command gets going (BuildOptions.check_python raises); otherwise the
     target's CPython is looked up only if a step needs it."""
@@ -218,8 +224,15 @@ def runtime_option(fn: F) -> F:
         "--runtime", type=click.Choice(["auto", "image", "bare"]), default="auto", show_default=True,
         help="image: the target's CPython plus the image's preinstalled packages (a venv made once and cached); "
              "bare: the target's CPython alone; auto: image when the artifact relies on preinstalled packages "
-             "or the image runtime already exists.",
+             "(skipped distributions, or an import of a module neither the artifact nor the standard library "
+             "has), else bare: never depends on what the cache holds.",
     )(fn)
+
+
+def run_cache_option(fn: F) -> F:
+    """``--cache-dir`` on invoke/serve: where the image runtime is made and found (as in build)."""
+    return click.option("--cache-dir", type=click.Path(path_type=Path), envvar="IGNITE_CACHE_DIR",
+                        help="Cache directory of the image runtime (default ~/.cache/ignite-packager).")(fn)
 
 
 def slim_options(fn: F) -> F:
@@ -250,6 +263,49 @@ def entry_options(fn: F) -> F:
                            "also picks the default --entry.")(fn)
     fn = click.option("--entry", metavar="MODULE:FUNCTION",
                       help="Entry point (default handler:handler; other conventions have their own).")(fn)
+    fn = click.option("--lambda-payload", "lambda_payload", type=click.Choice(["2.0", "1.0", "raw"]),
+                      help="lambda: the event handlers get: 2.0 (function URL, the default), 1.0 (API Gateway "
+                           "REST) or raw (the JSON body itself, as Lambda's Invoke API passes S3/SQS/... "
+                           "events); recorded in the manifest (IGNITE_LAMBDA_PAYLOAD overrides it).")(fn)
+    fn = click.option("--init-param", "init_params", multiple=True, metavar="NAME=VALUE",
+                      help="digitalhub: a keyword argument of the --init function (a run's init_parameters; "
+                           "VALUE is JSON when it parses as JSON, else text); recorded in the manifest.")(fn)
     return click.option("--init", "init", metavar="NAME",
                         help="digitalhub: a function in the entry module called once at start with the "
                              "nuclio context (the runtime's init_function); recorded in the manifest.")(fn)
+
+
+def cache_tier(url: Optional[str], push: bool) -> Any:
+    """The shared tier of ``--cache-url`` (warming its client up in the background), or None."""
+    if not url:
+        return None
+    from packager.sharedcache import S3Tier, parse_cache_url, require_client
+
+    parsed = parse_cache_url(url)
+    require_client()
+    tier = S3Tier(parsed, push_enabled=push)
+    tier.warm_up()
+    return tier
+
+
+def finish_tier(tier: Any) -> Optional[dict[str, Any]]:
+    """After a successful build: the upload, then the tier's one warning (if any); its summary for --json."""
+    if tier is None:
+        return None
+    from packager.cli.output import info, warn
+
+    stats = tier.push()
+    if tier.warning:
+        warn(tier.warning)
+    else:
+        info(f"shared cache {tier.url}: {stats.hits} hit(s), {stats.misses} miss(es)"
+             + (f", {stats.rejected} rejected (failed verification)" if stats.rejected else "")
+             + (f", uploaded {stats.uploaded} ({human(stats.uploaded_bytes)})" if tier.push_enabled else
+                ", read-only"))
+    return {"url": str(tier.url), "push": tier.push_enabled, "warning": tier.warning, **stats.to_dict()}
+
+
+def human(n: int) -> str:
+    from packager.cli.output import human_size
+
+    return human_size(n)

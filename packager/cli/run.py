@@ -11,11 +11,19 @@ from typing import Any, Optional
 
 import click
 
+from packager.cli.dev import (
+    check_watch_only,
+    env_file_option,
+    env_from_file,
+    serve_watch,
+    watch_options,
+)
 from packager.cli.options import (
     check_profile,
     json_option,
     profile_check_option,
     python_option,
+    run_cache_option,
     runtime_option,
 )
 from packager.cli.output import emit_json, info, progress, report_error
@@ -28,17 +36,18 @@ from packager.errors import (
 
 
 def _runtime_python(artifact: Path, python: Optional[str], runtime: str, cache_dir: Optional[Path] = None,
-                    expected_profile: Optional[str] = None) -> str:
-    """The interpreter that runs ARTIFACT here: a CPython of the artifact's target version, on a host
-    of its architecture (anything else is refused before a launcher starts)."""
+                    expected_profile: Optional[str] = None) -> tuple[str, str]:
+    """The interpreter that runs ARTIFACT here and the runtime it is ("image" or "bare"): a CPython of
+    the artifact's target version, on a host of its architecture (anything else is refused before a
+    launcher starts). ``auto`` decides from the artifact alone, never from what the cache holds."""
     from packager.artifact.tarball import read_manifest
     from packager.cache import default_cache_dir
     from packager.deps.profile import load_profile
+    from packager.invoke import unprovided_imports
     from packager.runtime import (
         check_runs_here,
         ensure_image_runtime,
         find_python,
-        image_runtime_dir,
     )
 
     manifest = read_manifest(artifact)
@@ -46,16 +55,38 @@ def _runtime_python(artifact: Path, python: Optional[str], runtime: str, cache_d
     check_runs_here(manifest.target, str(artifact))
     py = find_python(str(manifest.target.get("python") or "3.12"), python)
     if runtime == "bare":
-        return py
+        return py, "bare"
+    if runtime == "auto" and not manifest.skipped:
+        needs = unprovided_imports(artifact)
+        if not needs:
+            return py, "bare"
+        progress("runtime", f"{', '.join(needs[:4])} {'is' if len(needs) == 1 else 'are'} imported and not in "
+                            "the artifact: running on the image runtime (--runtime bare to run without it)")
     try:
         profile = load_profile(str(manifest.target.get("profile") or "python3.12"))
     except IgniteError:
         profile = load_profile(None)
     root = cache_dir or default_cache_dir()
-    exists = (image_runtime_dir(profile.digest, root) / ".complete").is_file()
-    if runtime == "image" or manifest.skipped or exists:
-        return ensure_image_runtime(py, {str(k): v for k, v in profile.preinstalled.items()}, profile.digest, root, progress)
-    return py
+    return ensure_image_runtime(py, {str(k): v for k, v in profile.preinstalled.items()}, profile.digest, root,
+                                progress), "image"
+
+
+def _failed(status: int, body: bytes, logs: str, runtime: str, artifact: Path) -> HandlerFailed:
+    """The 5xx's error; a missing module names the runtime it ran on and how to switch."""
+    from packager.invoke import RUNTIME_WORDS, missing_module
+
+    hint = "the body above has the error and traceback; --logs shows the launcher's output"
+    module = missing_module(body.decode("utf-8", "replace"), logs)
+    details: dict[str, Any] = {"runtime": runtime}
+    if module:
+        details["missing_module"] = module
+        top = module.split(".", 1)[0]
+        where = f"ran on the {runtime} runtime ({RUNTIME_WORDS[runtime]})"
+        hint = (f"No module named {module!r}: it {where}; --runtime image runs it with the image's packages, "
+                f"or add {top} to requirements.txt" if runtime == "bare" else
+                f"No module named {module!r}: it {where}, and neither has it: add {top} to requirements.txt "
+                "(--runtime bare runs it without the image's packages)")
+    return HandlerFailed(f"the function answered HTTP {status}", where=str(artifact), hint=hint, details=details)
 
 
 def _read_payload(payload: Optional[str]) -> bytes:
@@ -79,12 +110,15 @@ def _read_payload(payload: Optional[str]) -> bytes:
               help="Extra request header. Without a Content-Type, a payload is sent as "
                    "application/json when it parses as JSON, else as UTF-8 text or bytes.")
 @click.option("--logs", is_flag=True, help="Show the launcher's output on stderr.")
+@env_file_option
 @runtime_option
+@run_cache_option
 @profile_check_option
 @python_option
 @json_option
 def invoke(artifact: Path, payload: Optional[str], url_path: str, method: str, headers: tuple[str, ...],
-           logs: bool, runtime: str, profile: Optional[str], python: Optional[str], as_json: bool) -> None:
+           logs: bool, env_file: Optional[Path], runtime: str, cache_dir: Optional[Path], profile: Optional[str],
+           python: Optional[str], as_json: bool) -> None:
     """Run ARTIFACT under its target's CPython (3.12, 3.13), send one request (POST by default),
     print the response body.
 
@@ -98,9 +132,9 @@ def invoke(artifact: Path, payload: Optional[str], url_path: str, method: str, h
         if not sep:
             raise UsageError(f"invalid header {h!r}", where="--header", hint="use 'Name: value'")
         hdrs[name.strip()] = value.strip()
-    py = _runtime_python(artifact, python, runtime, expected_profile=profile)
+    py, used = _runtime_python(artifact, python, runtime, cache_dir, expected_profile=profile)
     result = run_invoke(artifact, _read_payload(payload), py, path=url_path, method=method.upper(),
-                        headers=hdrs)
+                        headers=hdrs, env=env_from_file(env_file))
     r = result.response
     if logs and not as_json:
         click.echo(result.logs, err=True, nl=False)
@@ -111,7 +145,7 @@ def invoke(artifact: Path, payload: Optional[str], url_path: str, method: str, h
         except ValueError:
             body = r.body.decode("utf-8", "replace")
         emit_json({"ok": r.status < 400, "status": r.status, "headers": r.headers, "body": body,
-                   "logs": result.logs})
+                   "logs": result.logs, "runtime": used})
     else:
         sys.stdout.buffer.write(r.body)
         if not r.body.endswith(b"\n"):
@@ -119,8 +153,7 @@ def invoke(artifact: Path, payload: Optional[str], url_path: str, method: str, h
         sys.stdout.flush()
     exc: Optional[IgniteError] = None
     if r.status >= 500:
-        exc = HandlerFailed(f"the function answered HTTP {r.status}", where=str(artifact),
-                            hint="the body above has the error and traceback; --logs shows the launcher's output")
+        exc = _failed(r.status, r.body, result.logs, used, artifact)
     elif r.status >= 400:
         exc = RequestRefused(f"the function refused the request: HTTP {r.status}", where=str(artifact),
                              hint="the body above says why; check --payload, --path and --header "
@@ -135,17 +168,34 @@ def invoke(artifact: Path, payload: Optional[str], url_path: str, method: str, h
 @click.argument("artifact", type=click.Path(path_type=Path))
 @click.option("--port", type=int, default=8080, show_default=True)
 @click.option("--host", default="127.0.0.1", show_default=True)
+@env_file_option
+@watch_options
 @runtime_option
+@run_cache_option
 @profile_check_option
 @python_option
-def serve(artifact: Path, port: int, host: str, runtime: str, profile: Optional[str], python: Optional[str]) -> None:
-    """Run ARTIFACT in the foreground until Ctrl-C (signals are passed to the launcher)."""
-    from packager.invoke import launcher_argv, launcher_env, unpacked
+@click.pass_context
+def serve(ctx: click.Context, /, artifact: Path, port: int, host: str, env_file: Optional[Path], watch: bool,
+          runtime: str, cache_dir: Optional[Path], profile: Optional[str], python: Optional[str], **_: Any) -> None:
+    """Run ARTIFACT in the foreground until Ctrl-C (signals are passed to the launcher).
 
-    py = _runtime_python(artifact, python, runtime, expected_profile=profile)
+    With --watch, ARTIFACT is a source (a directory or handler.py) instead: it is built, served,
+    and rebuilt and swapped in on every save (see the README's "Local development").
+    """
+    from packager.invoke import RUNTIME_WORDS, launcher_argv, launcher_env, unpacked
+
+    env = env_from_file(env_file)
+    if watch:
+        serve_watch(ctx, artifact, host=host, port=port, env=env,
+                    python_for=lambda a: _runtime_python(a, python, runtime, cache_dir)[0])
+        return
+    check_watch_only(ctx)
+    py, used = _runtime_python(artifact, python, runtime, cache_dir, expected_profile=profile)
     with unpacked(artifact) as u:
         info(f"serving {artifact} on http://{host}:{port} (Ctrl-C to stop)")
-        proc = subprocess.Popen(launcher_argv(py), cwd=u.root, env=launcher_env(port, host))
+        info(f"runtime {used}: {RUNTIME_WORDS[used]} (--runtime {'bare' if used == 'image' else 'image'} "
+             "to switch)")
+        proc = subprocess.Popen(launcher_argv(py), cwd=u.root, env=launcher_env(port, host, env))
 
         def forward(signum: int, _frame: Any) -> None:
             if proc.poll() is None:

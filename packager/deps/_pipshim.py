@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 
 def _patch(env: dict[str, str]) -> None:
@@ -164,7 +164,12 @@ def _probe(argv: list[str]) -> int:
     if getattr(session, "auth", None) is not None:
         session.auth.prompting = False
     urls = [] if options.no_index else [options.index_url, *options.extra_index_urls]
+    for project in projects:
+        for local in _local_rows(urls, list(options.find_links or ()), project):
+            print(json.dumps(local), flush=True)
     for url in urls:
+        if url.startswith("file:"):
+            continue  # read above, from the disk
         for project in projects:
             page = url.rstrip("/") + "/" + project + "/"
             row: dict[str, Any] = {"index": url, "project": project, "status": None, "error": None,
@@ -189,10 +194,72 @@ def _probe(argv: list[str]) -> int:
                 ssl_reason = re.search(r"\[SSL: [A-Z_]+\][^'\"()<>]*", text)
                 if ssl_reason or "SSL" in type(exc).__name__:
                     row["error"], row["detail"] = "tls", ssl_reason.group(0).strip() if ssl_reason else text
-                else:
+                elif isinstance(exc, (AttributeError, TypeError, KeyError, NameError, ImportError,
+                                      AssertionError)):
+                    # The probe's own failure (a bug, a pip it does not know) says nothing about
+                    # the index: never a diagnosis.
+                    row["error"], row["detail"] = "probe", text
+                else:  # pip's errors (ConnectionFailedError, ...), requests', OSError
                     row["error"], row["detail"] = "error", text
             print(json.dumps(row), flush=True)
     return 0
+
+
+def _local_rows(urls: list[str], find_links: list[str], project: str) -> list[dict[str, Any]]:
+    """What the local indexes (``file://``) and find-links directories say about *project*.
+
+    A ``file://`` index is read as pip reads it (``<root>/<project>/``, its index.html): 200
+    when the project's page is there, 404 when not, "unreachable" when the index's directory
+    itself is missing. A find-links directory answers 200 when it holds a file of the project,
+    404 when not; one that does not exist is left out (pip ignores it too).
+    """
+    from packaging.utils import canonicalize_name
+    from pip._internal.utils.urls import url_to_path
+
+    rows: list[dict[str, Any]] = []
+
+    def row(where: str, status: Optional[int], error: Optional[str] = None, detail: str = "") -> None:
+        rows.append({"index": where, "project": project, "status": status, "error": error, "detail": detail,
+                     "sent_credentials": False, "retries": 0})
+
+    for url in urls:
+        if not url.startswith("file:"):
+            continue
+        try:
+            root = url_to_path(url)
+        except ValueError as exc:
+            row(url, None, "probe", str(exc))
+            continue
+        if not os.path.isdir(root):
+            row(url, None, "unreachable", f"no such directory: {root}")
+            continue
+        page = os.path.join(root, project)
+        found = os.path.isfile(os.path.join(page, "index.html")) if os.path.isdir(page) else os.path.isfile(page)
+        row(url, 200 if found else 404)
+    for location in find_links:
+        if "://" in location and not location.startswith("file:"):
+            continue  # a find-links page on a server: pip's own error says enough
+        try:
+            path = url_to_path(location) if location.startswith("file:") else location
+            names = os.listdir(path) if os.path.isdir(path) else None
+        except (OSError, ValueError):
+            names = None
+        if names is None:
+            continue
+        row(location, 200 if any(_file_project(n) == canonicalize_name(project) for n in names) else 404)
+    return rows
+
+
+def _file_project(filename: str) -> Optional[str]:
+    """The (normalized) project a wheel or sdist file name belongs to, or None."""
+    from packaging.utils import canonicalize_name
+
+    if filename.endswith(".whl"):
+        return canonicalize_name(filename.split("-", 1)[0])
+    for ext in (".tar.gz", ".zip", ".tar.bz2", ".tgz"):
+        if filename.endswith(ext) and "-" in filename:
+            return canonicalize_name(filename[: -len(ext)].rsplit("-", 1)[0])
+    return None
 
 
 def _sdist(argv: list[str]) -> int:

@@ -33,7 +33,16 @@ from packaging.version import InvalidVersion, Version
 
 from packager import __version__
 from packager.artifact.tarball import DEFAULT_MTIME
-from packager.cache import Cache, atomic_bytes, sha256_file
+from packager.cache import (
+    SDIST_SIDECAR,
+    Cache,
+    atomic_bytes,
+    discard,
+    read_sidecar,
+    sha256_file,
+    wheel_object_key,
+    write_sidecar,
+)
 from packager.deps.indexes import (
     configured_index_urls,
     credentials_for,
@@ -55,7 +64,7 @@ from packager.runtime import PythonRef, clean_env, host_machine, resolve_python
 from packager.source.intake import Limits, read_source
 
 Progress = Callable[[str, str], None]
-SDIST_SIDECAR = ".sdist-sha256"
+__all__ = ["SDIST_SIDECAR", "FetchedWheel", "SdistBuilderImpl", "fetch", "find_local"]
 
 
 @dataclass(frozen=True)
@@ -101,30 +110,55 @@ def _same_name(a: str, b: str) -> bool:
     return name(a) == name(b)
 
 
-def _allowed(pin: Pin, path: Path, digest: str) -> bool:
+def _allowed(pin: Pin, digest: str, sdist: Optional[str]) -> bool:
     if not pin.hashes:
         return True
     if f"sha256:{digest}" in pin.hashes:
         return True
-    sidecar = path.with_name(path.name + SDIST_SIDECAR)
-    return sidecar.is_file() and f"sha256:{sidecar.read_text().strip()}" in pin.hashes
+    return sdist is not None and f"sha256:{sdist}" in pin.hashes
 
 
-def find_local(pin: Pin, dirs: Sequence[Path], profile: TargetProfile) -> Optional[FetchedWheel]:
+def find_local(pin: Pin, dirs: Sequence[Path], profile: TargetProfile,
+               cache: Optional[Cache] = None) -> Optional[FetchedWheel]:
+    """A local wheel for *pin*, verified; with *cache*, its bad entries are dropped to be made again.
+
+    A wheel of the cache's ``built/`` counts only with its sidecar (the sdist's and the wheel's
+    sha256) and only when its bytes are the ones recorded there: a lost sidecar or a corrupted
+    wheel is rebuilt from the sdist, never shipped and never reported as a hash mismatch.
+    """
     for _rank, path in _candidates(pin, dirs, profile):
-        digest = sha256_file(path)
-        if _allowed(pin, path, digest):
-            built = path.with_name(path.name + SDIST_SIDECAR).is_file()
-            return FetchedWheel(pin, path, digest, built)
+        ours = cache is not None and path.parent in (cache.wheels, cache.built)
+        try:
+            if not path.is_file():
+                raise IsADirectoryError(path)
+            digest = sha256_file(path)
+        except OSError:
+            if ours:
+                discard(path)  # a directory or an unreadable file where a wheel was: made again
+            continue
+        sdist, recorded = read_sidecar(path)
+        if cache is not None and path.parent == cache.built:
+            if sdist is None or recorded != digest:
+                continue  # sidecar lost, or the wheel is not the one built: rebuilt from its sdist
+        elif sdist is not None and recorded != digest:
+            sdist = None
+        if _allowed(pin, digest, sdist):
+            return FetchedWheel(pin, path, digest, sdist is not None)
     return None
 
 
 def _unpack_sdist(sdist: Path, dest: Path) -> Path:
-    """Extract an sdist through the same safe intake as uploads (sdists are untrusted too)."""
+    """Extract an sdist through the same safe intake as uploads (sdists are untrusted too).
+
+    As tarfile's ``data`` filter (PEP 706) does, a link that resolves inside the sdist is
+    followed (written as a copy of its target); an absolute link, one leaving the tree and a
+    device are refused, naming the member.
+    """
     try:
-        tree = read_source(sdist, Limits(max_total_bytes=512 * 1024 * 1024))
+        tree = read_source(sdist, Limits(max_total_bytes=512 * 1024 * 1024, inner_links=True))
     except SourceError as exc:
-        raise SdistBuildError(f"unsafe or unreadable sdist: {exc.message}", where=sdist.name,
+        raise SdistBuildError(f"unsafe or unreadable sdist: {exc.where + ': ' if exc.where else ''}{exc.message}",
+                              where=sdist.name,
                               hint="this sdist cannot be used; pick another version") from exc
     for f in tree.files:
         target = dest / f.path
@@ -155,9 +189,9 @@ class SdistBuilderImpl:
     """Builds a wheel from a requirement's sdist and files it in the cache's ``built/``."""
 
     def __init__(self, profile: TargetProfile, index: IndexConfig, cache: Cache,
-                 python312: PythonRef, progress: Progress, uv: Callable[[], Optional[str]] = lambda: None) -> None:
+                 target_interpreter: PythonRef, progress: Progress, uv: Callable[[], Optional[str]] = lambda: None) -> None:
         self.profile, self.index, self.cache = profile, index, cache
-        self.python312, self.progress = python312, progress
+        self.target_interpreter, self.progress = target_interpreter, progress
         self._find_uv = uv
 
     @functools.cached_property
@@ -211,8 +245,7 @@ class SdistBuilderImpl:
             self.progress("build", f"building a wheel from {sdist.name}"
                           + (" (uv build environment)" if self.uv and not self.index.offline else ""))
             wheel = self._build(src, out, sdist.name)
-            dest = self.cache.built / wheel.name
-            atomic_bytes(dest.with_name(dest.name + SDIST_SIDECAR), sdist_sha.encode())
+            write_sidecar(self.cache.built / wheel.name, sdist_sha, sha256_file(wheel))
             return self.cache.add_wheel(wheel, self.cache.built)
 
     def _run(self, argv: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -258,10 +291,10 @@ class SdistBuilderImpl:
         # A C extension built for this host: rebuild with the target interpreter when this host can
         # (Linux of the target's architecture; never for another one: no cross-compiling).
         p = self.profile
-        py312 = resolve_python(self.python312) if _host_builds_for_target(p) else None
-        if py312:
+        target_py = resolve_python(self.target_interpreter) if _host_builds_for_target(p) else None
+        if target_py:
             shutil.rmtree(out, ignore_errors=True)
-            proc = self._run([py312, "-m", "pip", "wheel", "--no-deps", "-w", str(out), str(src)], src)
+            proc = self._run([target_py, "-m", "pip", "wheel", "--no-deps", "-w", str(out), str(src)], src)
             wheel = self._built_wheel(out)
             if proc.returncode == 0 and wheel and p.wheel_tag_rank(wheel.name) is not None:
                 return wheel
@@ -379,21 +412,35 @@ def fetch(pins: Sequence[Pin], profile: TargetProfile, *, index: IndexConfig, ca
     found: dict[str, FetchedWheel] = {}
     missing: list[Pin] = []
     for pin in pins:
-        hit = find_local(pin, dirs, profile)
+        hit = find_local(pin, dirs, profile, cache)
         if hit:
             found[pin.name] = hit
             on_ready(hit)
         else:
             missing.append(pin)
 
+    if missing and cache.tier is not None and not index.offline:
+        missing = _from_tier(missing, cache, dirs, profile, found, on_ready)
+
     def landed(pin: Pin, path: Path) -> None:
         cache.add_wheel(path)
         path.unlink()
-        hit = find_local(pin, dirs, profile)
+        hit = find_local(pin, dirs, profile, cache)
         if hit is not None:
             found[pin.name] = hit
             on_ready(hit)
 
+    # A wheel the cache built from an sdist and has lost (or holds corrupted): rebuilt from that
+    # sdist (its hash is the pin's), as the first build made it; no index has the wheel itself.
+    for pin in [p for p in missing if p.from_sdist]:
+        progress("fetch", f"the wheel built from the sdist of {pin.name}=={pin.version} is missing or damaged "
+                          "in the cache: building it again")
+        build_sdist(f"{pin.name}=={pin.version}", pin.hashes)
+        hit = find_local(pin, dirs, profile, cache)
+        if hit is not None:
+            missing.remove(pin)
+            found[pin.name] = hit
+            on_ready(hit)
     if missing:
         if index.offline:
             names = ", ".join(f"{p.name}=={p.version}" for p in missing[:5])
@@ -434,11 +481,11 @@ def fetch(pins: Sequence[Pin], profile: TargetProfile, *, index: IndexConfig, ca
         for pin in missing:
             if pin.name in found:
                 continue
-            hit = find_local(pin, dirs, profile)
+            hit = find_local(pin, dirs, profile, cache)
             if hit is None:
                 # No wheel for the target on the index: build the sdist (hash-checked against the pin).
                 build_sdist(f"{pin.name}=={pin.version}", pin.hashes)
-                hit = find_local(pin, dirs, profile)
+                hit = find_local(pin, dirs, profile, cache)
             if hit is None:
                 raise FetchError(
                     f"no wheel of {pin.name}=={pin.version} matching its hashes for the target",
@@ -446,4 +493,85 @@ def fetch(pins: Sequence[Pin], profile: TargetProfile, *, index: IndexConfig, ca
                 )
             found[pin.name] = hit
             on_ready(hit)
+    if cache.tier is not None:
+        _record_in_tier(cache, [found[p.name] for p in pins])
     return [found[p.name] for p in pins]
+
+
+def _tier_key(w: FetchedWheel) -> str:
+    sidecar = w.path.with_name(w.path.name + SDIST_SIDECAR)
+    sdist = sidecar.read_text().strip() if w.built_from_sdist and sidecar.is_file() else None
+    return wheel_object_key("built" if sdist else "wheels", w.pin.name, w.pin.version, w.path.name, w.sha256, sdist)
+
+
+def _record_in_tier(cache: Cache, wheels: list[FetchedWheel]) -> None:
+    """The cache's wheels this build used, for the tier's upload (never a --wheelhouse's own files)."""
+    assert cache.tier is not None
+    mine = {cache.wheels.resolve(), cache.built.resolve()}
+    for w in wheels:
+        if w.path.parent.resolve() in mine:
+            cache.tier.record(_tier_key(w), w.path, False)
+
+
+def _from_tier(missing: list[Pin], cache: Cache, dirs: Sequence[Path], profile: TargetProfile,
+               found: dict[str, FetchedWheel], on_ready: Callable[[FetchedWheel], None]) -> list[Pin]:
+    """Wheels missing locally, from the shared tier (in parallel); the pins still missing.
+
+    A candidate must suit the target's tags and the pin's hashes (a built wheel: its sdist's
+    hash), and its bytes must match the sha256 its key names; anything else is passed over
+    (and counted as rejected), and the index is asked as before.
+    """
+    from packaging.utils import canonicalize_version
+
+    tier = cache.tier
+    assert tier is not None
+
+    def one(pin: Pin) -> Optional[FetchedWheel]:
+        version = canonicalize_version(pin.version)
+        cands: list[tuple[int, str, str, Optional[str], str]] = []
+        for kind in ("wheels", "built"):
+            for rel in tier.listing(f"{kind}/{pin.name}/{version}/"):
+                parts = rel.split("/")
+                sdist = parts[4] if kind == "built" and len(parts) == 6 else None
+                if len(parts) != (6 if kind == "built" else 5):
+                    continue
+                sha, filename = parts[3], parts[-1]
+                if not filename.endswith(".whl") or filename.startswith(".") or len(sha) != 64:
+                    continue
+                try:
+                    _n, _v, _b, tags = parse_wheel_filename(filename)
+                except InvalidWheelFilename:
+                    continue
+                rank = profile.rank_tags(tags)
+                if rank is None:
+                    continue
+                ok = (not pin.hashes or f"sha256:{sha}" in pin.hashes
+                      or (sdist is not None and f"sha256:{sdist}" in pin.hashes))
+                if ok:
+                    cands.append((rank, rel, sha, sdist, filename))
+        for _rank, rel, sha, sdist, filename in sorted(cands):
+            data = tier.fetch(rel)
+            if data is None:
+                continue
+            if hashlib.sha256(data).hexdigest() != sha:
+                tier.rejected(rel)
+                continue
+            dest = (cache.built if sdist else cache.wheels) / filename
+            if sdist:
+                atomic_bytes(dest.with_name(dest.name + SDIST_SIDECAR), sdist.encode())
+            atomic_bytes(dest, data)
+            hit = find_local(pin, dirs, profile)
+            if hit is not None:
+                return hit
+        return None
+
+    with ThreadPoolExecutor(max_workers=min(8, len(missing))) as pool:
+        got = list(pool.map(one, missing))
+    rest: list[Pin] = []
+    for pin, hit in zip(missing, got):
+        if hit is None:
+            rest.append(pin)
+        else:
+            found[pin.name] = hit
+            on_ready(hit)
+    return rest

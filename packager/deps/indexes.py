@@ -17,6 +17,7 @@ import json
 import netrc
 import os
 import re
+import subprocess
 import urllib.parse
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -92,7 +93,9 @@ class Probe:
     index: str  # redacted
     project: str
     status: Optional[int]
-    error: Optional[str]  # "unreachable" | "tls" | "error" when no HTTP answer came
+    #: "unreachable" | "tls" | "error" when no HTTP answer came; "probe" when asking failed here
+    #: (never a diagnosis of the index)
+    error: Optional[str]
     detail: str
     sent_credentials: bool
     retries: int
@@ -102,7 +105,10 @@ def probe(projects: Sequence[str], index: IndexConfig, profile: TargetProfile) -
     """Ask every index pip would use for each project's page, through pip's own session."""
     if index.offline or not projects:
         return []
-    res = run_pip("probe", [*projects, "--", *index.pip_args()], profile, timeout=120)
+    try:
+        res = run_pip("probe", [*projects, "--", *index.pip_args()], profile, timeout=120)
+    except (OSError, subprocess.SubprocessError):
+        return []  # the probe's own failure (no fork, a full TMPDIR, a hang): pip's message stays the diagnosis
     out: list[Probe] = []
     for line in res.stdout.splitlines():
         try:
@@ -198,6 +204,8 @@ def classify(probes: Sequence[Probe], *, where: str) -> Optional[IndexFailure | 
     if missing:
         project = missing[0].project
         asked = [p.index for p in probes if p.project == project]
+        if any(p.error == "probe" for p in probes if p.project == project):
+            return None  # one index could not be asked: pip's own message stays the diagnosis
         return ProjectNotOnIndex(
             f"{project} is not on the package index" + ("es " if len(set(asked)) > 1 else " ") + _names(asked)
             + " (HTTP 404 for its page)",

@@ -11,6 +11,8 @@ from __future__ import annotations
 import io
 import json
 import tempfile
+import urllib.parse
+import urllib.request
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,7 +23,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 
 from packager import __version__
 from packager.artifact.manifest import SkippedDist
-from packager.cache import Cache, atomic_bytes, cache_key
+from packager.cache import Cache, atomic_bytes, cache_key, read_sidecar
 from packager.deps.indexes import diagnose, saw_no_versions
 from packager.deps.pipout import Cause, Origin, conflict_causes, origins, pip_warnings
 from packager.deps.piprun import (
@@ -55,6 +57,9 @@ class Pin:
     requested: bool = False
     #: Where the resolver found the file (absent for locks); the fetch stage may download it directly.
     url: str = ""
+    #: The sha256 of the sdist the cache built this pin's wheel from ("" when it is a published wheel):
+    #: a wheel lost from the cache is rebuilt from that sdist, never refused as a hash mismatch.
+    from_sdist: str = ""
 
 
 @dataclass(frozen=True)
@@ -438,6 +443,35 @@ def _explain_direct(reqs: Requirements, profile: TargetProfile, vendor_anyway: f
     return error
 
 
+#: Bumped when the cached resolutions' format changes (2: cache files by key, never by path).
+RESOLUTION_FORMAT = 2
+
+
+def by_cache_key(data: dict[str, Any], cache: Cache) -> dict[str, Any]:
+    """A resolution that names files of the cache by their key (``built/x.whl``), never by path.
+
+    The resolver reports a wheel the cache built from an sdist as ``file:///…/cache/built/x.whl``:
+    stored as such, a copied or moved cache would read the old location. The sdist's hash (its
+    sidecar) is kept with the pin, so a lost or corrupted wheel is rebuilt from that sdist.
+    """
+    root = cache.root.resolve()
+    for item in data.get("install", []):
+        url = str(item.get("url") or "")
+        if not url.startswith("file:"):
+            continue
+        path = Path(urllib.request.url2pathname(urllib.parse.urlsplit(url).path)).resolve()
+        try:
+            key = path.relative_to(root).as_posix()
+        except ValueError:
+            continue  # a wheelhouse of the user's: its path is the user's to keep
+        item["url"], item["cache"] = "", key
+        sdist = read_sidecar(path)[0] if key.startswith("built/") else None
+        if sdist:
+            item["sdist_sha256"] = sdist
+            item["hashes"] = sorted({*item.get("hashes", []), f"sha256:{sdist}"})
+    return data
+
+
 def resolve(
     reqs: Requirements,
     profile: TargetProfile,
@@ -471,7 +505,8 @@ def resolve(
                        for p in r.pins if p.name in profile.preinstalled)
         return Resolution(r.pins, r.skipped, True, r.digest, tuple(shadow_warning(s, profile) for s in locked),
                           locked)
-    key = cache_key("resolution", __version__, reqs.digest, profile.digest, index.key(), sorted(vendor_anyway))
+    key = cache_key("resolution", RESOLUTION_FORMAT, __version__, reqs.digest, profile.digest, index.key(),
+                    sorted(vendor_anyway))
     data: Any = None if refresh else cache.get_json("resolutions", key)
     if data is None:
         # Called just before the resolver's subprocess starts (once): downloads will follow,
@@ -479,6 +514,7 @@ def resolve(
         launching = _once(on_resolving)
         data = (_uv_first(reqs, profile, index, cache, vendor_anyway, resolver, build_sdist, progress, launching)
                 or _pip_resolve(reqs, profile, index, cache, vendor_anyway, build_sdist, progress, launching))
+        data = by_cache_key(data, cache)
         cache.put_json("resolutions", key, data)
     else:
         progress("resolve", "resolution from cache")
@@ -493,7 +529,8 @@ def resolve(
                                           or (name in moved and item["version"] == image_version)):
             skipped.append(_skip(name, item["version"], item["requested"], profile))
             continue
-        pins.append(Pin(name, item["version"], tuple(item["hashes"]), item["requested"], item.get("url", "")))
+        pins.append(Pin(name, item["version"], tuple(item["hashes"]), item["requested"], item.get("url", ""),
+                        item.get("sdist_sha256", "")))
         if image_version is not None:
             shadowed.append(Shadow(name, item["version"], image_version, moved.get(name, "--vendor-anyway")))
     vendored = {p.name for p in pins}

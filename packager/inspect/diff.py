@@ -7,6 +7,7 @@ identical (same file tree and same metadata), 1 when they differ.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any, Optional
 
@@ -174,8 +175,10 @@ def _size_deltas(old: Manifest, new: Manifest) -> tuple[SizeDelta, ...]:
 def _metadata(m: Manifest) -> dict[str, Any]:
     """What, besides the file tree, makes an artifact itself (compression and source kind excluded)."""
     return {
-        "entry": f"{m.entry_module}:{m.entry_function}" + (f" (init {m.entry_init})" if m.entry_init else ""),
-        "convention": m.convention,
+        "entry": f"{m.entry_module}:{m.entry_function}" + (f" (init {m.entry_init})" if m.entry_init else "")
+        + (f" init_parameters {json.dumps(m.entry_init_parameters, sort_keys=True)}" if m.entry_init_parameters
+           else ""),
+        "convention": m.convention + "".join(f" ({k} {v})" for k, v in sorted(m.convention_options.items())),
         "target": m.target,
         "launcher_version": m.launcher_version,
         "packager_version": m.packager_version,

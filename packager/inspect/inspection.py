@@ -7,7 +7,7 @@ digests the file; :meth:`ArtifactInfo.to_dict` is the versioned report that
 :func:`verify_artifact` streams every member and checks it against the
 manifest; with ``strict=True`` it also checks each vendored distribution's
 ``RECORD`` against what ships, the vendored wheels still in a local cache or
-wheelhouse, precompiled ``.pyc`` files, and that the entry parses as Python 3.12.
+wheelhouse, precompiled ``.pyc`` files, and that the entry parses as Python of the target's version.
 """
 
 from __future__ import annotations
@@ -213,7 +213,7 @@ def verify_artifact(
     path: Path,
     *,
     strict: bool = False,
-    python312: PythonRef = None,
+    target_interpreter: PythonRef = None,
     wheel_dirs: Sequence[Path] = (),
 ) -> VerifyReport:
     """Recompute every file's sha256 against the manifest; raise on the first mismatch.
@@ -267,7 +267,7 @@ def verify_artifact(
     checks = ["sha256", "mode", "manifest-complete", "launcher-present", "entry-present"]
     if not strict:
         return VerifyReport(info=info, files_checked=len(seen), checks=tuple(checks))
-    return _strict_checks(info, kept, entry_file, checks, python312, wheel_dirs, len(seen))
+    return _strict_checks(info, kept, entry_file, checks, target_interpreter, wheel_dirs, len(seen))
 
 
 def _entry_file(m: Manifest, expected: dict[str, FileRecord]) -> str:
@@ -304,7 +304,7 @@ def _strict_checks(
     kept: dict[str, bytes],
     entry_file: str,
     checks: list[str],
-    python312: PythonRef,
+    target_interpreter: PythonRef,
     wheel_dirs: Sequence[Path],
     files_checked: int,
 ) -> VerifyReport:
@@ -437,15 +437,15 @@ def _strict_checks(
     if pycs:
         checks.append("pycs")
 
-    # 7. The entry parses as Python 3.12.
-    from packager.source.checks import decode_utf8, parse_for_target
+    # 7. The entry parses as Python of the target's version.
+    from packager.source.checks import decode_utf8, parse_for_target, version_tuple
     from packager.source.intake import SourceFile
 
     sf = SourceFile(entry_file, kept[entry_file])
     try:
-        parse_for_target(sf, decode_utf8(sf), python312)
+        parse_for_target(sf, decode_utf8(sf), target_interpreter, version_tuple(version))
     except HandlerError as exc:
-        raise VerifyError(f"the entry does not parse as Python 3.12: {exc.message}", where=exc.where or entry_file,
+        raise VerifyError(f"the entry does not parse as Python {version}: {exc.message}", where=exc.where or entry_file,
                           hint="rebuild the artifact from a valid source") from exc
     checks.append("entry-parses")
 

@@ -1,6 +1,6 @@
 """Checks: is this source a function the target can run?
 
-handler.py (or the chosen entry module) at the root, UTF-8, valid Python 3.12,
+handler.py (or the chosen entry module) at the root, UTF-8, valid Python of the target's version,
 the entry function bound at module level, no clash with the artifact's reserved
 names. Every failure names the file and line and says how to fix it.
 """
@@ -8,11 +8,12 @@ names. Every failure names the file and line and says how to fix it.
 from __future__ import annotations
 
 import ast
+import json
 import re
 import subprocess
 import sys
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Any, Optional
 
 from packager.errors import HandlerError, UsageError
 from packager.runtime import PythonRef, clean_env, resolve_python
@@ -85,17 +86,27 @@ def decode_utf8(f: SourceFile) -> str:
     return text[1:] if text.startswith("\ufeff") else text
 
 
-def _syntax_error(f: SourceFile, exc: SyntaxError) -> HandlerError:
+def version_tuple(version: str) -> tuple[int, int]:
+    """``"3.13"`` -> ``(3, 13)``: a profile's ``python_version`` as ``ast.parse`` takes it."""
+    major, _, minor = version.partition(".")
+    return int(major), int(minor.split(".")[0])
+
+
+def _dotted(version: tuple[int, int]) -> str:
+    return f"{version[0]}.{version[1]}"
+
+
+def _syntax_error(f: SourceFile, exc: SyntaxError, version: tuple[int, int] = TARGET_SYNTAX) -> HandlerError:
     line = exc.lineno or 0
     where = f"{f.path}:{line}" if line else f.path
     snippet = (exc.text or "").strip()
-    msg = f"invalid Python 3.12 syntax: {exc.msg}"
+    msg = f"invalid Python {_dotted(version)} syntax: {exc.msg}"
     if snippet:
         msg += f" -> {snippet[:120]}"
-    return HandlerError(msg, where=where, hint="fix the syntax error; the target runs CPython 3.12")
+    return HandlerError(msg, where=where, hint=f"fix the syntax error; the target runs CPython {_dotted(version)}")
 
 
-_CHECK_312 = (
+_CHECK_SYNTAX = (
     "import sys, json\n"
     "src = sys.stdin.buffer.read()\n"
     "try:\n"
@@ -105,15 +116,18 @@ _CHECK_312 = (
 )
 
 
-def parse_for_target(f: SourceFile, text: str, python312: PythonRef = None) -> ast.Module:
-    """Parse *text* as Python 3.12.
+def parse_for_target(f: SourceFile, text: str, target_interpreter: PythonRef = None,
+                     version: tuple[int, int] = TARGET_SYNTAX) -> ast.Module:
+    """Parse *text* as Python *version* (the target profile's: 3.12, 3.13).
 
-    On a host older than 3.12, ``ast`` cannot know newer syntax; when it fails
-    there and a 3.12 interpreter is at hand, that interpreter has the last word.
+    On a host older than the target, ``ast`` cannot know newer syntax (PEP 696's
+    ``def f[T = int]()`` on a 3.12 host for a 3.13 target); when it fails there and
+    the target's interpreter is at hand, that interpreter has the last word.
     """
+    host_is_older = sys.version_info[:2] < version
     try:
-        if sys.version_info >= (3, 12):
-            return ast.parse(text, filename=f.path, feature_version=TARGET_SYNTAX)
+        if not host_is_older:
+            return ast.parse(text, filename=f.path, feature_version=version)
         return ast.parse(text, filename=f.path)
     except SyntaxError as exc:
         host_error = exc
@@ -125,21 +139,26 @@ def parse_for_target(f: SourceFile, text: str, python312: PythonRef = None) -> a
         # with these instead of a SyntaxError; the target's parser would too.
         raise HandlerError(
             "too deeply nested for the Python parser", where=f.path,
-            hint="simplify the expression nesting; CPython 3.12 cannot compile this file",
+            hint=f"simplify the expression nesting; CPython {_dotted(version)} cannot compile this file",
         ) from None
-    py = resolve_python(python312) if sys.version_info < (3, 12) else None
+    py = resolve_python(target_interpreter) if host_is_older else None
     if py:
         try:
             proc = subprocess.run(
-                [py, "-I", "-c", _CHECK_312, f.path],
+                [py, "-I", "-c", _CHECK_SYNTAX, f.path],
                 input=f.data, capture_output=True, timeout=60, check=False, env=clean_env(),
             )
         except (OSError, subprocess.SubprocessError):
-            raise _syntax_error(f, host_error) from None  # the host's verdict stands
+            raise _syntax_error(f, host_error, version) from None  # the host's verdict stands
         if proc.returncode == 0:
-            # Valid 3.12 syntax the host cannot parse: accept with no AST.
+            # Valid target syntax the host cannot parse: accept with no AST.
             return ast.Module(body=[], type_ignores=[])
-    raise _syntax_error(f, host_error)
+        try:  # the target's own message and line
+            msg, lineno, line_text = json.loads(proc.stdout)
+            host_error = SyntaxError(msg, (f.path, lineno, None, line_text))
+        except (ValueError, TypeError):
+            pass
+    raise _syntax_error(f, host_error, version)
 
 
 def _bound_names(body: list[ast.stmt]) -> tuple[dict[str, ast.stmt], bool]:
@@ -182,19 +201,66 @@ def _nested_hint(tree: SourceTree, filename: str) -> Optional[str]:
         return None
     first = nested[0]
     folder = first[: -len(filename) - 1]
+    if tree.kind in ("directory", "file"):  # nothing was archived: the folder is the user's layout
+        return f"found {first}: build the folder {folder}/ itself (`ignite-pack build {folder}`)"
     return (
         f"found {first}: the archive has an extra top-level folder. Archive the *contents* "
         f"of {folder}/ instead (e.g. `cd {folder} && zip -r ../function.zip .`)"
     )
 
 
+def _module_defs(f: SourceFile) -> dict[str, tuple[str, ...]]:
+    """Module-level functions of *f* and their positional parameter names ({} when it does not parse)."""
+    try:
+        module = ast.parse(f.data.decode("utf-8", "replace"), filename=f.path)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return {}
+    return {
+        n.name: tuple(a.arg for a in [*n.args.posonlyargs, *n.args.args])
+        for n in module.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
+    }
+
+
+def _convention_for(tree: SourceTree, path: str, function: str, conv: conventions.Convention) -> Optional[str]:
+    """The convention whose handler ``function`` in *path* looks like (by its parameter names)."""
+    f = tree.get(path)
+    if f is None or len(f.data) > 1_000_000:
+        return None
+    sig = _module_defs(f).get(function)
+    module = path[:-3].replace("/", ".")
+    return conventions.suggest(sig, conv.name, function, module) if sig is not None else None
+
+
+def _suggest_from_handlers(tree: SourceTree, conv: conventions.Convention) -> Optional[str]:
+    """A Python file at the root (or one folder down) defining another convention's handler by
+    its documented name and parameters: SAM's app.py:lambda_handler, Yandex's index.py:handler."""
+    candidates = [p for p in tree.paths if p.endswith(".py") and p.count("/") <= 1
+                  and not p.rsplit("/", 1)[-1].startswith(("test_", "conftest"))][:40]
+    for path in sorted(candidates, key=lambda p: (p.count("/"), p)):
+        f = tree.get(path)
+        if f is None or len(f.data) > 1_000_000:
+            continue
+        for name, sig in _module_defs(f).items():
+            other = conventions.suggest(sig, conv.name, name, path[:-3].replace("/", "."))
+            if not other or not any(fn == name for _, fn in conventions.get(other).entries):
+                continue
+            folder, _, filename = path.rpartition("/")
+            entry = f"{filename[:-3]}:{name}"
+            where = f"build the folder {folder}/ " if folder else "build "
+            return (f"{path} defines `{name}({', '.join(sig)})`, the {other} convention's handler: "
+                    f"{where}with --convention {other} --entry {entry}")
+    return None
+
+
 def check_source(
     tree: SourceTree,
     entry: Optional[EntryPoint] = None,
     *,
-    python312: PythonRef = None,
+    target_interpreter: PythonRef = None,
     convention: str = conventions.DEFAULT,
     init: Optional[str] = None,
+    init_params: tuple[tuple[str, Any], ...] = (),
+    target_version: tuple[int, int] = TARGET_SYNTAX,
 ) -> CheckedSource:
     """Run every handler check of DESIGN.md §5 and return the checked source.
 
@@ -212,6 +278,9 @@ def check_source(
     if init is not None and not init.isidentifier():
         raise UsageError(f"--init {init!r} is not a Python function name", where="--init",
                          hint="name a function defined at module level in the entry module, e.g. --init init")
+    if init_params and init is None:
+        raise UsageError("--init-param is given without --init", where="--init-param",
+                         hint="name the init function that takes these parameters with --init NAME")
     entry = entry or default_entry(tree, conv)
     warnings: list[str] = []
 
@@ -230,8 +299,14 @@ def check_source(
     if entry_file is None:
         filename = entry.candidates[0].rsplit("/", 1)[-1]
         hint = _nested_hint(tree, filename)
-        if hint and conv.name != "openfaas" and tree.get("function/handler.py") is not None:
-            hint += "; or, for an OpenFaaS-style function folder (function/handler.py), --convention openfaas"
+        if hint and tree.get("function/handler.py") is not None:
+            # an OpenFaaS template tree: which template, by the parameters of its handle()
+            fits = _convention_for(tree, "function/handler.py", "handle", conv)
+            if fits is None and conv.name not in ("openfaas", "openfaas-http", "openfaas-flask"):
+                fits = "openfaas"
+            if fits:
+                hint = (f"an OpenFaaS template's function folder (function/handler.py): build the whole tree "
+                        f"with --convention {fits} ({conventions.get(fits).summary}); or, {hint}")
         if hint:
             raise HandlerError(
                 f"{entry.candidates[0]} is not at the root of the source", where=entry.candidates[0],
@@ -250,7 +325,7 @@ def check_source(
             )
         else:
             hint = f"add {entry.candidates[0]} defining `{conv.describe_signature(entry.function)}` at the root"
-        other = _suggest_from_files(tree, conv)
+        other = _suggest_from_files(tree, conv) or _suggest_from_handlers(tree, conv)
         if other:
             hint += f"; {other}"
         raise HandlerError(f"{entry.candidates[0]} not found", where=entry.candidates[0], hint=hint)
@@ -258,13 +333,13 @@ def check_source(
     handler = tree.get(entry_file)
     assert handler is not None
     text = decode_utf8(handler)
-    module = parse_for_target(handler, text, python312)
+    module = parse_for_target(handler, text, target_interpreter, target_version)
 
     # Other Python files: syntax errors there are warnings, since they may never be imported.
     for f in tree.files:
         if f.path.endswith(".py") and f.path != entry_file:
             try:
-                parse_for_target(f, decode_utf8(f), python312)
+                parse_for_target(f, decode_utf8(f), target_interpreter, target_version)
             except HandlerError as exc:
                 warnings.append(f"{exc.where}: {exc.message}")
 
@@ -294,6 +369,7 @@ def check_source(
             )
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             is_async = isinstance(node, ast.AsyncFunctionDef)
+            _check_arity(node, conv, entry_file)
             args = node.args
             signature = tuple(a.arg for a in [*args.posonlyargs, *args.args])
             other = conventions.suggest(signature, conv.name, entry.function, entry.module)
@@ -308,7 +384,8 @@ def check_source(
         if conv.name == "nuclio":
             _check_init_hook(names, star, "init_context", entry_file, required=False, warnings=warnings)
         if init is not None:
-            _check_init_hook(names, star, init, entry_file, required=True, warnings=warnings)
+            _check_init_hook(names, star, init, entry_file, required=True, warnings=warnings,
+                             params=tuple(n for n, _ in init_params))
 
     # Which file declares the dependencies (and what to say about the others) is decided once,
     # before the checks, by packager.deps.inputs.
@@ -325,6 +402,70 @@ def check_source(
     )
 
 
+def takes_positional(args: ast.arguments, count: int) -> bool:
+    """Whether a function with these parameters can be called with *count* positional arguments."""
+    positional = [*args.posonlyargs, *args.args]
+    required = len(positional) - len(args.defaults)
+    if required > count or (len(positional) < count and args.vararg is None):
+        return False
+    return all(d is not None for d in args.kw_defaults)  # no required keyword-only parameter
+
+
+def digitalhub_unfilled(args: ast.arguments) -> list[str]:
+    """Parameters digitalhub's serve call leaves without a value: required ones that are not
+    reserved names, and reserved names that cannot be passed by keyword (positional-only)."""
+    positional = [*args.posonlyargs, *args.args]
+    required = positional[: len(positional) - len(args.defaults)]
+    required += [a for a, d in zip(args.kwonlyargs, args.kw_defaults) if d is None]
+    posonly = {a.arg for a in args.posonlyargs}
+    return [a.arg for a in required if a.arg not in conventions.DIGITALHUB_RESERVED or a.arg in posonly]
+
+
+def _decorated(node: ast.FunctionDef | ast.AsyncFunctionDef, conv: conventions.Convention) -> bool:
+    """A decorator may change the signature; digitalhub's own ``@handler(outputs=...)`` does not."""
+    for d in node.decorator_list:
+        target = d.func if isinstance(d, ast.Call) else d
+        name = target.attr if isinstance(target, ast.Attribute) else getattr(target, "id", "")
+        if not (conv.name == "digitalhub" and name == "handler"):
+            return True
+    return False
+
+
+def _check_arity(node: ast.FunctionDef | ast.AsyncFunctionDef, conv: conventions.Convention,
+                 entry_file: str) -> None:
+    """The entry function can take the arguments the convention's call passes, or the build fails."""
+    if _decorated(node, conv):
+        return
+    params = ast.unparse(node.args)
+    where = f"{entry_file}:{node.lineno}"
+    call = conv.describe_call(node.name)
+    if conv.signature is None:  # digitalhub: reserved names by keyword only
+        unfilled = digitalhub_unfilled(node.args)
+        if unfilled:
+            raise HandlerError(
+                f"{node.name}({params}) cannot be called as the digitalhub convention calls it: "
+                f"{call}; nothing fills {', '.join(unfilled)}",
+                where=where,
+                hint=("the digitalhub serve runtime takes no parameters from the request: give "
+                      f"{', '.join(unfilled)} a default, or read the request from `event` (event.body)"),
+            )
+        return
+    if takes_positional(node.args, len(conv.signature)):
+        return
+    sig = tuple(a.arg for a in [*node.args.posonlyargs, *node.args.args])
+    fits = [c.name for c in conventions.CONVENTIONS.values()
+            if c.name != conv.name and c.signature is not None and takes_positional(node.args, len(c.signature))]
+    named = [n for n in fits if any(f == node.name for _, f in conventions.get(n).entries)]
+    other = conventions.suggest(sig, conv.name, node.name) or (named[0] if named else None)
+    hint = f"define it as `{'async ' if isinstance(node, ast.AsyncFunctionDef) else ''}def {call}:`"
+    if other:
+        hint += f", or, if it is written for {conventions.get(other).summary}, build with --convention {other}"
+    raise HandlerError(
+        f"{node.name}({params}) cannot be called as the {conv.name} convention calls it: {call}",
+        where=where, hint=hint,
+    )
+
+
 def takes_one_argument(args: ast.arguments) -> bool:
     """Whether a function with these parameters can be called as ``f(context)``."""
     positional = [*args.posonlyargs, *args.args]
@@ -337,7 +478,8 @@ def takes_one_argument(args: ast.arguments) -> bool:
 
 
 def _check_init_hook(
-    names: dict[str, ast.stmt], star: bool, name: str, entry_file: str, *, required: bool, warnings: list[str]
+    names: dict[str, ast.stmt], star: bool, name: str, entry_file: str, *, required: bool, warnings: list[str],
+    params: tuple[str, ...] = (),
 ) -> None:
     """An init hook the launcher calls once at start as ``name(context)`` (issue 20)."""
     node = names.get(name)
@@ -358,14 +500,44 @@ def _check_init_hook(
     if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
         warnings.append(f"{entry_file}: {name!r} is not a def; its signature was not checked")
         return
+    if params:
+        _check_init_params(node, name, entry_file, params)
+        return
     if not takes_one_argument(node.args):
-        params = ast.unparse(node.args)
         raise HandlerError(
-            f"{name}({params}) cannot be called with one argument: the launcher calls {name}(context) "
+            f"{name}({ast.unparse(node.args)}) cannot be called with one argument: the launcher calls {name}(context) "
             "once at start, with the handler's context",
             where=f"{entry_file}:{node.lineno}",
             hint=f"define it as `{'async ' if isinstance(node, ast.AsyncFunctionDef) else ''}def {name}(context):` "
-                 "(other parameters need defaults)",
+                 "(other parameters need defaults, or --init-param NAME=VALUE)",
+        )
+
+
+def _check_init_params(node: ast.FunctionDef | ast.AsyncFunctionDef, name: str, entry_file: str,
+                       params: tuple[str, ...]) -> None:
+    """``--init-param`` names are keyword arguments of the init function, which gets them all
+    (digitalhub's compose_init: an unknown name or a missing required parameter is an error)."""
+    args = node.args
+    positional = [*args.posonlyargs, *args.args]
+    if not positional and args.vararg is None:
+        raise HandlerError(
+            f"init function {name}({ast.unparse(args)}) cannot take the context: the launcher calls "
+            f"{name}(context, ...) once at start", where=f"{entry_file}:{node.lineno}",
+            hint=f"define it as `def {name}(context, ...):`",
+        )
+    by_name = [a.arg for a in args.args[max(0, 1 - len(args.posonlyargs)):]] + [a.arg for a in args.kwonlyargs]
+    unknown = [p for p in params if p not in by_name] if args.kwarg is None else []
+    required = [a.arg for a in positional[1: len(positional) - len(args.defaults)]]
+    required += [a.arg for a, d in zip(args.kwonlyargs, args.kw_defaults) if d is None]
+    missing = [p for p in required if p not in params]
+    if unknown or missing:
+        problem = (f"has no parameter {', '.join(unknown)}" if unknown
+                   else f"needs {', '.join(missing)}, which no --init-param gives")
+        raise HandlerError(
+            f"init function {name}({ast.unparse(args)}) {problem}: the launcher calls "
+            f"{name}(context{''.join(f', {p}=...' for p in params)})",
+            where=f"{entry_file}:{node.lineno}",
+            hint="pass one --init-param NAME=VALUE per parameter of the init function after context",
         )
 
 

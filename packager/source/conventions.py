@@ -8,8 +8,9 @@ docs/conventions.md describes what every adapter maps.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, Optional
 
 from packager.errors import UsageError
 
@@ -25,6 +26,12 @@ class Convention:
     #: One line for help texts and hints.
     summary: str
 
+    def describe_call(self, function: str) -> str:
+        """How the launcher calls the entry function, e.g. ``lambda_handler(event, context)``."""
+        if self.signature is None:
+            return f"{function}(**reserved) with only {', '.join(DIGITALHUB_RESERVED)} by name"
+        return f"{function}({', '.join(self.signature)})"
+
     def describe_signature(self, function: str) -> str:
         params = ", ".join(self.signature) if self.signature else "..."
         return f"def {function}({params})"
@@ -39,7 +46,8 @@ CONVENTIONS: dict[str, Convention] = {
         Convention("nuclio", (("main", "handler"), ("handler", "handler")), ("context", "event"),
                    "nuclio: handler(context, event)"),
         # seed 003: "an entry point ... such as main.handler"
-        Convention("yandex", (("main", "handler"), ("handler", "handler")), ("event", "context"),
+        # index.handler is the entry point the Yandex Cloud console's Python template uses.
+        Convention("yandex", (("main", "handler"), ("handler", "handler"), ("index", "handler")), ("event", "context"),
                    "Yandex Cloud Functions: handler(event, context)"),
         # seed 004: "the handle function, typically defined in handler.py" inside function/
         Convention("openfaas", (("function.handler", "handle"), ("handler", "handle")), ("logger", "request"),
@@ -49,17 +57,25 @@ CONVENTIONS: dict[str, Convention] = {
         Convention("digitalhub", (("handler", "handler"), ("main", "handler")), None,
                    "digitalhub python function: named parameters from the JSON body"),
         # AWS: the console's default handler is lambda_function.lambda_handler.
+        # app.lambda_handler is what `sam init` templates declare (Handler: app.lambda_handler).
         Convention("lambda", (("lambda_function", "lambda_handler"), ("handler", "lambda_handler"),
-                              ("handler", "handler")), ("event", "context"),
+                              ("handler", "handler"), ("app", "lambda_handler")), ("event", "context"),
                    "AWS Lambda (function URL, payload 2.0): lambda_handler(event, context)"),
         # The python3-http template: `faas-cli new` writes handler.py with handle(); the
         # template's build tree has it in function/handler.py.
         Convention("openfaas-http", (("handler", "handle"), ("function.handler", "handle")), ("event", "context"),
                    "OpenFaaS python3-http template: handle(event, context), sync or async"),
+        # The python3-flask template: its index.py calls handler.handle(request.get_data(as_text=True)).
+        Convention("openfaas-flask", (("function.handler", "handle"), ("handler", "handle")), ("req",),
+                   "OpenFaaS python3-flask template: handle(req), the body as text"),
     )
 }
 
 DEFAULT = "ignite"
+
+#: The arguments digitalhub's serve wrapper passes by name (compose_inputs): nothing else
+#: is filled, so any other parameter needs a default.
+DIGITALHUB_RESERVED = ("project", "run", "context", "event", "events")
 
 #: Conventions whose init function is named at build time (``--init NAME``, manifest
 #: ``entry.init``): digitalhub's ``init_function``. nuclio's ``init_context`` needs no option.
@@ -95,6 +111,8 @@ def suggest(signature: Optional[tuple[str, ...]], chosen: str, function: Optiona
     """
     if not signature:
         return None
+    if chosen == "digitalhub" and all(n in DIGITALHUB_RESERVED for n in signature):
+        return None  # (context, event) is also how digitalhub serve functions are written
     matches = [c for c in CONVENTIONS.values() if c.name != chosen and c.signature == signature]
     if not matches:
         return None
@@ -113,3 +131,41 @@ def suggest(signature: Optional[tuple[str, ...]], chosen: str, function: Optiona
     if own is not None and own.signature == signature and (rank(best) != 0 or rank(own) == 0):
         return None
     return best.name
+
+
+def parse_init_params(specs: tuple[str, ...]) -> tuple[tuple[str, Any], ...]:
+    """``--init-param NAME=VALUE`` -> ``((NAME, value), ...)``: VALUE is JSON when it parses
+    as JSON (``0.5``, ``true``, ``["a"]``, ``"01"``), else the text itself."""
+    out: dict[str, Any] = {}
+    for spec in specs:
+        name, sep, text = spec.partition("=")
+        name = name.strip()
+        if not sep or not name.isidentifier():
+            raise UsageError(f"--init-param {spec!r} is not NAME=VALUE", where="--init-param",
+                             hint="e.g. --init-param model_path=/models/m.bin --init-param threshold=0.5")
+        if name in out:
+            raise UsageError(f"--init-param {name} is given twice", where="--init-param",
+                             hint="give each init parameter once")
+        try:
+            out[name] = json.loads(text)
+        except ValueError:
+            out[name] = text
+    return tuple(out.items())
+
+
+#: ``--lambda-payload``: the event the lambda convention builds from a request (function URL /
+#: HTTP API payload 2.0, REST API 1.0, or the JSON body itself as Lambda's Invoke API passes it).
+LAMBDA_PAYLOADS = ("2.0", "1.0", "raw")
+
+
+def check_lambda_payload(convention: str, payload: Optional[str]) -> Optional[str]:
+    """*payload* when it is allowed for *convention*, else a usage error."""
+    if payload is None:
+        return None
+    if payload not in LAMBDA_PAYLOADS:
+        raise UsageError(f"--lambda-payload {payload!r} is not one of {', '.join(LAMBDA_PAYLOADS)}",
+                         where="--lambda-payload", hint="use 2.0 (function URLs), 1.0 (REST APIs) or raw (Invoke)")
+    if convention != "lambda":
+        raise UsageError(f"--lambda-payload is for the lambda convention, not {convention!r}",
+                         where="--lambda-payload", hint="drop --lambda-payload, or build with --convention lambda")
+    return payload

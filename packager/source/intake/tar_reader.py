@@ -8,6 +8,7 @@ import bz2
 import gzip
 import io
 import lzma
+import posixpath
 import tarfile
 import zlib
 from typing import Optional
@@ -120,6 +121,7 @@ def read_tar(blob: bytes, limits: Limits) -> SourceTree:
             f"not a readable tar archive: {one_line(exc)}", where="tar",
             hint="the archive is truncated or corrupt; re-create it",
         ) from exc
+    links: list[tuple[str, str, str]] = []
     with tf:
         while True:
             try:
@@ -137,6 +139,9 @@ def read_tar(blob: bytes, limits: Limits) -> SourceTree:
                 break
             where = f"member {member.name!r}"
             col.count_member(where)
+            if limits.inner_links and (member.issym() or member.islnk()):
+                links.append(_inner_link(member, limits, where))
+                continue
             if member.type not in _TAR_OK:
                 kinds = {
                     tarfile.SYMTYPE: "symbolic link", tarfile.LNKTYPE: "hard link",
@@ -175,4 +180,47 @@ def read_tar(blob: bytes, limits: Limits) -> SourceTree:
                 f"archive is corrupt after its last member: {one_line(exc)}", where="tar",
                 hint="the archive is truncated or corrupt; re-create it",
             ) from exc
+    _copy_links(col, links)
     return col.finish()
+
+
+def _inner_link(member: tarfile.TarInfo, limits: Limits, where: str) -> tuple[str, str, str]:
+    """(link path, target path, where) for a link tarfile's ``data`` filter would extract; else refused."""
+    path = normalize_member_name(member.name, limits)
+    kind = "symbolic link" if member.issym() else "hard link"
+    target = member.linkname
+    if target.startswith("/") or (len(target) >= 2 and target[1] == ":" and target[0].isalpha()):
+        raise ArchiveError(f"member is a {kind} to an absolute path ({target!r})", where=where,
+                           hint="this sdist cannot be used; pick another version")
+    # A symbolic link is relative to its directory, a hard link to the archive's root.
+    joined = posixpath.join(posixpath.dirname(path), target) if member.issym() else target
+    resolved = posixpath.normpath(joined)
+    if resolved == ".." or resolved.startswith("../") or resolved in (".", ""):
+        raise ArchiveError(f"member is a {kind} that leaves the archive ({target!r})", where=where,
+                           hint="this sdist cannot be used; pick another version")
+    return path, resolved, where
+
+
+def _copy_links(col: Collector, links: list[tuple[str, str, str]]) -> None:
+    """Each inner link becomes a copy of what it points at (a file, or a directory's files).
+
+    Targets are looked up after the last member (a link may come before its target);
+    a link to a link is followed (at most 32 hops); a dangling one is left out, as a
+    dangling link would provide nothing to the build either.
+    """
+    by_path = {path: target for path, target, _ in links}
+    for path, target, where in links:
+        for _ in range(32):
+            if target not in by_path:
+                break
+            target = by_path[target]
+        found = col.files.get(target)
+        if found is not None:
+            col.charge(len(found.data), where)
+            col.add_file(path, found.data, found.executable, where)
+            continue
+        prefix = target + "/"
+        for name in [n for n in col.files if n.startswith(prefix)]:
+            f = col.files[name]
+            col.charge(len(f.data), where)
+            col.add_file(path + "/" + name[len(prefix):], f.data, f.executable, where)

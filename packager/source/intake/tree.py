@@ -37,6 +37,11 @@ class Limits:
     ratio_floor_bytes: int = 8 * 1024 * 1024
     max_path_length: int = 1024
     max_depth: int = 32
+    #: Links whose target resolves inside the archive are read as copies of that target, as
+    #: tarfile's ``data`` filter (PEP 706) allows them; absolute links, links leaving the tree
+    #: and devices are still refused. For sdists from the index (pip accepts such links), never
+    #: for uploads.
+    inner_links: bool = False
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,214 @@
+"""The artifact's deflate: the reference zlib, pinned, never whatever zlib the host links.
+
+Deflate output is not a function of the input alone: zlib-ng (Fedora >= 40 links CPython
+against it in compat mode), Chromium's zlib, ISA-L and libdeflate all produce other bytes
+than the reference zlib for the same level, and zlib-ng's even differ between x86_64 and
+aarch64. The reference zlib's deflate is portable C with no CPU-specific code path, and
+1.2.12 ... 1.3.1 write the same bytes for our settings (raw deflate, window 15, memLevel 9,
+default strategy, full flushes, primed dictionaries). So the artifact's stream is that of
+the reference zlib, from one library we pin: ``cmeel-zlib`` (a wheel of zlib, x86_64 and
+aarch64, glibc >= 2.28), driven through ctypes (loaded with RTLD_DEEPBIND so its internal
+calls never bind to a zlib the process already has, e.g. a preloaded zlib-ng).
+
+That build is unoptimised (about 2.5x slower than a distribution's zlib), so the host's
+``zlib`` module is used instead when it *is* the reference zlib: its runtime version is a
+plain reference release and, per level, it writes exactly the pinned library's bytes for a
+probe (mixed text and binary, several deflate blocks, primed and unprimed, flushed and
+finished). ``IGNITE_DEFLATE=pinned`` always uses the pinned library. Either way the bytes
+are the pinned library's, which the manifest and every cache key holding compressed bytes
+name (:func:`compressor`).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import importlib.metadata
+import os
+import re
+import zlib
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Union
+
+from packager.errors import ArtifactError
+
+#: The distribution whose zlib writes every artifact (pinned exactly in pyproject.toml).
+PINNED_DISTRIBUTION = "cmeel-zlib"
+_LIBRARY_NAMES = ("libz.so.1", "libz.1.dylib")
+#: Reference zlib releases whose deflate matches the pinned one for our settings (a host zlib
+#: must also pass the probe); anything with a suffix (``1.3.1.zlib-ng``, ``-motley``) is not.
+_REFERENCE_RELEASE = re.compile(r"1\.(2\.1[2-3]|3(\.[0-9]+){0,2})")
+
+Buffer = Union[bytes, memoryview]
+
+_Z_OK, _Z_STREAM_END, _Z_BUF_ERROR = 0, 1, -5
+_Z_FULL_FLUSH, _Z_FINISH = 3, 4
+
+
+@dataclass(frozen=True)
+class Compressor:
+    """What decides the artifact's compressed bytes: recorded in the manifest and cache keys."""
+
+    library: str
+    version: str
+
+    @property
+    def ident(self) -> str:
+        return f"{self.library}-{self.version}"
+
+    def to_dict(self) -> dict[str, str]:
+        return {"library": self.library, "version": self.version}
+
+
+@lru_cache(maxsize=1)
+def compressor() -> Compressor:
+    """The pinned zlib's identity (from its distribution's metadata: no library load)."""
+    try:
+        return Compressor("zlib", importlib.metadata.version(PINNED_DISTRIBUTION))
+    except importlib.metadata.PackageNotFoundError:
+        raise _missing() from None
+
+
+def _missing(why: str = "is not installed") -> ArtifactError:
+    return ArtifactError(
+        f"the pinned deflate library ({PINNED_DISTRIBUTION}) {why}",
+        where=PINNED_DISTRIBUTION,
+        hint="reinstall ignite-packager with its dependencies (pip install ignite-packager); "
+             f"{PINNED_DISTRIBUTION} ships zlib for linux x86_64/aarch64 (glibc >= 2.28) and macOS",
+    )
+
+
+class _ZStream(ctypes.Structure):
+    # zlib.h's z_stream (uInt = unsigned int, uLong = unsigned long)
+    _fields_ = [
+        ("next_in", ctypes.c_void_p), ("avail_in", ctypes.c_uint), ("total_in", ctypes.c_ulong),
+        ("next_out", ctypes.c_void_p), ("avail_out", ctypes.c_uint), ("total_out", ctypes.c_ulong),
+        ("msg", ctypes.c_char_p), ("state", ctypes.c_void_p),
+        ("zalloc", ctypes.c_void_p), ("zfree", ctypes.c_void_p), ("opaque", ctypes.c_void_p),
+        ("data_type", ctypes.c_int), ("adler", ctypes.c_ulong), ("reserved", ctypes.c_ulong),
+    ]
+
+
+class _Pinned:
+    """The pinned zlib through ctypes (CDLL calls release the GIL: chunks deflate in parallel)."""
+
+    def __init__(self, path: str):
+        mode = os.RTLD_LOCAL | getattr(os, "RTLD_DEEPBIND", 0)
+        try:
+            lib = ctypes.CDLL(path, mode=mode)
+        except OSError as exc:
+            raise _missing(f"cannot be loaded from {path}: {exc}") from exc
+        stream = ctypes.POINTER(_ZStream)
+        lib.zlibVersion.restype = ctypes.c_char_p
+        lib.zlibVersion.argtypes = []
+        lib.deflateInit2_.argtypes = [stream, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_int,
+                                      ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
+        lib.deflate.argtypes = [stream, ctypes.c_int]
+        lib.deflateEnd.argtypes = [stream]
+        lib.deflateSetDictionary.argtypes = [stream, ctypes.c_char_p, ctypes.c_uint]
+        lib.deflateBound.argtypes = [stream, ctypes.c_ulong]
+        lib.deflateBound.restype = ctypes.c_ulong
+        self.lib = lib
+        self.version: bytes = lib.zlibVersion()
+
+    def deflate(self, data: Buffer, level: int, final: bool, primed: Buffer = b"") -> bytes:
+        data = bytes(data)
+        lib, s = self.lib, _ZStream()
+        rc = lib.deflateInit2_(ctypes.byref(s), level, zlib.DEFLATED, -zlib.MAX_WBITS, 9,
+                               zlib.Z_DEFAULT_STRATEGY, self.version, ctypes.sizeof(_ZStream))
+        if rc != _Z_OK:
+            raise ArtifactError(f"zlib deflateInit2 failed ({rc})", where=PINNED_DISTRIBUTION)
+        try:
+            if primed:
+                dictionary = bytes(primed)
+                if lib.deflateSetDictionary(ctypes.byref(s), dictionary, len(dictionary)) != _Z_OK:
+                    raise ArtifactError("zlib deflateSetDictionary failed", where=PINNED_DISTRIBUTION)
+            source = ctypes.c_char_p(data)  # kept alive until deflateEnd
+            s.next_in = ctypes.cast(source, ctypes.c_void_p).value
+            s.avail_in = len(data)
+            size = int(lib.deflateBound(ctypes.byref(s), len(data))) + 64
+            parts: list[bytes] = []
+            while True:
+                out = ctypes.create_string_buffer(size)
+                s.next_out = ctypes.addressof(out)
+                s.avail_out = size
+                rc = lib.deflate(ctypes.byref(s), _Z_FINISH if final else _Z_FULL_FLUSH)
+                if rc not in (_Z_OK, _Z_STREAM_END, _Z_BUF_ERROR):
+                    raise ArtifactError(f"zlib deflate failed ({rc})", where=PINNED_DISTRIBUTION)
+                parts.append(out.raw[:size - s.avail_out])
+                if (rc == _Z_STREAM_END) if final else (s.avail_out != 0 and s.avail_in == 0):
+                    return b"".join(parts)
+        finally:
+            lib.deflateEnd(ctypes.byref(s))
+
+
+@lru_cache(maxsize=1)
+def _pinned() -> _Pinned:
+    try:
+        dist = importlib.metadata.distribution(PINNED_DISTRIBUTION)
+    except importlib.metadata.PackageNotFoundError:
+        raise _missing() from None
+    for f in dist.files or ():
+        if f.name in _LIBRARY_NAMES:
+            return _Pinned(str(dist.locate_file(f)))
+    raise _missing(f"has no {' or '.join(_LIBRARY_NAMES)}")
+
+
+def _host_deflate(data: Buffer, level: int, final: bool, primed: Buffer = b"") -> bytes:
+    if primed:
+        comp = zlib.compressobj(level, zlib.DEFLATED, -zlib.MAX_WBITS, 9, zlib.Z_DEFAULT_STRATEGY, primed)
+    else:
+        comp = zlib.compressobj(level, zlib.DEFLATED, -zlib.MAX_WBITS, 9)
+    return comp.compress(data) + comp.flush(zlib.Z_FINISH if final else zlib.Z_FULL_FLUSH)
+
+
+def _probe() -> bytes:
+    """~600 KB that exercise the matcher: text with long and short repeats, binary noise, runs."""
+    words = [b"handler", b"payload", b"import", b"return", b"vendor", b"__init__", b"self", b"def ",
+             b"\n    ", b"json", b"0x7f", b"ignite", b"(", b")", b":", b", ", b"\x00\x01", b"tar"]
+    out = bytearray()
+    x = 2463534242
+    while len(out) < 600_000:
+        x ^= (x << 13) & 0xFFFFFFFF
+        x ^= x >> 17
+        x ^= (x << 5) & 0xFFFFFFFF
+        r = x % 100
+        if r < 70:
+            out += words[x % len(words)]
+        elif r < 90:
+            out += x.to_bytes(4, "little")
+        elif r < 97 and len(out) > 4096:
+            start = len(out) - 1 - (x >> 7) % min(len(out) - 1, 32000)
+            out += out[start:start + 3 + (x >> 3) % 300]
+        else:
+            out += bytes([x & 0xFF]) * ((x >> 8) % 400)
+    return bytes(out)
+
+
+@lru_cache(maxsize=16)
+def host_is_reference(level: int) -> bool:
+    """Whether the host's ``zlib`` writes the pinned library's bytes at *level* (see the module doc)."""
+    if os.environ.get("IGNITE_DEFLATE", "").strip().lower() == "pinned":
+        return False
+    if not _REFERENCE_RELEASE.fullmatch(zlib.ZLIB_RUNTIME_VERSION):
+        return False
+    pinned = _pinned()
+    data = memoryview(_probe())
+    half = len(data) // 2
+    cases: list[tuple[memoryview, Buffer, bool]] = [
+        (data[:half], b"", False), (data[half:], data[half - 32768:half], False), (data, b"", True)]
+    return all(_host_deflate(d, level, final, p) == pinned.deflate(d, level, final, p) for d, p, final in cases)
+
+
+def deflate_raw(data: Buffer, level: int, final: bool, primed: Buffer = b"") -> bytes:
+    """Raw deflate of *data* as the pinned zlib writes it: ended by a full flush, or finished if *final*."""
+    if host_is_reference(level):
+        return _host_deflate(data, level, final, primed)
+    return _pinned().deflate(data, level, final, primed)
+
+
+def implementation(level: int) -> str:
+    """Which library deflates at *level* in this process (for diagnostics; never in an artifact)."""
+    if host_is_reference(level):
+        return f"host zlib {zlib.ZLIB_RUNTIME_VERSION} (checked identical to {compressor().ident})"
+    return f"{PINNED_DISTRIBUTION} {compressor().version} ({_pinned().version.decode()})"

@@ -1,0 +1,160 @@
+"""The local development loop's options: ``--env-file`` (invoke, serve) and ``serve SOURCE --watch``.
+
+The watch loop itself (front proxy, launchers, watcher) is :mod:`packager.devserver`; this module
+reads the flags, prints one line per rebuild and turns Ctrl-C into a clean exit 0.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Optional, TypeVar
+
+import click
+
+from packager.cli.output import info, report_error, warn
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: Set by the platform or by ignite-pack itself: an env file cannot change them.
+_RESERVED = ("PORT", "IGNITE_HOST")
+
+
+def env_file_option(fn: F) -> F:
+    return click.option(
+        "--env-file", "env_file", type=click.Path(path_type=Path, dir_okay=False), metavar="FILE",
+        help="Set the function's environment from FILE (dotenv syntax: KEY=VALUE, quotes, # comments); "
+             "values are never printed.",
+    )(fn)
+
+
+def env_from_file(env_file: Optional[Path]) -> dict[str, str]:
+    """The variables of ``--env-file`` (none without it); PORT and IGNITE_HOST stay ignite-pack's."""
+    if env_file is None:
+        return {}
+    from packager.envfile import load_env_file
+
+    env = load_env_file(env_file)
+    for key in _RESERVED:
+        if env.pop(key, None) is not None:
+            warn(f"{env_file}: {key} is ignored (ignite-pack sets it, as the platform does)")
+    return env
+
+
+#: serve's flags that only mean something with --watch (they are build flags), with their defaults.
+_WATCH_ONLY = {"entry": (None, "--entry"), "convention": ("ignite", "--convention"), "init": (None, "--init"),
+               "index_url": (None, "--index-url"), "extra_index_urls": ((), "--extra-index-url"),
+               "wheelhouses": ((), "--wheelhouse"), "offline": (False, "--offline")}
+
+
+def watch_options(fn: F) -> F:
+    """``--watch`` and the build flags ``serve SOURCE --watch`` builds with (ignite.toml is read too)."""
+    from packager.cli.options import entry_options
+
+    opts = [
+        click.option("--watch", is_flag=True,
+                     help="SOURCE is a directory or handler.py: build it, serve it, and rebuild and swap "
+                          "on every save (no request is refused or fails during a swap)."),
+        click.option("--index-url", envvar="IGNITE_INDEX_URL", metavar="URL",
+                     help="--watch: package index (default: pip's configuration)."),
+        click.option("--extra-index-url", "extra_index_urls", multiple=True, metavar="URL",
+                     help="--watch: additional package index."),
+        click.option("--wheelhouse", "wheelhouses", multiple=True, metavar="DIR",
+                     type=click.Path(path_type=Path, file_okay=False),
+                     help="--watch: directory of wheels to use before the index."),
+        click.option("--offline", is_flag=True, envvar="IGNITE_OFFLINE",
+                     help="--watch: no network, only the cache and --wheelhouse."),
+    ]
+    for opt in reversed(opts):
+        fn = opt(fn)
+    return entry_options(fn)
+
+
+#: The launchers' start and stop lines, said once per swap by the rebuild line instead.
+_LIFECYCLE = re.compile(rb"^\[ignite\] \w+ (listening on http|ready: imported|signal \d+: draining|stopped\s*$)")
+
+
+def _launcher_line(line: bytes) -> None:
+    """A line of a launcher's stderr: request logs, tracebacks and warnings pass; start/stop lines do not."""
+    if not _LIFECYCLE.match(line):
+        sys.stderr.buffer.write(line)
+        sys.stderr.flush()
+
+
+def serve_watch(ctx: click.Context, source: Path, *, host: str, port: int, env: dict[str, str],
+                python_for: Callable[[Path], str]) -> None:
+    """``serve SOURCE --watch`` until Ctrl-C (or SIGTERM): exit 0, no launcher or port left behind."""
+    from packager.cli.build import _options
+    from packager.cli.options import apply_config
+    from packager.devserver import FrontProxy, Rebuild, WatchSession, watch_changes
+    from packager.errors import InvokeError, UsageError
+
+    if source.is_file() and not source.name.endswith(".py"):
+        raise UsageError("--watch takes a source (a directory or handler.py), not an artifact or archive",
+                         where=str(source), hint=f"serve {source} without --watch, or pass the source directory")
+    p, config_path = apply_config(ctx, source)
+    p.setdefault("cache_dir", None)  # IGNITE_CACHE_DIR (or a --cache-dir serve may have) still applies
+    p.setdefault("vendor_anyway", ())
+    p.setdefault("resolver", "auto")
+    options = _options(p, source, Path("artifact.tar.gz"))
+    try:
+        front = FrontProxy(host, port)
+    except OSError as exc:
+        raise InvokeError(f"cannot listen on {host}:{port}: {exc.strerror or exc}", where="--port",
+                          hint="pick another --port, or stop what is using it") from None
+    session = WatchSession(front, options, python_for, env, stderr_lines=_launcher_line)
+    front.start()
+    if config_path:
+        info(f"[watch] settings from {config_path}")
+    info(f"[watch] serving {source} on http://{host}:{front.port}; rebuilding on every save (Ctrl-C to stop)")
+
+    def line(r: Rebuild) -> None:
+        what = ", ".join(r.changed[:3]) + (f" (+{len(r.changed) - 3} more)" if len(r.changed) > 3 else "")
+        stamp = time.strftime("%H:%M:%S")
+        if r.ok:
+            info(f"[watch {stamp}] {what}: built in {r.build_seconds:.2f}s, swapped in {r.swap_seconds:.2f}s"
+                 f" ({r.vendored} vendored); serving (launcher pid {r.pid})")
+            return
+        assert r.error is not None
+        report_error(r.error)
+        info(f"[watch {stamp}] {what}: FAILED in {r.build_seconds + r.swap_seconds:.2f}s "
+             f"({r.error.where or r.error.code}); answering 503 until the next good save")
+
+    def terminate(_signum: int, _frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    # watchfiles says "KeyboardInterrupt caught, stopping watch" on Ctrl-C; the "stopped" line says it.
+    logging.getLogger("watchfiles").setLevel(logging.ERROR)
+    stop = threading.Event()
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        line(session.rebuild(("first build",)))
+        for changed in watch_changes(source, stop):
+            line(session.rebuild(changed))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        stop.set()
+        front.close()
+        session.close()
+        signal.signal(signal.SIGTERM, previous)
+    info("[watch] stopped")
+    sys.stdout.flush()
+
+
+def check_watch_only(ctx: click.Context) -> None:
+    """Build flags given to ``serve ARTIFACT`` (without --watch) are a usage error, not silently ignored."""
+    from packager.errors import UsageError
+
+    for name, (default, flag) in _WATCH_ONLY.items():
+        if ctx.params.get(name, default) not in (default, None, ()):
+            raise UsageError(f"{flag} is a build flag: it needs --watch and a source",
+                             where="serve", hint="rebuild the artifact with it, or use serve SOURCE --watch")

@@ -1,0 +1,145 @@
+"""The artifact's deflate does not depend on the zlib the host's Python links (issue 30).
+
+The second implementation is zlib-ng in compat mode (the zlib Fedora >= 40 links CPython
+against), built from zlib-ng's source by ``make zlib-ng`` (.ci/run does it) and preloaded with
+LD_PRELOAD, exactly as such a host would load it. Without it the build test skips locally and
+fails under CI=true.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import zlib
+from pathlib import Path
+
+import pytest
+
+from packager.artifact import deflate
+from packager.artifact.deflate import Compressor, compressor, deflate_raw, host_is_reference
+from packager.artifact.tarball import read_manifest
+from tests.conftest import REPO, run_cli
+from tests.wheelhouse import make_wheel
+
+
+def _zlib_ng() -> Path:
+    lib = Path(os.environ.get("IGNITE_TEST_ZLIB_NG") or REPO / ".zlib-ng" / "libz.so.1")
+    if not lib.is_file():
+        msg = f"no zlib-ng compat libz.so.1 at {lib} (run `make zlib-ng`)"
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(msg)
+        pytest.skip(msg)
+    return lib
+
+
+def _native_payload() -> bytes:
+    """~600 KB like a compiled module's: symbol tables, numbers, zero runs (more than one chunk)."""
+    out = bytearray(b"\x7fELF\x02\x01\x01" + b"\0" * 57)
+    for i in range(30000):
+        out += f"_ZN6native{i * 7919 % 1013}sym{i}Ev\0".encode() + (i * 2654435761 % 2**32).to_bytes(4, "little")
+        if i % 97 == 0:
+            out += b"\0" * (i % 251)
+    return bytes(out)
+
+
+def _sources(tmp_path: Path) -> tuple[Path, Path, Path]:
+    hello = tmp_path / "hello"
+    hello.mkdir()
+    (hello / "handler.py").write_text("def handler(payload, ctx):\n    return payload\n")
+    native = tmp_path / "native"
+    native.mkdir()
+    (native / "handler.py").write_text("import native\n\ndef handler(payload, ctx):\n    return native.X\n")
+    (native / "requirements.txt").write_text("native==1.0\nattrs==23.1.0\n")
+    wh = tmp_path / "wheelhouse"
+    make_wheel(wh, "native", "1.0", tag="cp312-cp312-manylinux_2_17_x86_64", files={
+        "native/__init__.py": "X = 1\n",
+        "native/_speed.cpython-312-x86_64-linux-gnu.so": _native_payload(),
+    })
+    make_wheel(wh, "attrs", "23.1.0", files={f"attr/m{i}.py": f"V = {i!r} * 3\n" * 40 for i in range(40)})
+    return hello, native, wh
+
+
+def _build(src: Path, out: Path, cache: Path, wh: Path, env: dict[str, str]) -> str:
+    r = run_cli("build", str(src), "-o", str(out), "--cache-dir", str(cache), "--wheelhouse", str(wh),
+                "--offline", env=env)
+    assert r.returncode == 0, r.stderr
+    return hashlib.sha256(out.read_bytes()).hexdigest()
+
+
+def test_build_gives_the_same_bytes_under_zlib_ng(tmp_path: Path) -> None:
+    lib = _zlib_ng()
+    preload = {"LD_PRELOAD": str(lib)}
+    probe = subprocess.run([sys.executable, "-c", "import zlib; print(zlib.ZLIB_RUNTIME_VERSION)"],
+                           env={**os.environ, **preload}, capture_output=True, text=True, check=True)
+    assert "zlib-ng" in probe.stdout, f"LD_PRELOAD did not swap the host zlib: {probe.stdout!r}"
+    hello, native, wh = _sources(tmp_path)
+    for src in (hello, native):
+        system = _build(src, tmp_path / f"{src.name}-system.tar.gz", tmp_path / f"{src.name}-c1", wh, {})
+        ng = _build(src, tmp_path / f"{src.name}-ng.tar.gz", tmp_path / f"{src.name}-c2", wh, preload)
+        assert ng == system, f"{src.name}: zlib-ng host wrote other bytes"
+        m = read_manifest(tmp_path / f"{src.name}-ng.tar.gz")
+        assert m.compression["deflate"] == compressor().to_dict() == {"library": "zlib", "version": "1.3.1"}
+    assert read_manifest(tmp_path / "native-ng.tar.gz").vendored[0].name in ("attrs", "native")
+
+
+def test_pinned_library_writes_what_the_reference_zlib_writes() -> None:
+    data = _native_payload()
+    primed = data[:32768]
+    for final in (False, True):
+        pinned = deflate._pinned().deflate(data, 4, final, primed)
+        inflater = zlib.decompressobj(-zlib.MAX_WBITS, zdict=primed)
+        assert inflater.decompress(pinned) == data
+        if deflate._REFERENCE_RELEASE.fullmatch(zlib.ZLIB_RUNTIME_VERSION):
+            # this host's zlib is a reference release: the same algorithm, the same bytes
+            c = zlib.compressobj(4, zlib.DEFLATED, -zlib.MAX_WBITS, 9, zlib.Z_DEFAULT_STRATEGY, primed)
+            assert pinned == c.compress(data) + c.flush(zlib.Z_FINISH if final else zlib.Z_FULL_FLUSH)
+
+
+def test_ignite_deflate_pinned_forces_the_pinned_library(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("IGNITE_DEFLATE", "pinned")
+    host_is_reference.cache_clear()
+    try:
+        assert not host_is_reference(4)
+        assert deflate.implementation(4).startswith("cmeel-zlib 1.3.1")
+        data = _native_payload()[:100000]
+        assert zlib.decompressobj(-zlib.MAX_WBITS).decompress(deflate_raw(data, 4, True)) == data
+    finally:
+        monkeypatch.delenv("IGNITE_DEFLATE")
+        host_is_reference.cache_clear()
+
+
+def test_a_host_zlib_that_is_not_a_reference_release_is_never_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(deflate.zlib, "ZLIB_RUNTIME_VERSION", "1.3.1.zlib-ng")
+    host_is_reference.cache_clear()
+    try:
+        assert not host_is_reference(4)
+    finally:
+        monkeypatch.undo()
+        host_is_reference.cache_clear()
+
+
+def test_the_compressor_is_part_of_every_compressed_segment_key(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cache filled by one compressor version is never read by another (a shared cache)."""
+    from packager.artifact import tarball
+    from packager.build import build
+    from packager.deps.piprun import IndexConfig
+    from packager.options import BuildOptions
+
+    _, native, wh = _sources(tmp_path)
+    cache = tmp_path / "cache"
+
+    def run(out: str) -> set[str]:
+        build(BuildOptions(source=native, output=tmp_path / out, cache_dir=cache, wheelhouses=(wh,),
+                           index=IndexConfig(find_links=(str(wh),), offline=True)))
+        return {p.name for p in (cache / "segments").rglob("*") if p.is_file()}
+
+    first = run("a.tar.gz")
+    assert run("b.tar.gz") == first  # warm: nothing new
+    monkeypatch.setattr(tarball, "compressor", lambda: Compressor("zlib", "9.9.9"))
+    third = run("c.tar.gz")
+    assert len(third) > len(first) and first < third  # launcher + 2 vendored segments made again
+    assert json.loads(read_manifest(tmp_path / "a.tar.gz").to_bytes())["compression"]["deflate"]["version"] == "1.3.1"
