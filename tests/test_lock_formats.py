@@ -52,6 +52,9 @@ def wheelhouse(tmp_path: Path) -> Path:
     make_wheel(wh, "plat", "1.0", tag="cp311-cp311-manylinux_2_17_x86_64", files={"plat.py": "X = 311\n"})
     make_wheel(wh, "plat", "1.0", tag="cp312-cp312-manylinux_2_17_x86_64", files={"plat.py": "X = 312\n"})
     make_wheel(wh, "plat", "1.0", tag="cp313-cp313-manylinux_2_17_x86_64", files={"plat.py": "X = 313\n"})
+    host = f"cp{sys.version_info[0]}{sys.version_info[1]}"
+    if host not in ("cp311", "cp312", "cp313"):  # `pip lock` on this host (not_the_target) finds one too
+        make_wheel(wh, "plat", "1.0", tag=f"{host}-{host}-manylinux_2_17_x86_64", files={"plat.py": "X = 0\n"})
     make_wheel(wh, "requests", IMAGE_REQUESTS)
     return wh
 

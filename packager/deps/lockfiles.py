@@ -295,10 +295,6 @@ def _select_here(doc: dict[str, Any], kept: list[dict[str, Any]], kept_lines: li
     envs = doc.get("environments")
     if envs and not any(_holds(m, env, path, 1) for m in envs):
         raise _cannot(path, 1, profile, "no entry of `environments` holds on it")
-    declared = {canonicalize_name(g) for g in [*(doc.get("dependency-groups") or []), *(doc.get("default-groups") or [])]}
-    unknown = sorted({canonicalize_name(g) for g in groups} - declared)
-    if unknown:
-        raise _cannot(path, 1, profile, f"Undeclared dependency groups: {', '.join(unknown)}")
     chosen_groups = [canonicalize_name(g) for g in groups] if groups else list(doc.get("default-groups") or [])
     lock_env = {**env, "extras": frozenset(), "dependency_groups": frozenset(chosen_groups)}
     out: list[_Selected] = []
@@ -359,6 +355,11 @@ def parse_pylock(data: bytes, path: str, profile: TargetProfile, groups: Sequenc
                     where=f"{path}:{line}", hint=_REFUSED_HINT)
         kept.append(p)
         kept_lines.append(line)
+    # (packaging refuses an undeclared group from 26.4 on; said here for every version)
+    declared = {canonicalize_name(g) for g in [*(doc.get("dependency-groups") or []), *(doc.get("default-groups") or [])]}
+    unknown = sorted({canonicalize_name(g) for g in groups} - declared)
+    if unknown:
+        raise _cannot(path, 1, profile, f"Undeclared dependency groups: {', '.join(unknown)}")
     selected = (_select_with_packaging(pylock, doc, kept, kept_lines, path, profile, groups) if pylock is not None
                 else _select_here(doc, kept, kept_lines, path, profile, groups))
     out: list[RequirementLine] = []
