@@ -371,7 +371,7 @@ def test_our_pylock_installs_with_uv_to_the_same_distributions(tmp_path: Path, w
 @needs_uv
 def test_pylock_selection_without_packaging_pylock_is_the_same(
         tmp_path: Path, wheelhouse: Path, hermetic_pip: Path, request: pytest.FixtureRequest) -> None:
-    """packaging 26 (Pylock.select) needs Python 3.10: a 3.9 host selects by PEP 751's steps here."""
+    """Without packaging.pylock's select (packaging < 26.1) the selection follows PEP 751's steps here."""
     from packager.deps.lockfiles import parse_pylock
     from packager.deps.profile import load_profile
 

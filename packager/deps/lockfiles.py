@@ -7,8 +7,8 @@ skipped, or explained when the lock disagrees with the image).
 
 - **pylock.toml** is read and selected for the target by ``packaging.pylock`` (markers,
   ``requires-python``, ``environments``, the best wheel for the target's tags, groups) when the
-  installed packaging has ``Pylock.select`` (26.1; packaging 26 needs Python 3.10). On older
-  packaging (a Python 3.9 host) the PEP's installer steps are followed here, with tomllib/tomli
+  installed packaging has ``Pylock.select`` (26.1). With an older packaging (the project's floor is
+  23.2, which .ci/lowest tests) the PEP's installer steps are followed here, with tomllib/tomli
   and packaging's markers, specifiers and tags: the same selection, the same refusals.
 - **uv.lock** has no maintained reader outside uv (whose lock is its own format, read only by
   its Rust code), so its graph is walked here, from the root project (and workspace members)
@@ -236,8 +236,8 @@ def _filename(w: dict[str, Any]) -> str:
 
 
 def _pylock_module() -> Any:
-    """``packaging.pylock`` when it can select (``Pylock.select``, packaging 26.1; packaging 26 needs
-    Python 3.10), else None: :func:`_select_here` follows PEP 751's installer steps instead."""
+    """``packaging.pylock`` when it can select (``Pylock.select``, packaging 26.1), else None:
+    :func:`_select_here` follows PEP 751's installer steps instead."""
     try:
         from packaging import pylock
     except ImportError:  # packaging < 25.0
@@ -281,7 +281,7 @@ def _cannot(path: str, line: int, profile: TargetProfile, why: str) -> Requireme
 
 def _select_here(doc: dict[str, Any], kept: list[dict[str, Any]], kept_lines: list[int], path: str,
                  profile: TargetProfile, groups: Sequence[str]) -> list[_Selected]:
-    """PEP 751's installer steps, for a packaging without ``packaging.pylock`` selection (Python 3.9's).
+    """PEP 751's installer steps, for a packaging without ``packaging.pylock`` selection (before 26.1).
 
     The same order and the same refusals as packaging's ``Pylock.select``; markers with
     ``extras`` / ``dependency_groups`` need packaging 25 (PEP 751's marker variables).
