@@ -324,6 +324,9 @@ def test_cli_requirements_and_group(tmp_path: Path, wheelhouse: Path, hermetic_p
     r = run_cli("inspect", str(out))
     assert r.returncode == 0, r.stderr
     assert "deps from  pyproject.toml (pyproject.toml, groups dev)" in r.stdout
+    r = run_cli("build", str(src), "-o", str(tmp_path / "b.tar.gz"), "--offline", "--wheelhouse", str(wheelhouse))
+    assert r.returncode == 0, r.stderr
+    assert "dependencies from requirements.txt (requirements.txt)" in r.stderr  # the precedence, said once
 
 
 @needs_uv
