@@ -1,6 +1,26 @@
 """``python -m packager`` is the same as ``ignite-pack``."""
 
-from packager.cli import entry
+import os
+import signal
+import sys
+
+
+def _early_stop(signum: int, _frame: object) -> None:
+    """A signal while the command line is still being imported: nothing to clean up yet."""
+    name = signal.Signals(signum).name
+    sys.stderr.write(f"error: stopped by {name} while starting: nothing was done\n")
+    sys.stderr.flush()
+    os._exit(128 + signum)
+
+
+def main() -> None:
+    """Stop cleanly from the first moment (no traceback from a Ctrl-C during the imports), then run."""
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _early_stop)
+    from packager.cli import entry
+
+    entry()
+
 
 if __name__ == "__main__":
-    entry()
+    main()

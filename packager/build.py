@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
 from packager import __version__
 from packager.deps.profile import TargetProfile, load_profile
-from packager.errors import ArtifactError, IgniteError
+from packager.errors import ArtifactError, IgniteError, io_error
 from packager.options import BuildOptions
 from packager.source.checks import CheckedSource, check_source, version_tuple
 from packager.source.intake import read_source
@@ -75,11 +75,7 @@ def assemble(
     from packager.cache import Cache
 
     mtime = source_date_epoch(options.env)
-    cache: Optional[Cache] = None
-    try:
-        cache = options.cache()
-    except (RuntimeError, KeyError):  # no home directory (an arbitrary uid without HOME): no cache needed here
-        pass
+    cache: Optional[Cache] = options.cache()
     segments: list[AnySegment] = [
         Segment("source", source_entries(checked)),
         launcher_segment(profile.python_version, mtime, options.level, cache),
@@ -135,7 +131,28 @@ def _slim_record(slim: SlimSettings, deps: Optional[VendorOutput]) -> dict[str, 
 
 
 def build(options: BuildOptions, progress: Progress = _quiet) -> BuildResult:
-    """Build one artifact. Raises an IgniteError on bad input; writes nothing then."""
+    """Build one artifact. Raises an IgniteError on bad input; writes nothing then.
+
+    Every OSError on the way is classified (packager.errors.io_error): the output (exit 10),
+    else the cache, TMPDIR or another local path (exit 24), with the path, the errno's words
+    and the fix. A cache that cannot be used is built without, with one warning.
+    """
+    try:
+        result = _build(options, progress)
+    except OSError as exc:
+        raise io_error(exc, output=Path(options.output), cache=_cache_root(options)) from exc
+    degraded = options.cache().degraded
+    return replace(result, warnings=(degraded, *result.warnings)) if degraded else result
+
+
+def _cache_root(options: BuildOptions) -> Optional[Path]:
+    try:
+        return options.cache().root
+    except OSError:
+        return None
+
+
+def _build(options: BuildOptions, progress: Progress) -> BuildResult:
     started = time.perf_counter()
     from packager.artifact.outpath import check_output_path
 

@@ -7,6 +7,7 @@ builds sharing one cache never see a half-written file; every entry is checked
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -118,8 +119,9 @@ def wheel_object_key(kind: str, name: str, version: str, filename: str, sha256: 
 @dataclass(frozen=True)
 class Cache:
     root: Path
-    #: the shared tier behind this directory (``--cache-url``), None for the local cache alone
-    tier: Optional[Tier] = field(default=None, compare=False)
+    #: Why the cache asked for could not be used ("" when it is): the build then uses a private
+    #: temporary one, removed at exit, and says so once (see :func:`open_cache`).
+    degraded: str = ""
 
     @property
     def wheels(self) -> Path:
@@ -142,6 +144,19 @@ class Cache:
             d.mkdir(parents=True, exist_ok=True)
         return self
 
+    def check_usable(self) -> None:
+        """Raise OSError unless every directory of the cache can be made, listed, written and read."""
+        self.ensure()
+        for d in (self.root, self.wheels, self.built, self.resolutions, self.segments):
+            with os.scandir(d) as entries:  # another user's entries (0600) cannot be read: unusable
+                for entry, _ in zip(entries, range(16)):
+                    if entry.is_file(follow_symlinks=False) and not os.access(entry.path, os.R_OK):
+                        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), entry.path)
+            fd, probe = tempfile.mkstemp(prefix=".ignite-probe-", dir=d)
+            os.close(fd)
+            os.unlink(probe)
+
+
     def add_wheel(self, src: Path, directory: Optional[Path] = None) -> Path:
         """Move/copy a downloaded wheel into the cache atomically."""
         dest = (directory or self.wheels) / src.name
@@ -149,6 +164,8 @@ class Cache:
         return dest
 
     def get_json(self, kind: str, key: str) -> Optional[Any]:
+        if self.tier is not None and not (self.root / kind / f"{key}.json").exists():
+            return self._tier_json(kind, key)  # a local miss: the shared tier, before recomputing
         path = self.root / kind / f"{key}.json"
         try:
             blob = path.read_bytes()
@@ -161,9 +178,11 @@ class Cache:
             return doc["data"]
         except FileNotFoundError:
             return self._tier_json(kind, key)
-        except (ValueError, KeyError, TypeError):
-            path.unlink(missing_ok=True)  # corrupted: drop it and recompute
+        except (ValueError, KeyError, TypeError, IsADirectoryError, UnicodeDecodeError):
+            discard(path)  # corrupted, or a directory where the entry was: drop it and recompute
             return None
+        except OSError:
+            return None  # unreadable here (another user's entry): recomputed, left alone
 
     def put_json(self, kind: str, key: str, data: Any) -> None:
         body = json.dumps(data, sort_keys=True).encode()
@@ -211,6 +230,48 @@ class Cache:
             pass
         return blob
 
+    #: the shared tier behind this directory (``--cache-url``), None for the local cache alone
+    #: (declared last, apart from the other fields: an addition, not a change of the class)
+    tier: Optional[Tier] = field(default=None, compare=False)
+
+
+_OPENED: dict[Optional[Path], Cache] = {}
+
+
+def open_cache(root: Optional[Path]) -> Cache:
+    """The cache at *root* (None: the default), or, when it cannot be used (read-only, another
+    user's, no home directory to put it in), a private temporary one with ``degraded`` saying why.
+
+    Decided once per root and process (~1.5 ms), so a build warns once; the temporary cache is
+    removed at exit.
+    """
+    if root in _OPENED:
+        return _OPENED[root]
+    try:
+        path = root if root is not None else default_cache_dir()
+    except (RuntimeError, KeyError):  # an arbitrary uid without HOME (containers)
+        why = "no home directory to keep the cache in (HOME is unset and the user has none)"
+        cache = _temporary(why, "set IGNITE_CACHE_DIR or pass --cache-dir to keep one")
+    else:
+        cache = Cache(Path(path))
+        try:
+            cache.check_usable()
+        except OSError as exc:
+            where = exc.filename if isinstance(exc.filename, str) else str(path)
+            words = f"{os.strerror(exc.errno)}" if exc.errno else str(exc)
+            cache = _temporary(f"the cache {where} cannot be used: {words}",
+                               "pass --cache-dir (or IGNITE_CACHE_DIR) with a directory this user may write")
+    _OPENED[root] = cache
+    return cache
+
+
+def _temporary(why: str, fix: str) -> Cache:
+    import atexit
+    import shutil
+
+    tmp = Path(tempfile.mkdtemp(prefix="ignite-cache-"))
+    atexit.register(shutil.rmtree, tmp, True)
+    return Cache(tmp, degraded=f"{why}; building without it (nothing is reused or kept): {fix}").ensure()
 
 def load_blob(cache: Cache, kind: str, key: str) -> Optional[tuple[Any, bytes]]:
     """A (metadata, bytes) entry whose bytes match the sha256 recorded in its metadata.
@@ -222,13 +283,20 @@ def load_blob(cache: Cache, kind: str, key: str) -> Optional[tuple[Any, bytes]]:
     if meta is None:
         return None
     blob_path = cache.root / kind / f"{key}.bin"
+    if cache.tier is not None and not blob_path.exists():
+        cache._tier_blob(kind, key, meta.get("blob_sha256"))  # kept locally when its bytes match
     try:
         blob = blob_path.read_bytes()
     except FileNotFoundError:
         blob = cache._tier_blob(kind, key, meta.get("blob_sha256")) or b""
+    except IsADirectoryError:
+        discard(blob_path)
+        blob = b""
+    except OSError:
+        return None
     if hashlib.sha256(blob).hexdigest() != meta.get("blob_sha256"):
-        blob_path.unlink(missing_ok=True)
-        (cache.root / kind / f"{key}.json").unlink(missing_ok=True)
+        discard(blob_path)
+        discard(cache.root / kind / f"{key}.json")
         return None
     if cache.tier is not None:
         cache.tier.record(f"{kind}/{key}.bin", blob_path, False)

@@ -8,8 +8,8 @@ mounts it is the write time). Pruning removes whole entries, oldest first, so a
 lookup never finds half of one (and if it did, cache.load_blob drops it). The
 directories other tools manage (``uv/``, ``pip-tools/``) and the image runtimes are
 counted, never pruned. Temp files of interrupted writes (``.NAME.XXXX`` next to the
-entries) and ignite temp directories of killed builds in the system temp directory
-are removed when older than an hour.
+entries, older than an hour) and the temp directories of killed builds in the system temp
+directory (older than a day) are removed.
 """
 
 from __future__ import annotations
@@ -24,13 +24,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
+from packager.cache import SDIST_SIDECAR as _SIDECAR
+
 #: the kinds of entries the packager itself writes (cache.Cache)
 KINDS = ("resolutions", "segments", "wheels", "built")
 #: a temp file or directory this old is left over from a killed write, not one in progress
 STALE_TEMP_SECONDS = 3600
-#: the prefixes of the packager's temp directories (tempfile.TemporaryDirectory(prefix=...))
-_TMP_DIRS = re.compile(r"^ignite-(lock|run|compile|resolve|uv|sdist|fetch|profile)-[A-Za-z0-9_]+$")
-_SIDECAR = ".sdist-sha256"
+#: the prefixes of the build's temp directories (tempfile.TemporaryDirectory(prefix=...)); not
+#: ``ignite-run-`` (a `serve` may run for days from it)
+#: (``ignite-tmp-PID-HOST-XXXX`` holds every temp file of one run: packager.runtime's run directory)
+_TMP_DIRS = re.compile(r"^ignite-(lock|compile|resolve|uv|sdist|fetch|profile|tmp)-[A-Za-z0-9_.-]+$")
+#: a build's temp directory this old is a killed build's (no step of a build runs this long)
+STALE_TMPDIR_SECONDS = 86400
+#: notes on what a shared store has (sharedcache.SEEN_DIR): pruned by age like entries
+SEEN_DIR = "shared-seen"
 
 
 @dataclass
@@ -121,7 +128,7 @@ def info(root: Path) -> list[KindInfo]:
         for p in sorted(root.iterdir()):
             if p.is_dir() and p.name not in KINDS:
                 n, size = _tree_size(p)
-                out[p.name] = KindInfo(p.name, n, size, None, prunable=False)
+                out[p.name] = KindInfo(p.name, n, size, None, prunable=p.name == SEEN_DIR)
     return list(out.values())
 
 
@@ -144,7 +151,7 @@ def _stale_temps(root: Path, now: float) -> Iterator[Path]:
                 st = p.lstat()
             except OSError:
                 continue
-            if (uid is None or st.st_uid == uid) and now - st.st_mtime > STALE_TEMP_SECONDS:
+            if (uid is None or st.st_uid == uid) and now - st.st_mtime > STALE_TMPDIR_SECONDS:
                 yield p
 
 
@@ -192,6 +199,11 @@ def prune(root: Path, older_than: Optional[float] = None, max_size: Optional[int
             # the metadata first (it vouches for the bytes): a reader never sees a json without its blob
             for f in sorted(e.files, key=lambda f: not f.name.endswith(".json")):
                 f.unlink(missing_ok=True)
+    seen = root / SEEN_DIR
+    if older_than is not None and seen.is_dir() and not dry_run:
+        for marker in seen.glob("*/*"):
+            if now - _stat(marker)[1] > older_than:
+                marker.unlink(missing_ok=True)
     report.kept_entries = len(keep)
     report.kept_bytes = sum(e.size for e in keep)
     return report

@@ -164,5 +164,16 @@ def vendor_requirements(source: DependencySource, reqs: Requirements, profile: T
             "warnings": [w for w in resolution.warnings if not w.startswith(MACHINE_WARNING)],
             "shadowed": [s.to_dict() for s in resolution.shadowed],
         },
-        warnings=reqs.warnings + tuple(resolution.warnings),
+        warnings=reqs.warnings + tuple(resolution.warnings) + _unaudited_libraries(wheels, profile),
     )
+
+
+def _unaudited_libraries(wheels: list[FetchedWheel], profile: TargetProfile) -> tuple[str, ...]:
+    """Shared libraries that wheels built here need and the target may lack (packager.deps.sharedlibs)."""
+    from packager.deps.sharedlibs import missing_libraries, needs_check, target_policy
+
+    todo = [w for w in wheels if needs_check(w.path.name, w.built_from_sdist)]
+    if not todo:
+        return ()
+    policy = target_policy(profile.tags)
+    return tuple(m.warning() for w in todo for m in missing_libraries(w.path, f"{w.pin.name} {w.pin.version}", policy))

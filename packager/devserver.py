@@ -20,6 +20,7 @@ import contextlib
 import http.client
 import json
 import os
+import queue
 import re
 import shutil
 import subprocess
@@ -78,9 +79,10 @@ class Backend:
             raise
         self.inflight = 0
 
-    def wait_ready(self, timeout: float = READY_TIMEOUT_S) -> None:
-        """Until ``/_/ready`` answers 200, or 503 with an import error (the launcher then serves that
-        error as a 500, which is what the user should see). Raises InvokeError if it exits or hangs."""
+    def wait_ready(self, timeout: float = READY_TIMEOUT_S) -> Optional[str]:
+        """Until ``/_/ready`` answers 200 (None), or 503 with an import error (returned as "Type:
+        message"; the launcher serves that error as a 500, which is what the user should see).
+        Raises InvokeError if it exits or hangs."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -92,10 +94,11 @@ class Backend:
                 time.sleep(0.02)
                 continue
             if r.status == 200:
-                return
-            with contextlib.suppress(ValueError):
-                if "traceback" in json.loads(r.body or b"{}"):
-                    return
+                return None
+            with contextlib.suppress(ValueError, AttributeError):
+                body = json.loads(r.body or b"{}")
+                if "traceback" in body:
+                    return f"{body.get('type')}: {body.get('error')}"
             time.sleep(0.02)
         raise InvokeError(f"the launcher was not ready after {timeout:.0f}s", where="launcher",
                           hint="its output is above")
@@ -323,13 +326,16 @@ def _watch_root(source: Path) -> tuple[Path, Optional[str]]:
     return (source, None) if source.is_dir() else (source.parent, source.name)
 
 
-def watch_changes(source: Path, stop: threading.Event, *, debounce: float = 0.15,
-                  poll: Optional[bool] = None) -> Iterator[tuple[str, ...]]:
+def watch_changes(source: Path, stop: threading.Event, *, debounce: float = 0.15, poll: Optional[bool] = None,
+                  ready: Optional[threading.Event] = None) -> Iterator[tuple[str, ...]]:
     """Yield the sorted relative paths changed in each burst of saves, until *stop* is set.
 
-    ``watchfiles`` (inotify/FSEvents) when installed and *poll* is not True; else the tree is
-    polled (mtime, size, inode) every *debounce* seconds, and a burst ends when a poll sees no change.
+    ``watchfiles`` (inotify/FSEvents) when installed and *poll* is not True (and polling if the OS
+    refuses a watch, e.g. its inotify limit is reached); else the tree is polled (mtime, size, inode)
+    every *debounce* seconds, and a burst ends when a poll sees no change. *ready* is set once the
+    watch is in place: a save from then on is seen.
     """
+    ready = ready or threading.Event()
     root, only = _watch_root(source)
 
     def wanted(path: str) -> bool:
@@ -347,19 +353,26 @@ def watch_changes(source: Path, stop: threading.Event, *, debounce: float = 0.15
         except ImportError:
             pass
         else:
-            for batch in watchfiles.watch(root, watch_filter=lambda _c, p: wanted(p),
-                                          debounce=int(debounce * 1000), step=50, stop_event=stop,
-                                          raise_interrupt=False, rust_timeout=1000):
-                rels = sorted({os.path.relpath(p, root) for _c, p in batch})
-                if rels:
-                    yield tuple(rels)
-            return
-    yield from _poll(root, wanted, stop, debounce)
+            try:
+                # yield_on_timeout: an empty batch after 200 ms without changes says the watch is in place
+                for batch in watchfiles.watch(root, watch_filter=lambda _c, p: wanted(p),
+                                              debounce=int(debounce * 1000), step=50, stop_event=stop,
+                                              raise_interrupt=False, rust_timeout=200, yield_on_timeout=True,
+                                              recursive=only is None):
+                    ready.set()
+                    rels = sorted({os.path.relpath(p, root) for _c, p in batch})
+                    if rels:
+                        yield tuple(rels)
+                return
+            except OSError:
+                pass  # e.g. the inotify watch limit: polling still works
+    yield from _poll(root, wanted, stop, debounce, only, ready)
 
 
-def _snapshot(root: Path, wanted: Any) -> dict[str, tuple[int, int, int]]:
+def _snapshot(root: Path, wanted: Any, only: Optional[str] = None) -> dict[str, tuple[int, int, int]]:
     out: dict[str, tuple[int, int, int]] = {}
-    for dirpath, dirnames, filenames in os.walk(root):
+    walk = [(str(root), [], [only])] if only is not None else os.walk(root)
+    for dirpath, dirnames, filenames in walk:
         dirnames[:] = [d for d in dirnames if d not in IGNORED_DIRS]
         for name in filenames:
             path = os.path.join(dirpath, name)
@@ -373,21 +386,63 @@ def _snapshot(root: Path, wanted: Any) -> dict[str, tuple[int, int, int]]:
     return out
 
 
-def _poll(root: Path, wanted: Any, stop: threading.Event, interval: float) -> Iterator[tuple[str, ...]]:
-    before = _snapshot(root, wanted)
+def _poll(root: Path, wanted: Any, stop: threading.Event, interval: float, only: Optional[str],
+          ready: threading.Event) -> Iterator[tuple[str, ...]]:
+    before = _snapshot(root, wanted, only)
+    ready.set()
     while not stop.wait(interval):
-        now = _snapshot(root, wanted)
+        now = _snapshot(root, wanted, only)
         if now == before:
             continue
         changed = {p for p in before.keys() | now.keys() if before.get(p) != now.get(p)}
         while not stop.wait(interval):  # debounce: until one poll sees nothing new
-            later = _snapshot(root, wanted)
+            later = _snapshot(root, wanted, only)
             if later == now:
                 break
             changed |= {p for p in now.keys() | later.keys() if now.get(p) != later.get(p)}
             now = later
         before = now
         yield tuple(sorted(changed))
+
+
+class Watcher:
+    """:func:`watch_changes` in a thread. :meth:`start` returns once the watch is in place, so a
+    build started after it misses no save; saves made during a build come out of :meth:`next` as
+    one batch."""
+
+    def __init__(self, source: Path, *, poll: Optional[bool] = None, debounce: float = 0.15) -> None:
+        self._stop, self._ready = threading.Event(), threading.Event()
+        self._queue: queue.Queue[tuple[str, ...]] = queue.Queue()
+        self._args = (source, poll, debounce)
+        self._thread = threading.Thread(target=self._run, name="ignite-watch", daemon=True)
+
+    def _run(self) -> None:
+        source, poll, debounce = self._args
+        try:
+            for batch in watch_changes(source, self._stop, debounce=debounce, poll=poll, ready=self._ready):
+                self._queue.put(batch)
+        finally:
+            self._ready.set()
+
+    def start(self, timeout: float = 10.0) -> None:
+        self._thread.start()
+        self._ready.wait(timeout)
+
+    def next(self, timeout: float) -> tuple[str, ...]:
+        """The files changed since the last call (sorted; empty if nothing changed within *timeout*)."""
+        try:
+            changed = set(self._queue.get(timeout=timeout))
+        except queue.Empty:
+            return ()
+        while True:
+            try:
+                changed.update(self._queue.get_nowait())
+            except queue.Empty:
+                return tuple(sorted(changed))
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
 
 
 @dataclass(frozen=True)
@@ -402,6 +457,8 @@ class Rebuild:
     vendored: int = 0
     #: the launcher now serving
     pid: Optional[int] = None
+    #: the handler built but failed to import ("Type: message"): the launcher answers its 500
+    import_error: Optional[str] = None
 
 
 def _unexpected(exc: Exception) -> IgniteError:
@@ -440,17 +497,20 @@ class WatchSession:
         backend: Optional[Backend] = None
         try:
             backend = Backend(out, self._python(out), self.env, stderr_lines=self.stderr_lines)
-            backend.wait_ready()
-        except IgniteError as exc:
+            import_error = backend.wait_ready()
+        except BaseException as exc:  # Ctrl-C too: a launcher not yet switched to is stopped here
             if backend is not None:
                 backend.stop()
-            self.front.fail(error_body(exc))
-            return Rebuild(changed, False, t1 - t0, time.perf_counter() - t1, error=exc)
+            if not isinstance(exc, Exception):
+                raise
+            err = exc if isinstance(exc, IgniteError) else _unexpected(exc)
+            self.front.fail(error_body(err))
+            return Rebuild(changed, False, t1 - t0, time.perf_counter() - t1, error=err)
         finally:
             out.unlink(missing_ok=True)
         self.front.switch(backend)
         return Rebuild(changed, True, t1 - t0, time.perf_counter() - t1,
-                       vendored=len(result.manifest.vendored), pid=backend.proc.pid)
+                       vendored=len(result.manifest.vendored), pid=backend.proc.pid, import_error=import_error)
 
     def _python(self, artifact: Path) -> str:
         """*python_for* once per target (finding and probing an interpreter is slower than a build)."""

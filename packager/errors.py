@@ -8,7 +8,12 @@ into output and an exit status.
 
 from __future__ import annotations
 
+import errno
+import os
 import re
+import signal
+import tempfile
+from pathlib import Path
 from typing import Any, ClassVar, Optional
 
 _USERINFO = re.compile(r"(?P<scheme>\b[a-zA-Z][a-zA-Z0-9+.-]*://)[^/\s@]+@")
@@ -139,7 +144,7 @@ class ArtifactError(IgniteError):
 
 
 class VerifyError(IgniteError):
-    """An artifact does not match its manifest, or is not an artifact at all."""
+    """An artifact does not match its manifest (or its rebuild), or is not an artifact at all."""
 
     exit_code = 11
     code = "verify"
@@ -263,8 +268,102 @@ class CacheError(IgniteError):
     code = "cache"
 
 
+class LocalIOError(IgniteError):
+    """A local file or directory (the cache, TMPDIR, a wheelhouse) could not be read or written."""
+
+    exit_code = 24
+    code = "local-io"
+
+
+class Interrupted(IgniteError):
+    """Stopped by SIGINT (Ctrl-C): children stopped, temp files removed, nothing written."""
+
+    exit_code = 130
+    code = "interrupted"
+
+
+class TerminatedError(Interrupted):
+    """Stopped by SIGTERM (SIGHUP: 129), likewise."""
+
+    exit_code = 143
+    code = "terminated"
+
+
+def stopped_by(signum: int) -> Interrupted:
+    """The error of a command stopped by *signum*; its exit status is 128 + *signum*, as shells say."""
+    name = signal.Signals(signum).name
+    error = (Interrupted if signum == signal.SIGINT else TerminatedError)(
+        f"stopped by {name}: nothing was written, temporary files were removed")
+    error.exit_code = 128 + signum  # type: ignore[misc]
+    return error
+
+
 #: Exit code for an unexpected exception: a bug in the packager, not in the input.
 INTERNAL_ERROR_EXIT = 70
+
+_IO_FIXES = {
+    errno.ENOSPC: "free space on that filesystem, or point {what} at another one",
+    errno.EDQUOT: "the disk quota is exhausted: free space, or point {what} at another filesystem",
+    errno.EROFS: "the filesystem is read-only: point {what} at a writable directory",
+    errno.EACCES: "this user may not use it: fix its owner or permissions, or point {what} elsewhere",
+    errno.EPERM: "this user may not use it: fix its owner or permissions, or point {what} elsewhere",
+    errno.EISDIR: "a directory is where a file belongs: remove it, or point {what} elsewhere",
+    errno.ENOTDIR: "a file is where a directory belongs: remove it, or point {what} elsewhere",
+    errno.EMFILE: "too many open files: raise the limit (`ulimit -n`)",
+    errno.ENFILE: "the system ran out of open files: try again when fewer are open",
+}
+
+
+def os_words(exc: OSError) -> str:
+    """The errno's words and name: "No space left on device (ENOSPC)"."""
+    if exc.errno is None:
+        return str(exc)
+    return f"{os.strerror(exc.errno)} ({errno.errorcode.get(exc.errno, exc.errno)})"
+
+
+def _under(path: str, root: Path) -> bool:
+    try:
+        Path(os.path.abspath(path)).relative_to(os.path.abspath(root))
+        return True
+    except ValueError:
+        return False
+
+
+def _almost_full(root: Path) -> bool:
+    try:
+        st = os.statvfs(root if root.is_dir() else root.parent)
+    except OSError:
+        return False
+    return st.f_bavail * st.f_frsize < 1024 * 1024
+
+
+def io_error(exc: OSError, *, output: Optional[Path] = None, cache: Optional[Path] = None) -> IgniteError:
+    """An OSError met on the way, classified: the artifact's output (exit 10), else the cache, TMPDIR or
+    another local path (exit 24); with the path, the errno's words and the fix.
+
+    Which place it was comes from the error's path, else (a full disk reports none) from which
+    of them has no space left.
+    """
+    places: list[tuple[str, Path, str]] = []
+    if output is not None:
+        places.append(("the artifact's output", Path(output).absolute().parent, "-o"))
+    if cache is not None:
+        places.append(("the cache", Path(cache), "--cache-dir (or IGNITE_CACHE_DIR)"))
+    tmp = Path(tempfile.gettempdir())
+    tmp = tmp.parent if tmp.name.startswith("ignite-tmp-") else tmp  # the run's private one: TMPDIR is the fix
+    places.append(("the temporary directory", tmp, "TMPDIR"))
+    path = exc.filename if isinstance(exc.filename, str) else None
+    found = next((p for p in places if path and _under(path, p[1])), None)
+    if found is None and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        found = next((p for p in places if _almost_full(p[1])), None)
+    what, root, option = found or ("a local file", Path(path or "."), "the build")
+    where = path or str(root)
+    fix = _IO_FIXES.get(exc.errno or 0, "check that path, then build again").format(what=option)
+    details = {"path": where, "errno": errno.errorcode.get(exc.errno or 0, exc.errno), "place": what}
+    message = f"{what} could not be written or read: {os_words(exc)}"
+    if found is not None and found[2] == "-o":
+        return ArtifactError(message, where=where, hint=fix + "; nothing was written to -o", details=details)
+    return LocalIOError(message, where=where, hint=fix, details=details)
 
 EXIT_CODES: dict[str, int] = {
     cls.code: cls.exit_code
@@ -294,8 +393,9 @@ EXIT_CODES: dict[str, int] = {
         ToolchainError,
         NotInArtifact,
         SizeBudgetExceeded,
-
-
         CacheError,
+        LocalIOError,
+        Interrupted,
+        TerminatedError,
     )
 }

@@ -10,7 +10,7 @@ from __future__ import annotations
 import shlex
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from packaging.utils import canonicalize_name
@@ -25,7 +25,7 @@ from packager.deps.piprun import last_error, missing_distribution, run_pip, targ
 from packager.deps.profile import TargetProfile, load_profile
 from packager.deps.requirements import Requirements, parse_requirements
 from packager.deps.resolve import Resolution, constraints_text, ensure_stubs
-from packager.errors import RequirementsError, ResolveError
+from packager.errors import RequirementsError, ResolveError, io_error
 from packager.options import BuildOptions
 from packager.resolution import resolve_for
 from packager.source.checks import check_source, version_tuple
@@ -135,7 +135,16 @@ def _write_pylock(reqs: Requirements, resolution: Resolution, cache: Cache, buil
 
 def lock_source(options: BuildOptions, progress: Progress, fmt: str = "requirements") -> LockResult:
     """Lock the source's declaration for the target: ``requirements.lock`` (pip-compile) or, with
-    *fmt* ``pylock``, a PEP 751 pylock.toml."""
+    *fmt* ``pylock``, a PEP 751 pylock.toml. OSErrors are classified as a build's are (errors.io_error)."""
+    try:
+        result = _lock_source(options, progress, fmt)
+    except OSError as exc:
+        raise io_error(exc, output=Path(options.output), cache=options.cache().root) from exc
+    degraded = options.cache().degraded
+    return replace(result, warnings=(degraded, *result.warnings)) if degraded else result
+
+
+def _lock_source(options: BuildOptions, progress: Progress, fmt: str) -> LockResult:
     tree = read_source(Path(options.source), options.limits)
     options.check_python()
     profile = load_profile(options.profile)

@@ -6,7 +6,7 @@ packager.lock) need not import packager.build, which imports them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
@@ -72,11 +72,13 @@ class BuildOptions:
     def cache(self) -> Cache:
         """The build cache: ``--cache-dir``, else the default (IGNITE_CACHE_DIR, XDG_CACHE_HOME, ~/.cache).
 
-        Raises RuntimeError or KeyError when no home directory can be found for the default.
+        One that cannot be used (read-only, another user's, no home directory) is replaced by a
+        private temporary one whose ``degraded`` says why (packager.cache.open_cache).
         """
-        from packager.cache import Cache, default_cache_dir
+        from packager.cache import open_cache
 
-        return Cache(Path(self.cache_dir) if self.cache_dir else default_cache_dir(), tier=self.cache_tier)
+        cache = open_cache(Path(self.cache_dir) if self.cache_dir else None)
+        return replace(cache, tier=self.cache_tier) if self.cache_tier is not None else cache
 
     def dependency_source(self, tree: SourceTree, *, declarations_only: bool = False) -> Decision:
         """The one decision of which file declares this build's dependencies (packager.deps.inputs):

@@ -100,18 +100,25 @@ class IgniteFunctions:
         path = (self.root / source).resolve()
         key = json.dumps([str(path), env, build_options], sort_keys=True, default=str)
         if key not in self._running:
-            self._running[key] = self._start(path, env, build_options)
+            from packager.errors import IgniteError
+
+            try:
+                self._running[key] = self._start(path, env, build_options)
+            except IgniteError as exc:  # a build or start-up error, as `ignite-pack build` words it
+                pytest.fail(f"ignite_function({str(source)!r}): {exc}" + (f"\nhint: {exc.hint}" if exc.hint else ""),
+                            pytrace=False)
         return self._running[key]
 
     def _start(self, source: Path, env: Optional[dict[str, str]], opts: dict[str, Any]) -> IgniteFunction:
         from packager.build import build
         from packager.deps.piprun import IndexConfig
         from packager.devserver import Backend
+        from packager.errors import InvokeError
         from packager.options import BuildOptions
         from packager.source.checks import EntryPoint
 
         index = {k: opts.pop(k) for k in _INDEX_KEYS if k in opts}
-        wheelhouses = tuple(Path(w) for w in index.get("wheelhouses", ()))
+        wheelhouses = tuple(self.root / w for w in index.get("wheelhouses", ()))
         if isinstance(opts.get("entry"), str):
             opts["entry"] = EntryPoint.parse(opts["entry"])
         out = self.workdir / f"build-{len(self._running) + 1}.tar.gz"
@@ -127,12 +134,17 @@ class IgniteFunctions:
             prefix="launcher-", suffix=".log", dir=self.workdir, delete=False)
         self._logs.append(log)
         backend = Backend(out, _python(result.manifest, options), env, output=log)
+        fn = IgniteFunction(backend, log)
         try:
             backend.wait_ready()
+        except InvokeError as exc:
+            backend.stop()
+            raise InvokeError(exc.message, where=f"{source} (ignite_function)",
+                              hint="the launcher's output:\n" + fn.logs()[-4000:]) from None
         except BaseException:
             backend.stop()
             raise
-        return IgniteFunction(backend, log)
+        return fn
 
     def close(self) -> None:
         for fn in self._running.values():

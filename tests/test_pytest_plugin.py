@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.ci_helpers import REPO
+from tests.wheelhouse import make_wheel
 
 HANDLER = """\
 import json
@@ -62,6 +63,15 @@ def test_env_is_another_launcher(ignite_function):
     _record(r.json()["pid"])
 
 
+def test_build_options(ignite_function):
+    fn = ignite_function("src2", entry="main:run", wheelhouses=["wheels"], offline=True)
+    assert fn.invoke().json() == {"dep": "1.0"}
+
+
+def test_broken_source_fails_with_the_build_error(ignite_function):
+    ignite_function("broken")
+
+
 def test_wrong_on_purpose(ignite_function):
     assert ignite_function("src").invoke({"name": "world"}).json()["hello"] == "nobody"
 """
@@ -71,6 +81,13 @@ def _user_project(tmp_path: Path) -> Path:
     proj = tmp_path / "project"
     (proj / "src").mkdir(parents=True)
     (proj / "src" / "handler.py").write_text(HANDLER)
+    (proj / "src2").mkdir()
+    (proj / "src2" / "handler.py").write_text("")
+    (proj / "src2" / "main.py").write_text("import tinydep\n\ndef run(payload, ctx):\n    return {'dep': tinydep.VERSION}\n")
+    (proj / "src2" / "requirements.txt").write_text("tinydep\n")
+    make_wheel(proj / "wheels", "tinydep", "1.0")
+    (proj / "broken").mkdir()
+    (proj / "broken" / "handler.py").write_text("def handler(payload, ctx):\n    return (\n")
     (proj / "tests").mkdir()
     (proj / "tests" / "test_function.py").write_text(USER_TESTS)
     return proj
@@ -93,8 +110,11 @@ def _run_user_tests(python: str, proj: Path, env: dict[str, str]) -> None:
                        capture_output=True, text=True, timeout=600, check=False)
     out = r.stdout + r.stderr
     assert r.returncode == 1, out  # one test fails, as its assertion says
-    assert re.search(r"\b1 failed, 4 passed\b", out), out
+    assert re.search(r"\b2 failed, 5 passed\b", out), out
     assert re.search(r"FAILED tests/test_function.py::test_wrong_on_purpose\b", out), out
+    assert "FAILED tests/test_function.py::test_broken_source_fails_with_the_build_error" in out, out
+    assert "ignite_function('broken'): handler.py:2: invalid Python 3.12 syntax" in out, out
+    assert "hint: fix the syntax error" in out, out
     assert "assert 'world' == 'nobody'" in out, out
     recorded = [int(p) for p in pids.read_text().split()]
     assert len(recorded) == 3 and recorded[0] == recorded[1] != recorded[2], recorded  # env: its own launcher

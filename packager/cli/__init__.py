@@ -10,6 +10,7 @@ from __future__ import annotations
 import atexit
 import os
 import sys
+import tempfile
 import threading
 
 import click
@@ -17,6 +18,7 @@ import click
 from packager import __version__
 from packager.cli import build, cache, exit_codes, inspect, run
 from packager.cli.output import IgniteGroup
+from packager.runtime import children_tmp, on_stop_signals, sweep_stale_tmp
 
 
 @click.group(cls=IgniteGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -49,6 +51,11 @@ def entry() -> None:
     the atexit handlers run and the streams are flushed as usual, then the process ends
     without the teardown. Tests call ``main`` itself.
     """
+    on_stop_signals()  # SIGINT/SIGTERM end a build with one line and 130/143 (packager.cli.output)
+    # Every temp file of this run (ours and pip's) in one private directory, removed at exit;
+    # those of runs that were killed (kill -9) are removed now.
+    sweep_stale_tmp()
+    tempfile.tempdir = children_tmp()
     try:
         main()
         code: str | int | None = 0

@@ -49,7 +49,7 @@ def _options(p: dict[str, Any], source: Path, output: Path, **rest: Any) -> Buil
         lambda_payload=check_lambda_payload(p["convention"], p.get("lambda_payload")),
         profile=p["profile"], target_interpreter=_target_interpreter(p["python"], p["profile"]),
         index=index_config(p["index_url"], p["extra_index_urls"], p["wheelhouses"], p["offline"]),
-        cache_dir=p["cache_dir"], cache_tier=cache_tier(p["cache_url"], p["cache_push"]),
+        cache_dir=p["cache_dir"], cache_tier=cache_tier(None if p["offline"] else p["cache_url"], p["cache_push"], p["cache_dir"]),
         wheelhouses=tuple(p["wheelhouses"]), vendor_anyway=frozenset(p["vendor_anyway"]),
         resolver=p["resolver"], requirements=p["requirements"], groups=tuple(p["groups"]), **rest,
     )
@@ -79,6 +79,9 @@ def _options(p: dict[str, Any], source: Path, output: Path, **rest: Any) -> Buil
               help="Also write the artifact's SBOM to FILE (see `ignite-pack sbom`; needs ignite-packager[sbom]).")
 @click.option("--sbom-format", type=click.Choice(SBOM_FORMATS), default="cyclonedx-json", show_default=True,
               help="Format of --sbom.")
+@click.option("--provenance", type=click.Path(path_type=Path, dir_okay=False), metavar="FILE",
+              help="Also write SLSA Provenance v1 (an in-toto Statement) for the artifact to FILE; "
+                   "sign it with cosign attest (docs/reproducibility.md).")
 @config_options
 @python_option
 @json_option
@@ -111,11 +114,13 @@ def build(ctx: click.Context, /, source: Path, **_: Any) -> None:
 
         progress("sbom", f"writing {p['sbom']} ({p['sbom_format']})")
         write_sbom(result.output, p["sbom"], p["sbom_format"])
+    if p["provenance"]:
+        _write_provenance(p, source, result)
     for w in result.warnings:
         warn(w)
-    shared = finish_tier(options.cache_tier)
     m = result.manifest
     if p["as_json"]:
+        shared = finish_tier(options.cache_tier)  # the upload, after the artifact is written
         emit_json({
             "schema": BUILD_SCHEMA,
             "ok": True, "output": str(result.output), "sha256": result.sha256, "size": result.size,
@@ -126,6 +131,7 @@ def build(ctx: click.Context, /, source: Path, **_: Any) -> None:
             "vendored": [v.__dict__ for v in m.vendored], "skipped": [s.__dict__ for s in m.skipped],
             "warnings": [*result.warnings, *([shared["warning"]] if shared and shared["warning"] else [])],
             "slim": m.slim or None, "sbom": str(p["sbom"]) if p["sbom"] else None,
+            "provenance": str(p["provenance"]) if p["provenance"] else None,
             "target": dict(m.target),
             "dependencies": ({k: m.requirements[k] for k in ("file", "kind", "locked", "groups") if k in m.requirements}
                              if m.requirements.get("file") else None),
@@ -146,6 +152,21 @@ def build(ctx: click.Context, /, source: Path, **_: Any) -> None:
         info(f"slim: left out {t['files']} files, {human_size(t['bytes'])} (patterns: {' '.join(m.slim['patterns'])})")
     if p["sbom"]:
         info(f"sbom {p['sbom']} ({p['sbom_format']})")
+    finish_tier(options.cache_tier)  # the upload, after the result is out
+
+
+def _write_provenance(p: dict[str, Any], source: Path, result: Any) -> None:
+    import os
+
+    from packager.artifact.tarball import atomic_write
+    from packager.inspect.provenance import provenance, provenance_bytes
+
+    progress("provenance", f"writing {p['provenance']}")
+    env = {k: os.environ[k] for k in ("SOURCE_DATE_EPOCH", "IGNITE_BUILDER_ID") if k in os.environ}
+    statement = provenance(Path(result.output), result.sha256, result.manifest, source=source,
+                           index_url=p["index_url"], extra_index_urls=tuple(p["extra_index_urls"]),
+                           wheelhouses=len(p["wheelhouses"]), env=env)
+    atomic_write(p["provenance"], [provenance_bytes(statement)])
 
 
 @click.command()
@@ -178,11 +199,12 @@ def lock(ctx: click.Context, /, source: Path, **_: Any) -> None:
     result = lock_source(options, progress, p["lock_format"])
     for w in result.warnings:
         warn(w)
-    finish_tier(options.cache_tier)
     if p["as_json"]:
+        shared = finish_tier(options.cache_tier)
         emit_json({"schema": LOCK_SCHEMA, "ok": True, "output": str(result.output), "format": p["lock_format"],
-                   "pins": result.pins,
-                   "digest": result.digest, "warnings": list(result.warnings), "profile": result.profile})
+                   "pins": result.pins, "digest": result.digest, "profile": result.profile,
+                   "warnings": [*result.warnings, *([shared["warning"]] if shared and shared["warning"] else [])]})
         return
     click.echo(str(result.output))
     info(f"locked {len(result.pins)} distribution(s) for {result.profile} into {result.output}")
+    finish_tier(options.cache_tier)

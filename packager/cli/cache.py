@@ -27,12 +27,12 @@ def _root(cache_dir: Optional[Path]) -> Path:
     return cache_dir or default_cache_dir()
 
 
-def _tier(url: Optional[str]) -> Any:
+def _tier(url: Optional[str], root: Path) -> Any:
     if not url:
         return None
-    from packager.sharedcache import S3Tier, parse_cache_url, require_client
+    from packager.sharedcache import SEEN_DIR, S3Tier, parse_cache_url, require_client
 
-    tier = S3Tier(parse_cache_url(url))
+    tier = S3Tier(parse_cache_url(url), seen_dir=root / SEEN_DIR)
     require_client()
     tier.check()
     return tier
@@ -60,7 +60,7 @@ def cache_info(cache_dir: Optional[Path], cache_url: Optional[str], as_json: boo
 
     root = _root(cache_dir)
     kinds = local_info(root)
-    tier = _tier(cache_url)
+    tier = _tier(cache_url, root)
     remote: list[tuple[str, int, int]] = []
     if tier is not None:
         from packager.sharedcache import iter_kinds
@@ -107,7 +107,7 @@ def cache_prune(older_than: Optional[str], max_size: Optional[str], dry_run: boo
             raise UsageError(f"invalid age {older_than!r}", where="--older-than", hint="use e.g. 30d, 12h or 2w")
     size = parse_size(max_size) if max_size is not None else None
     root = _root(cache_dir)
-    tier = _tier(cache_url)
+    tier = _tier(cache_url, root)
     local = prune(root, age, size, dry_run=dry_run)
     shared: Optional[dict[str, Any]] = None
     if tier is not None:
@@ -151,5 +151,10 @@ def _prune_shared(tier: Any, age: Optional[float], size: Optional[int], dry_run:
             kept_bytes += gsize
             kept += len(g)
     removed = len(drop) if dry_run else tier.delete(drop)
+    if tier.seen_dir is not None and removed and not dry_run:
+        import shutil
+
+        # this runner's notes on what the store has are stale now: forget them
+        shutil.rmtree(tier.seen_dir / tier.url.store_id(), ignore_errors=True)
     return {"url": str(tier.url), "removed_objects": removed, "removed_bytes": removed_bytes,
             "kept_objects": kept, "kept_bytes": kept_bytes}

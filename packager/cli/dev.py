@@ -7,10 +7,10 @@ reads the flags, prints one line per rebuild and turns Ctrl-C into a clean exit 
 from __future__ import annotations
 
 import logging
+import os
 import re
 import signal
 import sys
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -92,16 +92,26 @@ def serve_watch(ctx: click.Context, source: Path, *, host: str, port: int, env: 
     """``serve SOURCE --watch`` until Ctrl-C (or SIGTERM): exit 0, no launcher or port left behind."""
     from packager.cli.build import _options
     from packager.cli.options import apply_config
-    from packager.devserver import FrontProxy, Rebuild, WatchSession, watch_changes
+    from packager.devserver import FrontProxy, Rebuild, Watcher, WatchSession
     from packager.errors import InvokeError, UsageError
 
+    if not source.exists():
+        from packager.errors import SourceError
+
+        raise SourceError("source does not exist", where=str(source),
+                          hint="pass the function's directory or its handler.py to serve --watch")
     if source.is_file() and not source.name.endswith(".py"):
         raise UsageError("--watch takes a source (a directory or handler.py), not an artifact or archive",
                          where=str(source), hint=f"serve {source} without --watch, or pass the source directory")
+    from packager.cli.build import build as build_command
+
     p, config_path = apply_config(ctx, source)
-    p.setdefault("cache_dir", None)  # IGNITE_CACHE_DIR (or a --cache-dir serve may have) still applies
-    p.setdefault("vendor_anyway", ())
-    p.setdefault("resolver", "auto")
+    p.setdefault("resolver", os.environ.get("IGNITE_RESOLVER") or "auto")
+    for param in build_command.params:  # build flags serve does not have: build's defaults
+        if param.name and param.name not in p:  # (IGNITE_CACHE_DIR still applies to cache_dir=None)
+            default = param.default  # a plain value, or None (click 8.2 marks "no default" with a sentinel)
+            plain = isinstance(default, (str, int, float, tuple, Path))
+            p[param.name] = () if getattr(param, "multiple", False) else default if plain else None
     options = _options(p, source, Path("artifact.tar.gz"))
     try:
         front = FrontProxy(host, port)
@@ -117,6 +127,10 @@ def serve_watch(ctx: click.Context, source: Path, *, host: str, port: int, env: 
     def line(r: Rebuild) -> None:
         what = ", ".join(r.changed[:3]) + (f" (+{len(r.changed) - 3} more)" if len(r.changed) > 3 else "")
         stamp = time.strftime("%H:%M:%S")
+        if r.ok and r.import_error:
+            info(f"[watch {stamp}] {what}: built in {r.build_seconds:.2f}s, but the handler failed to import "
+                 f"({r.import_error[:200]}); requests get its 500 with the traceback (launcher pid {r.pid})")
+            return
         if r.ok:
             info(f"[watch {stamp}] {what}: built in {r.build_seconds:.2f}s, swapped in {r.swap_seconds:.2f}s"
                  f" ({r.vendored} vendored); serving (launcher pid {r.pid})")
@@ -131,21 +145,25 @@ def serve_watch(ctx: click.Context, source: Path, *, host: str, port: int, env: 
 
     # watchfiles says "KeyboardInterrupt caught, stopping watch" on Ctrl-C; the "stopped" line says it.
     logging.getLogger("watchfiles").setLevel(logging.ERROR)
-    stop = threading.Event()
-    previous = signal.signal(signal.SIGTERM, terminate)
+    watcher = Watcher(source)
+    previous = {sig: signal.signal(sig, terminate) for sig in (signal.SIGTERM, signal.SIGHUP)}
     try:
+        watcher.start()  # before the first build reads the source: no save is missed
         line(session.rebuild(("first build",)))
-        for changed in watch_changes(source, stop):
-            line(session.rebuild(changed))
+        while True:
+            changed = watcher.next(timeout=1.0)
+            if changed:
+                line(session.rebuild(changed))
     except KeyboardInterrupt:
         pass
     finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        stop.set()
+        for sig in (signal.SIGINT, *previous):
+            signal.signal(sig, signal.SIG_IGN)
+        watcher.close()
         front.close()
         session.close()
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     info("[watch] stopped")
     sys.stdout.flush()
 

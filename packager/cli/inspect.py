@@ -136,14 +136,30 @@ def inspect_lines(d: dict[str, Any], show_files: bool = False) -> list[str]:
               type=click.Path(path_type=Path, file_okay=False),
               help="With --strict: also look for the vendored wheels here.")
 @click.option("--cache-dir", type=click.Path(path_type=Path), envvar="IGNITE_CACHE_DIR",
-              help="With --strict: the cache whose wheels are compared (default ~/.cache/ignite-packager).")
+              help="With --strict: the cache whose wheels are compared (default ~/.cache/ignite-packager). "
+                   "With --rebuild: the build cache to use (given on the command line; default: a temporary one).")
+@click.option("--rebuild", "rebuild_source", type=click.Path(path_type=Path), metavar="SOURCE",
+              help="Build SOURCE again with the settings ARTIFACT's manifest records and require the same "
+                   "bytes (exit 11 naming the first differing members and the likely cause).")
+@click.option("--lock", type=click.Path(path_type=Path, dir_okay=False),
+              help="With --rebuild: the lock the artifact was built with (when it is not in SOURCE).")
+@click.option("--index-url", envvar="IGNITE_INDEX_URL", metavar="URL", help="With --rebuild: the package index.")
+@click.option("--offline", is_flag=True, help="With --rebuild: use only --wheelhouse directories and the cache.")
 @python_option
 @json_option
 @quiet_option
-def verify(artifact: Path, strict: bool, wheelhouses: tuple[Path, ...], cache_dir: Optional[Path],
+@click.pass_context
+def verify(ctx: click.Context, artifact: Path, strict: bool, wheelhouses: tuple[Path, ...], cache_dir: Optional[Path],
+           rebuild_source: Optional[Path], lock: Optional[Path], index_url: Optional[str], offline: bool,
            python: Optional[str], as_json: bool, quiet: bool) -> None:
-    """Recompute every file's sha256 against ARTIFACT's manifest (--strict: much more)."""
+    """Recompute every file's sha256 against ARTIFACT's manifest (--strict: much more;
+    --rebuild SOURCE: rebuild it and compare the bytes)."""
     from packager.cache import default_cache_dir
+
+    if rebuild_source is not None:
+        _verify_rebuild(ctx, artifact, rebuild_source, wheelhouses, cache_dir, lock, index_url, offline,
+                        python, as_json, quiet)
+        return
     from packager.inspect.inspection import verify_artifact
     from packager.runtime import optional_python
 
@@ -171,6 +187,28 @@ def verify(artifact: Path, strict: bool, wheelhouses: tuple[Path, ...], cache_di
         click.echo(f"ok: strict: {report.records_checked} RECORD file(s), {len(report.wheels_checked)} "
                    f"cached wheel(s), {report.pycs_checked} pyc(s), entry parses as Python "
                    f"{report.info.manifest.target.get('python') or '3.12'}")
+
+
+def _verify_rebuild(ctx: click.Context, artifact: Path, source: Path, wheelhouses: tuple[Path, ...],
+                    cache_dir: Optional[Path], lock: Optional[Path], index_url: Optional[str], offline: bool,
+                    python: Optional[str], as_json: bool, quiet: bool) -> None:
+    from click.core import ParameterSource
+
+    from packager.cli.options import index_config
+    from packager.cli.output import progress
+    from packager.rebuild import rebuild_error, verify_rebuild
+
+    explicit_cache = ctx.get_parameter_source("cache_dir") == ParameterSource.COMMANDLINE
+    report = verify_rebuild(
+        artifact, source, cache_dir=cache_dir if explicit_cache else None, lock=lock, wheelhouses=wheelhouses,
+        index=index_config(index_url, (), wheelhouses, offline), target_interpreter=python, progress=progress)
+    if not report.identical:
+        raise rebuild_error(report)
+    if as_json:
+        emit_json(report.to_dict())
+        return
+    if not quiet:
+        click.echo(f"ok: {artifact}: rebuilt from {source} byte for byte (sha256 {report.artifact_sha256})")
 
 
 @click.command()

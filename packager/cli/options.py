@@ -6,6 +6,7 @@ their values (sizes, index settings, configuration files, slim patterns).
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -275,17 +276,26 @@ def entry_options(fn: F) -> F:
                              "nuclio context (the runtime's init_function); recorded in the manifest.")(fn)
 
 
-def cache_tier(url: Optional[str], push: bool) -> Any:
-    """The shared tier of ``--cache-url`` (warming its client up in the background), or None."""
+def cache_tier(url: Optional[str], push: bool, cache_dir: Optional[Path]) -> Any:
+    """The shared tier of ``--cache-url`` (its client made at the first local miss), or None."""
     if not url:
         return None
-    from packager.sharedcache import S3Tier, parse_cache_url, require_client
+    from packager.cache import default_cache_dir
+    from packager.sharedcache import SEEN_DIR, S3Tier, parse_cache_url, require_client
 
     parsed = parse_cache_url(url)
     require_client()
-    tier = S3Tier(parsed, push_enabled=push)
-    tier.warm_up()
-    return tier
+    try:
+        seen: Optional[Path] = (cache_dir or default_cache_dir()) / SEEN_DIR
+    except (RuntimeError, KeyError):  # no home directory: no notes, the store is asked each time
+        seen = None
+    timeout = os.environ.get("IGNITE_CACHE_TIMEOUT", "")
+    try:
+        seconds = float(timeout) if timeout else 5.0
+    except ValueError:
+        raise UsageError(f"IGNITE_CACHE_TIMEOUT={timeout!r} is not a number of seconds", where="IGNITE_CACHE_TIMEOUT",
+                         hint="e.g. IGNITE_CACHE_TIMEOUT=5 (connect; reads get three times as long)") from None
+    return S3Tier(parsed, push_enabled=push, seen_dir=seen, timeout=max(seconds, 0.1))
 
 
 def finish_tier(tier: Any) -> Optional[dict[str, Any]]:

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
+import threading
+import time
 import traceback
 from typing import Any
 
@@ -18,8 +21,11 @@ import click
 from packager.errors import (
     INTERNAL_ERROR_EXIT,
     IgniteError,
+    io_error,
     redact,
+    stopped_by,
 )
+from packager.runtime import Terminated, stop_children
 
 JSON_KEY = "ignite.json"
 
@@ -75,6 +81,15 @@ def human_size(n: float) -> str:
     return f"{n:.1f} GiB"  # pragma: no cover
 
 
+def stopped(signum: int, grace: float = 3.0) -> None:
+    """A signal stopped the command: stop its children, let its threads clean up (bounded)."""
+    stop_children()
+    deadline = time.monotonic() + grace
+    for thread in threading.enumerate():
+        if thread is not threading.main_thread():
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+
 def report_error(exc: IgniteError) -> None:
     if json_mode():
         emit_json({"schema": ERROR_SCHEMA, "ok": False, "error": exc.to_dict()})
@@ -94,7 +109,16 @@ class IgniteGroup(click.Group):
         except IgniteError as exc:
             report_error(exc)
             sys.exit(exc.exit_code)
-        except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit, KeyboardInterrupt):
+        except (KeyboardInterrupt, Terminated) as stop:
+            signum = stop.signum if isinstance(stop, Terminated) else signal.SIGINT
+            stopped(signum)
+            report_error(stopped_by(signum))
+            sys.exit(128 + signum)
+        except OSError as exc:  # an OSError no stage classified: still the path, the words, the fix
+            error = io_error(exc)
+            report_error(error)
+            sys.exit(error.exit_code)
+        except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
             raise
         except Exception as exc:  # a bug in the packager, not in the input
             if json_mode():

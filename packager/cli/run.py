@@ -26,7 +26,7 @@ from packager.cli.options import (
     run_cache_option,
     runtime_option,
 )
-from packager.cli.output import emit_json, info, progress, report_error
+from packager.cli.output import emit_json, info, progress, report_error, warn
 from packager.errors import (
     HandlerFailed,
     IgniteError,
@@ -41,7 +41,7 @@ def _runtime_python(artifact: Path, python: Optional[str], runtime: str, cache_d
     the artifact's target version, on a host of its architecture (anything else is refused before a
     launcher starts). ``auto`` decides from the artifact alone, never from what the cache holds."""
     from packager.artifact.tarball import read_manifest
-    from packager.cache import default_cache_dir
+    from packager.cache import open_cache
     from packager.deps.profile import load_profile
     from packager.invoke import unprovided_imports
     from packager.runtime import (
@@ -66,8 +66,10 @@ def _runtime_python(artifact: Path, python: Optional[str], runtime: str, cache_d
         profile = load_profile(str(manifest.target.get("profile") or "python3.12"))
     except IgniteError:
         profile = load_profile(None)
-    root = cache_dir or default_cache_dir()
-    return ensure_image_runtime(py, {str(k): v for k, v in profile.preinstalled.items()}, profile.digest, root,
+    cache = open_cache(cache_dir)
+    if cache.degraded:
+        warn(cache.degraded)
+    return ensure_image_runtime(py, {str(k): v for k, v in profile.preinstalled.items()}, profile.digest, cache.root,
                                 progress), "image"
 
 

@@ -164,12 +164,12 @@ def _probe(argv: list[str]) -> int:
     if getattr(session, "auth", None) is not None:
         session.auth.prompting = False
     urls = [] if options.no_index else [options.index_url, *options.extra_index_urls]
-    for project in projects:
-        for local in _local_rows(urls, list(options.find_links or ()), project):
-            print(json.dumps(local), flush=True)
     for url in urls:
-        if url.startswith("file:"):
-            continue  # read above, from the disk
+        if url.startswith("file:"):  # read from the disk
+            for project in projects:
+                for local in _local_rows([url], [], project):
+                    print(json.dumps(local), flush=True)
+            continue
         for project in projects:
             page = url.rstrip("/") + "/" + project + "/"
             row: dict[str, Any] = {"index": url, "project": project, "status": None, "error": None,
@@ -202,6 +202,9 @@ def _probe(argv: list[str]) -> int:
                 else:  # pip's errors (ConnectionFailedError, ...), requests', OSError
                     row["error"], row["detail"] = "error", text
             print(json.dumps(row), flush=True)
+    for project in projects:  # find-links directories, last (they add to the indexes)
+        for local in _local_rows([], list(options.find_links or ()), project):
+            print(json.dumps(local), flush=True)
     return 0
 
 

@@ -53,14 +53,16 @@ from packager.deps.piprun import (
     IndexConfig,
     last_error,
     missing_distribution,
+    out_of_space,
     run_pip,
     target_args,
 )
 from packager.deps.profile import TargetProfile
 from packager.deps.resolve import Pin
+from packager.deps.sdistbuild import describe, lend_tools, reproducible_env
 from packager.deps.uvresolve import uv_settings
 from packager.errors import FetchError, ResolveError, SdistBuildError, SourceError
-from packager.runtime import PythonRef, clean_env, host_machine, resolve_python
+from packager.runtime import PythonRef, clean_env, host_machine, resolve_python, run_child
 from packager.source.intake import Limits, read_source
 
 Progress = Callable[[str, str], None]
@@ -244,13 +246,16 @@ class SdistBuilderImpl:
             out = work / "out"
             self.progress("build", f"building a wheel from {sdist.name}"
                           + (" (uv build environment)" if self.uv and not self.index.offline else ""))
-            wheel = self._build(src, out, sdist.name)
+            wheel = self._build(src, out, sdist.name, work)
             write_sidecar(self.cache.built / wheel.name, sdist_sha, sha256_file(wheel))
             return self.cache.add_wheel(wheel, self.cache.built)
 
-    def _run(self, argv: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    def _run(self, argv: list[str], cwd: Path, work: Optional[Path] = None,
+             more: Optional[dict[str, str]] = None) -> subprocess.CompletedProcess[str]:
         # Build dependencies come from the same index settings as everything else.
-        extra: dict[str, str] = {}
+        extra: dict[str, str] = dict(more or {})
+        if work is not None:  # the random work dir mapped away, temp files inside it (sdistbuild)
+            extra.update(reproducible_env(work))
         if self.index.index_url:
             extra["PIP_INDEX_URL"] = self.index.index_url
         if self.index.extra_index_urls:
@@ -268,36 +273,49 @@ class SdistBuilderImpl:
         # Wheel builders stamp zip entries with the clock unless told otherwise: a fixed
         # epoch makes a rebuilt sdist give the same wheel bytes (reproducible artifacts).
         extra.setdefault("SOURCE_DATE_EPOCH", os.environ.get("SOURCE_DATE_EPOCH") or str(DEFAULT_MTIME))
-        return subprocess.run(argv, cwd=cwd, env=clean_env(extra), capture_output=True, text=True,
-                              timeout=900, check=False, stdin=subprocess.DEVNULL)
+        proc = run_child(argv, env=clean_env(extra), cwd=cwd, timeout=900)
+        if proc.returncode != 0:
+            full = out_of_space(proc.stderr + "\n" + proc.stdout)
+            if full is not None:
+                raise full
+        return proc
 
     def _built_wheel(self, out: Path) -> Optional[Path]:
         wheels = sorted(out.glob("*.whl")) if out.is_dir() else []
         return wheels[0] if wheels else None
 
-    def _build(self, src: Path, out: Path, sdist_name: str) -> Path:
+    def _build(self, src: Path, out: Path, sdist_name: str, work: Optional[Path] = None) -> Path:
+        p = self.profile
         # Offline, build requirements cannot be fetched: use the packager's own environment.
         isolation = (["--no-isolation", "--skip-dependency-check"] if self.index.offline
                      else ["--installer", "uv"] if self.uv else [])
-        proc = self._run([sys.executable, "-m", "build", "--wheel", *isolation, "--outdir", str(out), str(src)], src)
+        # The target's CPython compiles (its headers, its ABI); the host's only when it is the
+        # target's version, or when this host cannot run one (then only a pure wheel is usable).
+        host_is_target = "{}.{}".format(*sys.version_info[:2]) == p.python_version
+        target = None if host_is_target or not _host_builds_for_target(p) else resolve_python(self.target_interpreter)
+        python, more = sys.executable, {}
+        if target:
+            python = target
+            more["PYTHONPATH"] = str(lend_tools(work or src.parent, self.index.offline))
+        proc = self._run([python, "-m", "build", "--wheel", *isolation, "--outdir", str(out), str(src)], src,
+                         work, more)
         wheel = self._built_wheel(out)
         if proc.returncode != 0 or wheel is None:
+            used = describe(python, p.python_version if target else None)
+            host_only = not target and not host_is_target
             raise SdistBuildError(
-                f"building {sdist_name} failed:\n" + (proc.stderr or proc.stdout).strip()[-1500:],
-                where=sdist_name, hint="pin a version that publishes a wheel, or pass --wheelhouse DIR with one",
+                f"building {sdist_name} with {used} failed:\n" + (proc.stderr or proc.stdout).strip()[-1500:],
+                where=sdist_name,
+                hint=(f"this host's Python is not the target's {p.python_version} and no CPython "
+                      f"{p.python_version} was found: install one or pass --python PATH, "
+                      "or pass --wheelhouse DIR with a wheel for the target" if host_only and
+                      _host_builds_for_target(p)
+                      else "pin a version that publishes a wheel, or pass --wheelhouse DIR with one"),
+                details={"interpreter": python, "target": p.name},
             )
-        if self.profile.wheel_tag_rank(wheel.name) is not None:
+        if p.wheel_tag_rank(wheel.name) is not None:
             return wheel
-        # A C extension built for this host: rebuild with the target interpreter when this host can
-        # (Linux of the target's architecture; never for another one: no cross-compiling).
-        p = self.profile
-        target_py = resolve_python(self.target_interpreter) if _host_builds_for_target(p) else None
-        if target_py:
-            shutil.rmtree(out, ignore_errors=True)
-            proc = self._run([target_py, "-m", "pip", "wheel", "--no-deps", "-w", str(out), str(src)], src)
-            wheel = self._built_wheel(out)
-            if proc.returncode == 0 and wheel and p.wheel_tag_rank(wheel.name) is not None:
-                return wheel
+        # A C extension built for this host, which cannot build for the target.
         why = (f"this host is {sys.platform} {host_machine()}" if not _host_builds_for_target(p)
                else f"no CPython {p.python_version} was found to build it with")
         raise SdistBuildError(
@@ -468,8 +486,12 @@ def fetch(pins: Sequence[Pin], profile: TargetProfile, *, index: IndexConfig, ca
                     if failure:
                         raise failure
                 if not absent:
+                    changed = "DO NOT MATCH THE HASHES" in res.stderr and any(p.url for p in rest)
                     raise FetchError("download failed:\n" + last_error(res.stderr), where="fetch",
-                                     hint="check the index settings and the network; hashes must match the lock")
+                                     hint=("the index now serves a file whose sha256 differs from the one "
+                                           "resolved (a cached resolution): build again with --refresh" if changed
+                                           else "check the index settings and the network; hashes must match "
+                                                "the lock"))
                 # pip stops at the first pin with no wheel for the target: leave that one to the
                 # sdist path below and download the others.
                 before = len(rest)
@@ -487,9 +509,13 @@ def fetch(pins: Sequence[Pin], profile: TargetProfile, *, index: IndexConfig, ca
                 build_sdist(f"{pin.name}=={pin.version}", pin.hashes)
                 hit = find_local(pin, dirs, profile, cache)
             if hit is None:
+                resolved = bool(pin.url or pin.from_sdist)  # a lock's pins carry neither
                 raise FetchError(
                     f"no wheel of {pin.name}=={pin.version} matching its hashes for the target",
-                    where=pin.name, hint="the index served a file whose sha256 is not in the lock; re-lock",
+                    where=pin.name,
+                    hint=("the index now serves a file whose sha256 differs from the one resolved (cached "
+                          "resolution): build again with --refresh" if resolved else
+                          "the index served a file whose sha256 is not in the lock; re-lock"),
                 )
             found[pin.name] = hit
             on_ready(hit)
@@ -500,7 +526,9 @@ def fetch(pins: Sequence[Pin], profile: TargetProfile, *, index: IndexConfig, ca
 
 def _tier_key(w: FetchedWheel) -> str:
     sidecar = w.path.with_name(w.path.name + SDIST_SIDECAR)
-    sdist = sidecar.read_text().strip() if w.built_from_sdist and sidecar.is_file() else None
+    # the sidecar's first word is the sdist's sha256 (a newer one may add the wheel's after it)
+    words = sidecar.read_text().split() if w.built_from_sdist and sidecar.is_file() else []
+    sdist = words[0] if words else None
     return wheel_object_key("built" if sdist else "wheels", w.pin.name, w.pin.version, w.path.name, w.sha256, sdist)
 
 
@@ -509,8 +537,11 @@ def _record_in_tier(cache: Cache, wheels: list[FetchedWheel]) -> None:
     assert cache.tier is not None
     mine = {cache.wheels.resolve(), cache.built.resolve()}
     for w in wheels:
-        if w.path.parent.resolve() in mine:
-            cache.tier.record(_tier_key(w), w.path, False)
+        try:
+            if w.path.parent.resolve() in mine:
+                cache.tier.record(_tier_key(w), w.path, False)
+        except (OSError, ValueError):  # an unreadable sidecar: that wheel is not shared, the build goes on
+            continue
 
 
 def _from_tier(missing: list[Pin], cache: Cache, dirs: Sequence[Path], profile: TargetProfile,
@@ -557,11 +588,15 @@ def _from_tier(missing: list[Pin], cache: Cache, dirs: Sequence[Path], profile: 
                 tier.rejected(rel)
                 continue
             dest = (cache.built if sdist else cache.wheels) / filename
-            if sdist:
-                atomic_bytes(dest.with_name(dest.name + SDIST_SIDECAR), sdist.encode())
-            atomic_bytes(dest, data)
+            try:
+                if sdist:
+                    write_sidecar(dest, sdist, sha)
+                atomic_bytes(dest, data)
+            except OSError:  # the local cache cannot take it (full, read-only): the index, as without the tier
+                return None
             hit = find_local(pin, dirs, profile)
             if hit is not None:
+                on_ready(hit)  # from this thread, as downloads do: the segments' lookups run in parallel too
                 return hit
         return None
 
@@ -573,5 +608,4 @@ def _from_tier(missing: list[Pin], cache: Cache, dirs: Sequence[Path], profile: 
             rest.append(pin)
         else:
             found[pin.name] = hit
-            on_ready(hit)
     return rest

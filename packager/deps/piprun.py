@@ -8,12 +8,12 @@ host's secrets are not passed to code that an upload can influence.
 
 from __future__ import annotations
 
+import errno
 import functools
 import importlib
 import json
 import os
 import re
-import subprocess
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -23,8 +23,8 @@ from typing import Optional
 from packaging.version import InvalidVersion, Version
 
 from packager.deps.profile import TargetProfile
-from packager.errors import ToolchainError, redact
-from packager.runtime import clean_env
+from packager.errors import IgniteError, ToolchainError, io_error, redact
+from packager.runtime import clean_env, run_child
 
 #: The oldest pip the packager can run. Resolution is ``pip install --dry-run --report``
 #: with ``--platform``/``--python-version``/``--abi``; pip refuses those options without
@@ -139,9 +139,27 @@ def run_pip(tool: str, args: Sequence[str], profile: TargetProfile, *, cwd: Opti
     # The shim must import *this* packager even from another working directory.
     root = str(Path(__file__).resolve().parents[2])
     env["PYTHONPATH"] = root
-    proc = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=cwd,
-                          timeout=timeout, check=False, stdin=subprocess.DEVNULL)
+    proc = run_child(argv, env=env, cwd=cwd, timeout=timeout)
+    if proc.returncode != 0:
+        full = out_of_space(proc.stderr)
+        if full is not None:
+            raise full
     return PipResult(proc.returncode, proc.stdout, proc.stderr, list(args))
+
+
+_NO_SPACE = re.compile(r"^.*(?:\[Errno (28|122)\]|No space left on device|Disk quota exceeded).*$", re.MULTILINE)
+
+
+def out_of_space(stderr: str) -> Optional[IgniteError]:
+    """A pip (or build backend) run that failed for want of disk space: that, not the index or the
+    requirement, is the error (a full TMPDIR is not "the index is unreachable")."""
+    found = _NO_SPACE.search(stderr)
+    if found is None:
+        return None
+    code = errno.EDQUOT if found.group(1) == "122" or "quota" in found.group(0) else errno.ENOSPC
+    error = io_error(OSError(code, os.strerror(code)))
+    error.message += f" (pip: {found.group(0).strip()[:300]})"
+    return error
 
 
 _NO_MATCH = re.compile(r"No matching distribution found for ([^\s]+)")

@@ -453,16 +453,12 @@ def by_cache_key(data: dict[str, Any], cache: Cache) -> dict[str, Any]:
     stored as such, a copied or moved cache would read the old location. The sdist's hash (its
     sidecar) is kept with the pin, so a lost or corrupted wheel is rebuilt from that sdist.
     """
-    # ~8 ms of imports (http.client, ssl), here rather than at import: a build starts its
-    # resolver before it imports what only the later stages need (tests/test_build.py)
-    from urllib.request import url2pathname
-
     root = cache.root.resolve()
     for item in data.get("install", []):
         url = str(item.get("url") or "")
         if not url.startswith("file:"):
             continue
-        path = Path(url2pathname(urllib.parse.urlsplit(url).path)).resolve()
+        path = Path(urllib.parse.unquote(urllib.parse.urlsplit(url).path)).resolve()
         try:
             key = path.relative_to(root).as_posix()
         except ValueError:

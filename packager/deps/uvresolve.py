@@ -33,7 +33,7 @@ from packager.cache import sha256_file
 from packager.deps.piprun import IndexConfig
 from packager.deps.profile import TargetProfile
 from packager.errors import UsageError, redact
-from packager.runtime import clean_env
+from packager.runtime import clean_env, run_child
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -193,8 +193,7 @@ def uv_resolve(uv: str, requirements_in: str, constraints: str, find_links: list
             argv += ["--find-links", fl]
         launching()
         try:
-            proc = subprocess.run(argv, capture_output=True, text=True, env=clean_env(uv_settings()), timeout=600,
-                                  check=False, stdin=subprocess.DEVNULL)
+            proc = run_child(argv, env=clean_env(uv_settings()), timeout=600)
         except (OSError, subprocess.TimeoutExpired) as exc:
             return UvAnswer(None, f"uv did not run: {exc}")
         said = [line.strip() for line in proc.stderr.splitlines() if line.strip()]
