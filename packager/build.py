@@ -163,6 +163,9 @@ def _build(options: BuildOptions, progress: Progress) -> BuildResult:
     # The one decision of which file declares the dependencies, before anything starts
     # (packager.deps.inputs); the early resolution, the checks' warnings and vendoring all use it.
     decision = options.dependency_source(tree)
+    if decision.source is not None:
+        progress("deps", f"dependencies from {decision.source.path} ({decision.source.kind}"
+                 + (f", groups {' '.join(decision.source.groups)}" if decision.source.groups else "") + ")")
     reqs: Optional[Requirements] = None
     unreadable: Optional[IgniteError] = None
     early = None

@@ -33,7 +33,7 @@ from packager.deps.slim import SlimDropped, SlimSettings
 from packager.deps.vendor import VendorOutput
 from packager.errors import ArtifactError
 from packager.options import BuildOptions
-from packager.resolution import EarlyResolution, resolve_for
+from packager.resolution import EarlyResolution, named_by, resolve_for
 
 Progress = Callable[[str, str], None]
 
@@ -125,9 +125,10 @@ def vendor_requirements(source: DependencySource, reqs: Requirements, profile: T
     resolution, cache, builder = resolved or resolve_for(
         reqs, profile, options, progress, sdist_first=early.sdist_first if early is not None else "")
     with Vendoring(cache, source_date_epoch(options.env), options.level, options.slim) as vendoring:
-        wheels = fetch(resolution.pins, profile, index=options.index, cache=cache, build_sdist=builder,
-                       wheelhouses=[Path(w) for w in options.wheelhouses], progress=progress,
-                       on_ready=vendoring.add)
+        with named_by(reqs):  # its errors name the build's dependency file, at the pin's line
+            wheels = fetch(resolution.pins, profile, index=options.index, cache=cache, build_sdist=builder,
+                           wheelhouses=[Path(w) for w in options.wheelhouses], progress=progress,
+                           on_ready=vendoring.add)
         made = vendoring.segments(wheels, progress)
     segments = [seg for seg, _ in made]
     owner: dict[str, str] = {}

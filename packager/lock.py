@@ -17,12 +17,14 @@ from packaging.utils import canonicalize_name
 
 from packager.artifact.tarball import atomic_write
 from packager.cache import SDIST_SIDECAR, Cache, read_sidecar
+from packager.deps.fetch import SdistBuilderImpl, fetch
 from packager.deps.indexes import diagnose
 from packager.deps.inputs import load
+from packager.deps.lockfiles import parse_pylock, pylock_text
 from packager.deps.piprun import last_error, missing_distribution, run_pip, target_args
 from packager.deps.profile import TargetProfile, load_profile
 from packager.deps.requirements import Requirements, parse_requirements
-from packager.deps.resolve import constraints_text, ensure_stubs
+from packager.deps.resolve import Resolution, constraints_text, ensure_stubs
 from packager.errors import RequirementsError, ResolveError, io_error
 from packager.options import BuildOptions
 from packager.resolution import resolve_for
@@ -104,17 +106,45 @@ def declared_requirements(tree: SourceTree, options: BuildOptions, profile: Targ
     return load(source, profile)
 
 
-def lock_source(options: BuildOptions, progress: Progress) -> LockResult:
-    """Lock the source's requirements; OSErrors are classified as a build's are (errors.io_error)."""
+def _write_pylock(reqs: Requirements, resolution: Resolution, cache: Cache, builder: SdistBuilderImpl,
+                  profile: TargetProfile, options: BuildOptions, progress: Progress) -> LockResult:
+    """``--format pylock``: the resolution's wheels for the target, each with its URL and sha256 (PEP 751)."""
+    wheels = fetch(resolution.pins, profile, index=options.index, cache=cache, build_sdist=builder,
+                   wheelhouses=[Path(w) for w in options.wheelhouses], progress=progress)
+    rows: list[tuple[str, str, str, str, str]] = []
+    for w in wheels:
+        url = w.pin.url.split("#", 1)[0]
+        if w.built_from_sdist or not url or url.rsplit("/", 1)[-1] != w.path.name:
+            raise ResolveError(
+                f"{w.pin.name} {w.pin.version}: " + ("no wheel for the target (built from its sdist)"
+                                                    if w.built_from_sdist else "the index gave no URL for its wheel")
+                + "; a pylock.toml needs each wheel's URL", where=reqs.path,
+                hint="lock with the default format (requirements.lock), which records sdists' hashes")
+        rows.append((w.pin.name, w.pin.version, w.path.name, url, w.sha256))
+    comment = (f"Lock for {profile.name} ({profile.image}, CPython {profile.python_version} {profile.machine}), "
+               f"written by `ignite-pack lock --format pylock` from {reqs.path}.\n"
+               "A build for another target refuses it; [tool.ignite-pack] preinstalled lists the image's own pins "
+               "(never installed).")
+    text = pylock_text(profile, rows, [(s.name, s.version) for s in resolution.skipped], comment)
+    data = text.encode()
+    locked = parse_pylock(data, str(options.output), profile)  # what a build will read: it must read it
+    atomic_write(Path(options.output), [data])
+    return LockResult(Path(options.output), [f"{r.name}=={r.pinned_version}" for r in locked.lines],
+                      locked.digest, profile.name, resolution.warnings)
+
+
+def lock_source(options: BuildOptions, progress: Progress, fmt: str = "requirements") -> LockResult:
+    """Lock the source's declaration for the target: ``requirements.lock`` (pip-compile) or, with
+    *fmt* ``pylock``, a PEP 751 pylock.toml. OSErrors are classified as a build's are (errors.io_error)."""
     try:
-        result = _lock_source(options, progress)
+        result = _lock_source(options, progress, fmt)
     except OSError as exc:
         raise io_error(exc, output=Path(options.output), cache=options.cache().root) from exc
     degraded = options.cache().degraded
     return replace(result, warnings=(degraded, *result.warnings)) if degraded else result
 
 
-def _lock_source(options: BuildOptions, progress: Progress) -> LockResult:
+def _lock_source(options: BuildOptions, progress: Progress, fmt: str) -> LockResult:
     tree = read_source(Path(options.source), options.limits)
     options.check_python()
     profile = load_profile(options.profile)
@@ -123,7 +153,9 @@ def _lock_source(options: BuildOptions, progress: Progress) -> LockResult:
                  target_version=version_tuple(profile.python_version))
     reqs = declared_requirements(tree, options, profile)
     # Resolve first: checks pins against the image and builds any sdist-only package into the cache.
-    resolution, cache, _builder = resolve_for(reqs, profile, options, progress)
+    resolution, cache, builder = resolve_for(reqs, profile, options, progress)
+    if fmt == "pylock":
+        return _write_pylock(reqs, resolution, cache, builder, profile, options, progress)
     # The --vendor-anyway names and what had to move with them are vendored, not the image's.
     vendor_anyway = frozenset(canonicalize_name(n) for n in options.vendor_anyway) | {
         s.name for s in resolution.shadowed}

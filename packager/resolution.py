@@ -9,8 +9,10 @@ the resolver runs.
 from __future__ import annotations
 
 import queue
+import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
@@ -18,7 +20,7 @@ from packager.cache import Cache
 from packager.deps.profile import TargetProfile
 from packager.deps.requirements import Requirements
 from packager.deps.resolve import Resolution, resolve
-from packager.errors import IgniteError
+from packager.errors import FetchError, IgniteError, IndexFailure, ResolveError, SdistBuildError
 from packager.options import BuildOptions
 
 if TYPE_CHECKING:
@@ -60,11 +62,30 @@ def resolve_for(reqs: Requirements, profile: TargetProfile, options: BuildOption
             builder(sdist_first)
         except IgniteError:
             pass  # only a head start: the resolution below meets it again and reports it in context
-    resolution = resolve(reqs, profile, index=options.index, cache=cache,
-                         build_sdist=builder if builder is not None else _refuse_sdist,
-                         vendor_anyway=options.vendor_anyway, refresh=options.refresh,
-                         resolver=options.resolver, progress=progress, on_resolving=on_resolving or _warm_up)
+    with named_by(reqs):
+        resolution = resolve(reqs, profile, index=options.index, cache=cache,
+                             build_sdist=builder if builder is not None else _refuse_sdist,
+                             vendor_anyway=options.vendor_anyway, refresh=options.refresh,
+                             resolver=options.resolver, progress=progress, on_resolving=on_resolving or _warm_up)
     return resolution, cache, builder or sdist_builder(profile, options, cache, progress)
+
+
+@contextmanager
+def named_by(reqs: Requirements) -> Iterator[None]:
+    """Errors of the later stages (sdist builds, downloads) that name no file name *reqs*' file, at the
+    line of the distribution they are about when it is a direct one (they used to say requirements.txt
+    whatever the build used)."""
+    try:
+        yield
+    except (FetchError, ResolveError, SdistBuildError, IndexFailure) as exc:
+        names = {r.name for r in reqs.lines}
+        if (exc.where in ("requirements.txt", None, "fetch") or exc.where in names) and reqs.path != exc.where:
+            said = exc.message.lower()
+            line = next((r.line for r in reqs.lines
+                         if re.search(rf"(^|[^a-z0-9_.-]){re.escape(r.name)}([^a-z0-9_.-]|$)",
+                                      said.replace("_", "-"))), None)
+            exc.where = f"{reqs.path}:{line}" if line else reqs.path
+        raise
 
 
 class _NotBeforeChecks(Exception):

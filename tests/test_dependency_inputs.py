@@ -167,3 +167,41 @@ def test_pyproject_with_dynamic_dependencies_is_refused(tmp_path: Path) -> None:
     with pytest.raises(RequirementsError) as err:
         load(d.source, load_profile(None))
     assert "dynamic" in err.value.message and err.value.where == "pyproject.toml:4"
+
+
+def test_config_names_the_file_and_the_groups(tmp_path: Path) -> None:
+    from packager.config import load_config
+
+    tree = _tree(tmp_path, {"requirements.txt": "demo\n", "pyproject.toml": PYPROJECT,
+                            "ignite.toml": 'requirements = "pyproject.toml"\ngroup = ["dev"]\n'})
+    cfg = load_config(tmp_path)
+    assert cfg.get("groups") == ("dev",)
+    opts = BuildOptions(source=tmp_path, output=tmp_path / "a.tar.gz", requirements=Path(cfg.get("requirements")),
+                        groups=cfg.get("groups"))
+    d = opts.dependency_source(tree)
+    assert d.source is not None and (d.source.path, d.source.groups) == ("pyproject.toml", ("dev",))
+
+
+def test_lock_and_requirements_together_are_a_usage_error(tmp_path: Path) -> None:
+    tree = _tree(tmp_path, {"requirements.txt": "demo\n"})
+    lock = tmp_path / "x.lock"
+    lock.write_text("")
+    with pytest.raises(UsageError):
+        decide(tree, requested=Path("requirements.txt"), lock=lock)
+    d = decide(tree, lock=lock)
+    assert d.source is not None and (d.source.kind, d.source.in_source) == ("requirements.lock", False)
+
+
+def test_a_nested_dependency_file_outside_the_convention_is_named(tmp_path: Path) -> None:
+    d = decide(_tree(tmp_path, {"app/requirements.txt": "demo\n"}))
+    assert d.source is None
+    assert d.warnings and "app/requirements.txt is not at the root" in d.warnings[0]
+
+
+def test_other_tools_locks_are_named_with_the_way_to_export_them(tmp_path: Path) -> None:
+    d = decide(_tree(tmp_path, {"poetry.lock": "# poetry\n", "pyproject.toml": PYPROJECT}))
+    assert d.source is not None and d.source.kind == "pyproject.toml"
+    assert any("poetry.lock is not read" in w and "poetry export" in w for w in d.warnings)
+    with pytest.raises(UsageError) as err:
+        decide(_tree(tmp_path / "b", {"pdm.lock": "# pdm\n"}), requested=Path("pdm.lock"))
+    assert "pdm export" in (err.value.hint or "")

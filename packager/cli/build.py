@@ -61,7 +61,8 @@ def _options(p: dict[str, Any], source: Path, output: Path, **rest: Any) -> Buil
               show_default=True, help="Where to write the artifact (written atomically).")
 @entry_options
 @click.option("--lock", type=click.Path(path_type=Path, dir_okay=False),
-              help="Install exactly this lock (pins + hashes) instead of resolving requirements.txt.")
+              help="Install exactly this lock (requirements.lock, uv.lock or pylock.toml) kept outside the source, "
+                   "instead of the source's dependency file.")
 @dependency_options
 @click.option("--level", type=click.IntRange(1, 9), default=DEFAULT_LEVEL, show_default=True,
               help="gzip compression level.")
@@ -132,6 +133,8 @@ def build(ctx: click.Context, /, source: Path, **_: Any) -> None:
             "slim": m.slim or None, "sbom": str(p["sbom"]) if p["sbom"] else None,
             "provenance": str(p["provenance"]) if p["provenance"] else None,
             "target": dict(m.target),
+            "dependencies": ({k: m.requirements[k] for k in ("file", "kind", "locked", "groups") if k in m.requirements}
+                             if m.requirements.get("file") else None),
             **({"shared_cache": shared} if shared else {}),
         })
         return
@@ -170,8 +173,12 @@ def _write_provenance(p: dict[str, Any], source: Path, result: Any) -> None:
 @click.argument("source", type=click.Path(path_type=Path))
 @entry_options
 @click.option("-o", "--output", "lock_output", type=click.Path(path_type=Path),
-              help="Where to write the lock (default: requirements.lock next to the source directory, "
-                   "else ./requirements.lock).")
+              help="Where to write the lock (default: requirements.lock, or pylock.toml with --format pylock, "
+                   "next to the source directory, else in the current one).")
+@click.option("--format", "lock_format", type=click.Choice(["requirements", "pylock"]), default="requirements",
+              show_default=True,
+              help="requirements: requirements.lock (pip-compile, hashes); pylock: a PEP 751 pylock.toml for the "
+                   "target that pip and uv install too.")
 @dependency_options
 @config_options
 @python_option
@@ -179,21 +186,23 @@ def _write_provenance(p: dict[str, Any], source: Path, result: Any) -> None:
 @quiet_option
 @click.pass_context
 def lock(ctx: click.Context, /, source: Path, **_: Any) -> None:
-    """Lock SOURCE's requirements.txt for the target: exact versions and hashes (pip-tools)."""
+    """Lock SOURCE's requirements.txt (or pyproject.toml dependencies) for the target: exact versions and
+    hashes (pip-tools), or a PEP 751 pylock.toml with --format pylock."""
     from packager.lock import lock_source
 
     p, _config_path = apply_config(ctx, source)
     output: Optional[Path] = p["lock_output"]
     if output is None:
-        output = (source / "requirements.lock") if source.is_dir() else Path("requirements.lock")
+        name = "pylock.toml" if p["lock_format"] == "pylock" else "requirements.lock"
+        output = (source / name) if source.is_dir() else Path(name)
     options = _options(p, source, output, refresh=True)
-    result = lock_source(options, progress)
+    result = lock_source(options, progress, p["lock_format"])
     for w in result.warnings:
         warn(w)
     if p["as_json"]:
         shared = finish_tier(options.cache_tier)
-        emit_json({"schema": LOCK_SCHEMA, "ok": True, "output": str(result.output), "pins": result.pins,
-                   "digest": result.digest, "profile": result.profile,
+        emit_json({"schema": LOCK_SCHEMA, "ok": True, "output": str(result.output), "format": p["lock_format"],
+                   "pins": result.pins, "digest": result.digest, "profile": result.profile,
                    "warnings": [*result.warnings, *([shared["warning"]] if shared and shared["warning"] else [])]})
         return
     click.echo(str(result.output))

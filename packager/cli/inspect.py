@@ -69,6 +69,14 @@ def inspect(artifact: Path, show_files: bool, html_out: Optional[Path], why_name
     click.echo("\n".join(inspect_lines(d, show_files)))
 
 
+def _deps_from(r: dict[str, Any]) -> list[str]:
+    """The dependency file the artifact's vendor/ came from (issue 32: its path and kind)."""
+    if not r.get("file"):
+        return []
+    extra = (", locked" if r.get("locked") else "") + (f", groups {' '.join(r['groups'])}" if r.get("groups") else "")
+    return [f"deps from  {r['file']} ({r.get('kind', 'requirements.txt')}{extra})"]
+
+
 def inspect_lines(d: dict[str, Any], show_files: bool = False) -> list[str]:
     """The human report of an ignite-inspect/1 document."""
     from packager.runtime import artifact_machine
@@ -85,6 +93,7 @@ def inspect_lines(d: dict[str, Any], show_files: bool = False) -> list[str]:
         f"launcher   {d['launcher_version']}   packager {d['packager_version']}",
         f"tree       {d['tree_digest']}",
         f"lock       {d['lock_digest'] or '-'}",
+        *_deps_from(d.get("requirements") or {}),
         f"compiled   {'yes (CPython ' + str(t.get('python')) + ' unchecked-hash pycs)' if d['compiled'] else 'no'}",
     ]
     if d["vendored"]:

@@ -210,7 +210,8 @@ def classify(probes: Sequence[Probe], *, where: str) -> Optional[IndexFailure | 
             f"{project} is not on the package index" + ("es " if len(set(asked)) > 1 else " ") + _names(asked)
             + " (HTTP 404 for its page)",
             where=where,
-            hint="check the project name in requirements.txt; the package may not exist, or it lives on "
+            hint=f"check the project name in {where.split(':')[0] if where else 'requirements.txt'}; the package "
+                 "may not exist, or it lives on "
                  "another index (add it with --extra-index-url)",
             details={"project": project, "indexes": list(dict.fromkeys(asked))},
         )

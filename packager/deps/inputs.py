@@ -42,6 +42,14 @@ _PYLOCK_NAMED = re.compile(r"^pylock\.[^/]+\.toml$")
 FOLDER_CONVENTIONS = ("openfaas", "openfaas-http", "openfaas-flask")
 
 
+#: Lock files of other tools that are not read, and how to turn each into one that is.
+FOREIGN_LOCKS = {
+    "poetry.lock": "`poetry export -o requirements.lock` (poetry-plugin-export; hashes are included)",
+    "Pipfile.lock": "`pipenv requirements --hash > requirements.lock`",
+    "pdm.lock": "`pdm export -f pylock -o pylock.toml`",
+}
+
+
 def kind_of(path: str) -> str:
     """The kind of a dependency file, from its name (a name ending in .lock is ours, else requirements)."""
     name = path.replace("\\", "/").rsplit("/", 1)[-1]
@@ -199,7 +207,7 @@ def _declared_names(source_data: bytes, kind: str, path: str) -> Optional[set[st
     return out
 
 
-def _disagreement(tree: SourceTree, chosen: DependencySource) -> Optional[str]:
+def _disagreement(tree: SourceTree, chosen: DependencySource, why: str) -> Optional[str]:
     """A requirements.txt and pyproject.toml dependencies side by side that list different things."""
     d = chosen.path.rpartition("/")[0] if chosen.in_source else ""
     prefix = f"{d}/" if d else ""
@@ -216,7 +224,38 @@ def _disagreement(tree: SourceTree, chosen: DependencySource) -> Optional[str]:
         f"only in {pyp.path} [project] dependencies: {', '.join(only_b[:5])}" if only_b else "") if x)
     other = pyp.path if chosen.path == txt.path else txt.path
     return (f"{txt.path} and {pyp.path} declare different dependencies ({said}); {chosen.path} is used"
-            f" ({'the lock' if chosen.locked else 'by precedence'}); to use {other}, pass --requirements {other}")
+            f" ({why})" + ("" if chosen.path == other else f"; to use {other}, pass --requirements {other}"))
+
+
+def _stale_uv_lock(tree: SourceTree, chosen: DependencySource) -> Optional[str]:
+    """A uv.lock whose root project asks for other packages than the pyproject.toml beside it."""
+    if chosen.kind != UV_LOCK:
+        return None
+    from packaging.utils import canonicalize_name
+
+    from packager.deps.pyproject import load_toml
+
+    d = chosen.path.rpartition("/")[0]
+    pyp = tree.get(f"{d}/pyproject.toml" if d else "pyproject.toml")
+    if pyp is None:
+        return None
+    declared = _declared_names(pyp.data, PYPROJECT, pyp.path)
+    try:
+        doc = load_toml(chosen.data, chosen.path)
+    except RequirementsError:
+        return None
+    roots = [p for p in doc.get("package", []) if isinstance(p, dict)
+             and (p.get("source") or {}).get("virtual", (p.get("source") or {}).get("editable")) == "."]
+    if declared is None or len(roots) != 1:
+        return None
+    locked = {canonicalize_name(str(r.get("name", ""))) for r in
+              (roots[0].get("metadata") or {}).get("requires-dist", []) if isinstance(r, dict)}
+    names = {canonicalize_name(re.split(r"[\[<>=!~;@ ]", n, maxsplit=1)[0]) for n in declared}
+    if locked == names:
+        return None
+    diff = sorted(names ^ locked)
+    return (f"{chosen.path} is out of date with {pyp.path} (differs in: {', '.join(diff[:6])}); the lock is "
+            "installed as it is: run `uv lock` to update it")
 
 
 def decide(tree: SourceTree, *, folder: str = "", requested: Optional[Path] = None, lock: Optional[Path] = None,
@@ -243,6 +282,10 @@ def decide(tree: SourceTree, *, folder: str = "", requested: Optional[Path] = No
         if chosen.kind in (REQUIREMENTS, PYPROJECT):
             chosen = DependencySource(str(lock), REQUIREMENTS_LOCK, data, in_source=False)
     elif requested is not None:
+        foreign = str(requested).replace("\\", "/").rsplit("/", 1)[-1]
+        if foreign in FOREIGN_LOCKS:
+            raise UsageError(f"--requirements {requested}: {foreign} is not a format ignite-pack reads",
+                             where="--requirements", hint=f"export it: {FOREIGN_LOCKS[foreign]}")
         chosen = _requested(tree, requested, source_root)
     else:
         path = _find(tree, folder, (REQUIREMENTS, PYPROJECT) if declarations_only else KINDS)
@@ -260,6 +303,14 @@ def decide(tree: SourceTree, *, folder: str = "", requested: Optional[Path] = No
             warnings.append(
                 f"requirements.txt (the template server's) is not installed: the launcher replaces that "
                 f"server; {chosen.path} is. Move any package your function needs into {chosen.path}")
+    if chosen is None or not chosen.locked:
+        prefix = f"{folder}/" if folder else ""
+        for name, how in FOREIGN_LOCKS.items():
+            found = tree.get(f"{prefix}{name}") or tree.get(name)
+            if found is not None:
+                warnings.append(f"{found.path} is not read (not a format ignite-pack reads): "
+                                + (f"{chosen.path} is used instead" if chosen else "no dependencies are installed")
+                                + f"; to install the locked versions, export it: {how}")
     if chosen is None:
         nested = [p for p in tree.paths if kind_of(p) in KINDS and "/" in p
                   and p.rsplit("/", 1)[-1] in ("requirements.txt", "requirements.lock", "uv.lock", "pylock.toml")]
@@ -267,7 +318,8 @@ def decide(tree: SourceTree, *, folder: str = "", requested: Optional[Path] = No
             warnings.append(f"{nested[0]} is not at the root and will not be installed; move it next to the "
                             "entry module, or name it with --requirements")
     elif chosen.in_source:
-        told = _disagreement(tree, chosen)
+        why = "--requirements" if requested is not None else "the lock" if chosen.locked else "by precedence"
+        told = _disagreement(tree, chosen, why) or _stale_uv_lock(tree, chosen)
         if told:
             warnings.append(told)
     return Decision(chosen, tuple(warnings))

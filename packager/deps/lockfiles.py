@@ -6,7 +6,10 @@ hashes of the files the target may install, so the rest of the build treats them
 skipped, or explained when the lock disagrees with the image).
 
 - **pylock.toml** is read and selected for the target by ``packaging.pylock`` (markers,
-  ``requires-python``, ``environments``, the best wheel for the target's tags, groups).
+  ``requires-python``, ``environments``, the best wheel for the target's tags, groups) when the
+  installed packaging has ``Pylock.select`` (26.1). With an older packaging (the project's floor is
+  23.2, which .ci/lowest tests) the PEP's installer steps are followed here, with tomllib/tomli
+  and packaging's markers, specifiers and tags: the same selection, the same refusals.
 - **uv.lock** has no maintained reader outside uv (whose lock is its own format, read only by
   its Rust code), so its graph is walked here, from the root project (and workspace members)
   through the dependencies whose markers hold on the target; each package's wheels are
@@ -233,25 +236,107 @@ def _filename(w: dict[str, Any]) -> str:
 
 
 def _pylock_module() -> Any:
-    """``packaging.pylock`` with ``Pylock.select`` (packaging 26.1), or a clear error."""
-    import packaging
-
+    """``packaging.pylock`` when it can select (``Pylock.select``, packaging 26.1), else None:
+    :func:`_select_here` follows PEP 751's installer steps instead."""
     try:
         from packaging import pylock
     except ImportError:  # packaging < 25.0
-        pylock = None  # type: ignore[assignment]
-    if pylock is None or not hasattr(pylock.Pylock, "select"):
-        raise RequirementsError(
-            f"reading pylock.toml needs packaging >= 26.1 (packaging.pylock with Pylock.select); "
-            f"this installation has packaging {packaging.__version__}",
-            where="pylock.toml", hint="pip install -U 'packaging>=26.1' next to ignite-pack")
-    return pylock
+        return None
+    return pylock if hasattr(pylock.Pylock, "select") else None
 
 
-def parse_pylock(data: bytes, path: str, profile: TargetProfile, groups: Sequence[str] = ()) -> Requirements:
-    """The distributions a pylock.toml installs on the target, exactly (see the module's doc)."""
+#: (name, version, line, the chosen file's hashes)
+_Selected = tuple[str, str, int, Any]
+
+
+def _select_with_packaging(pylock: Any, doc: dict[str, Any], kept: list[dict[str, Any]], kept_lines: list[int],
+                           path: str, profile: TargetProfile, groups: Sequence[str]) -> list[_Selected]:
+    try:
+        lock = pylock.Pylock.from_dict({**doc, "packages": kept})
+    except pylock.PylockValidationError as exc:
+        raise RequirementsError(f"not a valid pylock.toml: {exc}", where=path,
+                                hint="write it with `pip lock`, `uv export --format pylock.toml` or "
+                                     "`ignite-pack lock --format pylock`") from None
+    try:
+        selected = list(lock.select(environment=dict(profile.markers), tags=profile.tags,
+                                    dependency_groups=list(groups) if groups else None))
+    except pylock.PylockSelectError as exc:
+        m = re.search(r"packages\[(\d+)\]", str(exc))
+        idx = int(m.group(1)) if m else -1
+        line = kept_lines[idx] if 0 <= idx < len(kept_lines) else 1
+        if "No wheel found" in str(exc) and 0 <= idx < len(kept):
+            p = lock.packages[idx]
+            raise no_wheel_error(path, line, p.name, str(p.version or "?"),
+                                 [w.filename for w in p.wheels or []], profile) from None
+        raise _cannot(path, line, profile, str(exc)) from None
+    index_of = {id(p): i for i, p in enumerate(lock.packages)}
+    return [(package.name, str(package.version) if package.version is not None else "",
+             kept_lines[index_of[id(package)]], dict(dist.hashes)) for package, dist in selected]
+
+
+def _cannot(path: str, line: int, profile: TargetProfile, why: str) -> RequirementsError:
+    return RequirementsError(f"cannot install this lock on the target {profile.name} ({_target(profile)}): {why}",
+                             where=f"{path}:{line}", hint="re-lock for the target, e.g. `ignite-pack lock --format pylock`")
+
+
+def _select_here(doc: dict[str, Any], kept: list[dict[str, Any]], kept_lines: list[int], path: str,
+                 profile: TargetProfile, groups: Sequence[str]) -> list[_Selected]:
+    """PEP 751's installer steps, for a packaging without ``packaging.pylock`` selection (before 26.1).
+
+    The same order and the same refusals as packaging's ``Pylock.select``; markers with
+    ``extras`` / ``dependency_groups`` need packaging 25 (PEP 751's marker variables).
+    """
+    version = str(doc.get("lock-version", ""))
+    if version.split(".")[0] != "1":
+        raise RequirementsError(f"pylock.toml lock-version {version or '(none)'} is not supported (1.x is)",
+                                where=path, hint="re-lock with a tool that writes lock-version 1.0")
+    _requires_python(doc.get("requires-python"), path, 1, profile)
+    env: dict[str, Any] = dict(profile.markers)
+    envs = doc.get("environments")
+    if envs and not any(_holds(m, env, path, 1) for m in envs):
+        raise _cannot(path, 1, profile, "no entry of `environments` holds on it")
+    chosen_groups = [canonicalize_name(g) for g in groups] if groups else list(doc.get("default-groups") or [])
+    lock_env = {**env, "extras": frozenset(), "dependency_groups": frozenset(chosen_groups)}
+    out: list[_Selected] = []
+    seen: dict[str, int] = {}
+    for p, line in zip(kept, kept_lines):
+        name = canonicalize_name(str(p.get("name", "")))
+        marker = p.get("marker")
+        if marker:
+            try:
+                holds = Marker(str(marker)).evaluate(lock_env)  # type: ignore[arg-type]
+            except (InvalidMarker, TypeError, KeyError) as exc:
+                raise RequirementsError(f"cannot evaluate the marker {marker!r}: {exc}", where=f"{path}:{line}",
+                                        hint="upgrade packaging (>= 25) next to ignite-pack") from None
+            if not holds:
+                continue
+        _requires_python(p.get("requires-python"), path, line, profile)
+        if name in seen:
+            raise _cannot(path, line, profile, f"{name} is selected twice (also at line {seen[name]})")
+        seen[name] = line
+        wheels = [w for w in p.get("wheels") or [] if isinstance(w, dict)]
+        ranked = sorted((rank, i) for i, w in enumerate(wheels)
+                        if (rank := profile.wheel_tag_rank(_filename(w) or "x-0-py3-none-x.whl")) is not None
+                        and _filename(w))
+        if ranked:
+            out.append((name, str(p.get("version", "")), line, wheels[ranked[0][1]].get("hashes")))
+        elif isinstance(p.get("sdist"), dict):
+            out.append((name, str(p.get("version", "")), line, p["sdist"].get("hashes")))
+        else:
+            raise no_wheel_error(path, line, name, str(p.get("version", "?")),
+                                 [n for n in map(_filename, wheels) if n], profile)
+    return out
+
+
+def parse_pylock(data: bytes, path: str, profile: TargetProfile, groups: Sequence[str] = (),
+                 *, use_packaging: bool = True) -> Requirements:
+    """The distributions a pylock.toml installs on the target, exactly (see the module's doc).
+
+    Selected by ``packaging.pylock`` when the installed packaging has it (26.1+), else by
+    :func:`_select_here` (*use_packaging* False forces that, for the tests).
+    """
     doc = load_toml(data, path)
-    pylock = _pylock_module()
+    pylock = _pylock_module() if use_packaging else None
     text = data.decode("utf-8-sig")
     raw = [p for p in doc.get("packages", []) if isinstance(p, dict)] if isinstance(doc.get("packages"), list) else []
     lines = _headers(text, "packages")
@@ -270,39 +355,62 @@ def parse_pylock(data: bytes, path: str, profile: TargetProfile, groups: Sequenc
                     where=f"{path}:{line}", hint=_REFUSED_HINT)
         kept.append(p)
         kept_lines.append(line)
-    try:
-        lock = pylock.Pylock.from_dict({**doc, "packages": kept})
-    except pylock.PylockValidationError as exc:
-        raise RequirementsError(f"not a valid pylock.toml: {exc}", where=path,
-                                hint="write it with `pip lock`, `uv export --format pylock.toml` or "
-                                     "`ignite-pack lock --format pylock`") from None
-    env = dict(profile.markers)
-    try:
-        selected = list(lock.select(environment=env, tags=profile.tags,
-                                    dependency_groups=list(groups) if groups else None))
-    except pylock.PylockSelectError as exc:
-        m = re.search(r"packages\[(\d+)\]", str(exc))
-        idx = int(m.group(1)) if m else -1
-        line = kept_lines[idx] if 0 <= idx < len(kept_lines) else 1
-        if "No wheel found" in str(exc) and 0 <= idx < len(kept):
-            p = lock.packages[idx]
-            raise no_wheel_error(path, line, p.name, str(p.version or "?"),
-                                 [w.filename for w in p.wheels or []], profile) from None
-        raise RequirementsError(f"cannot install this lock on the target {profile.name} ({_target(profile)}): {exc}",
-                                where=f"{path}:{line}",
-                                hint="re-lock for the target, e.g. `ignite-pack lock --format pylock`") from None
-    index_of = {id(p): i for i, p in enumerate(lock.packages)}
+    # (packaging refuses an undeclared group from 26.4 on; said here for every version)
+    declared = {canonicalize_name(g) for g in [*(doc.get("dependency-groups") or []), *(doc.get("default-groups") or [])]}
+    unknown = sorted({canonicalize_name(g) for g in groups} - declared)
+    if unknown:
+        raise _cannot(path, 1, profile, f"Undeclared dependency groups: {', '.join(unknown)}")
+    selected = (_select_with_packaging(pylock, doc, kept, kept_lines, path, profile, groups) if pylock is not None
+                else _select_here(doc, kept, kept_lines, path, profile, groups))
     out: list[RequirementLine] = []
-    for package, dist in selected:
-        line = kept_lines[index_of[id(package)]]
-        if package.version is None:
-            raise RequirementsError(f"{package.name} has no version in the lock", where=f"{path}:{line}",
+    for name, version, line, hashes in selected:
+        if not version:
+            raise RequirementsError(f"{name} has no version in the lock", where=f"{path}:{line}",
                                     hint="re-lock: packages from an index always have one")
-        digest = _sha256(dict(dist.hashes))
-        out.append(_pin(path, line, package.name, str(package.version), [digest] if digest else []))
+        digest = _sha256(dict(hashes) if hashes else None)
+        out.append(_pin(path, line, name, version, [digest] if digest else []))
     tool = (doc.get("tool") or {}).get("ignite-pack") or {}
     pre = tuple((str(canonicalize_name(n)), v) for n, _, v in
                 (str(s).partition("==") for s in tool.get("preinstalled", [])))
     made_for = tool.get("profile")
     return Requirements(path, tuple(sorted(out, key=lambda r: r.name)), lock_digest(tuple(out)), pre,
                         str(made_for) if made_for else None)
+
+
+# --- writing pylock.toml (`ignite-pack lock --format pylock`) -------------------------------
+
+
+def _toml_str(value: str) -> str:
+    """A TOML basic string (JSON's escapes are TOML's; no TOML writer is among the dependencies,
+    and a pylock needs only strings, arrays of strings and inline tables of them)."""
+    import json
+
+    return json.dumps(value, ensure_ascii=False)
+
+
+def target_marker(profile: TargetProfile) -> str:
+    """The environment marker of the target (a lock for it is refused elsewhere by PEP 751 installers)."""
+    m = profile.markers
+    return " and ".join(f"{k} == '{m[k]}'" for k in
+                        ("sys_platform", "platform_machine", "implementation_name", "python_version") if k in m)
+
+
+def pylock_text(profile: TargetProfile, wheels: Sequence[tuple[str, str, str, str, str]],
+                preinstalled: Sequence[tuple[str, str]], comment: str) -> str:
+    """A PEP 751 lock for one target: *wheels* are ``(name, version, filename, url, sha256)``.
+
+    The image's preinstalled pins are not packages (they are never installed); they are
+    listed in ``[tool.ignite-pack]``, with the profile the lock was made for, so a build for
+    another target refuses it as it refuses a requirements.lock.
+    """
+    out = [f"# {line}" for line in comment.splitlines()]
+    out += ['lock-version = "1.0"', f"environments = [{_toml_str(target_marker(profile))}]",
+            f"requires-python = {_toml_str('==' + profile.python_version + '.*')}",
+            'created-by = "ignite-pack"', ""]
+    for name, version, filename, url, sha in sorted(wheels):
+        out += ["[[packages]]", f"name = {_toml_str(name)}", f"version = {_toml_str(version)}",
+                f"wheels = [{{ name = {_toml_str(filename)}, url = {_toml_str(url)}, "
+                f"hashes = {{ sha256 = {_toml_str(sha)} }} }}]", ""]
+    out += ["[tool.ignite-pack]", f"profile = {_toml_str(profile.name)}",
+            "preinstalled = [" + ", ".join(_toml_str(f"{n}=={v}") for n, v in sorted(preinstalled)) + "]", ""]
+    return "\n".join(out)

@@ -18,6 +18,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packager.artifact.manifest import Manifest
 from packager.artifact.tarball import iter_members
 from packager.deps.profile import load_profile
+from packager.deps.pyproject import parse_pyproject
 from packager.deps.requirements import parse_requirements
 from packager.errors import IgniteError, NotInArtifact
 from packager.inspect.inspection import inspect_artifact
@@ -92,9 +93,12 @@ def _roots(manifest: Manifest, files: Mapping[str, bytes], markers: Optional[dic
            known: set[NormalizedName]) -> tuple[Root, ...]:
     name = str(manifest.requirements.get("file") or "")
     data = files.get(name)
-    if data is not None and name.endswith((".txt", ".lock", ".in")):
+    kind = str(manifest.requirements.get("kind") or "")
+    if data is not None and (kind == "pyproject.toml" or (name.endswith((".txt", ".lock", ".in"))
+                             and kind in ("", "requirements.txt", "requirements.lock"))):
         try:
-            reqs = parse_requirements(data, name)
+            reqs = (parse_pyproject(data, name, tuple(manifest.requirements.get("groups") or ()))
+                    if kind == "pyproject.toml" else parse_requirements(data, name))
         except IgniteError:
             reqs = None
         if reqs is not None:
