@@ -78,6 +78,8 @@ _ABSOLUTE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
 
 #: A byte no request head contains: a CTL but HTAB, a bare CR, a bare LF (early refusals only)
 _BAD_HEAD = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\r(?!\n)|(?<!\r)\n")
+#: Request lines seen valid -> (method, target, is HTTP/1.0): most requests repeat a few. Bounded.
+_LINES_OK: Dict[str, Tuple[str, str, bool]] = {}
 #: Host values seen valid (most connections send the same few): skips the regex. Bounded.
 _HOSTS_OK: Dict[str, None] = {}
 
@@ -109,7 +111,7 @@ def _show(raw: Union[str, bytes, bytearray]) -> str:
 class Limits:
     """The sizes a request may reach (IGNITE_MAX_HEADER_BYTES, _MAX_HEADERS, _MAX_BODY_BYTES)."""
 
-    __slots__ = ("max_body", "max_head", "max_headers", "watch")
+    __slots__ = ("max_body", "max_head", "max_headers", "special", "watch")
 
     def __init__(
         self,
@@ -123,6 +125,7 @@ class Limits:
         self.max_body = max_body  # declared or de-chunked body bytes (413)
         #: lower-case field names whose last value :attr:`Head.watched` reports (no second scan)
         self.watch = watch
+        self.special = _SPECIAL | watch  # the fields the head loop looks at
 
 
 class Head:
@@ -330,31 +333,24 @@ class Parser:
                 raise Reject(431, f"request head exceeds IGNITE_MAX_HEADER_BYTES={limit}")
             self.scan = n - 3 if n > 3 else 0
             return NEED_DATA
-        raw = bytes(buf[:end])
+        head = buf[:end].decode("latin-1")
         del buf[: end + 4]
         self.scan = 0
         self.lf_scan = 0
-        head = raw.decode("latin-1")
         lines = head.split("\r\n")
         line = lines[0]
-        m = _REQUEST_LINE.fullmatch(line)
-        if m is None:
-            raise Reject(*_request_line_error(raw, line))
-        method, target, major, minor = m.groups()
-        if major != "1" or (minor != "1" and minor != "0"):
-            # RFC 9110 §15.6.6: 505 for a major version not supported; 1.x other than 1.0
-            # and 1.1 does not exist (and llhttp refuses it too).
-            raise Reject(505, f"HTTP/{major}.{minor} is not supported; use HTTP/1.1 or HTTP/1.0")
-        v10 = minor == "0"
+        known = _LINES_OK.get(line)
+        if known is None:
+            known = _request_line(line, head)
+        method, target, v10 = known
         limits = self.limits
         if len(lines) - 1 > limits.max_headers:
             raise Reject(431, f"more than IGNITE_MAX_HEADERS={limits.max_headers} header fields")
         if _FIELD_LINES.fullmatch(head, len(line)) is None:
-            raise Reject(400, _field_error(raw, lines))
+            raise Reject(400, _field_error(head.encode("latin-1"), lines))
         headers: List[Tuple[str, str]] = []
         add = headers.append
-        special = _SPECIAL
-        watch = limits.watch
+        special = limits.special
         watched: Optional[Dict[str, str]] = None
         keep = not v10  # RFC 9112 §9.3: 1.1 persists unless "close"; 1.0 only with "keep-alive"
         cl = -1
@@ -396,7 +392,11 @@ class Parser:
                     if v.lower() != "100-continue":
                         raise Reject(417, f"unsupported Expect: {_show(v)} (only 100-continue)")
                     expect = not v10
-                else:  # host
+                elif key != "host":  # one of Limits.watch
+                    if watched is None:
+                        watched = {}
+                    watched[key] = v
+                else:
                     # RFC 9112 §3.2: more than one Host, or an invalid one, MUST be 400.
                     # (A missing Host on HTTP/1.1 is let through: one function is served,
                     # nothing is routed by it, and probes and test clients omit it.)
@@ -408,12 +408,6 @@ class Parser:
                             raise Reject(400, f"invalid Host {_show(v)} (RFC 9112 §3.2)")
                         if len(_HOSTS_OK) < 64:
                             _HOSTS_OK[v] = None
-            if key in watch:
-                if watched is None:
-                    watched = {}
-                watched[key] = v
-        if not _target_ok(method, target):
-            raise Reject(400, f"malformed request target {_show(target)} (RFC 9112 §3.2)")
         ev = Head(method, target, "HTTP/1.0" if v10 else "HTTP/1.1", headers)
         ev.watched = watched
         if te is not None:
@@ -536,6 +530,24 @@ class Parser:
 
 
 # --- the checks of a head, out of the fast path -----------------------------------------------
+
+
+def _request_line(line: str, head: str) -> Tuple[str, str, bool]:
+    """Check a request line (RFC 9112 §3): (method, target, is HTTP/1.0), or raise Reject."""
+    m = _REQUEST_LINE.fullmatch(line)
+    if m is None:
+        raise Reject(*_request_line_error(head.encode("latin-1"), line))
+    method, target, major, minor = m.groups()
+    if major != "1" or (minor != "1" and minor != "0"):
+        # RFC 9110 §15.6.6: 505 for a major version not supported; 1.x other than 1.0
+        # and 1.1 does not exist (and llhttp refuses it too).
+        raise Reject(505, f"HTTP/{major}.{minor} is not supported; use HTTP/1.1 or HTTP/1.0")
+    if not _target_ok(method, target):
+        raise Reject(400, f"malformed request target {_show(target)} (RFC 9112 §3.2)")
+    known = (method, target, minor == "0")
+    if len(_LINES_OK) < 256:
+        _LINES_OK[line] = known
+    return known
 
 
 def _target_ok(method: str, target: str) -> bool:

@@ -714,7 +714,11 @@ class Server:
         """The Request for a parsed head (its body follows); the ids resolved."""
         conn.v10 = v10 = head.version == "HTTP/1.0"
         conn.keep_alive = head.keep_alive
-        path, query = split_target(head.target)
+        target = head.target
+        if target[0] == "/":  # origin-form: the usual case
+            path, _, query = target.partition("?")
+        else:
+            path, query = split_target(target)
         eid = fid = oid = ""
         ids = head.watched
         if ids is not None:
