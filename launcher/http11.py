@@ -217,7 +217,19 @@ _DEAD = 8  # rejected
 class Parser:
     """The HTTP/1.1 request side of one connection: all framing state lives here."""
 
-    __slots__ = ("body_size", "buf", "keep_alive", "lf_scan", "limits", "need", "reject", "scan", "state", "trailer")
+    __slots__ = (
+        "body_size",
+        "buf",
+        "keep_alive",
+        "length",
+        "lf_scan",
+        "limits",
+        "need",
+        "reject",
+        "scan",
+        "state",
+        "trailer",
+    )
 
     def __init__(self, limits: Limits) -> None:
         self.limits = limits
@@ -227,7 +239,8 @@ class Parser:
         self.state = _HEAD
         self.scan = 0  # where the search for the end of the head resumes
         self.lf_scan = 0  # where the search for a bad byte in an incomplete head resumes
-        self.need = 0
+        self.need = 0  # bytes of the Content-Length body (or of the chunk) not returned yet
+        self.length = 0  # the Content-Length of the request in progress (0: none or chunked)
         self.body_size = 0  # de-chunked bytes so far
         self.trailer = 0  # trailer bytes so far (counted against max_head), then field lines
         self.keep_alive = True
@@ -419,6 +432,7 @@ class Parser:
                 # faulty and close the connection after processing it.
                 keep = False
             self.state = _CHUNK_SIZE
+            self.length = 0
             self.body_size = 0
             self.trailer = 0
         elif cl > 0:
@@ -426,10 +440,11 @@ class Parser:
                 raise Reject(413, f"body of {cl} bytes exceeds IGNITE_MAX_BODY_BYTES={limits.max_body}")
             ev.content_length = cl
             self.state = _BODY
-            self.need = cl
+            self.need = self.length = cl
         else:
             # RFC 9112 §6.3 (6): a request with neither has no body.
             self.state = _END_PENDING
+            self.length = 0
             expect = False
         ev.keep_alive = self.keep_alive = keep
         ev.expect_continue = expect

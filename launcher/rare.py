@@ -1,6 +1,6 @@
 """The server's rare paths, compiled only when first needed.
 
-Refusals, the timeout sweep and shutdown live here rather than
+The timeout sweep, held requests and shutdown live here rather than
 in server.py because every line the launcher carries is compiled from source
 at each cold start (artifacts ship no bytecode): keeping them out of the first
 request's path keeps start-up short.  Relative imports (``from . import
@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import sys
 
-from .log import INFO
 from .pool import Job
 from .protocol import json_response
 from .server import (
@@ -31,22 +30,6 @@ if TYPE_CHECKING:
     from typing import Any, Dict, List, Optional
 
     from .protocol import Header, Request
-
-
-def reject(self: Server, conn: Conn, err: HTTPError) -> None:
-    """Refuse a request before it is complete: answer, then close with lingering."""
-    body = json_response(err.status, {"error": err.message})
-    data = self._encode_raw(err.status, body, "", False, conn.v10)
-    conn.buf.clear()
-    self._send(conn, data)
-    conn.close_after = True
-    conn.linger = True
-    if self.log.enabled(INFO):
-        self.log.info(f"- - {err.status} 0.00ms - {err.message}")
-    if conn.out:
-        self._set_mask(conn, _OUT)
-    else:
-        self._after_flush(conn)
 
 
 def sweep(self: Server, now: float) -> None:

@@ -217,6 +217,11 @@ class Conn:
         "v10",
     )
 
+    @property
+    def need(self) -> int:
+        """The Content-Length of the request whose body is arriving (0: none, or chunked)."""
+        return self.parser.length if self.parser.in_message() else 0
+
     def __init__(self, sock: Any, fd: int, now: float, limits: Limits) -> None:
         self.sock = sock
         self.fd = fd
@@ -913,9 +918,24 @@ class Server:
         )
 
     def _reject(self, conn: Conn, err: HTTPError) -> None:
-        from . import rare
+        """Refuse a request before it is complete: answer, then close with lingering.
 
-        rare.reject(self, conn, err)
+        (Here, not in rare.py: with the strict parser a refusal is not rare, and a client
+        must not be able to make the server compile a module.)
+        """
+        body = json_response(err.status, {"error": err.message})
+        data = self._encode_raw(err.status, body, "", False, conn.v10)
+        conn.buf.clear()
+        self._send(conn, data)
+        conn.close_after = True
+        conn.linger = True
+        if self.log.enabled(INFO):
+            # err.message escapes whatever the client sent (http11._show): one log line
+            self.log.info(f"- - {err.status} 0.00ms - {err.message}")
+        if conn.out:
+            self._set_mask(conn, _OUT)
+        else:
+            self._after_flush(conn)
 
     def encode(self, req: Request, resp: Response, keep: bool) -> bytes:
         data = self._encode_raw(resp.status, resp, req.execution_id, keep, req.version == "HTTP/1.0")
