@@ -53,11 +53,12 @@ _QUOTED = r'"(?:[\t \x21\x23-\x5b\x5d-\x7e\x80-\xff]|\\[\t \x21-\x7e\x80-\xff])*
 _REQUEST_LINE = re.compile("(" + _TOKEN + r") ([\x21-\x7e]+) HTTP/([0-9])\.([0-9])")
 #: RFC 9112 §5: field-line = field-name ":" OWS field-value OWS, one per CRLF; field-name =
 #: token (RFC 9110 §5.1), so no whitespace before the colon (§5.1: MUST 400) and no obs-fold
-#: (§5.2: a line starting with SP/HTAB; rejected, the server's choice). RFC 9110 §5.5: a
-#: field-value is VCHAR / obs-text / SP / HTAB: no CTL, so no bare CR or LF either (RFC 9112
-#: §2.2: a bare CR MUST be refused; a bare LF line end is refused too). Matched over all the
-#: field lines of a head at once (one C call: the hot path has no per-byte Python loop).
-_FIELD_LINES = re.compile(r"(?:\r\n" + _TOKEN + r":[\t\x20-\x7e\x80-\xff]*)*")
+#: (§5.2: a line starting with SP/HTAB; rejected, the server's choice).
+_FIELD_NAME = re.compile(_TOKEN)
+#: RFC 9110 §5.5: field-value = *field-content: VCHAR / obs-text / SP / HTAB; no CTL, so no
+#: bare CR or LF either (RFC 9112 §2.2: a bare CR MUST be refused; a bare LF line end too).
+#: Only checked when ``str.isprintable()`` (C, no regex) says no: HTAB, obs-text, or a CTL.
+_FIELD_VALUE = re.compile(r"[\t\x20-\x7e\x80-\xff]*")
 #: The same for one trailer field line (RFC 9112 §7.1.2), as bytes: no CTL but HTAB.
 _TRAILER_LINE = re.compile((_TOKEN + r":[\t\x20-\x7e\x80-\xff]*").encode("latin-1"))
 #: RFC 9112 §7.1: chunk-size [ chunk-ext ] CRLF; chunk-size = 1*HEXDIG;
@@ -78,6 +79,9 @@ _ABSOLUTE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
 
 #: A byte no request head contains: a CTL but HTAB, a bare CR, a bare LF (early refusals only)
 _BAD_HEAD = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\r(?!\n)|(?<!\r)\n")
+#: Field names seen valid (the same few on every request): skips the regex. Bounded.
+_NAMES_OK: Dict[str, None] = {}
+_EMPTY_LINES = re.compile(rb"(?:\r\n)*")
 #: Request lines seen valid -> (method, target, is HTTP/1.0): most requests repeat a few. Bounded.
 _LINES_OK: Dict[str, Tuple[str, str, bool]] = {}
 #: Host values seen valid (most connections send the same few): skips the regex. Bounded.
@@ -143,16 +147,26 @@ class Head:
         "watched",
     )
 
-    def __init__(self, method: str, target: str, version: str, headers: List[Tuple[str, str]]) -> None:
+    def __init__(
+        self,
+        method: str,
+        target: str,
+        version: str,
+        headers: List[Tuple[str, str]],
+        keep_alive: bool = True,
+        expect_continue: bool = False,
+        content_length: int = 0,
+        watched: Optional[Dict[str, str]] = None,
+    ) -> None:
         self.method = method
         self.target = target
         self.version = version  # "HTTP/1.1" or "HTTP/1.0"
         self.headers = headers  # (lower-case name, value) in arrival order
-        self.keep_alive = True  # the connection may carry another request after this one
-        self.expect_continue = False  # "Expect: 100-continue" on HTTP/1.1 with a body to come
-        self.content_length = 0  # body bytes, -1 when chunked
-        self.chunked = False
-        self.watched: Optional[Dict[str, str]] = None  # Limits.watch names seen -> last value
+        self.keep_alive = keep_alive  # the connection may carry another request after this one
+        self.expect_continue = expect_continue  # "Expect: 100-continue" on HTTP/1.1, a body to come
+        self.content_length = content_length  # body bytes, -1 when chunked
+        self.chunked = content_length < 0
+        self.watched = watched  # Limits.watch names seen -> last value
 
     def __repr__(self) -> str:
         return f"Head({self.method} {self.target} {self.version})"
@@ -326,8 +340,8 @@ class Parser:
         if buf[0] == 13:
             # RFC 9112 §2.2: a server SHOULD ignore at least one empty line (CRLF) received
             # before the request-line. Only CRLF: a bare LF or CR falls to the checks below.
-            while buf[:2] == b"\r\n":
-                del buf[:2]
+            # (All of them in one deletion: a flood of CRLFs costs no quadratic memmove.)
+            del buf[: _EMPTY_LINES.match(buf).end()]  # type: ignore[union-attr]
             if not buf or buf == b"\r":
                 return NEED_DATA
         limit = self.limits.max_head
@@ -359,8 +373,6 @@ class Parser:
         limits = self.limits
         if len(lines) - 1 > limits.max_headers:
             raise Reject(431, f"more than IGNITE_MAX_HEADERS={limits.max_headers} header fields")
-        if _FIELD_LINES.fullmatch(head, len(line)) is None:
-            raise Reject(400, _field_error(head.encode("latin-1"), lines))
         headers: List[Tuple[str, str]] = []
         add = headers.append
         special = limits.special
@@ -371,9 +383,13 @@ class Parser:
         expect = False
         hosts = 0
         for field in lines[1:]:
-            name, _, value = field.partition(":")
+            name, sep, value = field.partition(":")
+            if not sep or (name not in _NAMES_OK and not _new_name(name)):
+                raise Reject(400, _field_error(head.encode("latin-1"), lines))
             key = name.lower()
             v = value.strip(" \t")  # RFC 9110 §5.5: OWS is SP / HTAB, nothing else
+            if not v.isprintable() and _FIELD_VALUE.fullmatch(v) is None:
+                raise Reject(400, _field_error(head.encode("latin-1"), lines))
             add((key, v))
             if key in special:
                 if key == "content-length":
@@ -419,14 +435,11 @@ class Parser:
                     if v not in _HOSTS_OK:
                         if _HOST.fullmatch(v) is None:
                             raise Reject(400, f"invalid Host {_show(v)} (RFC 9112 §3.2)")
-                        if len(_HOSTS_OK) < 64:
+                        if len(_HOSTS_OK) < 64 and len(v) <= 256:
                             _HOSTS_OK[v] = None
-        ev = Head(method, target, "HTTP/1.0" if v10 else "HTTP/1.1", headers)
-        ev.watched = watched
         if te is not None:
             _check_codings(te, cl)
-            ev.chunked = True
-            ev.content_length = -1
+            cl = -1
             if v10:
                 # RFC 9112 §6.1: Transfer-Encoding in an HTTP/1.0 message: treat the framing as
                 # faulty and close the connection after processing it.
@@ -438,17 +451,15 @@ class Parser:
         elif cl > 0:
             if cl > limits.max_body:
                 raise Reject(413, f"body of {cl} bytes exceeds IGNITE_MAX_BODY_BYTES={limits.max_body}")
-            ev.content_length = cl
             self.state = _BODY
             self.need = self.length = cl
         else:
             # RFC 9112 §6.3 (6): a request with neither has no body.
             self.state = _END_PENDING
-            self.length = 0
+            self.length = cl = 0
             expect = False
-        ev.keep_alive = self.keep_alive = keep
-        ev.expect_continue = expect
-        return ev
+        self.keep_alive = keep
+        return Head(method, target, "HTTP/1.0" if v10 else "HTTP/1.1", headers, keep, expect, cl, watched)
 
     # --- chunked bodies (RFC 9112 §7.1) -----------------------------------------------
 
@@ -547,6 +558,15 @@ class Parser:
 # --- the checks of a head, out of the fast path -----------------------------------------------
 
 
+def _new_name(name: str) -> bool:
+    """Is *name* a field-name (a token: RFC 9110 §5.1)? Remembered if so (bounded)."""
+    if _FIELD_NAME.fullmatch(name) is None:
+        return False
+    if len(_NAMES_OK) < 512 and len(name) <= 64:
+        _NAMES_OK[name] = None
+    return True
+
+
 def _request_line(line: str, head: str) -> Tuple[str, str, bool]:
     """Check a request line (RFC 9112 §3): (method, target, is HTTP/1.0), or raise Reject."""
     m = _REQUEST_LINE.fullmatch(line)
@@ -560,7 +580,7 @@ def _request_line(line: str, head: str) -> Tuple[str, str, bool]:
     if not _target_ok(method, target):
         raise Reject(400, f"malformed request target {_show(target)} (RFC 9112 §3.2)")
     known = (method, target, minor == "0")
-    if len(_LINES_OK) < 256:
+    if len(_LINES_OK) < 256 and len(line) <= 256:
         _LINES_OK[line] = known
     return known
 
@@ -641,7 +661,8 @@ def _field_error(raw: bytes, lines: List[str]) -> str:
     if ctl is not None:
         return ctl
     for n, line in enumerate(lines[1:], 2):
-        if not re.fullmatch(_TOKEN + ":.*", line, re.S):
+        name, sep, value = line.partition(":")
+        if not sep or _FIELD_NAME.fullmatch(name) is None or _FIELD_VALUE.fullmatch(value) is None:
             if line[:1] in (" ", "\t"):
                 return f"obsolete line folding in line {n} (RFC 9112 §5.2)"
             return f"malformed header line {n}: {_show(line)} (field-name \":\" field-value: RFC 9112 §5)"

@@ -717,7 +717,7 @@ class Server:
 
     def _request(self, conn: Conn, head: Head) -> Request:
         """The Request for a parsed head (its body follows); the ids resolved."""
-        conn.v10 = v10 = head.version == "HTTP/1.0"
+        conn.v10 = head.version == "HTTP/1.0"
         conn.keep_alive = head.keep_alive
         target = head.target
         if target[0] == "/":  # origin-form: the usual case
@@ -740,7 +740,7 @@ class Server:
             eid or new_execution_id(),
             fid or self.s.function_id,
             oid or self.s.organization_id,
-            "HTTP/1.0" if v10 else "HTTP/1.1",
+            head.version,
         )
 
     # --- routing and responses ---------------------------------------------------------

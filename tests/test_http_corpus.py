@@ -181,3 +181,11 @@ def test_heads_parse_as_h11_parses_them(method: str, target: str, version: str, 
     assert head.target.encode("latin-1") == theirs.target
     assert head.version == "HTTP/" + theirs.http_version.decode()
     assert [(n.encode("latin-1"), v.encode("latin-1")) for n, v in head.headers] == list(theirs.headers)
+
+
+def test_a_flood_of_empty_lines_before_a_request_is_consumed_at_once() -> None:
+    """RFC 9112 §2.2 lets a server skip empty lines before a request line; all of them go in one step."""
+    p = Parser(Limits())
+    p.receive_data(b"\r\n" * 200_000 + b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+    assert replay(p, [b""]) == ["GET / HTTP/1.1", "end"]
+    assert not p.buf
