@@ -57,7 +57,7 @@ _REQUEST_LINE = re.compile("(" + _TOKEN + r") ([\x21-\x7e]+) HTTP/([0-9])\.([0-9
 _FIELD_NAME = re.compile(_TOKEN)
 #: RFC 9110 §5.5: field-value = *field-content: VCHAR / obs-text / SP / HTAB; no CTL, so no
 #: bare CR or LF either (RFC 9112 §2.2: a bare CR MUST be refused; a bare LF line end too).
-#: Only checked when ``str.isprintable()`` (C, no regex) says no: HTAB, obs-text, or a CTL.
+#: (Error messages only: a head's CTLs are refused first, with _BAD_HEAD_STR.)
 _FIELD_VALUE = re.compile(r"[\t\x20-\x7e\x80-\xff]*")
 #: The same for one trailer field line (RFC 9112 §7.1.2), as bytes: no CTL but HTAB.
 _TRAILER_LINE = re.compile((_TOKEN + r":[\t\x20-\x7e\x80-\xff]*").encode("latin-1"))
@@ -79,6 +79,7 @@ _ABSOLUTE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
 
 #: A byte no request head contains: a CTL but HTAB, a bare CR, a bare LF (early refusals only)
 _BAD_HEAD = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\r(?!\n)|(?<!\r)\n")
+_BAD_HEAD_STR = re.compile(_BAD_HEAD.pattern.decode("latin-1"))
 #: Field names seen valid (the same few on every request): skips the regex. Bounded.
 _NAMES_OK: Dict[str, None] = {}
 _EMPTY_LINES = re.compile(rb"(?:\r\n)*")
@@ -364,6 +365,11 @@ class Parser:
         del buf[: end + 4]
         self.scan = 0
         self.lf_scan = 0
+        # First of all checks, as for an incomplete head (so no split changes the answer): no
+        # CTL but HTAB, no bare CR or LF (RFC 9112 §2.2, RFC 9110 §5.5). str.isprintable() is
+        # one C pass; only a head with HTAB or obs-text (or a fault) needs the regex.
+        if not head.replace("\r\n", " ").isprintable() and _BAD_HEAD_STR.search(head) is not None:
+            raise Reject(400, _ctl_message(head.encode("latin-1")) or "control character in the request head")
         lines = head.split("\r\n")
         line = lines[0]
         known = _LINES_OK.get(line)
@@ -387,9 +393,7 @@ class Parser:
             if not sep or (name not in _NAMES_OK and not _new_name(name)):
                 raise Reject(400, _field_error(head.encode("latin-1"), lines))
             key = name.lower()
-            v = value.strip(" \t")  # RFC 9110 §5.5: OWS is SP / HTAB, nothing else
-            if not v.isprintable() and _FIELD_VALUE.fullmatch(v) is None:
-                raise Reject(400, _field_error(head.encode("latin-1"), lines))
+            v = value.strip(" \t")  # RFC 9110 §5.5: OWS is SP / HTAB, nothing else (no CTL: above)
             add((key, v))
             if key in special:
                 if key == "content-length":
