@@ -27,6 +27,7 @@ def test_the_corpus_is_there() -> None:
     files = {c.file for c in CASES}
     assert "rfc9112.http" in files
     assert sum(f.startswith("llhttp-") for f in files) >= 8
+    assert "http-garden.http" in files
     assert len(CASES) > 200
     assert all(c.source for c in CASES)
 
