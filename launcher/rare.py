@@ -1,6 +1,6 @@
 """The server's rare paths, compiled only when first needed.
 
-Chunked bodies, refusals, the timeout sweep and shutdown live here rather than
+The timeout sweep, held requests and shutdown live here rather than
 in server.py because every line the launcher carries is compiled from source
 at each cold start (artifacts ship no bytecode): keeping them out of the first
 request's path keeps start-up short.  Relative imports (``from . import
@@ -13,18 +13,12 @@ from __future__ import annotations
 import os
 import sys
 
-from .log import INFO
 from .pool import Job
 from .protocol import json_response
 from .server import (
-    _HEX,
     _OUT,
-    S_CHUNK_CRLF,
-    S_CHUNK_DATA,
-    S_CHUNK_SIZE,
     S_HEAD,
     S_LINGER,
-    S_TRAILER,
     App,
     Conn,
     HTTPError,
@@ -36,78 +30,6 @@ if TYPE_CHECKING:
     from typing import Any, Dict, List, Optional
 
     from .protocol import Header, Request
-
-
-def parse_chunked(self: Server, conn: Conn) -> bool:
-    buf = conn.buf
-    body = conn.body
-    assert body is not None
-    while True:
-        state = conn.state
-        if state == S_CHUNK_SIZE:
-            i = buf.find(b"\r\n")
-            if i < 0:
-                if len(buf) > 4096:
-                    raise HTTPError(400, "chunk size line too long")
-                return False
-            size_b = bytes(buf[:i]).split(b";", 1)[0].strip(b" \t")
-            if not size_b or len(size_b) > 16 or not all(c in _HEX for c in size_b):
-                raise HTTPError(400, "invalid chunk size")
-            size = int(size_b, 16)
-            del buf[: i + 2]
-            if size == 0:
-                conn.state = S_TRAILER
-                conn.need = 0
-                continue
-            if len(body) + size > self.s.max_body_bytes:
-                raise HTTPError(413, f"chunked body exceeds IGNITE_MAX_BODY_BYTES={self.s.max_body_bytes}")
-            conn.need = size
-            conn.state = S_CHUNK_DATA
-        elif state == S_CHUNK_DATA:
-            n = conn.need if conn.need < len(buf) else len(buf)
-            if n == 0:
-                return False
-            body += buf[:n]
-            del buf[:n]
-            conn.need -= n
-            if conn.need:
-                return False
-            conn.state = S_CHUNK_CRLF
-        elif state == S_CHUNK_CRLF:
-            if len(buf) < 2:
-                return False
-            if buf[:2] != b"\r\n":
-                raise HTTPError(400, "missing CRLF after chunk data")
-            del buf[:2]
-            conn.state = S_CHUNK_SIZE
-        else:  # S_TRAILER: skip trailer fields up to the empty line
-            i = buf.find(b"\r\n")
-            if i < 0:
-                if len(buf) > self.s.max_header_bytes:
-                    raise HTTPError(431, "chunked trailer too large")
-                return False
-            del buf[: i + 2]
-            if i == 0:
-                return True
-            conn.need += 1
-            if conn.need > self.s.max_headers:
-                raise HTTPError(431, "too many trailer fields")
-
-
-def reject(self: Server, conn: Conn, err: HTTPError) -> None:
-    """Refuse a request before it is complete: answer, then close with lingering."""
-    body = json_response(err.status, {"error": err.message})
-    data = self._encode_raw(err.status, body, "", False, conn.v10)
-    conn.buf.clear()
-    self._send(conn, data)
-    conn.close_after = True
-    conn.linger = True
-    if self.log.enabled(INFO):
-        self.log.info(f"- - {err.status} 0.00ms - {err.message}")
-    if conn.out:
-        self._set_mask(conn, _OUT)
-    else:
-        self._after_flush(conn)
 
 
 def sweep(self: Server, now: float) -> None:

@@ -35,6 +35,7 @@ from types import ModuleType
 
 from . import admission
 from .config import DEFAULT_ASYNC_CONCURRENCY, DEFAULT_SYNC_CONCURRENCY, Settings
+from .http11 import END, NEED_DATA, Data, Head, Limits, Parser, escape, split_target
 from .log import INFO, Log, real_exit
 from .pool import Job, ThreadPool
 from .pool import seat as pool_seat
@@ -69,13 +70,9 @@ else:  # pragma: no cover - non-Linux
     _ERRMASK = select.POLLERR | select.POLLHUP
 _READ_EVENTS = _IN | _ERRMASK
 
-# Connection states
-S_HEAD = 0  # reading a request head
-S_BODY = 1  # reading a Content-Length body
-S_CHUNK_SIZE = 2
-S_CHUNK_DATA = 3
-S_CHUNK_CRLF = 4
-S_TRAILER = 5
+# Connection states (the framing itself is the parser's: launcher/http11.py)
+S_HEAD = 0  # waiting for a request head
+S_BODY = 1  # a head was parsed; its body is still arriving
 S_LINGER = 6  # error sent; discarding input until the peer closes or a deadline
 
 REASONS = {
@@ -102,18 +99,8 @@ _STATUS_LINES: Dict[int, bytes] = {
 _HEADER_CACHE: Dict[Header, bytes] = {}
 #: (status, the only adapter header) -> status line + header line, prebuilt.
 _BLOCKS: Dict[Tuple[int, Header], bytes] = {}
-_SPECIAL = frozenset(
-    (
-        "content-length",
-        "transfer-encoding",
-        "connection",
-        "expect",
-        "x-ignite-execution-id",
-        "x-ignite-function-id",
-        "x-ignite-organization-id",
-    )
-)
-_HEX = frozenset(b"0123456789abcdefABCDEF")
+#: Request headers the server reads itself (the parser reports them: no second scan).
+_IDS = frozenset(("x-ignite-execution-id", "x-ignite-function-id", "x-ignite-organization-id"))
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _date_cache: List[Any] = [0, b""]
@@ -212,7 +199,6 @@ class Conn:
         "close_after",
         "closed",
         "dead",
-        "expect",
         "fd",
         "held_bytes",
         "keep_alive",
@@ -220,13 +206,12 @@ class Conn:
         "linger_until",
         "lock",
         "mask",
-        "need",
         "out",
+        "parser",
         "paused",
         "peer_closed",
         "req",
         "requests",
-        "scan",
         "sock",
         "state",
         "t_head",
@@ -234,10 +219,17 @@ class Conn:
         "v10",
     )
 
-    def __init__(self, sock: Any, fd: int, now: float) -> None:
+    @property
+    def need(self) -> int:
+        """The Content-Length of the request whose body is arriving (0: none, or chunked)."""
+        return self.parser.length if self.parser.in_message() else 0
+
+    def __init__(self, sock: Any, fd: int, now: float, limits: Limits) -> None:
         self.sock = sock
         self.fd = fd
-        self.buf = bytearray()
+        self.parser = Parser(limits)
+        #: the parser's input buffer (the same object for the connection's life)
+        self.buf = self.parser.buf
         self.state = S_HEAD
         self.busy = False  # a request is admitted and its response not yet sent
         self.out = bytearray()  # response bytes the socket did not take yet
@@ -252,11 +244,8 @@ class Conn:
         self.peer_closed = False
         self.paused = False  # not reading (too much pipelined input)
         self.mask = _IN
-        self.scan = 0  # where to resume searching for the end of the head
-        self.need = 0  # bytes still expected (body / chunk)
-        self.req: Optional[Request] = None
-        self.body: Optional[bytearray] = None  # de-chunked body so far
-        self.expect = False
+        self.req: Optional[Request] = None  # its head is parsed, its body still arriving
+        self.body: Optional[bytearray] = None  # body so far, when it came in several pieces
         self.held_bytes = 0  # of the body budget (admission.body_bytes)
         self.requests = 0
         self.t_head = now  # when the current request's first byte (or the connection) arrived
@@ -297,6 +286,7 @@ class Server:
         self.drain_deadline = 0.0
         self.now = monotonic()
         self.pause_limit = settings.max_header_bytes + 65536
+        self.limits = Limits(settings.max_header_bytes, settings.max_headers, settings.max_body_bytes, _IDS)
         #: Access-log lines not yet written: any thread appends, the I/O thread writes them
         #: in batches (see :meth:`flush_access` and the loop).
         self.access_lines: Deque[str] = deque()
@@ -529,7 +519,7 @@ class Server:
                 sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
             except OSError:
                 pass
-            conn = Conn(sock, fd, self.now)
+            conn = Conn(sock, fd, self.now, self.limits)
             conns[fd] = conn
             self.poller.register(fd, _IN)
             if len(conns) >= self.s.max_connections and not admission.make_room(self):
@@ -623,7 +613,7 @@ class Server:
             buf = conn.buf
             if not buf and conn.state == S_HEAD and not conn.busy:
                 conn.t_head = self.now
-            buf += data
+            conn.parser.receive_data(data)
             if conn.busy or conn.out:
                 if len(buf) > self.pause_limit:
                     conn.paused = True
@@ -715,164 +705,72 @@ class Server:
     # --- parsing ----------------------------------------------------------------------
 
     def _process(self, conn: Conn) -> None:
-        """Parse and route every complete request in ``conn.buf`` (lock held, I/O thread)."""
+        """Route every complete request the parser finds in ``conn.buf`` (lock held, I/O thread)."""
+        parser = conn.parser
         while not conn.busy and not conn.out and not conn.closed and not conn.close_after:
-            buf = conn.buf
-            state = conn.state
-            if state == S_HEAD:
-                if not buf:
-                    return
-                if buf[0] == 13 or buf[0] == 10:  # tolerate empty lines between requests
-                    while buf and (buf[0] == 13 or buf[0] == 10):
-                        del buf[0]
-                    continue
-                end = buf.find(b"\r\n\r\n", conn.scan)
-                if end < 0:
-                    if len(buf) > self.s.max_header_bytes:
-                        self._reject(conn, HTTPError(431, "request head exceeds IGNITE_MAX_HEADER_BYTES"))
-                        return
-                    conn.scan = len(buf) - 3 if len(buf) > 3 else 0
-                    return
-                if end > self.s.max_header_bytes:
-                    self._reject(conn, HTTPError(431, "request head exceeds IGNITE_MAX_HEADER_BYTES"))
-                    return
-                try:
-                    req = self._parse_head(conn, buf[:end].decode("latin-1"))
-                except HTTPError as exc:
-                    self._reject(conn, exc)
-                    return
-                del buf[: end + 4]
-                conn.scan = 0
-                if conn.state != S_HEAD:
-                    conn.req = req
-                    if conn.expect:
-                        conn.expect = False
-                        if conn.state != S_BODY or len(buf) < conn.need:
-                            self._send(conn, b"HTTP/1.1 100 Continue\r\n\r\n")
-                    continue
-            elif state == S_BODY:
-                need = conn.need
-                if len(buf) < need:
-                    return
-                req = conn.req  # type: ignore[assignment]
-                req.body = bytes(buf[:need])
-                del buf[:need]
-                conn.req = None
-                conn.state = S_HEAD
-            else:
-                try:
-                    if not self._parse_chunked(conn):
-                        return
-                except HTTPError as exc:
-                    self._reject(conn, exc)
-                    return
-                req = conn.req  # type: ignore[assignment]
-                req.body = bytes(conn.body or b"")
-                conn.body = None
-                conn.req = None
-                conn.state = S_HEAD
-            conn.requests += 1
-            conn.t_head = self.now
-            self._route(conn, req)
-
-    def _parse_head(self, conn: Conn, head: str) -> Request:
-        """One request head (latin-1 text, without the blank line) -> Request; raises HTTPError."""
-        lines = head.split("\r\n")
-        parts = lines[0].split(" ")
-        if len(parts) != 3:
-            raise HTTPError(400, "malformed request line")
-        method, target, version = parts
-        if version == "HTTP/1.1":
-            keep = True
-            conn.v10 = False
-        elif version == "HTTP/1.0":
-            keep = False
-            conn.v10 = True
-        elif version.startswith("HTTP/"):
-            raise HTTPError(505, "only HTTP/1.0 and HTTP/1.1 are supported")
-        else:
-            raise HTTPError(400, "malformed request line")
-        if len(lines) - 1 > self.s.max_headers:
-            raise HTTPError(431, "too many request headers (IGNITE_MAX_HEADERS)")
-        headers: List[Header] = []
-        add = headers.append
-        special = _SPECIAL
-        cl = -1
-        te = ""
-        eid = fid = oid = ""
-        expect = False
-        it = iter(lines)
-        next(it)  # the request line
-        for line in it:
-            name, sep, value = line.partition(":")
-            if not sep or not name or name[0] in " \t" or name[-1] in " \t":
-                raise HTTPError(400, "malformed header line")
-            n = name.lower()
-            v = value.strip(" \t")
-            add((n, v))
-            if n in special:
-                if n == "content-length":
-                    if not (v.isdigit() and v.isascii()) or (cl >= 0 and int(v) != cl):
-                        raise HTTPError(400, "invalid Content-Length")
-                    cl = int(v)
-                elif n == "transfer-encoding":
-                    te = f"{te},{v}" if te else v
-                elif n == "connection":
-                    for token in v.lower().split(","):
-                        token = token.strip()
-                        if token == "close":
-                            keep = False
-                        elif token == "keep-alive" and conn.v10:
-                            keep = True
-                elif n == "expect":
-                    if v.lower() != "100-continue":
-                        raise HTTPError(417, f"unsupported Expect: {v}")
-                    expect = not conn.v10
-                elif n == "x-ignite-execution-id":
-                    eid = v
-                elif n == "x-ignite-function-id":
-                    fid = v
+            ev = parser.next_event()
+            cls = ev.__class__
+            if cls is Data:
+                data = ev.data  # type: ignore[union-attr]
+                req = conn.req
+                assert req is not None
+                if not req.body:
+                    req.body = data
                 else:
-                    oid = v
-        if target[:1] != "/":
-            if "://" in target:  # absolute-form
-                rest = target.split("://", 1)[1]
-                slash = rest.find("/")
-                target = rest[slash:] if slash >= 0 else "/"
-            elif target != "*":
-                raise HTTPError(400, "malformed request target")
-        path, _, query = target.partition("?")
-        if te:
-            if cl >= 0:
-                raise HTTPError(400, "both Transfer-Encoding and Content-Length")
-            codings = [c.strip().lower() for c in te.split(",")]
-            if codings != ["chunked"]:
-                raise HTTPError(501, f"unsupported Transfer-Encoding: {te}")
-            conn.state = S_CHUNK_SIZE
-            conn.body = bytearray()
-        elif cl > 0:
-            if cl > self.s.max_body_bytes:
-                raise HTTPError(413, f"body of {cl} bytes exceeds IGNITE_MAX_BODY_BYTES={self.s.max_body_bytes}")
-            conn.state = S_BODY
-            conn.need = cl
-        conn.keep_alive = keep
-        conn.expect = expect
+                    body = conn.body
+                    if body is None:
+                        body = conn.body = bytearray(req.body)
+                    body += data
+                continue
+            if ev is END:
+                req = conn.req  # type: ignore[assignment]
+                assert req is not None
+                if conn.body is not None:
+                    req.body = bytes(conn.body)
+                    conn.body = None
+                conn.req = None
+                conn.state = S_HEAD
+                conn.requests += 1
+                conn.t_head = self.now
+                self._route(conn, req)
+            elif cls is Head:
+                conn.req = self._request(conn, ev)  # type: ignore[arg-type]
+                conn.state = S_BODY
+                if ev.expect_continue and not parser.body_buffered():  # type: ignore[union-attr]
+                    self._send(conn, b"HTTP/1.1 100 Continue\r\n\r\n")
+            elif ev is NEED_DATA:
+                return
+            else:  # Reject
+                self._reject(conn, HTTPError(ev.status, ev.message))  # type: ignore[union-attr]
+                return
+
+    def _request(self, conn: Conn, head: Head) -> Request:
+        """The Request for a parsed head (its body follows); the ids resolved."""
+        conn.v10 = head.version == "HTTP/1.0"
+        conn.keep_alive = head.keep_alive
+        target = head.target
+        if target[0] == "/":  # origin-form: the usual case
+            path, _, query = target.partition("?")
+        else:
+            path, query = split_target(target)
+        eid = fid = oid = ""
+        ids = head.watched
+        if ids is not None:
+            # Logged and echoed: escaped so that no client-sent byte can forge a log line.
+            eid = escape(ids.get("x-ignite-execution-id", ""))
+            fid = escape(ids.get("x-ignite-function-id", ""))
+            oid = escape(ids.get("x-ignite-organization-id", ""))
         return Request(
-            method,
+            head.method,
             path,
             query,
-            headers,
+            head.headers,
             b"",
             eid or new_execution_id(),
             fid or self.s.function_id,
             oid or self.s.organization_id,
-            "HTTP/1.0" if conn.v10 else "HTTP/1.1",
+            head.version,
         )
-
-    def _parse_chunked(self, conn: Conn) -> bool:
-        from . import rare
-
-        return rare.parse_chunked(self, conn)
 
     # --- routing and responses ---------------------------------------------------------
 
@@ -1058,9 +956,24 @@ class Server:
         )
 
     def _reject(self, conn: Conn, err: HTTPError) -> None:
-        from . import rare
+        """Refuse a request before it is complete: answer, then close with lingering.
 
-        rare.reject(self, conn, err)
+        (Here, not in rare.py: with the strict parser a refusal is not rare, and a client
+        must not be able to make the server compile a module.)
+        """
+        body = json_response(err.status, {"error": err.message})
+        data = self._encode_raw(err.status, body, "", False, conn.v10)
+        conn.buf.clear()
+        self._send(conn, data)
+        conn.close_after = True
+        conn.linger = True
+        if self.log.enabled(INFO):
+            # err.message escapes whatever the client sent (http11._show): one log line
+            self.log.info(f"- - {err.status} 0.00ms - {err.message}")
+        if conn.out:
+            self._set_mask(conn, _OUT)
+        else:
+            self._after_flush(conn)
 
     def encode(self, req: Request, resp: Response, keep: bool) -> bytes:
         data = self._encode_raw(resp.status, resp, req.execution_id, keep, req.version == "HTTP/1.0")
