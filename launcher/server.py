@@ -33,7 +33,7 @@ from threading import get_ident
 from time import gmtime, monotonic, sleep, time
 from types import ModuleType
 
-from . import admission
+from . import admission, stop
 from .config import DEFAULT_ASYNC_CONCURRENCY, DEFAULT_SYNC_CONCURRENCY, Settings
 from .http11 import END, NEED_DATA, Data, Head, Limits, Parser, escape, split_target
 from .log import INFO, Log, real_exit
@@ -389,10 +389,8 @@ class Server:
         if error is not None or runner is None:
             app.error = error
             app.state = App.FAILED
-            if self.held:
-                from . import rare
-
-                rare.fail_held(self, error)
+            if self.held:  # every held request gets the import error's 500
+                self._answer_held(500, error, [])
             return
         self.runner = runner
         self.concurrency = runner.size
@@ -945,9 +943,60 @@ class Server:
             conn.t_idle = self.now
 
     def _hold(self, conn: Conn, req: Request) -> None:
-        from . import rare
+        """Admit a POST that arrived before the handler is ready; it runs once the import ends."""
+        now = self.now
+        if self.draining:
+            self._inline(conn, req, 503, {"error": "shutting down before the handler was ready", "type": "Draining"})
+            return
+        if now >= self.startup_deadline:
+            self._inline(conn, req, 503, {"error": self.startup_overdue(), "type": "StartupTimeout"}, [("Retry-After", "1")])
+            return
+        if len(self.inflight) >= self.capacity:
+            self._inline(
+                conn,
+                req,
+                503,
+                {"error": f"too many requests while starting: {self.capacity} held (IGNITE_CONCURRENCY + IGNITE_QUEUE)"},
+                [("Retry-After", "1")],
+            )
+            return
+        timeout = self.s.timeout_s
+        job = Job(conn, req, conn.keep_alive, now, now + timeout if timeout > 0 else float("inf"))
+        conn.busy = True
+        self.inflight[job] = None
+        self.held.append(job)
 
-        rare.hold(self, conn, req)
+    def _answer_held(self, status: int, obj: Any, extra: List[Header]) -> None:
+        held = self.held
+        while held:
+            job = held.popleft()
+            with job.conn.lock:
+                if not job.done:
+                    self._answer_unserved(job, status, obj, extra)
+
+    def _answer_held_overdue(self) -> None:
+        """IGNITE_STARTUP_TIMEOUT_S passed with the import still running: stop holding requests."""
+        message = self.startup_overdue()
+        self.log.warning(f"{message}; answering {len(self.held)} held request(s) with 503")
+        self._answer_held(503, {"error": message, "type": "StartupTimeout"}, [("Retry-After", "1")])
+
+    def _answer_unserved(self, job: Job, status: int, obj: Any, extra: List[Header]) -> None:
+        """Answer an admitted job that no handler will answer (conn.lock held, I/O thread)."""
+        conn = job.conn
+        req = job.req
+        job.done = True
+        self.inflight.pop(job, None)
+        conn.busy = False
+        if not conn.closed:
+            keep = job.keep_alive and not self.draining
+            self._send(conn, self.encode(req, json_response(status, obj, extra), keep))
+            if not keep:
+                conn.close_after = True
+            if conn.out:
+                self._set_mask(conn, _OUT)
+            else:
+                self._after_flush(conn)
+        self._access(req, status, (self.now - job.t0) * 1000.0)
 
     def startup_overdue(self) -> str:
         return (
@@ -956,11 +1005,7 @@ class Server:
         )
 
     def _reject(self, conn: Conn, err: HTTPError) -> None:
-        """Refuse a request before it is complete: answer, then close with lingering.
-
-        (Here, not in rare.py: with the strict parser a refusal is not rare, and a client
-        must not be able to make the server compile a module.)
-        """
+        """Refuse a request before it is complete: answer, then close with lingering."""
         body = json_response(err.status, {"error": err.message})
         data = self._encode_raw(err.status, body, "", False, conn.v10)
         conn.buf.clear()
@@ -1013,7 +1058,7 @@ class Server:
 
         Writing from the worker cost a syscall (and a GIL hand-off) per request; queued,
         they go out in batches (LOG_BATCH lines or LOG_FLUSH_S, see the loop), at most one
-        TICK late, and before the process exits (:func:`rare.exit`).
+        TICK late, and before the process exits (:func:`stop.exit`).
         """
         if self.log.level <= INFO:
             self.access_lines.append(f"[ignite] INFO {req.method} {req.path} {status} {ms:.2f}ms {req.execution_id}\n")
@@ -1076,31 +1121,92 @@ class Server:
     # --- time-outs ---------------------------------------------------------------------
 
     def _sweep(self, now: float) -> None:
-        from . import rare
-
         admission.tick(self, now)
-        rare.sweep(self, now)
+        if self.held and now >= self.startup_deadline and self.app.state == App.STARTING:
+            self._answer_held_overdue()
+        for job in list(self.inflight):
+            if job.deadline <= now:
+                self._timeout(job)
+        s = self.s
+        for conn in list(self.conns.values()):
+            with conn.lock:
+                if conn.closed or conn.busy:
+                    continue
+                if conn.state == S_LINGER:
+                    if now >= conn.linger_until:
+                        self._close(conn)
+                elif conn.out:
+                    if now - conn.t_idle > s.body_timeout_s + s.header_timeout_s:
+                        self._close(conn)  # the client stopped reading: no byte taken for that long
+                elif conn.state == S_HEAD:
+                    if conn.buf:
+                        if now - conn.t_head > s.header_timeout_s:
+                            self._reject(conn, HTTPError(408, "request head not received within IGNITE_HEADER_TIMEOUT_S"))
+                    elif conn.requests == 0:
+                        if now - conn.t_head > s.header_timeout_s:
+                            self._close(conn)  # connected, sent nothing
+                    elif now - conn.t_idle > s.keepalive_s:
+                        self._close(conn)
+                elif now - conn.t_head > s.header_timeout_s + s.body_timeout_s:
+                    self._reject(conn, HTTPError(408, "request body not received within IGNITE_BODY_TIMEOUT_S"))
         if self.adm.stuck:
             admission.judge(self, now)
 
     def _timeout(self, job: Job) -> None:
-        from . import rare
-
-        rare.timeout(self, job)
+        req = job.req
+        with job.conn.lock:
+            if job.done:
+                return
+            if job.started:
+                obj = {
+                    "error": f"handler did not finish within IGNITE_TIMEOUT_S={self.s.timeout_s:g}s",
+                    "type": "Timeout",
+                }
+                stack = self.runner.stack(job)
+                replaced = self.runner.abandon(job)
+                self.log.error(
+                    f"execution {req.execution_id} timed out after {self.s.timeout_s:g}s; handler stack:\n"
+                    + stack.rstrip()
+                    + ("" if replaced else "\n(no replacement worker started: too many stuck handlers)")
+                )
+                self._answer_unserved(job, 504, obj, [])
+            elif self.app.state == App.STARTING:
+                obj = {
+                    "error": f"the handler was still being imported when IGNITE_TIMEOUT_S={self.s.timeout_s:g}s ran out",
+                    "type": "QueueTimeout",
+                }
+                self._answer_unserved(job, 503, obj, [("Retry-After", "1")])
+            else:
+                obj = {"error": "timed out waiting for a free worker", "type": "QueueTimeout"}
+                self._answer_unserved(job, 503, obj, [("Retry-After", "1")])
 
     # --- shutdown ----------------------------------------------------------------------
 
     def _on_signal(self, signum: int) -> None:
-        from . import rare
-
-        rare.on_signal(self, signum)
+        if self.draining:
+            self.log.warning(f"signal {signum} again: stopping now")
+            self._exit()
+        self.draining = True
+        self.drain_deadline = self.now + self.s.drain_s
+        self.log.notice(
+            f"signal {signum}: draining {len(self.inflight)} in-flight request(s) for up to {self.s.drain_s:g}s"
+        )
+        if self.lsock is not None:
+            if self.listening:
+                self.poller.unregister(self.lsock.fileno())
+                self.listening = False
+            self.lsock.close()
+            self.lsock = None
+        if self.held:  # a stop during the import: held requests will not be served
+            self._answer_held(503, {"error": "shutting down before the handler was ready", "type": "Draining"}, [("Retry-After", "1")]
+            )
+        for conn in list(self.conns.values()):
+            with conn.lock:
+                if not conn.busy and not conn.out and not conn.buf and conn.state == S_HEAD:
+                    self._close(conn)
 
     def _drained(self) -> bool:
-        from . import stop
-
         return stop.drained(self)
 
     def _exit(self) -> None:
-        from . import stop
-
         stop.exit(self)
