@@ -143,3 +143,37 @@ def test_the_compressor_is_part_of_every_compressed_segment_key(tmp_path: Path,
     third = run("c.tar.gz")
     assert len(third) > len(first) and first < third  # launcher + 2 vendored segments made again
     assert json.loads(read_manifest(tmp_path / "a.tar.gz").to_bytes())["compression"]["deflate"]["version"] == "1.3.1"
+
+
+def test_the_recorded_probe_digests_are_the_pinned_librarys() -> None:
+    """PINNED_PROBE lets a host zlib be checked without loading the pinned one: it must be exact."""
+    pinned = deflate._pinned()
+    assert {level: deflate.probe_digest(pinned.deflate, level) for level in range(1, 10)} == deflate.PINNED_PROBE
+
+
+def test_the_pin_the_constant_and_the_installed_library_agree() -> None:
+    import importlib.metadata
+
+    pyproject = (REPO / "pyproject.toml").read_text()
+    assert f'"cmeel-zlib=={deflate.PINNED_VERSION}"' in pyproject
+    assert importlib.metadata.version("cmeel-zlib") == deflate.PINNED_VERSION
+    assert deflate._pinned().version.decode() == deflate.PINNED_VERSION
+
+
+def test_a_host_zlib_with_a_reference_version_but_other_output_is_not_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A patched zlib that still says "1.3.1" (another matcher) fails the probe: the pinned one deflates."""
+    def other_matcher(data: deflate.Buffer, level: int, final: bool, primed: deflate.Buffer = b"") -> bytes:
+        comp = zlib.compressobj(level, zlib.DEFLATED, -zlib.MAX_WBITS, 8, zlib.Z_DEFAULT_STRATEGY,
+                                *((primed,) if primed else ()))
+        return comp.compress(data) + comp.flush(zlib.Z_FINISH if final else zlib.Z_FULL_FLUSH)
+
+    monkeypatch.setattr(deflate.zlib, "ZLIB_RUNTIME_VERSION", "1.3.1")
+    monkeypatch.setattr(deflate, "_host_deflate", other_matcher)
+    host_is_reference.cache_clear()
+    try:
+        assert not host_is_reference(4)
+        data = _native_payload()[:400000]
+        assert deflate_raw(data, 4, True) == deflate._pinned().deflate(data, 4, True) != other_matcher(data, 4, True)
+    finally:
+        monkeypatch.undo()
+        host_is_reference.cache_clear()

@@ -21,14 +21,13 @@ name (:func:`compressor`).
 
 from __future__ import annotations
 
-import ctypes
-import importlib.metadata
+import hashlib
 import os
 import re
 import zlib
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Union
+from typing import Any, Callable, Union
 
 from packager.errors import ArtifactError
 
@@ -60,13 +59,14 @@ class Compressor:
         return {"library": self.library, "version": self.version}
 
 
-@lru_cache(maxsize=1)
+#: The pinned zlib's version: the same as the pin in pyproject.toml (a test checks both, and the
+#: library's own zlibVersion() is checked when it is loaded).
+PINNED_VERSION = "1.3.1"
+
+
 def compressor() -> Compressor:
-    """The pinned zlib's identity (from its distribution's metadata: no library load)."""
-    try:
-        return Compressor("zlib", importlib.metadata.version(PINNED_DISTRIBUTION))
-    except importlib.metadata.PackageNotFoundError:
-        raise _missing() from None
+    """The pinned zlib's identity (a constant: no library load, no metadata read, on every build)."""
+    return Compressor("zlib", PINNED_VERSION)
 
 
 def _missing(why: str = "is not installed") -> ArtifactError:
@@ -78,27 +78,35 @@ def _missing(why: str = "is not installed") -> ArtifactError:
     )
 
 
-class _ZStream(ctypes.Structure):
-    # zlib.h's z_stream (uInt = unsigned int, uLong = unsigned long)
-    _fields_ = [
-        ("next_in", ctypes.c_void_p), ("avail_in", ctypes.c_uint), ("total_in", ctypes.c_ulong),
-        ("next_out", ctypes.c_void_p), ("avail_out", ctypes.c_uint), ("total_out", ctypes.c_ulong),
-        ("msg", ctypes.c_char_p), ("state", ctypes.c_void_p),
-        ("zalloc", ctypes.c_void_p), ("zfree", ctypes.c_void_p), ("opaque", ctypes.c_void_p),
-        ("data_type", ctypes.c_int), ("adler", ctypes.c_ulong), ("reserved", ctypes.c_ulong),
-    ]
+@lru_cache(maxsize=1)
+def _z_stream() -> Any:
+    """zlib.h's ``z_stream`` as a ctypes structure (uInt = unsigned int, uLong = unsigned long)."""
+    import ctypes
+
+    class ZStream(ctypes.Structure):
+        _fields_ = [
+            ("next_in", ctypes.c_void_p), ("avail_in", ctypes.c_uint), ("total_in", ctypes.c_ulong),
+            ("next_out", ctypes.c_void_p), ("avail_out", ctypes.c_uint), ("total_out", ctypes.c_ulong),
+            ("msg", ctypes.c_char_p), ("state", ctypes.c_void_p),
+            ("zalloc", ctypes.c_void_p), ("zfree", ctypes.c_void_p), ("opaque", ctypes.c_void_p),
+            ("data_type", ctypes.c_int), ("adler", ctypes.c_ulong), ("reserved", ctypes.c_ulong),
+        ]
+
+    return ZStream
 
 
 class _Pinned:
     """The pinned zlib through ctypes (CDLL calls release the GIL: chunks deflate in parallel)."""
 
     def __init__(self, path: str):
+        import ctypes
+
         mode = os.RTLD_LOCAL | getattr(os, "RTLD_DEEPBIND", 0)
         try:
             lib = ctypes.CDLL(path, mode=mode)
         except OSError as exc:
             raise _missing(f"cannot be loaded from {path}: {exc}") from exc
-        stream = ctypes.POINTER(_ZStream)
+        stream = ctypes.POINTER(_z_stream())
         lib.zlibVersion.restype = ctypes.c_char_p
         lib.zlibVersion.argtypes = []
         lib.deflateInit2_.argtypes = [stream, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_int,
@@ -110,12 +118,17 @@ class _Pinned:
         lib.deflateBound.restype = ctypes.c_ulong
         self.lib = lib
         self.version: bytes = lib.zlibVersion()
+        if self.version.decode() != PINNED_VERSION:
+            raise _missing(f"is zlib {self.version.decode()} at {path}, not {PINNED_VERSION}")
 
     def deflate(self, data: Buffer, level: int, final: bool, primed: Buffer = b"") -> bytes:
+        import ctypes
+
         data = bytes(data)
-        lib, s = self.lib, _ZStream()
+        zs = _z_stream()
+        lib, s = self.lib, zs()
         rc = lib.deflateInit2_(ctypes.byref(s), level, zlib.DEFLATED, -zlib.MAX_WBITS, 9,
-                               zlib.Z_DEFAULT_STRATEGY, self.version, ctypes.sizeof(_ZStream))
+                               zlib.Z_DEFAULT_STRATEGY, self.version, ctypes.sizeof(zs))
         if rc != _Z_OK:
             raise ArtifactError(f"zlib deflateInit2 failed ({rc})", where=PINNED_DISTRIBUTION)
         try:
@@ -135,6 +148,8 @@ class _Pinned:
                 rc = lib.deflate(ctypes.byref(s), _Z_FINISH if final else _Z_FULL_FLUSH)
                 if rc not in (_Z_OK, _Z_STREAM_END, _Z_BUF_ERROR):
                     raise ArtifactError(f"zlib deflate failed ({rc})", where=PINNED_DISTRIBUTION)
+                if rc == _Z_BUF_ERROR and s.avail_out == size:  # no progress possible: a bug, not a loop
+                    raise ArtifactError("zlib deflate made no progress", where=PINNED_DISTRIBUTION)
                 parts.append(out.raw[:size - s.avail_out])
                 if (rc == _Z_STREAM_END) if final else (s.avail_out != 0 and s.avail_in == 0):
                     return b"".join(parts)
@@ -144,6 +159,8 @@ class _Pinned:
 
 @lru_cache(maxsize=1)
 def _pinned() -> _Pinned:
+    import importlib.metadata  # ~25 ms of import: only when the pinned library is needed
+
     try:
         dist = importlib.metadata.distribution(PINNED_DISTRIBUTION)
     except importlib.metadata.PackageNotFoundError:
@@ -163,12 +180,13 @@ def _host_deflate(data: Buffer, level: int, final: bool, primed: Buffer = b"") -
 
 
 def _probe() -> bytes:
-    """~600 KB that exercise the matcher: text with long and short repeats, binary noise, runs."""
+    """~300 KB that exercise the matcher: text with long and short repeats, binary noise, runs
+    (more than 32768 symbols: deflate blocks are split, as in any real segment)."""
     words = [b"handler", b"payload", b"import", b"return", b"vendor", b"__init__", b"self", b"def ",
              b"\n    ", b"json", b"0x7f", b"ignite", b"(", b")", b":", b", ", b"\x00\x01", b"tar"]
     out = bytearray()
     x = 2463534242
-    while len(out) < 600_000:
+    while len(out) < 300_000:
         x ^= (x << 13) & 0xFFFFFFFF
         x ^= x >> 17
         x ^= (x << 5) & 0xFFFFFFFF
@@ -185,6 +203,32 @@ def _probe() -> bytes:
     return bytes(out)
 
 
+def probe_digest(deflater: Callable[[Buffer, int, bool, Buffer], bytes], level: int) -> str:
+    """sha256 of *deflater*'s output for the probe: two chunks (the second primed) and the whole, finished."""
+    data = memoryview(_probe())
+    half = len(data) // 2
+    h = hashlib.sha256()
+    for chunk, primed, final in ((data[:half], b"", False), (data[half:], data[half - 32768:half], False),
+                                 (data, b"", True)):
+        h.update(deflater(chunk, level, final, primed))
+    return h.hexdigest()
+
+
+#: probe_digest of the pinned library at each level (a test recomputes them with it): a host
+#: zlib is checked without loading the pinned one, in a few ms.
+PINNED_PROBE: dict[int, str] = {
+    1: "a0eacee0080bfb4b3bea1310cbda01850b19c23fb366fabb47787e957a0900e4",
+    2: "56495e61d3cdcf39bbaa82381c519464df2310dc3f6e8b6a3c05150cddebbdbc",
+    3: "0bd17b6039e1764ba42730eaecb2bdef295fb869e149637b0455dcbc7ed47c22",
+    4: "86c914821d877f0d9d52deb04a8d4e7a63eefd8928cd0d8542be6fbe05790296",
+    5: "b592b53dcbb5011eef69c7f8561f163aa3b1a63f6265904e723875fbd5122092",
+    6: "932f3f6e1654e295cab0cc19db0cd4a11eb23c682c1738b1dcfb2baebc50e96a",
+    7: "d8da84b635c88412491a4c996899eca32cbdabe576c6df18b99975f0b733e91d",
+    8: "236eca74908523e2b8cca0c3dff6b2b391807bebe0be0bab51f6e4412aa7b3c4",
+    9: "2e85b377b3533f8d3a424c7309f610e47b921138f141de5b7faab780115e8c1d",
+}
+
+
 @lru_cache(maxsize=16)
 def host_is_reference(level: int) -> bool:
     """Whether the host's ``zlib`` writes the pinned library's bytes at *level* (see the module doc)."""
@@ -192,12 +236,8 @@ def host_is_reference(level: int) -> bool:
         return False
     if not _REFERENCE_RELEASE.fullmatch(zlib.ZLIB_RUNTIME_VERSION):
         return False
-    pinned = _pinned()
-    data = memoryview(_probe())
-    half = len(data) // 2
-    cases: list[tuple[memoryview, Buffer, bool]] = [
-        (data[:half], b"", False), (data[half:], data[half - 32768:half], False), (data, b"", True)]
-    return all(_host_deflate(d, level, final, p) == pinned.deflate(d, level, final, p) for d, p, final in cases)
+    expected = PINNED_PROBE.get(level) or probe_digest(_pinned().deflate, level)
+    return probe_digest(_host_deflate, level) == expected
 
 
 def deflate_raw(data: Buffer, level: int, final: bool, primed: Buffer = b"") -> bytes:
@@ -211,4 +251,4 @@ def implementation(level: int) -> str:
     """Which library deflates at *level* in this process (for diagnostics; never in an artifact)."""
     if host_is_reference(level):
         return f"host zlib {zlib.ZLIB_RUNTIME_VERSION} (checked identical to {compressor().ident})"
-    return f"{PINNED_DISTRIBUTION} {compressor().version} ({_pinned().version.decode()})"
+    return f"{PINNED_DISTRIBUTION} {PINNED_VERSION} ({_pinned().version.decode()})"
