@@ -7,6 +7,7 @@ core stays silent.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -134,12 +135,30 @@ def _slim_record(slim: SlimSettings, deps: Optional[VendorOutput]) -> dict[str, 
     return rec
 
 
+def _check_deflate_early(level: int) -> threading.Thread:
+    """Whether the host's zlib writes the pinned zlib's bytes (packager.artifact.deflate's probe,
+    ~10 ms, mostly in zlib without the GIL), found on another core while the source is read and
+    checked: every build deflates something. A failure is raised again where deflate is used."""
+    from packager.artifact.deflate import host_is_reference
+
+    def probe() -> None:
+        try:
+            host_is_reference(level)
+        except Exception:  # (the same call in the artifact stage raises it)
+            pass
+
+    t = threading.Thread(target=probe, name="ignite-deflate-probe", daemon=True)
+    t.start()
+    return t
+
+
 def build(options: BuildOptions, progress: Progress = _quiet) -> BuildResult:
     """Build one artifact. Raises an IgniteError on bad input; writes nothing then."""
     started = time.perf_counter()
     from packager.artifact.outpath import check_output_path
 
     check_output_path(Path(options.output), Path(options.source))
+    deflate_checked = _check_deflate_early(options.level)
     progress("intake", f"reading {options.source}")
     tree = read_source(Path(options.source), options.limits)
     profile = load_profile(options.profile)
@@ -179,6 +198,7 @@ def build(options: BuildOptions, progress: Progress = _quiet) -> BuildResult:
         from packager.dependencies import vendor_requirements
 
         deps = vendor_requirements(decision.source, reqs, profile, options, progress, early)
+    deflate_checked.join()  # (host_is_reference is cached, not locked: never computed twice)
     manifest, segments = assemble(checked, profile, options, deps)
     progress("artifact", f"writing {options.output}")
     from packager.artifact.tarball import write_artifact
