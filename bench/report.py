@@ -83,6 +83,31 @@ def headline(data: Dict[str, Any]) -> Dict[str, Dict[str, Any]]:
             r = _ratio(_med(ig, phase), _med(pe, phase))
             h[key] = {"value": r, "text": f"{_x(r)}  (ignite {_s(_med(ig, phase))} vs {peer} {_s(_med(pe, phase))})"
                       if r is not None else f"not available: {_why(pe)}"}
+    for s in ("L",):  # issue 36: the large closure, cold vs uv + tar and warm vs bare uv
+        t = _g(b, s, "tools") or {}
+        ig = t.get("ignite")
+        if not t or not (ig and ig.get("available")):
+            continue
+        for peer, phase in (("uv+tar", "cold"), ("uv", "warm"), ("uv+tar", "warm")):
+            pe = t.get(peer)
+            r = _ratio(_med(ig, phase), _med(pe, phase))
+            if r is not None:
+                h[f"build {s} {phase}: ignite / {peer}"] = {
+                    "value": r, "text": f"{_x(r)}  (ignite {_s(_med(ig, phase))} vs {peer} {_s(_med(pe, phase))}; "
+                                        f"{ig.get('vendored_count', '?')} vendored)"}
+    none = _g(b, "none") or {}
+    ig = _g(none, "tools", "ignite")
+    start = _g(none, "interpreter_start", "cold", "median")
+    if ig and ig.get("available") and start:
+        over = (_med(ig, "cold") - start) * 1000 if _med(ig, "cold") is not None else None
+        if over is not None:
+            h["build none cold: ignite over the interpreter's start"] = {
+                "value": over, "text": f"+{over:.1f} ms ({_s(_med(ig, 'cold'))} vs `python -c pass` {_s(start)}, "
+                                       "same interpreter and environment, alternating)"}
+        if _med(ig, "warm") is not None:
+            over = (_med(ig, "warm") - start) * 1000
+            h["build none warm: ignite over the interpreter's start"] = {
+                "value": over, "text": f"+{over:.1f} ms ({_s(_med(ig, 'warm'))} vs {_s(start)})"}
     for s in ("S1", "S3"):  # issue 18: the pip resolver path (no uv), beside the default
         t = _g(b, s, "tools") or {}
         ip = t.get("ignite-pip")
@@ -147,6 +172,19 @@ def headline(data: Dict[str, Any]) -> Dict[str, Dict[str, Any]]:
         if r is not None:
             h[f"req/s c{c}: launcher with the default request log / granian"] = {
                 "value": r, "text": f"{_x(r)}  ({LL:,.0f} vs {G:,.0f} req/s)"}
+    for c in (_g(tp, "config", "high_connections") or []):  # issue 36: 256 and 1,024 at once
+        L = _g(trows, "launcher", f"c{c}") or {}
+        G = _g(trows, "granian", f"c{c}") or {}
+        for what, label in (("good_rps", "2xx req/s"), ("rps", "req/s (all answers)")):
+            a, g = _g(L, what, "median"), _g(G, what, "median")
+            r = _ratio(a, g)
+            h[f"{label} c{c}: launcher / granian"] = {
+                "value": r, "text": f"{_x(r)}  ({a:,.0f} vs {g:,.0f}; non-2xx {L.get('errors_non2xx', 0)} vs "
+                                    f"{G.get('errors_non2xx', 0)})" if r is not None else "not measured"}
+        a, g = _g(L, "p99_ms", "median"), _g(G, "p99_ms", "median")
+        r = _ratio(a, g)
+        h[f"p99 latency c{c}: launcher / granian"] = {
+            "value": r, "text": f"{_x(r)}  ({a:.1f} vs {g:.1f} ms)" if r is not None else "not measured"}
     return h
 
 
@@ -182,10 +220,12 @@ def render(data: Dict[str, Any]) -> str:
     w("")
     _how_to_read(w)
     _build(w, data)
+    _scale(w, data)
     _size(w, data)
     _repro(w, data)
     _cold(w, data)
     _tput(w, data)
+    _tput_high(w, data)
     _env(w, data)
     return "\n".join(o) + "\n"
 
@@ -386,6 +426,34 @@ def _targets(w, data) -> None:
          ((data.get("build") or {}).get("sets", {}).get("S2", {}).get("slim") or {}).get("unpacked_ratio"),
          lambda r: r <= 0.85, _x),
     ]
+    sets = (data.get("build") or {}).get("sets") or {}
+    uv_default = _g(data, "build", "ignite", "uv_installed")
+    inst = "default install" + ("" if uv_default else " (**uv not installed here**)")
+
+    def size_ratio(s: str) -> Optional[float]:
+        return _g(sets, s, "size", "ratio_vs_uv")
+
+    rows += [
+        ("issue 36", f"cold S1 ≤ 1.0× uv + tar czf ({inst})", v("build S1 cold: ignite / uv+tar"), lambda r: r <= 1.0, _x),
+        ("issue 36", f"cold S3 ≤ 1.2× uv + tar czf ({inst})", v("build S3 cold: ignite / uv+tar"), lambda r: r <= 1.2, _x),
+        ("issue 36", f"cold L (≥ 40 vendored) ≤ 1.0× uv + tar czf ({inst})", v("build L cold: ignite / uv+tar"),
+         lambda r: r <= 1.0, _x),
+        ("issue 36", "warm S2 ≤ 1.0× bare `uv pip install --target` (warm cache)", v("build S2 warm: ignite / uv"),
+         lambda r: r <= 1.0, _x),
+        ("issue 36", "warm L ≤ 1.0× bare `uv pip install --target` (warm cache)", v("build L warm: ignite / uv"),
+         lambda r: r <= 1.0, _x),
+        ("issue 36", "build without requirements ≤ 50 ms over the interpreter's start (cold)",
+         v("build none cold: ignite over the interpreter's start"), lambda r: r <= 50, lambda r: f"+{r:.1f} ms"),
+        ("issue 36", "artifact size S1 ≤ 1.0× uv + tar czf", size_ratio("S1"), lambda r: r <= 1.0, _x),
+        ("issue 36", "artifact size S3 ≤ 1.0× uv + tar czf", size_ratio("S3"), lambda r: r <= 1.0, _x),
+    ]
+    for c in (_g(data, "serve", "throughput", "config", "high_connections") or [256, 1024]):
+        rows += [
+            ("issue 36", f"launcher 2xx req/s ≥ 1.0× granian at c{c}", v(f"2xx req/s c{c}: launcher / granian"),
+             lambda r: r >= 1.0, _x),
+            ("issue 36", f"launcher p99 latency ≤ granian's at c{c}", v(f"p99 latency c{c}: launcher / granian"),
+             lambda r: r <= 1.0, _x),
+        ]
     w("## Targets from the issues\n")
     w("| issue | target | this run | met |")
     w("|---|---|---|---|")
@@ -407,6 +475,16 @@ def _losses(data: Dict[str, Any]) -> List[str]:
     for k, v in (data.get("headline") or {}).items():
         r = v.get("value")
         if r is None:
+            continue
+        if k.startswith("p99 latency") and r > 1:
+            out.append(f"{k}: {v['text']} — the launcher's tail latency is higher.")
+            continue
+        if k.startswith("2xx req/s") and r < 1:
+            out.append(f"{k}: {v['text']} — the launcher answers fewer requests successfully per second.")
+            continue
+        if k.startswith("req/s (all") or "over the interpreter's start" in k:
+            if "over the interpreter's start" in k and "cold" in k and r > 50:
+                out.append(f"{k}: {v['text']} — more than the 50 ms target of issue 36.")
             continue
         if k.startswith("req/s") and r < 1:
             out.append(f"{k}: {v['text']} — the launcher serves fewer requests per second.")
@@ -667,4 +745,59 @@ def _env(w, data) -> None:
         w(f"Peer setup this run: {st.get('seconds')} s — " + ", ".join(
             f"{v['venv']}: {v['status']}" for v in st.get("venvs", [])) + f"; wrk: {st.get('wrk')}. "
           "(The first run on a fresh machine creates the venvs and installs wrk; later runs reuse them.)")
+    w("")
+
+
+#: issue 36's scale table: closures of ~5, ~20, ~50 (L) and ~100 vendored distributions.
+SCALE = (("~5", "N5"), ("~20", "N20"), ("~50", "L"), ("~100", "N100"))
+
+
+def _scale(w, data) -> None:
+    sets = _g(data, "build", "sets") or {}
+    if not any(s in sets for _n, s in SCALE):
+        return
+    w("## Scale: build time by closure size (issue 36)\n")
+    w("Cold = every cache empty; warm = the cache the cold run filled. *vendored*: distributions in the "
+      "artifact (the image's preinstalled ones are skipped); *uv dists*: distributions in uv's --target tree "
+      "(everything). Ratios are ignite ÷ peer of medians.\n")
+    w("| closure | set | vendored | uv dists | ignite cold | uv+tar cold | ratio | ignite warm | uv warm (bare) "
+      "| ratio | uv+tar warm | ratio |")
+    w("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for approx, s in SCALE:
+        t = _g(sets, s, "tools") or {}
+        if not t:
+            w(f"| {approx} | {s} | not run |" + " |" * 9)
+            continue
+        ig, uv, uvt = t.get("ignite") or {}, t.get("uv") or {}, t.get("uv+tar") or {}
+        w(f"| {approx} | {s} | {ig.get('vendored_count', NA)} | {uv.get('dists', NA)} "
+          f"| {_s(_med(ig, 'cold'))} | {_s(_med(uvt, 'cold'))} | {_x(_ratio(_med(ig, 'cold'), _med(uvt, 'cold')))} "
+          f"| {_s(_med(ig, 'warm'))} | {_s(_med(uv, 'warm'))} | {_x(_ratio(_med(ig, 'warm'), _med(uv, 'warm')))} "
+          f"| {_s(_med(uvt, 'warm'))} | {_x(_ratio(_med(ig, 'warm'), _med(uvt, 'warm')))} |")
+    w("")
+
+
+def _tput_high(w, data) -> None:
+    tp = _g(data, "serve", "throughput") or {}
+    cfg = tp.get("config") or {}
+    high = cfg.get("high_connections") or []
+    if not high:
+        return
+    w("## Many connections at once (issue 36: 256 and 1,024)\n")
+    w(f"wrk -t1 -cN, the same hello handler and rounds as above; only {', '.join(cfg.get('high_subjects') or [])}. "
+      "wrk's errors split by kind: *non-2xx* are answers (a 503 from a full queue is an answer, and a fast one), "
+      "*socket* are connect/read/write/timeout errors. *2xx req/s* counts only successful answers. "
+      f"Descriptor limit (RLIMIT_NOFILE, raised for wrk and the servers): {cfg.get('nofile_limit')}.\n")
+    w("| server | conns | 2xx req/s | all req/s | p50 ms | p99 ms | CPU µs/req | non-2xx | socket errors (connect/read/write/timeout) |")
+    w("|---|---|---|---|---|---|---|---|---|")
+    for k, r in (tp.get("rows") or {}).items():
+        for c in high:
+            x = r.get(f"c{c}")
+            if not x:
+                continue
+            se = x.get("errors_socket") or {}
+            good, alls = _g(x, "good_rps", "median"), _g(x, "rps", "median")
+            w(f"| {r['label']} | {c} | {NA if good is None else f'{good:,.0f}'} | {NA if alls is None else f'{alls:,.0f}'} "
+              f"| {_f1(_g(x, 'p50_ms', 'median'))} | {_f1(_g(x, 'p99_ms', 'median'))} "
+              f"| {_f1(_g(x, 'cpu_us_per_req', 'median'))} | {x.get('errors_non2xx', 0)} of {x.get('requests', 0)} "
+              f"| {se.get('connect', 0)}/{se.get('read', 0)}/{se.get('write', 0)}/{se.get('timeout', 0)} |")
     w("")
