@@ -63,8 +63,9 @@ def main(argv=None) -> int:
         data = scrub(json.loads(Path(a.out).read_text()))
         data["headline"] = report.headline(data)
         write_json(Path(a.out), data)
-        (BENCH / "RESULTS.md").write_text(report.render(data))
-        log("RESULTS.md re-rendered")
+        md = BENCH / "RESULTS.md" if Path(a.out).resolve() == (RESULTS / "latest.json").resolve() else Path(a.out).with_suffix(".md")
+        md.write_text(report.render(data))
+        log(f"{md} re-rendered")
         return 0
 
     mode = "full" if a.full else "quick"
