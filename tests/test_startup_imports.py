@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import FIXTURES
+from tests.wheelhouse import make_wheel
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -46,7 +47,8 @@ print(json.dumps(sorted(sys.modules)))
 
 
 def _modules_after(tmp_path: Path, *argv: str) -> set[str]:
-    env = {**os.environ, "PYTHONPATH": str(REPO), "IGNITE_CACHE_DIR": str(tmp_path / "cache")}
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("PIP_")}, "PIP_CONFIG_FILE": os.devnull,
+           "PYTHONPATH": str(REPO), "IGNITE_CACHE_DIR": str(tmp_path / "cache")}
     r = subprocess.run([sys.executable, "-c", _PROBE, *argv], capture_output=True, text=True, env=env,
                        cwd=tmp_path, timeout=120)
     assert r.returncode == 0, r.stderr
@@ -85,3 +87,18 @@ def test_every_command_is_reachable_by_name() -> None:
         r = CliRunner().invoke(main, [name, "--help"])
         assert r.exit_code == 0, (name, r.output)
         assert f"Usage: main {name}" in r.output
+
+
+def test_a_warm_build_does_not_import_the_installer(tmp_path: Path) -> None:
+    """Every wheel's segment comes from the cache: installer (~10 ms of import) is not needed."""
+    wh = tmp_path / "wheelhouse"
+    make_wheel(wh, "demo", "1.0")
+    src = tmp_path / "src"
+    shutil.copytree(FIXTURES / "python-hello", src)
+    (src / "requirements.txt").write_text("demo\n")
+    argv = ("build", str(src), "--offline", "--wheelhouse", str(wh), "-q")
+    cold = _modules_after(tmp_path, *argv, "-o", str(tmp_path / "a.tar.gz"))
+    assert "installer" in cold  # (the cold build installed the wheel)
+    warm = _modules_after(tmp_path, *argv, "-o", str(tmp_path / "b.tar.gz"))
+    assert (tmp_path / "a.tar.gz").read_bytes() == (tmp_path / "b.tar.gz").read_bytes()
+    assert sorted(m for m in ("installer", "packager.deps.install") if m in warm) == []
