@@ -158,7 +158,6 @@ def build(options: BuildOptions, progress: Progress = _quiet) -> BuildResult:
     from packager.artifact.outpath import check_output_path
 
     check_output_path(Path(options.output), Path(options.source))
-    deflate_checked = _check_deflate_early(options.level)
     progress("intake", f"reading {options.source}")
     tree = read_source(Path(options.source), options.limits)
     profile = load_profile(options.profile)
@@ -182,6 +181,8 @@ def build(options: BuildOptions, progress: Progress = _quiet) -> BuildResult:
         early = start_early_resolution(reqs, profile, options, progress)
         if early is not None:
             early.get_ready()
+    # (after the resolver's start: its thread's imports come first)
+    deflate_checked = _check_deflate_early(options.level)
     try:
         options.check_python()
         checked = check_source(tree, options.entry, target_interpreter=options.target_python,
