@@ -459,6 +459,9 @@ def _tool_entry(runs: Dict[str, List[Dict[str, Any]]], key: str = "seconds") -> 
         if rep is not None:
             if isinstance(rep.get("vendored"), list):
                 e["vendored_count"] = len(rep["vendored"])
+                # issue 36: the pins must not depend on the resolver (uv by default, pip with --resolver pip)
+                e["pins"] = sorted(f"{v.get('name')}=={v.get('version')}" for v in rep["vendored"]
+                                   if isinstance(v, dict))
                 e["skipped_count"] = len(rep.get("skipped") or [])
             e["report_sample"] = _trim_report(rep)
         if ok[0].get("dists") is not None:

@@ -108,6 +108,16 @@ def headline(data: Dict[str, Any]) -> Dict[str, Dict[str, Any]]:
             over = (_med(ig, "warm") - start) * 1000
             h["build none warm: ignite over the interpreter's start"] = {
                 "value": over, "text": f"+{over:.1f} ms ({_s(_med(ig, 'warm'))} vs {_s(start)})"}
+    same = []
+    for s, e in b.items():  # issue 36: the same pins with uv (the default) and with --resolver pip
+        t = e.get("tools") or {}
+        a, p = _g(t, "ignite", "pins"), _g(t, "ignite-pip", "pins")
+        if a is not None and p is not None:
+            same.append((s, a == p))
+    if same:
+        h["pins: uv (default) == pip (--resolver pip)"] = {
+            "value": float(all(ok for _s, ok in same)),
+            "text": ", ".join(f"{s} {'identical' if ok else '**DIFFER**'}" for s, ok in same)}
     for s in ("S1", "S3"):  # issue 18: the pip resolver path (no uv), beside the default
         t = _g(b, s, "tools") or {}
         ip = t.get("ignite-pip")
@@ -489,6 +499,9 @@ def _targets(w, data) -> None:
          lambda r: r <= 1.0, _x),
         ("issue 36", "build without requirements ≤ 50 ms over the interpreter's start (cold)",
          v("build none cold: ignite over the interpreter's start"), lambda r: r <= 50, lambda r: f"+{r:.1f} ms"),
+        ("issue 36", "pins identical with uv (default) and pip (`--resolver pip`) on the bench sets",
+         v("pins: uv (default) == pip (--resolver pip)"), lambda r: r == 1.0,
+         lambda r: (h.get("pins: uv (default) == pip (--resolver pip)") or {}).get("text", "")),
         ("issue 36", "artifact size S1 ≤ 1.0× uv + tar czf", size_ratio("S1"), lambda r: r <= 1.0, _x),
         ("issue 36", "artifact size S3 ≤ 1.0× uv + tar czf", size_ratio("S3"), lambda r: r <= 1.0, _x),
     ]
@@ -520,6 +533,10 @@ def _losses(data: Dict[str, Any]) -> List[str]:
     for k, v in (data.get("headline") or {}).items():
         r = v.get("value")
         if r is None:
+            continue
+        if k.startswith("pins:"):
+            if r != 1.0:
+                out.append(f"{k}: {v['text']} — uv and pip chose different versions.")
             continue
         if k.startswith("p99 latency") and r > 1:
             out.append(f"{k}: {v['text']} — the launcher's tail latency is higher.")

@@ -35,7 +35,8 @@ MODES = {
               "wrk_high_conns": [256, 1024], "wrk_high_subjects": ["launcher", "granian"],
               "pip_sets": ["none", "S1", "S2", "S3"]},
     "full": {"build_cold": 3, "build_warm": 3, "pip_cold": 2, "pip_warm": 2,
-             "lock_sets": ["S1", "S2", "S3"], "pip_resolver_sets": ["S1", "S3"],
+             # L too: issue 36 asks for the same pins with uv and pip on the large closure
+             "lock_sets": ["S1", "S2", "S3"], "pip_resolver_sets": ["S1", "S3", "L"],
              "cold_runs": 20, "cold_runs_nopyc": 10,
              # 3 rounds: the median drops one disturbed round (a 10 s run on a shared VM can lose
              # a third of its req/s); 3 × 8 s keeps the run as long as 2 × 10 s did
