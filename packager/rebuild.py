@@ -94,6 +94,11 @@ def recorded_settings(m: Manifest) -> dict[str, Any]:
         "convention": m.convention,
         "entry": f"{m.entry_module}:{m.entry_function}",
         "init": m.entry_init,
+        "init_params": dict(m.entry_init_parameters),
+        "lambda_payload": m.convention_options.get("payload"),
+        # the dependency file is looked up again in SOURCE unless the build was told one inside it
+        "requirements": m.requirements.get("file") if m.requirements.get("in_source") else None,
+        "groups": list(m.requirements.get("groups") or []),
         "slim": slim.to_dict() if slim.active else None,
         "compile": m.compiled,
         "level": int(m.compression.get("level") or 4),
@@ -143,7 +148,8 @@ def likely_cause(old: Manifest, new: Manifest, diffs: list[MemberDifference]) ->
     if files:
         return "different vendored or launcher files from the same wheels: a different packager build"
     if diffs:
-        return "different manifest: " + ", ".join(sorted(k for k in old.to_dict() if old.to_dict()[k] != new.to_dict()[k]))
+        a, b = old.to_dict(), new.to_dict()
+        return "different manifest: " + ", ".join(sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k)))
     return "same files and manifest, other compressed bytes: a different compressor or packager version"
 
 
@@ -168,7 +174,10 @@ def verify_rebuild(
         out = Path(tmp) / "rebuild.tar.gz"
         options = BuildOptions(
             source=source, output=out, entry=EntryPoint.parse(settings["entry"]),
-            convention=settings["convention"], init=settings["init"], profile=settings["profile"],
+            convention=settings["convention"], init=settings["init"],
+            init_params=tuple(settings["init_params"].items()), lambda_payload=settings["lambda_payload"],
+            requirements=Path(source) / settings["requirements"] if settings["requirements"] else None,
+            groups=tuple(settings["groups"]), profile=settings["profile"],
             target_interpreter=target_interpreter, level=settings["level"],
             env={"SOURCE_DATE_EPOCH": str(settings["mtime"])},
             index=index or IndexConfig(), cache_dir=cache_dir or Path(tmp) / "cache",

@@ -62,3 +62,26 @@ def test_rebuild_names_a_file_only_one_side_has(tmp_path: Path) -> None:
     assert r.returncode == 11
     diffs = {d["path"]: d["side"] for d in json.loads(r.stdout)["error"]["details"]["differences"]}
     assert diffs["util.py"] == "only-artifact" and diffs["extra.py"] == "only-rebuild"
+
+
+def test_rebuild_takes_the_conventions_recorded_options(tmp_path: Path) -> None:
+    """--lambda-payload and --init-param are recorded in the manifest: the rebuild uses them too."""
+    lam = tmp_path / "lam"
+    lam.mkdir()
+    (lam / "handler.py").write_text("def handler(event, context):\n    return event\n")
+    a = tmp_path / "lam.tar.gz"
+    r = run_cli("build", str(lam), "-o", str(a), "--convention", "lambda", "--lambda-payload", "raw")
+    assert r.returncode == 0, r.stderr
+    r = run_cli("verify", str(a), "--rebuild", str(lam), "--json")
+    assert r.returncode == 0, r.stderr + r.stdout
+    assert json.loads(r.stdout)["settings"]["lambda_payload"] == "raw"
+    dh = tmp_path / "dh"
+    dh.mkdir()
+    (dh / "handler.py").write_text("def init(context, size=1):\n    pass\n\ndef handler(event):\n    return 1\n")
+    b = tmp_path / "dh.tar.gz"
+    r = run_cli("build", str(dh), "-o", str(b), "--convention", "digitalhub", "--init", "init",
+                "--init-param", "size=3")
+    assert r.returncode == 0, r.stderr
+    r = run_cli("verify", str(b), "--rebuild", str(dh), "--json")
+    assert r.returncode == 0, r.stderr + r.stdout
+    assert json.loads(r.stdout)["settings"]["init_params"] == {"size": 3}
