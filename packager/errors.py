@@ -353,7 +353,9 @@ def io_error(exc: OSError, *, output: Optional[Path] = None, cache: Optional[Pat
     tmp = tmp.parent if tmp.name.startswith("ignite-tmp-") else tmp  # the run's private one: TMPDIR is the fix
     places.append(("the temporary directory", tmp, "TMPDIR"))
     path = exc.filename if isinstance(exc.filename, str) else None
-    found = next((p for p in places if path and _under(path, p[1])), None)
+    # The deepest place holding the path: -o ~/fn.tar.gz puts the cache (~/.cache/...) under -o's folder.
+    holding = [p for p in places if path and _under(path, p[1])]
+    found = max(holding, key=lambda p: len(p[1].parts), default=None)
     if found is None and exc.errno in (errno.ENOSPC, errno.EDQUOT):
         found = next((p for p in places if _almost_full(p[1])), None)
     what, root, option = found or ("a local file", Path(path or "."), "the build")
@@ -364,6 +366,7 @@ def io_error(exc: OSError, *, output: Optional[Path] = None, cache: Optional[Pat
     if found is not None and found[2] == "-o":
         return ArtifactError(message, where=where, hint=fix + "; nothing was written to -o", details=details)
     return LocalIOError(message, where=where, hint=fix, details=details)
+
 
 EXIT_CODES: dict[str, int] = {
     cls.code: cls.exit_code

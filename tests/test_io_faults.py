@@ -170,3 +170,19 @@ def test_a_cache_entry_replaced_by_a_directory_is_repaired(tmp_path: Path, herme
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "a.tar.gz").read_bytes() == (tmp_path / "b.tar.gz").read_bytes()
     assert all(e.is_file() for e in entries if e.suffix in (".json", ".whl"))  # made again, as files
+
+
+def test_a_cache_error_under_the_output_folder_is_named_the_cache_not_the_output(tmp_path: Path) -> None:
+    """-o ~/fn.tar.gz with the cache in ~/.cache: the deepest place holding the path is the one named."""
+    import errno
+
+    from packager.errors import ArtifactError, LocalIOError, io_error
+
+    home = tmp_path / "home"
+    cache = home / ".cache" / "ignite-packager"
+    err = io_error(PermissionError(errno.EACCES, "Permission denied", str(cache / "wheels" / "x.whl")),
+                   output=home / "fn.tar.gz", cache=cache)
+    assert isinstance(err, LocalIOError) and err.details["place"] == "the cache"
+    err = io_error(PermissionError(errno.EACCES, "Permission denied", str(home / "fn.tar.gz")),
+                   output=home / "fn.tar.gz", cache=cache)
+    assert isinstance(err, ArtifactError) and err.details["place"] == "the artifact's output"
