@@ -55,6 +55,27 @@ def _top_name(path: str) -> str:
     return first.split(".", 1)[0] if "/" not in path else first
 
 
+def _stdlib_names() -> set[str]:
+    """The standard library's top-level module names: ``sys.stdlib_module_names`` (3.10+), else (3.9)
+    the built-in modules and what the interpreter's stdlib and lib-dynload directories hold."""
+    names = getattr(sys, "stdlib_module_names", None)
+    if names is not None:
+        return set(names)
+    import sysconfig
+
+    found = set(sys.builtin_module_names)
+    stdlib = Path(sysconfig.get_paths()["stdlib"])
+    for d in (stdlib, stdlib / "lib-dynload"):
+        try:
+            entries = list(d.iterdir())
+        except OSError:
+            continue
+        for p in entries:
+            if p.name != "site-packages":
+                found.add(p.name.split(".", 1)[0])
+    return found
+
+
 def unprovided_imports(artifact: Path) -> list[str]:
     """Modules the function's own code imports that neither the artifact nor the standard library has.
 
@@ -62,7 +83,7 @@ def unprovided_imports(artifact: Path) -> list[str]:
     image runtime, as the platform would, whatever the cache holds. A static scan of the
     source's files (not of vendor/, whose own needs the manifest's ``skipped`` records).
     """
-    stdlib = set(getattr(sys, "stdlib_module_names", ())) | {"__future__"}
+    stdlib = _stdlib_names() | {"__future__"}
     provided: set[str] = set()
     wanted: set[str] = set()
     for m in iter_members(artifact):

@@ -526,10 +526,7 @@ def fetch(pins: Sequence[Pin], profile: TargetProfile, *, index: IndexConfig, ca
 
 
 def _tier_key(w: FetchedWheel) -> str:
-    sidecar = w.path.with_name(w.path.name + SDIST_SIDECAR)
-    # the sidecar's first word is the sdist's sha256 (a newer one may add the wheel's after it)
-    words = sidecar.read_text().split() if w.built_from_sdist and sidecar.is_file() else []
-    sdist = words[0] if words else None
+    sdist = read_sidecar(w.path)[0] if w.built_from_sdist else None  # validated hex, or None
     return wheel_object_key("built" if sdist else "wheels", w.pin.name, w.pin.version, w.path.name, w.sha256, sdist)
 
 
@@ -571,9 +568,12 @@ def _from_tier(missing: list[Pin], cache: Cache, dirs: Sequence[Path], profile: 
                 if not filename.endswith(".whl") or filename.startswith(".") or len(sha) != 64:
                     continue
                 try:
-                    _n, _v, _b, tags = parse_wheel_filename(filename)
+                    name, wversion, _b, tags = parse_wheel_filename(filename)
                 except InvalidWheelFilename:
                     continue
+                if canonicalize_name(name) != canonicalize_name(pin.name) or wversion != Version(pin.version) \
+                        or not re.fullmatch(r"[0-9a-f]{64}", sha) or (sdist and not re.fullmatch(r"[0-9a-f]{64}", sdist)):
+                    continue  # listed under the pin's prefix, but another project, version or a bad key
                 rank = profile.rank_tags(tags)
                 if rank is None:
                     continue
