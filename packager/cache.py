@@ -27,6 +27,8 @@ def default_cache_dir() -> Path:
 
 #: Beside each wheel the cache built from an sdist (``built/``): the sdist's sha256, then the wheel's.
 SDIST_SIDECAR = ".sdist-sha256"
+#: notes on what a shared store holds (packager.sharedcache), pruned by age (packager.cacheadmin)
+SEEN_DIR = "shared-seen"
 
 
 def _hex64(text: str) -> Optional[str]:

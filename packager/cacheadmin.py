@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Optional
 
 from packager.cache import SDIST_SIDECAR as _SIDECAR
+from packager.cache import SEEN_DIR
 
 #: the kinds of entries the packager itself writes (cache.Cache)
 KINDS = ("resolutions", "segments", "wheels", "built")
@@ -37,8 +38,6 @@ STALE_TEMP_SECONDS = 3600
 _TMP_DIRS = re.compile(r"^ignite-(lock|compile|resolve|uv|sdist|fetch|profile)-[A-Za-z0-9_]+$")
 #: a build's temp directory this old is a killed build's (no step of a build runs this long)
 STALE_TMPDIR_SECONDS = 86400
-#: notes on what a shared store has (sharedcache.SEEN_DIR): pruned by age like entries
-SEEN_DIR = "shared-seen"
 
 
 @dataclass

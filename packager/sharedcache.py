@@ -33,8 +33,6 @@ from packager.errors import CacheError
 
 #: layout version of the objects under the prefix (a new layout gets a new one)
 LAYOUT = "v1"
-#: the local cache's directory of notes on what the store has (S3Tier.seen_dir)
-SEEN_DIR = "shared-seen"
 INSTALL_HINT = "install the extra: pip install 'ignite-packager[s3]' (boto3)"
 
 

@@ -30,7 +30,8 @@ def _root(cache_dir: Optional[Path]) -> Path:
 def _tier(url: Optional[str], root: Path) -> Any:
     if not url:
         return None
-    from packager.sharedcache import SEEN_DIR, S3Tier, parse_cache_url, require_client
+    from packager.cache import SEEN_DIR
+    from packager.sharedcache import S3Tier, parse_cache_url, require_client
 
     tier = S3Tier(parse_cache_url(url), seen_dir=root / SEEN_DIR)
     require_client()

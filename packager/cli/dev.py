@@ -6,6 +6,7 @@ reads the flags, prints one line per rebuild and turns Ctrl-C into a clean exit 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import re
@@ -112,7 +113,9 @@ def serve_watch(ctx: click.Context, source: Path, *, host: str, port: int, env: 
             default = param.default  # a plain value, or None (click 8.2 marks "no default" with a sentinel)
             plain = isinstance(default, (str, int, float, tuple, Path))
             p[param.name] = () if getattr(param, "multiple", False) else default if plain else None
-    options = _options(p, source, Path("artifact.tar.gz"))
+    # No shared cache tier: its upload runs once after a build, and a watch session builds on
+    # every save and never ends that way (the local cache serves the rebuilds).
+    options = dataclasses.replace(_options(p, source, Path("artifact.tar.gz")), cache_tier=None)
     try:
         front = FrontProxy(host, port)
     except OSError as exc:

@@ -280,8 +280,8 @@ def cache_tier(url: Optional[str], push: bool, cache_dir: Optional[Path]) -> Any
     """The shared tier of ``--cache-url`` (its client made at the first local miss), or None."""
     if not url:
         return None
-    from packager.cache import default_cache_dir
-    from packager.sharedcache import SEEN_DIR, S3Tier, parse_cache_url, require_client
+    from packager.cache import SEEN_DIR, default_cache_dir
+    from packager.sharedcache import S3Tier, parse_cache_url, require_client
 
     parsed = parse_cache_url(url)
     require_client()
