@@ -104,6 +104,15 @@ def unprovided_imports(artifact: Path) -> list[str]:
 _NO_MODULE = re.compile(r"No module named '([^']+)'")
 
 
+def image_needed_for(artifact: Path, manifest: Manifest) -> Optional[list[str]]:
+    """``--runtime auto``'s one rule, decided from the artifact alone (never from the cache): the
+    image runtime when the build skipped preinstalled distributions (``[]``), or when the source
+    imports modules that are in neither the artifact nor the stdlib (their names); None: bare."""
+    if manifest.skipped:
+        return []
+    return unprovided_imports(artifact) or None
+
+
 def missing_module(*texts: str) -> Optional[str]:
     """The module a handler's ``ModuleNotFoundError`` names, if any of *texts* carries one."""
     for text in texts:

@@ -133,7 +133,7 @@ class IgniteFunctions:
         log = tempfile.NamedTemporaryFile(  # noqa: SIM115 (open for the session; closed in close())
             prefix="launcher-", suffix=".log", dir=self.workdir, delete=False)
         self._logs.append(log)
-        backend = Backend(out, _python(result.manifest, options), env, output=log)
+        backend = Backend(out, _python(out, result.manifest, options), env, output=log)
         fn = IgniteFunction(backend, log)
         try:
             backend.wait_ready()
@@ -154,14 +154,15 @@ class IgniteFunctions:
             log.close()
 
 
-def _python(manifest: Manifest, options: Any) -> str:
+def _python(artifact: Path, manifest: Manifest, options: Any) -> str:
     """The target's CPython; the image runtime (cached venv with the preinstalled pins) when the
-    artifact relies on preinstalled packages, as ``ignite-pack invoke --runtime auto`` does."""
+    artifact needs the image, by ``ignite-pack invoke --runtime auto``'s rule (invoke.image_needed_for)."""
     from packager.deps.profile import load_profile
+    from packager.invoke import image_needed_for
     from packager.runtime import ensure_image_runtime, find_python
 
     py = find_python(str(manifest.target.get("python") or "3.12"))
-    if not manifest.skipped:
+    if image_needed_for(artifact, manifest) is None:
         return py
     profile = load_profile(str(manifest.target.get("profile") or "python3.12"))
     return ensure_image_runtime(py, {str(k): v for k, v in profile.preinstalled.items()}, profile.digest,

@@ -43,7 +43,7 @@ def _runtime_python(artifact: Path, python: Optional[str], runtime: str, cache_d
     from packager.artifact.tarball import read_manifest
     from packager.cache import open_cache
     from packager.deps.profile import load_profile
-    from packager.invoke import unprovided_imports
+    from packager.invoke import image_needed_for
     from packager.runtime import (
         check_runs_here,
         ensure_image_runtime,
@@ -56,10 +56,10 @@ def _runtime_python(artifact: Path, python: Optional[str], runtime: str, cache_d
     py = find_python(str(manifest.target.get("python") or "3.12"), python)
     if runtime == "bare":
         return py, "bare"
-    if runtime == "auto" and not manifest.skipped:
-        needs = unprovided_imports(artifact)
-        if not needs:
-            return py, "bare"
+    needs = image_needed_for(artifact, manifest) if runtime == "auto" else []
+    if needs is None:
+        return py, "bare"
+    if needs:
         progress("runtime", f"{', '.join(needs[:4])} {'is' if len(needs) == 1 else 'are'} imported and not in "
                             "the artifact: running on the image runtime (--runtime bare to run without it)")
     try:
