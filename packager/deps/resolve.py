@@ -11,18 +11,17 @@ from __future__ import annotations
 import io
 import json
 import tempfile
-import urllib.parse
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Optional
 
 from packaging.utils import NormalizedName, canonicalize_name
 
 from packager import __version__
 from packager.artifact.manifest import SkippedDist
-from packager.cache import Cache, atomic_bytes, cache_key, read_sidecar
+from packager.cache import Cache, atomic_bytes, cache_key
 from packager.deps.indexes import diagnose, saw_no_versions
 from packager.deps.pipout import Cause, Origin, conflict_causes, origins, pip_warnings
 from packager.deps.piprun import (
@@ -34,6 +33,7 @@ from packager.deps.piprun import (
     target_args,
 )
 from packager.deps.profile import TargetProfile
+from packager.deps.record import RESOLUTION_FORMAT, ResolutionRecord, ResolvedDist
 from packager.deps.requirements import RequirementLine, Requirements
 from packager.deps.uvresolve import choose, uv_resolve
 from packager.errors import IgniteError, RequirementsError, ResolveError, redact
@@ -298,7 +298,7 @@ def _once(fn: Callable[[], None]) -> Callable[[], None]:
 
 def _pip_resolve(reqs: Requirements, profile: TargetProfile, index: IndexConfig, cache: Cache,
                  vendor_anyway: frozenset[str], build_sdist: SdistBuilder, progress: Progress,
-                 launching: Callable[[], None] = lambda: None) -> dict[str, Any]:
+                 launching: Callable[[], None] = lambda: None) -> ResolutionRecord:
     lines = [str(r.requirement) for r in reqs.for_target(profile.markers)]
     #: pinned packages that must move along with a --vendor-anyway one -> the chain that forced it
     moved: dict[str, str] = {}
@@ -321,20 +321,20 @@ def _pip_resolve(reqs: Requirements, profile: TargetProfile, index: IndexConfig,
             output = (res.stdout + "\n" + res.stderr).replace(req_in, reqs.path).replace(str(work), "…")
             if res.returncode == 0:
                 report = json.loads((work / "report.json").read_text("utf-8"))
-                return {"install": [
-                    {
-                        "name": item["metadata"]["name"],
-                        "version": item["metadata"]["version"],
-                        "requested": bool(item.get("requested")),
-                        "url": item.get("download_info", {}).get("url", ""),
-                        "hashes": sorted(
+                return ResolutionRecord(tuple(
+                    ResolvedDist(
+                        canonicalize_name(item["metadata"]["name"]),
+                        item["metadata"]["version"],
+                        bool(item.get("requested")),
+                        tuple(sorted(
                             f"{k}:{v}" for k, v in
                             item.get("download_info", {}).get("archive_info", {}).get("hashes", {}).items()
                             if k == "sha256"
-                        ),
-                    }
+                        )),
+                        item.get("download_info", {}).get("url", ""),
+                    )
                     for item in report.get("install", [])
-                ], "warnings": [redact(w) for w in pip_warnings(output)], "moved": moved}
+                ), tuple(redact(w) for w in pip_warnings(output)), tuple(moved.items()))
             missing = missing_distribution(res.stderr)
             conflict = conflict_text(output)
             if not index.offline and ((missing and saw_no_versions(res.stderr)) or (not missing and not conflict)):
@@ -378,7 +378,7 @@ def _pip_resolve(reqs: Requirements, profile: TargetProfile, index: IndexConfig,
 
 def _uv_first(reqs: Requirements, profile: TargetProfile, index: IndexConfig, cache: Cache,
               vendor_anyway: frozenset[str], resolver: str, build_sdist: SdistBuilder, progress: Progress,
-              launching: Callable[[], None] = lambda: None) -> Optional[dict[str, Any]]:
+              launching: Callable[[], None] = lambda: None) -> Optional[ResolutionRecord]:
     """uv's answer when uv may stand in for pip and gives one; None sends the caller to pip.
 
     When uv says a distribution has no usable wheel, its sdist is built (as the pip path
@@ -442,35 +442,6 @@ def _explain_direct(reqs: Requirements, profile: TargetProfile, vendor_anyway: f
     return error
 
 
-#: Bumped when the cached resolutions' format changes (2: cache files by key, never by path).
-RESOLUTION_FORMAT = 2
-
-
-def by_cache_key(data: dict[str, Any], cache: Cache) -> dict[str, Any]:
-    """A resolution that names files of the cache by their key (``built/x.whl``), never by path.
-
-    The resolver reports a wheel the cache built from an sdist as ``file:///…/cache/built/x.whl``:
-    stored as such, a copied or moved cache would read the old location. The sdist's hash (its
-    sidecar) is kept with the pin, so a lost or corrupted wheel is rebuilt from that sdist.
-    """
-    root = cache.root.resolve()
-    for item in data.get("install", []):
-        url = str(item.get("url") or "")
-        if not url.startswith("file:"):
-            continue
-        path = Path(urllib.parse.unquote(urllib.parse.urlsplit(url).path)).resolve()
-        try:
-            key = path.relative_to(root).as_posix()
-        except ValueError:
-            continue  # a wheelhouse of the user's: its path is the user's to keep
-        item["url"], item["cache"] = "", key
-        sdist = read_sidecar(path)[0] if key.startswith("built/") else None
-        if sdist:
-            item["sdist_sha256"] = sdist
-            item["hashes"] = sorted({*item.get("hashes", []), f"sha256:{sdist}"})
-    return data
-
-
 def resolve(
     reqs: Requirements,
     profile: TargetProfile,
@@ -506,39 +477,38 @@ def resolve(
                           locked)
     key = cache_key("resolution", RESOLUTION_FORMAT, __version__, reqs.digest, profile.digest, index.key(),
                     sorted(vendor_anyway))
-    data: Any = None if refresh else cache.get_json("resolutions", key)
-    if data is None:
+    record = None if refresh else ResolutionRecord.from_json(cache.get_json("resolutions", key))
+    if record is None:
         # Called just before the resolver's subprocess starts (once): downloads will follow,
         # and the caller may get ready for them (and do its own imports) meanwhile.
         launching = _once(on_resolving)
-        data = (_uv_first(reqs, profile, index, cache, vendor_anyway, resolver, build_sdist, progress, launching)
-                or _pip_resolve(reqs, profile, index, cache, vendor_anyway, build_sdist, progress, launching))
-        data = by_cache_key(data, cache)
-        cache.put_json("resolutions", key, data)
+        record = (_uv_first(reqs, profile, index, cache, vendor_anyway, resolver, build_sdist, progress, launching)
+                  or _pip_resolve(reqs, profile, index, cache, vendor_anyway, build_sdist, progress, launching))
+        record = record.by_cache_key(cache)
+        cache.put_json("resolutions", key, record.to_json())
     else:
         progress("resolve", "resolution from cache")
-    moved: dict[str, str] = data.get("moved", {})
+    moved = record.moved_map
     pins: list[Pin] = []
     skipped: list[SkippedDist] = []
     shadowed: list[Shadow] = []
-    for item in data["install"]:
-        name = canonicalize_name(item["name"])
+    for item in record.dists:
+        name = item.name
         image_version = profile.preinstalled.get(name)
         if image_version is not None and (name not in vendor_anyway | frozenset(moved)
-                                          or (name in moved and item["version"] == image_version)):
-            skipped.append(_skip(name, item["version"], item["requested"], profile))
+                                          or (name in moved and item.version == image_version)):
+            skipped.append(_skip(name, item.version, item.requested, profile))
             continue
-        pins.append(Pin(name, item["version"], tuple(item["hashes"]), item["requested"], item.get("url", ""),
-                        item.get("sdist_sha256", "")))
+        pins.append(Pin(name, item.version, item.hashes, item.requested, item.url, item.from_sdist))
         if image_version is not None:
-            shadowed.append(Shadow(name, item["version"], image_version, moved.get(name, "--vendor-anyway")))
+            shadowed.append(Shadow(name, item.version, image_version, moved.get(name, "--vendor-anyway")))
     vendored = {p.name for p in pins}
     reached = {s.name for s in skipped}
     for name in profile.preinstalled_closure(reached):
         if name not in reached and name not in vendored:
             skipped.append(SkippedDist(name, profile.preinstalled[name],
                                        f"preinstalled on {_image(profile)} (pulled in by the image's own packages)"))
-    warnings = [*data.get("warnings", []), *(shadow_warning(s, profile) for s in shadowed)]
+    warnings = [*record.warnings, *(shadow_warning(s, profile) for s in shadowed)]
     for s in shadowed:  # image packages that stay but import a shadowed one
         users = sorted(n for n, deps in profile.preinstalled_requires.items() if s.name in deps and n not in vendored)
         if users:

@@ -6,7 +6,7 @@ an accelerator, never an authority: it runs only where it sees exactly what pip
 would see (no pip configuration file or PIP_* index setting it would ignore, not
 offline), and any failure, warning or answer it cannot express (an sdist to
 build, a conflict, an index error) falls back to the pip path, which gives the
-full diagnosis. The answer has the shape of :func:`packager.deps.resolve._pip_resolve`'s.
+full diagnosis. The answer is a :class:`~packager.deps.record.ResolutionRecord`, as pip's is.
 
 Used by ``--resolver auto`` (the default) when uv was installed with ignite-pack
 (``pip install 'ignite-packager[uv]'``) or ``IGNITE_UV`` names a uv binary;
@@ -32,6 +32,7 @@ from packaging.utils import canonicalize_name
 from packager.cache import sha256_file
 from packager.deps.piprun import IndexConfig
 from packager.deps.profile import TargetProfile
+from packager.deps.record import ResolutionRecord, ResolvedDist
 from packager.errors import UsageError, redact
 from packager.runtime import clean_env, run_child
 
@@ -54,7 +55,7 @@ _HARMLESS_PIP_ENV = frozenset({
 class UvAnswer:
     """What uv said: the resolution (or None) and, when None, why pip runs instead."""
 
-    data: Optional[dict[str, Any]]
+    data: Optional[ResolutionRecord]
     why_not: str = ""
     #: the distribution uv found no usable wheel of (from its hint): its sdist is what to build
     needs_sdist: str = ""
@@ -206,7 +207,7 @@ def uv_resolve(uv: str, requirements_in: str, constraints: str, find_links: list
         if warned:
             return UvAnswer(None, f"uv warned ({redact(warned)[:200]}); pip's warnings are the ones reported")
         lock = tomllib.loads(out.read_text("utf-8"))
-    install: list[dict[str, Any]] = []
+    install: list[ResolvedDist] = []
     for pkg in lock.get("packages", []):
         wheel = _best_wheel(pkg.get("wheels") or [], profile)
         if wheel is None:
@@ -216,6 +217,6 @@ def uv_resolve(uv: str, requirements_in: str, constraints: str, find_links: list
         # uv versions differ on whether they do. The pins' digest must be pip's: hash it here.
         url = str(wheel["url"])
         sha = (_file_sha256(url) if url.startswith("file:") else (wheel.get("hashes") or {}).get("sha256"))
-        install.append({"name": name, "version": str(pkg["version"]), "requested": name in requested,
-                        "url": url, "hashes": [f"sha256:{sha}"] if sha else []})
-    return UvAnswer({"install": install, "warnings": [], "moved": {}, "resolver": "uv"})
+        install.append(ResolvedDist(name, str(pkg["version"]), name in requested,
+                                    (f"sha256:{sha}",) if sha else (), url))
+    return UvAnswer(ResolutionRecord(tuple(install), resolver="uv"))
