@@ -32,7 +32,23 @@ SETS: Dict[str, Dict[str, Any]] = {
     "S2": {"reqs": ["scikit-learn", "requests"], "handler": "heavy", "desc": "scikit-learn requests"},
     # docopt 0.6.2 is published as an sdist only (no wheel for any version), pure Python.
     "S3": {"reqs": ["docopt", "attrs"], "handler": "hello", "desc": "docopt (sdist-only) attrs"},
+    # issue 36: a large closure (>= 40 vendored distributions: 45 when these rows were added)
+    "L": {"reqs": ["openai", "langchain-core", "fastapi", "sqlalchemy", "jinja2", "markdown", "pillow",
+                   "cryptography", "pyjwt", "google-cloud-storage"], "handler": "hello",
+          "desc": "large closure (openai langchain-core fastapi sqlalchemy jinja2 markdown pillow cryptography "
+                  "pyjwt google-cloud-storage)"},
+    # issue 36's scale table: closures of ~5, ~20, (L: ~50) and ~100 vendored distributions, all wheels
+    "N5": {"reqs": ["pyyaml", "orjson", "python-slugify", "markdown"], "handler": "hello",
+           "desc": "~5 distributions"},
+    "N20": {"reqs": ["flask", "sqlalchemy", "alembic", "jinja2", "markdown", "pyjwt", "rich", "pyyaml", "orjson",
+                     "python-slugify"], "handler": "hello", "desc": "~20 distributions"},
+    "N100": {"reqs": ["openai", "langchain-core", "fastapi", "sqlalchemy", "jinja2", "markdown", "pillow",
+                      "cryptography", "pyjwt", "google-cloud-storage", "flask", "alembic", "celery", "redis",
+                      "google-cloud-bigquery", "scrapy", "nltk", "stripe", "sentry-sdk", "structlog"],
+             "handler": "hello", "desc": "~100 distributions"},
 }
+#: The scale table's rows (issue 36), smallest closure first.
+SCALE_SETS = ("N5", "N20", "L", "N100")
 PLATFORM = "x86_64-manylinux_2_36"
 BUILD = WORK / "build"
 ARTIFACTS = WORK / "artifacts"   # latest good ignite artifact per set, reused by serve_bench
@@ -190,6 +206,12 @@ def _ignite_error(r: Any) -> str:
     return r.tail()
 
 
+def out_dir(base: Path, tag: str) -> Path:
+    d = base / tag / "out"
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
 def ignite_build(src: Path, out: Path, env: Dict[str, str], st: Dict[str, Any], extra: Optional[List[str]] = None) -> Dict[str, Any]:
     out.parent.mkdir(parents=True, exist_ok=True)
     argv = ignite_argv() + ["build", str(src), "-o", str(out)] + (["--json"] if st.get("json") else []) + (extra or [])
@@ -300,6 +322,7 @@ def run_set(s: str, cfg: Dict[str, Any], py312: str, st: Dict[str, Any], peers_o
     # issue 18: the pip resolver path measured beside the default (uv when installed with ignite-pack)
     if st.get("resolver") and st.get("uv_installed") and spec["reqs"] and s in cfg.get("pip_resolver_sets", ()):
         variants.append(("ignite-pip", False))
+    floor_runs: List[Dict[str, Any]] = []
     for name, use_lock in variants:
         if not st["available"]:
             res["tools"][name] = {"available": False, "reason": st["reason"]}
@@ -327,6 +350,11 @@ def run_set(s: str, cfg: Dict[str, Any], py312: str, st: Dict[str, Any], peers_o
                 r = ignite_build(src, base / tag / "out" / "artifact.tar.gz", env, st, extra)
                 r["run"] = tag
                 runs[phase].append(r)
+                if not spec["reqs"] and name == "ignite":
+                    # issue 36: a build without requirements against the interpreter's start, the same
+                    # interpreter, environment and directory, right after it (alternating)
+                    f = timed([ignite_argv()[0], "-c", "pass"], env=_env_for_ignite(env), cwd=out_dir(base, tag))
+                    floor_runs.append({"seconds": f.seconds, "ok": f.ok})
                 if lock_info is not None and not lock_info["ok"]:
                     break
                 if phase == "cold" and r["ok"] and warm_cache is None:
@@ -349,10 +377,17 @@ def run_set(s: str, cfg: Dict[str, Any], py312: str, st: Dict[str, Any], peers_o
             shutil.copy(base / good[0]["run"] / "out" / "artifact.tar.gz", dest)
             res["artifact_for_serve"] = str(dest)
 
+    if floor_runs:
+        res["interpreter_start"] = {"cold": _summ([r for r in floor_runs]), "argv": [ignite_argv()[0], "-c", "pass"]}
+
     # --- uv / pip (+ tar)
     for tool in ("uv", "pip"):
         if not peers_ok:
             res["tools"][tool] = {"available": False, "reason": "peer venv missing (bench/.work/venvs/tools)"}
+            continue
+        if tool == "pip" and s not in cfg.get("pip_sets", SETS):
+            res["tools"][tool] = res["tools"][tool + "+tar"] = {
+                "available": False, "reason": "not run for this set (pip_sets: the large closures take minutes)"}
             continue
         runs = {"cold": [], "warm": []}
         tars: Dict[str, List[Dict[str, Any]]] = {"cold": [], "warm": []}
@@ -374,6 +409,7 @@ def run_set(s: str, cfg: Dict[str, Any], py312: str, st: Dict[str, Any], peers_o
                 r["run"] = tag
                 if r["ok"]:
                     r.update(tree_size(target) if target.exists() else {"files": 0, "bytes": 0})
+                    r["dists"] = len(list(target.glob("*.dist-info"))) if target.exists() else 0
                     t = tar_tree(src, target, base / tag / "naive.tar.gz")
                     t["run"] = tag
                     tars[phase].append(t)
@@ -421,7 +457,15 @@ def _tool_entry(runs: Dict[str, List[Dict[str, Any]]], key: str = "seconds") -> 
                 e[extra] = ok[0][extra]
         rep = next((r.get("report") for r in ok if r.get("report")), None)
         if rep is not None:
+            if isinstance(rep.get("vendored"), list):
+                e["vendored_count"] = len(rep["vendored"])
+                # issue 36: the pins must not depend on the resolver (uv by default, pip with --resolver pip)
+                e["pins"] = sorted(f"{v.get('name')}=={v.get('version')}" for v in rep["vendored"]
+                                   if isinstance(v, dict))
+                e["skipped_count"] = len(rep.get("skipped") or [])
             e["report_sample"] = _trim_report(rep)
+        if ok[0].get("dists") is not None:
+            e["dists"] = ok[0]["dists"]
     return e
 
 

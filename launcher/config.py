@@ -62,7 +62,10 @@ class Settings:
         self.entry_module: Optional[str] = None
         self.entry_fn: Optional[str] = None
         self.concurrency = 0  # 0: pick DEFAULT_SYNC/ASYNC_CONCURRENCY once the handler is known
-        self.queue = 128
+        #: A platform may send as many requests at once as its own concurrency setting allows
+        #: (256, 1,000): with 128, a burst of 256 got ~30% 503s at once (issue 36's bench). The
+        #: memory of waiting requests is bounded by body_budget_bytes, not by this number.
+        self.queue = 1024
         self.max_body_bytes = 10 * 1024 * 1024
         self.max_header_bytes = 16 * 1024
         self.max_headers = 100

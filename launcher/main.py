@@ -87,16 +87,6 @@ def _await_init(result: Any, runner: Any, base_path: List[str]) -> None:
     asyncio.run(result)
 
 
-def _preload() -> None:
-    """Import the modules the server loads on first use (refusals, the sweep, shutdown) now,
-    after ready: at the descriptor limit, importing one later (a file to open) would fail
-    and stop the I/O loop."""
-    for name in ("rare", "stop"):
-        try:
-            importlib.import_module(f"{__package__}.{name}")
-        except ImportError:  # pragma: no cover - merged away
-            pass
-
 
 def _hook_os_exit(server: Server, log: Log) -> None:
     """Log a handler's ``os._exit(n)``: who called it and how many requests it takes with it.
@@ -214,7 +204,6 @@ def main(root: str, t_start: float) -> int:
             f"ready: imported {entry_name} ({convention}{', async' if is_async else ''}) "
             f"in {(t_done - t_import) * 1000:.1f} ms{init_ms}; start to ready {(perf_counter() - t_start) * 1000:.1f} ms"
         )
-    _preload()
     while io.is_alive():
         io.join(3600)
     return 0

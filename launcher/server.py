@@ -33,8 +33,9 @@ from threading import get_ident
 from time import gmtime, monotonic, sleep, time
 from types import ModuleType
 
-from . import admission
+from . import admission, stop
 from .config import DEFAULT_ASYNC_CONCURRENCY, DEFAULT_SYNC_CONCURRENCY, Settings
+from .http11 import END, NEED_DATA, Data, Head, Limits, Parser, escape, split_target
 from .log import INFO, Log, real_exit
 from .pool import Job, ThreadPool
 from .pool import seat as pool_seat
@@ -69,13 +70,9 @@ else:  # pragma: no cover - non-Linux
     _ERRMASK = select.POLLERR | select.POLLHUP
 _READ_EVENTS = _IN | _ERRMASK
 
-# Connection states
-S_HEAD = 0  # reading a request head
-S_BODY = 1  # reading a Content-Length body
-S_CHUNK_SIZE = 2
-S_CHUNK_DATA = 3
-S_CHUNK_CRLF = 4
-S_TRAILER = 5
+# Connection states (the framing itself is the parser's: launcher/http11.py)
+S_HEAD = 0  # waiting for a request head
+S_BODY = 1  # a head was parsed; its body is still arriving
 S_LINGER = 6  # error sent; discarding input until the peer closes or a deadline
 
 REASONS = {
@@ -102,18 +99,8 @@ _STATUS_LINES: Dict[int, bytes] = {
 _HEADER_CACHE: Dict[Header, bytes] = {}
 #: (status, the only adapter header) -> status line + header line, prebuilt.
 _BLOCKS: Dict[Tuple[int, Header], bytes] = {}
-_SPECIAL = frozenset(
-    (
-        "content-length",
-        "transfer-encoding",
-        "connection",
-        "expect",
-        "x-ignite-execution-id",
-        "x-ignite-function-id",
-        "x-ignite-organization-id",
-    )
-)
-_HEX = frozenset(b"0123456789abcdefABCDEF")
+#: Request headers the server reads itself (the parser reports them: no second scan).
+_IDS = frozenset(("x-ignite-execution-id", "x-ignite-function-id", "x-ignite-organization-id"))
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _date_cache: List[Any] = [0, b""]
@@ -212,7 +199,6 @@ class Conn:
         "close_after",
         "closed",
         "dead",
-        "expect",
         "fd",
         "held_bytes",
         "keep_alive",
@@ -220,13 +206,12 @@ class Conn:
         "linger_until",
         "lock",
         "mask",
-        "need",
         "out",
+        "parser",
         "paused",
         "peer_closed",
         "req",
         "requests",
-        "scan",
         "sock",
         "state",
         "t_head",
@@ -234,10 +219,17 @@ class Conn:
         "v10",
     )
 
-    def __init__(self, sock: Any, fd: int, now: float) -> None:
+    @property
+    def need(self) -> int:
+        """The Content-Length of the request whose body is arriving (0: none, or chunked)."""
+        return self.parser.length if self.parser.in_message() else 0
+
+    def __init__(self, sock: Any, fd: int, now: float, limits: Limits) -> None:
         self.sock = sock
         self.fd = fd
-        self.buf = bytearray()
+        self.parser = Parser(limits)
+        #: the parser's input buffer (the same object for the connection's life)
+        self.buf = self.parser.buf
         self.state = S_HEAD
         self.busy = False  # a request is admitted and its response not yet sent
         self.out = bytearray()  # response bytes the socket did not take yet
@@ -252,11 +244,8 @@ class Conn:
         self.peer_closed = False
         self.paused = False  # not reading (too much pipelined input)
         self.mask = _IN
-        self.scan = 0  # where to resume searching for the end of the head
-        self.need = 0  # bytes still expected (body / chunk)
-        self.req: Optional[Request] = None
-        self.body: Optional[bytearray] = None  # de-chunked body so far
-        self.expect = False
+        self.req: Optional[Request] = None  # its head is parsed, its body still arriving
+        self.body: Optional[bytearray] = None  # body so far, when it came in several pieces
         self.held_bytes = 0  # of the body budget (admission.body_bytes)
         self.requests = 0
         self.t_head = now  # when the current request's first byte (or the connection) arrived
@@ -297,6 +286,7 @@ class Server:
         self.drain_deadline = 0.0
         self.now = monotonic()
         self.pause_limit = settings.max_header_bytes + 65536
+        self.limits = Limits(settings.max_header_bytes, settings.max_headers, settings.max_body_bytes, _IDS)
         #: Access-log lines not yet written: any thread appends, the I/O thread writes them
         #: in batches (see :meth:`flush_access` and the loop).
         self.access_lines: Deque[str] = deque()
@@ -399,10 +389,8 @@ class Server:
         if error is not None or runner is None:
             app.error = error
             app.state = App.FAILED
-            if self.held:
-                from . import rare
-
-                rare.fail_held(self, error)
+            if self.held:  # every held request gets the import error's 500
+                self._answer_held(500, error, [])
             return
         self.runner = runner
         self.concurrency = runner.size
@@ -529,7 +517,7 @@ class Server:
                 sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
             except OSError:
                 pass
-            conn = Conn(sock, fd, self.now)
+            conn = Conn(sock, fd, self.now, self.limits)
             conns[fd] = conn
             self.poller.register(fd, _IN)
             if len(conns) >= self.s.max_connections and not admission.make_room(self):
@@ -623,7 +611,7 @@ class Server:
             buf = conn.buf
             if not buf and conn.state == S_HEAD and not conn.busy:
                 conn.t_head = self.now
-            buf += data
+            conn.parser.receive_data(data)
             if conn.busy or conn.out:
                 if len(buf) > self.pause_limit:
                     conn.paused = True
@@ -715,164 +703,72 @@ class Server:
     # --- parsing ----------------------------------------------------------------------
 
     def _process(self, conn: Conn) -> None:
-        """Parse and route every complete request in ``conn.buf`` (lock held, I/O thread)."""
+        """Route every complete request the parser finds in ``conn.buf`` (lock held, I/O thread)."""
+        parser = conn.parser
         while not conn.busy and not conn.out and not conn.closed and not conn.close_after:
-            buf = conn.buf
-            state = conn.state
-            if state == S_HEAD:
-                if not buf:
-                    return
-                if buf[0] == 13 or buf[0] == 10:  # tolerate empty lines between requests
-                    while buf and (buf[0] == 13 or buf[0] == 10):
-                        del buf[0]
-                    continue
-                end = buf.find(b"\r\n\r\n", conn.scan)
-                if end < 0:
-                    if len(buf) > self.s.max_header_bytes:
-                        self._reject(conn, HTTPError(431, "request head exceeds IGNITE_MAX_HEADER_BYTES"))
-                        return
-                    conn.scan = len(buf) - 3 if len(buf) > 3 else 0
-                    return
-                if end > self.s.max_header_bytes:
-                    self._reject(conn, HTTPError(431, "request head exceeds IGNITE_MAX_HEADER_BYTES"))
-                    return
-                try:
-                    req = self._parse_head(conn, buf[:end].decode("latin-1"))
-                except HTTPError as exc:
-                    self._reject(conn, exc)
-                    return
-                del buf[: end + 4]
-                conn.scan = 0
-                if conn.state != S_HEAD:
-                    conn.req = req
-                    if conn.expect:
-                        conn.expect = False
-                        if conn.state != S_BODY or len(buf) < conn.need:
-                            self._send(conn, b"HTTP/1.1 100 Continue\r\n\r\n")
-                    continue
-            elif state == S_BODY:
-                need = conn.need
-                if len(buf) < need:
-                    return
-                req = conn.req  # type: ignore[assignment]
-                req.body = bytes(buf[:need])
-                del buf[:need]
-                conn.req = None
-                conn.state = S_HEAD
-            else:
-                try:
-                    if not self._parse_chunked(conn):
-                        return
-                except HTTPError as exc:
-                    self._reject(conn, exc)
-                    return
-                req = conn.req  # type: ignore[assignment]
-                req.body = bytes(conn.body or b"")
-                conn.body = None
-                conn.req = None
-                conn.state = S_HEAD
-            conn.requests += 1
-            conn.t_head = self.now
-            self._route(conn, req)
-
-    def _parse_head(self, conn: Conn, head: str) -> Request:
-        """One request head (latin-1 text, without the blank line) -> Request; raises HTTPError."""
-        lines = head.split("\r\n")
-        parts = lines[0].split(" ")
-        if len(parts) != 3:
-            raise HTTPError(400, "malformed request line")
-        method, target, version = parts
-        if version == "HTTP/1.1":
-            keep = True
-            conn.v10 = False
-        elif version == "HTTP/1.0":
-            keep = False
-            conn.v10 = True
-        elif version.startswith("HTTP/"):
-            raise HTTPError(505, "only HTTP/1.0 and HTTP/1.1 are supported")
-        else:
-            raise HTTPError(400, "malformed request line")
-        if len(lines) - 1 > self.s.max_headers:
-            raise HTTPError(431, "too many request headers (IGNITE_MAX_HEADERS)")
-        headers: List[Header] = []
-        add = headers.append
-        special = _SPECIAL
-        cl = -1
-        te = ""
-        eid = fid = oid = ""
-        expect = False
-        it = iter(lines)
-        next(it)  # the request line
-        for line in it:
-            name, sep, value = line.partition(":")
-            if not sep or not name or name[0] in " \t" or name[-1] in " \t":
-                raise HTTPError(400, "malformed header line")
-            n = name.lower()
-            v = value.strip(" \t")
-            add((n, v))
-            if n in special:
-                if n == "content-length":
-                    if not (v.isdigit() and v.isascii()) or (cl >= 0 and int(v) != cl):
-                        raise HTTPError(400, "invalid Content-Length")
-                    cl = int(v)
-                elif n == "transfer-encoding":
-                    te = f"{te},{v}" if te else v
-                elif n == "connection":
-                    for token in v.lower().split(","):
-                        token = token.strip()
-                        if token == "close":
-                            keep = False
-                        elif token == "keep-alive" and conn.v10:
-                            keep = True
-                elif n == "expect":
-                    if v.lower() != "100-continue":
-                        raise HTTPError(417, f"unsupported Expect: {v}")
-                    expect = not conn.v10
-                elif n == "x-ignite-execution-id":
-                    eid = v
-                elif n == "x-ignite-function-id":
-                    fid = v
+            ev = parser.next_event()
+            cls = ev.__class__
+            if cls is Data:
+                data = ev.data  # type: ignore[union-attr]
+                req = conn.req
+                assert req is not None
+                if not req.body:
+                    req.body = data
                 else:
-                    oid = v
-        if target[:1] != "/":
-            if "://" in target:  # absolute-form
-                rest = target.split("://", 1)[1]
-                slash = rest.find("/")
-                target = rest[slash:] if slash >= 0 else "/"
-            elif target != "*":
-                raise HTTPError(400, "malformed request target")
-        path, _, query = target.partition("?")
-        if te:
-            if cl >= 0:
-                raise HTTPError(400, "both Transfer-Encoding and Content-Length")
-            codings = [c.strip().lower() for c in te.split(",")]
-            if codings != ["chunked"]:
-                raise HTTPError(501, f"unsupported Transfer-Encoding: {te}")
-            conn.state = S_CHUNK_SIZE
-            conn.body = bytearray()
-        elif cl > 0:
-            if cl > self.s.max_body_bytes:
-                raise HTTPError(413, f"body of {cl} bytes exceeds IGNITE_MAX_BODY_BYTES={self.s.max_body_bytes}")
-            conn.state = S_BODY
-            conn.need = cl
-        conn.keep_alive = keep
-        conn.expect = expect
+                    body = conn.body
+                    if body is None:
+                        body = conn.body = bytearray(req.body)
+                    body += data
+                continue
+            if ev is END:
+                req = conn.req  # type: ignore[assignment]
+                assert req is not None
+                if conn.body is not None:
+                    req.body = bytes(conn.body)
+                    conn.body = None
+                conn.req = None
+                conn.state = S_HEAD
+                conn.requests += 1
+                conn.t_head = self.now
+                self._route(conn, req)
+            elif cls is Head:
+                conn.req = self._request(conn, ev)  # type: ignore[arg-type]
+                conn.state = S_BODY
+                if ev.expect_continue and not parser.body_buffered():  # type: ignore[union-attr]
+                    self._send(conn, b"HTTP/1.1 100 Continue\r\n\r\n")
+            elif ev is NEED_DATA:
+                return
+            else:  # Reject
+                self._reject(conn, HTTPError(ev.status, ev.message))  # type: ignore[union-attr]
+                return
+
+    def _request(self, conn: Conn, head: Head) -> Request:
+        """The Request for a parsed head (its body follows); the ids resolved."""
+        conn.v10 = head.version == "HTTP/1.0"
+        conn.keep_alive = head.keep_alive
+        target = head.target
+        if target[0] == "/":  # origin-form: the usual case
+            path, _, query = target.partition("?")
+        else:
+            path, query = split_target(target)
+        eid = fid = oid = ""
+        ids = head.watched
+        if ids is not None:
+            # Logged and echoed: escaped so that no client-sent byte can forge a log line.
+            eid = escape(ids.get("x-ignite-execution-id", ""))
+            fid = escape(ids.get("x-ignite-function-id", ""))
+            oid = escape(ids.get("x-ignite-organization-id", ""))
         return Request(
-            method,
+            head.method,
             path,
             query,
-            headers,
+            head.headers,
             b"",
             eid or new_execution_id(),
             fid or self.s.function_id,
             oid or self.s.organization_id,
-            "HTTP/1.0" if conn.v10 else "HTTP/1.1",
+            head.version,
         )
-
-    def _parse_chunked(self, conn: Conn) -> bool:
-        from . import rare
-
-        return rare.parse_chunked(self, conn)
 
     # --- routing and responses ---------------------------------------------------------
 
@@ -1047,9 +943,60 @@ class Server:
             conn.t_idle = self.now
 
     def _hold(self, conn: Conn, req: Request) -> None:
-        from . import rare
+        """Admit a POST that arrived before the handler is ready; it runs once the import ends."""
+        now = self.now
+        if self.draining:
+            self._inline(conn, req, 503, {"error": "shutting down before the handler was ready", "type": "Draining"})
+            return
+        if now >= self.startup_deadline:
+            self._inline(conn, req, 503, {"error": self.startup_overdue(), "type": "StartupTimeout"}, [("Retry-After", "1")])
+            return
+        if len(self.inflight) >= self.capacity:
+            self._inline(
+                conn,
+                req,
+                503,
+                {"error": f"too many requests while starting: {self.capacity} held (IGNITE_CONCURRENCY + IGNITE_QUEUE)"},
+                [("Retry-After", "1")],
+            )
+            return
+        timeout = self.s.timeout_s
+        job = Job(conn, req, conn.keep_alive, now, now + timeout if timeout > 0 else float("inf"))
+        conn.busy = True
+        self.inflight[job] = None
+        self.held.append(job)
 
-        rare.hold(self, conn, req)
+    def _answer_held(self, status: int, obj: Any, extra: List[Header]) -> None:
+        held = self.held
+        while held:
+            job = held.popleft()
+            with job.conn.lock:
+                if not job.done:
+                    self._answer_unserved(job, status, obj, extra)
+
+    def _answer_held_overdue(self) -> None:
+        """IGNITE_STARTUP_TIMEOUT_S passed with the import still running: stop holding requests."""
+        message = self.startup_overdue()
+        self.log.warning(f"{message}; answering {len(self.held)} held request(s) with 503")
+        self._answer_held(503, {"error": message, "type": "StartupTimeout"}, [("Retry-After", "1")])
+
+    def _answer_unserved(self, job: Job, status: int, obj: Any, extra: List[Header]) -> None:
+        """Answer an admitted job that no handler will answer (conn.lock held, I/O thread)."""
+        conn = job.conn
+        req = job.req
+        job.done = True
+        self.inflight.pop(job, None)
+        conn.busy = False
+        if not conn.closed:
+            keep = job.keep_alive and not self.draining
+            self._send(conn, self.encode(req, json_response(status, obj, extra), keep))
+            if not keep:
+                conn.close_after = True
+            if conn.out:
+                self._set_mask(conn, _OUT)
+            else:
+                self._after_flush(conn)
+        self._access(req, status, (self.now - job.t0) * 1000.0)
 
     def startup_overdue(self) -> str:
         return (
@@ -1058,9 +1005,20 @@ class Server:
         )
 
     def _reject(self, conn: Conn, err: HTTPError) -> None:
-        from . import rare
-
-        rare.reject(self, conn, err)
+        """Refuse a request before it is complete: answer, then close with lingering."""
+        body = json_response(err.status, {"error": err.message})
+        data = self._encode_raw(err.status, body, "", False, conn.v10)
+        conn.buf.clear()
+        self._send(conn, data)
+        conn.close_after = True
+        conn.linger = True
+        if self.log.enabled(INFO):
+            # err.message escapes whatever the client sent (http11._show): one log line
+            self.log.info(f"- - {err.status} 0.00ms - {err.message}")
+        if conn.out:
+            self._set_mask(conn, _OUT)
+        else:
+            self._after_flush(conn)
 
     def encode(self, req: Request, resp: Response, keep: bool) -> bytes:
         data = self._encode_raw(resp.status, resp, req.execution_id, keep, req.version == "HTTP/1.0")
@@ -1100,7 +1058,7 @@ class Server:
 
         Writing from the worker cost a syscall (and a GIL hand-off) per request; queued,
         they go out in batches (LOG_BATCH lines or LOG_FLUSH_S, see the loop), at most one
-        TICK late, and before the process exits (:func:`rare.exit`).
+        TICK late, and before the process exits (:func:`stop.exit`).
         """
         if self.log.level <= INFO:
             self.access_lines.append(f"[ignite] INFO {req.method} {req.path} {status} {ms:.2f}ms {req.execution_id}\n")
@@ -1163,31 +1121,92 @@ class Server:
     # --- time-outs ---------------------------------------------------------------------
 
     def _sweep(self, now: float) -> None:
-        from . import rare
-
         admission.tick(self, now)
-        rare.sweep(self, now)
+        if self.held and now >= self.startup_deadline and self.app.state == App.STARTING:
+            self._answer_held_overdue()
+        for job in list(self.inflight):
+            if job.deadline <= now:
+                self._timeout(job)
+        s = self.s
+        for conn in list(self.conns.values()):
+            with conn.lock:
+                if conn.closed or conn.busy:
+                    continue
+                if conn.state == S_LINGER:
+                    if now >= conn.linger_until:
+                        self._close(conn)
+                elif conn.out:
+                    if now - conn.t_idle > s.body_timeout_s + s.header_timeout_s:
+                        self._close(conn)  # the client stopped reading: no byte taken for that long
+                elif conn.state == S_HEAD:
+                    if conn.buf:
+                        if now - conn.t_head > s.header_timeout_s:
+                            self._reject(conn, HTTPError(408, "request head not received within IGNITE_HEADER_TIMEOUT_S"))
+                    elif conn.requests == 0:
+                        if now - conn.t_head > s.header_timeout_s:
+                            self._close(conn)  # connected, sent nothing
+                    elif now - conn.t_idle > s.keepalive_s:
+                        self._close(conn)
+                elif now - conn.t_head > s.header_timeout_s + s.body_timeout_s:
+                    self._reject(conn, HTTPError(408, "request body not received within IGNITE_BODY_TIMEOUT_S"))
         if self.adm.stuck:
             admission.judge(self, now)
 
     def _timeout(self, job: Job) -> None:
-        from . import rare
-
-        rare.timeout(self, job)
+        req = job.req
+        with job.conn.lock:
+            if job.done:
+                return
+            if job.started:
+                obj = {
+                    "error": f"handler did not finish within IGNITE_TIMEOUT_S={self.s.timeout_s:g}s",
+                    "type": "Timeout",
+                }
+                stack = self.runner.stack(job)
+                replaced = self.runner.abandon(job)
+                self.log.error(
+                    f"execution {req.execution_id} timed out after {self.s.timeout_s:g}s; handler stack:\n"
+                    + stack.rstrip()
+                    + ("" if replaced else "\n(no replacement worker started: too many stuck handlers)")
+                )
+                self._answer_unserved(job, 504, obj, [])
+            elif self.app.state == App.STARTING:
+                obj = {
+                    "error": f"the handler was still being imported when IGNITE_TIMEOUT_S={self.s.timeout_s:g}s ran out",
+                    "type": "QueueTimeout",
+                }
+                self._answer_unserved(job, 503, obj, [("Retry-After", "1")])
+            else:
+                obj = {"error": "timed out waiting for a free worker", "type": "QueueTimeout"}
+                self._answer_unserved(job, 503, obj, [("Retry-After", "1")])
 
     # --- shutdown ----------------------------------------------------------------------
 
     def _on_signal(self, signum: int) -> None:
-        from . import rare
-
-        rare.on_signal(self, signum)
+        if self.draining:
+            self.log.warning(f"signal {signum} again: stopping now")
+            self._exit()
+        self.draining = True
+        self.drain_deadline = self.now + self.s.drain_s
+        self.log.notice(
+            f"signal {signum}: draining {len(self.inflight)} in-flight request(s) for up to {self.s.drain_s:g}s"
+        )
+        if self.lsock is not None:
+            if self.listening:
+                self.poller.unregister(self.lsock.fileno())
+                self.listening = False
+            self.lsock.close()
+            self.lsock = None
+        if self.held:  # a stop during the import: held requests will not be served
+            self._answer_held(503, {"error": "shutting down before the handler was ready", "type": "Draining"}, [("Retry-After", "1")]
+            )
+        for conn in list(self.conns.values()):
+            with conn.lock:
+                if not conn.busy and not conn.out and not conn.buf and conn.state == S_HEAD:
+                    self._close(conn)
 
     def _drained(self) -> bool:
-        from . import stop
-
         return stop.drained(self)
 
     def _exit(self) -> None:
-        from . import stop
-
         stop.exit(self)

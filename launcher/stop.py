@@ -6,8 +6,8 @@
   or body) and an admitted one no handler has started get 503 ``Draining`` with
   ``Connection: close``; responses already written are flushed (bounded).
 
-Loaded when the drain ends, or right after ready (main._preload), like ``rare.py``; it
-imports nothing from ``server.py``: the server passes itself as *srv*. (Crashes: a
+It imports nothing from ``server.py`` (which imports it at start-up, so nothing is loaded
+later, under the descriptor limit): the server passes itself as *srv*. (Crashes: a
 segfault dumps every thread's stack and a handler's ``os._exit`` is logged, see main.py.)
 """
 

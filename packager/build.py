@@ -7,6 +7,7 @@ core stays silent.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -130,6 +131,23 @@ def _slim_record(slim: SlimSettings, deps: Optional[VendorOutput]) -> dict[str, 
     return rec
 
 
+def _check_deflate_early(level: int) -> threading.Thread:
+    """Whether the host's zlib writes the pinned zlib's bytes (packager.artifact.deflate's probe,
+    ~10 ms, mostly in zlib without the GIL), found on another core while the source is read and
+    checked: every build deflates something. A failure is raised again where deflate is used."""
+    from packager.artifact.deflate import host_is_reference
+
+    def probe() -> None:
+        try:
+            host_is_reference(level)
+        except Exception:  # (the same call in the artifact stage raises it)
+            pass
+
+    t = threading.Thread(target=probe, name="ignite-deflate-probe", daemon=True)
+    t.start()
+    return t
+
+
 def build(options: BuildOptions, progress: Progress = _quiet) -> BuildResult:
     """Build one artifact. Raises an IgniteError on bad input; writes nothing then.
 
@@ -183,6 +201,8 @@ def _build(options: BuildOptions, progress: Progress) -> BuildResult:
         early = start_early_resolution(reqs, profile, options, progress)
         if early is not None:
             early.get_ready()
+    # (after the resolver's start: its thread's imports come first)
+    deflate_checked = _check_deflate_early(options.level)
     try:
         options.check_python()
         checked = check_source(tree, options.entry, target_interpreter=options.target_python,
@@ -199,6 +219,7 @@ def _build(options: BuildOptions, progress: Progress) -> BuildResult:
         from packager.dependencies import vendor_requirements
 
         deps = vendor_requirements(decision.source, reqs, profile, options, progress, early)
+    deflate_checked.join()  # (host_is_reference is cached, not locked: never computed twice)
     manifest, segments = assemble(checked, profile, options, deps)
     progress("artifact", f"writing {options.output}")
     from packager.artifact.tarball import write_artifact

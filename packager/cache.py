@@ -164,8 +164,6 @@ class Cache:
         return dest
 
     def get_json(self, kind: str, key: str) -> Optional[Any]:
-        if self.tier is not None and not (self.root / kind / f"{key}.json").exists():
-            return self._tier_json(kind, key)  # a local miss: the shared tier, before recomputing
         path = self.root / kind / f"{key}.json"
         try:
             blob = path.read_bytes()
@@ -176,7 +174,7 @@ class Cache:
             if self.tier is not None:
                 self.tier.record(f"{kind}/{key}.json", path, False)
             return doc["data"]
-        except FileNotFoundError:
+        except FileNotFoundError:  # a local miss: the shared tier, before recomputing
             return self._tier_json(kind, key)
         except (ValueError, KeyError, TypeError, IsADirectoryError, UnicodeDecodeError):
             discard(path)  # corrupted, or a directory where the entry was: drop it and recompute
@@ -283,11 +281,9 @@ def load_blob(cache: Cache, kind: str, key: str) -> Optional[tuple[Any, bytes]]:
     if meta is None:
         return None
     blob_path = cache.root / kind / f"{key}.bin"
-    if cache.tier is not None and not blob_path.exists():
-        cache._tier_blob(kind, key, meta.get("blob_sha256"))  # kept locally when its bytes match
     try:
         blob = blob_path.read_bytes()
-    except FileNotFoundError:
+    except FileNotFoundError:  # the shared tier's copy, kept locally when its bytes match
         blob = cache._tier_blob(kind, key, meta.get("blob_sha256")) or b""
     except IsADirectoryError:
         discard(blob_path)

@@ -32,8 +32,9 @@ KINDS = ("resolutions", "segments", "wheels", "built")
 STALE_TEMP_SECONDS = 3600
 #: the prefixes of the build's temp directories (tempfile.TemporaryDirectory(prefix=...)); not
 #: ``ignite-run-`` (a `serve` may run for days from it)
-#: (``ignite-tmp-PID-HOST-XXXX`` holds every temp file of one run: packager.runtime's run directory)
-_TMP_DIRS = re.compile(r"^ignite-(lock|compile|resolve|uv|sdist|fetch|profile|tmp)-[A-Za-z0-9_.-]+$")
+#: (not ``ignite-tmp-PID-HOST-``, a run's own directory, which may hold a `serve`'s unpacked artifact
+#: for days: runtime.sweep_stale_tmp removes those of runs whose process is gone, at every start)
+_TMP_DIRS = re.compile(r"^ignite-(lock|compile|resolve|uv|sdist|fetch|profile)-[A-Za-z0-9_]+$")
 #: a build's temp directory this old is a killed build's (no step of a build runs this long)
 STALE_TMPDIR_SECONDS = 86400
 #: notes on what a shared store has (sharedcache.SEEN_DIR): pruned by age like entries

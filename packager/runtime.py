@@ -66,12 +66,16 @@ _stopping = threading.Event()
 
 
 def run_child(argv: Sequence[str], *, env: dict[str, str], cwd: Optional[Path] = None,
-              timeout: float = 900) -> subprocess.CompletedProcess[str]:
+              timeout: float = 900, tmpdir: Optional[str] = None) -> subprocess.CompletedProcess[str]:
     """``subprocess.run`` (captured text output, no stdin) for the pipeline's tools (pip, uv, build
-    backends), remembered while it runs so a stopped build stops it too (:func:`stop_children`)."""
+    backends), remembered while it runs so a stopped build stops it too (:func:`stop_children`).
+
+    Its TMPDIR is this run's private directory, or *tmpdir*: an sdist build keeps its temp files
+    inside its own work directory, the one its compiled paths are mapped from (deps.sdistbuild).
+    """
     if _stopping.is_set():
         raise Terminated(signal.SIGTERM)  # the build is stopping: start nothing new
-    env = {**env, "TMPDIR": children_tmp()}
+    env = {**env, "TMPDIR": tmpdir or children_tmp()}
     proc = subprocess.Popen(list(argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
                             text=True, env=env, cwd=cwd)
     with _children_lock:

@@ -62,6 +62,13 @@ def test_prune_older_than_removes_whole_old_entries_and_stale_temp_files(tmp_pat
     other = tmpdir / "someone-elses"
     other.mkdir()
     _age(other, 2)
+    # a run's own directory (a `serve` started two days ago unpacks into it), its process alive:
+    # this test's own pid and host stand for it
+    from packager.runtime import _host
+
+    live = tmpdir / f"ignite-tmp-{os.getpid()}-{_host()}-xyz"
+    (live / "ignite-run-abc").mkdir(parents=True)
+    _age(live, 2)
     r = run_cli("cache", "prune", "--older-than", "30d", "--cache-dir", str(root), "--json",
                 env={"TMPDIR": str(tmpdir)})
     assert r.returncode == 0, r.stderr
@@ -71,6 +78,7 @@ def test_prune_older_than_removes_whole_old_entries_and_stale_temp_files(tmp_pat
     assert not any(p.exists() for p in made["old"] + made["stale"])
     assert made["fresh"][0].exists()  # a write in progress is left alone
     assert not killed.exists() and other.exists() and serving.exists() and recent.exists()
+    assert (live / "ignite-run-abc").exists()
     assert (root / "uv" / "big").exists()  # uv's own cache: not ours to prune
     c = Cache(root)
     assert c.get_json("resolutions", "new") == {"pins": [1]}

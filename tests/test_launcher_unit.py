@@ -248,7 +248,7 @@ def test_config_defaults_and_bad_values() -> None:
     assert (s.port, s.host, s.queue, s.max_body_bytes, s.timeout_s, s.drain_s) == (
         8080,
         "0.0.0.0",
-        128,
+        1024,
         10 * 1024 * 1024,
         300.0,
         25.0,

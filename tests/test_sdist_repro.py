@@ -69,7 +69,7 @@ def test_a_c_sdist_built_in_two_directories_gives_the_same_bytes_and_no_build_pa
         root = tmp_path / run / "deeper-path"
         out = root / "a.tar.gz"
         result = build(BuildOptions(source=_source(root / "src"), output=out, cache_dir=root / "cache",
-                                    python312=python312, wheelhouses=(wh,),
+                                    target_interpreter=python312, wheelhouses=(wh,),
                                     index=IndexConfig(find_links=(str(wh),), offline=True)))
         assert [v.built_from_sdist for v in result.manifest.vendored] == [True]
         shas.append(result.sha256)
@@ -96,7 +96,7 @@ def test_a_c_sdist_that_fails_to_compile_names_the_interpreter_and_headers(
                 m.size = len(data)
             tf.addfile(m, io.BytesIO(data))
     with pytest.raises(SdistBuildError) as err:
-        build(BuildOptions(source=_source(tmp_path / "src"), output=tmp_path / "a.tar.gz", python312=python312,
+        build(BuildOptions(source=_source(tmp_path / "src"), output=tmp_path / "a.tar.gz", target_interpreter=python312,
                            wheelhouses=(wh,), index=IndexConfig(find_links=(str(wh),), offline=True)))
     msg = err.value.message
     assert f"CPython 3.12 ({python312}, headers " in msg and "python3.12" in msg.split("headers ", 1)[1]
@@ -130,3 +130,27 @@ def test_an_extension_needing_a_library_the_target_lacks_is_warned_about(tmp_pat
     assert "linked 1.0" in found[0] and "linked/_ext.cpython-312-x86_64-linux-gnu.so" in found[0]
     assert "manylinux_2_36" in found[0]
     assert not any("libz.so.1" in w or "libc.so.6" in w for w in result.warnings)  # allowed by the policy
+
+
+def test_an_sdist_build_keeps_its_temp_files_inside_its_mapped_work_directory(
+        tmp_path: Path, python312: str, hermetic_pip: Path) -> None:
+    """Build requirements' headers live in the build's isolated environment under TMPDIR: that must be
+    the work directory whose path is mapped away, not the run's shared temp directory."""
+    from tests.wheelhouse import make_sdist
+
+    wh = tmp_path / "wheelhouse"
+    make_sdist(wh, "tmpprobe", "1.0", setup_py=(
+        "import os\nfrom setuptools import setup\n"
+        "os.makedirs('tmpprobe', exist_ok=True)\n"
+        "open('tmpprobe/__init__.py', 'w').write('TMPDIR = %r\\n' % os.environ.get('TMPDIR', ''))\n"
+        "setup(name='tmpprobe', version='1.0', packages=['tmpprobe'])\n"))
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "handler.py").write_text("def handler(payload, ctx):\n    return 1\n")
+    (src / "requirements.txt").write_text("tmpprobe==1.0\n")
+    out = tmp_path / "a.tar.gz"
+    build(BuildOptions(source=src, output=out, target_interpreter=python312, wheelhouses=(wh,),
+                       index=IndexConfig(find_links=(str(wh),), offline=True)))
+    (recorded,) = [m.data.decode() for m in iter_members(out) if m.path == "vendor/tmpprobe/__init__.py"]
+    tmpdir = recorded.split("=", 1)[1].strip().strip("'")
+    assert "ignite-sdist-" in tmpdir and tmpdir.endswith("/tmp"), recorded

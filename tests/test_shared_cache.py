@@ -335,8 +335,8 @@ def test_a_wheel_built_from_an_sdist_is_shared_under_its_sdist_hash(
     the built wheel (and its sidecar) from the store instead of building the sdist again."""
     import hashlib
 
-    from packager.cache import Cache
-    from packager.deps.fetch import SDIST_SIDECAR, fetch
+    from packager.cache import Cache, read_sidecar, sha256_file, write_sidecar
+    from packager.deps.fetch import fetch
     from packager.deps.piprun import IndexConfig
     from packager.deps.profile import load_profile
     from packager.deps.resolve import Pin
@@ -354,7 +354,7 @@ def test_a_wheel_built_from_an_sdist_is_shared_under_its_sdist_hash(
 
     a = Cache(tmp_path / "a", tier=S3Tier(parse_cache_url(f"s3://{BUCKET}/sdist"))).ensure()
     wheel = make_wheel(a.built, "built-only", "2.0")
-    (a.built / (wheel.name + SDIST_SIDECAR)).write_text(sdist_sha)
+    write_sidecar(wheel, sdist_sha, sha256_file(wheel))
     index = IndexConfig(index_url=closed_port_url() + "/simple/")
     got_a = fetch([pin], profile, index=index, cache=a, build_sdist=no_build)  # type: ignore[arg-type]
     assert got_a[0].built_from_sdist
@@ -366,7 +366,7 @@ def test_a_wheel_built_from_an_sdist_is_shared_under_its_sdist_hash(
     got_b = fetch([pin], profile, index=index, cache=b, build_sdist=no_build)  # type: ignore[arg-type]
     assert got_b[0].built_from_sdist and got_b[0].sha256 == got_a[0].sha256
     assert got_b[0].path.read_bytes() == wheel.read_bytes()
-    assert (b.built / (wheel.name + SDIST_SIDECAR)).read_text() == sdist_sha
+    assert read_sidecar(b.built / wheel.name) == (sdist_sha, sha256_file(wheel))
     # a pin of another sdist does not take it (and goes to the index, which is down here)
     other = Pin("built-only", "2.0", hashes=("sha256:" + "1" * 64,))  # type: ignore[arg-type]
     c = Cache(tmp_path / "c", tier=S3Tier(parse_cache_url(f"s3://{BUCKET}/sdist"))).ensure()

@@ -20,16 +20,18 @@ import tarfile
 import tempfile
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import Executor, ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Union
+from typing import TYPE_CHECKING, Optional, Union
 
 from packager.artifact import DEFAULT_LEVEL
 from packager.artifact.deflate import compressor, deflate_raw
 from packager.artifact.manifest import MANIFEST_NAME, FileRecord, Manifest
 from packager.errors import ArtifactError, VerifyError
+
+if TYPE_CHECKING:  # (concurrent.futures and the logging it imports: only for large segments)
+    from concurrent.futures import Executor
 
 #: 1980-01-01T00:00:00Z: the default mtime of every member (SOURCE_DATE_EPOCH overrides).
 DEFAULT_MTIME = 315532800
@@ -184,6 +186,8 @@ def compress_tar(name: str, records: tuple[FileRecord, ...], tar: bytes, level: 
             return deflate_segment(view[start:start + CHUNK_BYTES], level, final=False,
                                    primed=view[max(0, start - _WINDOW):start])
 
+        from concurrent.futures import ThreadPoolExecutor
+
         # zlib releases the GIL (the host's zlib module and ctypes calls into the pinned one)
         with nullcontext(pool) if pool is not None else ThreadPoolExecutor(min(4, os.cpu_count() or 1)) as run:
             deflated = b"".join(run.map(chunk, range(0, len(tar), CHUNK_BYTES)))
@@ -255,7 +259,10 @@ def write_artifact(
     parts: list[AnySegment] = [Segment("manifest", (manifest_entry,)), *segments]
     todo = [p for p in parts if isinstance(p, Segment)]
     workers = jobs or min(4, os.cpu_count() or 1)
-    if workers > 1 and len(todo) > 1:
+    # A few KB (the manifest and a handler, the launcher cached) deflate faster than threads start.
+    if workers > 1 and len(todo) > 1 and sum(len(e.data) for sg in todo for e in sg.entries) > CHUNK_BYTES:
+        from concurrent.futures import ThreadPoolExecutor
+
         with ThreadPoolExecutor(max_workers=workers) as pool:  # zlib releases the GIL
             done = dict(zip(map(id, todo), pool.map(lambda sg: compress_segment(sg, mtime, level), todo)))
     else:

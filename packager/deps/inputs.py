@@ -24,12 +24,14 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
-from packager.deps.profile import TargetProfile
-from packager.deps.requirements import Requirements
 from packager.errors import RequirementsError, UsageError
 from packager.source.intake import SourceTree
+
+if TYPE_CHECKING:  # (packaging's requirement parser is imported only when there is a file to read)
+    from packager.deps.profile import TargetProfile
+    from packager.deps.requirements import Requirements
 
 #: What each kind of file is (the manifest's ``requirements.kind``).
 PYLOCK, UV_LOCK, REQUIREMENTS_LOCK, REQUIREMENTS, PYPROJECT = (

@@ -20,8 +20,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from packaging.version import InvalidVersion, Version
-
 from packager.deps.profile import TargetProfile
 from packager.errors import IgniteError, ToolchainError, io_error, redact
 from packager.runtime import clean_env, run_child
@@ -106,6 +104,8 @@ def ensure_pip() -> str:
             where=sys.executable, details=details,
             hint=f"install it into that environment: {sys.executable} -m ensurepip && {fix} "
                  f"(uv: uv pip install --python {sys.executable} 'pip>={PIP_FLOOR}')")
+    from packaging.version import InvalidVersion, Version
+
     try:
         too_old = Version(found) < Version(PIP_FLOOR)
     except InvalidVersion:

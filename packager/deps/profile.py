@@ -9,17 +9,18 @@ distributions the image preinstalls, pinned with their whole dependency closure.
 from __future__ import annotations
 
 import hashlib
+import re
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
-from typing import Any, Optional
-
-from packaging.tags import Tag, parse_tag
-from packaging.utils import NormalizedName, canonicalize_name
+from typing import TYPE_CHECKING, Any, Optional
 
 from packager.errors import ConfigError
+
+if TYPE_CHECKING:
+    from packaging.tags import Tag
+    from packaging.utils import NormalizedName
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -27,6 +28,19 @@ else:  # pragma: no cover - exercised on 3.9/3.10 hosts
     import tomli as tomllib
 
 DEFAULT_PROFILE = "python3.12"
+
+#: A name already in PEP 503 normal form (what canonicalize_name returns for it unchanged): the
+#: built-in profiles' names all are, so loading one needs no import of packaging (~5 ms, which a
+#: build without requirements does not otherwise pay).
+_CANONICAL = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+
+
+def _canonical(name: str) -> NormalizedName:
+    if _CANONICAL.fullmatch(name):
+        return name  # type: ignore[return-value]
+    from packaging.utils import canonicalize_name
+
+    return canonicalize_name(name)
 
 
 @dataclass(frozen=True)
@@ -54,6 +68,8 @@ class TargetProfile:
     @property
     def tags(self) -> list[Tag]:
         """Compatible wheel tags, most specific first (the order pip ranks them in)."""
+        from packaging.tags import Tag
+
         py = self.python_version.replace(".", "")
         minor = int(self.python_version.split(".")[1])
         out: list[Tag] = []
@@ -93,6 +109,8 @@ class TargetProfile:
 
     def wheel_tag_rank(self, filename_or_tags: str) -> Optional[int]:
         """Like :meth:`rank_tags`, for a wheel file name or a ``py-abi-plat`` tag string."""
+        from packaging.tags import parse_tag
+
         text = filename_or_tags[:-4] if filename_or_tags.endswith(".whl") else filename_or_tags
         return self.rank_tags(parse_tag("-".join(text.split("-")[-3:])))
 
@@ -105,7 +123,7 @@ class TargetProfile:
 
     def preinstalled_closure(self, names: Iterable[str]) -> list[NormalizedName]:
         """*names* and everything they pull in from the image, sorted."""
-        todo = [canonicalize_name(n) for n in names]
+        todo = [_canonical(n) for n in names]
         seen: set[NormalizedName] = set()
         while todo:
             n = todo.pop()
@@ -130,7 +148,8 @@ class TargetProfile:
 
 
 def _profiles_dir() -> Path:
-    return Path(str(resources.files("packager.deps") / "profiles"))
+    # package data next to this module (importlib.resources would say the same, for ~10 ms of import)
+    return Path(__file__).resolve().parent / "profiles"
 
 
 def builtin_profiles() -> list[str]:
@@ -170,14 +189,14 @@ def load_profile(name_or_path: Optional[str] = None) -> TargetProfile:
             platforms=tuple(data["platform"]["tags"]),
             image=data.get("image", ""),
             markers={k: str(v) for k, v in data["markers"].items()},
-            preinstalled={canonicalize_name(k): str(v) for k, v in pre.get("pins", {}).items()},
+            preinstalled={_canonical(k): str(v) for k, v in pre.get("pins", {}).items()},
             preinstalled_roots=tuple(pre.get("roots", [])),
             preinstalled_requires={
-                canonicalize_name(k): tuple(canonicalize_name(x) for x in v)
+                _canonical(k): tuple(_canonical(x) for x in v)
                 for k, v in pre.get("requires", {}).items()
             },
             preinstalled_extras={
-                canonicalize_name(k): {str(e): tuple(str(r) for r in lines) for e, lines in v.items()}
+                _canonical(k): {str(e): tuple(str(r) for r in lines) for e, lines in v.items()}
                 for k, v in pre.get("extras", {}).items()
             },
             digest=hashlib.sha256(raw).hexdigest(),

@@ -170,7 +170,8 @@ class SdistBuilderImpl:
         # Wheel builders stamp zip entries with the clock unless told otherwise: a fixed
         # epoch makes a rebuilt sdist give the same wheel bytes (reproducible artifacts).
         extra.setdefault("SOURCE_DATE_EPOCH", os.environ.get("SOURCE_DATE_EPOCH") or str(DEFAULT_MTIME))
-        proc = run_child(argv, env=clean_env(extra), cwd=cwd, timeout=900)
+        proc = run_child(argv, env=clean_env(extra), cwd=cwd, timeout=900,
+                         tmpdir=extra.get("TMPDIR") if work is not None else None)
         if proc.returncode != 0:
             full = out_of_space(proc.stderr + "\n" + proc.stdout)
             if full is not None:

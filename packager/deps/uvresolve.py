@@ -8,8 +8,9 @@ offline), and any failure, warning or answer it cannot express (an sdist to
 build, a conflict, an index error) falls back to the pip path, which gives the
 full diagnosis. The answer is a :class:`~packager.deps.record.ResolutionRecord`, as pip's is.
 
-Used by ``--resolver auto`` (the default) when uv was installed with ignite-pack
-(``pip install 'ignite-packager[uv]'``) or ``IGNITE_UV`` names a uv binary;
+Used by ``--resolver auto`` (the default) when uv was installed with ignite-pack (a default
+dependency on the hosts uv has wheels for; ``pip install 'ignite-packager[uv]'`` elsewhere) or
+``IGNITE_UV`` names a uv binary;
 ``--resolver uv`` requires it, ``--resolver pip`` never uses it. Locks stay pip-tools'.
 """
 

@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Optional
 
 from packager.errors import SourceError
-from packager.source.intake.dir_reader import read_directory
-from packager.source.intake.tar_reader import read_tar
 from packager.source.intake.tree import Limits, SourceFile, SourceTree, normalize_member_name
-from packager.source.intake.zip_reader import read_zip
+
+# The readers are imported when a source of their kind comes (tar's compression modules and
+# zipfile are ~5 ms a handler.py or a directory does not need).
 
 __all__ = ["Limits", "SourceFile", "SourceTree", "detect_kind", "normalize_member_name", "read_source"]
 
@@ -46,6 +46,8 @@ def read_source(source: Path, limits: Optional[Limits] = None) -> SourceTree:
             hint="pass a handler.py, a directory, a .zip or a .tar.gz",
         )
     if source.is_dir():
+        from packager.source.intake.dir_reader import read_directory
+
         return read_directory(source, limits)
     if not source.is_file():
         raise SourceError(
@@ -61,8 +63,12 @@ def read_source(source: Path, limits: Optional[Limits] = None) -> SourceTree:
     blob = source.read_bytes()
     kind = detect_kind(blob[:512])
     if kind == "zip":
+        from packager.source.intake.zip_reader import read_zip
+
         return read_zip(blob, limits)
     if kind == "tar":
+        from packager.source.intake.tar_reader import read_tar
+
         return read_tar(blob, limits)
     return _read_single_file(source.name, blob)
 
