@@ -24,7 +24,9 @@ from packager.deps.lockfiles import parse_pylock, pylock_text
 from packager.deps.piprun import last_error, missing_distribution, run_pip, target_args
 from packager.deps.profile import TargetProfile, load_profile
 from packager.deps.requirements import Requirements, parse_requirements
-from packager.deps.resolve import Resolution, constraints_text, ensure_stubs
+from packager.deps.resolve import Resolution
+from packager.deps.resolver import constraints_text
+from packager.deps.stubs import ensure_stubs
 from packager.errors import RequirementsError, ResolveError, io_error
 from packager.options import BuildOptions
 from packager.resolution import resolve_for
@@ -46,7 +48,7 @@ class LockResult:
 def mark_preinstalled(text: str, profile: TargetProfile, vendor_anyway: frozenset[str]) -> str:
     """Turn pip-compile's blocks for the image's pins into ``# preinstalled: name==version`` comments.
 
-    Their hashes would be those of metadata stubs (see resolve.ensure_stubs), and
+    Their hashes would be those of metadata stubs (see stubs.ensure_stubs), and
     the build never installs them anyway.
     """
     out: list[str] = []

@@ -105,7 +105,7 @@ def test_the_tls_warm_up_thread_is_waited_for_at_exit_even_from_a_daemon_thread(
     OpenSSL when a failed build exited, and exit() crashed under it (SIGSEGV)."""
     import threading
 
-    from packager.deps import fetch
+    from packager.deps import download as fetch
 
     release = threading.Event()
     monkeypatch.setattr(fetch, "_ssl_context", lambda: release.wait(10))

@@ -197,3 +197,38 @@ def test_python_platform_follows_the_profile() -> None:
 
     assert _python_platform(load_profile(None)) == "x86_64-manylinux_2_36"
     assert _python_platform(load_profile("python3.12-arm64")) == "aarch64-manylinux_2_36"
+
+
+def test_the_backend_is_chosen_once_behind_one_protocol(tmp_path: Path, uv: str, hermetic_pip: Path) -> None:
+    """--resolver picks the backend; uv answers what it can, and hands anything else to pip (its fallback)."""
+    from packager.cache import Cache
+    from packager.deps.backends import choose_resolver
+    from packager.deps.pipresolve import PipResolver
+    from packager.deps.record import ResolutionRecord
+    from packager.deps.requirements import parse_requirements
+    from packager.deps.resolver import ResolveRequest
+    from packager.deps.uvresolve import UvResolver
+
+    said: list[str] = []
+    index = IndexConfig(index_url="http://127.0.0.1:9/simple/")  # nothing listens: uv cannot resolve
+    assert isinstance(choose_resolver("pip", index, lambda s, m: said.append(m)), PipResolver)
+    assert isinstance(choose_resolver("auto", IndexConfig(offline=True), lambda s, m: said.append(m)), PipResolver)
+    backend = choose_resolver("auto", index, lambda s, m: said.append(m))
+    assert isinstance(backend, UvResolver) and isinstance(backend.fallback, PipResolver)
+    assert said == []  # offline is not worth a word
+
+    asked: list[ResolveRequest] = []
+
+    class Fallback:
+        def resolve(self, request: ResolveRequest) -> ResolutionRecord:
+            asked.append(request)
+            return ResolutionRecord((), resolver="fallback")
+
+    def no_sdist(spec: str) -> Path:
+        raise AssertionError(spec)
+
+    request = ResolveRequest(parse_requirements(b"demo\n"), load_profile(), index, Cache(tmp_path / "c").ensure(),
+                             frozenset(), no_sdist, lambda s, m: said.append(m))
+    assert UvResolver(uv, Fallback()).resolve(request).resolver == "fallback"
+    assert asked == [request]
+    assert said[-1].startswith("uv could not resolve") and said[-1].endswith("; resolving with pip")

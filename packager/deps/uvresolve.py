@@ -6,7 +6,7 @@ an accelerator, never an authority: it runs only where it sees exactly what pip
 would see (no pip configuration file or PIP_* index setting it would ignore, not
 offline), and any failure, warning or answer it cannot express (an sdist to
 build, a conflict, an index error) falls back to the pip path, which gives the
-full diagnosis. The answer has the shape of :func:`packager.deps.resolve._pip_resolve`'s.
+full diagnosis. The answer is a :class:`~packager.deps.record.ResolutionRecord`, as pip's is.
 
 Used by ``--resolver auto`` (the default) when uv was installed with ignite-pack (a default
 dependency on the hosts uv has wheels for; ``pip install 'ignite-packager[uv]'`` elsewhere) or
@@ -33,6 +33,15 @@ from packaging.utils import canonicalize_name
 from packager.cache import sha256_file
 from packager.deps.piprun import IndexConfig
 from packager.deps.profile import TargetProfile
+from packager.deps.record import ResolutionRecord, ResolvedDist
+from packager.deps.resolver import (
+    MAX_SDIST_ROUNDS,
+    Resolver,
+    ResolveRequest,
+    constraints_text,
+    requirements_in,
+)
+from packager.deps.stubs import ensure_stubs
 from packager.errors import UsageError, redact
 from packager.runtime import clean_env, run_child
 
@@ -55,7 +64,7 @@ _HARMLESS_PIP_ENV = frozenset({
 class UvAnswer:
     """What uv said: the resolution (or None) and, when None, why pip runs instead."""
 
-    data: Optional[dict[str, Any]]
+    data: Optional[ResolutionRecord]
     why_not: str = ""
     #: the distribution uv found no usable wheel of (from its hint): its sdist is what to build
     needs_sdist: str = ""
@@ -207,7 +216,7 @@ def uv_resolve(uv: str, requirements_in: str, constraints: str, find_links: list
         if warned:
             return UvAnswer(None, f"uv warned ({redact(warned)[:200]}); pip's warnings are the ones reported")
         lock = tomllib.loads(out.read_text("utf-8"))
-    install: list[dict[str, Any]] = []
+    install: list[ResolvedDist] = []
     for pkg in lock.get("packages", []):
         wheel = _best_wheel(pkg.get("wheels") or [], profile)
         if wheel is None:
@@ -217,6 +226,47 @@ def uv_resolve(uv: str, requirements_in: str, constraints: str, find_links: list
         # uv versions differ on whether they do. The pins' digest must be pip's: hash it here.
         url = str(wheel["url"])
         sha = (_file_sha256(url) if url.startswith("file:") else (wheel.get("hashes") or {}).get("sha256"))
-        install.append({"name": name, "version": str(pkg["version"]), "requested": name in requested,
-                        "url": url, "hashes": [f"sha256:{sha}"] if sha else []})
-    return UvAnswer({"install": install, "warnings": [], "moved": {}, "resolver": "uv"})
+        install.append(ResolvedDist(name, str(pkg["version"]), name in requested,
+                                    (f"sha256:{sha}",) if sha else (), url))
+    return UvAnswer(ResolutionRecord(tuple(install), resolver="uv"))
+
+
+class UvResolver:
+    """uv (``uv pip compile``) where it may stand in for pip, *fallback* (pip) for anything it cannot answer."""
+
+    def __init__(self, uv: str, fallback: Resolver) -> None:
+        self.uv, self.fallback = uv, fallback
+
+    def resolve(self, request: ResolveRequest) -> ResolutionRecord:
+        return self._uv_resolution(request) or self.fallback.resolve(request)
+
+    def _uv_resolution(self, request: ResolveRequest) -> Optional[ResolutionRecord]:
+        """uv's answer, or None (then the fallback resolves, and explains any failure).
+
+        When uv says a distribution has no usable wheel, its sdist is built (as the pip path
+        would, without first running pip to hear the same) and uv asked again; the same
+        distribution twice, or any other failure, goes to pip, which explains it.
+        """
+        reqs, profile, index, cache = request.reqs, request.profile, request.index, request.cache
+        vendor_anyway, build_sdist, progress, launching = (request.vendor_anyway, request.build_sdist,
+                                                           request.progress, request.launching)
+        lines = reqs.for_target(profile.markers)
+        built: set[str] = set()
+        for _ in range(MAX_SDIST_ROUNDS):
+            progress("resolve", f"resolving {len(lines)} requirement(s) for {profile.name} (uv)")
+            answer = uv_resolve(self.uv, requirements_in(reqs, profile), constraints_text(profile, vendor_anyway),
+                                [str(cache.built), str(ensure_stubs(profile, cache))], profile, index,
+                                cache.root / "uv",
+                                frozenset(line.name for line in lines), launching)
+            if answer.data is not None:
+                return answer.data
+            name = canonicalize_name(answer.needs_sdist) if answer.needs_sdist else None
+            if name is None or name in built:
+                break
+            built.add(name)
+            # A direct requirement's versions (docopt<0.6 must not build the latest sdist).
+            spec = next((f"{name}{line.requirement.specifier}" for line in lines if line.name == name), name)
+            progress("resolve", f"no wheel of {spec} for the target; trying its sdist")
+            build_sdist(spec)  # early (before the checks): stops here; no usable sdist: a clear error
+        progress("resolve", f"{answer.why_not}; resolving with pip")
+        return None

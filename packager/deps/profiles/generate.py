@@ -1,7 +1,7 @@
 """Generate a target profile: the image's pins, each pin's dependencies and its extras.
 
 The stub wheels that stand in for the image's packages during resolution
-(:func:`packager.deps.resolve.ensure_stubs`) must declare the real extras of each
+(:func:`packager.deps.stubs.ensure_stubs`) must declare the real extras of each
 pinned distribution, or ``pydantic[email]`` silently resolves to nothing. Those
 facts come from each distribution's metadata for the target, so they are
 generated here, never written by hand: pip resolves the roots for the target

@@ -1,0 +1,23 @@
+"""The resolver backend for ``--resolver pip|uv|auto``, chosen once per resolution.
+
+``pip`` (or no usable uv under ``auto``): :class:`~packager.deps.pipresolve.PipResolver`.
+``uv`` and ``auto`` with uv: :class:`~packager.deps.uvresolve.UvResolver`, with pip behind it
+for whatever uv cannot answer. ``--resolver uv`` without uv is an error (:func:`choose`).
+"""
+
+from __future__ import annotations
+
+from packager.deps.pipresolve import PipResolver
+from packager.deps.piprun import IndexConfig
+from packager.deps.resolver import Progress, Resolver
+from packager.deps.uvresolve import UvResolver, choose
+
+
+def choose_resolver(resolver: str, index: IndexConfig, progress: Progress) -> Resolver:
+    """The backend that resolves for *resolver* (``pip``, ``uv`` or ``auto``), saying why not uv when it matters."""
+    uv, why_not = choose(resolver, index)
+    if uv is None:
+        if resolver == "auto" and why_not not in ("uv is not installed", "offline"):
+            progress("resolve", f"not using uv: {why_not}")
+        return PipResolver()
+    return UvResolver(uv, fallback=PipResolver())

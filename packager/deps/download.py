@@ -1,0 +1,110 @@
+"""Download: the files the resolver chose, fetched directly by URL and in parallel (pip download is
+the fallback for anything unusual), with the TLS context pip on this machine would use.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import hashlib
+import os
+import ssl
+import threading
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Optional
+
+from packager import __version__
+from packager.deps.indexes import configured_index_urls, credentials_for
+from packager.deps.piprun import IndexConfig
+from packager.deps.resolve import Pin
+
+
+def warm_up() -> None:
+    """Make the TLS context in the background while the resolver runs (loading the CA bundle
+    is ~20 ms that would otherwise sit between resolution and the first download)."""
+    # Not a daemon (said explicitly: it is started from the early-resolution thread, which is
+    # one, and a thread inherits that): a process that ends meanwhile (a failed resolution)
+    # waits the few ms for it. As a daemon, exit() ran OpenSSL's cleanup under it: SIGSEGV.
+    threading.Thread(target=_ssl_context, name="ignite-tls-warm-up", daemon=False).start()
+
+
+def _ssl_context() -> ssl.SSLContext:
+    """Trust what pip on this machine trusts: PIP_CERT, then the usual CA bundle variables."""
+    for var in ("PIP_CERT", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"):
+        path = os.environ.get(var)
+        if path and os.path.isfile(path):
+            return _context_for(path, os.stat(path).st_mtime_ns)
+    return _context_for(None, 0)
+
+
+@functools.cache
+def _context_for(cafile: Optional[str], mtime_ns: int) -> ssl.SSLContext:
+    """One context per CA bundle (and version of it) for the process's life."""
+    return ssl.create_default_context(cafile=cafile) if cafile else ssl.create_default_context()
+
+
+def _download_one(pin: Pin, dest: Path, context: ssl.SSLContext, index_urls: Sequence[str]) -> Optional[Path]:
+    """Download the file the resolver chose; None on any failure (pip download is the fallback).
+
+    Basic-auth credentials for the file's host (an index URL's userinfo, or
+    netrc) are sent as an unredirected header: a redirect to another host never
+    carries them.
+    """
+    url = pin.url.split("#", 1)[0]
+    parts = urllib.parse.urlsplit(url)
+    if parts.username is not None or parts.password is not None:
+        return None  # a URL carrying credentials is pip's to handle (never logged, never cached)
+    name = urllib.parse.unquote(url.rsplit("/", 1)[-1])
+    if not name.endswith(".whl") or "/" in name or name.startswith("."):
+        return None
+    try:
+        req = urllib.request.Request(url, headers={"User-Agent": f"ignite-pack/{__version__}"})
+        creds = credentials_for(url, index_urls) if parts.scheme in ("http", "https") else None
+        if creds:
+            token = base64.b64encode(f"{creds[0]}:{creds[1]}".encode()).decode("ascii")
+            req.add_unredirected_header("Authorization", f"Basic {token}")
+        with urllib.request.urlopen(req, timeout=120, context=context) as resp:
+            data = resp.read()
+    except (OSError, ValueError):
+        return None
+    digest = hashlib.sha256(data).hexdigest()
+    if pin.hashes and f"sha256:{digest}" not in pin.hashes:
+        return None
+    path = dest / name
+    path.write_bytes(data)
+    return path
+
+
+def download_direct(pins: Sequence[Pin], dest: Path, index: Optional[IndexConfig] = None,
+                    landed: Optional[Callable[[Pin, Path], None]] = None) -> list[Pin]:
+    """Download pins that carry the resolver's URL, in parallel; return the pins still missing.
+
+    pip downloads one file at a time and costs another interpreter start; the
+    resolver already chose each file, so its URL is enough. A private index
+    works here too: credentials for the file's host come from the configured
+    index URLs or netrc. Anything unusual (no URL, an HTTP error, a hash
+    mismatch) is left to pip download.
+    """
+    def direct_ok(p: Pin) -> bool:
+        return urllib.parse.urlsplit(p.url).scheme in ("https", "http", "file")
+
+    direct = [p for p in pins if direct_ok(p)]
+    if not direct:
+        return list(pins)
+    dest.mkdir(parents=True, exist_ok=True)
+    context = _ssl_context()
+    index_urls = configured_index_urls(index or IndexConfig())
+
+    def one(p: Pin) -> Optional[Path]:
+        path = _download_one(p, dest, context, index_urls)
+        if path is not None and landed is not None:
+            landed(p, path)  # each file as it lands: the next stage need not wait for the slowest
+        return path
+
+    with ThreadPoolExecutor(max_workers=min(8, len(direct))) as pool:
+        got = dict(zip([p.name for p in direct], pool.map(one, direct)))
+    return [p for p in pins if got.get(p.name) is None]
