@@ -12,15 +12,24 @@ sdist-only packages are built into wheels with ``build``.
 from __future__ import annotations
 
 import hashlib
+import re
 import tempfile
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Optional
 
-from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
+from packaging.version import Version
 
-from packager.cache import SDIST_SIDECAR, Cache, atomic_bytes, wheel_object_key, write_sidecar
+from packager.cache import (
+    SDIST_SIDECAR,
+    Cache,
+    atomic_bytes,
+    read_sidecar,
+    wheel_object_key,
+    write_sidecar,
+)
 from packager.deps.download import download_direct, warm_up
 from packager.deps.indexes import diagnose, saw_no_versions
 from packager.deps.local import FetchedWheel, find_local
