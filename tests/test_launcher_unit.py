@@ -371,3 +371,25 @@ def test_pool_workers_run_sched_batch() -> None:
     assert seen == [os.SCHED_BATCH]
     assert os.sched_getscheduler(0) != os.SCHED_BATCH  # only the workers, not the caller
     pool.q.put(None)
+
+
+@pytest.mark.parametrize("convention", ["digitalhub", "yandex", "lambda", "openfaas-http", "ignite", "nuclio"])
+def test_an_adapter_installs_only_its_own_sdk_stand_in(convention: str) -> None:
+    # Issue 29: yandex, lambda and openfaas-http imported nuclio's adapter for its helpers (and
+    # digitalhub for its types), which installed the nuclio_sdk stand-in for their handlers too.
+    import subprocess
+
+    code = (
+        "import sys\n"
+        f"sys.path.insert(0, {str(LAUNCHER.parent)!r})\n"
+        "from launcher.conventions import load\n"
+        f"adapter = load({convention!r})\n"
+        "print(sorted(getattr(f, 'name', '') for f in sys.meta_path if type(f).__name__ == 'SdkStandIn'))\n"
+        "print(sorted(m for m in sys.modules if m.startswith('launcher.conventions.') and '._' not in m))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    stand_ins, adapters = proc.stdout.splitlines()
+    own = {"nuclio": ["nuclio_sdk"], "digitalhub": ["digitalhub_runtime_python"]}.get(convention, [])
+    assert stand_ins == repr(own)
+    assert adapters == repr([f"launcher.conventions.{load(convention).__name__.rsplit('.', 1)[1]}"])

@@ -55,9 +55,17 @@ from ..protocol import (
     is_coroutine_function,
     json_response,
 )
-from ._http import header_value, proxy_headers, status_code, utf8_text
-from .nuclio import canonical, query_pairs
-from .yandex import memory_limit_mb, request_time, timeout_s
+from ._http import (
+    canonical,
+    header_value,
+    memory_limit_mb,
+    proxy_headers,
+    query_pairs,
+    request_time,
+    status_code,
+    timeout_s,
+    utf8_text,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # ``typing`` costs ~6 ms of start-up; annotations are strings

@@ -44,12 +44,12 @@ from ..protocol import (
     error_response,
     is_coroutine_function,
 )
+from ._nuclio import CONTEXT_ATTR, decode_strings
+from ._nuclio import METHODS as NUCLIO_METHODS
+from ._nuclio import Context as NuclioContext
+from ._nuclio import Event as NuclioEvent
+from ._nuclio import encode as encode_nuclio
 from ._sdk import SdkStandIn
-from .nuclio import CONTEXT_ATTR, decode_strings
-from .nuclio import METHODS as NUCLIO_METHODS
-from .nuclio import Context as NuclioContext
-from .nuclio import Event as NuclioEvent
-from .nuclio import encode as encode_nuclio
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # ``typing`` costs ~6 ms of start-up; annotations are strings

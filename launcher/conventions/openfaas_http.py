@@ -34,8 +34,7 @@ from ..protocol import (
     is_coroutine_function,
     json_response,
 )
-from ._http import status_code, utf8_text
-from .nuclio import canonical, query_pairs
+from ._http import canonical, query_pairs, status_code, utf8_text
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # ``typing`` costs ~6 ms of start-up; annotations are strings

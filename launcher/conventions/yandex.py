@@ -30,7 +30,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import os
 import time
 
 from ..protocol import (
@@ -43,8 +42,16 @@ from ..protocol import (
     error_response,
     is_coroutine_function,
 )
-from ._http import proxy_headers, status_code, utf8_text
-from .nuclio import canonical, query_pairs
+from ._http import (
+    canonical,
+    memory_limit_mb,
+    proxy_headers,
+    query_pairs,
+    request_time,
+    status_code,
+    timeout_s,
+    utf8_text,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # ``typing`` costs ~6 ms of start-up; annotations are strings
@@ -52,15 +59,6 @@ if TYPE_CHECKING:  # ``typing`` costs ~6 ms of start-up; annotations are strings
 
     from ..protocol import Invoke
     Header = Tuple[str, str]
-
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-
-
-def request_time(epoch: float) -> str:
-    """``13/Jul/2022:11:58:59 +0000`` (the example's requestTime format, UTC, locale-free)."""
-    t = time.gmtime(epoch)
-    return f"{t.tm_mday:02d}/{_MONTHS[t.tm_mon - 1]}/{t.tm_year}:{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} +0000"
-
 
 def is_raw(req: Request) -> bool:
     return any(k == b"integration" and v == b"raw" for k, v in query_pairs(req.query))
@@ -115,28 +113,6 @@ def http_event(req: Request, now: float) -> Dict[str, Any]:
         },
         "url": "",
     }
-
-
-def memory_limit_mb() -> Optional[int]:
-    """The container's memory limit (cgroup v2, then v1) in MiB, or None when unlimited/unknown."""
-    for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
-        try:
-            with open(path, encoding="ascii") as f:
-                text = f.read().strip()
-        except (OSError, ValueError):
-            continue
-        if text.isdigit() and int(text) < 1 << 60:
-            return int(text) // (1024 * 1024)
-        return None
-    return None
-
-
-def timeout_s() -> float:
-    try:
-        value = float(os.environ.get("IGNITE_TIMEOUT_S", "") or 300.0)
-    except ValueError:
-        return 300.0
-    return value if value > 0 else 300.0
 
 
 class Context:
