@@ -40,21 +40,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 import os
 import sys
 import time
 
-from ..protocol import (
-    CT_BYTES,
-    CT_JSON,
-    Request,
-    Response,
-    dumps,
-    error_response,
-    is_coroutine_function,
-    json_response,
-)
+from ..protocol import CT_BYTES, CT_JSON, BadRequest, Request, Response, dumps, make_invoke
 from ._http import (
     canonical,
     header_value,
@@ -372,8 +364,8 @@ def _memory_mb() -> str:
     return str(mb)
 
 
-class BadEvent(ValueError):
-    pass
+#: A raw payload that is not JSON: a 400 ``{"error", "type": "BadRequest"}``, the handler not called.
+BadEvent = BadRequest
 
 
 def event_raw(req: Request, now: float) -> Any:
@@ -393,33 +385,8 @@ def make_invoker(fn: Callable[..., Any]) -> Invoke:
     static = static_context()
     timeout_ms = int(timeout_s() * 1000)
 
-    def arguments(req: Request) -> Tuple[Any, LambdaContext]:
+    def call(req: Request) -> Any:
         now = time.time()
-        return build_event(req, now), LambdaContext(req, int(now * 1000) + timeout_ms, static)
+        return fn(build_event(req, now), LambdaContext(req, int(now * 1000) + timeout_ms, static))
 
-    if is_coroutine_function(fn):
-
-        async def invoke_async(req: Request) -> Response:
-            try:
-                args = arguments(req)
-            except BadEvent as exc:
-                return json_response(400, {"error": str(exc), "type": "BadRequest"})
-            try:
-                return encode(await fn(*args), version)
-            except (Exception, SystemExit, KeyboardInterrupt, GeneratorExit) as exc:
-                # asyncio.CancelledError (a timeout) is deliberately not caught.
-                return error_response(exc, req)
-
-        return invoke_async
-
-    def invoke(req: Request) -> Response:
-        try:
-            args = arguments(req)
-        except BadEvent as exc:
-            return json_response(400, {"error": str(exc), "type": "BadRequest"})
-        try:
-            return encode(fn(*args), version)
-        except BaseException as exc:
-            return error_response(exc, req)
-
-    return invoke
+    return make_invoke(fn, call, functools.partial(encode, version=version))

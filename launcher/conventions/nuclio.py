@@ -32,7 +32,7 @@ classes (``Context``, ``Event``, ``Response``, ``Logger``, ``TriggerInfo``).
 
 from __future__ import annotations
 
-from ..protocol import InitHook, Request, Response, error_response, is_coroutine_function
+from ..protocol import InitHook, Request, make_invoke
 from ._nuclio import (
     CONTEXT_ATTR,
     METHODS,
@@ -63,28 +63,10 @@ def make_invoker(fn: Callable[..., Any]) -> Invoke:
     context.platform.install()
     decode = decode_strings()
 
-    if is_coroutine_function(fn):
+    def call(req: Request) -> Any:
+        return fn(context, Event(req, decode))
 
-        async def invoke_async(req: Request) -> Response:
-            _execution.set(req.execution_id)
-            try:
-                return encode(await fn(context, Event(req, decode)))
-            except (Exception, SystemExit, KeyboardInterrupt, GeneratorExit) as exc:
-                # asyncio.CancelledError (a timeout) is deliberately not caught.
-                return error_response(exc, req)
-
-        setattr(invoke_async, CONTEXT_ATTR, context)
-        return invoke_async
-
-    def invoke(req: Request) -> Response:
-        token = _execution.set(req.execution_id)
-        try:
-            return encode(fn(context, Event(req, decode)))
-        except BaseException as exc:
-            return error_response(exc, req)
-        finally:
-            _execution.reset(token)
-
+    invoke = make_invoke(fn, call, encode, _execution)  # the logger's execution_id
     setattr(invoke, CONTEXT_ATTR, context)
     return invoke
 

@@ -25,15 +25,7 @@ from __future__ import annotations
 
 import os
 
-from ..protocol import (
-    CT_JSON,
-    Request,
-    Response,
-    dumps,
-    error_response,
-    is_coroutine_function,
-    json_response,
-)
+from ..protocol import CT_JSON, BadRequest, Request, Response, dumps, make_invoke
 from ._http import canonical, query_pairs, status_code, utf8_text
 
 TYPE_CHECKING = False
@@ -62,8 +54,9 @@ def _canonical(name: str) -> str:
     return c
 
 
-class BadRequestKeyError(KeyError):
-    """werkzeug's: a missing header or query key read with ``[]``; Flask answers 400."""
+class BadRequestKeyError(KeyError, BadRequest):
+    """werkzeug's: a missing header or query key read with ``[]``; Flask answers 400
+    (the invoker's answer to a :class:`~..protocol.BadRequest`, here naming the key)."""
 
     def __init__(self, where: str, key: Any) -> None:
         super().__init__(key)
@@ -230,33 +223,11 @@ def encode(result: Any) -> Response:
     )
 
 
-def bad_request(exc: BadRequestKeyError) -> Response:
-    """Flask's answer to an uncaught BadRequestKeyError: 400 (here as JSON naming the key)."""
-    return json_response(400, {"error": str(exc), "type": "BadRequestKeyError"})
-
-
 def make_invoker(fn: Callable[..., Any]) -> Invoke:
     """Wrap ``fn(event, context)`` into ``invoke(Request) -> Response`` (async when *fn* is)."""
     hostname = os.getenv("HOSTNAME", "localhost")  # index.py reads it per request; it does not change
-    if is_coroutine_function(fn):
 
-        async def invoke_async(req: Request) -> Response:
-            try:
-                return encode(await fn(Event(req), Context(hostname)))
-            except BadRequestKeyError as exc:
-                return bad_request(exc)
-            except (Exception, SystemExit, KeyboardInterrupt, GeneratorExit) as exc:
-                # asyncio.CancelledError (a timeout) is deliberately not caught.
-                return error_response(exc, req)
+    def call(req: Request) -> Any:
+        return fn(Event(req), Context(hostname))
 
-        return invoke_async
-
-    def invoke(req: Request) -> Response:
-        try:
-            return encode(fn(Event(req), Context(hostname)))
-        except BadRequestKeyError as exc:
-            return bad_request(exc)
-        except BaseException as exc:
-            return error_response(exc, req)
-
-    return invoke
+    return make_invoke(fn, call, encode)

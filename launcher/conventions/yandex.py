@@ -39,8 +39,7 @@ from ..protocol import (
     Request,
     Response,
     dumps,
-    error_response,
-    is_coroutine_function,
+    make_invoke,
 )
 from ._http import (
     canonical,
@@ -171,26 +170,9 @@ def make_invoker(fn: Callable[..., Any]) -> Invoke:
     memory_mb = memory_limit_mb()
     timeout = timeout_s()
 
-    def arguments(req: Request) -> Tuple[Any, Context]:
+    def call(req: Request) -> Any:
         now = time.time()
         event = raw_event(req.body) if is_raw(req) else http_event(req, now)
-        return event, Context(req, now, memory_mb, timeout)
+        return fn(event, Context(req, now, memory_mb, timeout))
 
-    if is_coroutine_function(fn):
-
-        async def invoke_async(req: Request) -> Response:
-            try:
-                return encode(await fn(*arguments(req)))
-            except (Exception, SystemExit, KeyboardInterrupt, GeneratorExit) as exc:
-                # asyncio.CancelledError (a timeout) is deliberately not caught.
-                return error_response(exc, req)
-
-        return invoke_async
-
-    def invoke(req: Request) -> Response:
-        try:
-            return encode(fn(*arguments(req)))
-        except BaseException as exc:
-            return error_response(exc, req)
-
-    return invoke
+    return make_invoke(fn, call, encode)
