@@ -147,6 +147,21 @@ def json_response(status: int, obj: Any, headers: Optional[List[Header]] = None)
     return Response(status, hs, json_text(obj).encode("utf-8"))
 
 
+def json_result(result: Any) -> Response:
+    """A 200 whose body is a handler's return value as JSON (:class:`EncodeError` naming the path)."""
+    return Response(200, [CT_JSON], dumps(result))
+
+
+def with_content_type(status: int, headers: List[Header], body: bytes, content_type: Header) -> Response:
+    """A Response whose Content-Type is *content_type*, unless *headers* (the handler's) give one."""
+    for name, _ in headers:
+        if name.lower() == "content-type":
+            break
+    else:
+        headers.insert(0, content_type)
+    return Response(status, headers, body)
+
+
 # --- JSON with a path to the first unencodable value --------------------------------
 
 

@@ -18,7 +18,16 @@ import threading
 import time
 
 from .. import protocol
-from ..protocol import CT_BYTES, CT_JSON, CT_TEXT, Request, Response, dumps, format_exception
+from ..protocol import (
+    CT_BYTES,
+    CT_JSON,
+    CT_TEXT,
+    Request,
+    Response,
+    dumps,
+    format_exception,
+    with_content_type,
+)
 from ._http import canonical, query_pairs
 
 TYPE_CHECKING = False
@@ -308,9 +317,7 @@ def encode(result: Any) -> Response:
         items = raw.items() if hasattr(raw, "items") else raw
         for k, v in items:
             headers.append((str(k), v if isinstance(v, str) else str(v)))
-        if not any(k.lower() == "content-type" for k, _ in headers):
-            headers.insert(0, ct)
-        return Response(_status(result.status_code), headers, body)
+        return with_content_type(_status(result.status_code), headers, body, ct)
     body, ct = _body(result)
     return Response(200, [ct], body)
 

@@ -46,7 +46,17 @@ import os
 import sys
 import time
 
-from ..protocol import CT_BYTES, CT_JSON, BadRequest, Request, Response, dumps, make_invoke
+from ..protocol import (
+    CT_BYTES,
+    CT_JSON,
+    BadRequest,
+    Request,
+    Response,
+    dumps,
+    json_result,
+    make_invoke,
+    with_content_type,
+)
 from ._http import (
     canonical,
     header_value,
@@ -278,14 +288,14 @@ def _body(result: Dict[str, Any]) -> Tuple[bytes, Header]:
 def encode(result: Any, version: str = "2.0") -> Response:
     """Map the handler's return value to a Response (see the module docstring)."""
     if version == "raw":  # Invoke returns the value as JSON, whatever it is
-        return Response(200, [CT_JSON], dumps(result))
+        return json_result(result)
     if not (isinstance(result, dict) and "statusCode" in result):
         if version == "1.0":
             raise ValueError(
                 "payload format 1.0 needs a dict with statusCode (and headers, body); "
                 f"got {type(result).__name__}"
             )
-        return Response(200, [CT_JSON], dumps(result))
+        return json_result(result)
     status = status_code(result["statusCode"])
     data, ct = _body(result)
     headers = proxy_headers(result, multi=version == "1.0")
@@ -294,9 +304,7 @@ def encode(result: Any, version: str = "2.0") -> Response:
         if isinstance(cookies, str):
             cookies = [cookies]
         headers.extend(("Set-Cookie", header_value(c)) for c in cookies)
-    if not any(k.lower() == "content-type" for k, _ in headers):
-        headers.insert(0, ct)
-    return Response(status, headers, data)
+    return with_content_type(status, headers, data, ct)
 
 
 PAYLOADS = ("2.0", "1.0", "raw")

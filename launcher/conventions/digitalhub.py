@@ -35,7 +35,7 @@ from __future__ import annotations
 import functools
 import inspect
 
-from ..protocol import CT_JSON, InitHook, Request, Response, dumps, make_invoke
+from ..protocol import InitHook, Request, Response, json_result, make_invoke
 from ._nuclio import CONTEXT_ATTR, decode_strings
 from ._nuclio import METHODS as NUCLIO_METHODS
 from ._nuclio import Context as NuclioContext
@@ -159,7 +159,7 @@ class Plan:
                 f"@handler declares {len(names)} outputs ({', '.join(names)}) "
                 f"but the function returned {type(result).__name__}"
             )
-        return Response(200, [CT_JSON], dumps(mapped))
+        return json_result(mapped)
 
 
 def make_invoker(fn: Callable[..., Any]) -> Invoke:

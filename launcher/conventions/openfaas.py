@@ -23,7 +23,7 @@ import json
 import logging
 import sys
 
-from ..protocol import CT_JSON, BadRequest, Request, Response, dumps, make_invoke
+from ..protocol import BadRequest, Request, json_result, make_invoke
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # ``typing`` costs ~6 ms of start-up; annotations are strings
@@ -74,11 +74,6 @@ def build_request(req: Request) -> Dict[str, Any]:
     return payload
 
 
-def encode(result: Any) -> Response:
-    """The return value as the JSON body of a 200."""
-    return Response(200, [CT_JSON], dumps(result))
-
-
 def make_invoker(fn: Callable[..., Any]) -> Invoke:
     """Wrap ``fn(logger, request)`` into ``invoke(Request) -> Response`` (async when *fn* is)."""
     logger = make_logger()
@@ -86,4 +81,4 @@ def make_invoker(fn: Callable[..., Any]) -> Invoke:
     def call(req: Request) -> Any:
         return fn(logger, build_request(req))  # a BadRequest is a 400: the handler is not called
 
-    return make_invoke(fn, call, encode)
+    return make_invoke(fn, call, json_result)  # the value as the JSON body of a 200

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import os
 
-from ..protocol import Request, Response, make_invoke
+from ..protocol import Request, Response, make_invoke, with_content_type
 from ._http import header_value, status_code
 
 TYPE_CHECKING = False
@@ -78,9 +78,7 @@ def encode(result: Any) -> Response:
                             "use (body, status), (body, headers) or (body, status, headers)")
         status = status_code(status)
     body, ct = _body(result)
-    if not any(k.lower() == "content-type" for k, _ in extra):
-        extra.insert(0, ct)
-    return Response(status, extra, body)
+    return with_content_type(status, extra, body, ct)
 
 
 def make_invoker(fn: Callable[..., Any]) -> Invoke:

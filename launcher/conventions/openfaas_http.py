@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import os
 
-from ..protocol import CT_JSON, BadRequest, Request, Response, dumps, make_invoke
+from ..protocol import CT_JSON, BadRequest, Request, Response, dumps, make_invoke, with_content_type
 from ._http import canonical, query_pairs, status_code, utf8_text
 
 TYPE_CHECKING = False
@@ -189,7 +189,7 @@ def _headers(value: Any) -> List[Header]:
     return out
 
 
-def _body(body: Any) -> Tuple[bytes, Optional[Header]]:
+def _body(body: Any) -> Tuple[bytes, Header]:
     if isinstance(body, (dict, list)):
         return dumps(body), CT_JSON
     if isinstance(body, (bytes, bytearray)):
@@ -197,27 +197,21 @@ def _body(body: Any) -> Tuple[bytes, Optional[Header]]:
     return str(body).encode("utf-8"), CT_HTML
 
 
-def _respond(status: int, data: bytes, ct: Optional[Header], headers: List[Header]) -> Response:
-    if ct is not None and not any(k.lower() == "content-type" for k, _ in headers):
-        headers.insert(0, ct)
-    return Response(status, headers, data)
-
-
 def encode(result: Any) -> Response:
     """The template's ``format_response`` plus what Flask does with the value."""
     if result is None:
-        return _respond(200, b"", CT_HTML, [])
+        return with_content_type(200, [], b"", CT_HTML)
     if isinstance(result, dict):
         status = status_code(result.get("statusCode", 200))
         data, ct = _body(result["body"]) if "body" in result else (b"", CT_HTML)
-        return _respond(status, data, ct, _headers(result.get("headers")))
+        return with_content_type(status, _headers(result.get("headers")), data, ct)
     if isinstance(result, tuple) and 2 <= len(result) <= 3:
         data, ct = _body(result[0])
         headers = _headers(result[2]) if len(result) == 3 else []
-        return _respond(status_code(result[1]), data, ct, headers)
+        return with_content_type(status_code(result[1]), headers, data, ct)
     if isinstance(result, (str, bytes, bytearray, list)):
         data, ct = _body(result)
-        return _respond(200, data, ct, [])
+        return with_content_type(200, [], data, ct)
     raise TypeError(
         f"handle returned {type(result).__name__}; return a dict with statusCode, body and headers"
     )

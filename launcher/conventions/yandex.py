@@ -39,7 +39,9 @@ from ..protocol import (
     Request,
     Response,
     dumps,
+    json_result,
     make_invoke,
+    with_content_type,
 )
 from ._http import (
     canonical,
@@ -136,7 +138,7 @@ class Context:
 def encode(result: Any) -> Response:
     """Map the handler's return value to a Response (see the module docstring)."""
     if not (isinstance(result, dict) and "statusCode" in result):
-        return Response(200, [CT_JSON], dumps(result))
+        return json_result(result)
     status = status_code(result["statusCode"])
     body = result.get("body")
     b64 = result.get("isBase64Encoded") is True
@@ -155,9 +157,7 @@ def encode(result: Any) -> Response:
     else:  # not a string: JSON, rather than failing a handler that returns a dict body
         data, ct = dumps(body), CT_JSON
     headers = proxy_headers(result, multi=True)
-    if not any(k.lower() == "content-type" for k, _ in headers):
-        headers.insert(0, ct)
-    return Response(status, headers, data)
+    return with_content_type(status, headers, data, ct)
 
 
 #: Every method reaches the handler (yandex handlers see ``event["httpMethod"]``); the core
