@@ -1,8 +1,10 @@
 """The two types every convention adapter speaks: :class:`Request` and :class:`Response`.
 
-Plus the shared helpers adapters need to build responses: JSON encoding that
-names the first value JSON cannot encode, and the ``{error, type, traceback}``
-500 body.  The server core knows nothing about any particular handler style.
+Plus the one invoker every adapter uses (:func:`make_invoke`: sync or async, the
+exception-to-response policy, the encoding step) and the helpers adapters need to
+build responses: JSON encoding that names the first value JSON cannot encode, and
+the ``{error, type, traceback}`` 500 body.  The server core knows nothing about any
+particular handler style.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import traceback
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # ``typing`` costs ~6 ms of start-up; annotations are strings
+    from contextvars import ContextVar
     from typing import Any, Awaitable, Callable, List, Optional, Tuple, Union
 
     Header = Tuple[str, str]
@@ -144,6 +147,21 @@ def json_response(status: int, obj: Any, headers: Optional[List[Header]] = None)
     return Response(status, hs, json_text(obj).encode("utf-8"))
 
 
+def json_result(result: Any) -> Response:
+    """A 200 whose body is a handler's return value as JSON (:class:`EncodeError` naming the path)."""
+    return Response(200, [CT_JSON], dumps(result))
+
+
+def with_content_type(status: int, headers: List[Header], body: bytes, content_type: Header) -> Response:
+    """A Response whose Content-Type is *content_type*, unless *headers* (the handler's) give one."""
+    for name, _ in headers:
+        if name.lower() == "content-type":
+            break
+    else:
+        headers.insert(0, content_type)
+    return Response(status, headers, body)
+
+
 # --- JSON with a path to the first unencodable value --------------------------------
 
 
@@ -266,6 +284,92 @@ def error_response(exc: BaseException, request: Optional[Request] = None) -> Res
     if isinstance(exc, EncodeError):
         info["traceback"] = ""
     return json_response(500, info)
+
+
+class BadRequest(Exception):
+    """The request does not fit the platform's shape (e.g. a body that must be a JSON
+    object): :func:`make_invoke` answers 400 ``{"error": str(exc), "type": <class name>}``
+    and logs nothing.  An adapter raises it (or a subclass) from its mapping."""
+
+
+def bad_request(exc: BadRequest) -> Response:
+    return json_response(400, {"error": str(exc), "type": type(exc).__name__})
+
+
+def make_invoke(
+    fn: Callable[..., Any],
+    call: Callable[[Request], Any],
+    encode: Callable[[Any], Response],
+    execution_var: Optional[ContextVar[str]] = None,
+) -> Invoke:
+    """The invoker every adapter returns: ``encode(call(request))``, awaited when *fn* is async.
+
+    The adapter gives only its platform's mapping: *call* calls the handler *fn* with
+    the arguments the platform passes for one request (returning what *fn* returns, a
+    coroutine when *fn* is ``async def``), *encode* maps the return value to a
+    :class:`Response`.  The policy is written once, here:
+
+    * an ``async def`` *fn* gives an ``async def`` invoke (run on the asyncio thread);
+    * :class:`BadRequest` (from the mapping, or a subclass a handler lets escape) is a
+      400 (:func:`bad_request`);
+    * any other exception, in *call*, the handler or *encode*, is the 500
+      ``{error, type, traceback}`` of :func:`error_response` (its traceback logged) --
+      SystemExit and KeyboardInterrupt included; an async invoke lets
+      ``asyncio.CancelledError`` through (it is how a timeout cancels the handler);
+    * *execution_var*, when given, holds the request's execution id while the handler
+      runs (nuclio's logger reads it).
+    """
+    if is_coroutine_function(fn):
+        if execution_var is not None:
+            var = execution_var
+
+            async def invoke_async_with_id(req: Request) -> Response:
+                var.set(req.execution_id)  # a task runs in its own copy of the context
+                try:
+                    return encode(await call(req))
+                except BadRequest as exc:
+                    return bad_request(exc)
+                except (Exception, SystemExit, KeyboardInterrupt, GeneratorExit) as exc:
+                    return error_response(exc, req)
+
+            return invoke_async_with_id
+
+        async def invoke_async(req: Request) -> Response:
+            try:
+                return encode(await call(req))
+            except BadRequest as exc:
+                return bad_request(exc)
+            except (Exception, SystemExit, KeyboardInterrupt, GeneratorExit) as exc:
+                # asyncio.CancelledError (a timeout) is deliberately not caught.
+                return error_response(exc, req)
+
+        return invoke_async
+
+    if execution_var is not None:
+        var = execution_var
+
+        def invoke_with_id(req: Request) -> Response:
+            token = var.set(req.execution_id)
+            try:
+                return encode(call(req))
+            except BadRequest as exc:
+                return bad_request(exc)
+            except BaseException as exc:
+                return error_response(exc, req)
+            finally:
+                var.reset(token)
+
+        return invoke_with_id
+
+    def invoke(req: Request) -> Response:
+        try:
+            return encode(call(req))
+        except BadRequest as exc:
+            return bad_request(exc)
+        except BaseException as exc:
+            return error_response(exc, req)
+
+    return invoke
 
 
 class InitHook:

@@ -50,7 +50,7 @@ def scratch(tmp_path: Path) -> Path:
 def test_the_real_tree_keeps_every_contract() -> None:
     res = lint_imports(REPO)
     assert res.returncode == 0, res.stdout + res.stderr
-    assert "Contracts: 6 kept, 0 broken." in res.stdout, res.stdout
+    assert "Contracts: 7 kept, 0 broken." in res.stdout, res.stdout
 
 
 def test_the_scratch_copy_is_what_gets_checked(scratch: Path) -> None:
@@ -82,7 +82,23 @@ CASES = {
                              "no import cycles inside packager"),
     "launcher-cycle": ("launcher/scratch.py", "from . import server\n",
                        "no import cycles inside launcher"),
+    # what yandex, lambda and openfaas-http did before issue 29: reach into nuclio's adapter
+    # for its helpers, installing the nuclio_sdk stand-in as a side effect
+    "adapter-imports-adapter": ("launcher/conventions/yandex.py", "from .nuclio import Event\n",
+                                "convention adapters do not import each other"),
+    "adapter-imports-adapter-lazily": ("launcher/conventions/openfaas.py",
+                                       "\n\ndef _scratch():\n    from . import ignite\n",
+                                       "convention adapters do not import each other"),
 }
+
+
+def test_every_adapter_is_in_the_independence_contract() -> None:
+    """A new adapter module must be listed, or nothing would stop it importing another one."""
+    text = (REPO / ".importlinter").read_text()
+    section = text.split("[importlinter:contract:adapters-independent]", 1)[1].split("[importlinter:", 1)[0]
+    listed = set(re.findall(r"^\s+launcher\.conventions\.(\w+)$", section, re.M))
+    adapters = {p.stem for p in (REPO / "launcher" / "conventions").glob("*.py") if not p.stem.startswith("_")}
+    assert listed == adapters, f"list these in .importlinter's adapters-independent: {sorted(adapters - listed)}"
 
 
 @pytest.mark.parametrize("case", sorted(CASES))

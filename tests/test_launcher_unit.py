@@ -10,6 +10,7 @@ import os
 import re
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -371,3 +372,107 @@ def test_pool_workers_run_sched_batch() -> None:
     assert seen == [os.SCHED_BATCH]
     assert os.sched_getscheduler(0) != os.SCHED_BATCH  # only the workers, not the caller
     pool.q.put(None)
+
+
+@pytest.mark.parametrize("convention", ["digitalhub", "yandex", "lambda", "openfaas-http", "ignite", "nuclio"])
+def test_an_adapter_installs_only_its_own_sdk_stand_in(convention: str) -> None:
+    # Issue 29: yandex, lambda and openfaas-http imported nuclio's adapter for its helpers (and
+    # digitalhub for its types), which installed the nuclio_sdk stand-in for their handlers too.
+    import subprocess
+
+    code = (
+        "import sys\n"
+        f"sys.path.insert(0, {str(LAUNCHER.parent)!r})\n"
+        "from launcher.conventions import load\n"
+        f"adapter = load({convention!r})\n"
+        "print(sorted(getattr(f, 'name', '') for f in sys.meta_path if type(f).__name__ == 'SdkStandIn'))\n"
+        "print(sorted(m for m in sys.modules if m.startswith('launcher.conventions.') and '._' not in m))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    stand_ins, adapters = proc.stdout.splitlines()
+    own = {"nuclio": ["nuclio_sdk"], "digitalhub": ["digitalhub_runtime_python"]}.get(convention, [])
+    assert stand_ins == repr(own)
+    assert adapters == repr([f"launcher.conventions.{load(convention).__name__.rsplit('.', 1)[1]}"])
+
+
+def test_the_one_invoker_applies_the_policy_to_sync_handlers() -> None:
+    import contextvars
+
+    var: contextvars.ContextVar[str] = contextvars.ContextVar("scratch_execution", default="")
+    seen: list[str] = []
+
+    def handler(what: str) -> str:
+        seen.append(var.get())
+        if what == "exit":
+            raise SystemExit(3)
+        if what == "refuse":
+            raise protocol.BadRequest("no such key 'a'")
+        return what
+
+    def call(req: protocol.Request) -> str:
+        return handler(req.path.strip("/"))
+
+    def encode(result: str) -> protocol.Response:
+        if result == "bad-encode":
+            raise TypeError("cannot encode")
+        return protocol.Response(200, [protocol.CT_TEXT], result.encode())
+
+    invoke: Any = protocol.make_invoke(handler, call, encode, var)
+    assert not protocol.is_coroutine_function(invoke)
+    ok = invoke(protocol.Request("POST", "/fine", "", [], b"", "e-7", "fn", "org"))
+    assert (ok.status, ok.body) == (200, b"fine")
+    assert seen == ["e-7"] and var.get() == ""  # set for the call, reset after
+    refused = invoke(protocol.Request("POST", "/refuse", "", [], b"", "e-8", "fn", "org"))
+    assert refused.status == 400
+    assert json.loads(refused.body) == {"error": "no such key 'a'", "type": "BadRequest"}
+    for path, kind in (("/exit", "SystemExit"), ("/bad-encode", "TypeError")):
+        res = invoke(protocol.Request("POST", path, "", [], b"", "e-9", "fn", "org"))
+        assert res.status == 500 and json.loads(res.body)["type"] == kind
+
+
+def test_the_one_invoker_awaits_async_handlers_and_lets_cancellation_through() -> None:
+    import asyncio
+
+    async def handler(what: str) -> str:
+        if what == "cancel":
+            raise asyncio.CancelledError
+        if what == "interrupt":
+            raise KeyboardInterrupt
+        return what
+
+    invoke = protocol.make_invoke(handler, lambda req: handler(req.path.strip("/")),
+                                  lambda r: protocol.Response(200, [], r.encode()))
+    assert protocol.is_coroutine_function(invoke)
+
+    def run(path: str) -> Any:
+        return asyncio.run(invoke(protocol.Request("POST", path, "", [], b"", "e", "f", "o")))  # type: ignore[arg-type]
+
+    assert run("/x").body == b"x"
+    res = run("/interrupt")
+    assert res.status == 500 and json.loads(res.body)["type"] == "KeyboardInterrupt"
+    with pytest.raises(asyncio.CancelledError):
+        run("/cancel")
+
+
+def test_adapters_are_only_their_platform_mapping() -> None:
+    """Issue 29: sync/async and the exception-to-500 policy are written once, in
+    protocol.make_invoke; an adapter that calls the handler itself would bypass it."""
+    offenders = []
+    for path in sorted((LAUNCHER / "conventions").glob("*.py")):
+        if path.stem.startswith("_"):
+            continue
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            name = node.id if isinstance(node, ast.Name) else node.attr if isinstance(node, ast.Attribute) else None
+            line = getattr(node, "lineno", 0)
+            if name in ("error_response", "is_coroutine_function"):
+                offenders.append(f"{path.name}:{line} uses {name}")
+            if isinstance(node, ast.AsyncFunctionDef) or (
+                isinstance(node, ast.ExceptHandler) and isinstance(node.type, ast.Name)
+                and node.type.id == "BaseException"
+            ):
+                offenders.append(f"{path.name}:{line} calls the handler itself")
+        if "make_invoke" not in {a.name for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) for a in n.names}:
+            offenders.append(f"{path.name}: does not use protocol.make_invoke")
+    assert offenders == []

@@ -6,9 +6,10 @@ An adapter is a module in this package exposing::
 
 where ``invoke(request: Request) -> Response`` is a plain function, or an
 ``async def`` coroutine function (the server then runs it on its asyncio
-thread; see :func:`..protocol.is_coroutine_function`).  ``invoke`` must turn
-every handler error into a :class:`~..protocol.Response` itself (e.g. with
-:func:`..protocol.error_response`); whatever still escapes becomes a generic 500.
+thread).  Adapters build it with :func:`..protocol.make_invoke` (sync/async, the
+exception-to-500 policy and encoding are written there once) and are only their
+platform's mapping; no adapter imports another (``_``-prefixed modules hold what
+several share).
 
 The manifest's ``convention`` field names the module (default ``ignite``); a
 name that is not a module name (``lambda`` is a keyword, ``openfaas-http`` has a

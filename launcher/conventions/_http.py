@@ -1,13 +1,64 @@
-"""What the event-style adapters (yandex, lambda, openfaas-http) share: request text and
-response status/header values, so that one rule serves all three."""
+"""What several adapters share, so that one rule serves them all: request text (header
+names, query pairs), response status/header values, the request-time format, and the
+function's limits (memory, timeout).  Not an adapter: it installs nothing and imports
+no adapter (``.importlinter``: adapters never import each other)."""
 
 from __future__ import annotations
 
+import os
+import time
+from urllib.parse import parse_qsl
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # ``typing`` costs ~6 ms of start-up; annotations are strings
-    from typing import Any, Dict, List, Tuple
+    from typing import Any, Dict, List, Optional, Tuple
 
     Header = Tuple[str, str]
+
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def canonical(name: str) -> str:
+    """``content-type`` -> ``Content-Type`` (the form HTTP servers hand to nuclio/Yandex)."""
+    return "-".join(p[:1].upper() + p[1:] for p in name.split("-"))
+
+
+
+def query_pairs(query: str) -> List[Tuple[bytes, bytes]]:
+    """Percent-decoded ``(name, value)`` byte pairs of the raw query string, in order."""
+    # The core hands the target over decoded as latin-1; percent-escapes decoded as
+    # latin-1 too, so every pair re-encodes to exactly the bytes that were sent.
+    pairs = parse_qsl(query, keep_blank_values=True, encoding="latin-1", errors="replace")
+    return [(k.encode("latin-1", "replace"), v.encode("latin-1", "replace")) for k, v in pairs]
+
+
+def request_time(epoch: float) -> str:
+    """``13/Jul/2022:11:58:59 +0000`` (the requestTime format of Yandex and API Gateway, UTC, locale-free)."""
+    t = time.gmtime(epoch)
+    return f"{t.tm_mday:02d}/{_MONTHS[t.tm_mon - 1]}/{t.tm_year}:{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} +0000"
+
+
+def memory_limit_mb() -> Optional[int]:
+    """The container's memory limit (cgroup v2, then v1) in MiB, or None when unlimited/unknown."""
+    for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            with open(path, encoding="ascii") as f:
+                text = f.read().strip()
+        except (OSError, ValueError):
+            continue
+        if text.isdigit() and int(text) < 1 << 60:
+            return int(text) // (1024 * 1024)
+        return None
+    return None
+
+
+def timeout_s() -> float:
+    """``IGNITE_TIMEOUT_S`` (the handler's time limit), 300 when unset or invalid."""
+    try:
+        value = float(os.environ.get("IGNITE_TIMEOUT_S", "") or 300.0)
+    except ValueError:
+        return 300.0
+    return value if value > 0 else 300.0
 
 
 def utf8_text(raw: str) -> str:

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 import os
 import sys
@@ -48,16 +49,25 @@ import time
 from ..protocol import (
     CT_BYTES,
     CT_JSON,
+    BadRequest,
     Request,
     Response,
     dumps,
-    error_response,
-    is_coroutine_function,
-    json_response,
+    json_result,
+    make_invoke,
+    with_content_type,
 )
-from ._http import header_value, proxy_headers, status_code, utf8_text
-from .nuclio import canonical, query_pairs
-from .yandex import memory_limit_mb, request_time, timeout_s
+from ._http import (
+    canonical,
+    header_value,
+    memory_limit_mb,
+    proxy_headers,
+    query_pairs,
+    request_time,
+    status_code,
+    timeout_s,
+    utf8_text,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # ``typing`` costs ~6 ms of start-up; annotations are strings
@@ -278,14 +288,14 @@ def _body(result: Dict[str, Any]) -> Tuple[bytes, Header]:
 def encode(result: Any, version: str = "2.0") -> Response:
     """Map the handler's return value to a Response (see the module docstring)."""
     if version == "raw":  # Invoke returns the value as JSON, whatever it is
-        return Response(200, [CT_JSON], dumps(result))
+        return json_result(result)
     if not (isinstance(result, dict) and "statusCode" in result):
         if version == "1.0":
             raise ValueError(
                 "payload format 1.0 needs a dict with statusCode (and headers, body); "
                 f"got {type(result).__name__}"
             )
-        return Response(200, [CT_JSON], dumps(result))
+        return json_result(result)
     status = status_code(result["statusCode"])
     data, ct = _body(result)
     headers = proxy_headers(result, multi=version == "1.0")
@@ -294,9 +304,7 @@ def encode(result: Any, version: str = "2.0") -> Response:
         if isinstance(cookies, str):
             cookies = [cookies]
         headers.extend(("Set-Cookie", header_value(c)) for c in cookies)
-    if not any(k.lower() == "content-type" for k, _ in headers):
-        headers.insert(0, ct)
-    return Response(status, headers, data)
+    return with_content_type(status, headers, data, ct)
 
 
 PAYLOADS = ("2.0", "1.0", "raw")
@@ -364,8 +372,8 @@ def _memory_mb() -> str:
     return str(mb)
 
 
-class BadEvent(ValueError):
-    pass
+#: A raw payload that is not JSON: a 400 ``{"error", "type": "BadRequest"}``, the handler not called.
+BadEvent = BadRequest
 
 
 def event_raw(req: Request, now: float) -> Any:
@@ -385,33 +393,8 @@ def make_invoker(fn: Callable[..., Any]) -> Invoke:
     static = static_context()
     timeout_ms = int(timeout_s() * 1000)
 
-    def arguments(req: Request) -> Tuple[Any, LambdaContext]:
+    def call(req: Request) -> Any:
         now = time.time()
-        return build_event(req, now), LambdaContext(req, int(now * 1000) + timeout_ms, static)
+        return fn(build_event(req, now), LambdaContext(req, int(now * 1000) + timeout_ms, static))
 
-    if is_coroutine_function(fn):
-
-        async def invoke_async(req: Request) -> Response:
-            try:
-                args = arguments(req)
-            except BadEvent as exc:
-                return json_response(400, {"error": str(exc), "type": "BadRequest"})
-            try:
-                return encode(await fn(*args), version)
-            except (Exception, SystemExit, KeyboardInterrupt, GeneratorExit) as exc:
-                # asyncio.CancelledError (a timeout) is deliberately not caught.
-                return error_response(exc, req)
-
-        return invoke_async
-
-    def invoke(req: Request) -> Response:
-        try:
-            args = arguments(req)
-        except BadEvent as exc:
-            return json_response(400, {"error": str(exc), "type": "BadRequest"})
-        try:
-            return encode(fn(*args), version)
-        except BaseException as exc:
-            return error_response(exc, req)
-
-    return invoke
+    return make_invoke(fn, call, functools.partial(encode, version=version))

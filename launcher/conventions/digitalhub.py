@@ -35,21 +35,13 @@ from __future__ import annotations
 import functools
 import inspect
 
-from ..protocol import (
-    CT_JSON,
-    InitHook,
-    Request,
-    Response,
-    dumps,
-    error_response,
-    is_coroutine_function,
-)
+from ..protocol import InitHook, Request, Response, json_result, make_invoke
+from ._nuclio import CONTEXT_ATTR, decode_strings
+from ._nuclio import METHODS as NUCLIO_METHODS
+from ._nuclio import Context as NuclioContext
+from ._nuclio import Event as NuclioEvent
+from ._nuclio import encode as encode_nuclio
 from ._sdk import SdkStandIn
-from .nuclio import CONTEXT_ATTR, decode_strings
-from .nuclio import METHODS as NUCLIO_METHODS
-from .nuclio import Context as NuclioContext
-from .nuclio import Event as NuclioEvent
-from .nuclio import encode as encode_nuclio
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # ``typing`` costs ~6 ms of start-up; annotations are strings
@@ -167,7 +159,7 @@ class Plan:
                 f"@handler declares {len(names)} outputs ({', '.join(names)}) "
                 f"but the function returned {type(result).__name__}"
             )
-        return Response(200, [CT_JSON], dumps(mapped))
+        return json_result(mapped)
 
 
 def make_invoker(fn: Callable[..., Any]) -> Invoke:
@@ -177,7 +169,7 @@ def make_invoker(fn: Callable[..., Any]) -> Invoke:
     project, run = context.project, context.run
     decode = decode_strings()
 
-    def prepare(req: Request) -> Tuple[List[Any], Dict[str, Any]]:
+    def call(req: Request) -> Any:
         event: List[Any] = []
 
         def the_event() -> Any:  # one event object per request, whichever names it is given as
@@ -185,29 +177,11 @@ def make_invoker(fn: Callable[..., Any]) -> Invoke:
                 event.append(NuclioEvent(req, decode))
             return event[0]
 
-        return plan.arguments({"project": lambda: project, "run": lambda: run, "context": lambda: context,
-                               "event": the_event, "events": the_event})
+        args, kwargs = plan.arguments({"project": lambda: project, "run": lambda: run,
+                                       "context": lambda: context, "event": the_event, "events": the_event})
+        return fn(*args, **kwargs)
 
-    if is_coroutine_function(fn):
-
-        async def invoke_async(req: Request) -> Response:
-            try:
-                args, kwargs = prepare(req)
-                return plan.encode(await fn(*args, **kwargs))
-            except (Exception, SystemExit, KeyboardInterrupt, GeneratorExit) as exc:
-                # asyncio.CancelledError (a timeout) is deliberately not caught.
-                return error_response(exc, req)
-
-        setattr(invoke_async, CONTEXT_ATTR, context)
-        return invoke_async
-
-    def invoke(req: Request) -> Response:
-        try:
-            args, kwargs = prepare(req)
-            return plan.encode(fn(*args, **kwargs))
-        except BaseException as exc:
-            return error_response(exc, req)
-
+    invoke = make_invoke(fn, call, plan.encode)
     setattr(invoke, CONTEXT_ATTR, context)
     return invoke
 

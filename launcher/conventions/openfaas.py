@@ -23,15 +23,7 @@ import json
 import logging
 import sys
 
-from ..protocol import (
-    CT_JSON,
-    Request,
-    Response,
-    dumps,
-    error_response,
-    is_coroutine_function,
-    json_response,
-)
+from ..protocol import BadRequest, Request, json_result, make_invoke
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # ``typing`` costs ~6 ms of start-up; annotations are strings
@@ -48,10 +40,6 @@ METADATA_KEYS = (
     "stateStoreUrl",
     "stateStoreToken",
 )
-
-
-class BadRequest(ValueError):
-    pass
 
 
 def make_logger() -> logging.Logger:
@@ -86,37 +74,11 @@ def build_request(req: Request) -> Dict[str, Any]:
     return payload
 
 
-def _bad_request(exc: BadRequest) -> Response:
-    return json_response(400, {"error": str(exc), "type": "BadRequest"})
-
-
 def make_invoker(fn: Callable[..., Any]) -> Invoke:
     """Wrap ``fn(logger, request)`` into ``invoke(Request) -> Response`` (async when *fn* is)."""
     logger = make_logger()
 
-    if is_coroutine_function(fn):
+    def call(req: Request) -> Any:
+        return fn(logger, build_request(req))  # a BadRequest is a 400: the handler is not called
 
-        async def invoke_async(req: Request) -> Response:
-            try:
-                request = build_request(req)
-            except BadRequest as exc:
-                return _bad_request(exc)
-            try:
-                return Response(200, [CT_JSON], dumps(await fn(logger, request)))
-            except (Exception, SystemExit, KeyboardInterrupt, GeneratorExit) as exc:
-                # asyncio.CancelledError (a timeout) is deliberately not caught.
-                return error_response(exc, req)
-
-        return invoke_async
-
-    def invoke(req: Request) -> Response:
-        try:
-            request = build_request(req)
-        except BadRequest as exc:
-            return _bad_request(exc)
-        try:
-            return Response(200, [CT_JSON], dumps(fn(logger, request)))
-        except BaseException as exc:
-            return error_response(exc, req)
-
-    return invoke
+    return make_invoke(fn, call, json_result)  # the value as the JSON body of a 200

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import os
 
-from ..protocol import Request, Response, error_response, is_coroutine_function
+from ..protocol import Request, Response, make_invoke, with_content_type
 from ._http import header_value, status_code
 
 TYPE_CHECKING = False
@@ -78,33 +78,19 @@ def encode(result: Any) -> Response:
                             "use (body, status), (body, headers) or (body, status, headers)")
         status = status_code(status)
     body, ct = _body(result)
-    if not any(k.lower() == "content-type" for k, _ in extra):
-        extra.insert(0, ct)
-    return Response(status, extra, body)
+    return with_content_type(status, extra, body, ct)
 
 
 def make_invoker(fn: Callable[..., Any]) -> Invoke:
     """Wrap ``handle(req)`` into ``invoke(Request) -> Response`` (async when *fn* is)."""
-    as_text = not raw_body()
+    if raw_body():
 
-    def argument(req: Request) -> Any:
-        return req.body.decode("utf-8", "replace") if as_text else req.body
+        def call(req: Request) -> Any:
+            return fn(req.body)
 
-    if is_coroutine_function(fn):
+    else:
 
-        async def invoke_async(req: Request) -> Response:
-            try:
-                return encode(await fn(argument(req)))
-            except (Exception, SystemExit, KeyboardInterrupt, GeneratorExit) as exc:
-                # asyncio.CancelledError (a timeout) is deliberately not caught.
-                return error_response(exc, req)
+        def call(req: Request) -> Any:
+            return fn(req.body.decode("utf-8", "replace"))
 
-        return invoke_async
-
-    def invoke(req: Request) -> Response:
-        try:
-            return encode(fn(argument(req)))
-        except BaseException as exc:
-            return error_response(exc, req)
-
-    return invoke
+    return make_invoke(fn, call, encode)

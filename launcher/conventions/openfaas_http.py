@@ -25,17 +25,8 @@ from __future__ import annotations
 
 import os
 
-from ..protocol import (
-    CT_JSON,
-    Request,
-    Response,
-    dumps,
-    error_response,
-    is_coroutine_function,
-    json_response,
-)
-from ._http import status_code, utf8_text
-from .nuclio import canonical, query_pairs
+from ..protocol import CT_JSON, BadRequest, Request, Response, dumps, make_invoke, with_content_type
+from ._http import canonical, query_pairs, status_code, utf8_text
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # ``typing`` costs ~6 ms of start-up; annotations are strings
@@ -63,8 +54,9 @@ def _canonical(name: str) -> str:
     return c
 
 
-class BadRequestKeyError(KeyError):
-    """werkzeug's: a missing header or query key read with ``[]``; Flask answers 400."""
+class BadRequestKeyError(KeyError, BadRequest):
+    """werkzeug's: a missing header or query key read with ``[]``; Flask answers 400
+    (the invoker's answer to a :class:`~..protocol.BadRequest`, here naming the key)."""
 
     def __init__(self, where: str, key: Any) -> None:
         super().__init__(key)
@@ -197,7 +189,7 @@ def _headers(value: Any) -> List[Header]:
     return out
 
 
-def _body(body: Any) -> Tuple[bytes, Optional[Header]]:
+def _body(body: Any) -> Tuple[bytes, Header]:
     if isinstance(body, (dict, list)):
         return dumps(body), CT_JSON
     if isinstance(body, (bytes, bytearray)):
@@ -205,59 +197,31 @@ def _body(body: Any) -> Tuple[bytes, Optional[Header]]:
     return str(body).encode("utf-8"), CT_HTML
 
 
-def _respond(status: int, data: bytes, ct: Optional[Header], headers: List[Header]) -> Response:
-    if ct is not None and not any(k.lower() == "content-type" for k, _ in headers):
-        headers.insert(0, ct)
-    return Response(status, headers, data)
-
-
 def encode(result: Any) -> Response:
     """The template's ``format_response`` plus what Flask does with the value."""
     if result is None:
-        return _respond(200, b"", CT_HTML, [])
+        return with_content_type(200, [], b"", CT_HTML)
     if isinstance(result, dict):
         status = status_code(result.get("statusCode", 200))
         data, ct = _body(result["body"]) if "body" in result else (b"", CT_HTML)
-        return _respond(status, data, ct, _headers(result.get("headers")))
+        return with_content_type(status, _headers(result.get("headers")), data, ct)
     if isinstance(result, tuple) and 2 <= len(result) <= 3:
         data, ct = _body(result[0])
         headers = _headers(result[2]) if len(result) == 3 else []
-        return _respond(status_code(result[1]), data, ct, headers)
+        return with_content_type(status_code(result[1]), headers, data, ct)
     if isinstance(result, (str, bytes, bytearray, list)):
         data, ct = _body(result)
-        return _respond(200, data, ct, [])
+        return with_content_type(200, [], data, ct)
     raise TypeError(
         f"handle returned {type(result).__name__}; return a dict with statusCode, body and headers"
     )
 
 
-def bad_request(exc: BadRequestKeyError) -> Response:
-    """Flask's answer to an uncaught BadRequestKeyError: 400 (here as JSON naming the key)."""
-    return json_response(400, {"error": str(exc), "type": "BadRequestKeyError"})
-
-
 def make_invoker(fn: Callable[..., Any]) -> Invoke:
     """Wrap ``fn(event, context)`` into ``invoke(Request) -> Response`` (async when *fn* is)."""
     hostname = os.getenv("HOSTNAME", "localhost")  # index.py reads it per request; it does not change
-    if is_coroutine_function(fn):
 
-        async def invoke_async(req: Request) -> Response:
-            try:
-                return encode(await fn(Event(req), Context(hostname)))
-            except BadRequestKeyError as exc:
-                return bad_request(exc)
-            except (Exception, SystemExit, KeyboardInterrupt, GeneratorExit) as exc:
-                # asyncio.CancelledError (a timeout) is deliberately not caught.
-                return error_response(exc, req)
+    def call(req: Request) -> Any:
+        return fn(Event(req), Context(hostname))
 
-        return invoke_async
-
-    def invoke(req: Request) -> Response:
-        try:
-            return encode(fn(Event(req), Context(hostname)))
-        except BadRequestKeyError as exc:
-            return bad_request(exc)
-        except BaseException as exc:
-            return error_response(exc, req)
-
-    return invoke
+    return make_invoke(fn, call, encode)

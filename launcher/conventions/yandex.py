@@ -30,7 +30,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import os
 import time
 
 from ..protocol import (
@@ -40,11 +39,20 @@ from ..protocol import (
     Request,
     Response,
     dumps,
-    error_response,
-    is_coroutine_function,
+    json_result,
+    make_invoke,
+    with_content_type,
 )
-from ._http import proxy_headers, status_code, utf8_text
-from .nuclio import canonical, query_pairs
+from ._http import (
+    canonical,
+    memory_limit_mb,
+    proxy_headers,
+    query_pairs,
+    request_time,
+    status_code,
+    timeout_s,
+    utf8_text,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # ``typing`` costs ~6 ms of start-up; annotations are strings
@@ -52,15 +60,6 @@ if TYPE_CHECKING:  # ``typing`` costs ~6 ms of start-up; annotations are strings
 
     from ..protocol import Invoke
     Header = Tuple[str, str]
-
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-
-
-def request_time(epoch: float) -> str:
-    """``13/Jul/2022:11:58:59 +0000`` (the example's requestTime format, UTC, locale-free)."""
-    t = time.gmtime(epoch)
-    return f"{t.tm_mday:02d}/{_MONTHS[t.tm_mon - 1]}/{t.tm_year}:{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} +0000"
-
 
 def is_raw(req: Request) -> bool:
     return any(k == b"integration" and v == b"raw" for k, v in query_pairs(req.query))
@@ -117,28 +116,6 @@ def http_event(req: Request, now: float) -> Dict[str, Any]:
     }
 
 
-def memory_limit_mb() -> Optional[int]:
-    """The container's memory limit (cgroup v2, then v1) in MiB, or None when unlimited/unknown."""
-    for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
-        try:
-            with open(path, encoding="ascii") as f:
-                text = f.read().strip()
-        except (OSError, ValueError):
-            continue
-        if text.isdigit() and int(text) < 1 << 60:
-            return int(text) // (1024 * 1024)
-        return None
-    return None
-
-
-def timeout_s() -> float:
-    try:
-        value = float(os.environ.get("IGNITE_TIMEOUT_S", "") or 300.0)
-    except ValueError:
-        return 300.0
-    return value if value > 0 else 300.0
-
-
 class Context:
     """The invocation context; only plain JSON values as attributes (``default=vars`` works)."""
 
@@ -161,7 +138,7 @@ class Context:
 def encode(result: Any) -> Response:
     """Map the handler's return value to a Response (see the module docstring)."""
     if not (isinstance(result, dict) and "statusCode" in result):
-        return Response(200, [CT_JSON], dumps(result))
+        return json_result(result)
     status = status_code(result["statusCode"])
     body = result.get("body")
     b64 = result.get("isBase64Encoded") is True
@@ -180,9 +157,7 @@ def encode(result: Any) -> Response:
     else:  # not a string: JSON, rather than failing a handler that returns a dict body
         data, ct = dumps(body), CT_JSON
     headers = proxy_headers(result, multi=True)
-    if not any(k.lower() == "content-type" for k, _ in headers):
-        headers.insert(0, ct)
-    return Response(status, headers, data)
+    return with_content_type(status, headers, data, ct)
 
 
 #: Every method reaches the handler (yandex handlers see ``event["httpMethod"]``); the core
@@ -195,26 +170,9 @@ def make_invoker(fn: Callable[..., Any]) -> Invoke:
     memory_mb = memory_limit_mb()
     timeout = timeout_s()
 
-    def arguments(req: Request) -> Tuple[Any, Context]:
+    def call(req: Request) -> Any:
         now = time.time()
         event = raw_event(req.body) if is_raw(req) else http_event(req, now)
-        return event, Context(req, now, memory_mb, timeout)
+        return fn(event, Context(req, now, memory_mb, timeout))
 
-    if is_coroutine_function(fn):
-
-        async def invoke_async(req: Request) -> Response:
-            try:
-                return encode(await fn(*arguments(req)))
-            except (Exception, SystemExit, KeyboardInterrupt, GeneratorExit) as exc:
-                # asyncio.CancelledError (a timeout) is deliberately not caught.
-                return error_response(exc, req)
-
-        return invoke_async
-
-    def invoke(req: Request) -> Response:
-        try:
-            return encode(fn(*arguments(req)))
-        except BaseException as exc:
-            return error_response(exc, req)
-
-    return invoke
+    return make_invoke(fn, call, encode)
