@@ -235,7 +235,10 @@ def resolve(
         if users:
             warnings.append(f"the image's {', '.join(users)} {'uses' if len(users) == 1 else 'use'} {s.name}: "
                             f"{'it' if len(users) == 1 else 'they'} will import the vendored {s.name} {s.version}")
-    digest = cache_key([(p.name, p.version, p.hashes) for p in sorted(pins, key=lambda p: p.name)])
+    # The digest names what the index served: a wheel this machine built from an sdist is named by
+    # its sdist's sha256, not by the wheel's own (a local product, rebuilt when the cache loses it).
+    digest = cache_key([(p.name, p.version, (f"sha256:{p.from_sdist}",) if p.from_sdist else p.hashes)
+                        for p in sorted(pins, key=lambda p: p.name)])
     return Resolution(tuple(sorted(pins, key=lambda p: p.name)), tuple(sorted(skipped, key=lambda s: s.name)),
                       False, digest, tuple(warnings),
                       tuple(sorted(shadowed, key=lambda s: (s.why != "--vendor-anyway", s.name))))
