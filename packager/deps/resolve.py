@@ -235,10 +235,11 @@ def resolve(
         if users:
             warnings.append(f"the image's {', '.join(users)} {'uses' if len(users) == 1 else 'use'} {s.name}: "
                             f"{'it' if len(users) == 1 else 'they'} will import the vendored {s.name} {s.version}")
-    # The digest names what the index served: a wheel this machine built from an sdist is named by
-    # its sdist's sha256, not by the wheel's own (a local product, rebuilt when the cache loses it).
-    digest = cache_key([(p.name, p.version, (f"sha256:{p.from_sdist}",) if p.from_sdist else p.hashes)
-                        for p in sorted(pins, key=lambda p: p.name)])
+    # The digest of an unlocked resolution is its pins' names and versions: each vendored file's
+    # sha256 is in the manifest already, and the hashes a resolver reports for an sdist-built pin
+    # include wheels built on this machine (which backend answered, which wheel cache it saw), so
+    # with them the same source gave another lock_digest from run to run (seen in CI).
+    digest = cache_key([(p.name, p.version) for p in sorted(pins, key=lambda p: p.name)])
     return Resolution(tuple(sorted(pins, key=lambda p: p.name)), tuple(sorted(skipped, key=lambda s: s.name)),
                       False, digest, tuple(warnings),
                       tuple(sorted(shadowed, key=lambda s: (s.why != "--vendor-anyway", s.name))))
