@@ -79,7 +79,7 @@ def assemble(
     cache: Optional[Cache] = options.cache()
     segments: list[AnySegment] = [
         Segment("source", source_entries(checked)),
-        launcher_segment(profile.python_version, mtime, options.level, cache),
+        launcher_segment(profile.python_version, options.convention, mtime, options.level, cache),
         *(deps.segments if deps else ()),
     ]
     if options.compile:

@@ -13,6 +13,7 @@ import http.server
 import json
 import shutil
 import signal
+import subprocess
 import textwrap
 import threading
 import time
@@ -79,6 +80,28 @@ def test_every_registered_convention_has_a_launcher_adapter() -> None:
                                         "openfaas-http", "openfaas-flask"}
     for name in conventions.names():
         assert callable(load(name).make_invoker)
+
+
+@pytest.mark.parametrize("name", conventions.names())
+def test_an_artifact_carries_only_its_conventions_adapter_and_it_loads(name: str, tmp_path: Path,
+                                                                      python312: str) -> None:
+    from packager.artifact.embed import launcher_entries
+
+    entries = launcher_entries("3.12", name)
+    adapters = {e.path.rsplit("/", 1)[1].split(".")[0] for e in entries if "/conventions/" in e.path}
+    module = {"lambda": "aws_lambda", "openfaas-http": "openfaas_http", "openfaas-flask": "openfaas_flask"}.get(name, name)
+    assert module in adapters and "__init__" in adapters
+    others = {"ignite", "nuclio", "yandex", "openfaas", "digitalhub", "aws_lambda", "openfaas_http",
+              "openfaas_flask"} - {module}
+    assert not adapters & others, f"{name} ships other adapters: {sorted(adapters & others)}"
+    for e in entries:
+        (tmp_path / e.path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / e.path).write_bytes(e.data)
+    # What the shipped subset imports is all there: the adapter loads from the pruned tree alone.
+    proc = subprocess.run([python312, "-I", "-c", f"import sys; sys.path.insert(0, {str(tmp_path)!r});"
+                           f"from __ignite__.conventions import load; print(callable(load({name!r}).make_invoker))"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and proc.stdout.strip() == "True", proc.stderr
 
 
 def test_unknown_convention_is_refused_by_the_cli(tmp_path: Path) -> None:

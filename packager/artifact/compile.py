@@ -34,15 +34,34 @@ PYC_TAG = "cpython-312"
 # Runs under the target interpreter: reads a JSON list of relative paths on stdin,
 # compiles IN/<rel> to OUT/<rel's pycache path>, prints the list of failures.
 _SCRIPT = r"""
-import json, os, py_compile, sys
-src_root, out_root = sys.argv[1], sys.argv[2]
+import ast, importlib._bootstrap_external as ext, importlib.util, json, os, py_compile, sys
+src_root, out_root, strip = sys.argv[1], sys.argv[2], sys.argv[3] == "strip"
+DOC_OWNERS = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
+
+def without_docstrings(source, rel):
+    tree = ast.parse(source, rel)
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (isinstance(node, DOC_OWNERS) and body and isinstance(body[0], ast.Expr)
+                and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str)):
+            node.body = body[1:] or [ast.copy_location(ast.Pass(), body[0])]
+    return compile(tree, rel, "exec", dont_inherit=True)
+
 failed = []
 for rel in json.load(sys.stdin):
     d, _, name = rel.rpartition("/")
     cfile = os.path.join(out_root, d, "__pycache__", name[:-3] + "." + sys.implementation.cache_tag + ".pyc")
     try:
-        py_compile.compile(os.path.join(src_root, rel), cfile=cfile, dfile=rel, doraise=True,
-                           invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
+        if strip:
+            with open(os.path.join(src_root, rel), "rb") as f:
+                source = f.read()
+            data = ext._code_to_hash_pyc(without_docstrings(source, rel), importlib.util.source_hash(source), False)
+            os.makedirs(os.path.dirname(cfile), exist_ok=True)
+            with open(cfile, "wb") as f:
+                f.write(data)
+        else:
+            py_compile.compile(os.path.join(src_root, rel), cfile=cfile, dfile=rel, doraise=True,
+                               invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
     except (py_compile.PyCompileError, SyntaxError, ValueError, RecursionError, MemoryError) as e:
         failed.append([rel, str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__])
 json.dump(failed, sys.stdout)
@@ -87,10 +106,13 @@ def compile_segment(
     *,
     include_launcher: bool = False,
     version: str = "3.12",
+    strip_docstrings: bool = False,
 ) -> Compiled:
     """One segment of ``__pycache__/*.cpython-3XY.pyc`` for every ``.py`` in *segments*.
 
     *target_interpreter* is the target's interpreter: a CPython *version*.
+    *strip_docstrings* compiles with every docstring removed (asserts kept, unlike ``-OO``),
+    for code that never reads ``__doc__``: the launcher, whose pycs are in every artifact.
     """
     if not target_interpreter:
         raise RuntimeNotFound(
@@ -116,7 +138,8 @@ def compile_segment(
             p.write_bytes(sources[rel])
         try:
             proc = subprocess.run(
-                [target_interpreter, "-I", "-B", "-c", _SCRIPT, str(src_root), str(out_root)],
+                [target_interpreter, "-I", "-B", "-c", _SCRIPT, str(src_root), str(out_root),
+                 "strip" if strip_docstrings else "keep"],
                 input=json.dumps(rels).encode(), capture_output=True, timeout=1800, check=False,
             )
         except (OSError, subprocess.SubprocessError) as exc:

@@ -4,7 +4,9 @@ Like shiv's bootstrap, the runtime is its own package, copied file by file into
 every artifact; it is never imported by the packager (only its version is read).
 
 The launcher also ships as bytecode of the target's Python (unchecked-hash pycs
-under ``__pycache__``): compiling its source costs ~12 ms of every cold start.
+under ``__pycache__``, compiled without docstrings: the launcher never reads
+``__doc__``, and they were ~8 % of its compressed size): compiling its source
+costs ~12 ms of every cold start.
 The pycs are generated once per target version (:data:`PYC_VERSIONS`) by a real
 interpreter of that version (``make launcher-pyc``) and kept in
 ``packager/artifact/launcher_pyc/`` with the sha256 of each source they were made from, so
@@ -56,17 +58,65 @@ def launcher_root() -> Path:
 PYC_VERSIONS = ("3.12", "3.13")
 
 
-@lru_cache(maxsize=4)
-def launcher_entries(version: str = "3.12") -> tuple[Entry, ...]:
-    """Every ``.py`` file of the launcher under ``__ignite__/``, with *version*'s bytecode, in path order."""
+CONVENTIONS_DIR = f"{LAUNCHER_DIR}/conventions"
+
+
+def _launcher_sources() -> list[Entry]:
+    """Every ``.py`` file of the launcher under ``__ignite__/``, in path order."""
     root = launcher_root()
-    entries = [
-        Entry(f"{LAUNCHER_DIR}/{p.relative_to(root).as_posix()}", p.read_bytes(), 0o644)
-        for p in root.rglob("*.py")
-        if "__pycache__" not in p.parts
-    ]
-    if not any(e.path == f"{LAUNCHER_DIR}/__main__.py" for e in entries):
-        raise ArtifactError("launcher/__main__.py is missing", where=str(root), hint="reinstall ignite-packager")
+    return sorted(
+        (Entry(f"{LAUNCHER_DIR}/{p.relative_to(root).as_posix()}", p.read_bytes(), 0o644)
+         for p in root.rglob("*.py") if "__pycache__" not in p.parts),
+        key=lambda e: e.path,
+    )
+
+
+def convention_modules(convention: str, sources: dict[str, bytes]) -> frozenset[str]:
+    """The ``conventions/`` modules *convention*'s adapter needs: itself and the ``_`` helpers it imports.
+
+    The launcher imports one adapter, the one the manifest names (``conventions.load``), and no
+    adapter imports another (an import contract), so an artifact carries only its own: the other
+    nine are ~65 KB of every artifact's ~200 KB launcher. The name-to-module map is read from the
+    launcher's ``MODULES`` with ast, so the two cannot disagree.
+    """
+    init = ast.parse(sources[f"{CONVENTIONS_DIR}/__init__.py"])
+    aliases: dict[str, str] = {}
+    for node in init.body:
+        if isinstance(node, (ast.Assign, ast.AnnAssign)) and "MODULES" in {
+                t.id for t in (node.targets if isinstance(node, ast.Assign) else [node.target])
+                if isinstance(t, ast.Name)} and node.value is not None:
+            aliases = ast.literal_eval(node.value)
+    first = aliases.get(convention, convention)
+    needed: set[str] = set()
+    todo = [first]
+    while todo:
+        name = todo.pop()
+        if name in needed:
+            continue
+        data = sources.get(f"{CONVENTIONS_DIR}/{name}.py")
+        if data is None:
+            raise ArtifactError(f"the launcher has no adapter module {name!r} for convention {convention!r}",
+                                where=f"launcher/conventions/{name}.py", hint="reinstall ignite-packager")
+        needed.add(name)
+        for node in ast.walk(ast.parse(data)):
+            if isinstance(node, ast.ImportFrom) and node.level == 1:
+                todo.extend([node.module.split(".")[0]] if node.module else [a.name for a in node.names])
+    return frozenset(needed | {"__init__"})
+
+
+@lru_cache(maxsize=8)
+def launcher_entries(version: str = "3.12", convention: str = "ignite") -> tuple[Entry, ...]:
+    """The launcher under ``__ignite__/`` for one convention, with *version*'s bytecode, in path order.
+
+    Everything outside ``conventions/`` ships; inside it, only what :func:`convention_modules` names.
+    """
+    sources = _launcher_sources()
+    if not any(e.path == f"{LAUNCHER_DIR}/__main__.py" for e in sources):
+        raise ArtifactError("launcher/__main__.py is missing", where=str(launcher_root()),
+                            hint="reinstall ignite-packager")
+    keep = convention_modules(convention, {e.path: e.data for e in sources})
+    entries = [e for e in sources
+               if not e.path.startswith(f"{CONVENTIONS_DIR}/") or e.path[len(CONVENTIONS_DIR) + 1:-3] in keep]
     entries.extend(launcher_pycs(entries, version))
     return tuple(sorted(entries, key=lambda e: e.path))
 
@@ -76,7 +126,7 @@ PYC_INDEX = "SOURCES.json"
 
 
 def launcher_pycs(sources: list[Entry], version: str = "3.12") -> list[Entry]:
-    """*version*'s committed pycs, only when every launcher source is exactly what they were made from.
+    """*version*'s committed pycs of *sources*, only when each source is exactly what they were made from.
 
     None for a version without committed bytecode: the target compiles the source itself.
     """
@@ -85,7 +135,7 @@ def launcher_pycs(sources: list[Entry], version: str = "3.12") -> list[Entry]:
     except (OSError, ValueError):
         return []
     current = {e.path: hashlib.sha256(e.data).hexdigest() for e in sources}
-    if index != current:
+    if set(index) != {e.path for e in _launcher_sources()} or any(index.get(p) != h for p, h in current.items()):
         return []
     tag = cache_tag(version)
     out = []
@@ -103,16 +153,11 @@ def regenerate_pycs(pythons: dict[str, str]) -> list[str]:
     from packager.artifact.tarball import Segment
 
     launcher_entries.cache_clear()
-    root = launcher_root()
-    sources = sorted(
-        (Entry(f"{LAUNCHER_DIR}/{p.relative_to(root).as_posix()}", p.read_bytes(), 0o644)
-         for p in root.rglob("*.py") if "__pycache__" not in p.parts),
-        key=lambda e: e.path,
-    )
+    sources = _launcher_sources()
     made: list[Entry] = []
     for version, python in sorted(pythons.items()):
         compiled = compile_segment([Segment("launcher", tuple(sources))], python, include_launcher=True,
-                                   version=version)
+                                   version=version, strip_docstrings=True)
         if compiled.skipped:
             raise ArtifactError(f"the launcher does not compile on {version}: " + "; ".join(compiled.skipped))
         made.extend(compiled.segment.entries)
@@ -138,16 +183,16 @@ if __name__ == "__main__":  # python -m packager.artifact.embed: regenerate the 
         print(path)
 
 
-def launcher_segment(version: str, mtime: int, level: int, cache: Optional[Cache]) -> AnySegment:
-    """The launcher's segment, already deflated: from *cache* when an earlier build made it.
+def launcher_segment(version: str, convention: str, mtime: int, level: int, cache: Optional[Cache]) -> AnySegment:
+    """The launcher's segment for *convention*, already deflated: from *cache* when an earlier build made it.
 
-    Its ~430 KB of tar are the same in every build with one packager, target version,
+    Its ~300 KB of tar are the same in every build with one packager, target version,
     mtime and level, and deflating them was ~8 ms of every build, warm ones too (the
     wheels' segments were cached already). Keyed by the tar's sha256, so any change of a
     launcher file is a new entry; a corrupted entry is made again (cache.load_blob).
     Without *cache*, the plain segment (write_artifact deflates it).
     """
-    seg = Segment("launcher", launcher_entries(version))
+    seg = Segment("launcher", launcher_entries(version, convention))
     if cache is None:
         return seg
     tar = seg.tar(mtime)
