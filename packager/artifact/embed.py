@@ -98,9 +98,9 @@ def convention_modules(convention: str, sources: dict[str, bytes]) -> frozenset[
             raise ArtifactError(f"the launcher has no adapter module {name!r} for convention {convention!r}",
                                 where=f"launcher/conventions/{name}.py", hint="reinstall ignite-packager")
         needed.add(name)
-        for node in ast.walk(ast.parse(data)):
-            if isinstance(node, ast.ImportFrom) and node.level == 1:
-                todo.extend([node.module.split(".")[0]] if node.module else [a.name for a in node.names])
+        for imp in ast.walk(ast.parse(data)):
+            if isinstance(imp, ast.ImportFrom) and imp.level == 1:
+                todo.extend([imp.module.split(".")[0]] if imp.module else [a.name for a in imp.names])
     return frozenset(needed | {"__init__"})
 
 
