@@ -398,15 +398,16 @@ class Parser:
             if key in special:
                 if key == "content-length":
                     # RFC 9112 §6.3 (5) / RFC 9110 §8.6: 1*DIGIT; differing values are an
-                    # unrecoverable error. A list ("5, 5") is refused too (§8.6 allows it).
+                    # unrecoverable error. A list ("5, 5") is refused too (§8.6 allows it), and
+                    # so is a second line, even with the same value: two lines are that list
+                    # (RFC 9110 §5.3), and llhttp and nginx refuse them.
                     if not (v.isdigit() and v.isascii()):
                         raise Reject(400, f"invalid Content-Length {_show(v)} (digits only: RFC 9110 §8.6)")
+                    if cl >= 0:
+                        raise Reject(400, "two Content-Length lines (RFC 9112 §6.3, RFC 9110 §8.6)")
                     if len(v) > 18:  # beyond any limit; int() of 5000 digits raises
                         v = v.lstrip("0") or "0"
-                    length = int(v) if len(v) <= 18 else 1 << 62
-                    if cl >= 0 and length != cl:
-                        raise Reject(400, "two different Content-Length values (RFC 9112 §6.3)")
-                    cl = length
+                    cl = int(v) if len(v) <= 18 else 1 << 62
                 elif key == "transfer-encoding":
                     if te is None:
                         te = []
