@@ -125,12 +125,15 @@ def accept_failed(srv: Any, exc: OSError) -> None:
 
 
 def pause(srv: Any) -> None:
+    """Stop accepting (out of descriptors, at the cap, draining): new connections wait in the backlog.
+    With :func:`resume`, the one place the listener leaves and rejoins the poller."""
     if srv.listening and srv.lsock is not None:
         srv.poller.unregister(srv.lsock.fileno())
         srv.listening = False
 
 
 def resume(srv: Any) -> None:
+    """Accept again (a connection closed, or a sweep tick found room), unless draining."""
     if not srv.listening and not srv.draining and srv.lsock is not None:
         srv.poller.register(srv.lsock.fileno(), srv.read_events)
         srv.listening = True

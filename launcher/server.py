@@ -551,14 +551,8 @@ class Server:
             conn.sock.close()
         except OSError:
             pass
-        if (
-            not self.listening
-            and not self.draining
-            and self.lsock is not None
-            and len(self.conns) < self.s.max_connections
-        ):
-                self.poller.register(self.lsock.fileno(), _IN)
-                self.listening = True
+        if not self.listening and len(self.conns) < self.s.max_connections:  # paused: a free seat resumes it
+            admission.resume(self)
 
     def _idle(self, conn: Conn) -> bool:
         """Between requests (or before the first): closing it loses nothing (admission.make_room)."""
@@ -1192,9 +1186,7 @@ class Server:
             f"signal {signum}: draining {len(self.inflight)} in-flight request(s) for up to {self.s.drain_s:g}s"
         )
         if self.lsock is not None:
-            if self.listening:
-                self.poller.unregister(self.lsock.fileno())
-                self.listening = False
+            admission.pause(self)
             self.lsock.close()
             self.lsock = None
         if self.held:  # a stop during the import: held requests will not be served

@@ -70,6 +70,25 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
+def json_entry_data(blob: bytes) -> Any:
+    """The data of a JSON entry as :meth:`Cache.put_json` writes it, if the digest of its data holds.
+
+    Raises ValueError for anything else (not JSON, not such a document, nested too deep to
+    read, or changed since it was written). The one check of the local read, the shared
+    tier's fetch and the upload's self-check (packager.sharedcache), so they never disagree.
+    """
+    try:
+        doc = json.loads(blob)
+        data = doc["data"]
+        body = json.dumps(data, sort_keys=True).encode()
+        digest = doc["sha256"]
+    except (ValueError, KeyError, TypeError, RecursionError) as exc:
+        raise ValueError(f"not a JSON cache entry: {type(exc).__name__}") from None
+    if hashlib.sha256(body).hexdigest() != digest:
+        raise ValueError("checksum mismatch")
+    return data
+
+
 def atomic_bytes(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
@@ -168,17 +187,13 @@ class Cache:
     def get_json(self, kind: str, key: str) -> Optional[Any]:
         path = self.root / kind / f"{key}.json"
         try:
-            blob = path.read_bytes()
-            doc = json.loads(blob)
-            body = json.dumps(doc["data"], sort_keys=True).encode()
-            if hashlib.sha256(body).hexdigest() != doc["sha256"]:
-                raise ValueError("checksum mismatch")
+            data = json_entry_data(path.read_bytes())
             if self.tier is not None:
                 self.tier.record(f"{kind}/{key}.json", path, False)
-            return doc["data"]
+            return data
         except FileNotFoundError:  # a local miss: the shared tier, before recomputing
             return self._tier_json(kind, key)
-        except (ValueError, KeyError, TypeError, IsADirectoryError, UnicodeDecodeError):
+        except (ValueError, IsADirectoryError):
             discard(path)  # corrupted, or a directory where the entry was: drop it and recompute
             return None
         except OSError:
@@ -200,18 +215,15 @@ class Cache:
         if blob is None:
             return None
         try:
-            doc = json.loads(blob)
-            body = json.dumps(doc["data"], sort_keys=True).encode()
-            if hashlib.sha256(body).hexdigest() != doc["sha256"]:
-                raise ValueError("checksum mismatch")
-        except (ValueError, KeyError, TypeError):
+            data = json_entry_data(blob)
+        except ValueError:
             self.tier.rejected(rel)
             return None
         try:
             atomic_bytes(self.root / rel, blob)
         except OSError:  # a read-only local cache: the entry still serves this build
             pass
-        return doc["data"]
+        return data
 
     def _tier_blob(self, kind: str, key: str, sha256: Any) -> Optional[bytes]:
         """A blob missing locally, from the tier, if its bytes match *sha256* (else None)."""

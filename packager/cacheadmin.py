@@ -34,7 +34,8 @@ STALE_TEMP_SECONDS = 3600
 #: the prefixes of the build's temp directories (tempfile.TemporaryDirectory(prefix=...)); not
 #: ``ignite-run-`` (a `serve` may run for days from it)
 #: (not ``ignite-tmp-PID-HOST-``, a run's own directory, which may hold a `serve`'s unpacked artifact
-#: for days: runtime.sweep_stale_tmp removes those of runs whose process is gone, at every start)
+#: for days: runtime.sweep_stale_tmp removes those of runs whose process is gone, when a command
+#: that makes temp files starts)
 _TMP_DIRS = re.compile(r"^ignite-(lock|compile|resolve|uv|sdist|fetch|profile)-[A-Za-z0-9_]+$")
 #: a build's temp directory this old is a killed build's (no step of a build runs this long)
 STALE_TMPDIR_SECONDS = 86400

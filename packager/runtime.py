@@ -22,11 +22,13 @@ import sys
 import tempfile
 import threading
 from collections.abc import Callable, Sequence
-from functools import cache
+from functools import cache, wraps
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any, Optional, TypeVar, Union, cast
 
 from packager.errors import RuntimeNotFound
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 #: What a subprocess (pip, a build backend, a probe of an interpreter) inherits from our environment.
 _KEEP = {
@@ -98,12 +100,43 @@ _PRIVATE_TMP = "ignite-tmp-"
 def children_tmp() -> str:
     """The TMPDIR of every tool this process runs: one private directory (``ignite-tmp-<pid>-*``),
     removed at exit, so what a stopped pip or build backend leaves behind goes with it (and what a
-    killed build left, at the next start: :func:`sweep_stale_tmp`)."""
+    killed build left, when the next command that makes temp files starts: :func:`makes_temp_files`)."""
     import atexit
 
     path = tempfile.mkdtemp(prefix=f"{_PRIVATE_TMP}{os.getpid()}-{_host()}-")
     atexit.register(shutil.rmtree, path, True)
     return path
+
+
+#: Set by the console script (:func:`private_tmp_run`); library callers and in-process tests keep
+#: tempfile's own directory.
+_private_tmp_run: list[bool] = []
+
+
+def private_tmp_run() -> None:
+    """This process is one ``ignite-pack`` run: a command that makes temp files (:func:`makes_temp_files`)
+    puts all of them in :func:`children_tmp`."""
+    _private_tmp_run.append(True)
+
+
+@cache
+def _enter_private_tmp() -> None:
+    sweep_stale_tmp()  # before tempfile is pointed at our own: the platform's TMPDIR is swept
+    tempfile.tempdir = children_tmp()
+
+
+def makes_temp_files(fn: F) -> F:
+    """A command whose work makes temp files: in a console run, when its work starts (never for
+    ``--help`` or a usage error), what killed runs left in TMPDIR is removed and every temp file
+    of this one (ours and its libraries') goes in :func:`children_tmp`."""
+
+    @wraps(fn)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        if _private_tmp_run:
+            _enter_private_tmp()
+        return fn(*args, **kwargs)
+
+    return cast(F, run)
 
 
 def _host() -> str:

@@ -18,7 +18,6 @@ warning that names the URL (never a credential) and the build goes on without it
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import threading
 import time
@@ -29,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
+from packager.cache import json_entry_data
 from packager.errors import CacheError
 
 #: layout version of the objects under the prefix (a new layout gets a new one)
@@ -400,11 +400,10 @@ def _verified(rel: str, path: Path, data: bytes) -> bool:
         return len(parts) >= 5 and hashlib.sha256(data).hexdigest() == parts[3]
     try:
         if rel.endswith(".json"):
-            doc = json.loads(data)
-            body = json.dumps(doc["data"], sort_keys=True).encode()
-            return bool(hashlib.sha256(body).hexdigest() == doc["sha256"])
+            json_entry_data(data)
+            return True
         if rel.endswith(".bin"):
-            meta = json.loads(path.with_suffix(".json").read_bytes())["data"]
+            meta = json_entry_data(path.with_suffix(".json").read_bytes())
             return bool(hashlib.sha256(data).hexdigest() == meta["blob_sha256"])
     except (OSError, ValueError, KeyError, TypeError):
         return False

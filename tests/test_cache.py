@@ -168,3 +168,16 @@ def test_a_large_segment_is_chunked_the_same_way_on_any_pool_and_reads_back() ->
     assert own.crc == zlib.crc32(tar)
     single = deflate_segment(tar, 4, final=False)
     assert len(own.deflated) <= len(single) * 1.002  # priming keeps the ratio (unprimed chunks lose more)
+
+
+def test_a_json_entry_nested_too_deep_to_read_is_dropped_and_recomputed(tmp_path: Path) -> None:
+    """A cache entry JSON cannot parse without a RecursionError counts as corrupted, as any other."""
+    from packager.cache import Cache
+
+    cache = Cache(tmp_path / "cache").ensure()
+    cache.put_json("resolutions", "ok", {"install": ["alpha"]})
+    assert cache.get_json("resolutions", "ok") == {"install": ["alpha"]}
+    deep = cache.resolutions / "deep.json"
+    deep.write_bytes(b'{"sha256": "0", "data": ' + b"[" * 200_000 + b"]" * 200_000 + b"}")
+    assert cache.get_json("resolutions", "deep") is None
+    assert not deep.exists()

@@ -11,7 +11,6 @@ import atexit
 import importlib
 import os
 import sys
-import tempfile
 import threading
 from typing import Optional
 
@@ -19,7 +18,7 @@ import click
 
 from packager import __version__
 from packager.cli.output import IgniteGroup
-from packager.runtime import children_tmp, on_stop_signals, sweep_stale_tmp
+from packager.runtime import on_stop_signals, private_tmp_run
 
 #: Every command: its name -> (module under packager.cli, attribute), in the order they were
 #: registered. A command's module is imported only when that command runs (or --help lists
@@ -67,10 +66,10 @@ def entry() -> None:
     without the teardown. Tests call ``main`` itself.
     """
     on_stop_signals()  # SIGINT/SIGTERM end a build with one line and 130/143 (packager.cli.output)
-    # Every temp file of this run (ours and pip's) in one private directory, removed at exit;
-    # those of runs that were killed (kill -9) are removed now.
-    sweep_stale_tmp()
-    tempfile.tempdir = children_tmp()
+    # Every temp file of this run (ours and pip's) in one private directory, removed at exit, made
+    # when a command that makes temp files starts; those of runs that were killed (kill -9) are
+    # removed then (packager.runtime.makes_temp_files). --help makes and removes nothing.
+    private_tmp_run()
     try:
         main()
         code: str | int | None = 0

@@ -26,6 +26,7 @@ from packager.cli.options import (
     slim_settings,
 )
 from packager.cli.output import emit_json, human_size, info, progress, warn
+from packager.runtime import makes_temp_files
 
 if TYPE_CHECKING:
     from packager.options import BuildOptions
@@ -87,6 +88,7 @@ def _options(p: dict[str, Any], source: Path, output: Path, **rest: Any) -> Buil
 @json_option
 @quiet_option
 @click.pass_context
+@makes_temp_files
 def build(ctx: click.Context, /, source: Path, **_: Any) -> None:
     """Build SOURCE (handler.py, a directory, a .zip or a .tar.gz) into an artifact.
 
@@ -185,6 +187,7 @@ def _write_provenance(p: dict[str, Any], source: Path, result: Any) -> None:
 @json_option
 @quiet_option
 @click.pass_context
+@makes_temp_files
 def lock(ctx: click.Context, /, source: Path, **_: Any) -> None:
     """Lock SOURCE's requirements.txt (or pyproject.toml dependencies) for the target: exact versions and
     hashes (pip-tools), or a PEP 751 pylock.toml with --format pylock."""

@@ -56,21 +56,13 @@ _WATCH_ONLY = {"entry": (None, "--entry"), "convention": ("ignite", "--conventio
 
 def watch_options(fn: F) -> F:
     """``--watch`` and the build flags ``serve SOURCE --watch`` builds with (ignite.toml is read too)."""
-    from packager.cli.options import entry_options
+    from packager.cli.options import entry_options, index_options
 
     opts = [
         click.option("--watch", is_flag=True,
                      help="SOURCE is a directory or handler.py: build it, serve it, and rebuild and swap "
                           "on every save (no request is refused or fails during a swap)."),
-        click.option("--index-url", envvar="IGNITE_INDEX_URL", metavar="URL",
-                     help="--watch: package index (default: pip's configuration)."),
-        click.option("--extra-index-url", "extra_index_urls", multiple=True, metavar="URL",
-                     help="--watch: additional package index."),
-        click.option("--wheelhouse", "wheelhouses", multiple=True, metavar="DIR",
-                     type=click.Path(path_type=Path, file_okay=False),
-                     help="--watch: directory of wheels to use before the index."),
-        click.option("--offline", is_flag=True, envvar="IGNITE_OFFLINE",
-                     help="--watch: no network, only the cache and --wheelhouse."),
+        index_options("--watch: "),
     ]
     for opt in reversed(opts):
         fn = opt(fn)

@@ -20,6 +20,7 @@ from packager.cli.options import (
     quiet_option,
 )
 from packager.cli.output import emit_json, human_size, info, warn
+from packager.runtime import makes_temp_files
 
 
 @click.command()
@@ -149,6 +150,7 @@ def inspect_lines(d: dict[str, Any], show_files: bool = False) -> list[str]:
 @json_option
 @quiet_option
 @click.pass_context
+@makes_temp_files
 def verify(ctx: click.Context, artifact: Path, strict: bool, wheelhouses: tuple[Path, ...], cache_dir: Optional[Path],
            rebuild_source: Optional[Path], lock: Optional[Path], index_url: Optional[str], offline: bool,
            python: Optional[str], as_json: bool, quiet: bool) -> None:

@@ -104,15 +104,7 @@ def dependency_options(fn: F) -> F:
         click.option("--group", "groups", multiple=True, metavar="NAME",
                      help="Also install this dependency group (PEP 735 [dependency-groups] of pyproject.toml; "
                           "uv.lock and pylock.toml groups). Repeatable."),
-        click.option("--index-url", envvar="IGNITE_INDEX_URL", metavar="URL",
-                     help="Package index (default: pip's configuration). Never read from the upload."),
-        click.option("--extra-index-url", "extra_index_urls", multiple=True, metavar="URL",
-                     help="Additional package index."),
-        click.option("--wheelhouse", "wheelhouses", multiple=True, metavar="DIR",
-                     type=click.Path(path_type=Path, file_okay=False),
-                     help="Directory of wheels to use before the index."),
-        click.option("--offline", is_flag=True, envvar="IGNITE_OFFLINE",
-                     help="No network: only the cache and --wheelhouse."),
+        index_options(),
         click.option("--cache-dir", type=click.Path(path_type=Path), envvar="IGNITE_CACHE_DIR",
                      help="Cache directory (default ~/.cache/ignite-packager)."),
         click.option("--cache-url", "cache_url", envvar="IGNITE_CACHE_URL", metavar="s3://BUCKET/PREFIX",
@@ -132,6 +124,36 @@ def dependency_options(fn: F) -> F:
     for opt in reversed(opts):
         fn = opt(fn)
     return fn
+
+
+def index_options(note: str = "") -> Callable[[F], F]:
+    """``--index-url`` / ``--extra-index-url`` / ``--wheelhouse`` / ``--offline``: where wheels come from.
+
+    One definition for build, lock and ``serve --watch`` so the names, defaults and environment
+    variables cannot drift apart; *note* starts each help text (serve's ``"--watch: "``).
+    """
+
+    def h(text: str) -> str:
+        return f"{note}{text}" if note else text[:1].upper() + text[1:]
+
+    opts = [
+        click.option("--index-url", envvar="IGNITE_INDEX_URL", metavar="URL",
+                     help=h("package index (default: pip's configuration). Never read from the upload.")),
+        click.option("--extra-index-url", "extra_index_urls", multiple=True, metavar="URL",
+                     help=h("additional package index.")),
+        click.option("--wheelhouse", "wheelhouses", multiple=True, metavar="DIR",
+                     type=click.Path(path_type=Path, file_okay=False),
+                     help=h("directory of wheels to use before the index.")),
+        click.option("--offline", is_flag=True, envvar="IGNITE_OFFLINE",
+                     help=h("no network: only the cache and --wheelhouse.")),
+    ]
+
+    def decorate(fn: F) -> F:
+        for opt in reversed(opts):
+            fn = opt(fn)
+        return fn
+
+    return decorate
 
 
 def index_config(index_url: Optional[str], extra_index_urls: tuple[str, ...],

@@ -33,6 +33,7 @@ from packager.errors import (
     RequestRefused,
     UsageError,
 )
+from packager.runtime import makes_temp_files
 
 
 def _runtime_python(artifact: Path, python: Optional[str], runtime: str, cache_dir: Optional[Path] = None,
@@ -118,6 +119,7 @@ def _read_payload(payload: Optional[str]) -> bytes:
 @profile_check_option
 @python_option
 @json_option
+@makes_temp_files
 def invoke(artifact: Path, payload: Optional[str], url_path: str, method: str, headers: tuple[str, ...],
            logs: bool, env_file: Optional[Path], runtime: str, cache_dir: Optional[Path], profile: Optional[str],
            python: Optional[str], as_json: bool) -> None:
@@ -177,6 +179,7 @@ def invoke(artifact: Path, payload: Optional[str], url_path: str, method: str, h
 @profile_check_option
 @python_option
 @click.pass_context
+@makes_temp_files
 def serve(ctx: click.Context, /, artifact: Path, port: int, host: str, env_file: Optional[Path], watch: bool,
           runtime: str, cache_dir: Optional[Path], profile: Optional[str], python: Optional[str], **_: Any) -> None:
     """Run ARTIFACT in the foreground until Ctrl-C (signals are passed to the launcher).

@@ -25,6 +25,7 @@ from typing import Any, Optional
 
 from packager import __version__
 from packager.artifact.manifest import LAUNCHER_DIR, VENDOR_DIR, Manifest
+from packager.cache import sha256_file
 from packager.errors import redact
 
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
@@ -42,16 +43,6 @@ def _source_files_digest(m: Manifest) -> str:
         if f.path.startswith((f"{VENDOR_DIR}/", f"{LAUNCHER_DIR}/", "__pycache__/")) or "/__pycache__/" in f.path:
             continue
         h.update(f"{f.path}\0{f.mode:o}\0{f.sha256}\n".encode())
-    return h.hexdigest()
-
-
-def _file_sha256(path: Path) -> Optional[str]:
-    if not path.is_file():
-        return None
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
     return h.hexdigest()
 
 
@@ -82,7 +73,7 @@ def provenance(
         "source": {
             "name": source.resolve().name,
             "kind": m.source.get("kind"),
-            "sha256": _file_sha256(source),
+            "sha256": sha256_file(source) if source.is_file() else None,  # an upload file; None for a directory
             "files_sha256": _source_files_digest(m),
         },
         "profile": m.target.get("profile"),
