@@ -43,7 +43,10 @@ def preinstalled_pins() -> List[str]:
     """The image's preinstalled closure, pinned, read from the packager's profile when
     it exists (so the bench 'image' agrees with what the packager skips)."""
     prof_dir = ROOT / "packager" / "deps" / "profiles"
-    for prof in sorted(prof_dir.glob("*3*12*.toml")) if prof_dir.is_dir() else []:
+    # the default target (x86_64) first: sorted() alone put python3.12-arm64.toml before it
+    profiles = sorted(prof_dir.glob("*3*12*.toml"), key=lambda p: (p.name != "python3.12.toml", p.name)) \
+        if prof_dir.is_dir() else []
+    for prof in profiles:
         try:
             try:
                 import tomllib  # type: ignore

@@ -131,15 +131,23 @@ def _slim_record(slim: SlimSettings, deps: Optional[VendorOutput]) -> dict[str, 
     return rec
 
 
-def _check_deflate_early(level: int) -> threading.Thread:
+def _check_deflate_early(level: int, cache_root: Optional[Path]) -> Optional[threading.Thread]:
     """Whether the host's zlib writes the pinned zlib's bytes (packager.artifact.deflate's probe,
-    ~10 ms, mostly in zlib without the GIL), found on another core while the source is read and
-    checked: every build deflates something. A failure is raised again where deflate is used."""
-    from packager.artifact.deflate import host_is_reference
+    ~10 ms, mostly in zlib without the GIL): the verdict an earlier build noted in the cache for
+    the same zlib files, else found on another core while the source is read and checked (and
+    noted). Every build deflates something. A failure is raised again where deflate is used."""
+    from packager.artifact.deflate import host_is_reference, recall_verdict, remember_verdict
+
+    notes = cache_root / "host" if cache_root is not None else None
+    if notes is not None and recall_verdict(notes, level):
+        return None
 
     def probe() -> None:
         try:
-            host_is_reference(level)
+            if notes is not None:
+                remember_verdict(notes, level)
+            else:
+                host_is_reference(level)
         except Exception:  # (the same call in the artifact stage raises it)
             pass
 
@@ -202,7 +210,7 @@ def _build(options: BuildOptions, progress: Progress) -> BuildResult:
         if early is not None:
             early.get_ready()
     # (after the resolver's start: its thread's imports come first)
-    deflate_checked = _check_deflate_early(options.level)
+    deflate_checked = _check_deflate_early(options.level, _cache_root(options))
     try:
         options.check_python()
         checked = check_source(tree, options.entry, target_interpreter=options.target_python,
@@ -219,7 +227,8 @@ def _build(options: BuildOptions, progress: Progress) -> BuildResult:
         from packager.dependencies import vendor_requirements
 
         deps = vendor_requirements(decision.source, reqs, profile, options, progress, early)
-    deflate_checked.join()  # (host_is_reference is cached, not locked: never computed twice)
+    if deflate_checked is not None:
+        deflate_checked.join()  # (host_is_reference is cached, not locked: never computed twice)
     manifest, segments = assemble(checked, profile, options, deps)
     progress("artifact", f"writing {options.output}")
     from packager.artifact.tarball import write_artifact

@@ -100,7 +100,7 @@ def test_pinned_library_writes_what_the_reference_zlib_writes() -> None:
 
 def test_ignite_deflate_pinned_forces_the_pinned_library(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("IGNITE_DEFLATE", "pinned")
-    host_is_reference.cache_clear()
+    deflate.forget_verdicts()
     try:
         assert not host_is_reference(4)
         assert deflate.implementation(4).startswith("cmeel-zlib 1.3.1")
@@ -108,17 +108,17 @@ def test_ignite_deflate_pinned_forces_the_pinned_library(monkeypatch: pytest.Mon
         assert zlib.decompressobj(-zlib.MAX_WBITS).decompress(deflate_raw(data, 4, True)) == data
     finally:
         monkeypatch.delenv("IGNITE_DEFLATE")
-        host_is_reference.cache_clear()
+        deflate.forget_verdicts()
 
 
 def test_a_host_zlib_that_is_not_a_reference_release_is_never_used(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(deflate.zlib, "ZLIB_RUNTIME_VERSION", "1.3.1.zlib-ng")
-    host_is_reference.cache_clear()
+    deflate.forget_verdicts()
     try:
         assert not host_is_reference(4)
     finally:
         monkeypatch.undo()
-        host_is_reference.cache_clear()
+        deflate.forget_verdicts()
 
 
 def test_the_compressor_is_part_of_every_compressed_segment_key(tmp_path: Path,
@@ -169,11 +169,65 @@ def test_a_host_zlib_with_a_reference_version_but_other_output_is_not_used(monke
 
     monkeypatch.setattr(deflate.zlib, "ZLIB_RUNTIME_VERSION", "1.3.1")
     monkeypatch.setattr(deflate, "_host_deflate", other_matcher)
-    host_is_reference.cache_clear()
+    deflate.forget_verdicts()
     try:
         assert not host_is_reference(4)
         data = _native_payload()[:400000]
         assert deflate_raw(data, 4, True) == deflate._pinned().deflate(data, 4, True) != other_matcher(data, 4, True)
     finally:
         monkeypatch.undo()
-        host_is_reference.cache_clear()
+        deflate.forget_verdicts()
+
+
+def test_the_probes_verdict_is_noted_per_zlib_files_and_read_back(tmp_path: Path) -> None:
+    """A build notes the verdict for this zlib's files; the next one reads it instead of probing.
+    Only an exact note counts, and another zlib file (path, size, mtime, inode) is another note."""
+    if not deflate._REFERENCE_RELEASE.fullmatch(zlib.ZLIB_RUNTIME_VERSION) or not deflate.host_zlib_files():
+        pytest.skip("the host zlib is not a reference release mapped from a file: nothing is noted")
+    notes = tmp_path / "host"
+    deflate.forget_verdicts()
+    deflate.forget_verdicts()
+    try:
+        assert not deflate.recall_verdict(notes, 4)  # nothing noted yet
+        deflate.remember_verdict(notes, 4)
+        (note,) = notes.iterdir()
+        assert note.read_text() == ("yes" if host_is_reference(4) else "no")
+        # the note is what a later build believes: a "no" there sends deflate to the pinned library
+        note.write_text("no")
+        deflate.forget_verdicts()
+        assert deflate.recall_verdict(notes, 4)
+        assert not host_is_reference(4)
+        assert deflate.implementation(4).startswith("cmeel-zlib")
+        for junk in ("", "yes\n", "maybe"):
+            note.write_text(junk)
+            deflate.forget_verdicts()
+            assert not deflate.recall_verdict(notes, 4)
+        # another level is another note
+        assert deflate._verdict_note(notes, 4) != deflate._verdict_note(notes, 6)
+    finally:
+        deflate.forget_verdicts()
+        deflate.forget_verdicts()
+
+
+def test_a_build_notes_the_verdict_in_its_cache_and_the_bytes_do_not_depend_on_it(tmp_path: Path) -> None:
+    from packager.build import build
+    from packager.options import BuildOptions
+    from tests.conftest import FIXTURES
+
+    if not deflate._REFERENCE_RELEASE.fullmatch(zlib.ZLIB_RUNTIME_VERSION) or not deflate.host_zlib_files():
+        pytest.skip("the host zlib is not a reference release mapped from a file: nothing is noted")
+    cache = tmp_path / "cache"
+    first = build(BuildOptions(source=FIXTURES / "python-hello", output=tmp_path / "a.tar.gz", cache_dir=cache))
+    notes = list((cache / "host").iterdir())
+    assert len(notes) == 1 and notes[0].read_text() in ("yes", "no")
+    notes[0].write_text("no")  # the pinned library writes the same bytes as a reference host zlib
+    deflate.forget_verdicts()
+    deflate.forget_verdicts()
+    try:
+        second = build(BuildOptions(source=FIXTURES / "python-hello", output=tmp_path / "b.tar.gz",
+                                    cache_dir=cache, refresh=True))
+        assert deflate._VERDICTS == {4: False}
+        assert second.sha256 == first.sha256
+    finally:
+        deflate.forget_verdicts()
+        deflate.forget_verdicts()

@@ -27,7 +27,8 @@ import re
 import zlib
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Callable, Union
+from pathlib import Path
+from typing import Any, Callable, Optional, Union
 
 from packager.errors import ArtifactError
 
@@ -229,15 +230,100 @@ PINNED_PROBE: dict[int, str] = {
 }
 
 
-@lru_cache(maxsize=16)
 def host_is_reference(level: int) -> bool:
     """Whether the host's ``zlib`` writes the pinned library's bytes at *level* (see the module doc)."""
     if os.environ.get("IGNITE_DEFLATE", "").strip().lower() == "pinned":
         return False
     if not _REFERENCE_RELEASE.fullmatch(zlib.ZLIB_RUNTIME_VERSION):
         return False
-    expected = PINNED_PROBE.get(level) or probe_digest(_pinned().deflate, level)
-    return probe_digest(_host_deflate, level) == expected
+    known = _VERDICTS.get(level)
+    if known is None:
+        expected = PINNED_PROBE.get(level) or probe_digest(_pinned().deflate, level)
+        known = _VERDICTS[level] = probe_digest(_host_deflate, level) == expected
+    return known
+
+
+#: :func:`host_is_reference`'s verdicts in this process: probed, or read from an earlier
+#: build's note (:func:`recall_verdict`).
+_VERDICTS: dict[int, bool] = {}
+
+
+def forget_verdicts() -> None:
+    """The next :func:`host_is_reference` probes again (tests that swap the host's zlib)."""
+    _VERDICTS.clear()
+
+
+def host_zlib_files() -> list[str]:
+    """The files the host's ``zlib`` runs from, each with its size, mtime and inode.
+
+    The libz this process mapped (Linux ``/proc/self/maps``) and the ``zlib`` module's own
+    file: the same files write the same bytes. Empty when unknown (zlib linked into the
+    interpreter, another OS): then nothing is remembered.
+    """
+    try:
+        with open("/proc/self/maps", encoding="utf-8", errors="replace") as f:
+            mapped = {parts[5].strip() for parts in (line.split(None, 5) for line in f) if len(parts) == 6}
+    except OSError:
+        return []
+    libs = sorted(p for p in mapped if os.path.basename(p).startswith(("libz.", "libz-")))
+    module = getattr(zlib, "__file__", None)
+    if not libs:
+        return []
+    out = []
+    for path in [*libs, *([module] if module else [])]:
+        try:
+            st = os.stat(path)
+        except OSError:
+            return []
+        out.append(f"{path}:{st.st_size}:{st.st_mtime_ns}:{st.st_ino}")
+    return out
+
+
+def _verdict_note(notes: Path, level: int) -> Optional[Path]:
+    files = host_zlib_files()
+    if not files:
+        return None
+    key = hashlib.sha256(repr((files, zlib.ZLIB_RUNTIME_VERSION, level, PINNED_PROBE.get(level),
+                               PINNED_VERSION)).encode()).hexdigest()
+    return notes / f"deflate-{key[:32]}"
+
+
+def recall_verdict(notes: Path, level: int) -> bool:
+    """Take :func:`host_is_reference`'s verdict from *notes* (a directory of the local cache)
+    when an earlier build wrote it for these very zlib files; True when it did.
+
+    The probe is ~10 ms of every build, no-requirements builds included; the verdict
+    depends only on the zlib files (their path, size, mtime and inode name them), never
+    on the build. A note that is not exactly ``yes`` or ``no`` is ignored.
+    """
+    note = _verdict_note(notes, level)
+    if note is None:
+        return False
+    try:
+        text = note.read_text("ascii")
+    except (OSError, ValueError):
+        return False
+    if text not in ("yes", "no"):
+        return False
+    _VERDICTS[level] = text == "yes"
+    return True
+
+
+def remember_verdict(notes: Path, level: int) -> None:
+    """Probe (:func:`host_is_reference`) and write the verdict where :func:`recall_verdict` reads it."""
+    verdict = host_is_reference(level)
+    note = _verdict_note(notes, level)
+    if note is None or not _REFERENCE_RELEASE.fullmatch(zlib.ZLIB_RUNTIME_VERSION):
+        return
+    if os.environ.get("IGNITE_DEFLATE", "").strip().lower() == "pinned":
+        return
+    try:
+        note.parent.mkdir(parents=True, exist_ok=True)
+        tmp = note.with_name(f".{note.name}.{os.getpid()}.tmp")
+        tmp.write_text("yes" if verdict else "no", "ascii")
+        os.replace(tmp, note)
+    except OSError:  # a read-only cache: probed again next time
+        pass
 
 
 def deflate_raw(data: Buffer, level: int, final: bool, primed: Buffer = b"") -> bytes:
