@@ -137,8 +137,9 @@ def _check_deflate_early(level: int, cache_root: Optional[Path]) -> Optional[thr
     the same zlib files, else found on another core while the source is read and checked (and
     noted). Every build deflates something. A failure is raised again where deflate is used."""
     from packager.artifact.deflate import host_is_reference, recall_verdict, remember_verdict
+    from packager.cache import HOST_NOTES
 
-    notes = cache_root / "host" if cache_root is not None else None
+    notes = cache_root / HOST_NOTES if cache_root is not None else None
     if notes is not None and recall_verdict(notes, level):
         return None
 

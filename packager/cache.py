@@ -27,6 +27,9 @@ def default_cache_dir() -> Path:
 
 #: Beside each wheel the cache built from an sdist (``built/``): the sdist's sha256, then the wheel's.
 SDIST_SIDECAR = ".sdist-sha256"
+#: notes on this host, never shared: the deflate probe's verdict per zlib file, the --python
+#: probe's per executable (packager.artifact.deflate, packager.runtime.PendingPython)
+HOST_NOTES = "host"
 #: notes on what a shared store holds (packager.sharedcache), pruned by age (packager.cacheadmin)
 SEEN_DIR = "shared-seen"
 

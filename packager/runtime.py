@@ -351,19 +351,60 @@ def _not_that_python(explicit: str, version: str) -> RuntimeNotFound:
     )
 
 
+def executable_identity(python: str) -> Optional[str]:
+    """The native executable *python* runs, as ``realpath:size:mtime_ns:inode``; None for a
+    script (a pyenv shim picks its interpreter at each run), a missing file or an odd one."""
+    try:
+        found = python if os.sep in python else shutil.which(python)
+        if not found:
+            return None
+        real = os.path.realpath(found)
+        with open(real, "rb") as f:
+            magic = f.read(4)
+        if magic not in (b"\x7fELF", b"\xcf\xfa\xed\xfe", b"\xca\xfe\xba\xbe"):  # ELF, Mach-O (64-bit, fat)
+            return None
+        st = os.stat(real)
+    except (OSError, ValueError):
+        return None
+    return f"{real}:{st.st_size}:{st.st_mtime_ns}:{st.st_ino}"
+
+
+def _probe_note(notes: Path, python: str, version: str) -> Optional[Path]:
+    identity = executable_identity(python)
+    if identity is None:
+        return None
+    import hashlib
+
+    return notes / f"python-{hashlib.sha256(f'{identity} {version}'.encode()).hexdigest()[:32]}"
+
+
 class PendingPython:
     """An explicit ``--python`` whose probe runs while the build gets going (an interpreter start,
-    ~15 ms, that no longer delays the resolver); calling it waits and gives the path, or raises."""
+    ~15 ms, that no longer delays the resolver); calling it waits and gives the path, or raises.
 
-    def __init__(self, python: str, version: str) -> None:
+    With *notes* (a directory of the local cache), a probe that passed is noted for the very
+    executable file (path, size, mtime, inode) and not run again: on a 2-core machine the probe
+    made a no-requirements build ~35 ms slower. Only a pass is noted; a script is always probed.
+    """
+
+    def __init__(self, python: str, version: str, notes: Optional[Path] = None) -> None:
         self.python, self.version = python, version
         self._ok: Optional[bool] = None
+        self._proc: Optional[subprocess.Popen[str]] = None
+        self._note = _probe_note(notes, python, version) if notes is not None else None
+        if self._note is not None:
+            try:
+                if self._note.read_text("ascii") == "ok":
+                    self._ok = True
+                    return
+            except (OSError, ValueError):
+                pass
         try:
-            self._proc: Optional[subprocess.Popen[str]] = subprocess.Popen(
+            self._proc = subprocess.Popen(
                 [python, "-c", _PROBE], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                 stdin=subprocess.DEVNULL, text=True)
         except (OSError, ValueError):
-            self._proc, self._ok = None, False
+            self._ok = False
 
     def ok(self) -> bool:
         """Whether it runs and is CPython *version* (waits for the probe, at most 20 s)."""
@@ -372,11 +413,23 @@ class PendingPython:
             try:
                 out, _ = self._proc.communicate(timeout=20)
                 self._ok = self._proc.returncode == 0 and out.split() == [self.version, "cpython"]
+                if self._ok and self._note is not None:
+                    self._write_note(self._note)
             except subprocess.SubprocessError:
                 self._proc.kill()
                 self._proc.wait()
                 self._ok = False
         return self._ok
+
+    @staticmethod
+    def _write_note(note: Path) -> None:
+        try:
+            note.parent.mkdir(parents=True, exist_ok=True)
+            tmp = note.with_name(f".{note.name}.{os.getpid()}.tmp")
+            tmp.write_text("ok", "ascii")
+            os.replace(tmp, note)
+        except OSError:  # a read-only cache: probed again next time
+            pass
 
     def __call__(self) -> str:
         if not self.ok():

@@ -404,3 +404,38 @@ def test_the_early_resolution_reaches_its_subprocess_without_the_later_stages_im
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
     assert r.stdout.split() == []
+
+
+def test_a_passed_python_probe_is_noted_per_executable_file_and_only_then(tmp_path: Path, python312: str) -> None:
+    """--python is probed once per executable file (real path, size, mtime, inode); the note in the
+    cache's host/ is what later builds believe. A script (a pyenv shim, a fake) is never noted."""
+    from packager.runtime import _probe_note
+
+    src = tmp_path / "src"
+    shutil.copytree(HELLO, src)
+    cache = tmp_path / "cache"
+    out = tmp_path / "a.tar.gz"
+    r = run_cli("build", str(src), "-o", str(out), "--python", python312, "--cache-dir", str(cache))
+    assert r.returncode == 0, r.stderr
+    note = _probe_note(cache / "host", python312, "3.12")
+    assert note is not None and note.read_text() == "ok"
+    # The note stands for the probe: a native executable that is not Python passes with one...
+    fake = tmp_path / "bin" / "not-python"
+    fake.parent.mkdir()
+    shutil.copy2(shutil.which("true") or "/bin/true", fake)
+    r = run_cli("build", str(src), "-o", str(out), "--python", str(fake), "--cache-dir", str(cache))
+    assert r.returncode == 12, r.stderr  # probed: not a CPython 3.12, and nothing noted
+    fake_note = _probe_note(cache / "host", str(fake), "3.12")
+    assert fake_note is not None and not fake_note.exists()
+    fake_note.write_text("ok")
+    r = run_cli("build", str(src), "-o", str(out), "--python", str(fake), "--cache-dir", str(cache))
+    assert r.returncode == 0, r.stderr
+    # ...and only for that very file: once it changes, it is probed again
+    os.utime(fake, ns=(1, 1))
+    r = run_cli("build", str(src), "-o", str(out), "--python", str(fake), "--cache-dir", str(cache))
+    assert r.returncode == 12, r.stderr
+    # a script is probed every time and never noted
+    ok = _fake_python(tmp_path, "3.12 cpython")
+    r = run_cli("build", str(src), "-o", str(out), "--python", str(ok), "--cache-dir", str(cache))
+    assert r.returncode == 0, r.stderr
+    assert _probe_note(cache / "host", str(ok), "3.12") is None

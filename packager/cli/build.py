@@ -48,7 +48,7 @@ def _options(p: dict[str, Any], source: Path, output: Path, **rest: Any) -> Buil
         entry=EntryPoint.parse(p["entry"]) if p["entry"] else None, convention=p["convention"], init=p["init"],
         init_params=parse_init_params(tuple(p.get("init_params") or ())),
         lambda_payload=check_lambda_payload(p["convention"], p.get("lambda_payload")),
-        profile=p["profile"], target_interpreter=_target_interpreter(p["python"], p["profile"]),
+        profile=p["profile"], target_interpreter=_target_interpreter(p["python"], p["profile"], p["cache_dir"]),
         index=index_config(p["index_url"], p["extra_index_urls"], p["wheelhouses"], p["offline"]),
         cache_dir=p["cache_dir"], cache_tier=cache_tier(None if p["offline"] else p["cache_url"], p["cache_push"], p["cache_dir"]),
         wheelhouses=tuple(p["wheelhouses"]), vendor_anyway=frozenset(p["vendor_anyway"]),

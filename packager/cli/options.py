@@ -168,14 +168,23 @@ def index_config(index_url: Optional[str], extra_index_urls: tuple[str, ...],
                        find_links=tuple(str(w.resolve()) for w in wheelhouses), offline=offline)
 
 
-def _target_interpreter(python: Optional[str], profile: Optional[str] = None) -> PythonRef:
+def _target_interpreter(python: Optional[str], profile: Optional[str] = None,
+                        cache_dir: Optional[Path] = None) -> PythonRef:
     """An explicit --python is checked against the target's version (3.12 for the default
-    profile) while the command gets going (BuildOptions.check_python raises); otherwise the
-    target's CPython is looked up only if a step needs it."""
+    profile) while the command gets going (BuildOptions.check_python raises), or from the
+    note an earlier check left in the cache's ``host/``; otherwise the target's CPython is
+    looked up only if a step needs it."""
+    if not python:
+        return None
+    from packager.cache import HOST_NOTES, default_cache_dir
     from packager.deps.profile import load_profile
     from packager.runtime import PendingPython
 
-    return PendingPython(python, load_profile(profile).python_version) if python else None
+    try:
+        notes: Optional[Path] = (cache_dir or default_cache_dir()) / HOST_NOTES
+    except (RuntimeError, KeyError):  # no home directory: nothing is noted
+        notes = None
+    return PendingPython(python, load_profile(profile).python_version, notes)
 
 
 PROFILE_HELP = ("Target profile: python3.12 (default), python3.12-arm64, python3.13, python3.13-arm64, "
