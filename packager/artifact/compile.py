@@ -13,11 +13,7 @@ fresh ``-I`` process, which makes the output reproducible.
 
 from __future__ import annotations
 
-import io
 import json
-import subprocess
-import tarfile
-import tempfile
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -90,6 +86,9 @@ def segment_entries(seg: AnySegment) -> tuple[Entry, ...]:
     if isinstance(seg, Segment):
         return seg.entries
     assert isinstance(seg, CompressedSegment)
+    import io
+    import tarfile  # (only --compile and inspection inflate a cached segment: not on every build's path)
+
     tar = zlib.decompressobj(-zlib.MAX_WBITS).decompress(seg.deflated)
     out: list[Entry] = []
     with tarfile.open(fileobj=io.BytesIO(tar + end_of_archive(len(tar))), mode="r:") as tf:
@@ -120,6 +119,9 @@ def compile_segment(
             where="--compile",
             hint=f"install CPython {version}, pass --python PATH (or IGNITE_PYTHON), or build without --compile",
         )
+    import subprocess
+    import tempfile
+
     tag = cache_tag(version)
     sources: dict[str, bytes] = {}
     for seg in segments:
