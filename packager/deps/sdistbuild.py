@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import importlib.metadata
 import subprocess
 import sys
 import sysconfig
@@ -63,6 +62,8 @@ def reproducible_env(work: Path) -> dict[str, str]:
 def lend_tools(work: Path, offline: bool) -> Path:
     """A directory of links to this environment's build tools (packages and their ``.dist-info``,
     whose entry points register setuptools' commands), for a target interpreter's PYTHONPATH."""
+    import importlib.metadata  # (~10 ms of import: only when an sdist is built)
+
     lent = work / "tools"
     lent.mkdir(exist_ok=True)
     for dist_name in _BUILD_TOOLS + (_BACKEND_TOOLS if offline else ()):
