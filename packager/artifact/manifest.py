@@ -134,7 +134,31 @@ class Manifest:
         return out
 
     def to_bytes(self) -> bytes:
-        return (json.dumps(self.to_dict(), sort_keys=True, indent=1, ensure_ascii=False) + "\n").encode()
+        """``json.dumps(to_dict(), sort_keys=True, indent=1, ensure_ascii=False)`` and a newline.
+
+        With ``indent`` json encodes in pure Python: 66 ms for S2's 2,800 files, as long as
+        the rest of a warm build's Python work. So the rest is written by json and the file
+        list, four known keys per record, line by line with json's own string encoder
+        (tests/test_manifest.py checks the bytes equal json's for odd paths).
+        """
+        d = self.to_dict()
+        files = d["files"]
+        d["files"] = []
+        text = json.dumps(d, sort_keys=True, indent=1, ensure_ascii=False)
+        if files:
+            enc = json.encoder.encode_basestring  # what ensure_ascii=False writes strings with
+            body = ",\n".join(
+                f'  {{\n   "mode": {enc(f["mode"])},\n   "path": {enc(f["path"])},\n'
+                f'   "sha256": {enc(f["sha256"])},\n   "size": {int(f["size"])}\n  }}'
+                for f in files
+            )
+            head, sep, tail = text.partition('\n "files": [],')
+            if not sep:  # the last key (nothing sorts after "files" today): no comma
+                head, sep, tail = text.partition('\n "files": []\n')
+                text = f'{head}\n "files": [\n{body}\n ]\n{tail}'
+            else:
+                text = f'{head}\n "files": [\n{body}\n ],{tail}'
+        return (text + "\n").encode()
 
     @classmethod
     def from_bytes(cls, data: bytes, where: str = MANIFEST_NAME) -> Manifest:
