@@ -181,3 +181,33 @@ def test_a_json_entry_nested_too_deep_to_read_is_dropped_and_recomputed(tmp_path
     deep.write_bytes(b'{"sha256": "0", "data": ' + b"[" * 200_000 + b"]" * 200_000 + b"}")
     assert cache.get_json("resolutions", "deep") is None
     assert not deep.exists()
+
+
+def test_a_cached_files_digest_is_noted_per_stat_stamp_and_any_rewrite_rehashes(tmp_path: Path) -> None:
+    """noted_sha256: the note is believed while size, mtime, ctime and inode hold; rewriting the
+    file, even with the same bytes and its old mtime put back, changes ctime: hashed again."""
+    import hashlib
+    import os
+    import time
+
+    from packager.cache import Cache, noted_sha256
+
+    cache = Cache(tmp_path / "cache").ensure()
+    wheel = cache.wheels / "demo-1.0-py3-none-any.whl"
+    wheel.write_bytes(b"PK" + b"x" * 5000)
+    real = hashlib.sha256(wheel.read_bytes()).hexdigest()
+    assert noted_sha256(cache, wheel) == real
+    (note,) = (cache.root / "host" / "sha256").iterdir()
+    stamp, digest = note.read_text().split(" ")
+    assert digest == real
+    note.write_text(f"{stamp} {'0' * 64}")
+    assert noted_sha256(cache, wheel) == "0" * 64  # the note stands for the hash while the stamp holds
+    st = os.stat(wheel)
+    time.sleep(0.01)
+    with open(wheel, "r+b") as fh:  # the same bytes, written again
+        fh.write(b"PK")
+    os.utime(wheel, ns=(st.st_atime_ns, st.st_mtime_ns))  # and the old mtime put back
+    assert noted_sha256(cache, wheel) == real
+    assert note.read_text().split(" ")[1] == real
+    note.write_text("garbage")
+    assert noted_sha256(cache, wheel) == real

@@ -14,7 +14,7 @@ from typing import Optional
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
-from packager.cache import Cache, discard, read_sidecar, sha256_file
+from packager.cache import Cache, discard, noted_sha256, read_sidecar, sha256_file
 from packager.deps.profile import TargetProfile
 from packager.deps.resolve import Pin
 
@@ -76,7 +76,7 @@ def find_local(pin: Pin, dirs: Sequence[Path], profile: TargetProfile,
         try:
             if not path.is_file():
                 raise IsADirectoryError(path)
-            digest = sha256_file(path)
+            digest = noted_sha256(cache, path) if cache is not None and ours else sha256_file(path)
         except OSError:
             if ours:
                 discard(path)  # a directory or an unreadable file where a wheel was: made again
