@@ -18,7 +18,6 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packager import __version__
 from packager.artifact.manifest import SkippedDist
 from packager.cache import Cache, cache_key
-from packager.deps.backends import choose_resolver
 from packager.deps.conflicts import direct_conflict_error, direct_conflicts, image_name
 from packager.deps.piprun import IndexConfig
 from packager.deps.profile import TargetProfile
@@ -202,6 +201,9 @@ def resolve(
         # Called just before the resolver's subprocess starts (once): downloads will follow,
         # and the caller may get ready for them (and do its own imports) meanwhile.
         launching = _once(on_resolving)
+        # (the backends, pip's and uv's, are ~9 ms of import that a cached resolution never needs)
+        from packager.deps.backends import choose_resolver
+
         backend = choose_resolver(resolver, index, progress)
         record = backend.resolve(ResolveRequest(reqs, profile, index, cache, vendor_anyway, build_sdist, progress,
                                                 launching))
