@@ -145,6 +145,13 @@ def headline(data: Dict[str, Any]) -> Dict[str, Dict[str, Any]]:
         if hname == "hello" and floor:
             h["cold start hello: launcher over python floor"] = {
                 "value": (L - floor) * 1000, "text": f"+{(L - floor) * 1000:.1f} ms ({_s(L)} vs floor {_s(floor)}; {L / floor:.2f}×)"}
+        B = _g(rows, "baseline_launcher_hello", "stats", "median")
+        if hname == "hello":
+            r = _ratio(L, B)
+            h["cold start hello: launcher / the launcher before issues 29+31"] = {
+                "value": r, "text": f"{_x(r)}  ({_s(L)} vs {_s(B)}, {(L - B) * 1000:+.1f} ms; "
+                f"{_g(rows, 'baseline_launcher_hello', 'label')})" if r is not None and B is not None else
+                "not available: " + str(_g(cs, "unavailable", "baseline_launcher_hello") or "not measured")}
         for peer in ("uvicorn", "ff"):
             P = _g(rows, f"{peer}_{hname}", "stats", "median")
             r = _ratio(L, P)
@@ -459,6 +466,8 @@ def _targets(w, data) -> None:
          lambda r: r <= 30, lambda r: f"+{r:.1f} ms"),
         ("issue 14", "hello cold start, single-shot, within 30 ms of the python floor",
          v("cold start hello: launcher over python floor"), lambda r: r <= 30, lambda r: f"+{r:.1f} ms"),
+        ("issue 29/31", "hello cold start no worse than the launcher before them (same run; within 3 %)",
+         v("cold start hello: launcher / the launcher before issues 29+31"), lambda r: r <= 1.03, _x),
         ("issue 14", "no failed (5xx) launcher cold start",
          v("cold start: launcher failed cold starts (5xx or no answer to the one POST)"), lambda r: r == 0,
          lambda r: f"{r:.0f} failed"),
@@ -574,12 +583,22 @@ def _losses(data: Dict[str, Any]) -> List[str]:
                 if z.get(key) and z["ignite_bytes"] > z[key]:
                     out.append(f"size {s}: the artifact ({_mb(z['ignite_bytes'])}) is larger than {peer} "
                                f"({_mb(z[key])}). Likely cause: nothing preinstalled to skip in this set, and the "
-                               "artifact also carries the launcher (with its .pyc), the manifest (every file's "
-                               "sha256) and the dist-info files; the uv tree has no .pyc at all.")
+                               "artifact also carries the launcher (its .py and .pyc) and the manifest (every file's "
+                               "sha256)" + _fixed_share(z, key) + "; level 4 deflate (gzip's default is 6) for "
+                               "the cold build's speed.")
         rp = _g(e, "repro", "ignite", "identical")
         if rp is False:
             out.append(f"build {s}: ignite artifacts were NOT byte-identical across builds.")
     return out
+
+
+def _fixed_share(z: Dict[str, Any], key: str) -> str:
+    fixed = z.get("ignite_fixed_bytes")
+    if not fixed:
+        return ""
+    rest = z["ignite_bytes"] - fixed
+    return (f": {fixed / 1024:.0f} KB of it compressed; without them {_mb(rest)}, "
+            f"{rest / z[key]:.2f}× the peer")
 
 
 def _how_to_read(w) -> None:

@@ -283,6 +283,38 @@ def _launcher_works(subj: Subject) -> Optional[str]:
 
 
 # ------------------------------------------------------------------ cold start
+#: The launcher before issues 29 (strict HTTP/1.1 parser) and 31 (fault handling): the same
+#: hello artifact with that launcher in place of today's is timed in the same rounds, so
+#: "cold start unchanged" is a ratio from one run, not a comparison across runs.
+BASELINE_REV = "3d4750c"
+
+
+def baseline_launcher_root(hello_root: Path) -> Any:
+    """A copy of the unpacked hello artifact whose ``__ignite__/`` is BASELINE_REV's launcher
+    (its sources and committed 3.12 bytecode); a string saying why when git cannot give it."""
+    import io
+
+    dest = SERVE / "unpacked" / "hello-baseline"
+    rmtree(dest)
+    shutil.copytree(hello_root, dest)
+    rmtree(dest / "__ignite__")
+    p = subprocess.run(["git", "-C", str(ROOT), "archive", BASELINE_REV, "launcher", "packager/artifact/launcher_pyc"],
+                       capture_output=True, timeout=60)
+    if p.returncode != 0:
+        return f"git archive {BASELINE_REV} failed: {p.stderr.decode(errors='replace').strip()[-200:]}"
+    src = SERVE / "baseline-src"
+    rmtree(src)
+    src.mkdir(parents=True)
+    with tarfile.open(fileobj=io.BytesIO(p.stdout)) as tf:
+        tf.extractall(src, filter="data")
+    shutil.copytree(src / "launcher", dest / "__ignite__", ignore=shutil.ignore_patterns("__pycache__"))
+    for f in (src / "packager" / "artifact" / "launcher_pyc").glob("*.cpython-312.pyc"):
+        target = dest / f.name.replace("%", "/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(f, target)
+    return dest
+
+
 def cold_start(cfg: Dict[str, Any], py312: str, arts: Dict[str, Any], hd: Dict[str, Path]) -> Dict[str, Any]:
     subjects: List[Any] = []   # (key, label, Subject|callable, runs)
     unavailable: Dict[str, str] = {}
@@ -304,6 +336,17 @@ def cold_start(cfg: Dict[str, Any], py312: str, arts: Dict[str, Any], hd: Dict[s
                 if h == "hello":  # secondary: the old "poll until 200" client, for comparison
                     subjects.append(("launcher_hello_poll", "ignite launcher, hello handler, client polls until 200 "
                                      "(secondary)", lambda s=s: time_to_first_200(s), n))
+                    base = baseline_launcher_root(root)
+                    if isinstance(base, str):
+                        unavailable["baseline_launcher_hello"] = base
+                    else:
+                        bs = launcher_subject("launcher-hello-baseline", base)
+                        err = _launcher_works(bs)
+                        if err:
+                            unavailable["baseline_launcher_hello"] = "did not answer 200: " + err
+                        else:
+                            subjects.append(("baseline_launcher_hello", f"the launcher of {BASELINE_REV} (before "
+                                             "issues 29 and 31), hello handler", bs, n))
         else:
             unavailable[f"launcher_{h}"] = a.get("reason", "image venv missing")
     # Read-only container without --compile: nothing can write __pycache__, so each

@@ -131,12 +131,28 @@ def _slim_record(slim: SlimSettings, deps: Optional[VendorOutput]) -> dict[str, 
     return rec
 
 
+def _note_host_facts(options: BuildOptions) -> None:
+    """After a build that succeeded (a refused one writes nothing): note in the cache's ``host/``
+    the deflate verdict and a passed ``--python`` probe, so later builds skip both probes."""
+    from packager.artifact.deflate import remember_verdict
+    from packager.cache import HOST_NOTES
+    from packager.runtime import PendingPython
+
+    root = _cache_root(options)
+    if root is None or options.cache().degraded:
+        return
+    remember_verdict(root / HOST_NOTES, options.level)  # (the verdict is known: no second probe)
+    if isinstance(options.target_interpreter, PendingPython):
+        options.target_interpreter.note()
+
+
 def _check_deflate_early(level: int, cache_root: Optional[Path]) -> Optional[threading.Thread]:
     """Whether the host's zlib writes the pinned zlib's bytes (packager.artifact.deflate's probe,
     ~10 ms, mostly in zlib without the GIL): the verdict an earlier build noted in the cache for
-    the same zlib files, else found on another core while the source is read and checked (and
-    noted). Every build deflates something. A failure is raised again where deflate is used."""
-    from packager.artifact.deflate import host_is_reference, recall_verdict, remember_verdict
+    the same zlib files, else found on another core while the source is read and checked (noted
+    by :func:`_note_host_facts` once the build succeeded). Every build deflates something. A
+    failure is raised again where deflate is used."""
+    from packager.artifact.deflate import host_is_reference, recall_verdict
     from packager.cache import HOST_NOTES
 
     notes = cache_root / HOST_NOTES if cache_root is not None else None
@@ -145,10 +161,7 @@ def _check_deflate_early(level: int, cache_root: Optional[Path]) -> Optional[thr
 
     def probe() -> None:
         try:
-            if notes is not None:
-                remember_verdict(notes, level)
-            else:
-                host_is_reference(level)
+            host_is_reference(level)
         except Exception:  # (the same call in the artifact stage raises it)
             pass
 
@@ -243,6 +256,7 @@ def _build(options: BuildOptions, progress: Progress) -> BuildResult:
 
             raise budget_error(exc, manifest, segments, options.level) from None
         raise
+    _note_host_facts(options)
     return BuildResult(
         output=Path(options.output),
         sha256=sha,

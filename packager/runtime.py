@@ -383,9 +383,10 @@ class PendingPython:
     """An explicit ``--python`` whose probe runs while the build gets going (an interpreter start,
     ~15 ms, that no longer delays the resolver); calling it waits and gives the path, or raises.
 
-    With *notes* (a directory of the local cache), a probe that passed is noted for the very
-    executable file (path, size, mtime, inode) and not run again: on a 2-core machine the probe
-    made a no-requirements build ~35 ms slower. Only a pass is noted; a script is always probed.
+    With *notes* (a directory of the local cache), a probe that passed is noted (:meth:`note`,
+    once the build succeeded) for the very executable file (path, size, mtime, inode) and not
+    run again: on a 2-core machine the probe made a no-requirements build ~35 ms slower. Only a
+    pass is noted; a script is always probed.
     """
 
     def __init__(self, python: str, version: str, notes: Optional[Path] = None) -> None:
@@ -414,21 +415,21 @@ class PendingPython:
             try:
                 out, _ = self._proc.communicate(timeout=20)
                 self._ok = self._proc.returncode == 0 and out.split() == [self.version, "cpython"]
-                if self._ok and self._note is not None:
-                    self._write_note(self._note)
             except subprocess.SubprocessError:
                 self._proc.kill()
                 self._proc.wait()
                 self._ok = False
         return self._ok
 
-    @staticmethod
-    def _write_note(note: Path) -> None:
+    def note(self) -> None:
+        """Note a probe that passed (a build that succeeded calls this: a refused one writes nothing)."""
+        if self._ok is not True or self._note is None or self._proc is None:
+            return  # failed, not probed, or read from the note
         try:
-            note.parent.mkdir(parents=True, exist_ok=True)
-            tmp = note.with_name(f".{note.name}.{os.getpid()}.tmp")
+            self._note.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self._note.with_name(f".{self._note.name}.{os.getpid()}.tmp")
             tmp.write_text("ok", "ascii")
-            os.replace(tmp, note)
+            os.replace(tmp, self._note)
         except OSError:  # a read-only cache: probed again next time
             pass
 

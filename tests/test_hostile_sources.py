@@ -108,11 +108,14 @@ def test_hostile_source_via_cli(case: hostile.Case, tmp_path: Path, python_flag:
     if case.exit == 0:
         assert proc.returncode == 0, proc.stdout + proc.stderr
         assert result["ok"] is True
-        # The only new files: the directories of the sandbox, the artifact itself, and the
-        # launcher's compressed segment in the cache (the packager's own bytes, not the upload's).
+        # The only new files: the directories of the sandbox, the artifact itself, the
+        # launcher's compressed segment in the cache (the packager's own bytes, not the upload's)
+        # and the notes on this machine (the deflate probe's verdict, a passed --python probe).
         files = {k for k, v in fresh.items() if v != "dir"}
         cached = {k for k in files if k.startswith("cache/segments/")}
-        assert files - cached == {"out/artifact.tar.gz"}, fresh
+        notes = {k for k in files if k.startswith("cache/host/")}
+        assert all(k.split("/")[-1].startswith(("deflate-", "python-")) for k in notes), notes
+        assert files - cached - notes == {"out/artifact.tar.gz"}, fresh
         assert len(cached) == 2, cached
         meta = next(k for k in cached if k.endswith(".json"))
         assert json.loads((tmp_path / meta).read_text())["data"]["name"] == "launcher"

@@ -253,7 +253,8 @@ def forget_verdicts() -> None:
     _VERDICTS.clear()
 
 
-def host_zlib_files() -> list[str]:
+@lru_cache(maxsize=1)
+def host_zlib_files() -> tuple[str, ...]:
     """The files the host's ``zlib`` runs from, each with its size, mtime and inode.
 
     The libz this process mapped (Linux ``/proc/self/maps``) and the ``zlib`` module's own
@@ -264,19 +265,19 @@ def host_zlib_files() -> list[str]:
         with open("/proc/self/maps", encoding="utf-8", errors="replace") as f:
             mapped = {parts[5].strip() for parts in (line.split(None, 5) for line in f) if len(parts) == 6}
     except OSError:
-        return []
+        return ()
     libs = sorted(p for p in mapped if os.path.basename(p).startswith(("libz.", "libz-")))
     module = getattr(zlib, "__file__", None)
     if not libs:
-        return []
+        return ()
     out = []
     for path in [*libs, *([module] if module else [])]:
         try:
             st = os.stat(path)
         except OSError:
-            return []
+            return ()
         out.append(f"{path}:{st.st_size}:{st.st_mtime_ns}:{st.st_ino}")
-    return out
+    return tuple(out)
 
 
 def _verdict_note(notes: Path, level: int) -> Optional[Path]:
@@ -317,10 +318,16 @@ def remember_verdict(notes: Path, level: int) -> None:
         return
     if os.environ.get("IGNITE_DEFLATE", "").strip().lower() == "pinned":
         return
+    text = "yes" if verdict else "no"
+    try:
+        if note.read_text("ascii") == text:
+            return
+    except (OSError, ValueError):
+        pass
     try:
         note.parent.mkdir(parents=True, exist_ok=True)
         tmp = note.with_name(f".{note.name}.{os.getpid()}.tmp")
-        tmp.write_text("yes" if verdict else "no", "ascii")
+        tmp.write_text(text, "ascii")
         os.replace(tmp, note)
     except OSError:  # a read-only cache: probed again next time
         pass
