@@ -38,6 +38,8 @@ _STARVED = frozenset(
 LOOP_STALL_S = 1.0
 #: A repeated condition (EMFILE, eviction, a full body budget) is logged at most once per this.
 LOG_EVERY_S = 10.0
+#: Seconds between the server's sweeps (timeouts, a paused listener's retry): ``server.TICK``.
+TICK_S = 0.25
 
 
 def fd_limit(settings: Settings, log: Log) -> int:
@@ -79,13 +81,16 @@ def fd_limit(settings: Settings, log: Log) -> int:
 class Limits:
     """Per-server state of this module (``Server.adm``)."""
 
-    __slots__ = ("budget", "buffered", "evicted", "logged", "ping", "pong", "starved", "stuck", "wedged_since")
+    __slots__ = ("budget", "buffered", "evicted", "logged", "no_room_at", "ping", "pong", "starved", "stuck",
+                 "wedged_since")
 
     def __init__(self, settings: Settings) -> None:
         self.budget = settings.body_budget_bytes
         self.buffered = 0  # bytes reserved by bodies being received, all connections
         self.starved = 0  # accept() failures for want of a descriptor since the last log line
         self.evicted = 0  # idle connections closed to make room since the last log line
+        #: when make_room last found every connection in a request (-inf: not since it found room)
+        self.no_room_at = float("-inf")
         self.logged: Dict[str, float] = {}  # kind -> when last logged
         #: handlers still running after their time-out (the client got its 504)
         self.stuck: Dict[Any, None] = {}
@@ -139,18 +144,28 @@ def resume(srv: Any) -> None:
         srv.listening = True
 
 
-def make_room(srv: Any) -> bool:
+def make_room(srv: Any, rescan: bool = False) -> bool:
     """The connection cap is reached (I/O thread): close the longest-idle keep-alive
     connections (and connections that never sent a byte), a batch at a time, so new
     connections and probes are answered. False (and the listener paused) when every
-    connection is in the middle of a request."""
+    connection is in the middle of a request.
+
+    Each close then resumes the listener, accepts one connection and lands here again: a scan
+    of every connection per close (4,096 at the default cap) would make a flood of busy
+    connections cost O(n) per request. So after a scan that found nothing, the next one waits
+    for the sweep tick (*rescan*, every TICK): a connection gone idle meanwhile is evicted
+    then, at most TICK later.
+    """
     conns = srv.conns
     cap = srv.s.max_connections
     want = len(conns) - cap + 1
     if want <= 0:
         return True
-    batch = max(want, cap // 64)
     adm: Limits = srv.adm
+    if not rescan and srv.now - adm.no_room_at < TICK_S:
+        pause(srv)
+        return False
+    batch = max(want, cap // 64)
     # Idle first (between requests, or connected and silent: the longest idle first), then
     # heads still arriving (the slowest first: a client sending a head a byte at a time).
     now = srv.now  # connections accepted during this loop turn are not read yet: never evicted
@@ -166,6 +181,7 @@ def make_room(srv: Any) -> bool:
             break
         batch = len(conns) - cap + 1
     room: bool = len(conns) < cap
+    adm.no_room_at = float("-inf") if room else srv.now
     if adm.evicted and _due(adm, "evicted", srv.now):
         srv.log.warning(
             f"{cap} connections open (IGNITE_MAX_CONNECTIONS): closed {adm.evicted} idle one(s) "
@@ -320,6 +336,6 @@ def tick(srv: Any, now: float) -> None:
         not srv.listening
         and not srv.draining
         and srv.lsock is not None
-        and (len(srv.conns) < srv.s.max_connections or make_room(srv))
+        and (len(srv.conns) < srv.s.max_connections or make_room(srv, rescan=True))
     ):
         resume(srv)

@@ -50,7 +50,7 @@ if TYPE_CHECKING:  # ``typing`` costs ~6 ms of start-up; annotations are strings
     Runner = Any  # ThreadPool | AsyncRunner
 
 
-TICK = 0.25  # seconds between timeout sweeps while anything is open
+TICK = admission.TICK_S  # seconds between timeout sweeps while anything is open
 #: How long a handler may run on the I/O thread before the standby thread takes the loop over
 #: (checked twice: a handler is taken over after 1-2 of these, more if it holds the GIL).
 INLINE_GRACE_S = 0.005

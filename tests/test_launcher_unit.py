@@ -476,3 +476,40 @@ def test_adapters_are_only_their_platform_mapping() -> None:
         if "make_invoke" not in {a.name for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) for a in n.names}:
             offenders.append(f"{path.name}: does not use protocol.make_invoke")
     assert offenders == []
+
+
+def test_at_the_cap_with_every_connection_busy_make_room_scans_once_per_tick() -> None:
+    """Each close resumes the listener, accepts one and reaches make_room again: with every
+    connection in a request, scanning all of them each time made a flood O(n) per request.
+    After a scan that found nothing, the next waits for the sweep tick (rescan=True)."""
+    from types import SimpleNamespace
+
+    from launcher import admission
+
+    class Conns(dict):  # type: ignore[type-arg]
+        scans = 0
+
+        def values(self):  # type: ignore[no-untyped-def]
+            Conns.scans += 1
+            return super().values()
+
+    settings = config.load({"IGNITE_MAX_CONNECTIONS": "8"})
+    busy = SimpleNamespace(t_idle=0.0, closed=False)
+    srv = SimpleNamespace(
+        conns=Conns({fd: busy for fd in range(8)}), s=settings, adm=admission.Limits(settings), now=100.0,
+        listening=False, lsock=None, draining=False, log=SimpleNamespace(warning=lambda text: None),
+        _idle=lambda c: False, _head_arriving=lambda c: False,
+    )
+    assert admission.make_room(srv) is False
+    first = Conns.scans
+    assert first > 0
+    for _ in range(1000):  # a close, an accept, make_room again: within the tick, no scan
+        srv.now += 0.0001
+        assert admission.make_room(srv) is False
+    assert Conns.scans == first
+    srv.now += admission.TICK_S  # the next tick scans again, as does the sweep's own call
+    assert admission.make_room(srv) is False
+    assert Conns.scans > first
+    scans = Conns.scans
+    assert admission.make_room(srv, rescan=True) is False
+    assert Conns.scans > scans
