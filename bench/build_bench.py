@@ -462,7 +462,7 @@ def _tool_entry(runs: Dict[str, List[Dict[str, Any]]], key: str = "seconds") -> 
     else:
         e["files"] = ok[0].get("files")
         e["bytes"] = ok[0].get("bytes")
-        for extra in ("unpacked_bytes", "tar_bytes"):
+        for extra in ("unpacked_bytes", "tar_bytes", "fixed_bytes"):
             if ok[0].get(extra) is not None:
                 e[extra] = ok[0][extra]
         rep = next((r.get("report") for r in ok if r.get("report")), None)

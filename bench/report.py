@@ -268,12 +268,17 @@ CAUSES = {
     "granian": "granian parses HTTP in Rust, the launcher in Python (head parsing, routing, response encoding: "
                "~20% of server samples at c32); compare the CPU µs/req column, which is less noisy than req/s on "
                "this shared machine",
-    "build_warm": "a warm build still produces the deployable archive: it writes and sha256-hashes the whole "
-                  "~45 MB artifact (~0.23 s), verifies each cached segment's sha256 (~0.07 s), encodes a manifest "
-                  "of ~2,800 files and pays ~0.13 s of CLI imports; uv's warm --target install only links/copies "
-                  "files out of its cache and makes no archive (uv + tar czf is the deployable equivalent)",
-    "build_none": "fixed cost of the CLI (Python start-up + imports + embedding the launcher) against `tar czf` of "
-                  "one file",
+    "build_warm": "a warm build still produces the deployable archive: for S2 it writes, fsyncs and "
+                  "sha256-hashes the whole ~45 MB artifact and verifies each cached segment's sha256 (~0.05 s "
+                  "of hashing, 0.017 s fsync, 0.009 s replacing the old file), and pays ~0.1 s of Python "
+                  "start-up and imports (click, packaging's requirement parser and tags, ~40 dataclasses); uv's "
+                  "warm --target install only links/copies files out of its cache and makes no archive (uv + tar "
+                  "czf is the deployable equivalent). S2 went from 1.93x to 1.0-1.04x this round (manifest written "
+                  "without json's pure-Python indent encoder, cached wheels' sha256 noted, no TLS/HTTP imports)",
+    "build_none": "fixed cost of the CLI: Python start-up, click (~15-20 ms of import), ~28 dataclasses "
+                  "created at import (~25 ms on Python 3.11: each is exec()'d code), the profile (tomllib), and, "
+                  "in a cold cache, the --python probe (a python3.12 start) and the deflate probe, which later "
+                  "builds read from the cache's host/ notes; against `tar czf` of one file",
     "cold_heavy": "the handler's import (scikit-learn + scipy) dominates; the launcher adds the same ~20 ms as for "
                   "hello",
 }
@@ -313,13 +318,25 @@ ISSUE36 = """## Where the time goes (issue 36, measured by hand)
   the table above counts 2xx answers separately. A first run of the new rows (2 s, loaded):
   launcher 28.9k / 32.0k 2xx req/s at c256 / c1024, p99 18.9 / 42.9 ms; granian 13.5k / 15.7k,
   p99 45.9 / 121 ms.
-- **Artifact size.** The launcher segment is a fixed 184 KB of deflate (505 KB of tar: 210 KB
-  of source → 57 KB, 295 KB of 3.12 bytecode → 127 KB): more than S3's whole uv + tar (0.07
-  MB), so S3 ≤ 1.0× cannot be met while the artifact carries the launcher and its bytecode (the
-  bytecode saves ~12 ms of every cold start). For S1 the rest of the artifact is ~1.08 MB against
-  uv + tar's 1.06 MB (level 4 against gzip -6: ~4% larger). Measured, not done: bytecode
-  without docstrings −16 KB; level 9 for the launcher segment −8 KB; a sourceless launcher
-  (bytecode only) −57 KB but no source lines in the launcher's own tracebacks.
+- **Artifact size.** The launcher was a fixed 184-193 KB of deflate in every artifact. Now an
+  artifact carries only its convention's adapter (and the `_` helpers it imports; the other
+  adapters were ~65 KB) and the launcher's bytecode is compiled without docstrings (−16 KB):
+  ~120 KB for the default convention (the hello artifact 202 → 127 KB). That is still more than
+  S3's whole uv + tar (0.07 MB), so S3 ≤ 1.0× cannot be met while the artifact carries a launcher
+  with its bytecode (the bytecode saves ~12 ms of every cold start). For S1 the rest of the
+  artifact (vendor, dist-info, source) is ~1.09 MB against uv + tar's 1.06 MB: deflate level 4
+  against gzip's 6 (level 6 would save 32 KB of S1 and cost ~70 ms of its cold build, measured).
+  Measured, not done: level 9 for the launcher segment −8 KB (+50 ms when not cached); a
+  sourceless launcher −57 KB, but no source lines in its tracebacks and no start under another
+  interpreter version.
+- **This round's warm-path cuts** (same bytes, tests/test_manifest_bytes.py, test_cache.py,
+  test_startup_imports.py): the manifest's file list was encoded by json's pure-Python encoder
+  (indent): 66 ms of S2's warm build; each cached wheel was sha256-hashed to find its segment
+  (S2: 45 MB, ~30 ms), now noted per stat stamp (size, mtime, ctime, inode) in the cache's
+  `host/`; warm builds imported ssl/urllib.request/http.client/importlib.metadata and both
+  resolver backends (~45 ms) that only a miss needs; an explicit --python (IGNITE_PYTHON) was
+  probed by starting it on every build (~35 ms of a no-requirements build on 2 cores), and the
+  host zlib by deflating 600 KB twice (~10 ms): both now noted once per executable / zlib file.
 """
 
 
