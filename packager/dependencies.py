@@ -172,6 +172,10 @@ def vendor_requirements(source: DependencySource, reqs: Requirements, profile: T
 
 def _unaudited_libraries(wheels: list[FetchedWheel], profile: TargetProfile) -> tuple[str, ...]:
     """Shared libraries that wheels built here need and the target may lack (packager.deps.sharedlibs)."""
+    # (sharedlibs and its policy data, ~3 ms of import, only when a wheel may need the check: built
+    # here, or a plain linux_* platform tag somewhere in its file name; needs_check decides)
+    if not any(w.built_from_sdist or "-linux_" in w.path.name or ".linux_" in w.path.name for w in wheels):
+        return ()
     from packager.deps.sharedlibs import missing_libraries, needs_check, target_policy
 
     todo = [w for w in wheels if needs_check(w.path.name, w.built_from_sdist)]

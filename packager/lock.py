@@ -17,7 +17,7 @@ from packaging.utils import canonicalize_name
 
 from packager.artifact.tarball import atomic_write
 from packager.cache import SDIST_SIDECAR, Cache, read_sidecar
-from packager.deps.fetch import SdistBuilderImpl, fetch
+from packager.deps.fetch import BuildsSdists, fetch
 from packager.deps.indexes import diagnose
 from packager.deps.inputs import load
 from packager.deps.lockfiles import parse_pylock, pylock_text
@@ -108,7 +108,7 @@ def declared_requirements(tree: SourceTree, options: BuildOptions, profile: Targ
     return load(source, profile)
 
 
-def _write_pylock(reqs: Requirements, resolution: Resolution, cache: Cache, builder: SdistBuilderImpl,
+def _write_pylock(reqs: Requirements, resolution: Resolution, cache: Cache, builder: BuildsSdists,
                   profile: TargetProfile, options: BuildOptions, progress: Progress) -> LockResult:
     """``--format pylock``: the resolution's wheels for the target, each with its URL and sha256 (PEP 751)."""
     wheels = fetch(resolution.pins, profile, index=options.index, cache=cache, build_sdist=builder,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import queue
 import re
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
@@ -24,18 +24,33 @@ from packager.errors import FetchError, IgniteError, IndexFailure, ResolveError,
 from packager.options import BuildOptions
 
 if TYPE_CHECKING:
-    from packager.deps.fetch import SdistBuilderImpl
+    from packager.deps.fetch import BuildsSdists
+    from packager.deps.sdistbuilder import SdistBuilderImpl
 
 Progress = Callable[[str, str], None]
 
 
 def sdist_builder(profile: TargetProfile, options: BuildOptions, cache: Cache, progress: Progress,
                   ) -> SdistBuilderImpl:
-    from packager.deps.fetch import SdistBuilderImpl
+    from packager.deps.sdistbuilder import SdistBuilderImpl
     from packager.deps.uvresolve import choose
 
     return SdistBuilderImpl(profile, options.index, cache, options.target_python, progress,
                             uv=lambda: choose(options.resolver, options.index)[0])
+
+
+class LaterSdistBuilder:
+    """:func:`sdist_builder`'s builder, made when the first sdist is built: a warm build builds
+    none, and importing the builder (packager.deps.sdistbuilder) is ~5 ms of it."""
+
+    def __init__(self, profile: TargetProfile, options: BuildOptions, cache: Cache, progress: Progress) -> None:
+        self._args = (profile, options, cache, progress)
+        self._made: Optional[SdistBuilderImpl] = None
+
+    def __call__(self, spec: str, hashes: Sequence[str] = ()) -> Path:
+        if self._made is None:
+            self._made = sdist_builder(*self._args)
+        return self._made(spec, hashes)
 
 
 def _warm_up() -> None:
@@ -47,7 +62,7 @@ def _warm_up() -> None:
 def resolve_for(reqs: Requirements, profile: TargetProfile, options: BuildOptions,
                 progress: Progress, early: bool = False, sdist_first: str = "",
                 on_resolving: Optional[Callable[[], None]] = None,
-                ) -> tuple[Resolution, Cache, SdistBuilderImpl]:
+                ) -> tuple[Resolution, Cache, BuildsSdists]:
     """Resolve; ``early`` (before the checks passed) never builds an sdist, it gives up instead.
 
     ``sdist_first``: the requirement an early resolution found no wheel for; built before
@@ -67,7 +82,7 @@ def resolve_for(reqs: Requirements, profile: TargetProfile, options: BuildOption
                              build_sdist=builder if builder is not None else _refuse_sdist,
                              vendor_anyway=options.vendor_anyway, refresh=options.refresh,
                              resolver=options.resolver, progress=progress, on_resolving=on_resolving or _warm_up)
-    return resolution, cache, builder or sdist_builder(profile, options, cache, progress)
+    return resolution, cache, builder or LaterSdistBuilder(profile, options, cache, progress)
 
 
 @contextmanager
@@ -111,7 +126,7 @@ class EarlyResolution:
         self.sdist_first = ""
         self._progress = progress
         self._said: queue.SimpleQueue[tuple[str, str]] = queue.SimpleQueue()
-        self._result: Optional[tuple[Resolution, Cache, SdistBuilderImpl]] = None
+        self._result: Optional[tuple[Resolution, Cache, BuildsSdists]] = None
         self._error: Optional[BaseException] = None
         #: set when the resolver's subprocess is about to start, or when there is none (cached, failed)
         self._launched = threading.Event()
@@ -157,7 +172,7 @@ class EarlyResolution:
                 return
             self._progress(stage, message)
 
-    def result(self) -> Optional[tuple[Resolution, Cache, SdistBuilderImpl]]:
+    def result(self) -> Optional[tuple[Resolution, Cache, BuildsSdists]]:
         """Its resolution (None when it stopped before an sdist build: the normal path builds it first)."""
         self.wait()
         if self._error is not None:

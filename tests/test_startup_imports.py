@@ -106,5 +106,6 @@ def test_a_warm_build_does_not_import_the_installer(tmp_path: Path) -> None:
     assert sorted(m for m in ("installer", "packager.deps.install") if m in warm) == []
     # nothing is downloaded or built: no TLS, HTTP client or distribution metadata (~35 ms of import)
     assert "ssl" in cold or "urllib.request" in cold or "packager.deps.download" in cold
-    assert sorted(m for m in ("ssl", "http.client", "urllib.request", "email", "importlib.metadata")
+    assert sorted(m for m in ("ssl", "http.client", "urllib.request", "email", "importlib.metadata",
+                              "packager.deps.sdistbuilder", "packager.deps.sharedlibs", "packager.deps.backends")
                   if m in warm) == []

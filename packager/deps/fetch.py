@@ -17,7 +17,7 @@ import tempfile
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Any, Optional, Protocol
 
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 from packaging.version import Version
@@ -36,8 +36,27 @@ from packager.deps.local import FetchedWheel, find_local
 from packager.deps.piprun import IndexConfig, last_error, missing_distribution, run_pip, target_args
 from packager.deps.profile import TargetProfile
 from packager.deps.resolve import Pin
-from packager.deps.sdistbuilder import SdistBuilderImpl, build_has_uv_installer, same_name
 from packager.errors import FetchError
+
+if TYPE_CHECKING:
+    from packager.deps.sdistbuilder import SdistBuilderImpl, build_has_uv_installer
+
+
+class BuildsSdists(Protocol):
+    """Builds the wheel of ``spec`` from its sdist into the cache (packager.deps.sdistbuilder)."""
+
+    def __call__(self, spec: str, hashes: Sequence[str] = ...) -> Path: ...
+
+
+def __getattr__(name: str) -> Any:
+    """``SdistBuilderImpl`` and ``build_has_uv_installer``, imported from sdistbuilder when asked
+    for: a warm build never builds an sdist, and that module is ~5 ms of import."""
+    if name in ("SdistBuilderImpl", "build_has_uv_installer"):
+        from packager.deps import sdistbuilder
+
+        return getattr(sdistbuilder, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 Progress = Callable[[str, str], None]
 #: The stages' names, for the callers that take them from here (local lookup, download and sdist
@@ -47,7 +66,7 @@ __all__ = ["SDIST_SIDECAR", "FetchedWheel", "SdistBuilderImpl", "build_has_uv_in
 
 
 def fetch(pins: Sequence[Pin], profile: TargetProfile, *, index: IndexConfig, cache: Cache,
-          build_sdist: SdistBuilderImpl, wheelhouses: Sequence[Path] = (),
+          build_sdist: BuildsSdists, wheelhouses: Sequence[Path] = (),
           progress: Progress = lambda s, m: None,
           on_ready: Callable[[FetchedWheel], None] = lambda w: None) -> list[FetchedWheel]:
     """A verified wheel for every pin; network only for what no local copy has.
@@ -125,6 +144,8 @@ def fetch(pins: Sequence[Pin], profile: TargetProfile, *, index: IndexConfig, ca
                 # pip stops at the first pin with no wheel for the target: leave that one to the
                 # sdist path below and download the others.
                 before = len(rest)
+                from packager.deps.sdistbuilder import same_name
+
                 rest = [p for p in rest if not same_name(p.name, absent[0])]
                 if len(rest) == before:
                     break
