@@ -135,15 +135,19 @@ def _note_host_facts(options: BuildOptions) -> None:
     """After a build that succeeded (a refused one writes nothing): note in the cache's ``host/``
     the deflate verdict and a passed ``--python`` probe, so later builds skip both probes."""
     from packager.artifact.deflate import remember_verdict
-    from packager.cache import HOST_NOTES
+    from packager.cache import HOST_NOTES, atomic_bytes
     from packager.runtime import PendingPython
 
     root = _cache_root(options)
     if root is None or options.cache().degraded:
         return
     remember_verdict(root / HOST_NOTES, options.level)  # (the verdict is known: no second probe)
-    if isinstance(options.target_interpreter, PendingPython):
-        options.target_interpreter.note()
+    note = options.target_interpreter.note_to_write() if isinstance(options.target_interpreter, PendingPython) else None
+    if note is not None:
+        try:
+            atomic_bytes(note, b"ok")
+        except OSError:  # a read-only cache: probed again next time
+            pass
 
 
 def _check_deflate_early(level: int, cache_root: Optional[Path]) -> Optional[threading.Thread]:

@@ -82,8 +82,10 @@ def noted_sha256(cache: Cache, path: Path) -> str:
     so a corrupted or replaced wheel is hashed again and found out. A file that changed
     while it was hashed is not noted.
     """
-    before = os.stat(path)
-    stamp = f"{before.st_size}:{before.st_mtime_ns}:{before.st_ctime_ns}:{before.st_ino}"
+    def stamp_of(st: os.stat_result) -> str:
+        return f"{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_ino}"
+
+    stamp = stamp_of(os.stat(path))
     note = cache.root / HOST_NOTES / "sha256" / hashlib.sha256(os.fsencode(path)).hexdigest()[:32]
     try:
         noted_stamp, _, digest = note.read_text("ascii").partition(" ")
@@ -92,10 +94,8 @@ def noted_sha256(cache: Cache, path: Path) -> str:
     except (OSError, ValueError):
         pass
     digest = sha256_file(path)
-    after = os.stat(path)
-    if f"{after.st_size}:{after.st_mtime_ns}:{after.st_ctime_ns}:{after.st_ino}" == stamp:
+    if stamp_of(os.stat(path)) == stamp:
         try:
-            note.parent.mkdir(parents=True, exist_ok=True)
             atomic_bytes(note, f"{stamp} {digest}".encode("ascii"))
         except OSError:  # a read-only cache: hashed again next time
             pass

@@ -13,6 +13,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Optional
 
+from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+
 from packager import __version__
 from packager.artifact.manifest import FileRecord, VendoredDist
 from packager.artifact.tarball import (
@@ -172,14 +174,22 @@ def vendor_requirements(source: DependencySource, reqs: Requirements, profile: T
 
 def _unaudited_libraries(wheels: list[FetchedWheel], profile: TargetProfile) -> tuple[str, ...]:
     """Shared libraries that wheels built here need and the target may lack (packager.deps.sharedlibs)."""
-    # (sharedlibs and its policy data, ~3 ms of import, only when a wheel may need the check: built
-    # here, or a plain linux_* platform tag somewhere in its file name; needs_check decides)
-    if not any(w.built_from_sdist or "-linux_" in w.path.name or ".linux_" in w.path.name for w in wheels):
-        return ()
-    from packager.deps.sharedlibs import missing_libraries, needs_check, target_policy
-
-    todo = [w for w in wheels if needs_check(w.path.name, w.built_from_sdist)]
+    todo = [w for w in wheels if _unaudited(w.path.name, w.built_from_sdist)]
     if not todo:
         return ()
+    # (sharedlibs and its policy data are ~3 ms of import: only for a wheel to check)
+    from packager.deps.sharedlibs import missing_libraries, target_policy
+
     policy = target_policy(profile.tags)
     return tuple(m.warning() for w in todo for m in missing_libraries(w.path, f"{w.pin.name} {w.pin.version}", policy))
+
+
+def _unaudited(wheel_name: str, built_from_sdist: bool) -> bool:
+    """Only wheels nobody audited: built here, or tagged for a plain ``linux_*`` platform."""
+    if built_from_sdist:
+        return True
+    try:
+        tags = parse_wheel_filename(wheel_name)[3]
+    except InvalidWheelFilename:
+        return False
+    return any(t.platform.startswith("linux_") for t in tags)

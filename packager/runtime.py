@@ -383,8 +383,8 @@ class PendingPython:
     """An explicit ``--python`` whose probe runs while the build gets going (an interpreter start,
     ~15 ms, that no longer delays the resolver); calling it waits and gives the path, or raises.
 
-    With *notes* (a directory of the local cache), a probe that passed is noted (:meth:`note`,
-    once the build succeeded) for the very executable file (path, size, mtime, inode) and not
+    With *notes* (a directory of the local cache), a probe that passed is noted
+    (:meth:`note_to_write`, once the build succeeded) for the very executable file (path, size, mtime, inode) and not
     run again: on a 2-core machine the probe made a no-requirements build ~35 ms slower. Only a
     pass is noted; a script is always probed.
     """
@@ -421,17 +421,11 @@ class PendingPython:
                 self._ok = False
         return self._ok
 
-    def note(self) -> None:
-        """Note a probe that passed (a build that succeeded calls this: a refused one writes nothing)."""
-        if self._ok is not True or self._note is None or self._proc is None:
-            return  # failed, not probed, or read from the note
-        try:
-            self._note.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self._note.with_name(f".{self._note.name}.{os.getpid()}.tmp")
-            tmp.write_text("ok", "ascii")
-            os.replace(tmp, self._note)
-        except OSError:  # a read-only cache: probed again next time
-            pass
+    def note_to_write(self) -> Optional[Path]:
+        """Where a probe that ran and passed is to be noted (``ok``); None when it failed, did not
+        run, or was read from the note. A build that succeeded writes it (a refused one writes
+        nothing): packager.build."""
+        return self._note if self._ok is True and self._proc is not None else None
 
     def __call__(self) -> str:
         if not self.ok():

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from packager.build import build
-from packager.deps.fetch import build_has_uv_installer
 from packager.deps.piprun import IndexConfig
 from packager.deps.profile import load_profile
+from packager.deps.sdistbuilder import build_has_uv_installer
 from packager.deps.uvresolve import choose, find_uv
 from packager.errors import UsageError
 from packager.options import BuildOptions

@@ -281,6 +281,12 @@ def host_zlib_files() -> tuple[str, ...]:
 
 
 def _verdict_note(notes: Path, level: int) -> Optional[Path]:
+    """Where the verdict for these zlib files is noted; None when it is no fact about them
+    (``IGNITE_DEFLATE=pinned``, a zlib that is not a reference release, unknown files)."""
+    if os.environ.get("IGNITE_DEFLATE", "").strip().lower() == "pinned":
+        return None
+    if not _REFERENCE_RELEASE.fullmatch(zlib.ZLIB_RUNTIME_VERSION):
+        return None
     files = host_zlib_files()
     if not files:
         return None
@@ -312,23 +318,19 @@ def recall_verdict(notes: Path, level: int) -> bool:
 
 def remember_verdict(notes: Path, level: int) -> None:
     """Probe (:func:`host_is_reference`) and write the verdict where :func:`recall_verdict` reads it."""
-    verdict = host_is_reference(level)
+    from packager.cache import atomic_bytes
+
     note = _verdict_note(notes, level)
-    if note is None or not _REFERENCE_RELEASE.fullmatch(zlib.ZLIB_RUNTIME_VERSION):
+    if note is None:
         return
-    if os.environ.get("IGNITE_DEFLATE", "").strip().lower() == "pinned":
-        return
-    text = "yes" if verdict else "no"
+    text = "yes" if host_is_reference(level) else "no"
     try:
         if note.read_text("ascii") == text:
             return
     except (OSError, ValueError):
         pass
     try:
-        note.parent.mkdir(parents=True, exist_ok=True)
-        tmp = note.with_name(f".{note.name}.{os.getpid()}.tmp")
-        tmp.write_text(text, "ascii")
-        os.replace(tmp, note)
+        atomic_bytes(note, text.encode("ascii"))
     except OSError:  # a read-only cache: probed again next time
         pass
 

@@ -61,14 +61,16 @@ PYC_VERSIONS = ("3.12", "3.13")
 CONVENTIONS_DIR = f"{LAUNCHER_DIR}/conventions"
 
 
-def _launcher_sources() -> list[Entry]:
-    """Every ``.py`` file of the launcher under ``__ignite__/``, in path order."""
+def _launcher_files() -> dict[str, Path]:
+    """Every ``.py`` file of the launcher, by its path under ``__ignite__/``, in path order."""
     root = launcher_root()
-    return sorted(
-        (Entry(f"{LAUNCHER_DIR}/{p.relative_to(root).as_posix()}", p.read_bytes(), 0o644)
-         for p in root.rglob("*.py") if "__pycache__" not in p.parts),
-        key=lambda e: e.path,
-    )
+    return dict(sorted((f"{LAUNCHER_DIR}/{p.relative_to(root).as_posix()}", p)
+                       for p in root.rglob("*.py") if "__pycache__" not in p.parts))
+
+
+def _launcher_sources() -> list[Entry]:
+    """Every ``.py`` file of the launcher under ``__ignite__/``, read, in path order."""
+    return [Entry(rel, p.read_bytes(), 0o644) for rel, p in _launcher_files().items()]
 
 
 def convention_modules(convention: str, sources: dict[str, bytes]) -> frozenset[str]:
@@ -135,7 +137,7 @@ def launcher_pycs(sources: list[Entry], version: str = "3.12") -> list[Entry]:
     except (OSError, ValueError):
         return []
     current = {e.path: hashlib.sha256(e.data).hexdigest() for e in sources}
-    if set(index) != {e.path for e in _launcher_sources()} or any(index.get(p) != h for p, h in current.items()):
+    if set(index) != set(_launcher_files()) or any(index.get(p) != h for p, h in current.items()):
         return []
     tag = cache_tag(version)
     out = []

@@ -17,7 +17,7 @@ import tempfile
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional, Protocol
+from typing import Optional, Protocol
 
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 from packaging.version import Version
@@ -38,9 +38,6 @@ from packager.deps.profile import TargetProfile
 from packager.deps.resolve import Pin
 from packager.errors import FetchError
 
-if TYPE_CHECKING:
-    from packager.deps.sdistbuilder import SdistBuilderImpl, build_has_uv_installer
-
 
 class BuildsSdists(Protocol):
     """Builds the wheel of ``spec`` from its sdist into the cache (packager.deps.sdistbuilder)."""
@@ -48,21 +45,10 @@ class BuildsSdists(Protocol):
     def __call__(self, spec: str, hashes: Sequence[str] = ...) -> Path: ...
 
 
-def __getattr__(name: str) -> Any:
-    """``SdistBuilderImpl`` and ``build_has_uv_installer``, imported from sdistbuilder when asked
-    for: a warm build never builds an sdist, and that module is ~5 ms of import."""
-    if name in ("SdistBuilderImpl", "build_has_uv_installer"):
-        from packager.deps import sdistbuilder
-
-        return getattr(sdistbuilder, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 Progress = Callable[[str, str], None]
 #: The stages' names, for the callers that take them from here (local lookup, download and sdist
 #: builds are packager.deps.local, .download and .sdistbuilder).
-__all__ = ["SDIST_SIDECAR", "FetchedWheel", "SdistBuilderImpl", "build_has_uv_installer", "download_direct",
-           "fetch", "find_local", "warm_up"]
+__all__ = ["SDIST_SIDECAR", "BuildsSdists", "FetchedWheel", "download_direct", "fetch", "find_local", "warm_up"]
 
 
 def fetch(pins: Sequence[Pin], profile: TargetProfile, *, index: IndexConfig, cache: Cache,

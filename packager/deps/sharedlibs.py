@@ -23,7 +23,6 @@ from importlib.resources import files
 from pathlib import Path
 
 from packaging.tags import Tag
-from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
 _ELF_MAGIC = b"\x7fELF"
 _POLICY_OF_TAG = re.compile(r"(manylinux_[0-9]+_[0-9]+|manylinux[0-9]+)_")
@@ -61,17 +60,6 @@ def target_policy(tags: Iterable[Tag]) -> str:
         if m and m.group(1) in known:
             return m.group(1)
     return "manylinux_2_17"
-
-
-def needs_check(wheel_name: str, built_from_sdist: bool) -> bool:
-    """Only wheels nobody audited: built here, or tagged for a plain ``linux_*`` platform."""
-    if built_from_sdist:
-        return True
-    try:
-        tags = parse_wheel_filename(wheel_name)[3]
-    except InvalidWheelFilename:
-        return False
-    return any(t.platform.startswith("linux_") for t in tags)
 
 
 def _needed(data: bytes) -> list[str]:
