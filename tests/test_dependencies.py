@@ -285,6 +285,45 @@ def test_direct_downloads_and_their_fallbacks(tmp_path: Path, wheelhouse: Path) 
     assert (tmp_path / "dl" / demo.name).read_bytes() == demo.read_bytes()
 
 
+def test_parallel_downloads_look_the_files_host_up_once(tmp_path: Path, wheelhouse: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """8 download threads, one DNS lookup: parallel lookups of one name are where a lost reply
+    costs the resolver's 5 s retry (measured: cold builds of 20 wheels at 6 s instead of 1.3 s)."""
+    import hashlib
+    import shutil
+    import socket
+
+    from packaging.utils import canonicalize_name
+
+    from packager.deps.download import SharedLookups, download_direct
+    from packager.deps.resolve import Pin
+
+    files = tmp_path / "files"
+    files.mkdir()
+    demo = wheelhouse / "demo-1.0-py3-none-any.whl"
+    for i in range(12):
+        shutil.copy(demo, files / f"demo{i}-1.0-py3-none-any.whl")
+    digest = "sha256:" + hashlib.sha256(demo.read_bytes()).hexdigest()
+    asked: list[str] = []
+    real = socket.getaddrinfo
+
+    def counting(host: object, *args: object, **kwargs: object) -> object:
+        asked.append(str(host))
+        return real(host, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(socket, "getaddrinfo", counting)
+    lookups = SharedLookups()
+    with LoopbackIndex(files) as index:
+        base = index.url.replace("/simple/", "/files/").replace("127.0.0.1", "localhost")
+        pins = [Pin(canonicalize_name(f"demo{i}"), "1.0", (digest,), url=f"{base}demo{i}-1.0-py3-none-any.whl")
+                for i in range(12)]
+        rest = download_direct(pins, tmp_path / "dl", lookups=lookups)
+    assert rest == []
+    assert len(list((tmp_path / "dl").iterdir())) == 12
+    assert lookups.lookups == 1
+    assert asked.count("localhost") == 1
+
+
 def test_a_lock_line_with_many_hashes_is_accepted() -> None:
     from packager.deps.requirements import parse_requirements
 
