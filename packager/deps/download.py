@@ -126,7 +126,7 @@ def _opener(context: ssl.SSLContext, lookups: SharedLookups) -> urllib.request.O
 
 
 def _download_one(pin: Pin, dest: Path, opener: urllib.request.OpenerDirector,
-                  index_urls: Sequence[str]) -> Optional[Path]:
+                  index_urls: Sequence[str], suffixes: tuple[str, ...]) -> Optional[Path]:
     """Download the file the resolver chose; None on any failure (pip download is the fallback).
 
     Basic-auth credentials for the file's host (an index URL's userinfo, or
@@ -138,7 +138,7 @@ def _download_one(pin: Pin, dest: Path, opener: urllib.request.OpenerDirector,
     if parts.username is not None or parts.password is not None:
         return None  # a URL carrying credentials is pip's to handle (never logged, never cached)
     name = urllib.parse.unquote(url.rsplit("/", 1)[-1])
-    if not name.endswith(".whl") or "/" in name or name.startswith("."):
+    if not name.endswith(suffixes) or "/" in name or name.startswith("."):
         return None
     from urllib.request import Request
 
@@ -162,7 +162,7 @@ def _download_one(pin: Pin, dest: Path, opener: urllib.request.OpenerDirector,
 
 def download_direct(pins: Sequence[Pin], dest: Path, index: Optional[IndexConfig] = None,
                     landed: Optional[Callable[[Pin, Path], None]] = None,
-                    lookups: Optional[SharedLookups] = None) -> list[Pin]:
+                    lookups: Optional[SharedLookups] = None, suffixes: tuple[str, ...] = (".whl",)) -> list[Pin]:
     """Download pins that carry the resolver's URL, in parallel; return the pins still missing.
 
     pip downloads one file at a time and costs another interpreter start; the
@@ -182,7 +182,7 @@ def download_direct(pins: Sequence[Pin], dest: Path, index: Optional[IndexConfig
     index_urls = configured_index_urls(index or IndexConfig())
 
     def one(p: Pin) -> Optional[Path]:
-        path = _download_one(p, dest, opener, index_urls)
+        path = _download_one(p, dest, opener, index_urls, suffixes)
         if path is not None and landed is not None:
             landed(p, path)  # each file as it lands: the next stage need not wait for the slowest
         return path

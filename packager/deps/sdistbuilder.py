@@ -104,36 +104,9 @@ class SdistBuilderImpl:
     def __call__(self, spec: str, hashes: Sequence[str] = ()) -> Path:
         with tempfile.TemporaryDirectory(prefix="ignite-sdist-") as tmp:
             work = Path(tmp)
-            req_file = work / "req.txt"
-            req_file.write_text(spec + "".join(f" --hash={h}" for h in hashes) + "\n", "utf-8")
             self.progress("fetch", f"downloading the sdist of {spec}")
-            quick = run_pip("sdist", [spec, str(work / "dl"), "--", *self.index.pip_args()], self.profile)
-            if quick.returncode == 0 and hashes and not any(
-                    f"sha256:{sha256_file(p)}" in hashes for p in (work / "dl").iterdir()):
-                shutil.rmtree(work / "dl")  # not the locked file: pip download says so, with the hashes
-                quick.returncode = 3
-            # Offline, the sdist's build requirements cannot be fetched: use the packager's own.
-            isolation = ["--no-build-isolation"] if self.index.offline else []
-            res = quick if quick.returncode == 0 else run_pip(
-                "pip", ["download", "--no-deps", "--no-binary=:all:", *isolation, "-d", str(work / "dl"),
-                        "-r", str(req_file), *self.index.pip_args()], self.profile)
-            if res.returncode != 0:
-                # An index that refuses us, is down or lacks the project makes pip say "no matching
-                # distribution" too: ask the indexes before blaming the requirement.
-                failure = diagnose([spec], self.index, self.profile, where="requirements.txt")
-                if failure:
-                    raise failure
-                missing = missing_distribution(res.stderr)
-                if missing and same_name(missing[0], spec):
-                    raise ResolveError(
-                        f"{spec}: no wheel for CPython {self.profile.python_version} linux {self.profile.machine} "
-                        "and no sdist",
-                        where="requirements.txt",
-                        hint=("check the version: the index has the project but no file of it for the target; "
-                              "the package may not exist at that version or may not support the target"),
-                    )
-                raise FetchError(f"could not download the sdist of {spec}:\n" + last_error(res.stderr),
-                                 where=spec, hint="check the index settings and the network")
+            if not self._sdist_by_uv(spec, hashes, work / "dl"):
+                self._sdist_by_pip(spec, hashes, work)
             sdists = sorted((work / "dl").iterdir())
             if not sdists:
                 raise FetchError(f"pip downloaded nothing for {spec}", where=spec)
@@ -146,6 +119,57 @@ class SdistBuilderImpl:
             wheel = self._build(src, out, sdist.name, work)
             write_sidecar(self.cache.built / wheel.name, sdist_sha, sha256_file(wheel))
             return self.cache.add_wheel(wheel, self.cache.built)
+
+    def _sdist_by_pip(self, spec: str, hashes: Sequence[str], work: Path) -> None:
+        """The sdist downloaded into ``work/dl`` by pip's finder; a clear error when there is none."""
+        req_file = work / "req.txt"
+        req_file.write_text(spec + "".join(f" --hash={h}" for h in hashes) + "\n", "utf-8")
+        quick = run_pip("sdist", [spec, str(work / "dl"), "--", *self.index.pip_args()], self.profile)
+        if quick.returncode == 0 and hashes and not any(
+                f"sha256:{sha256_file(p)}" in hashes for p in (work / "dl").iterdir()):
+            shutil.rmtree(work / "dl")  # not the locked file: pip download says so, with the hashes
+            quick.returncode = 3
+        # Offline, the sdist's build requirements cannot be fetched: use the packager's own.
+        isolation = ["--no-build-isolation"] if self.index.offline else []
+        res = quick if quick.returncode == 0 else run_pip(
+            "pip", ["download", "--no-deps", "--no-binary=:all:", *isolation, "-d", str(work / "dl"),
+                    "-r", str(req_file), *self.index.pip_args()], self.profile)
+        if res.returncode != 0:
+            # An index that refuses us, is down or lacks the project makes pip say "no matching
+            # distribution" too: ask the indexes before blaming the requirement.
+            failure = diagnose([spec], self.index, self.profile, where="requirements.txt")
+            if failure:
+                raise failure
+            missing = missing_distribution(res.stderr)
+            if missing and same_name(missing[0], spec):
+                raise ResolveError(
+                    f"{spec}: no wheel for CPython {self.profile.python_version} linux {self.profile.machine} "
+                    "and no sdist",
+                    where="requirements.txt",
+                    hint=("check the version: the index has the project but no file of it for the target; "
+                          "the package may not exist at that version or may not support the target"),
+                )
+            raise FetchError(f"could not download the sdist of {spec}:\n" + last_error(res.stderr),
+                             where=spec, hint="check the index settings and the network")
+
+    def _sdist_by_uv(self, spec: str, hashes: Sequence[str], dest: Path) -> bool:
+        """The sdist downloaded into ``dest`` as uv finds it (and our downloader fetches it), or
+        False: then pip's finder does it (it explains failures, and handles what this does not:
+        offline, local files, credentials in URLs, a hash not the lock's)."""
+        uv = self._find_uv()
+        if uv is None or self.index.offline:
+            return False
+        from packager.deps.download import download_direct
+        from packager.deps.resolve import Pin
+        from packager.deps.uvresolve import uv_sdist
+
+        found = uv_sdist(uv, spec, self.profile, self.index, self.cache.root / "uv")
+        if found is None or (hashes and not set(found.hashes) & set(hashes)):
+            return False
+        if download_direct([Pin(found.name, found.version, found.hashes, url=found.url)], dest, self.index, suffixes=(".tar.gz", ".zip")):
+            shutil.rmtree(dest, ignore_errors=True)
+            return False
+        return True
 
     def _run(self, argv: list[str], cwd: Path, work: Optional[Path] = None,
              more: Optional[dict[str, str]] = None) -> subprocess.CompletedProcess[str]:
