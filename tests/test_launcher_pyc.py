@@ -34,7 +34,8 @@ def test_bytecode_is_what_that_cpython_compiles_from_the_source(version: str, re
     pycs = {p.path: p.data
             for p in launcher_pycs([e for e in launcher_entries(version) if e.path.endswith(".py")], version)}
     assert pycs, STALE
-    # The launcher's pycs are its source compiled with every docstring removed (asserts kept).
+    # The launcher's pycs are its source compiled with every docstring removed (asserts kept) and
+    # without column positions.
     script = (
         "import ast, importlib.util, json, marshal, sys\n"
         "def stripped(src, rel):\n"
@@ -55,8 +56,26 @@ def test_bytecode_is_what_that_cpython_compiles_from_the_source(version: str, re
         "print(json.dumps(bad))\n"
     )
     items = [[rel, src, pycs[pyc_path(rel, cache_tag(version))].hex()] for rel, src in sorted(sources.items())]
-    proc = subprocess.run([python, "-I", "-c", script], input=json.dumps(items), capture_output=True,
-                          text=True, timeout=120, check=True)
+    proc = subprocess.run([python, "-I", "-X", "no_debug_ranges", "-c", script], input=json.dumps(items),
+                          capture_output=True, text=True, timeout=120, check=True)
+    assert json.loads(proc.stdout) == []
+    # ... made with -X no_debug_ranges (no column positions: ~20 KB of deflate). Checked without
+    # that flag, which would also drop them from code as it is loaded.
+    columns = (
+        "import json, marshal, sys\n"
+        "bad = []\n"
+        "for rel, _src, pyc_hex in json.load(sys.stdin):\n"
+        "    todo = [marshal.loads(bytes.fromhex(pyc_hex)[16:])]\n"
+        "    while todo:\n"
+        "        c = todo.pop()\n"
+        "        if any(p[2] is not None for p in c.co_positions()):\n"
+        "            bad.append(rel + ': ' + c.co_qualname)\n"
+        "            break\n"
+        "        todo += [k for k in c.co_consts if hasattr(k, 'co_positions')]\n"
+        "print(json.dumps(bad))\n"
+    )
+    proc = subprocess.run([python, "-I", "-c", columns], input=json.dumps(items), capture_output=True, text=True,
+                          timeout=120, check=True)
     assert json.loads(proc.stdout) == []
 
 

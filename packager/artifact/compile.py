@@ -106,12 +106,16 @@ def compile_segment(
     include_launcher: bool = False,
     version: str = "3.12",
     strip_docstrings: bool = False,
+    debug_ranges: bool = True,
 ) -> Compiled:
     """One segment of ``__pycache__/*.cpython-3XY.pyc`` for every ``.py`` in *segments*.
 
     *target_interpreter* is the target's interpreter: a CPython *version*.
     *strip_docstrings* compiles with every docstring removed (asserts kept, unlike ``-OO``),
     for code that never reads ``__doc__``: the launcher, whose pycs are in every artifact.
+    ``debug_ranges=False`` leaves out the column positions (``-X no_debug_ranges``): tracebacks
+    keep file and line and lose only the ``^^^`` markers; the launcher's pycs deflate to 59 KB
+    instead of 80 KB (CPython 3.12).
     """
     if not target_interpreter:
         raise RuntimeNotFound(
@@ -140,7 +144,7 @@ def compile_segment(
             p.write_bytes(sources[rel])
         try:
             proc = subprocess.run(
-                [target_interpreter, "-I", "-B", "-c", _SCRIPT, str(src_root), str(out_root),
+                [target_interpreter, "-I", "-B", *([] if debug_ranges else ["-X", "no_debug_ranges"]), "-c", _SCRIPT, str(src_root), str(out_root),
                  "strip" if strip_docstrings else "keep"],
                 input=json.dumps(rels).encode(), capture_output=True, timeout=1800, check=False,
             )
