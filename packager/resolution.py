@@ -54,9 +54,18 @@ class LaterSdistBuilder:
 
 
 def _warm_up() -> None:
+    """While the resolver's subprocess runs (it was not in the cache, so neither, most likely,
+    are the wheels): what comes after its answer, on other threads. The downloads' TLS context
+    and HTTP client, and the wheel installer (``installer``: ~20 ms of imports the first
+    install would otherwise wait for, after the first wheel lands)."""
     from packager.deps.fetch import warm_up
 
     warm_up()
+    threading.Thread(target=_import_installer, name="ignite-installer-import", daemon=False).start()
+
+
+def _import_installer() -> None:
+    import packager.deps.install  # noqa: F401
 
 
 def resolve_for(reqs: Requirements, profile: TargetProfile, options: BuildOptions,

@@ -202,7 +202,7 @@ def test_python_platform_follows_the_profile() -> None:
 def test_the_backend_is_chosen_once_behind_one_protocol(tmp_path: Path, uv: str, hermetic_pip: Path) -> None:
     """--resolver picks the backend; uv answers what it can, and hands anything else to pip (its fallback)."""
     from packager.cache import Cache
-    from packager.deps.backends import choose_resolver
+    from packager.deps.backends import PipResolverWhenAsked, choose_resolver
     from packager.deps.pipresolve import PipResolver
     from packager.deps.record import ResolutionRecord
     from packager.deps.requirements import parse_requirements
@@ -214,7 +214,7 @@ def test_the_backend_is_chosen_once_behind_one_protocol(tmp_path: Path, uv: str,
     assert isinstance(choose_resolver("pip", index, lambda s, m: said.append(m)), PipResolver)
     assert isinstance(choose_resolver("auto", IndexConfig(offline=True), lambda s, m: said.append(m)), PipResolver)
     backend = choose_resolver("auto", index, lambda s, m: said.append(m))
-    assert isinstance(backend, UvResolver) and isinstance(backend.fallback, PipResolver)
+    assert isinstance(backend, UvResolver) and isinstance(backend.fallback, PipResolverWhenAsked)
     assert said == []  # offline is not worth a word
 
     asked: list[ResolveRequest] = []

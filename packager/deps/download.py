@@ -30,12 +30,20 @@ if TYPE_CHECKING:
 
 
 def warm_up() -> None:
-    """Make the TLS context in the background while the resolver runs (loading the CA bundle
-    is ~20 ms that would otherwise sit between resolution and the first download)."""
+    """Make the TLS context and import the HTTP client in the background while the resolver
+    runs: loading the CA bundle (~20 ms) and urllib.request with http.client, email and the
+    idna codec (~10 ms) would otherwise sit between resolution and the first download."""
     # Not a daemon (said explicitly: it is started from the early-resolution thread, which is
     # one, and a thread inherits that): a process that ends meanwhile (a failed resolution)
     # waits the few ms for it. As a daemon, exit() ran OpenSSL's cleanup under it: SIGSEGV.
-    threading.Thread(target=_ssl_context, name="ignite-tls-warm-up", daemon=False).start()
+    threading.Thread(target=_ready_to_download, name="ignite-tls-warm-up", daemon=False).start()
+
+
+def _ready_to_download() -> None:
+    _ssl_context()
+    import urllib.request  # noqa: F401  (the download threads' imports, made here)
+
+    "files.host".encode("idna")  # http.client encodes each host name with it
 
 
 def _ssl_context() -> ssl.SSLContext:

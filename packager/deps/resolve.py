@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from packaging.utils import NormalizedName, canonicalize_name
 
 from packager import __version__
-from packager.artifact.manifest import SkippedDist
 from packager.cache import Cache, cache_key
 from packager.deps.conflicts import direct_conflict_error, direct_conflicts, image_name
 from packager.deps.piprun import IndexConfig
@@ -25,6 +25,11 @@ from packager.deps.record import RESOLUTION_FORMAT, ResolutionRecord
 from packager.deps.requirements import RequirementLine, Requirements
 from packager.deps.resolver import Progress, ResolveRequest, SdistBuilder
 from packager.errors import IgniteError, RequirementsError, ResolveError
+
+if TYPE_CHECKING:
+    # (imported where a skip is made: the manifest's module is ~4 ms of imports that would
+    # otherwise come before the resolver's subprocess starts)
+    from packager.artifact.manifest import SkippedDist
 
 
 @dataclass(frozen=True)
@@ -66,8 +71,10 @@ class Resolution:
     shadowed: tuple[Shadow, ...] = ()
 
 
-def _skip(name: NormalizedName, version: str, requested: bool, profile: TargetProfile) -> SkippedDist:
-    why = "requested" if requested else "dependency"
+def _skip(name: NormalizedName, version: str, requested: bool, profile: TargetProfile, why: str = "") -> SkippedDist:
+    from packager.artifact.manifest import SkippedDist
+
+    why = why or ("requested" if requested else "dependency")
     return SkippedDist(name, version, f"preinstalled on {image_name(profile)} ({why})")
 
 
@@ -229,8 +236,8 @@ def resolve(
     reached = {s.name for s in skipped}
     for name in profile.preinstalled_closure(reached):
         if name not in reached and name not in vendored:
-            skipped.append(SkippedDist(name, profile.preinstalled[name],
-                                       f"preinstalled on {image_name(profile)} (pulled in by the image's own packages)"))
+            skipped.append(_skip(name, profile.preinstalled[name], False, profile,
+                               why="pulled in by the image's own packages"))
     warnings = [*record.warnings, *(shadow_warning(s, profile) for s in shadowed)]
     for s in shadowed:  # image packages that stay but import a shadowed one
         users = sorted(n for n, deps in profile.preinstalled_requires.items() if s.name in deps and n not in vendored)
