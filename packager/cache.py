@@ -73,6 +73,35 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
+def _stamp(st: os.stat_result) -> str:
+    return f"{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_ino}"
+
+
+def sha256_note(root: Path, path: Path) -> Path:
+    """Where the cache at *root* notes the sha256 of its file *path* (see :func:`noted_sha256`)."""
+    return root / HOST_NOTES / "sha256" / hashlib.sha256(os.fsencode(path)).hexdigest()[:32]
+
+
+def _sha256_note(cache: Cache, path: Path) -> Path:
+    return sha256_note(cache.root, path)
+
+
+def _noted(cache: Cache, path: Path, stamp: str) -> Optional[str]:
+    """The sha256 noted for *path* at *stamp*, if that is its note."""
+    try:
+        noted_stamp, _, digest = _sha256_note(cache, path).read_text("ascii").partition(" ")
+        return digest if noted_stamp == stamp and _hex64(digest) else None
+    except (OSError, ValueError):
+        return None
+
+
+def _note(cache: Cache, path: Path, stamp: str, digest: str) -> None:
+    try:
+        atomic_bytes(_sha256_note(cache, path), f"{stamp} {digest}".encode("ascii"))
+    except OSError:  # a read-only cache: hashed again next time
+        pass
+
+
 def noted_sha256(cache: Cache, path: Path) -> str:
     """:func:`sha256_file` of a file of *cache*, noted in ``host/sha256/`` with its stat stamp
     (size, mtime, ctime, inode) and taken from the note while the stamp holds.
@@ -82,23 +111,12 @@ def noted_sha256(cache: Cache, path: Path) -> str:
     so a corrupted or replaced wheel is hashed again and found out. A file that changed
     while it was hashed is not noted.
     """
-    def stamp_of(st: os.stat_result) -> str:
-        return f"{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_ino}"
-
-    stamp = stamp_of(os.stat(path))
-    note = cache.root / HOST_NOTES / "sha256" / hashlib.sha256(os.fsencode(path)).hexdigest()[:32]
-    try:
-        noted_stamp, _, digest = note.read_text("ascii").partition(" ")
-        if noted_stamp == stamp and _hex64(digest):
-            return digest
-    except (OSError, ValueError):
-        pass
-    digest = sha256_file(path)
-    if stamp_of(os.stat(path)) == stamp:
-        try:
-            atomic_bytes(note, f"{stamp} {digest}".encode("ascii"))
-        except OSError:  # a read-only cache: hashed again next time
-            pass
+    stamp = _stamp(os.stat(path))
+    digest = _noted(cache, path, stamp)
+    if digest is None:
+        digest = sha256_file(path)
+        if _stamp(os.stat(path)) == stamp:
+            _note(cache, path, stamp, digest)
     return digest
 
 
@@ -327,8 +345,11 @@ def load_blob(cache: Cache, kind: str, key: str) -> Optional[tuple[Any, bytes]]:
     if meta is None:
         return None
     blob_path = cache.root / kind / f"{key}.bin"
+    stamp = ""
     try:
+        before = _stamp(os.stat(blob_path))
         blob = blob_path.read_bytes()
+        stamp = before if _stamp(os.stat(blob_path)) == before else ""
     except FileNotFoundError:  # the shared tier's copy, kept locally when its bytes match
         blob = cache._tier_blob(kind, key, meta.get("blob_sha256")) or b""
     except IsADirectoryError:
@@ -336,7 +357,15 @@ def load_blob(cache: Cache, kind: str, key: str) -> Optional[tuple[Any, bytes]]:
         blob = b""
     except OSError:
         return None
-    if hashlib.sha256(blob).hexdigest() != meta.get("blob_sha256"):
+    # The bytes' sha256, noted by stat stamp as for wheels (noted_sha256): a warm S2 build read
+    # and hashed 45 MB of segments for it (~25 ms), then hashed them again in the artifact.
+    want = meta.get("blob_sha256")
+    if stamp and want and _noted(cache, blob_path, stamp) == want:
+        pass
+    elif hashlib.sha256(blob).hexdigest() == want:
+        if stamp:
+            _note(cache, blob_path, stamp, str(want))
+    else:
         discard(blob_path)
         discard(cache.root / kind / f"{key}.json")
         return None
@@ -348,10 +377,13 @@ def load_blob(cache: Cache, kind: str, key: str) -> Optional[tuple[Any, bytes]]:
 
 def store_blob(cache: Cache, kind: str, key: str, meta: dict[str, Any], blob: bytes) -> None:
     """Write the bytes first, then the metadata that vouches for them (both atomically)."""
-    atomic_bytes(cache.root / kind / f"{key}.bin", blob)
+    path = cache.root / kind / f"{key}.bin"
+    atomic_bytes(path, blob)
     if cache.tier is not None:
-        cache.tier.record(f"{kind}/{key}.bin", cache.root / kind / f"{key}.bin", True)
-    cache.put_json(kind, key, {**meta, "blob_sha256": hashlib.sha256(blob).hexdigest()})
+        cache.tier.record(f"{kind}/{key}.bin", path, True)
+    digest = hashlib.sha256(blob).hexdigest()
+    _note(cache, path, _stamp(os.stat(path)), digest)  # the next build need not hash it (load_blob)
+    cache.put_json(kind, key, {**meta, "blob_sha256": digest})
 
 
 def cache_key(*parts: Any) -> str:

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Optional
 
 from packager.cache import SDIST_SIDECAR as _SIDECAR
-from packager.cache import SEEN_DIR
+from packager.cache import SEEN_DIR, sha256_note
 
 #: the kinds of entries the packager itself writes (cache.Cache)
 KINDS = ("resolutions", "segments", "wheels", "built")
@@ -202,6 +202,7 @@ def prune(root: Path, older_than: Optional[float] = None, max_size: Optional[int
             # the metadata first (it vouches for the bytes): a reader never sees a json without its blob
             for f in sorted(e.files, key=lambda f: not f.name.endswith(".json")):
                 f.unlink(missing_ok=True)
+                sha256_note(root, f).unlink(missing_ok=True)  # (a file's noted sha256, if any)
     seen = root / SEEN_DIR
     if older_than is not None and seen.is_dir() and not dry_run:
         for marker in seen.glob("*/*"):

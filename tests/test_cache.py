@@ -211,3 +211,46 @@ def test_a_cached_files_digest_is_noted_per_stat_stamp_and_any_rewrite_rehashes(
     assert note.read_text().split(" ")[1] == real
     note.write_text("garbage")
     assert noted_sha256(cache, wheel) == real
+
+
+def test_a_segment_is_vouched_for_by_its_noted_stamp_and_hashed_again_when_rewritten(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """load_blob: a warm build need not hash its cached segments again (S2: 45 MB, ~25 ms) while
+    their stat stamps hold; any rewrite changes ctime, and the bytes are hashed and checked."""
+    import hashlib
+
+    import packager.cache as cache_mod
+    from packager.cache import Cache, cache_key, load_blob, sha256_note, store_blob
+    from packager.cacheadmin import prune
+
+    cache = Cache(tmp_path / "cache").ensure()
+    key = cache_key("segment", "demo")
+    blob = bytes(range(256)) * 400
+    store_blob(cache, "segments", key, {"name": "demo"}, blob)
+    path = cache.root / "segments" / f"{key}.bin"
+    note = sha256_note(cache.root, path)
+    assert note.read_text().split(" ")[1] == hashlib.sha256(blob).hexdigest()
+
+    hashed: list[int] = []
+    real = hashlib.sha256
+
+    def counting(data: bytes = b"", **kw: object) -> object:
+        hashed.append(len(data))
+        return real(data, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(cache_mod.hashlib, "sha256", counting)
+    got = load_blob(cache, "segments", key)
+    assert got is not None and got[1] == blob and len(blob) not in hashed  # the note vouched
+    path.write_bytes(blob)  # the same bytes, written again: a new stamp
+    got = load_blob(cache, "segments", key)
+    assert got is not None and got[1] == blob and len(blob) in hashed
+    hashed.clear()
+    assert load_blob(cache, "segments", key) is not None and len(blob) not in hashed  # noted again
+    path.write_bytes(blob[:-1] + b"\x00")  # other bytes: found out, the entry goes
+    assert load_blob(cache, "segments", key) is None
+    assert not path.exists()
+
+    store_blob(cache, "segments", key, {"name": "demo"}, blob)
+    assert note.exists()
+    prune(cache.root, older_than=-1)
+    assert not path.exists() and not note.exists()

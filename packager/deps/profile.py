@@ -176,6 +176,9 @@ def load_profile(name_or_path: Optional[str] = None) -> TargetProfile:
                 hint=f"use one of {', '.join(builtin_profiles())} or the path of a profile .toml file",
             )
     raw = path.read_bytes()
+    known = _LOADED.get((str(path), raw))
+    if known is not None:
+        return known  # (a build reads its profile twice: the --python probe's version, then the build's)
     try:
         data = tomllib.loads(raw.decode("utf-8"))
         py = data["python"]
@@ -206,4 +209,9 @@ def load_profile(name_or_path: Optional[str] = None) -> TargetProfile:
             f"invalid target profile: {exc}", where=str(path),
             hint="see packager/deps/profiles/python3.12.toml for the expected keys",
         ) from exc
+    _LOADED[(str(path), raw)] = profile
     return profile
+
+
+#: Profiles already parsed in this process, by path and content (tomllib is pure Python: ~2 ms).
+_LOADED: dict[tuple[str, bytes], TargetProfile] = {}
