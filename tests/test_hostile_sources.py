@@ -18,6 +18,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import tarfile
@@ -110,11 +111,16 @@ def test_hostile_source_via_cli(case: hostile.Case, tmp_path: Path, python_flag:
         assert result["ok"] is True
         # The only new files: the directories of the sandbox, the artifact itself, the
         # launcher's compressed segment in the cache (the packager's own bytes, not the upload's)
-        # and the notes on this machine (the deflate probe's verdict, a passed --python probe).
+        # and the notes on this machine (the deflate probe's verdict, a passed --python probe, the
+        # launcher segment's sha256 by its stat stamp).
         files = {k for k, v in fresh.items() if v != "dir"}
         cached = {k for k in files if k.startswith("cache/segments/")}
         notes = {k for k in files if k.startswith("cache/host/")}
-        assert all(k.split("/")[-1].startswith(("deflate-", "python-")) for k in notes), notes
+        assert all(k.split("/")[-1].startswith(("deflate-", "python-")) or k.startswith("cache/host/sha256/")
+                   for k in notes), notes
+        for k in notes:  # a sha256 note: a stat stamp and a digest, nothing of the upload's
+            if k.startswith("cache/host/sha256/"):
+                assert re.fullmatch(r"\d+:\d+:\d+:\d+ [0-9a-f]{64}", (tmp_path / k).read_text()), k
         assert files - cached - notes == {"out/artifact.tar.gz"}, fresh
         assert len(cached) == 2, cached
         meta = next(k for k in cached if k.endswith(".json"))
