@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional, Protocol
@@ -298,6 +299,7 @@ class Cache:
 
 
 _OPENED: dict[Optional[Path], Cache] = {}
+_OPENING = threading.Lock()
 
 
 def open_cache(root: Optional[Path]) -> Cache:
@@ -307,8 +309,13 @@ def open_cache(root: Optional[Path]) -> Cache:
     Decided once per root and process (~1.5 ms), so a build warns once; the temporary cache is
     removed at exit.
     """
-    if root in _OPENED:
+    with _OPENING:  # (a build's threads ask at once: its resolver's, its launcher segment's)
+        if root not in _OPENED:
+            _OPENED[root] = _open(root)
         return _OPENED[root]
+
+
+def _open(root: Optional[Path]) -> Cache:
     try:
         path = root if root is not None else default_cache_dir()
     except (RuntimeError, KeyError):  # an arbitrary uid without HOME (containers)
@@ -323,7 +330,6 @@ def open_cache(root: Optional[Path]) -> Cache:
             words = f"{os.strerror(exc.errno)}" if exc.errno else str(exc)
             cache = _temporary(f"the cache {where} cannot be used: {words}",
                                "pass --cache-dir (or IGNITE_CACHE_DIR) with a directory this user may write")
-    _OPENED[root] = cache
     return cache
 
 
