@@ -258,3 +258,30 @@ def test_an_sdist_is_found_by_uv_without_a_pip_run(tmp_path: Path, files: Path, 
         assert [p.read_bytes() for p in (tmp_path / "dl").iterdir()] == [older.read_bytes()]
         assert not builder._sdist_by_uv("tinysd<0.3", ("sha256:" + "0" * 64,), tmp_path / "dl2")
         assert not (tmp_path / "dl2").exists()
+
+
+def test_an_extra_index_with_an_older_version_gives_pips_pin(tmp_path: Path, uv: str, hermetic_pip: Path) -> None:
+    """pip takes the best version of all its indexes; uv, unless told, the version of the first
+    index that has the project, extra indexes first. The pins (and so the artifact) must be pip's."""
+    first, extra = tmp_path / "first", tmp_path / "extra"
+    make_wheel(first, "twoplaces", "2.0", files={"twoplaces.py": "V = 2\n"})
+    make_wheel(extra, "twoplaces", "1.0", files={"twoplaces.py": "V = 1\n"})
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "handler.py").write_text(HANDLER)
+    (src / "requirements.txt").write_text("twoplaces\n")
+    got = {}
+    with LoopbackIndex(first) as a, LoopbackIndex(extra) as b:
+        for resolver in ("pip", "uv"):
+            said: list[str] = []
+            out = tmp_path / f"{resolver}.tar.gz"
+            build(BuildOptions(source=src, output=out, resolver=resolver, cache_dir=tmp_path / f"cache-{resolver}",
+                               index=IndexConfig(index_url=a.url, extra_index_urls=(b.url,))),
+                  progress=lambda stage, msg, said=said: said.append(msg))
+            if resolver == "uv":  # uv answered, pip did not stand in
+                assert any(m.endswith("(uv)") for m in said) and not any("with pip" in m for m in said), said
+            with tarfile.open(out) as tf:
+                member = tf.extractfile("vendor/twoplaces.py")
+                assert member is not None
+                got[resolver] = member.read()
+    assert got == {"pip": b"V = 2\n", "uv": b"V = 2\n"}

@@ -191,6 +191,7 @@ class SdistBuilderImpl:
                 extra["UV_INDEX_URL"] = self.index.index_url
             if self.index.extra_index_urls:
                 extra["UV_EXTRA_INDEX_URL"] = " ".join(self.index.extra_index_urls)
+                extra["UV_INDEX_STRATEGY"] = "unsafe-best-match"  # pip's: the best version of any index
         # Wheel builders stamp zip entries with the clock unless told otherwise: a fixed
         # epoch makes a rebuilt sdist give the same wheel bytes (reproducible artifacts).
         extra.setdefault("SOURCE_DATE_EPOCH", os.environ.get("SOURCE_DATE_EPOCH") or str(DEFAULT_MTIME))

@@ -157,11 +157,22 @@ def _python_platform(profile: TargetProfile) -> str:
     return f"{machine}-unknown-linux-gnu"
 
 
-def uv_args(profile: TargetProfile, index: IndexConfig) -> list[str]:
-    """uv's options for the target; the index options are pip's spelling, which uv shares (never offline here)."""
+#: pip takes the best version any index offers; uv by default only looks at the first index that
+#: has the project ("first-index"). With --extra-index-url that can be another version: ask uv
+#: for pip's behaviour.
+PIPS_INDEX_STRATEGY = ["--index-strategy", "unsafe-best-match"]
+
+
+def _target_args(profile: TargetProfile, index: IndexConfig) -> list[str]:
+    """The target's version and platform, and the indexes in pip's spelling, which uv shares."""
     assert not index.offline
     return ["--python-version", profile.markers.get("python_full_version", profile.python_version),
-            "--python-platform", _python_platform(profile), "--only-binary", ":all:", *index.pip_args()]
+            "--python-platform", _python_platform(profile), *PIPS_INDEX_STRATEGY, *index.pip_args()]
+
+
+def uv_args(profile: TargetProfile, index: IndexConfig) -> list[str]:
+    """uv's options for the target's wheels (never offline here)."""
+    return [*_target_args(profile, index), "--only-binary", ":all:"]
 
 
 def _file_sha256(url: str) -> Optional[str]:
@@ -247,8 +258,7 @@ def uv_sdist(uv: str, spec: str, profile: TargetProfile, index: IndexConfig, cac
         argv = [uv, "pip", "compile", "--no-config", "--no-progress", "--no-header", "--quiet",
                 "--format", "pylock.toml", "-o", str(out), str(work / "requirements.in"),
                 "--no-deps", "--no-binary", ":all:", "--cache-dir", str(cache_dir), "--python", sys.executable,
-                "--python-version", profile.markers.get("python_full_version", profile.python_version),
-                "--python-platform", _python_platform(profile), *index.pip_args()]
+                *_target_args(profile, index)]
         try:
             proc = run_child(argv, env=clean_env(uv_settings()), timeout=600)
             if proc.returncode != 0:
