@@ -251,20 +251,20 @@ def render(data: Dict[str, Any]) -> str:
 #: Likely causes, from profiling the packager at the time these rows were written
 #: (see the stage timings of `ignite-pack build` without --json). Re-check when they move.
 CAUSES = {
-    "build_cold": "the fixed part of a build: Python start-up and the imports that must come before the "
-                  "resolver starts (~0.11 s: click, the profile, the requirements parser), then `uv pip compile` "
-                  "(~0.23 s) when uv is installed with ignite-pack (else a pip subprocess, ~0.55 s); after it, "
-                  "downloads (~0.03 s), installing and compressing each wheel as it lands (~0.06 s after the last "
-                  "one for S1) and the archive (~0.015 s). uv + tar resolves, downloads and installs in one "
-                  "native process",
+    "build_cold": "the fixed part of a build: Python start-up and the imports that come before the "
+                  "resolver's subprocess starts (~0.12 s: click, the profile, the requirements parser), then "
+                  "`uv pip compile` (~0.23 s, of which ~0.06 s is uv asking the interpreter about itself in an "
+                  "empty cache); after it, downloads (~0.04 s), installing and compressing the wheels that "
+                  "landed last (~0.06 s for S1) and the archive (~0.01 s). uv + tar resolves, downloads and "
+                  "installs in one native process",
     "build_pip": "the pip resolver path: a `pip install --dry-run --report` subprocess (~0.55 s for S1 on an idle "
                  "machine, of which pip's imports and TLS set-up are ~0.3 s) where uv resolves in ~0.2 s; for an "
                  "sdist the build environment is made by pip (`python -m build`, ~1.4 s) instead of uv",
     "build_sdist": "sdist-only package: uv's first resolution finds no usable wheel of docopt (~0.2 s, "
-                   "started during the handler checks), the sdist is fetched with pip's finder (~0.45 s: a pip "
-                   "subprocess, `_pipshim sdist`), built in an isolated environment made by uv (~1 s, setuptools "
-                   "downloaded into the empty cache), then uv resolves again (~0.1 s); uv + tar builds the same "
-                   "sdist in one process",
+                   "started during the handler checks); the sdist is found by uv's finder and downloaded "
+                   "(~0.1 s), built in an isolated environment made by uv (~1.2 s: `python -m build "
+                   "--installer uv`, setuptools downloaded into the empty cache), then uv resolves again "
+                   "(~0.1 s); uv + tar builds the same sdist in one process",
     "granian": "granian parses HTTP in Rust, the launcher in Python (head parsing, routing, response encoding: "
                "~20% of server samples at c32); compare the CPU µs/req column, which is less noisy than req/s on "
                "this shared machine",
@@ -321,9 +321,12 @@ ISSUE36 = """## Where the time goes (issue 36, measured by hand)
 - **Artifact size.** The launcher was a fixed 184-193 KB of deflate in every artifact. Now an
   artifact carries only its convention's adapter (and the `_` helpers it imports; the other
   adapters were ~65 KB) and the launcher's bytecode is compiled without docstrings (−16 KB):
-  ~120 KB for the default convention (the hello artifact 202 → 127 KB). That is still more than
-  S3's whole uv + tar (0.07 MB), so S3 ≤ 1.0× cannot be met while the artifact carries a launcher
-  with its bytecode (the bytecode saves ~12 ms of every cold start). For S1 the rest of the
+  ~120 KB for the default convention (the hello artifact 202 → 127 KB); then without column
+  positions (`-X no_debug_ranges` when `make launcher-pyc` compiles it: its pycs deflate to
+  59 KB instead of 80 KB; a traceback through the launcher keeps file and line): the hello
+  artifact 131 → 111 KB. That is still more than S3's whole uv + tar (0.07 MB), so S3 ≤ 1.0×
+  cannot be met while the artifact carries a launcher with its bytecode (the bytecode saves
+  ~12 ms of every cold start; its source, 47 KB deflated, is what tracebacks show). For S1 the rest of the
   artifact (vendor, dist-info, source) is ~1.09 MB against uv + tar's 1.06 MB: deflate level 4
   against gzip's 6 (level 6 would save 32 KB of S1 and cost ~70 ms of its cold build, measured).
   Measured, not done: level 9 for the launcher segment −8 KB (+50 ms when not cached); a
@@ -337,6 +340,44 @@ ISSUE36 = """## Where the time goes (issue 36, measured by hand)
   resolver backends (~45 ms) that only a miss needs; an explicit --python (IGNITE_PYTHON) was
   probed by starting it on every build (~35 ms of a no-requirements build on 2 cores), and the
   host zlib by deflating 600 KB twice (~10 ms): both now noted once per executable / zlib file.
+- **Cold builds of many wheels: one DNS lookup per host.** The scale row N20 took 5.96 s cold in
+  two of three runs and 1.30 s in the third. Timing each download: 19 wheels landed within
+  0.25 s, the 20th opened its connection 5.01 s after asking. Every download thread looked the
+  files host up again, and here 8 parallel lookups of one name stall for the resolver's 5 s
+  retry in ~40% of rounds of 8 (a lone lookup in ~2.5% of 40). The threads now share one
+  lookup per host per build (urllib's opener, http.client's connection hook; proxies and
+  redirects stay urllib's): N20 cold 1.1-1.3 s in 6 of 6 runs; L cold 2.87 s against uv + tar's
+  6.0 s in 3 alternating rounds (the last full run had 6.78 s vs 5.80 s).
+- **sdists: uv's finder instead of a pip start.** The sdist to build was found by a pip
+  subprocess (`_pipshim sdist`, ~0.45-0.56 s: pip's imports and TLS set-up). `uv pip compile
+  --no-deps --no-binary :all:` names the same file with its sha256 without reading metadata
+  (so it builds nothing) in ~0.06 s once the first resolution cached uv's interpreter facts;
+  it is downloaded in-process. Cold S3 here: 1.81 s vs uv + tar 1.83 s (3 alternating rounds).
+- **The wait for uv, used.** While `uv pip compile` runs (~0.23 s cold), the main thread has
+  nothing to do: the HTTP client (urllib.request, http.client, email, the idna codec: ~10 ms)
+  is now imported there with the TLS context, and the wheel installer (~20 ms) on its own
+  thread, instead of after uv's answer / after the first wheel landed; pip's resolver module
+  and the manifest's are no longer imported before uv's subprocess starts (~8 ms). Cold S1:
+  the first download starts at ~0.35 s instead of ~0.45 s after exec; the build ~0.45 s.
+- **What is left of a cold S1** (~0.45 s vs uv + tar ~0.37 s): uv's subprocess starts ~0.13 s
+  after exec (Python start-up 0.024 s, then click, the CLI, the pipeline's modules and the
+  requirements parser, `packaging.requirements` alone ~17 ms); `uv pip compile` ~0.23 s, of
+  which ~0.06 s is uv running the interpreter to learn about it (an empty cache; `uv pip
+  install` pays it too); downloads ~0.04 s; installing and deflating the last wheels ~0.06 s.
+- **Warm builds: segments vouched for by stat stamp.** A warm S2 build read its cached
+  segments (45 MB) and hashed them to check them, then hashed them again as the artifact: the
+  first hash is now noted with each file's stat stamp (size, mtime, ctime, inode) when the
+  segment is stored, as cached wheels' were (any rewrite changes ctime: hashed and checked
+  again; tests/test_cache.py). What is left of a warm S2 is I/O: writing the 46 MB artifact
+  took 10-130 ms in this VM depending on how much page cache had to be reclaimed, its fsync
+  ~20-30 ms, reading the segments ~35 ms; uv's warm `--target` install hard-links from its cache.
+- **Build without requirements** (+77 ms warm, +95 ms cold over `python -c pass`): imports are
+  ~60 ms of it (`-X importtime`): click 17 ms (its `inspect`, `uuid`/`platform`, `datetime`),
+  the CLI's output and error modules 9 ms, the build pipeline's modules 17 ms (the options and
+  the profile: `hashlib`'s OpenSSL 2.4 ms, `tomllib` 2.2 ms; the checks; ~30 frozen
+  dataclasses at ~0.5 ms each on 3.11), the artifact's 8 ms; the rest is reading the source,
+  checking the handler's AST and writing + fsyncing the artifact. Meeting 50 ms would take a
+  CLI without click or a pipeline without dataclasses; neither was done.
 """
 
 
