@@ -268,13 +268,13 @@ CAUSES = {
     "granian": "granian parses HTTP in Rust, the launcher in Python (head parsing, routing, response encoding: "
                "~20% of server samples at c32); compare the CPU µs/req column, which is less noisy than req/s on "
                "this shared machine",
-    "build_warm": "a warm build still produces the deployable archive: for S2 it writes, fsyncs and "
-                  "sha256-hashes the whole ~45 MB artifact and verifies each cached segment's sha256 (~0.05 s "
-                  "of hashing, 0.017 s fsync, 0.009 s replacing the old file), and pays ~0.1 s of Python "
-                  "start-up and imports (click, packaging's requirement parser and tags, ~40 dataclasses); uv's "
-                  "warm --target install only links/copies files out of its cache and makes no archive (uv + tar "
-                  "czf is the deployable equivalent). S2 went from 1.93x to 1.0-1.04x this round (manifest written "
-                  "without json's pure-Python indent encoder, cached wheels' sha256 noted, no TLS/HTTP imports)",
+    "build_warm": "a warm build still produces the deployable archive: for S2 it writes and fsyncs the "
+                  "~46 MB artifact (10-130 ms of writes on this VM, depending on how much page cache must be "
+                  "reclaimed; ~20-30 ms fsync), reads its cached segments (~35 ms; their sha256 is noted by stat "
+                  "stamp) and hashes the artifact once (~27 ms), and pays ~0.1 s of Python start-up and imports; "
+                  "uv's warm --target install hard-links out of its cache and makes no archive (uv + tar czf is "
+                  "the deployable equivalent). Runs of this bench put S2 warm at 1.04x, 1.43x and 1.34x of bare uv "
+                  "with no change to that path between the last two",
     "build_none": "fixed cost of the CLI: Python start-up, click (~15-20 ms of import), ~28 dataclasses "
                   "created at import (~25 ms on Python 3.11: each is exec()'d code), the profile (tomllib), and, "
                   "in a cold cache, the --python probe (a python3.12 start) and the deflate probe, which later "
@@ -368,9 +368,12 @@ ISSUE36 = """## Where the time goes (issue 36, measured by hand)
   segments (45 MB) and hashed them to check them, then hashed them again as the artifact: the
   first hash is now noted with each file's stat stamp (size, mtime, ctime, inode) when the
   segment is stored, as cached wheels' were (any rewrite changes ctime: hashed and checked
-  again; tests/test_cache.py). What is left of a warm S2 is I/O: writing the 46 MB artifact
+  again; tests/test_cache.py). 8 alternating warm S2 rounds against this round's first commit
+  (f319654): 288 vs 304 ms median. What is left of a warm S2 is I/O: writing the 46 MB artifact
   took 10-130 ms in this VM depending on how much page cache had to be reclaimed, its fsync
-  ~20-30 ms, reading the segments ~35 ms; uv's warm `--target` install hard-links from its cache.
+  ~20-30 ms, reading the segments ~35 ms; uv's warm `--target` install hard-links from its
+  cache. Full runs put S2 warm at 1.04×, 1.43× and 1.34× of bare uv on this VM with no change
+  to that path between the last two.
 - **Build without requirements** (+77 ms warm, +95 ms cold over `python -c pass`): imports are
   ~60 ms of it (`-X importtime`): click 17 ms (its `inspect`, `uuid`/`platform`, `datetime`),
   the CLI's output and error modules 9 ms, the build pipeline's modules 17 ms (the options and
