@@ -62,14 +62,6 @@ def source_entries(checked: CheckedSource) -> tuple[Entry, ...]:
     return tuple(Entry(f.path, f.data, f.mode) for f in checked.tree.files)
 
 
-def _launcher(profile: TargetProfile, options: BuildOptions) -> AnySegment:
-    from packager.artifact.embed import launcher_segment
-    from packager.artifact.tarball import source_date_epoch
-
-    return launcher_segment(profile.python_version, options.convention, source_date_epoch(options.env),
-                            options.level, options.cache())
-
-
 class LauncherAhead:
     """The launcher's segment, made on another thread while the build checks the source and
     waits for its resolver: in an empty cache, deflating it (~300 KB of tar) was ~10-15 ms on
@@ -85,7 +77,11 @@ class LauncherAhead:
 
     def _run(self, profile: TargetProfile, options: BuildOptions) -> None:
         try:
-            self._made = _launcher(profile, options)
+            from packager.artifact.embed import launcher_segment
+            from packager.artifact.tarball import source_date_epoch
+
+            self._made = launcher_segment(profile.python_version, options.convention,
+                                          source_date_epoch(options.env), options.level, options.cache())
         except BaseException as exc:  # raised where the segment is asked for
             self._error = exc
 
@@ -101,8 +97,8 @@ def assemble(
     checked: CheckedSource,
     profile: TargetProfile,
     options: BuildOptions,
-    deps: Optional[VendorOutput] = None,
-    launcher: Optional[LauncherAhead] = None,
+    deps: Optional[VendorOutput],
+    launcher: AnySegment,
 ) -> tuple[Manifest, list[AnySegment]]:
     """Lay out the segments and the manifest that describes them."""
     from packager.artifact.deflate import compressor
@@ -113,7 +109,7 @@ def assemble(
     mtime = source_date_epoch(options.env)
     segments: list[AnySegment] = [
         Segment("source", source_entries(checked)),
-        launcher.segment() if launcher is not None else _launcher(profile, options),
+        launcher,
         *(deps.segments if deps else ()),
     ]
     if options.compile:
@@ -282,7 +278,7 @@ def _build(options: BuildOptions, progress: Progress) -> BuildResult:
         deps = vendor_requirements(decision.source, reqs, profile, options, progress, early)
     if deflate_checked is not None:
         deflate_checked.join()  # (host_is_reference is cached, not locked: never computed twice)
-    manifest, segments = assemble(checked, profile, options, deps, launcher)
+    manifest, segments = assemble(checked, profile, options, deps, launcher.segment())
     progress("artifact", f"writing {options.output}")
     from packager.artifact.tarball import write_artifact
 

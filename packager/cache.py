@@ -83,14 +83,10 @@ def sha256_note(root: Path, path: Path) -> Path:
     return root / HOST_NOTES / "sha256" / hashlib.sha256(os.fsencode(path)).hexdigest()[:32]
 
 
-def _sha256_note(cache: Cache, path: Path) -> Path:
-    return sha256_note(cache.root, path)
-
-
 def _noted(cache: Cache, path: Path, stamp: str) -> Optional[str]:
     """The sha256 noted for *path* at *stamp*, if that is its note."""
     try:
-        noted_stamp, _, digest = _sha256_note(cache, path).read_text("ascii").partition(" ")
+        noted_stamp, _, digest = sha256_note(cache.root, path).read_text("ascii").partition(" ")
         return digest if noted_stamp == stamp and _hex64(digest) else None
     except (OSError, ValueError):
         return None
@@ -98,7 +94,7 @@ def _noted(cache: Cache, path: Path, stamp: str) -> Optional[str]:
 
 def _note(cache: Cache, path: Path, stamp: str, digest: str) -> None:
     try:
-        atomic_bytes(_sha256_note(cache, path), f"{stamp} {digest}".encode("ascii"))
+        atomic_bytes(sha256_note(cache.root, path), f"{stamp} {digest}".encode("ascii"))
     except OSError:  # a read-only cache: hashed again next time
         pass
 
@@ -366,15 +362,13 @@ def load_blob(cache: Cache, kind: str, key: str) -> Optional[tuple[Any, bytes]]:
     # The bytes' sha256, noted by stat stamp as for wheels (noted_sha256): a warm S2 build read
     # and hashed 45 MB of segments for it (~25 ms), then hashed them again in the artifact.
     want = meta.get("blob_sha256")
-    if stamp and want and _noted(cache, blob_path, stamp) == want:
-        pass
-    elif hashlib.sha256(blob).hexdigest() == want:
+    if not (stamp and want and _noted(cache, blob_path, stamp) == want):
+        if hashlib.sha256(blob).hexdigest() != want:
+            discard(blob_path)
+            discard(cache.root / kind / f"{key}.json")
+            return None
         if stamp:
             _note(cache, blob_path, stamp, str(want))
-    else:
-        discard(blob_path)
-        discard(cache.root / kind / f"{key}.json")
-        return None
     if cache.tier is not None:
         cache.tier.record(f"{kind}/{key}.bin", blob_path, False)
         cache.tier.record(f"{kind}/{key}.json", cache.root / kind / f"{key}.json", False)

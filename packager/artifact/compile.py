@@ -144,8 +144,8 @@ def compile_segment(
             p.write_bytes(sources[rel])
         try:
             proc = subprocess.run(
-                [target_interpreter, "-I", "-B", *([] if debug_ranges else ["-X", "no_debug_ranges"]), "-c", _SCRIPT, str(src_root), str(out_root),
-                 "strip" if strip_docstrings else "keep"],
+                [target_interpreter, "-I", "-B", *([] if debug_ranges else ["-X", "no_debug_ranges"]),
+                 "-c", _SCRIPT, str(src_root), str(out_root), "strip" if strip_docstrings else "keep"],
                 input=json.dumps(rels).encode(), capture_output=True, timeout=1800, check=False,
             )
         except (OSError, subprocess.SubprocessError) as exc:

@@ -94,11 +94,16 @@ class SdistBuilderImpl:
         self._find_uv = uv
 
     @functools.cached_property
+    def _found_uv(self) -> Optional[str]:
+        """The uv binary fit to stand in for pip, if any. Looked up at the first sdist: most builds
+        have none, and the lookup costs ~40 ms of imports."""
+        return self._find_uv()
+
+    @functools.cached_property
     def uv(self) -> Optional[str]:
         """uv, when it makes build's isolated environment (``--installer uv``; its downloads kept in
-        the cache's uv/, a warm build environment after the first sdist). Looked up at the first
-        sdist: most builds have none, and the lookup costs ~40 ms of imports."""
-        uv = self._find_uv()
+        the cache's uv/, a warm build environment after the first sdist)."""
+        uv = self._found_uv
         return uv if uv and not self.index.find_links and build_has_uv_installer() else None
 
     def __call__(self, spec: str, hashes: Sequence[str] = ()) -> Path:
@@ -156,7 +161,7 @@ class SdistBuilderImpl:
         """The sdist downloaded into ``dest`` as uv finds it (and our downloader fetches it), or
         False: then pip's finder does it (it explains failures, and handles what this does not:
         offline, local files, credentials in URLs, a hash not the lock's)."""
-        uv = self._find_uv()
+        uv = self._found_uv
         if uv is None or self.index.offline:
             return False
         from packager.deps.download import download_direct
@@ -166,7 +171,8 @@ class SdistBuilderImpl:
         found = uv_sdist(uv, spec, self.profile, self.index, self.cache.root / "uv")
         if found is None or (hashes and not set(found.hashes) & set(hashes)):
             return False
-        if download_direct([Pin(found.name, found.version, found.hashes, url=found.url)], dest, self.index, suffixes=(".tar.gz", ".zip")):
+        pin = Pin(found.name, found.version, found.hashes, url=found.url)
+        if download_direct([pin], dest, self.index, suffixes=(".tar.gz", ".zip")):
             shutil.rmtree(dest, ignore_errors=True)
             return False
         return True

@@ -197,36 +197,43 @@ def _best_wheel(wheels: list[dict[str, Any]], profile: TargetProfile) -> Optiona
     return ranked[0][1]
 
 
+def _compile(uv: str, requirements_in: str, options: list[str], cache_dir: Path, constraints: str = "",
+             launching: Callable[[], None] = lambda: None) -> tuple[subprocess.CompletedProcess[str], Any]:
+    """``uv pip compile --format pylock.toml`` of *requirements_in* with *options*: the process, and
+    the lock it wrote (None when it failed). OSError and TimeoutExpired are the caller's."""
+    with tempfile.TemporaryDirectory(prefix="ignite-uv-") as tmp:
+        work = Path(tmp)
+        (work / "requirements.in").write_text(requirements_in, "utf-8")
+        out = work / "pylock.toml"
+        argv = [uv, "pip", "compile", "--no-config", "--no-progress", "--no-header", "--format", "pylock.toml",
+                "-o", str(out), str(work / "requirements.in"), "--cache-dir", str(cache_dir),
+                "--python", sys.executable, *options]
+        if constraints.strip():
+            (work / "constraints.txt").write_text(constraints, "utf-8")
+            argv += ["-c", str(work / "constraints.txt")]
+        launching()
+        proc = run_child(argv, env=clean_env(uv_settings()), timeout=600)
+        return proc, tomllib.loads(out.read_text("utf-8")) if proc.returncode == 0 else None
+
+
 def uv_resolve(uv: str, requirements_in: str, constraints: str, find_links: list[str], profile: TargetProfile,
                index: IndexConfig, cache_dir: Path, requested: frozenset[str],
                launching: Callable[[], None] = lambda: None) -> UvAnswer:
     """``uv pip compile --format pylock.toml``: pins with each wheel's URL and sha256, or why not."""
-    with tempfile.TemporaryDirectory(prefix="ignite-uv-") as tmp:
-        work = Path(tmp)
-        (work / "requirements.in").write_text(requirements_in, "utf-8")
-        (work / "constraints.txt").write_text(constraints, "utf-8")
-        out = work / "pylock.toml"
-        argv = [uv, "pip", "compile", "--no-config", "--no-progress", "--no-header", "--format", "pylock.toml",
-                "-o", str(out), str(work / "requirements.in"),
-                *(["-c", str(work / "constraints.txt")] if constraints.strip() else []),
-                "--cache-dir", str(cache_dir), "--python", sys.executable, *uv_args(profile, index)]
-        for fl in find_links:
-            argv += ["--find-links", fl]
-        launching()
-        try:
-            proc = run_child(argv, env=clean_env(uv_settings()), timeout=600)
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            return UvAnswer(None, f"uv did not run: {exc}")
-        said = [line.strip() for line in proc.stderr.splitlines() if line.strip()]
-        if proc.returncode != 0:
-            first = next((line for line in said if line.startswith(("error", "\u00d7"))), said[0] if said else "")
-            wheel_less = _NEEDS_WHEEL.findall(proc.stderr)
-            return UvAnswer(None, f"uv could not resolve ({redact(first)[:200]})",
-                            needs_sdist=wheel_less[0] if len(set(wheel_less)) == 1 else "")
-        warned = next((line for line in said if line.lower().startswith("warning")), None)
-        if warned:
-            return UvAnswer(None, f"uv warned ({redact(warned)[:200]}); pip's warnings are the ones reported")
-        lock = tomllib.loads(out.read_text("utf-8"))
+    options = [*uv_args(profile, index), *(a for fl in find_links for a in ("--find-links", fl))]
+    try:
+        proc, lock = _compile(uv, requirements_in, options, cache_dir, constraints, launching)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return UvAnswer(None, f"uv did not run: {exc}")
+    said = [line.strip() for line in proc.stderr.splitlines() if line.strip()]
+    if proc.returncode != 0:
+        first = next((line for line in said if line.startswith(("error", "\u00d7"))), said[0] if said else "")
+        wheel_less = _NEEDS_WHEEL.findall(proc.stderr)
+        return UvAnswer(None, f"uv could not resolve ({redact(first)[:200]})",
+                        needs_sdist=wheel_less[0] if len(set(wheel_less)) == 1 else "")
+    warned = next((line for line in said if line.lower().startswith("warning")), None)
+    if warned:
+        return UvAnswer(None, f"uv warned ({redact(warned)[:200]}); pip's warnings are the ones reported")
     install: list[ResolvedDist] = []
     for pkg in lock.get("packages", []):
         wheel = _best_wheel(pkg.get("wheels") or [], profile)
@@ -251,24 +258,17 @@ def uv_sdist(uv: str, spec: str, profile: TargetProfile, index: IndexConfig, cac
     needs no metadata, so nothing is built: ~0.06 s after the resolution (its interpreter facts
     are cached by then), where a pip start to ask its finder is ~0.5 s.
     """
-    with tempfile.TemporaryDirectory(prefix="ignite-uv-") as tmp:
-        work = Path(tmp)
-        (work / "requirements.in").write_text(spec + "\n", "utf-8")
-        out = work / "pylock.toml"
-        argv = [uv, "pip", "compile", "--no-config", "--no-progress", "--no-header", "--quiet",
-                "--format", "pylock.toml", "-o", str(out), str(work / "requirements.in"),
-                "--no-deps", "--no-binary", ":all:", "--cache-dir", str(cache_dir), "--python", sys.executable,
-                *_target_args(profile, index)]
-        try:
-            proc = run_child(argv, env=clean_env(uv_settings()), timeout=600)
-            if proc.returncode != 0:
-                return None
-            packages = tomllib.loads(out.read_text("utf-8")).get("packages", [])
-        except (OSError, subprocess.TimeoutExpired, tomllib.TOMLDecodeError):
-            return None
+    try:
+        _proc, lock = _compile(uv, spec + "\n", ["--quiet", "--no-deps", "--no-binary", ":all:",
+                                                 *_target_args(profile, index)], cache_dir)
+    except (OSError, subprocess.TimeoutExpired, tomllib.TOMLDecodeError):
+        return None
+    packages = (lock or {}).get("packages", [])
     sdist = packages[0].get("sdist") if len(packages) == 1 else None
-    sha = ((sdist or {}).get("hashes") or {}).get("sha256") if isinstance(sdist, dict) else None
-    url = str(sdist.get("url") or "") if isinstance(sdist, dict) else ""
+    if not isinstance(sdist, dict):
+        return None
+    sha = (sdist.get("hashes") or {}).get("sha256")
+    url = str(sdist.get("url") or "")
     if not sha or not url.startswith(("https:", "http:")):
         return None  # a local file (find-links) or no hash: pip's finder handles those
     return ResolvedDist(canonicalize_name(str(packages[0]["name"])), str(packages[0]["version"]), True,
