@@ -42,8 +42,10 @@ from packager.deps.resolver import (
     requirements_in,
 )
 from packager.deps.stubs import ensure_stubs
+from packager.uvenv import uv_environment
 from packager.errors import UsageError, redact
-from packager.runtime import clean_env, run_child
+from packager.prestart import settle
+from packager.runtime import run_child
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -139,15 +141,6 @@ def choose(resolver: str, index: IndexConfig, environ: Optional[Mapping[str, str
     return uv, ""
 
 
-def uv_settings() -> dict[str, str]:
-    """What every uv run gets on top of the allow-listed environment: no uv configuration
-    file, never a Python download, and pip's CA bundle (PIP_CERT) as uv's SSL_CERT_FILE."""
-    env = {"UV_NO_CONFIG": "1", "UV_NO_PROGRESS": "1", "UV_PYTHON_DOWNLOADS": "never"}
-    if os.environ.get("PIP_CERT"):
-        env["SSL_CERT_FILE"] = os.environ["PIP_CERT"]
-    return env
-
-
 def _python_platform(profile: TargetProfile) -> str:
     """uv's ``--python-platform`` for the profile's best tag: ``manylinux_2_36_x86_64`` -> ``x86_64-manylinux_2_36``."""
     best = profile.platforms[0]
@@ -212,7 +205,8 @@ def _compile(uv: str, requirements_in: str, options: list[str], cache_dir: Path,
             (work / "constraints.txt").write_text(constraints, "utf-8")
             argv += ["-c", str(work / "constraints.txt")]
         launching()
-        proc = run_child(argv, env=clean_env(uv_settings()), timeout=600)
+        settle()  # uv's look at the interpreter, if packager.prestart started one: not twice
+        proc = run_child(argv, env=uv_environment(), timeout=600)
         return proc, tomllib.loads(out.read_text("utf-8")) if proc.returncode == 0 else None
 
 

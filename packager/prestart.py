@@ -1,0 +1,139 @@
+"""What a build can start before its command line is parsed: uv's look at the interpreter.
+
+Before its first resolution in an empty uv cache, uv runs the interpreter it is given
+(``--python``) to learn its markers, tags and paths, and caches the answer: a Python start
+plus imports, ~60-70 ms here, which ``uv pip compile`` spent on the critical path of every
+cold build, after ~0.1 s of our own start-up (click, the pipeline's modules, the source and
+its requirements). ``uv python find`` with the same interpreter, cache and environment
+caches the same answer; started here, on the other core, it runs while this process imports
+the CLI, and the resolution finds the answer cached (a cold S1 build: ~0.43 -> ~0.37 s).
+
+Only a guess, never an authority: started only for ``build`` of a source that may declare
+dependencies (a directory with a requirements.txt or a pyproject.toml, or an archive), when
+uv would be used and its cache directory does not exist yet. It reads no file of the
+source, passes uv nothing of it, touches no network (``UV_PYTHON_DOWNLOADS=never``, no
+index) and cannot fail a build: the resolution waits for it (:func:`settle`), and whatever
+it did not finish uv does again. Its argv and environment are the resolution's own
+(:func:`packager.deps.uvresolve.uv_settings`, ``clean_env``), so the cache entry is the one
+the resolution looks up.
+
+Imports only the standard library, and is imported before click.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Optional
+
+#: Files at a source directory's root that mean a build may resolve (packager.deps.inputs
+#: reads locks too, but installs them without resolving).
+_DECLARES = ("requirements.txt", "pyproject.toml")
+_ARCHIVES = (".zip", ".tar.gz", ".tgz")
+_TRUE = ("1", "true", "t", "yes", "y", "on")  # click's BOOL for an envvar flag
+
+_started: Optional[subprocess.Popen[bytes]] = None
+
+
+def uv_cache_dir(argv: Sequence[str], environ: Mapping[str, str]) -> Path:
+    """The uv cache a build with *argv* uses: ``<ignite cache>/uv`` (packager.cache.default_cache_dir)."""
+    root: Optional[str] = None
+    for i, arg in enumerate(argv):
+        if arg == "--cache-dir" and i + 1 < len(argv):
+            root = argv[i + 1]
+        elif arg.startswith("--cache-dir="):
+            root = arg.split("=", 1)[1]
+    if root is None:
+        root = environ.get("IGNITE_CACHE_DIR") or os.path.join(
+            environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "ignite-packager")
+    return Path(root) / "uv"
+
+
+def _may_resolve(arg: str) -> bool:
+    """Whether the command-line word *arg* names a source that may declare dependencies.
+
+    Every word is tried (an option's value included): which words are options' values is
+    click's to say, and a wrong guess costs one uv run on the other core, nothing else."""
+    if arg.endswith(_ARCHIVES):
+        return os.path.isfile(arg)
+    if not os.path.isdir(arg) or os.path.isfile(os.path.join(arg, "ignite.toml")):
+        return False  # (a configuration file may name another cache or resolver: no guess)
+    found = [name for name in _DECLARES if os.path.isfile(os.path.join(arg, name))]
+    if "pyproject.toml" in found:
+        try:
+            with open(os.path.join(arg, "pyproject.toml"), "rb") as f:
+                if b"[tool.ignite" in f.read(1 << 20):
+                    return False
+        except OSError:
+            return False
+    return bool(found)
+
+
+def _uv_binary(environ: Mapping[str, str]) -> Optional[str]:
+    """The uv a build would use (packager.deps.uvresolve.find_uv), found without importing uv's
+    package: ``IGNITE_UV``, else the uv installed beside this interpreter (a venv's bin/)."""
+    import shutil
+
+    if environ.get("IGNITE_UV"):
+        return shutil.which(environ["IGNITE_UV"])
+    beside = os.path.join(os.path.dirname(sys.executable), "uv")
+    return beside if os.access(beside, os.X_OK) else None
+
+
+def wanted(argv: Sequence[str], environ: Mapping[str, str]) -> Optional[list[str]]:
+    """The ``uv python find`` to start for ``ignite-pack *argv*``, or None."""
+    if not argv or argv[0] != "build" or any(a in ("-h", "--help", "--offline", "--no-config") for a in argv):
+        return None
+    if environ.get("IGNITE_OFFLINE", "").lower() in _TRUE or environ.get("IGNITE_RESOLVER") == "pip":
+        return None
+    if "pip" in (argv[i + 1] for i, a in enumerate(argv[:-1]) if a == "--resolver") or "--resolver=pip" in argv:
+        return None
+    if not any(_may_resolve(a) for a in argv[1:] if not a.startswith("-")):
+        return None
+    uv = _uv_binary(environ)
+    if uv is None:
+        return None
+    cache = uv_cache_dir(argv, environ)
+    if cache.exists():
+        return None  # uv ran here before: its answer about this interpreter is cached
+    return [uv, "python", "find", "--no-config", "--cache-dir", str(cache), sys.executable]
+
+
+def begin(argv: Sequence[str]) -> None:
+    """Start uv's look at the interpreter if a build will want it (see the module's docstring)."""
+    global _started
+    argv_uv = wanted(argv, os.environ)
+    if argv_uv is None:
+        return
+    from packager.uvenv import uv_environment
+
+    try:
+        _started = subprocess.Popen(argv_uv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL, env=uv_environment())
+    except OSError:
+        return
+    atexit.register(stop)
+
+
+def settle(timeout: float = 5.0) -> None:
+    """Before uv runs for the build: let a started look finish (so uv does not look twice), at most
+    *timeout* seconds; then it is stopped and uv looks again."""
+    proc = _started
+    if proc is None or proc.poll() is not None:
+        return
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        stop()
+
+
+def stop() -> None:
+    """End a look still running (the build is over or stopping)."""
+    proc = _started
+    if proc is not None and proc.poll() is None:
+        proc.kill()
+        proc.wait()
