@@ -39,8 +39,9 @@ _TRUE = ("1", "true", "t", "yes", "y", "on")  # click's BOOL for an envvar flag
 _started: Optional[subprocess.Popen[bytes]] = None
 
 
-def uv_cache_dir(argv: Sequence[str], environ: Mapping[str, str]) -> Path:
-    """The uv cache a build with *argv* uses: ``<ignite cache>/uv`` (packager.cache.default_cache_dir)."""
+def uv_cache_dir(argv: Sequence[str], environ: Mapping[str, str]) -> Optional[Path]:
+    """The uv cache a build with *argv* uses: ``<ignite cache>/uv`` (packager.cache.default_cache_dir);
+    None without a home directory to put it in (the build then says so, or uses no cache)."""
     root: Optional[str] = None
     for i, arg in enumerate(argv):
         if arg == "--cache-dir" and i + 1 < len(argv):
@@ -48,8 +49,15 @@ def uv_cache_dir(argv: Sequence[str], environ: Mapping[str, str]) -> Path:
         elif arg.startswith("--cache-dir="):
             root = arg.split("=", 1)[1]
     if root is None:
-        root = environ.get("IGNITE_CACHE_DIR") or os.path.join(
-            environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "ignite-packager")
+        root = environ.get("IGNITE_CACHE_DIR")
+    if not root:
+        base = environ.get("XDG_CACHE_HOME")
+        if not base:
+            try:  # HOME, else the password database (Path.home(), as packager.cache does)
+                base = os.path.join(environ.get("HOME") or str(Path.home()), ".cache")
+            except (RuntimeError, KeyError):
+                return None
+        root = os.path.join(base, "ignite-packager")
     return Path(root) / "uv"
 
 
@@ -95,9 +103,9 @@ def wanted(argv: Sequence[str], environ: Mapping[str, str]) -> Optional[list[str
     if not any(_may_resolve(a) for a in argv[1:] if not a.startswith("-")):
         return None
     uv = _uv_binary(environ)
-    if uv is None:
-        return None
     cache = uv_cache_dir(argv, environ)
+    if uv is None or cache is None or not sys.executable:
+        return None
     if cache.exists():
         return None  # uv ran here before: its answer about this interpreter is cached
     return [uv, "python", "find", "--no-config", "--cache-dir", str(cache), sys.executable]

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from packager import prestart
-from packager.uvenv import uv_environment
 from packager.deps.uvresolve import find_uv
+from packager.uvenv import uv_environment
 from tests.conftest import run_cli
 from tests.wheelhouse import LoopbackIndex, make_wheel
 
@@ -92,6 +92,14 @@ def test_not_started_when_the_build_would_not_use_it(tmp_path: Path, uv: str, ca
     elif case == "no-config":
         argv.append("--no-config")
     assert prestart.wanted(argv, env) is None
+
+
+def test_the_cache_it_names_is_the_builds(tmp_path: Path) -> None:
+    from packager.cache import default_cache_dir
+
+    assert prestart.uv_cache_dir(["build", "x"], os.environ) == default_cache_dir() / "uv"
+    assert prestart.uv_cache_dir([], {"XDG_CACHE_HOME": "/xdg"}) == Path("/xdg/ignite-packager/uv")
+    assert prestart.uv_cache_dir([], {"HOME": "/h"}) == Path("/h/.cache/ignite-packager/uv")
 
 
 def test_a_pyproject_without_tool_settings_may_declare_dependencies(tmp_path: Path, uv: str) -> None:

@@ -31,10 +31,10 @@ from packager.deps.piprun import (
 )
 from packager.deps.profile import TargetProfile
 from packager.deps.sdistbuild import describe, lend_tools, reproducible_env
-from packager.uvenv import uv_settings
 from packager.errors import FetchError, ResolveError, SdistBuildError, SourceError
 from packager.runtime import PythonRef, clean_env, host_machine, resolve_python, run_child
 from packager.source.intake import Limits, read_source
+from packager.uvenv import uv_settings
 
 Progress = Callable[[str, str], None]
 

@@ -42,10 +42,10 @@ from packager.deps.resolver import (
     requirements_in,
 )
 from packager.deps.stubs import ensure_stubs
-from packager.uvenv import uv_environment
 from packager.errors import UsageError, redact
 from packager.prestart import settle
 from packager.runtime import run_child
+from packager.uvenv import uv_environment
 
 if sys.version_info >= (3, 11):
     import tomllib
