@@ -252,11 +252,12 @@ def render(data: Dict[str, Any]) -> str:
 #: (see the stage timings of `ignite-pack build` without --json). Re-check when they move.
 CAUSES = {
     "build_cold": "the fixed part of a build: Python start-up and the imports that come before the "
-                  "resolver's subprocess starts (~0.12 s: click, the profile, the requirements parser), then "
-                  "`uv pip compile` (~0.23 s, of which ~0.06 s is uv asking the interpreter about itself in an "
-                  "empty cache); after it, downloads (~0.04 s), installing and compressing the wheels that "
-                  "landed last (~0.06 s for S1) and the archive (~0.01 s). uv + tar resolves, downloads and "
-                  "installs in one native process",
+                  "resolver's subprocess starts (~0.1 s: click, the CLI, the pipeline's modules, the requirements "
+                  "parser), then `uv pip compile` (~0.2 s with uv's look at the interpreter made beforehand by "
+                  "`uv python find`, started before click; uv + tar makes that look on its critical path, ~0.06 s), "
+                  "slowed by the build's own threads on this 2-core machine; after it, downloads (~0.02-0.04 s), "
+                  "installing and compressing the wheels that landed last (~0.06-0.08 s for S1: pyyaml's 2.6 MB) "
+                  "and the archive (~0.01 s). uv + tar resolves, downloads and installs in one native process",
     "build_pip": "the pip resolver path: a `pip install --dry-run --report` subprocess (~0.55 s for S1 on an idle "
                  "machine, of which pip's imports and TLS set-up are ~0.3 s) where uv resolves in ~0.2 s; for an "
                  "sdist the build environment is made by pip (`python -m build`, ~1.4 s) instead of uv",
@@ -359,11 +360,23 @@ ISSUE36 = """## Where the time goes (issue 36, measured by hand)
   thread, instead of after uv's answer / after the first wheel landed; pip's resolver module
   and the manifest's are no longer imported before uv's subprocess starts (~8 ms). Cold S1:
   the first download starts at ~0.35 s instead of ~0.45 s after exec; the build ~0.45 s.
-- **What is left of a cold S1** (~0.45 s vs uv + tar ~0.37 s): uv's subprocess starts ~0.13 s
-  after exec (Python start-up 0.024 s, then click, the CLI, the pipeline's modules and the
-  requirements parser, `packaging.requirements` alone ~17 ms); `uv pip compile` ~0.23 s, of
-  which ~0.06 s is uv running the interpreter to learn about it (an empty cache; `uv pip
-  install` pays it too); downloads ~0.04 s; installing and deflating the last wheels ~0.06 s.
+- **uv's look at the interpreter, made before click is imported.** In an empty uv cache, uv's
+  first resolution runs the interpreter to learn about it (~0.06-0.07 s: `uv pip compile` of S1
+  took ~0.22 s, ~0.16 s with that answer cached). `ignite-pack build` now starts `uv python
+  find` with the resolution's interpreter, cache and environment as its first act (before
+  click; only for a source with a requirements.txt / pyproject.toml, or an archive, and only
+  while the uv cache does not exist), on the other core while the CLI is imported; the
+  resolution waits for it and uv's trace says the query was skipped (tests/test_prestart.py).
+  Cold S1, 8 alternating rounds against this round's start (baf96fa): 448 vs 492 ms median
+  (uv + tar 372 ms). Measured and dropped: starting the `--python` probe there too (no change in
+  15 alternating cold builds without requirements: the launcher segment and the deflate probe
+  are the longer waits).
+- **What is left of a cold S1** (~0.45 s vs uv + tar ~0.37 s): uv's subprocess starts ~0.10 s
+  after exec (Python start-up 0.024 s, then click ~0.025 s, the CLI and the pipeline's modules
+  and the requirements parser); `uv pip compile` ~0.2 s (uv alone: ~0.16 s; the build's own
+  threads, the TLS context, the installer's import, the launcher segment and the deflate probe,
+  share the 2 cores with it); downloads ~0.02-0.04 s; installing and deflating the wheel that
+  landed last (pyyaml) ~0.06-0.08 s.
 - **Warm builds: segments vouched for by stat stamp.** A warm S2 build read its cached
   segments (45 MB) and hashed them to check them, then hashed them again as the artifact: the
   first hash is now noted with each file's stat stamp (size, mtime, ctime, inode) when the
