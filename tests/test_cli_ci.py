@@ -15,8 +15,8 @@ import pytest
 
 from packager.artifact.tarball import read_manifest
 from packager.cli.exit_codes import exit_code_rows, exit_code_table
-from packager.cli.options import parse_size
 from packager.cli.output import _use_color
+from packager.cli.values import parse_size
 from packager.errors import EXIT_CODES, INTERNAL_ERROR_EXIT, UsageError
 from tests.ci_helpers import REPO, build_with, source, validate
 from tests.conftest import run_cli

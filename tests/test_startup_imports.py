@@ -74,7 +74,8 @@ def test_a_build_without_requirements_imports_only_what_it_uses(tmp_path: Path, 
 
 def test_help_lists_every_command_without_running_their_imports(tmp_path: Path) -> None:
     loaded = _modules_after(tmp_path, "--version")
-    assert sorted(m for m in loaded if m.startswith("packager.cli.") and m != "packager.cli.output") == []
+    assert sorted(m for m in loaded if m.startswith("packager.cli.")
+                  and m not in ("packager.cli.output", "packager.cli.group")) == []
 
 
 def test_every_command_is_reachable_by_name() -> None:

@@ -1,64 +1,26 @@
 """The ``ignite-pack`` command line: the only package that prints or exits.
 
-``main`` is the click group; ``entry`` runs it as the ``ignite-pack`` console script.
-Each module holds one family of commands; :mod:`packager.cli.output` is the
-error boundary and :mod:`packager.cli.options` the options they share.
+``main`` (:mod:`packager.cli.group`) is the click group; ``entry`` runs it as the
+``ignite-pack`` console script, after the quick path of the commonest ``build``
+(:mod:`packager.cli.quick`) passed. Each module holds one family of commands;
+:mod:`packager.cli.output` prints and is the error boundary, :mod:`packager.cli.options`
+the options they share. Nothing in this module imports click.
 """
 
 from __future__ import annotations
 
 import atexit
-import importlib
 import os
 import sys
 import threading
-from typing import Optional
+from collections.abc import Callable
+from typing import Any, NoReturn
 
-import click
-
-from packager import __version__
-from packager.cli.output import IgniteGroup
 from packager.runtime import on_stop_signals, private_tmp_run
 
-#: Every command: its name -> (module under packager.cli, attribute), in the order they were
-#: registered. A command's module is imported only when that command runs (or --help lists
-#: them): ``build`` does not pay for inspect/run/dev/cache's imports (click's LazyGroup pattern).
-COMMANDS: dict[str, tuple[str, str]] = {
-    "build": ("build", "build"),
-    "lock": ("build", "lock"),
-    "inspect": ("inspect", "inspect"),
-    "verify": ("inspect", "verify"),
-    "diff": ("inspect", "diff"),
-    "sbom": ("inspect", "sbom"),
-    "exit-codes": ("exit_codes", "exit_codes"),
-    "invoke": ("run", "invoke"),
-    "serve": ("run", "serve"),
-    "cache": ("cache", "cache"),
-}
 
-
-class LazyGroup(IgniteGroup):
-    """The top-level group: commands are imported by name, on first use."""
-
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted({*COMMANDS, *self.commands})
-
-    def get_command(self, ctx: click.Context, cmd_name: str) -> Optional[click.Command]:
-        if cmd_name not in self.commands and cmd_name in COMMANDS:
-            module, attr = COMMANDS[cmd_name]
-            command = getattr(importlib.import_module(f"packager.cli.{module}"), attr)
-            self.add_command(command, cmd_name)
-        return self.commands.get(cmd_name)
-
-
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="ignite-pack")
-def main() -> None:
-    """Compile a Python function into a deterministic, deployable artifact."""
-
-
-def entry() -> None:
-    """The console script (and ``python -m packager``): ``main``, then a quick exit.
+def run_console(command: Callable[[], object]) -> NoReturn:
+    """Run *command* as the console script: then a quick exit.
 
     Tearing the interpreter down (freeing every module and object) takes ~20 ms after the
     work is done and the output written: 3-4% of a cold build. With nothing left running,
@@ -71,7 +33,7 @@ def entry() -> None:
     # removed then (packager.runtime.makes_temp_files). --help makes and removes nothing.
     private_tmp_run()
     try:
-        main()
+        command()
         code: str | int | None = 0
     except SystemExit as exc:
         code = exc.code
@@ -86,4 +48,27 @@ def entry() -> None:
     os._exit(code)
 
 
-__all__ = ["entry", "main"]
+def entry(argv: list[str] | None = None) -> NoReturn:
+    """The console script (and ``python -m packager``): the quick build path, else click's ``main``."""
+    args = sys.argv[1:] if argv is None else argv
+    from packager.cli.quick import quick_build
+
+    run_console(quick_build(args) or (lambda: _click_main(args)))
+
+
+def _click_main(args: list[str]) -> None:
+    from packager.cli.group import main
+
+    main(args)
+
+
+def __getattr__(name: str) -> Any:
+    """``main``, ``COMMANDS``, ``LazyGroup`` from :mod:`packager.cli.group` (click), on first use."""
+    if name in ("main", "COMMANDS", "LazyGroup", "IgniteGroup"):
+        from packager.cli import group
+
+        return getattr(group, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = ["entry", "main", "run_console"]

@@ -3,57 +3,31 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional
+from typing import Any, Optional
 
 import click
 
 from packager.artifact import DEFAULT_LEVEL
+from packager.cli.buildrun import BUILD_SCHEMA, build_command, build_options
 from packager.cli.options import (
     SBOM_FORMATS,
-    _target_interpreter,
     apply_config,
-    cache_tier,
     config_options,
     dependency_options,
     entry_options,
-    finish_tier,
-    index_config,
     json_option,
-    parse_size,
     python_option,
     quiet_option,
     slim_options,
-    slim_settings,
 )
-from packager.cli.output import emit_json, human_size, info, progress, warn
+from packager.cli.output import echo, emit_json, info, progress, warn
+from packager.cli.values import finish_tier
 from packager.runtime import makes_temp_files
 
-if TYPE_CHECKING:
-    from packager.options import BuildOptions
-
-BUILD_SCHEMA = "ignite-build/1"
+__all__ = ["BUILD_SCHEMA", "build", "lock"]
 
 
 LOCK_SCHEMA = "ignite-lock/1"
-
-
-def _options(p: dict[str, Any], source: Path, output: Path, **rest: Any) -> BuildOptions:
-    """The BuildOptions of what build and lock share (entry, target, indexes, cache), plus *rest*."""
-    from packager.options import BuildOptions
-    from packager.source.checks import EntryPoint
-    from packager.source.conventions import check_lambda_payload, parse_init_params
-
-    return BuildOptions(
-        source=source, output=output,
-        entry=EntryPoint.parse(p["entry"]) if p["entry"] else None, convention=p["convention"], init=p["init"],
-        init_params=parse_init_params(tuple(p.get("init_params") or ())),
-        lambda_payload=check_lambda_payload(p["convention"], p.get("lambda_payload")),
-        profile=p["profile"], target_interpreter=_target_interpreter(p["python"], p["profile"], p["cache_dir"]),
-        index=index_config(p["index_url"], p["extra_index_urls"], p["wheelhouses"], p["offline"]),
-        cache_dir=p["cache_dir"], cache_tier=cache_tier(None if p["offline"] else p["cache_url"], p["cache_push"], p["cache_dir"]),
-        wheelhouses=tuple(p["wheelhouses"]), vendor_anyway=frozenset(p["vendor_anyway"]),
-        resolver=p["resolver"], requirements=p["requirements"], groups=tuple(p["groups"]), **rest,
-    )
 
 
 @click.command()
@@ -95,80 +69,8 @@ def build(ctx: click.Context, /, source: Path, **_: Any) -> None:
     Settings may also come from ignite.toml or pyproject.toml [tool.ignite] next to
     SOURCE; flags given on the command line win.
     """
-    from packager.build import build as run_build
-
     p, config_path = apply_config(ctx, source)
-    if config_path:
-        progress("config", f"settings from {config_path}")
-    if p["sbom"]:
-        from packager.inspect.sbom import require_library
-
-        require_library(p["sbom_format"])  # before any work: a missing extra is found at once
-    options = _options(
-        p, source, p["output"], level=p["level"],
-        max_size=parse_size(p["max_size"]) if p["max_size"] else None,
-        lock=p["lock"], refresh=p["refresh"], compile=p["compile"], slim=slim_settings(p),
-        strict_requirements=p["strict_requirements"],
-    )
-    result = run_build(options, progress)
-    if p["sbom"]:
-        from packager.inspect.sbom import write_sbom
-
-        progress("sbom", f"writing {p['sbom']} ({p['sbom_format']})")
-        write_sbom(result.output, p["sbom"], p["sbom_format"])
-    if p["provenance"]:
-        _write_provenance(p, source, result)
-    for w in result.warnings:
-        warn(w)
-    m = result.manifest
-    if p["as_json"]:
-        shared = finish_tier(options.cache_tier)  # the upload, after the artifact is written
-        emit_json({
-            "schema": BUILD_SCHEMA,
-            "ok": True, "output": str(result.output), "sha256": result.sha256, "size": result.size,
-            "files": result.files, "seconds": round(result.seconds, 3),
-            "entry": f"{m.entry_module}:{m.entry_function}", "convention": m.convention, "init": m.entry_init,
-            "compiled": m.compiled, "tree_digest": m.tree_digest,
-            "config": str(config_path) if config_path else None,
-            "vendored": [v.__dict__ for v in m.vendored], "skipped": [s.__dict__ for s in m.skipped],
-            "warnings": [*result.warnings, *([shared["warning"]] if shared and shared["warning"] else [])],
-            "slim": m.slim or None, "sbom": str(p["sbom"]) if p["sbom"] else None,
-            "provenance": str(p["provenance"]) if p["provenance"] else None,
-            "target": dict(m.target),
-            "dependencies": ({k: m.requirements[k] for k in ("file", "kind", "locked", "groups") if k in m.requirements}
-                             if m.requirements.get("file") else None),
-            **({"shared_cache": shared} if shared else {}),
-        })
-        return
-    click.echo(str(result.output))
-    info(
-        f"built {result.output}: {result.files} files, {human_size(result.size)}, "
-        f"sha256 {result.sha256[:16]}…, {result.seconds:.2f}s"
-    )
-    info(f"entry {m.entry_module}:{m.entry_function} ({m.convention}"
-         f"{f', init {m.entry_init}' if m.entry_init else ''}), "
-         f"{len(m.vendored)} vendored, {len(m.skipped)} preinstalled skipped")
-    info(f"target {m.target.get('profile')} (CPython {m.target.get('python')} linux {m.target.get('machine')})")
-    if m.slim:
-        t = m.slim["total"]
-        info(f"slim: left out {t['files']} files, {human_size(t['bytes'])} (patterns: {' '.join(m.slim['patterns'])})")
-    if p["sbom"]:
-        info(f"sbom {p['sbom']} ({p['sbom_format']})")
-    finish_tier(options.cache_tier)  # the upload, after the result is out
-
-
-def _write_provenance(p: dict[str, Any], source: Path, result: Any) -> None:
-    import os
-
-    from packager.artifact.tarball import atomic_write
-    from packager.inspect.provenance import provenance, provenance_bytes
-
-    progress("provenance", f"writing {p['provenance']}")
-    env = {k: os.environ[k] for k in ("SOURCE_DATE_EPOCH", "IGNITE_BUILDER_ID") if k in os.environ}
-    statement = provenance(Path(result.output), result.sha256, result.manifest, source=source,
-                           index_url=p["index_url"], extra_index_urls=tuple(p["extra_index_urls"]),
-                           wheelhouses=len(p["wheelhouses"]), env=env)
-    atomic_write(p["provenance"], [provenance_bytes(statement)])
+    build_command(p, source, config_path)
 
 
 @click.command()
@@ -198,7 +100,7 @@ def lock(ctx: click.Context, /, source: Path, **_: Any) -> None:
     if output is None:
         name = "pylock.toml" if p["lock_format"] == "pylock" else "requirements.lock"
         output = (source / name) if source.is_dir() else Path(name)
-    options = _options(p, source, output, refresh=True)
+    options = build_options(p, source, output, refresh=True)
     result = lock_source(options, progress, p["lock_format"])
     for w in result.warnings:
         warn(w)
@@ -208,6 +110,6 @@ def lock(ctx: click.Context, /, source: Path, **_: Any) -> None:
                    "pins": result.pins, "digest": result.digest, "profile": result.profile,
                    "warnings": [*result.warnings, *([shared["warning"]] if shared and shared["warning"] else [])]})
         return
-    click.echo(str(result.output))
+    echo(str(result.output))
     info(f"locked {len(result.pins)} distribution(s) for {result.profile} into {result.output}")
     finish_tier(options.cache_tier)

@@ -8,8 +8,9 @@ from typing import Any, Optional
 
 import click
 
-from packager.cli.options import json_option, parse_size, quiet_option
+from packager.cli.options import json_option, quiet_option
 from packager.cli.output import emit_json, human_size, info
+from packager.cli.values import parse_size
 from packager.errors import UsageError
 
 

@@ -83,7 +83,7 @@ def _launcher_line(line: bytes) -> None:
 def serve_watch(ctx: click.Context, source: Path, *, host: str, port: int, env: dict[str, str],
                 python_for: Callable[[Path], str]) -> None:
     """``serve SOURCE --watch`` until Ctrl-C (or SIGTERM): exit 0, no launcher or port left behind."""
-    from packager.cli.build import _options
+    from packager.cli.buildrun import build_options
     from packager.cli.options import apply_config
     from packager.devserver import FrontProxy, Rebuild, Watcher, WatchSession
     from packager.errors import InvokeError, UsageError
@@ -107,7 +107,7 @@ def serve_watch(ctx: click.Context, source: Path, *, host: str, port: int, env: 
             p[param.name] = () if getattr(param, "multiple", False) else default if plain else None
     # No shared cache tier: its upload runs once after a build, and a watch session builds on
     # every save and never ends that way (the local cache serves the rebuilds).
-    options = dataclasses.replace(_options(p, source, Path("artifact.tar.gz")), cache_tier=None)
+    options = dataclasses.replace(build_options(p, source, Path("artifact.tar.gz")), cache_tier=None)
     try:
         front = FrontProxy(host, port)
     except OSError as exc:

@@ -14,12 +14,12 @@ from packager.cli.options import (
     check_profile,
     config_options,
     json_option,
-    parse_growth,
     profile_check_option,
     python_option,
     quiet_option,
 )
 from packager.cli.output import emit_json, human_size, info, warn
+from packager.cli.values import parse_growth
 from packager.runtime import makes_temp_files
 
 
@@ -196,8 +196,8 @@ def _verify_rebuild(ctx: click.Context, artifact: Path, source: Path, wheelhouse
                     python: Optional[str], as_json: bool, quiet: bool) -> None:
     from click.core import ParameterSource
 
-    from packager.cli.options import index_config
     from packager.cli.output import progress
+    from packager.cli.values import index_config
     from packager.rebuild import rebuild_error, verify_rebuild
 
     explicit_cache = ctx.get_parameter_source("cache_dir") == ParameterSource.COMMANDLINE
