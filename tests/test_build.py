@@ -203,6 +203,40 @@ def test_two_builds_from_different_directories_are_byte_identical(tmp_path: Path
     assert out_a.read_bytes() == out_b.read_bytes()
 
 
+def test_a_warm_build_finds_the_launcher_segment_by_its_files_stamps(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found by stat stamps, the launcher is not read, filtered or tarred again; a changed file is."""
+    from packager.artifact import embed
+
+    launcher = tmp_path / "launcher"
+    shutil.copytree(embed.launcher_root(), launcher, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(embed, "launcher_root", lambda: launcher)
+    embed.launcher_entries.cache_clear()
+    cache = tmp_path / "cache"
+    first = tmp_path / "first.tar.gz"
+    build(BuildOptions(source=HELLO, output=first, cache_dir=cache))
+    assert embed.launcher_entries.cache_info().misses == 1
+
+    embed.launcher_entries.cache_clear()
+    again = tmp_path / "again.tar.gz"
+    build(BuildOptions(source=HELLO, output=again, cache_dir=cache))
+    assert embed.launcher_entries.cache_info().misses == 0  # the pointer, its records and the blob
+    assert again.read_bytes() == first.read_bytes()
+
+    with (launcher / "server.py").open("a") as f:  # a rewritten launcher file: made from the files again
+        f.write("# changed\n")
+    embed.launcher_entries.cache_clear()
+    changed = tmp_path / "changed.tar.gz"
+    build(BuildOptions(source=HELLO, output=changed, cache_dir=cache))
+    assert embed.launcher_entries.cache_info().misses == 1
+    with tarfile.open(changed) as tf:
+        member = tf.extractfile("__ignite__/server.py")
+        assert member is not None and member.read().endswith(b"# changed\n")
+        # (a changed source has no committed bytecode: none is shipped)
+        assert not [n for n in tf.getnames() if n.startswith("__ignite__/__pycache__/")]
+    embed.launcher_entries.cache_clear()
+
+
 def test_the_launcher_segment_is_deflated_once_per_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from packager.artifact import embed
 

@@ -25,6 +25,7 @@ import ast
 import hashlib
 import importlib.util
 import json
+import os
 import shutil
 from functools import lru_cache
 from pathlib import Path
@@ -32,7 +33,7 @@ from typing import Optional
 
 from packager import __version__
 from packager.artifact.compile import cache_tag, pyc_path
-from packager.artifact.manifest import LAUNCHER_DIR
+from packager.artifact.manifest import LAUNCHER_DIR, FileRecord
 from packager.artifact.tarball import (
     AnySegment,
     CompressedSegment,
@@ -186,6 +187,20 @@ if __name__ == "__main__":  # python -m packager.artifact.embed: regenerate the 
         print(path)
 
 
+def _stamps(version: str) -> list[tuple[str, int, int, int, int]]:
+    """The stat stamp (size, mtime, ctime, inode) of every file the launcher's segment is made
+    from: its sources and the committed bytecode of *version* with its index. Any rewrite of
+    one of them changes its stamp (ctime at least)."""
+    tag = cache_tag(version)
+    files = [*_launcher_files().values(), PYC_DIR / PYC_INDEX,
+             *sorted(p for p in PYC_DIR.iterdir() if f".{tag}." in p.name)]
+    out = []
+    for f in files:
+        st = os.stat(f)
+        out.append((str(f), st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino))
+    return out
+
+
 def launcher_segment(version: str, convention: str, mtime: int, level: int, cache: Optional[Cache]) -> AnySegment:
     """The launcher's segment for *convention*, already deflated: from *cache* when an earlier build made it.
 
@@ -193,8 +208,23 @@ def launcher_segment(version: str, convention: str, mtime: int, level: int, cach
     mtime and level, and deflating them was ~8 ms of every build, warm ones too (the
     wheels' segments were cached already). Keyed by the tar's sha256, so any change of a
     launcher file is a new entry; a corrupted entry is made again (cache.load_blob).
+    Found first by the stat stamps of the files it is made from (a pointer entry with its
+    records): reading the ~30 files, picking the adapter's modules (ast) and making the tar
+    to hash it was ~7 ms on the critical path of a warm build without requirements.
     Without *cache*, the plain segment (write_artifact deflates it).
     """
+    by_stamp: Optional[str] = None
+    if cache is not None:
+        try:
+            by_stamp = cache_key("launcher-segment-stamps", __version__, version, convention, mtime, level,
+                                 *segment_cache_parts(), _stamps(version))
+            pointer = cache.get_json("segments", by_stamp)
+            hit = load_blob(cache, "segments", str(pointer["segment"])) if pointer else None
+            if pointer and hit is not None:
+                return CompressedSegment("launcher", tuple(FileRecord.from_dict(r) for r in pointer["records"]),
+                                         hit[1], int(hit[0]["crc"]), int(pointer["length"]))
+        except (OSError, KeyError, TypeError, ValueError):  # made from the files below instead
+            pass
     seg = Segment("launcher", launcher_entries(version, convention))
     if cache is None:
         return seg
@@ -202,18 +232,25 @@ def launcher_segment(version: str, convention: str, mtime: int, level: int, cach
     # (the compressor too: another deflate writes the same tar as other bytes)
     key = cache_key("launcher-segment", __version__, hashlib.sha256(tar).hexdigest(),
                     len(tar), mtime, level, *segment_cache_parts())
+    made: Optional[CompressedSegment] = None
     try:
         hit = load_blob(cache, "segments", key)
         if hit is not None:
             meta, blob = hit
-            return CompressedSegment(seg.name, seg.records, blob, int(meta["crc"]), len(tar))
+            made = CompressedSegment(seg.name, seg.records, blob, int(meta["crc"]), len(tar))
     except (OSError, KeyError, TypeError, ValueError):  # an unreadable or odd entry only costs the deflate
         pass
-    made = compress_tar(seg.name, seg.records, tar, level)
     try:
-        store_blob(cache, "segments", key, {"name": seg.name, "crc": made.crc, "length": made.length}, made.deflated)
+        if made is None:
+            made = compress_tar(seg.name, seg.records, tar, level)
+            store_blob(cache, "segments", key, {"name": seg.name, "crc": made.crc, "length": made.length},
+                       made.deflated)
+        if by_stamp is not None:
+            cache.put_json("segments", by_stamp, {"segment": key, "length": len(tar),
+                                                  "records": [r.to_dict() for r in seg.records]})
     except OSError:  # a read-only cache: the build goes on
         pass
+    assert made is not None
     return made
 
 
