@@ -252,8 +252,8 @@ def render(data: Dict[str, Any]) -> str:
 #: (see the stage timings of `ignite-pack build` without --json). Re-check when they move.
 CAUSES = {
     "build_cold": "the fixed part of a build: Python start-up and the imports that come before the "
-                  "resolver's subprocess starts (~0.1 s: click, the CLI, the pipeline's modules, the requirements "
-                  "parser), then `uv pip compile` (~0.2 s with uv's look at the interpreter made beforehand by "
+                  "resolver's subprocess starts (~0.08 s: the pipeline's modules, the requirements parser), then "
+                  "`uv pip compile` (~0.2 s with uv's look at the interpreter made beforehand by "
                   "`uv python find`, started before click; uv + tar makes that look on its critical path, ~0.06 s), "
                   "slowed by the build's own threads on this 2-core machine; after it, downloads (~0.02-0.04 s), "
                   "installing and compressing the wheels that landed last (~0.06-0.08 s for S1: pyyaml's 2.6 MB) "
@@ -276,10 +276,12 @@ CAUSES = {
                   "uv's warm --target install hard-links out of its cache and makes no archive (uv + tar czf is "
                   "the deployable equivalent). Runs of this bench put S2 warm at 1.04x, 1.43x and 1.34x of bare uv "
                   "with no change to that path between the last two",
-    "build_none": "fixed cost of the CLI: Python start-up, click (~15-20 ms of import), ~28 dataclasses "
-                  "created at import (~25 ms on Python 3.11: each is exec()'d code), the profile (tomllib), and, "
-                  "in a cold cache, the --python probe (a python3.12 start) and the deflate probe, which later "
-                  "builds read from the cache's host/ notes; against `tar czf` of one file",
+    "build_none": "fixed cost of the command: Python start-up, then the build pipeline's imports (~45 ms with "
+                  "-X importtime: ~25 frozen dataclasses created at import, ~0.5-1 ms each on Python 3.11, and the "
+                  "`inspect` that dataclasses imports; hashlib's OpenSSL, tomllib for the profile, tarfile, "
+                  "subprocess), reading and checking the source, writing and fsyncing the artifact; in a cold cache "
+                  "also the launcher's segment (~340 KB of tar deflated) and the deflate probe on other threads, "
+                  "which later builds read from the cache; against `tar czf` of one file",
     "cold_heavy": "the handler's import (scikit-learn + scipy) dominates; the launcher adds the same ~20 ms as for "
                   "hello",
 }
@@ -371,9 +373,10 @@ ISSUE36 = """## Where the time goes (issue 36, measured by hand)
   (uv + tar 372 ms). Measured and dropped: starting the `--python` probe there too (no change in
   15 alternating cold builds without requirements: the launcher segment and the deflate probe
   are the longer waits).
-- **What is left of a cold S1** (~0.45 s vs uv + tar ~0.37 s): uv's subprocess starts ~0.10 s
-  after exec (Python start-up 0.024 s, then click ~0.025 s, the CLI and the pipeline's modules
-  and the requirements parser); `uv pip compile` ~0.2 s (uv alone: ~0.16 s; the build's own
+- **What is left of a cold S1** (this run 1.04× uv + tar: 407 vs 393 ms; 1.25× in the run
+  before): uv's subprocess starts ~0.08 s after exec (Python start-up 0.024 s, then the
+  pipeline's modules and the requirements parser; click is no longer imported, and uv's look
+  at the interpreter runs meanwhile); `uv pip compile` ~0.2 s (uv alone: ~0.16 s; the build's own
   threads, the TLS context, the installer's import, the launcher segment and the deflate probe,
   share the 2 cores with it); downloads ~0.02-0.04 s; installing and deflating the wheel that
   landed last (pyyaml) ~0.06-0.08 s.
@@ -387,13 +390,25 @@ ISSUE36 = """## Where the time goes (issue 36, measured by hand)
   ~20-30 ms, reading the segments ~35 ms; uv's warm `--target` install hard-links from its
   cache. Full runs put S2 warm at 1.04×, 1.43× and 1.34× of bare uv on this VM with no change
   to that path between the last two.
-- **Build without requirements** (+77 ms warm, +95 ms cold over `python -c pass`): imports are
-  ~60 ms of it (`-X importtime`): click 17 ms (its `inspect`, `uuid`/`platform`, `datetime`),
-  the CLI's output and error modules 9 ms, the build pipeline's modules 17 ms (the options and
-  the profile: `hashlib`'s OpenSSL 2.4 ms, `tomllib` 2.2 ms; the checks; ~30 frozen
-  dataclasses at ~0.5 ms each on 3.11), the artifact's 8 ms; the rest is reading the source,
-  checking the handler's AST and writing + fsyncing the artifact. Meeting 50 ms would take a
-  CLI without click or a pipeline without dataclasses; neither was done.
+- **Build without requirements, without click** (this run +60 ms warm / +90 ms cold over
+  `python -c pass`; the run before +74 / +98.5): `ignite-pack build SOURCE [-o OUT] [-q]
+  [--json]` (no other option, no configuration file) no longer imports click
+  (`packager/cli/quick.py`: the parameters click would give, compared with click's for those
+  words and environments in tests/test_cli_quick.py, and the same bytes and lines; anything
+  else goes through click; an import contract keeps click off that path): 482M -> 435M
+  instructions (callgrind, warm), CPU 133 -> 106 ms median in 20 alternating runs. The
+  launcher's segment is found by its files' stat stamps (reading ~30 files, picking the
+  adapter's modules with ast and making the tar to hash it was ~7 ms the main thread waited
+  for), and `platform` is no longer imported (os.uname). What is left, warm (`-X importtime`):
+  the pipeline's modules, ~45 ms of imports: the manifest's and tarball's dataclasses ~9 ms,
+  the options', profile's, checks', slim's and index settings' ~8 ms, the `inspect` that
+  `dataclasses` imports ~4.5 ms, OpenSSL's `hashlib` 2.5 ms, `tomllib` ~3 ms, `subprocess` +
+  `locale` + `threading` ~4 ms, `tarfile` 1.5 ms; then reading and checking the source and
+  writing + fsyncing the artifact. A cold cache adds the launcher's segment (~340 KB of tar
+  deflated, ~10 ms) and the deflate probe (~19 ms, another thread), once per cache. Meeting
+  50 ms would take a pipeline without dataclasses; not done. Considered and not done: a
+  launcher segment shipped precompressed for the cold case (its tar holds the build's mtime,
+  so it would match only builds without SOURCE_DATE_EPOCH; CI builds and this bench set one).
 """
 
 
