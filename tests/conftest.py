@@ -38,6 +38,19 @@ def python313() -> str:
     return _required_python("3.13")
 
 
+@pytest.fixture(scope="session")
+def uv() -> str:
+    """The uv binary installed with ignite-pack (a default dependency). Skips locally when missing; fails under CI=true."""
+    from packager.deps.uvresolve import find_uv
+
+    found = find_uv()
+    if found is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("uv is missing: `make test` installs it (a default dependency, and the test extra's)")
+        pytest.skip("uv is not installed with ignite-pack (pip install 'ignite-packager[uv]')")
+    return found
+
+
 @pytest.fixture
 def hermetic_pip(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     """pip sees no machine configuration (no extra indexes or find-links); a private cache dir."""

@@ -16,22 +16,11 @@ from pathlib import Path
 import pytest
 
 from packager import prestart
-from packager.deps.uvresolve import find_uv
 from packager.uvenv import uv_environment
 from tests.conftest import run_cli
 from tests.wheelhouse import LoopbackIndex, make_wheel
 
 HANDLER = "def handler(payload, ctx):\n    return 'ok'\n"
-
-
-@pytest.fixture(scope="module")
-def uv() -> str:
-    found = find_uv()
-    if found is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("uv is missing: `make test` installs it (a default dependency)")
-        pytest.skip("uv is not installed with ignite-pack")
-    return found
 
 
 def _source(root: Path, *files: str) -> Path:

@@ -18,7 +18,7 @@ from packager.build import build
 from packager.deps.piprun import IndexConfig
 from packager.deps.profile import load_profile
 from packager.deps.sdistbuilder import build_has_uv_installer
-from packager.deps.uvresolve import choose, find_uv
+from packager.deps.uvresolve import choose
 from packager.errors import UsageError
 from packager.options import BuildOptions
 from tests.conftest import run_cli
@@ -50,16 +50,6 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
             zf.writestr(zipfile.ZipInfo(p, (1980, 1, 1, 0, 0, 0)), files[p])
     return name
 '''
-
-
-@pytest.fixture(scope="module")
-def uv() -> str:
-    found = find_uv()
-    if found is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("uv is missing: `make test` installs it with the test extra (ignite-packager[uv])")
-        pytest.skip("uv is not installed with ignite-pack (pip install 'ignite-packager[uv]')")
-    return found
 
 
 def _tiny_sdist(directory: Path, name: str, version: str, source: str) -> Path:
