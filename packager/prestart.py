@@ -14,7 +14,7 @@ uv would be used and its cache directory does not exist yet. It reads no file of
 source, passes uv nothing of it, touches no network (``UV_PYTHON_DOWNLOADS=never``, no
 index) and cannot fail a build: the resolution waits for it (:func:`settle`), and whatever
 it did not finish uv does again. Its argv and environment are the resolution's own
-(:func:`packager.deps.uvresolve.uv_settings`, ``clean_env``), so the cache entry is the one
+(:func:`packager.uvenv.uv_environment`), so the cache entry is the one
 the resolution looks up.
 
 Imports only the standard library, and is imported before click.
@@ -24,8 +24,9 @@ from __future__ import annotations
 
 import atexit
 import os
-import subprocess
+import signal
 import sys
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Optional
@@ -36,7 +37,8 @@ _DECLARES = ("requirements.txt", "pyproject.toml")
 _ARCHIVES = (".zip", ".tar.gz", ".tgz")
 _TRUE = ("1", "true", "t", "yes", "y", "on")  # click's BOOL for an envvar flag
 
-_started: Optional[subprocess.Popen[bytes]] = None
+#: the pid of the started ``uv python find``, until it is reaped
+_started: Optional[int] = None
 
 
 def uv_cache_dir(argv: Sequence[str], environ: Mapping[str, str]) -> Optional[Path]:
@@ -112,36 +114,56 @@ def wanted(argv: Sequence[str], environ: Mapping[str, str]) -> Optional[list[str
 
 
 def begin(argv: Sequence[str]) -> None:
-    """Start uv's look at the interpreter if a build will want it (see the module's docstring)."""
+    """Start uv's look at the interpreter if a build will want it (see the module's docstring).
+
+    With ``os.posix_spawn`` and the environment module alone: importing ``subprocess`` and the
+    runtime first (~10 ms) would start it that much later, and it is on a cold build's critical
+    path (the resolution waits for it). Where posix_spawn is missing, nothing is started."""
     global _started
     argv_uv = wanted(argv, os.environ)
-    if argv_uv is None:
+    if argv_uv is None or not hasattr(os, "posix_spawn"):
         return
     from packager.uvenv import uv_environment
 
+    quiet = [(os.POSIX_SPAWN_OPEN, fd, os.devnull, os.O_RDWR, 0) for fd in (0, 1, 2)]
     try:
-        _started = subprocess.Popen(argv_uv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                    stderr=subprocess.DEVNULL, env=uv_environment())
+        _started = os.posix_spawn(argv_uv[0], argv_uv, uv_environment(), file_actions=quiet)
     except OSError:
         return
     atexit.register(stop)
 
 
+def _ended(wait: bool = False) -> bool:
+    """Whether the started look has ended (and is reaped); with *wait*, until it has."""
+    global _started
+    if _started is None:
+        return True
+    try:
+        pid, _status = os.waitpid(_started, 0 if wait else os.WNOHANG)
+    except ChildProcessError:  # (reaped already)
+        pid = _started
+    if pid == 0:
+        return False
+    _started = None
+    return True
+
+
 def settle(timeout: float = 5.0) -> None:
     """Before uv runs for the build: let a started look finish (so uv does not look twice), at most
     *timeout* seconds; then it is stopped and uv looks again."""
-    proc = _started
-    if proc is None or proc.poll() is not None:
-        return
-    try:
-        proc.wait(timeout)
-    except subprocess.TimeoutExpired:
-        stop()
+    deadline = time.monotonic() + timeout
+    while not _ended():
+        if time.monotonic() >= deadline:
+            stop()
+            return
+        time.sleep(0.002)
 
 
 def stop() -> None:
     """End a look still running (the build is over or stopping)."""
-    proc = _started
-    if proc is not None and proc.poll() is None:
-        proc.kill()
-        proc.wait()
+    if _started is not None and not _ended():
+        try:
+            os.kill(_started, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        _ended(wait=True)

@@ -25,31 +25,10 @@ from functools import cache, wraps
 from pathlib import Path
 from typing import Any, Optional, TypeVar, Union, cast
 
+from packager.childenv import clean_env as clean_env  # (where the pipeline imports it from)
 from packager.errors import RuntimeNotFound
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-#: What a subprocess (pip, a build backend, a probe of an interpreter) inherits from our environment.
-_KEEP = {
-    "PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "TEMP", "TMP", "TZ",
-    "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE",
-    "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy",
-    "SOURCE_DATE_EPOCH", "XDG_CACHE_HOME", "XDG_CONFIG_HOME", "SYSTEMROOT",
-    # Index credentials on the build machine: netrc and keyring (pip reads both).
-    "NETRC", "PYTHON_KEYRING_BACKEND", "XDG_DATA_HOME",
-}
-
-
-def clean_env(extra: Optional[dict[str, str]] = None) -> dict[str, str]:
-    """The environment for every subprocess: an allow-list, not the caller's whole env."""
-    env = {k: v for k, v in os.environ.items() if k in _KEEP or k.startswith("PIP_")}
-    env["PYTHONHASHSEED"] = "0"
-    env["PYTHONDONTWRITEBYTECODE"] = "1"
-    env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
-    env["PIP_NO_INPUT"] = "1"
-    env.update(extra or {})
-    return env
-
 
 class Terminated(BaseException):
     """SIGTERM (or SIGHUP) arrived: raised in the main thread, like KeyboardInterrupt for SIGINT, so

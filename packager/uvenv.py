@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from packager.runtime import clean_env
+from packager.childenv import clean_env
 
 
 def uv_settings() -> dict[str, str]:
@@ -21,5 +21,5 @@ def uv_settings() -> dict[str, str]:
 
 
 def uv_environment() -> dict[str, str]:
-    """The whole environment of a uv run: the allow-list (packager.runtime.clean_env) plus :func:`uv_settings`."""
+    """The whole environment of a uv run: the allow-list (packager.childenv.clean_env) plus :func:`uv_settings`."""
     return clean_env(uv_settings())

@@ -105,9 +105,13 @@ def test_what_it_caches_is_what_the_resolution_looks_up(tmp_path: Path, uv: str,
         monkeypatch.setenv(key, value)
     monkeypatch.setattr(prestart, "_started", None)
     prestart.begin(["build", str(src)])
-    assert prestart._started is not None
+    pid = prestart._started
+    assert pid is not None
     prestart.settle(timeout=60)
-    assert prestart._started.returncode == 0
+    assert prestart._started is None  # ended and reaped
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+    assert list((tmp_path / "cache" / "uv").glob("interpreter-v*/*/*.msgpack")), "it cached nothing"
     (tmp_path / "empty.in").write_text("")
     out = tmp_path / "lock"
     out.mkdir()
@@ -138,3 +142,11 @@ def test_a_build_it_ran_beside_writes_the_same_artifact(tmp_path: Path, uv: str,
             assert list((cache / "uv").glob("interpreter-v*/*/*.msgpack")), "uv cached no interpreter facts"
             digests.append(hashlib.sha256(out.read_bytes()).hexdigest())
     assert digests[0] == digests[1]
+
+
+def test_it_starts_before_the_subprocess_machinery_is_imported() -> None:
+    """posix_spawn and the environment's allow-list alone: the look starts ~10 ms earlier."""
+    code = "import sys, packager.prestart, packager.uvenv; print(sorted({'subprocess', 'tempfile', 'packager.runtime'} & set(sys.modules)))"
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                         env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+    assert (res.returncode, res.stdout.strip()) == (0, "[]"), res.stderr
