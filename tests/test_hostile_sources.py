@@ -122,9 +122,11 @@ def test_hostile_source_via_cli(case: hostile.Case, tmp_path: Path, python_flag:
             if k.startswith("cache/host/sha256/"):
                 assert re.fullmatch(r"\d+:\d+:\d+:\d+ [0-9a-f]{64}", (tmp_path / k).read_text()), k
         assert files - cached - notes == {"out/artifact.tar.gz"}, fresh
-        assert len(cached) == 2, cached
-        meta = next(k for k in cached if k.endswith(".json"))
-        assert json.loads((tmp_path / meta).read_text())["data"]["name"] == "launcher"
+        assert len(cached) == 3, cached  # the launcher's segment, its metadata, its pointer by stat stamps
+        metas = [json.loads((tmp_path / k).read_text())["data"] for k in cached if k.endswith(".json")]
+        assert sorted(m.get("name", "pointer") for m in metas) == ["launcher", "pointer"], metas
+        pointer = next(m for m in metas if "name" not in m)
+        assert pointer["records"] and all(r["path"].startswith("__ignite__/") for r in pointer["records"])
         _assert_nested_kept_as_data(source, out)
         return
 
