@@ -373,8 +373,9 @@ ISSUE36 = """## Where the time goes (issue 36, measured by hand)
   (uv + tar 372 ms). Measured and dropped: starting the `--python` probe there too (no change in
   15 alternating cold builds without requirements: the launcher segment and the deflate probe
   are the longer waits).
-- **What is left of a cold S1** (this run 1.04× uv + tar: 407 vs 393 ms; 1.25× in the run
-  before): uv's subprocess starts ~0.08 s after exec (Python start-up 0.024 s, then the
+- **What is left of a cold S1** (full runs: 1.04× uv + tar on a453b15, 407 vs 393 ms; 1.23×
+  on 549500e, 508 vs 414 ms, each the median of 3 cold builds; 1.25× before this session's
+  changes; by hand, 12 alternating rounds on 549500e's code: 418 vs uv + tar 372 ms, 1.12×): uv's subprocess starts ~0.08 s after exec (Python start-up 0.024 s, then the
   pipeline's modules and the requirements parser; click is no longer imported, and uv's look
   at the interpreter runs meanwhile); `uv pip compile` ~0.2 s (uv alone: ~0.16 s; the build's own
   threads, the TLS context, the installer's import, the launcher segment and the deflate probe,
@@ -390,8 +391,9 @@ ISSUE36 = """## Where the time goes (issue 36, measured by hand)
   ~20-30 ms, reading the segments ~35 ms; uv's warm `--target` install hard-links from its
   cache. Full runs put S2 warm at 1.04×, 1.43× and 1.34× of bare uv on this VM with no change
   to that path between the last two.
-- **Build without requirements, without click** (this run +60 ms warm / +90 ms cold over
-  `python -c pass`; the run before +74 / +98.5): `ignite-pack build SOURCE [-o OUT] [-q]
+- **Build without requirements, without click** (full runs on a453b15 and on 549500e: +60 /
+  +67.5 ms warm, +90 / +111 ms cold over `python -c pass`, whose own start took 23 / 29 ms on
+  a machine that was noisier the second time; the run before these changes +74 / +98.5): `ignite-pack build SOURCE [-o OUT] [-q]
   [--json]` (no other option, no configuration file) no longer imports click
   (`packager/cli/quick.py`: the parameters click would give, compared with click's for those
   words and environments in tests/test_cli_quick.py, and the same bytes and lines; anything
