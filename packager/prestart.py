@@ -102,7 +102,8 @@ def wanted(argv: Sequence[str], environ: Mapping[str, str]) -> Optional[list[str
         return None
     if "pip" in (argv[i + 1] for i, a in enumerate(argv[:-1]) if a == "--resolver") or "--resolver=pip" in argv:
         return None
-    if not any(_may_resolve(a) for a in argv[1:] if not a.startswith("-")):
+    outputs = {i + 1 for i, a in enumerate(argv) if a in ("-o", "--output")}  # (an earlier artifact is no source)
+    if not any(_may_resolve(a) for i, a in enumerate(argv) if i > 0 and i not in outputs and not a.startswith("-")):
         return None
     uv = _uv_binary(environ)
     cache = uv_cache_dir(argv, environ)

@@ -51,7 +51,7 @@ def test_started_for_a_build_that_will_resolve_in_an_empty_uv_cache(tmp_path: Pa
 
 @pytest.mark.parametrize("case", [
     "lock", "help", "pip-flag", "pip-flag-eq", "pip-env", "offline-flag", "offline-env", "no-deps-file",
-    "ignite-toml", "tool-ignite", "uv-cache-exists", "no-config",
+    "ignite-toml", "tool-ignite", "uv-cache-exists", "no-config", "output-is-an-archive",
 ])
 def test_not_started_when_the_build_would_not_use_it(tmp_path: Path, uv: str, case: str) -> None:
     src = _source(tmp_path / "src", "requirements.txt")
@@ -80,6 +80,10 @@ def test_not_started_when_the_build_would_not_use_it(tmp_path: Path, uv: str, ca
         (tmp_path / "cache" / "uv").mkdir(parents=True)
     elif case == "no-config":
         argv.append("--no-config")
+    elif case == "output-is-an-archive":  # the artifact of the build before, in a source without dependencies
+        (src / "requirements.txt").unlink()
+        (tmp_path / "out.tar.gz").write_bytes(b"\x1f\x8b")
+        argv += ["-o", str(tmp_path / "out.tar.gz")]
     assert prestart.wanted(argv, env) is None
 
 
