@@ -17,14 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional, Protocol
 
-
-def default_cache_dir() -> Path:
-    env = os.environ.get("IGNITE_CACHE_DIR")
-    if env:
-        return Path(env)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "ignite-packager"
-
+from packager.cachedir import (
+    default_cache_dir as default_cache_dir,  # (where the pipeline imports it from)
+)
 
 #: Beside each wheel the cache built from an sdist (``built/``): the sdist's sha256, then the wheel's.
 SDIST_SIDECAR = ".sdist-sha256"

@@ -42,32 +42,31 @@ _started: Optional[int] = None
 
 
 def uv_cache_dir(argv: Sequence[str], environ: Mapping[str, str]) -> Optional[Path]:
-    """The uv cache a build with *argv* uses: ``<ignite cache>/uv`` (packager.cache.default_cache_dir);
-    None without a home directory to put it in (the build then says so, or uses no cache)."""
+    """The uv cache a build with *argv* uses: ``<ignite cache>/uv``, the cache being ``--cache-dir``
+    or :func:`packager.cachedir.default_cache_dir`; None without a home directory to put it in
+    (the build then says so, or uses no cache)."""
+    from packager.cachedir import default_cache_dir
+
     root: Optional[str] = None
     for i, arg in enumerate(argv):
         if arg == "--cache-dir" and i + 1 < len(argv):
             root = argv[i + 1]
         elif arg.startswith("--cache-dir="):
             root = arg.split("=", 1)[1]
-    if root is None:
-        root = environ.get("IGNITE_CACHE_DIR")
-    if not root:
-        base = environ.get("XDG_CACHE_HOME")
-        if not base:
-            try:  # HOME, else the password database (Path.home(), as packager.cache does)
-                base = os.path.join(environ.get("HOME") or str(Path.home()), ".cache")
-            except (RuntimeError, KeyError):
-                return None
-        root = os.path.join(base, "ignite-packager")
-    return Path(root) / "uv"
+    if root:
+        return Path(root) / "uv"
+    try:
+        return default_cache_dir(environ) / "uv"
+    except (RuntimeError, KeyError):
+        return None
 
 
 def _may_resolve(arg: str) -> bool:
     """Whether the command-line word *arg* names a source that may declare dependencies.
 
-    Every word is tried (an option's value included): which words are options' values is
-    click's to say, and a wrong guess costs one uv run on the other core, nothing else."""
+    Every word but ``-o``'s value is tried (other options' values included): which words are
+    options' values is click's to say, and a wrong guess costs one uv run on the other core,
+    nothing else."""
     if arg.endswith(_ARCHIVES):
         return os.path.isfile(arg)
     if not os.path.isdir(arg) or os.path.isfile(os.path.join(arg, "ignite.toml")):

@@ -1,0 +1,20 @@
+"""Where the build cache lives: one definition for the cache (:mod:`packager.cache`) and for
+what starts before the command line is imported (:mod:`packager.prestart`), which must name
+the same directory without paying the cache module's imports."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Optional
+
+
+def default_cache_dir(environ: Optional[Mapping[str, str]] = None) -> Path:
+    """``IGNITE_CACHE_DIR``, else ``$XDG_CACHE_HOME/ignite-packager``, else ``~/.cache/ignite-packager``
+    (HOME, else the password database). Raises RuntimeError or KeyError without a home directory."""
+    env = os.environ if environ is None else environ
+    if env.get("IGNITE_CACHE_DIR"):
+        return Path(env["IGNITE_CACHE_DIR"])
+    base = env.get("XDG_CACHE_HOME") or str((Path(env["HOME"]) if env.get("HOME") else Path.home()) / ".cache")
+    return Path(base) / "ignite-packager"
