@@ -281,10 +281,11 @@ def _build(options: BuildOptions, progress: Progress) -> BuildResult:
     manifest, segments = assemble(checked, profile, options, deps, launcher.segment())
     progress("artifact", f"writing {options.output}")
     from packager.artifact.tarball import write_artifact
+    from packager.cache import ArtifactDigests
 
     try:
         sha, size = write_artifact(Path(options.output), manifest, segments, level=options.level,
-                                   max_size=options.max_size)
+                                   max_size=options.max_size, memo=ArtifactDigests(options.cache()))
     except ArtifactError as exc:
         if "max_size" in exc.details:
             from packager.inspect.inspection import budget_error

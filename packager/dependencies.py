@@ -10,6 +10,7 @@ import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Optional
 
@@ -24,7 +25,7 @@ from packager.artifact.tarball import (
     segment_cache_parts,
     source_date_epoch,
 )
-from packager.cache import Cache, cache_key, load_blob, store_blob
+from packager.cache import Cache, cache_key, load_blob_lazily, store_blob
 from packager.deps.fetch import FetchedWheel, fetch
 from packager.deps.inputs import DependencySource
 from packager.deps.pipout import MACHINE_WARNING
@@ -84,12 +85,13 @@ class Vendoring:
         with self._lock:
             if w.sha256 in self._hits or w.sha256 in self._made:
                 return
-        hit = load_blob(self.cache, "segments", _segment_key(w, self.mtime, self.level, self.slim))
+        # (left in the cache file when its hash is noted: the artifact copies it unread)
+        hit = load_blob_lazily(self.cache, "segments", _segment_key(w, self.mtime, self.level, self.slim))
         with self._lock:
             if hit is not None:
                 meta, blob = hit
                 seg = CompressedSegment(meta["name"], tuple(FileRecord.from_dict(r) for r in meta["records"]),
-                                        blob, int(meta["crc"]), int(meta["length"]))
+                                        blob, int(meta["crc"]), int(meta["length"]), meta.get("blob_sha256"))
                 slimmed = meta.get("slimmed") or {}
                 self._hits[w.sha256] = (seg, SlimDropped(int(slimmed.get("files", 0)), int(slimmed.get("bytes", 0))))
             elif w.sha256 not in self._made:
@@ -101,12 +103,12 @@ class Vendoring:
 
         dist = install_wheel(w.path, self.slim)
         seg = compress_segment(Segment(f"vendor:{w.pin.name}", dist.entries), self.mtime, self.level, self._chunks)
-        store_blob(self.cache, "segments", _segment_key(w, self.mtime, self.level, self.slim), {
+        sha = store_blob(self.cache, "segments", _segment_key(w, self.mtime, self.level, self.slim), {
             "name": seg.name, "records": [r.to_dict() for r in seg.records],
             "crc": seg.crc, "length": seg.length, "dist": dist.name, "version": dist.version,
             "slimmed": dist.slimmed.to_dict(),
-        }, seg.deflated)
-        return seg, dist.slimmed
+        }, seg.data())
+        return replace(seg, sha256=sha), dist.slimmed
 
     def segments(self, wheels: list[FetchedWheel], progress: Progress) -> list[Made]:
         """All of *wheels*' segments, in their order (adding any not added yet)."""

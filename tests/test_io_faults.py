@@ -74,6 +74,24 @@ def test_enospc_on_the_output_is_an_artifact_error(tmp_path: Path, tmpfs: Callab
     assert [p.name for p in out_dir.iterdir()] == []  # no half-written temp file left behind
 
 
+def test_enospc_while_cached_segments_are_copied_is_an_artifact_error(
+        tmp_path: Path, tmpfs: Callable[..., Path], hermetic_pip: Path) -> None:
+    """A warm build copies its cached segments with the kernel (another filesystem here: the
+    copy is refused with EXDEV, or done, depending on the kernel); a full output is still named."""
+    wh = tmp_path / "wh"
+    make_wheel(wh, "bulky", "1.0", files={"bulky/blob.bin": os.urandom(200_000)})
+    src = _src(tmp_path, "bulky\n")
+    args = ["--wheelhouse", str(wh), "--offline", "--json", "--cache-dir", str(tmp_path / "cache")]
+    warm = run_cli("build", str(src), "-o", str(tmp_path / "first.tar.gz"), *args)
+    assert warm.returncode == 0, warm.stdout + warm.stderr
+    out_dir = tmpfs(tmp_path / "out", "128k")
+    r = run_cli("build", str(src), "-o", str(out_dir / "fn.tar.gz"), *args)
+    err = _error(r)
+    assert r.returncode == 10 and err["error"] == "artifact", r.stdout
+    assert "No space left on device (ENOSPC)" in str(err["message"]) and str(out_dir) in str(err["where"])
+    assert [p.name for p in out_dir.iterdir()] == []
+
+
 def test_a_read_only_output_directory_is_an_artifact_error(tmp_path: Path, tmpfs: Callable[..., Path]) -> None:
     out_dir = tmpfs(tmp_path / "ro-out", "1m", ro=True)
     r = run_cli("build", str(_src(tmp_path)), "-o", str(out_dir / "fn.tar.gz"), "--json",

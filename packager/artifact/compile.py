@@ -89,7 +89,7 @@ def segment_entries(seg: AnySegment) -> tuple[Entry, ...]:
     import io
     import tarfile  # (only --compile and inspection inflate a cached segment: not on every build's path)
 
-    tar = zlib.decompressobj(-zlib.MAX_WBITS).decompress(seg.deflated)
+    tar = zlib.decompressobj(-zlib.MAX_WBITS).decompress(seg.data())
     out: list[Entry] = []
     with tarfile.open(fileobj=io.BytesIO(tar + end_of_archive(len(tar))), mode="r:") as tf:
         for info in tf:

@@ -244,7 +244,7 @@ def launcher_segment(version: str, convention: str, mtime: int, level: int, cach
         if made is None:
             made = compress_tar(seg.name, seg.records, tar, level)
             store_blob(cache, "segments", key, {"name": seg.name, "crc": made.crc, "length": made.length},
-                       made.deflated)
+                       made.data())
         if by_stamp is not None:
             cache.put_json("segments", by_stamp, {"segment": key, "length": len(tar),
                                                   "records": [r.to_dict() for r in seg.records]})

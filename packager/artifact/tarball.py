@@ -23,15 +23,18 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional, Union
+from typing import TYPE_CHECKING, Optional, Protocol, Union
 
 from packager.artifact import DEFAULT_LEVEL
 from packager.artifact.deflate import compressor, deflate_raw
 from packager.artifact.manifest import MANIFEST_NAME, FileRecord, Manifest
+from packager.cache import VouchedFile
 from packager.errors import ArtifactError, VerifyError
 
 if TYPE_CHECKING:  # (concurrent.futures and the logging it imports: only for large segments)
     from concurrent.futures import Executor
+
+Part = Union[bytes, VouchedFile]
 
 #: 1980-01-01T00:00:00Z: the default mtime of every member (SOURCE_DATE_EPOCH overrides).
 DEFAULT_MTIME = 315532800
@@ -144,9 +147,20 @@ class CompressedSegment:
 
     name: str
     records: tuple[FileRecord, ...]
-    deflated: bytes
+    #: the bytes, or the cache file that holds them (copied into the artifact unread)
+    deflated: Union[bytes, VouchedFile]
     crc: int
     length: int
+    #: the sha256 of the deflated bytes, when known without hashing them again (a cache entry's)
+    sha256: Optional[str] = None
+
+    @property
+    def size(self) -> int:
+        return len(self.deflated) if isinstance(self.deflated, bytes) else self.deflated.size
+
+    def data(self) -> bytes:
+        """The deflated bytes, read (and checked) from the cache if they are there."""
+        return self.deflated if isinstance(self.deflated, bytes) else _reread(self.deflated)
 
 
 #: Segments larger than this are deflated in chunks, in parallel: one big wheel (pyyaml's
@@ -252,8 +266,12 @@ def write_artifact(
     level: int = DEFAULT_LEVEL,
     max_size: Optional[int] = None,
     jobs: int = 0,
+    memo: Optional[DigestMemo] = None,
 ) -> tuple[str, int]:
-    """Write the artifact atomically; return (sha256, size). A failure leaves no file."""
+    """Write the artifact atomically; return (sha256, size). A failure leaves no file.
+
+    *memo*: digests of earlier artifacts made of the same parts (see :func:`artifact_sha256`).
+    """
     mtime = manifest.mtime
     manifest_entry = Entry(MANIFEST_NAME, manifest.to_bytes(), 0o644)
     parts: list[AnySegment] = [Segment("manifest", (manifest_entry,)), *segments]
@@ -274,24 +292,85 @@ def write_artifact(
     for c in compressed:
         crc = crc32_combine(crc, c.crc, c.length)
     crc = zlib.crc32(tail, crc)
-    members = [GZIP_HEADER, *(c.deflated for c in compressed), deflate_segment(tail, level, final=True),
-               gzip_trailer(crc, tar_len + len(tail))]
-    size = sum(len(m) for m in members)
+    pieces: list[tuple[Part, Optional[str]]] = [
+        (GZIP_HEADER, None), *((c.deflated, c.sha256) for c in compressed),
+        (deflate_segment(tail, level, final=True), None), (gzip_trailer(crc, tar_len + len(tail)), None)]
+    size = sum(len(p) if isinstance(p, bytes) else p.size for p, _ in pieces)
     if max_size is not None and size > max_size:
         raise ArtifactError(
             f"artifact would be {size} bytes, over the budget of {max_size} bytes",
             where=str(out), hint="see the largest contributors below; trim dependencies or raise --max-size",
             details={"size": size, "max_size": max_size},
         )
+    digest = artifact_sha256(pieces, memo)
+    atomic_write(out, [p for p, _ in pieces])
+    return digest, size
+
+
+class DigestMemo(Protocol):
+    """Where artifact digests are remembered by the digests of their parts (packager.cache.ArtifactDigests)."""
+
+    def get(self, key: str) -> Optional[str]: ...
+
+    def put(self, key: str, digest: str) -> None: ...
+
+
+#: Parts smaller than this are hashed to name them in the memo's key; a larger one without a
+#: known sha256 (a segment deflated in this build, with no cache) makes the artifact be hashed whole.
+_HASH_TO_NAME = 1 << 20
+
+
+def artifact_sha256(parts: Sequence[tuple[Part, Optional[str]]], memo: Optional[DigestMemo] = None) -> str:
+    """The sha256 of the parts' concatenation: from *memo* when the same parts were hashed before.
+
+    A part is named by its sha256 (and size), so the memo is a pure function's. Parts left in
+    cache files are hashed through a memory map, never read into a buffer.
+    """
+    key: Optional[str] = None
+    if memo is not None:
+        names: list[str] = []
+        for p, known in parts:
+            sha = known or (p.sha256 if isinstance(p, VouchedFile) else
+                            hashlib.sha256(p).hexdigest() if len(p) <= _HASH_TO_NAME else None)
+            if sha is None:
+                break
+            names.append(f"{len(p) if isinstance(p, bytes) else p.size}:{sha}")
+        else:
+            key = hashlib.sha256("\n".join(["ignite-artifact-sha256-v1", *names]).encode()).hexdigest()
+            hit = memo.get(key)
+            if hit is not None:
+                return hit
     digest = hashlib.sha256()
-    for m in members:
-        digest.update(m)
-    atomic_write(out, members)
-    return digest.hexdigest(), size
+    for p, _ in parts:
+        if isinstance(p, bytes):
+            digest.update(p)
+            continue
+        import mmap
+
+        try:
+            fd = p.open()
+        except OSError:
+            digest.update(_reread(p))
+            continue
+        try:
+            if p.size:
+                with mmap.mmap(fd, p.size, access=mmap.ACCESS_READ) as view:
+                    digest.update(view)
+            if not p.still(fd):
+                raise ArtifactError("a cache entry changed while it was hashed", where=str(p.path),
+                                    hint="run the build again (another process wrote into the cache)")
+        finally:
+            os.close(fd)
+    if memo is not None and key is not None:
+        memo.put(key, digest.hexdigest())
+    return digest.hexdigest()
 
 
-def atomic_write(out: Path, chunks: Iterable[bytes]) -> None:
-    """Write to a temp file next to *out*, fsync, rename. On any error, nothing is left."""
+def atomic_write(out: Path, chunks: Iterable[Part]) -> None:
+    """Write to a temp file next to *out*, fsync, rename. On any error, nothing is left.
+
+    A chunk left in a cache file is copied by the kernel (:func:`_copy_in`).
+    """
     out = Path(out)
     parent = out.parent if str(out.parent) else Path(".")
     if not parent.is_dir():
@@ -304,11 +383,15 @@ def atomic_write(out: Path, chunks: Iterable[bytes]) -> None:
     remove_stale_temps(out)
     fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=parent)
     try:
-        with os.fdopen(fd, "wb") as fh:
+        try:
             for c in chunks:
-                fh.write(c)
-            fh.flush()
-            os.fsync(fh.fileno())
+                if isinstance(c, bytes):
+                    _write_all(fd, c)
+                else:
+                    _copy_in(c, fd)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         os.chmod(tmp, 0o644)
         os.replace(tmp, out)
     except BaseException:
@@ -317,6 +400,63 @@ def atomic_write(out: Path, chunks: Iterable[bytes]) -> None:
         except FileNotFoundError:
             pass
         raise
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+#: Whether the kernel copies file to file here (copy_file_range: Linux >= 4.5, same filesystem
+#: type; a copy-on-write filesystem shares the blocks instead). Set False at the first refusal.
+_KERNEL_COPY = [hasattr(os, "copy_file_range")]
+
+
+def _copy_in(part: VouchedFile, out_fd: int) -> None:
+    """Append a cache file to *out_fd* without reading it into memory; its stamp is checked
+    before and after, and a file that changed meanwhile is read and checked against its sha256."""
+    import errno
+
+    try:
+        src = part.open()
+    except OSError:  # replaced since (or gone): its bytes are read and checked
+        _write_all(out_fd, _reread(part))
+        return
+    try:
+        left = part.size
+        while left and _KERNEL_COPY[0]:
+            try:
+                n = os.copy_file_range(src, out_fd, left)
+            except OSError as exc:
+                if left != part.size or exc.errno not in (errno.EXDEV, errno.EINVAL, errno.ENOSYS,
+                                                          errno.EOPNOTSUPP, errno.EPERM, errno.EBADF):
+                    raise
+                _KERNEL_COPY[0] = False
+                break
+            if n == 0:
+                break
+            left -= n
+        while left:
+            chunk = os.read(src, min(left, 1 << 20))
+            if not chunk:
+                raise ArtifactError("a cache entry is shorter than when it was checked", where=str(part.path),
+                                    hint="run the build again")
+            _write_all(out_fd, chunk)
+            left -= len(chunk)
+        if not part.still(src):
+            raise ArtifactError("a cache entry changed while it was copied into the artifact", where=str(part.path),
+                                hint="run the build again (another process wrote into the cache)")
+    finally:
+        os.close(src)
+
+
+def _reread(part: VouchedFile) -> bytes:
+    try:
+        return part.read()
+    except OSError as exc:
+        raise ArtifactError("a cache entry changed after it was checked", where=str(part.path),
+                            hint="run the build again (another process wrote into the cache)") from exc
 
 
 # ---------------------------------------------------------------- reading

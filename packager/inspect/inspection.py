@@ -85,8 +85,7 @@ def budget_error(exc: ArtifactError, manifest: Manifest, segments: Sequence[AnyS
 
     comp: list[dict[str, Any]] = []
     for seg in segments:
-        n = len(seg.deflated) if isinstance(seg, CompressedSegment) else len(
-            compress_segment(seg, manifest.mtime, level).deflated)
+        n = (seg if isinstance(seg, CompressedSegment) else compress_segment(seg, manifest.mtime, level)).size
         comp.append({"name": seg.name, "compressed": n, "size": sum(r.size for r in seg.records)})
     comp.sort(key=lambda c: (-c["compressed"], c["name"]))
     size, budget = int(exc.details["size"]), int(exc.details["max_size"])
