@@ -26,6 +26,8 @@ SDIST_SIDECAR = ".sdist-sha256"
 #: notes on this host, never shared: the deflate probe's verdict per zlib file, the --python
 #: probe's per executable (packager.artifact.deflate, packager.runtime.PendingPython)
 HOST_NOTES = "host"
+#: artifacts' sha256 by their parts' (:class:`ArtifactDigests`), pruned by age (packager.cacheadmin)
+ARTIFACT_DIGESTS = f"{HOST_NOTES}/artifact-sha256"
 #: notes on what a shared store holds (packager.sharedcache), pruned by age (packager.cacheadmin)
 SEEN_DIR = "shared-seen"
 
@@ -446,7 +448,7 @@ class ArtifactDigests:
     """
 
     def __init__(self, cache: Cache) -> None:
-        self.dir = cache.root / HOST_NOTES / "artifact-sha256"
+        self.dir = cache.root / ARTIFACT_DIGESTS
 
     def get(self, key: str) -> Optional[str]:
         try:

@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
+from packager.cache import ARTIFACT_DIGESTS, SEEN_DIR, sha256_note
 from packager.cache import SDIST_SIDECAR as _SIDECAR
-from packager.cache import SEEN_DIR, sha256_note
 
 #: the kinds of entries the packager itself writes (cache.Cache)
 KINDS = ("resolutions", "segments", "wheels", "built")
@@ -208,6 +208,11 @@ def prune(root: Path, older_than: Optional[float] = None, max_size: Optional[int
         for marker in seen.glob("*/*"):
             if now - _stat(marker)[1] > older_than:
                 marker.unlink(missing_ok=True)
+    memo = root / ARTIFACT_DIGESTS
+    if older_than is not None and memo.is_dir() and not dry_run:
+        for note in memo.iterdir():  # (an artifact's sha256 by its parts': costs one hash when gone)
+            if now - _stat(note)[1] > older_than:
+                note.unlink(missing_ok=True)
     report.kept_entries = len(keep)
     report.kept_bytes = sum(e.size for e in keep)
     return report

@@ -13,6 +13,7 @@ import os
 import random
 import zlib
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -36,15 +37,14 @@ from tests.wheelhouse import make_wheel
 
 
 def _noise(n: int, seed: int = 1) -> bytes:
-    rnd = random.Random(seed)
-    return bytes(rnd.getrandbits(8) for _ in range(n))
+    return random.Random(seed).randbytes(n)
 
 
 @pytest.fixture
 def source(tmp_path: Path, hermetic_pip: Path) -> tuple[Path, Path]:
     wh = tmp_path / "wheelhouse"
-    # ~300 KB of data that does not compress: the cached segment is bigger than the rest
-    make_wheel(wh, "bulky", "1.0", files={"bulky/__init__.py": "X = 1\n", "bulky/blob.bin": _noise(300_000)})
+    # 1.2 MB of data that does not compress: a cached segment big enough for the memo
+    make_wheel(wh, "bulky", "1.0", files={"bulky/__init__.py": "X = 1\n", "bulky/blob.bin": _noise(1_200_000)})
     src = tmp_path / "src"
     src.mkdir()
     (src / "handler.py").write_text("import bulky\n\ndef handler(p, c):\n    return bulky.X\n")
@@ -74,17 +74,30 @@ def test_a_warm_build_copies_cached_segments_unread_and_writes_the_same_bytes(
     hashed: list[int] = []
     real_sha = hashlib.sha256
 
-    def counting(data: bytes = b"", **kw: object) -> object:
-        hashed.append(len(data))
-        return real_sha(data, **kw)  # type: ignore[arg-type]
+    class Counting:
+        """hashlib.sha256 that notes how many bytes each call and update hashes."""
+
+        def __init__(self, data: bytes = b"") -> None:
+            self._h = real_sha()
+            self.update(data)
+
+        def update(self, data: bytes) -> None:
+            hashed.append(len(data))
+            self._h.update(data)
+
+        def hexdigest(self) -> str:
+            return self._h.hexdigest()
+
+    def counting(data: bytes = b"") -> Counting:
+        return Counting(data)
 
     monkeypatch.setattr(Path, "read_bytes", spy)
-    monkeypatch.setattr(tarball.hashlib, "sha256", counting)
+    monkeypatch.setattr(tarball, "hashlib", SimpleNamespace(sha256=counting))  # (the artifact's hashing only)
     warm = build(_opts(src, tmp_path / "warm.tar.gz", wh, cache))
     monkeypatch.undo()
-    vendor = [p for p in blobs if p.stat().st_size > 250_000]
+    vendor = [p for p in blobs if p.stat().st_size > 1_000_000]
     assert vendor and not set(vendor) & set(read)  # the vendored segment was never read into memory
-    assert not any(n > 250_000 for n in hashed)  # nor hashed: the digest came from the memo
+    assert not any(n > 1_000_000 for n in hashed)  # nor hashed: the digest came from the memo
     data = (tmp_path / "warm.tar.gz").read_bytes()
     assert data == (tmp_path / "cold.tar.gz").read_bytes()
     assert warm.sha256 == cold.sha256 == hashlib.sha256(data).hexdigest()
@@ -92,17 +105,34 @@ def test_a_warm_build_copies_cached_segments_unread_and_writes_the_same_bytes(
     # the memo is host-local (never in the shared tier's kinds) and holds that digest
     notes = list((cache / "host" / "artifact-sha256").iterdir())
     assert [n.read_text() for n in notes] == [cold.sha256]
+    from packager.cacheadmin import prune
+
+    prune(cache, older_than=3600)
+    assert list((cache / "host" / "artifact-sha256").iterdir()) == notes  # young: kept
+    prune(cache, older_than=-1)
+    assert list((cache / "host" / "artifact-sha256").iterdir()) == []
+
+
+def test_a_build_without_large_cached_parts_writes_no_memo(tmp_path: Path, hermetic_pip: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "handler.py").write_text("def handler(p, c):\n    return 1\n")
+    done = build(BuildOptions(source=src, output=tmp_path / "a.tar.gz", cache_dir=tmp_path / "cache"))
+    assert done.sha256 == hashlib.sha256((tmp_path / "a.tar.gz").read_bytes()).hexdigest()
+    assert not (tmp_path / "cache" / "host" / "artifact-sha256").exists()
 
 
 def test_a_wrong_memo_cannot_be_planted_by_another_artifacts_parts(tmp_path: Path) -> None:
     """The memo's key names every part by size and sha256: other parts, another key."""
     memo = ArtifactDigests(Cache(tmp_path / "c").ensure())
-    one = [(b"header", None), (b"a" * 100, None)]
-    two = [(b"header", None), (b"b" * 100, None)]
+    a, b = b"a" * (1 << 20), b"b" * (1 << 20)  # (known digests of a MB or more: the memo is used)
+    one = [(b"header", None), (a, hashlib.sha256(a).hexdigest())]
+    two = [(b"header", None), (b, hashlib.sha256(b).hexdigest())]
     d1 = artifact_sha256(one, memo)
     d2 = artifact_sha256(two, memo)
-    assert d1 == hashlib.sha256(b"header" + b"a" * 100).hexdigest()
-    assert d2 == hashlib.sha256(b"header" + b"b" * 100).hexdigest()
+    assert d1 == hashlib.sha256(b"header" + a).hexdigest()
+    assert d2 == hashlib.sha256(b"header" + b).hexdigest()
+    assert artifact_sha256(one, memo) == d1 and len(list(memo.dir.iterdir())) == 2
     assert len(list(memo.dir.iterdir())) == 2
     # a large part whose digest is unknown is not hashed twice to name it: no memo entry
     big = [(b"h", None), (b"z" * (2 << 20), None)]

@@ -317,6 +317,8 @@ class DigestMemo(Protocol):
 
 #: Parts smaller than this are hashed to name them in the memo's key; a larger one without a
 #: known sha256 (a segment deflated in this build, with no cache) makes the artifact be hashed whole.
+#: The memo is used only when parts of at least this size have known digests: hashing a small
+#: artifact (~120 KB without dependencies) is cheaper than a note.
 _HASH_TO_NAME = 1 << 20
 
 
@@ -327,7 +329,8 @@ def artifact_sha256(parts: Sequence[tuple[Part, Optional[str]]], memo: Optional[
     cache files are hashed through a memory map, never read into a buffer.
     """
     key: Optional[str] = None
-    if memo is not None:
+    if memo is not None and sum(p.size if isinstance(p, VouchedFile) else len(p) if known else 0
+                                for p, known in parts) >= _HASH_TO_NAME:
         names: list[str] = []
         for p, known in parts:
             sha = known or (p.sha256 if isinstance(p, VouchedFile) else
