@@ -221,3 +221,20 @@ def test_the_lazy_load_reads_and_checks_what_was_never_noted(tmp_path: Path) -> 
     assert hit is not None and hit[1] == blob and note.exists()
     again = load_blob_lazily(cache, "segments", key)
     assert again is not None and isinstance(again[1], VouchedFile) and again[1].read() == blob
+
+
+def test_the_digest_of_parts_left_in_files_without_mmap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Parts in cache files are hashed through a memory map; a filesystem that cannot map
+    files gives the same digest by reading them."""
+    import mmap
+
+    blob = _noise(300_000, seed=6)
+    _, _, part = _vouched(tmp_path, blob)
+    want = hashlib.sha256(b"<" + blob + b">").hexdigest()
+    assert artifact_sha256([(b"<", None), (part, None), (b">", None)]) == want
+
+    def refuse(*a: object, **k: object) -> object:
+        raise OSError(19, "No such device")
+
+    monkeypatch.setattr(mmap, "mmap", refuse)
+    assert artifact_sha256([(b"<", None), (part, None), (b">", None)]) == want

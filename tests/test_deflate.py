@@ -85,6 +85,20 @@ def test_build_gives_the_same_bytes_under_zlib_ng(tmp_path: Path) -> None:
     assert read_manifest(tmp_path / "native-ng.tar.gz").vendored[0].name in ("attrs", "native")
 
 
+def test_the_probe_tells_zlib_ng_from_the_reference_at_every_level() -> None:
+    """The probe is the check behind the version string (a fork that reports a plain release):
+    zlib-ng's deflate, whatever its version says, must miss every recorded digest; and the probe
+    must tell each level from the others (the levels' digests differ)."""
+    lib = _zlib_ng()
+    code = ("import json; from packager.artifact import deflate as d; "
+            "print(json.dumps({l: d.probe_digest(d._host_deflate, l) for l in range(1, 10)}))")
+    ng = subprocess.run([sys.executable, "-c", code], env={**os.environ, "LD_PRELOAD": str(lib), "PYTHONPATH": str(REPO)},
+                        capture_output=True, text=True, check=True)
+    digests = {int(k): v for k, v in json.loads(ng.stdout).items()}
+    assert not set(digests.values()) & set(deflate.PINNED_PROBE.values()), digests
+    assert len(set(deflate.PINNED_PROBE.values())) == 9
+
+
 def test_pinned_library_writes_what_the_reference_zlib_writes() -> None:
     data = _native_payload()
     primed = data[:32768]

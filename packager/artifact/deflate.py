@@ -181,11 +181,40 @@ def _host_deflate(data: Buffer, level: int, final: bool, primed: Buffer = b"") -
 
 
 def _probe() -> bytes:
-    """~300 KB that exercise the matcher: text with long and short repeats, binary noise, runs
-    (more than 32768 symbols: deflate blocks are split, as in any real segment)."""
+    """~300 KB that exercise the matcher: text with long and short repeats, binary noise, copies
+    of earlier stretches up to 32,000 bytes back, runs (more than 32768 symbols: deflate blocks
+    are split, as in any real segment).
+
+    The first 240 KB: every choice from one SHAKE-256 stream (standard, the same bytes on every
+    host), the text joined from phrases at C speed; the last 60 KB word by word from a xorshift
+    generator, whose many short repeats make hash chains long enough for levels 8 and 9 to write
+    different bytes (each level's digest differs). Stepping per word for all 300 KB was ~10 ms of
+    every build in an empty cache, holding the GIL the build's main thread needed; now ~3 ms.
+    """
     words = [b"handler", b"payload", b"import", b"return", b"vendor", b"__init__", b"self", b"def ",
              b"\n    ", b"json", b"0x7f", b"ignite", b"(", b")", b":", b", ", b"\x00\x01", b"tar"]
+    rnd = hashlib.shake_256(b"ignite deflate probe 2").digest(400_000)
+    phrases = [b"".join(words[rnd[4 * i + k] % len(words)] for k in range(1 + rnd[4 * i] % 4)) for i in range(256)]
     out = bytearray()
+    pos = 1024
+    while len(out) < 240_000 and pos < len(rnd) - 2048:
+        kind, a, b = rnd[pos], rnd[pos + 1], rnd[pos + 2]
+        pos += 3
+        if kind < 170:  # text: 16-271 phrases
+            n = 16 + a
+            out += b"".join(map(phrases.__getitem__, rnd[pos:pos + n]))
+            pos += n
+        elif kind < 215:  # noise: 4-1024 bytes
+            n = 4 + a * 4
+            out += rnd[pos:pos + n]
+            pos += n
+        elif kind < 245 and len(out) > 4096:  # an earlier stretch again, up to 32,000 bytes back
+            start = len(out) - 1 - (a << 8 | b) % min(len(out) - 1, 32000)
+            out += out[start:start + 3 + 2 * rnd[pos]]
+            pos += 1
+        else:  # a run
+            out += bytes([a]) * (1 + 2 * b)
+    # then word by word, short copies and noise (the long hash chains where levels 8 and 9 differ)
     x = 2463534242
     while len(out) < 300_000:
         x ^= (x << 13) & 0xFFFFFFFF
@@ -196,8 +225,8 @@ def _probe() -> bytes:
             out += words[x % len(words)]
         elif r < 90:
             out += x.to_bytes(4, "little")
-        elif r < 97 and len(out) > 4096:
-            start = len(out) - 1 - (x >> 7) % min(len(out) - 1, 32000)
+        elif r < 97:
+            start = len(out) - 1 - (x >> 7) % 32000
             out += out[start:start + 3 + (x >> 3) % 300]
         else:
             out += bytes([x & 0xFF]) * ((x >> 8) % 400)
@@ -218,15 +247,15 @@ def probe_digest(deflater: Callable[[Buffer, int, bool, Buffer], bytes], level: 
 #: probe_digest of the pinned library at each level (a test recomputes them with it): a host
 #: zlib is checked without loading the pinned one, in a few ms.
 PINNED_PROBE: dict[int, str] = {
-    1: "a0eacee0080bfb4b3bea1310cbda01850b19c23fb366fabb47787e957a0900e4",
-    2: "56495e61d3cdcf39bbaa82381c519464df2310dc3f6e8b6a3c05150cddebbdbc",
-    3: "0bd17b6039e1764ba42730eaecb2bdef295fb869e149637b0455dcbc7ed47c22",
-    4: "86c914821d877f0d9d52deb04a8d4e7a63eefd8928cd0d8542be6fbe05790296",
-    5: "b592b53dcbb5011eef69c7f8561f163aa3b1a63f6265904e723875fbd5122092",
-    6: "932f3f6e1654e295cab0cc19db0cd4a11eb23c682c1738b1dcfb2baebc50e96a",
-    7: "d8da84b635c88412491a4c996899eca32cbdabe576c6df18b99975f0b733e91d",
-    8: "236eca74908523e2b8cca0c3dff6b2b391807bebe0be0bab51f6e4412aa7b3c4",
-    9: "2e85b377b3533f8d3a424c7309f610e47b921138f141de5b7faab780115e8c1d",
+    1: "aa7c0db7eb51c734ed4610bc57c69a3ac5a5781c38071b8c587889b65c7d3de9",
+    2: "a259601f76b9e39b4d20e0071596bffb70642f986707bd5071b85c7edccbbb10",
+    3: "4cf3d1a9d45c2013875a34ee4974244a66caa753037a7a5a12614180bad8f8d4",
+    4: "e9fad35cdcff64922f573052202eacdb9791ce687d35fd36edfcc46810b2403a",
+    5: "2aef7e1a45afb531c5d7bc4039f142462ba5aac09f4d8f6ad7f502a66913eee0",
+    6: "80f6d007b12beb27972e8caad888cd27a9716e2c27d3e7205c73a93f46cd4e85",
+    7: "f7202e0a6fed004d4674cbfedc729415f13b6ed93a26cd88d22072371cdbbd78",
+    8: "83d11b3ba96e0e05500f8494d91fc2452698bad1ac403089375962c50ed5f405",
+    9: "51073bc6b8232e70c36a79642a0ed00fa95a36b6aced823e2db0c36c19e6b781",
 }
 
 
@@ -299,7 +328,7 @@ def recall_verdict(notes: Path, level: int) -> bool:
     """Take :func:`host_is_reference`'s verdict from *notes* (a directory of the local cache)
     when an earlier build wrote it for these very zlib files; True when it did.
 
-    The probe is ~10 ms of every build, no-requirements builds included; the verdict
+    The probe is ~5 ms of every build, no-requirements builds included; the verdict
     depends only on the zlib files (their path, size, mtime and inode name them), never
     on the build. A note that is not exactly ``yes`` or ``no`` is ignored.
     """

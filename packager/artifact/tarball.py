@@ -356,8 +356,13 @@ def artifact_sha256(parts: Sequence[tuple[Part, Optional[str]]], memo: Optional[
             digest.update(_reread(p))
             continue
         try:
-            if p.size:
-                with mmap.mmap(fd, p.size, access=mmap.ACCESS_READ) as view:
+            try:
+                view = mmap.mmap(fd, p.size, access=mmap.ACCESS_READ) if p.size else None
+            except (OSError, ValueError):  # a filesystem that cannot map files: read
+                digest.update(_reread(p))
+                continue
+            if view is not None:
+                with view:
                     digest.update(view)
             if not p.still(fd):
                 raise ArtifactError("a cache entry changed while it was hashed", where=str(p.path),
