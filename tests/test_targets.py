@@ -264,6 +264,49 @@ def test_builtin_profiles_are_complete_targets() -> None:
         assert closure == set(p.preinstalled), name  # the pins are exactly the roots' closure
 
 
+def test_builtin_profiles_are_read_from_their_json_twins_made_from_the_toml(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each built-in profile's twin is the TOML's document (key order included) made from exactly
+    its bytes (regenerate: `python -m packager.deps.profiles.generate --twins`); a twin that no
+    longer matches, or one beside a profile given by path, is not used: the TOML is parsed."""
+    import hashlib
+    import shutil
+
+    import packager.deps.profile as profile_mod
+    from packager.deps.profile import _LOADED, TWIN_SUFFIX, profile_twin
+
+    tomllib = profile_mod._toml()  # (tomllib, or tomli below 3.11)
+    folder = profile_mod._profiles_dir()
+    for name in builtin_profiles():
+        toml_path = folder / f"{name}.toml"
+        twin = json.loads((folder / f"{name}{TWIN_SUFFIX}").read_bytes())
+        raw = toml_path.read_bytes()
+        assert twin["toml_sha256"] == hashlib.sha256(raw).hexdigest(), f"{name}: the twin is stale"
+        assert json.dumps(twin["document"]) == json.dumps(tomllib.loads(raw.decode())), name
+        assert (folder / f"{name}{TWIN_SUFFIX}").read_bytes() == profile_twin(raw)
+    # the loader reads the twin: it would read a doctored one (here: another image name) ...
+    fake = tmp_path / "profiles"
+    fake.mkdir()
+    raw = (folder / "python3.12.toml").read_bytes()
+    (fake / "python3.12.toml").write_bytes(raw)
+    doc = json.loads(profile_twin(raw))
+    doc["document"]["image"] = "from-the-twin"
+    (fake / f"python3.12{TWIN_SUFFIX}").write_text(json.dumps(doc))
+    monkeypatch.setattr(profile_mod, "_profiles_dir", lambda: fake)
+    _LOADED.clear()
+    assert load_profile("python3.12").image == "from-the-twin"
+    # ... but not once the TOML changed, nor for a profile given by its path
+    (fake / "python3.12.toml").write_bytes(raw + b"\n")
+    _LOADED.clear()
+    assert load_profile("python3.12").image == "python:3.12"
+    shutil.copy(fake / "python3.12.toml", tmp_path / "mine.toml")
+    (tmp_path / f"mine{TWIN_SUFFIX}").write_text(json.dumps({**doc, "toml_sha256": hashlib.sha256(
+        (tmp_path / "mine.toml").read_bytes()).hexdigest()}))
+    _LOADED.clear()
+    assert load_profile(str(tmp_path / "mine.toml")).image == "python:3.12"
+    _LOADED.clear()
+
+
 def test_unknown_profile_names_the_builtin_ones() -> None:
     from packager.errors import ConfigError
 

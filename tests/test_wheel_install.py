@@ -92,7 +92,7 @@ def test_wheel_in_fresh_venv_with_bundled_pip_builds_locks_and_invokes(
         "('packager.deps', 'profiles'), ('packager', 'schemas'), ('packager.artifact', 'launcher_pyc'))}))")],
         capture_output=True, text=True, env=_clean_env(), cwd=tmp_path, check=True)
     data = json.loads(shipped.stdout)
-    assert "python3.12.toml" in data["profiles"]
+    assert "python3.12.toml" in data["profiles"] and "python3.12.json" in data["profiles"]  # (and its twin)
     assert {"build.json", "error.json", "inspect.json"} <= set(data["schemas"])
     assert any(n.endswith("main.cpython-312.pyc") for n in data["launcher_pyc"])
 

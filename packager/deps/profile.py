@@ -22,12 +22,13 @@ if TYPE_CHECKING:
     from packaging.tags import Tag
     from packaging.utils import NormalizedName
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on 3.9/3.10 hosts
-    import tomli as tomllib
-
 DEFAULT_PROFILE = "python3.12"
+
+#: Beside each built-in profile: its TOML document as JSON, with the sha256 of the TOML it was
+#: made from (:func:`profile_twin`, ``python -m packager.deps.profiles.generate --twins``). tomllib
+#: is pure Python: its import (regexes, datetime) and the parse were ~5 ms of every build; the
+#: twin is read instead while it matches the TOML byte for byte, else the TOML is parsed.
+TWIN_SUFFIX = ".json"
 
 #: A name already in PEP 503 normal form (what canonicalize_name returns for it unchanged): the
 #: built-in profiles' names all are, so loading one needs no import of packaging (~5 ms, which a
@@ -168,6 +169,7 @@ def load_profile(name_or_path: Optional[str] = None) -> TargetProfile:
     """Load a built-in profile by name, or a profile TOML file by path."""
     spec = name_or_path or DEFAULT_PROFILE
     path = _builtin_path(spec)
+    builtin = path is not None
     if path is None:
         path = Path(spec)
         if not path.is_file():
@@ -180,7 +182,7 @@ def load_profile(name_or_path: Optional[str] = None) -> TargetProfile:
     if known is not None:
         return known  # (a build reads its profile twice: the --python probe's version, then the build's)
     try:
-        data = tomllib.loads(raw.decode("utf-8"))
+        data = (_twin_document(path, raw) if builtin else None) or _toml().loads(raw.decode("utf-8"))
         py = data["python"]
         pre = data.get("preinstalled", {})
         profile = TargetProfile(
@@ -204,13 +206,43 @@ def load_profile(name_or_path: Optional[str] = None) -> TargetProfile:
             },
             digest=hashlib.sha256(raw).hexdigest(),
         )
-    except (KeyError, TypeError, ValueError, tomllib.TOMLDecodeError) as exc:
+    except (KeyError, TypeError, ValueError) as exc:  # (TOMLDecodeError is a ValueError)
         raise ConfigError(
             f"invalid target profile: {exc}", where=str(path),
             hint="see packager/deps/profiles/python3.12.toml for the expected keys",
         ) from exc
     _LOADED[(str(path), raw)] = profile
     return profile
+
+
+def _toml() -> Any:
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - exercised on 3.9/3.10 hosts
+        import tomli as tomllib
+    return tomllib
+
+
+def profile_twin(raw: bytes) -> bytes:
+    """The JSON twin of a profile's TOML bytes (see :data:`TWIN_SUFFIX`)."""
+    import json
+
+    doc = {"toml_sha256": hashlib.sha256(raw).hexdigest(), "document": _toml().loads(raw.decode("utf-8"))}
+    return (json.dumps(doc, indent=1) + "\n").encode("utf-8")  # (the TOML's key order)
+
+
+def _twin_document(path: Path, raw: bytes) -> Optional[dict[str, Any]]:
+    """The TOML document of *path* from its twin, when the twin was made from exactly *raw*."""
+    import json
+
+    try:
+        doc = json.loads(path.with_suffix(TWIN_SUFFIX).read_bytes())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(doc, dict) or doc.get("toml_sha256") != hashlib.sha256(raw).hexdigest():
+        return None
+    document = doc.get("document")
+    return document if isinstance(document, dict) else None
 
 
 #: Profiles already parsed in this process, by path and content (tomllib is pure Python: ~2 ms).

@@ -38,7 +38,7 @@ from packaging.requirements import Requirement
 from packaging.utils import NormalizedName, canonicalize_name
 
 from packager.deps.piprun import last_error, run_pip, target_args
-from packager.deps.profile import TargetProfile
+from packager.deps.profile import TWIN_SUFFIX, TargetProfile, profile_twin
 from packager.errors import ResolveError
 
 if sys.version_info >= (3, 11):
@@ -226,7 +226,20 @@ def _existing_pins(path: Path) -> dict[str, str]:
     return {str(k): str(v) for k, v in data.get("preinstalled", {}).get("pins", {}).items()}
 
 
+def write_twin(toml_path: Path) -> Path:
+    """Write the JSON twin the loader reads instead of the TOML (packager.deps.profile.TWIN_SUFFIX)."""
+    twin = toml_path.with_suffix(TWIN_SUFFIX)
+    twin.write_bytes(profile_twin(toml_path.read_bytes()))
+    return twin
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    if argv is None:
+        argv = sys.argv[1:]
+    if list(argv) == ["--twins"]:  # only the twins of the built-in profiles, from their TOML (offline)
+        for toml_path in sorted(Path(__file__).resolve().parent.glob("*.toml")):
+            print(write_twin(toml_path))
+        return 0
     ap = argparse.ArgumentParser(prog="python -m packager.deps.profiles.generate", description=__doc__.split("\n\n")[0])
     ap.add_argument("--name", required=True, help="profile name, e.g. python3.12")
     ap.add_argument("--image", required=True, help="the image the profile describes, e.g. python:3.12")
@@ -261,6 +274,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"error: {exc}\nhint: {exc.hint}", file=sys.stderr)
         return 1
     ns.output.write_text(render(target, ns.roots, dists), "utf-8")
+    write_twin(ns.output)
     print(f"{ns.output}: {len(dists)} pins, {sum(len(d.extras) for d in dists)} extras", file=sys.stderr)
     return 0
 
