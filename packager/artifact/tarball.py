@@ -242,10 +242,19 @@ def _zeros_op(k: int) -> list[int]:
     return _ZEROS_OPS[k]
 
 
+#: Up to this length, B's zeros are run through zlib's CRC instead (the CRC is affine:
+#: crc(A+B) = crc(zeros, crc(A)) ^ crc(zeros) ^ crc(B)): cheaper than making the operators
+#: (~1.5 ms of Python per process) for a build whose segments are all small.
+_ZEROS_DIRECT = 1 << 20
+
+
 def crc32_combine(crc1: int, crc2: int, len2: int) -> int:
     """CRC-32 of A+B from crc(A), crc(B) and len(B)."""
     if len2 <= 0:
         return crc1
+    if len2 <= _ZEROS_DIRECT:
+        zeros = bytes(len2)
+        return (zlib.crc32(zeros, crc1) ^ zlib.crc32(zeros) ^ crc2) & 0xFFFFFFFF
     k = 0
     while len2:
         if len2 & 1:
