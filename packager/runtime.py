@@ -16,17 +16,19 @@ import glob
 import os
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import threading
 from collections.abc import Callable, Sequence
 from functools import cache, wraps
 from pathlib import Path
-from typing import Any, Optional, TypeVar, Union, cast
+from typing import TYPE_CHECKING, Any, Optional, TypeVar, Union, cast
 
 from packager.childenv import clean_env as clean_env  # (where the pipeline imports it from)
 from packager.errors import RuntimeNotFound
+
+if TYPE_CHECKING:  # (subprocess and the selectors it imports: ~2 ms, not needed by a build that starts nothing)
+    import subprocess
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -53,6 +55,8 @@ def run_child(argv: Sequence[str], *, env: dict[str, str], cwd: Optional[Path] =
     Its TMPDIR is this run's private directory, or *tmpdir*: an sdist build keeps its temp files
     inside its own work directory, the one its compiled paths are mapped from (deps.sdistbuild).
     """
+    import subprocess
+
     if _stopping.is_set():
         raise Terminated(signal.SIGTERM)  # the build is stopping: start nothing new
     env = {**env, "TMPDIR": tmpdir or children_tmp()}
@@ -187,6 +191,8 @@ def _descendants(pid: int) -> list[int]:
 
 def _stop_tree(proc: subprocess.Popen[str], grace: float) -> None:
     """SIGTERM to *proc* and everything it started, SIGKILL to what is left after *grace* seconds."""
+    import subprocess
+
     if proc.poll() is not None:
         return
     tree = [*_descendants(proc.pid), proc.pid]
@@ -390,6 +396,8 @@ class PendingPython:
                     return
             except (OSError, ValueError):
                 pass
+        import subprocess
+
         try:
             self._proc = subprocess.Popen(
                 [python, "-I", "-S", "-c", _PROBE], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
@@ -400,6 +408,8 @@ class PendingPython:
     def ok(self) -> bool:
         """Whether it runs and is CPython *version* (waits for the probe, at most 20 s)."""
         if self._ok is None:
+            import subprocess
+
             assert self._proc is not None
             try:
                 out, _ = self._proc.communicate(timeout=20)
@@ -459,6 +469,8 @@ def ensure_image_runtime(
     Made once per profile (keyed by its digest) under the cache, then reused;
     built in a temp dir and renamed into place so a crash leaves nothing half-made.
     """
+    import subprocess
+
     final = image_runtime_dir(profile_digest, cache_root)
     py = final / "bin" / "python"
     if (final / ".complete").is_file() and py.exists():

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from packager.artifact.compile import compile_segment, pyc_path
+from packager.artifact.compile import compile_segment
+from packager.artifact.manifest import pyc_path
 from packager.artifact.tarball import read_manifest, unpack
 from packager.build import build
 from packager.errors import RuntimeNotFound

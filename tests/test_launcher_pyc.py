@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from packager.artifact.compile import cache_tag, pyc_path
 from packager.artifact.embed import PYC_DIR, PYC_VERSIONS, launcher_entries, launcher_pycs
+from packager.artifact.manifest import cache_tag, pyc_path
 from packager.artifact.tarball import unpack
 from packager.build import build
 from packager.options import BuildOptions

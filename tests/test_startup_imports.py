@@ -31,6 +31,8 @@ NOT_FOR_A_PLAIN_BUILD = (
     "importlib.resources", "importlib.metadata", "email", "ctypes",
     # archive sources' readers
     "packager.source.intake.tar_reader", "packager.source.intake.zip_reader", "zipfile",
+    # --compile's module (the launcher's bytecode paths are the manifest module's)
+    "packager.artifact.compile",
     # TOML: the built-in profile is read from its JSON twin, a configuration file only when there is one
     "tomllib", "tomli",
     # the optional parts
@@ -70,6 +72,10 @@ def test_a_build_without_requirements_imports_only_what_it_uses(tmp_path: Path, 
     assert out.is_file()
     assert "packager.build" in loaded and "packager.artifact.tarball" in loaded  # it did build
     assert sorted(m for m in NOT_FOR_A_PLAIN_BUILD if m in loaded) == []
+    # once the target interpreter's probe is noted, such a build starts no process at all
+    again = _modules_after(tmp_path, "build", str(src), "-o", str(tmp_path / "again.tar.gz"), "-q")
+    assert out.read_bytes() == (tmp_path / "again.tar.gz").read_bytes()
+    assert sorted(m for m in ("subprocess", "selectors") if m in again) == []
 
 
 def test_help_lists_every_command_without_running_their_imports(tmp_path: Path) -> None:

@@ -20,12 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from packager.artifact.manifest import LAUNCHER_DIR
+from packager.artifact.manifest import LAUNCHER_DIR, cache_tag, pyc_path
 from packager.artifact.tarball import AnySegment, CompressedSegment, Entry, Segment, end_of_archive
 from packager.errors import ArtifactError, RuntimeNotFound
-
-#: The default target's ``__pycache__`` tag.
-PYC_TAG = "cpython-312"
 
 # Runs under the target interpreter: reads a JSON list of relative paths on stdin,
 # compiles IN/<rel> to OUT/<rel's pycache path>, prints the list of failures.
@@ -68,17 +65,6 @@ json.dump(failed, sys.stdout)
 class Compiled:
     segment: Segment
     skipped: tuple[str, ...]  # "path: reason" for files the target cannot compile (left as source)
-
-
-def pyc_path(rel: str, tag: str = PYC_TAG) -> str:
-    """Where the interpreter with cache tag *tag* looks for the bytecode of *rel*."""
-    d, _, name = rel.rpartition("/")
-    return f"{d}/__pycache__/{name[:-3]}.{tag}.pyc" if d else f"__pycache__/{name[:-3]}.{tag}.pyc"
-
-
-def cache_tag(version: str) -> str:
-    """``3.13`` -> ``cpython-313``."""
-    return "cpython-" + version.replace(".", "")
 
 
 def segment_entries(seg: AnySegment) -> tuple[Entry, ...]:

@@ -32,8 +32,7 @@ from pathlib import Path
 from typing import Optional
 
 from packager import __version__
-from packager.artifact.compile import cache_tag, pyc_path
-from packager.artifact.manifest import LAUNCHER_DIR, FileRecord
+from packager.artifact.manifest import LAUNCHER_DIR, FileRecord, cache_tag, pyc_path
 from packager.artifact.tarball import (
     AnySegment,
     CompressedSegment,

@@ -19,6 +19,19 @@ FORMAT_VERSION = 1
 MANIFEST_NAME = "manifest.json"
 LAUNCHER_DIR = "__ignite__"
 VENDOR_DIR = "vendor"
+#: The default target's ``__pycache__`` tag.
+PYC_TAG = "cpython-312"
+
+
+def pyc_path(rel: str, tag: str = PYC_TAG) -> str:
+    """Where the interpreter with cache tag *tag* looks for the bytecode of *rel*."""
+    d, _, name = rel.rpartition("/")
+    return f"{d}/__pycache__/{name[:-3]}.{tag}.pyc" if d else f"__pycache__/{name[:-3]}.{tag}.pyc"
+
+
+def cache_tag(version: str) -> str:
+    """``3.13`` -> ``cpython-313``."""
+    return "cpython-" + version.replace(".", "")
 RUN = ("python", "-m", LAUNCHER_DIR)
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import ast
 import json
 import re
-import subprocess
 import sys
 from dataclasses import dataclass, field
 from typing import Any, Optional
@@ -143,6 +142,8 @@ def parse_for_target(f: SourceFile, text: str, target_interpreter: PythonRef = N
         ) from None
     py = resolve_python(target_interpreter) if host_is_older else None
     if py:
+        import subprocess  # (only on a host older than the target, for a file its parser refused)
+
         try:
             proc = subprocess.run(
                 [py, "-I", "-c", _CHECK_SYNTAX, f.path],
