@@ -269,17 +269,14 @@ CAUSES = {
     "granian": "granian parses HTTP in Rust, the launcher in Python (head parsing, routing, response encoding: "
                "~20% of server samples at c32); compare the CPU µs/req column, which is less noisy than req/s on "
                "this shared machine",
-    "build_warm": "a warm build still produces the deployable archive: for S2 it writes and fsyncs the "
-                  "~46 MB artifact (10-130 ms of writes on this VM, depending on how much page cache must be "
-                  "reclaimed; ~20-30 ms fsync), reads its cached segments (~35 ms; their sha256 is noted by stat "
-                  "stamp) and hashes the artifact once (~27 ms), and pays ~0.1 s of Python start-up and imports; "
-                  "uv's warm --target install hard-links out of its cache and makes no archive (uv + tar czf is "
-                  "the deployable equivalent). Runs of this bench put S2 warm at 1.04x, 1.43x and 1.34x of bare uv "
-                  "with no change to that path between the last two",
-    "build_none": "fixed cost of the command: Python start-up, then the build pipeline's imports (~45 ms with "
-                  "-X importtime: ~25 frozen dataclasses created at import, ~0.5-1 ms each on Python 3.11, and the "
-                  "`inspect` that dataclasses imports; hashlib's OpenSSL, tomllib for the profile, tarfile, "
-                  "subprocess), reading and checking the source, writing and fsyncing the artifact; in a cold cache "
+    "build_warm": "a warm build still produces the deployable archive: for S2 it copies the ~46 MB of cached "
+                  "segments into it (kernel copy, unread) and fsyncs it (~20-30 ms), plus ~0.08 s of Python "
+                  "start-up and imports; uv's warm --target install hard-links out of its cache and makes no "
+                  "archive (uv + tar czf is the deployable equivalent)",
+    "build_none": "fixed cost of the command: Python start-up, then the build pipeline's imports (29 frozen "
+                  "dataclasses created at import: 171 exec() calls of generated methods, ~12-15 ms on Python "
+                  "3.11, and the `inspect` that dataclasses imports; hashlib's OpenSSL, tempfile + shutil, "
+                  "tarfile), reading and checking the source, writing and fsyncing the artifact; in a cold cache "
                   "also the launcher's segment (~340 KB of tar deflated) and the deflate probe on other threads, "
                   "which later builds read from the cache; against `tar czf` of one file",
     "cold_heavy": "the handler's import (scikit-learn + scipy) dominates; the launcher adds the same ~20 ms as for "
@@ -386,11 +383,20 @@ ISSUE36 = """## Where the time goes (issue 36, measured by hand)
   first hash is now noted with each file's stat stamp (size, mtime, ctime, inode) when the
   segment is stored, as cached wheels' were (any rewrite changes ctime: hashed and checked
   again; tests/test_cache.py). 8 alternating warm S2 rounds against this round's first commit
-  (f319654): 288 vs 304 ms median. What is left of a warm S2 is I/O: writing the 46 MB artifact
-  took 10-130 ms in this VM depending on how much page cache had to be reclaimed, its fsync
-  ~20-30 ms, reading the segments ~35 ms; uv's warm `--target` install hard-links from its
-  cache. Full runs put S2 warm at 1.04×, 1.43× and 1.34× of bare uv on this VM with no change
-  to that path between the last two.
+  (f319654): 288 vs 304 ms median.
+- **Warm builds: cached segments copied unread.** What was left of a warm S2 (1.04×, 1.43×,
+  1.34× and 1.14× of bare uv in four full runs) was reading its 46 MB of cached segments into
+  memory (~45 ms), writing them out again (~12 ms) and hashing the artifact (~27 ms). A segment
+  whose sha256 is noted for its file's stamp now stays in the cache file and is copied into the
+  artifact by the kernel (`copy_file_range`; a read/write loop where the kernel or filesystem
+  refuses, e.g. another filesystem), its stamp checked when opened and after the copy (a file
+  replaced meanwhile is read and checked against its sha256; other bytes fail the build with
+  "run it again", no output left). The artifact's sha256 is remembered in host notes by its
+  parts' sizes and sha256 (a pure function's memo, used when parts of 1 MB or more have known
+  digests), so a warm build that writes what an earlier build wrote hashes nothing; the fsync
+  stays. Same bytes (tests/test_artifact_copy.py, a full disk in test_io_faults.py). By hand, 7
+  alternating warm S2 rounds: 310 → 255 ms, bare uv `--target` 295 ms; the full run on 9851b71:
+  **200 vs 274 ms (0.73×)**.
 - **Build without requirements, without click** (full runs on a453b15 and on 549500e: +60 /
   +67.5 ms warm, +90 / +111 ms cold over `python -c pass`, whose own start took 23 / 29 ms on
   a machine that was noisier the second time; the run before these changes +74 / +98.5): `ignite-pack build SOURCE [-o OUT] [-q]
@@ -411,6 +417,30 @@ ISSUE36 = """## Where the time goes (issue 36, measured by hand)
   50 ms would take a pipeline without dataclasses; not done. Considered and not done: a
   launcher segment shipped precompressed for the cold case (its tar holds the build's mtime,
   so it would match only builds without SOURCE_DATE_EPOCH; CI builds and this bench set one).
+- **Build without requirements, this session** (15 alternating runs against 9851b71, the code of
+  the full run that measured +72.1 ms warm / +88.4 ms cold; `python -c pass` 23.2 ms): warm
+  89.2 → 77.5 ms (**+54 ms** over the interpreter's start), cold 115.8 → 112.5 ms. Cut: no TOML
+  parser on that path (the built-in profiles are read from JSON twins made from their TOML,
+  checked by the TOML's sha256; the configuration module imports tomllib only to read a file:
+  ~5 ms), no `subprocess` (+ `selectors`) once the target interpreter's probe is noted (~2 ms),
+  no `--compile` module, no GF(2) operators for the CRCs of small segments (zlib's CRC of their
+  zeros: ~1.5 ms), and in a cold cache the deflate probe's 300 KB made in ~3 ms instead of
+  ~10 ms of pure Python that held the GIL. What is left (counted, not estimated): 29 frozen
+  dataclasses are created at import, 171 `exec()` calls of the methods `dataclasses` generates,
+  ~12-15 ms on Python 3.11 (3.13 makes one `exec` per class; a 3.13 host was measured no faster
+  overall: warm 103 vs 103 ms, its own start 28 vs 22 ms), `inspect` imported by `dataclasses`
+  ~4 ms, OpenSSL's `hashlib` ~2 ms, `tempfile` + `shutil` (which imports `bz2` and `lzma`) ~3 ms,
+  `tarfile` ~1.5 ms; then reading and checking the source, the launcher's segment found by
+  stat stamps (~1.5 ms of stats) and the fsync of the artifact. The 50 ms target needs a
+  pipeline whose records are not generated at import; not done.
+- **Cold S1, this session** (11 alternating rounds against 9851b71: 414 vs 423 ms, uv + tar 379 ms:
+  no change; 1.03× in the full run, 1.09-1.12× by hand): the probe and the CRC work were off the
+  critical path. Traced (execve and exit only): uv's look at the interpreter ends ~20 ms before
+  `uv pip compile` starts; that start waits for the main thread's imports and the requirement
+  parser (`packaging`: ~20 ms of regular expressions and `packaging.tags`), then the early
+  resolution's setup (~8 ms; in an empty cache ~5 ms of stub wheels for the image's packages);
+  tomllib is now imported while uv runs, not before. The rest is uv's resolution (~0.16-0.18 s),
+  the downloads and the last wheel's install + deflate, as before.
 """
 
 
