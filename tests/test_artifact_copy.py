@@ -30,9 +30,9 @@ from packager.cache import (
     load_blob_lazily,
     store_blob,
 )
-from packager.deps.piprun import IndexConfig
 from packager.errors import ArtifactError
 from packager.options import BuildOptions
+from tests.ci_helpers import offline, source
 from tests.wheelhouse import make_wheel
 
 
@@ -41,25 +41,20 @@ def _noise(n: int, seed: int = 1) -> bytes:
 
 
 @pytest.fixture
-def source(tmp_path: Path, hermetic_pip: Path) -> tuple[Path, Path]:
+def bulky(tmp_path: Path, hermetic_pip: Path) -> tuple[Path, Path]:
     wh = tmp_path / "wheelhouse"
     # 1.2 MB of data that does not compress: a cached segment big enough for the memo
     make_wheel(wh, "bulky", "1.0", files={"bulky/__init__.py": "X = 1\n", "bulky/blob.bin": _noise(1_200_000)})
-    src = tmp_path / "src"
-    src.mkdir()
-    (src / "handler.py").write_text("import bulky\n\ndef handler(p, c):\n    return bulky.X\n")
-    (src / "requirements.txt").write_text("bulky\n")
-    return wh, src
+    return wh, source(tmp_path, requirements="bulky\n")
 
 
 def _opts(src: Path, out: Path, wh: Path, cache: Path) -> BuildOptions:
-    return BuildOptions(source=src, output=out, cache_dir=cache, wheelhouses=(wh,),
-                        index=IndexConfig(find_links=(str(wh),), offline=True))
+    return BuildOptions(source=src, output=out, cache_dir=cache, **offline(wh))
 
 
 def test_a_warm_build_copies_cached_segments_unread_and_writes_the_same_bytes(
-        tmp_path: Path, source: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> None:
-    wh, src = source
+        tmp_path: Path, bulky: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    wh, src = bulky
     cache = tmp_path / "cache"
     cold = build(_opts(src, tmp_path / "cold.tar.gz", wh, cache))
     blobs = {p.resolve() for p in (cache / "segments").glob("*.bin")}

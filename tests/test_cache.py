@@ -17,6 +17,7 @@ from packager.build import build
 from packager.deps.piprun import IndexConfig
 from packager.errors import FetchError
 from packager.options import BuildOptions
+from tests.ci_helpers import offline
 from tests.conftest import REPO
 from tests.wheelhouse import make_wheel
 
@@ -36,8 +37,7 @@ def setup(tmp_path: Path, hermetic_pip: Path) -> tuple[Path, Path]:
 
 
 def _opts(src: Path, out: Path, wh: Path, cache: Path) -> BuildOptions:
-    return BuildOptions(source=src, output=out, cache_dir=cache, wheelhouses=(wh,),
-                        index=IndexConfig(find_links=(str(wh),), offline=True))
+    return BuildOptions(source=src, output=out, cache_dir=cache, **offline(wh))
 
 
 def test_crc32_combine_matches_zlib() -> None:
