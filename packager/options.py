@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
 from packager.artifact import DEFAULT_LEVEL
-from packager.deps.piprun import IndexConfig
+from packager.deps.indexconfig import IndexConfig
 from packager.deps.slim import SlimSettings
 from packager.runtime import PythonRef, optional_python, resolve_python
 from packager.source.checks import EntryPoint

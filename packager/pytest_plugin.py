@@ -111,7 +111,7 @@ class IgniteFunctions:
 
     def _start(self, source: Path, env: Optional[dict[str, str]], opts: dict[str, Any]) -> IgniteFunction:
         from packager.build import build
-        from packager.deps.piprun import IndexConfig
+        from packager.deps.indexconfig import IndexConfig
         from packager.devserver import Backend
         from packager.errors import InvokeError
         from packager.options import BuildOptions

@@ -20,7 +20,7 @@ from typing import Any, Optional
 from packager import __version__
 from packager.artifact.manifest import LAUNCHER_DIR, MANIFEST_NAME, VENDOR_DIR, FileRecord, Manifest
 from packager.build import build
-from packager.deps.piprun import IndexConfig
+from packager.deps.indexconfig import IndexConfig
 from packager.deps.slim import SlimSettings
 from packager.errors import IgniteError, VerifyError
 from packager.options import BuildOptions

@@ -11,7 +11,7 @@ import jsonschema
 
 from packager.artifact.tarball import Entry, Segment, iter_members, read_manifest, write_artifact
 from packager.build import BuildResult, build
-from packager.deps.piprun import IndexConfig
+from packager.deps.indexconfig import IndexConfig
 from packager.options import BuildOptions
 from tests.wheelhouse import make_wheel
 

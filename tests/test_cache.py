@@ -14,7 +14,7 @@ import pytest
 
 from packager.artifact.tarball import Segment, compress_segment, crc32_combine, deflate_segment
 from packager.build import build
-from packager.deps.piprun import IndexConfig
+from packager.deps.indexconfig import IndexConfig
 from packager.errors import FetchError
 from packager.options import BuildOptions
 from tests.ci_helpers import offline

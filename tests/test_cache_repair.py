@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from packager.build import BuildResult, build
-from packager.deps.piprun import IndexConfig
+from packager.deps.indexconfig import IndexConfig
 from packager.options import BuildOptions
 from tests.wheelhouse import make_sdist, make_wheel
 

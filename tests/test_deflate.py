@@ -140,7 +140,7 @@ def test_the_compressor_is_part_of_every_compressed_segment_key(tmp_path: Path,
     """A cache filled by one compressor version is never read by another (a shared cache)."""
     from packager.artifact import tarball
     from packager.build import build
-    from packager.deps.piprun import IndexConfig
+    from packager.deps.indexconfig import IndexConfig
     from packager.options import BuildOptions
 
     _, native, wh = _sources(tmp_path)

@@ -11,7 +11,7 @@ import pytest
 
 from packager.artifact.tarball import read_manifest
 from packager.build import build
-from packager.deps.piprun import IndexConfig
+from packager.deps.indexconfig import IndexConfig
 from packager.errors import FetchError, RequirementsError, ResolveError, SdistBuildError
 from packager.options import BuildOptions
 from tests.conftest import run_cli
@@ -404,7 +404,7 @@ def test_fetch_hands_over_each_wheel_once_as_soon_as_it_is_there(tmp_path: Path,
     from packager.cache import Cache
     from packager.dependencies import Vendoring
     from packager.deps.fetch import FetchedWheel, fetch
-    from packager.deps.piprun import IndexConfig
+    from packager.deps.indexconfig import IndexConfig
     from packager.deps.profile import load_profile
     from packager.deps.resolve import Pin
 

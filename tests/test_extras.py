@@ -14,7 +14,7 @@ import pytest
 
 from packager.artifact.tarball import read_manifest
 from packager.build import build
-from packager.deps.piprun import IndexConfig
+from packager.deps.indexconfig import IndexConfig
 from packager.deps.profile import load_profile
 from packager.deps.profiles import generate
 from packager.errors import ResolveError

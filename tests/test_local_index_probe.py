@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from packager.deps.indexconfig import IndexConfig
 from packager.deps.indexes import classify, probe
-from packager.deps.piprun import IndexConfig
 from packager.deps.profile import load_profile
 from packager.errors import ProjectNotOnIndex
 from tests.conftest import run_cli

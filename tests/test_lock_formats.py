@@ -16,7 +16,7 @@ import pytest
 
 from packager.artifact.tarball import read_manifest
 from packager.build import BuildResult, build
-from packager.deps.piprun import IndexConfig
+from packager.deps.indexconfig import IndexConfig
 from packager.errors import FetchError, RequirementsError, ResolveError
 from packager.options import BuildOptions
 from tests.ci_helpers import validate

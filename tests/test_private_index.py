@@ -229,7 +229,7 @@ def test_in_process_downloader_sends_basic_auth_itself(tmp_path: Path, index: Pr
     from packaging.utils import canonicalize_name
 
     from packager.deps.fetch import download_direct
-    from packager.deps.piprun import IndexConfig
+    from packager.deps.indexconfig import IndexConfig
     from packager.deps.resolve import Pin
 
     monkeypatch.delenv("PIP_INDEX_URL", raising=False)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from packager.build import build
-from packager.deps.piprun import IndexConfig
+from packager.deps.indexconfig import IndexConfig
 from packager.errors import SdistBuildError
 from packager.options import BuildOptions
 from tests.wheelhouse import make_sdist

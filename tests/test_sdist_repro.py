@@ -13,7 +13,7 @@ import pytest
 
 from packager.artifact.tarball import iter_members
 from packager.build import build
-from packager.deps.piprun import IndexConfig
+from packager.deps.indexconfig import IndexConfig
 from packager.errors import SdistBuildError
 from packager.options import BuildOptions
 from tests.wheelhouse import make_wheel

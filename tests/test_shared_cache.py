@@ -337,7 +337,7 @@ def test_a_wheel_built_from_an_sdist_is_shared_under_its_sdist_hash(
 
     from packager.cache import Cache, read_sidecar, sha256_file, write_sidecar
     from packager.deps.fetch import fetch
-    from packager.deps.piprun import IndexConfig
+    from packager.deps.indexconfig import IndexConfig
     from packager.deps.profile import load_profile
     from packager.deps.resolve import Pin
     from packager.errors import IndexUnreachable

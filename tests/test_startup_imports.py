@@ -27,6 +27,7 @@ NOT_FOR_A_PLAIN_BUILD = (
     # requirements: packaging is needed only when there is a file to parse or a wheel to rank
     "packaging", "packaging.requirements", "packaging.tags", "packaging.version",
     "packager.deps.requirements", "packager.deps.resolve", "packager.dependencies", "packager.resolution",
+    "packager.deps.piprun",  # (the index settings are packager.deps.indexconfig's)
     # the profile is found next to its module; the pinned zlib's version is a constant
     "importlib.resources", "importlib.metadata", "email", "ctypes",
     # archive sources' readers

@@ -12,7 +12,7 @@ import pytest
 from packager.artifact.compile import compile_segment
 from packager.artifact.embed import PYC_VERSIONS, launcher_entries
 from packager.build import build
-from packager.deps.piprun import IndexConfig
+from packager.deps.indexconfig import IndexConfig
 from packager.deps.profile import DEFAULT_PROFILE, builtin_profiles, load_profile
 from packager.errors import RequirementsError, RuntimeNotFound, SdistBuildError
 from packager.options import BuildOptions

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from packager.build import build
-from packager.deps.piprun import IndexConfig
+from packager.deps.indexconfig import IndexConfig
 from packager.deps.profile import load_profile
 from packager.deps.sdistbuilder import build_has_uv_installer
 from packager.deps.uvresolve import choose

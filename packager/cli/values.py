@@ -49,7 +49,7 @@ def parse_growth(text: str) -> GrowthBudget:
 
 def index_config(index_url: Optional[str], extra_index_urls: tuple[str, ...],
                  wheelhouses: tuple[Path, ...], offline: bool) -> Any:
-    from packager.deps.piprun import IndexConfig
+    from packager.deps.indexconfig import IndexConfig
 
     for w in wheelhouses:
         if not w.is_dir():

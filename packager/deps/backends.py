@@ -7,7 +7,7 @@ for whatever uv cannot answer. ``--resolver uv`` without uv is an error (:func:`
 
 from __future__ import annotations
 
-from packager.deps.piprun import IndexConfig
+from packager.deps.indexconfig import IndexConfig
 from packager.deps.record import ResolutionRecord
 from packager.deps.resolver import Progress, Resolver, ResolveRequest
 from packager.deps.uvresolve import UvResolver, choose

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
 from packager import __version__
+from packager.deps.indexconfig import IndexConfig
 from packager.deps.indexes import configured_index_urls, credentials_for
-from packager.deps.piprun import IndexConfig
 from packager.deps.resolve import Pin
 
 if TYPE_CHECKING:

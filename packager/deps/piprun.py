@@ -20,8 +20,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
+from packager.deps.indexconfig import (
+    IndexConfig as IndexConfig,  # (where most stages import it from)
+)
 from packager.deps.profile import TargetProfile
-from packager.errors import IgniteError, ToolchainError, io_error, redact
+from packager.errors import IgniteError, ToolchainError, io_error
 from packager.runtime import clean_env, run_child
 
 #: The oldest pip the packager can run. Resolution is ``pip install --dry-run --report``
@@ -30,35 +33,6 @@ from packager.runtime import clean_env, run_child
 #: 23.2.1 fails, 23.3 resolves, downloads and locks (CI runs the suite with it: .ci/lowest.txt).
 #: Keep in step with ``pip>=`` in pyproject.toml.
 PIP_FLOOR = "23.3"
-
-
-@dataclass(frozen=True)
-class IndexConfig:
-    """Where distributions come from; set by the packager's flags/config only."""
-
-    index_url: Optional[str] = None
-    extra_index_urls: tuple[str, ...] = ()
-    find_links: tuple[str, ...] = ()
-    offline: bool = False
-
-    def pip_args(self) -> list[str]:
-        args: list[str] = []
-        if self.offline:
-            args.append("--no-index")
-        else:
-            if self.index_url:
-                args += ["--index-url", self.index_url]
-            for u in self.extra_index_urls:
-                args += ["--extra-index-url", u]
-        for fl in self.find_links:
-            args += ["--find-links", fl]
-        return args
-
-    def key(self) -> dict[str, object]:
-        """What the cache keys on: the indexes *without* credentials (a rotated token keeps the cache)."""
-        return {"index": redact(self.index_url) if self.index_url else None,
-                "extra": [redact(u) for u in self.extra_index_urls],
-                "find_links": list(self.find_links), "offline": self.offline}
 
 
 def target_args(profile: TargetProfile) -> list[str]:

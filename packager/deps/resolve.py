@@ -19,7 +19,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packager import __version__
 from packager.cache import Cache, cache_key
 from packager.deps.conflicts import direct_conflict_error, direct_conflicts, image_name
-from packager.deps.piprun import IndexConfig
+from packager.deps.indexconfig import IndexConfig
 from packager.deps.profile import TargetProfile
 from packager.deps.record import RESOLUTION_FORMAT, ResolutionRecord
 from packager.deps.requirements import RequirementLine, Requirements

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Protocol
 
 from packager.cache import Cache
-from packager.deps.piprun import IndexConfig
+from packager.deps.indexconfig import IndexConfig
 from packager.deps.profile import TargetProfile
 from packager.deps.record import ResolutionRecord
 from packager.deps.requirements import Requirements

@@ -31,7 +31,7 @@ from typing import Any, Optional
 from packaging.utils import canonicalize_name
 
 from packager.cache import sha256_file
-from packager.deps.piprun import IndexConfig
+from packager.deps.indexconfig import IndexConfig
 from packager.deps.profile import TargetProfile
 from packager.deps.record import ResolutionRecord, ResolvedDist
 from packager.deps.resolver import (
