@@ -396,7 +396,8 @@ ISSUE36 = """## Where the time goes (issue 36, measured by hand)
   digests), so a warm build that writes what an earlier build wrote hashes nothing; the fsync
   stays. Same bytes (tests/test_artifact_copy.py, a full disk in test_io_faults.py). By hand, 7
   alternating warm S2 rounds: 310 → 255 ms, bare uv `--target` 295 ms; the full run on 9851b71:
-  **200 vs 274 ms (0.73×)**.
+  **200 vs 274 ms (0.73×)**; the run on 4b3cbc7 (this table), on a VM ~40% slower that hour
+  (`python -c pass` 36 ms against 25 ms): 282 vs 293 ms (0.96×).
 - **Build without requirements, without click** (full runs on a453b15 and on 549500e: +60 /
   +67.5 ms warm, +90 / +111 ms cold over `python -c pass`, whose own start took 23 / 29 ms on
   a machine that was noisier the second time; the run before these changes +74 / +98.5): `ignite-pack build SOURCE [-o OUT] [-q]
@@ -418,8 +419,11 @@ ISSUE36 = """## Where the time goes (issue 36, measured by hand)
   launcher segment shipped precompressed for the cold case (its tar holds the build's mtime,
   so it would match only builds without SOURCE_DATE_EPOCH; CI builds and this bench set one).
 - **Build without requirements, this session** (15 alternating runs against 9851b71, the code of
-  the full run that measured +72.1 ms warm / +88.4 ms cold; `python -c pass` 23.2 ms): warm
-  89.2 → 77.5 ms (**+54 ms** over the interpreter's start), cold 115.8 → 112.5 ms. Cut: no TOML
+  the full run that measured +72.1 ms warm / +88.4 ms cold against a 25 ms start; `python -c
+  pass` 23.2 ms): warm 89.2 → 77.5 ms (**+54 ms** over the interpreter's start), cold 115.8 →
+  112.5 ms; an hour later, on the slower VM of this table's run, warm 125 → 109 ms against a
+  33 ms start (the table: +72.4 / +116.4 ms against 36 ms; the same excess in a slower VM is
+  more milliseconds: 3.0× the start warm, 3.9× before). Cut: no TOML
   parser on that path (the built-in profiles are read from JSON twins made from their TOML,
   checked by the TOML's sha256; the configuration module imports tomllib only to read a file:
   ~5 ms), no `subprocess` (+ `selectors`) once the target interpreter's probe is noted (~2 ms),
