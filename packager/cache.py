@@ -15,7 +15,7 @@ import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional, Protocol, Union
+from typing import Any, Optional, Protocol, Union, cast
 
 from packager.cachedir import (
     default_cache_dir as default_cache_dir,  # (where the pipeline imports it from)
@@ -334,6 +334,7 @@ def _temporary(why: str, fix: str) -> Cache:
     atexit.register(shutil.rmtree, tmp, True)
     return Cache(tmp, degraded=f"{why}; building without it (nothing is reused or kept): {fix}").ensure()
 
+
 @dataclass(frozen=True)
 class VouchedFile:
     """A cache file whose bytes are vouched for (their sha256 noted at its stat *stamp*), left on disk.
@@ -351,7 +352,7 @@ class VouchedFile:
     def open(self) -> int:
         """A descriptor of the file, if it is still the one vouched for; else OSError (ESTALE)."""
         fd = os.open(self.path, os.O_RDONLY)
-        if _stamp(os.fstat(fd)) != self.stamp:
+        if not self.still(fd):
             os.close(fd)
             raise OSError(errno.ESTALE, "the cache entry changed after it was checked", str(self.path))
         return fd
@@ -368,52 +369,46 @@ class VouchedFile:
         return data
 
 
-def load_blob_lazily(cache: Cache, kind: str, key: str) -> Optional[tuple[Any, Union[bytes, VouchedFile]]]:
-    """:func:`load_blob`, but an entry whose noted sha256 holds for its stamp is not read: a
-    :class:`VouchedFile` stands for its bytes. Otherwise (never noted, or changed) it is read
-    and checked as by :func:`load_blob`."""
-    meta = cache.get_json(kind, key)
-    if meta is None:
-        return None
-    blob_path = cache.root / kind / f"{key}.bin"
-    want = meta.get("blob_sha256")
-    try:
-        st = os.stat(blob_path)
-    except OSError:
-        st = None
-    if st is not None and want and _noted(cache, blob_path, _stamp(st)) == want:
-        if cache.tier is not None:
-            cache.tier.record(f"{kind}/{key}.bin", blob_path, False)
-            cache.tier.record(f"{kind}/{key}.json", cache.root / kind / f"{key}.json", False)
-        return meta, VouchedFile(blob_path, st.st_size, str(want), _stamp(st))
-    return load_blob(cache, kind, key)
-
-
 def load_blob(cache: Cache, kind: str, key: str) -> Optional[tuple[Any, bytes]]:
     """A (metadata, bytes) entry whose bytes match the sha256 recorded in its metadata.
 
     A missing, truncated or corrupted entry gives None (and is removed), so the
     caller recomputes it: a bad cache entry is rebuilt, never shipped.
     """
+    return cast(Optional[tuple[Any, bytes]], _load_blob(cache, kind, key, lazily=False))
+
+
+def load_blob_lazily(cache: Cache, kind: str, key: str) -> Optional[tuple[Any, Union[bytes, VouchedFile]]]:
+    """:func:`load_blob`, but an entry whose noted sha256 holds for its stamp is not read: a
+    :class:`VouchedFile` stands for its bytes. Otherwise (never noted, or changed) it is read
+    and checked as by :func:`load_blob`."""
+    return _load_blob(cache, kind, key, lazily=True)
+
+
+def _load_blob(cache: Cache, kind: str, key: str, lazily: bool) -> Optional[tuple[Any, Union[bytes, VouchedFile]]]:
     meta = cache.get_json(kind, key)
     if meta is None:
         return None
     blob_path = cache.root / kind / f"{key}.bin"
+    # The bytes' sha256, noted by stat stamp as for wheels (noted_sha256): a warm S2 build read
+    # and hashed 45 MB of segments for it (~25 ms), then hashed them again in the artifact.
+    want = meta.get("blob_sha256")
     stamp = ""
     try:
-        before = _stamp(os.stat(blob_path))
+        st = os.stat(blob_path)
+        before = _stamp(st)
+        if lazily and want and _noted(cache, blob_path, before) == want:
+            _record_use(cache, kind, key)
+            return meta, VouchedFile(blob_path, st.st_size, str(want), before)
         blob = blob_path.read_bytes()
         stamp = before if _stamp(os.stat(blob_path)) == before else ""
     except FileNotFoundError:  # the shared tier's copy, kept locally when its bytes match
-        blob = cache._tier_blob(kind, key, meta.get("blob_sha256")) or b""
+        blob = cache._tier_blob(kind, key, want) or b""
     except IsADirectoryError:
         discard(blob_path)
         blob = b""
     except OSError:
         return None
-    # The bytes' sha256, noted by stat stamp as for wheels (noted_sha256): a warm S2 build read
-    # and hashed 45 MB of segments for it (~25 ms), then hashed them again in the artifact.
-    want = meta.get("blob_sha256")
     if not (stamp and want and _noted(cache, blob_path, stamp) == want):
         if hashlib.sha256(blob).hexdigest() != want:
             discard(blob_path)
@@ -421,10 +416,15 @@ def load_blob(cache: Cache, kind: str, key: str) -> Optional[tuple[Any, bytes]]:
             return None
         if stamp:
             _note(cache, blob_path, stamp, str(want))
-    if cache.tier is not None:
-        cache.tier.record(f"{kind}/{key}.bin", blob_path, False)
-        cache.tier.record(f"{kind}/{key}.json", cache.root / kind / f"{key}.json", False)
+    _record_use(cache, kind, key)
     return meta, blob
+
+
+def _record_use(cache: Cache, kind: str, key: str) -> None:
+    """Tell the shared tier (if any) that this build used the entry."""
+    if cache.tier is not None:
+        cache.tier.record(f"{kind}/{key}.bin", cache.root / kind / f"{key}.bin", False)
+        cache.tier.record(f"{kind}/{key}.json", cache.root / kind / f"{key}.json", False)
 
 
 def store_blob(cache: Cache, kind: str, key: str, meta: dict[str, Any], blob: bytes) -> str:

@@ -32,6 +32,8 @@ def pyc_path(rel: str, tag: str = PYC_TAG) -> str:
 def cache_tag(version: str) -> str:
     """``3.13`` -> ``cpython-313``."""
     return "cpython-" + version.replace(".", "")
+
+
 RUN = ("python", "-m", LAUNCHER_DIR)
 
 

@@ -156,7 +156,7 @@ class CompressedSegment:
 
     @property
     def size(self) -> int:
-        return len(self.deflated) if isinstance(self.deflated, bytes) else self.deflated.size
+        return _part_size(self.deflated)
 
     def data(self) -> bytes:
         """The deflated bytes, read (and checked) from the cache if they are there."""
@@ -304,7 +304,7 @@ def write_artifact(
     pieces: list[tuple[Part, Optional[str]]] = [
         (GZIP_HEADER, None), *((c.deflated, c.sha256) for c in compressed),
         (deflate_segment(tail, level, final=True), None), (gzip_trailer(crc, tar_len + len(tail)), None)]
-    size = sum(len(p) if isinstance(p, bytes) else p.size for p, _ in pieces)
+    size = sum(_part_size(p) for p, _ in pieces)
     if max_size is not None and size > max_size:
         raise ArtifactError(
             f"artifact would be {size} bytes, over the budget of {max_size} bytes",
@@ -337,50 +337,63 @@ def artifact_sha256(parts: Sequence[tuple[Part, Optional[str]]], memo: Optional[
     A part is named by its sha256 (and size), so the memo is a pure function's. Parts left in
     cache files are hashed through a memory map, never read into a buffer.
     """
-    key: Optional[str] = None
-    if memo is not None and sum(p.size if isinstance(p, VouchedFile) else len(p) if known else 0
-                                for p, known in parts) >= _HASH_TO_NAME:
-        names: list[str] = []
-        for p, known in parts:
-            sha = known or (p.sha256 if isinstance(p, VouchedFile) else
-                            hashlib.sha256(p).hexdigest() if len(p) <= _HASH_TO_NAME else None)
-            if sha is None:
-                break
-            names.append(f"{len(p) if isinstance(p, bytes) else p.size}:{sha}")
-        else:
-            key = hashlib.sha256("\n".join(["ignite-artifact-sha256-v1", *names]).encode()).hexdigest()
-            hit = memo.get(key)
-            if hit is not None:
-                return hit
+    key = _memo_key(parts) if memo is not None else None
+    if memo is not None and key is not None:
+        hit = memo.get(key)
+        if hit is not None:
+            return hit
     digest = hashlib.sha256()
     for p, _ in parts:
         if isinstance(p, bytes):
             digest.update(p)
-            continue
-        import mmap
-
-        try:
-            fd = p.open()
-        except OSError:
-            digest.update(_reread(p))
-            continue
-        try:
-            try:
-                view = mmap.mmap(fd, p.size, access=mmap.ACCESS_READ) if p.size else None
-            except (OSError, ValueError):  # a filesystem that cannot map files: read
-                digest.update(_reread(p))
-                continue
-            if view is not None:
-                with view:
-                    digest.update(view)
-            if not p.still(fd):
-                raise ArtifactError("a cache entry changed while it was hashed", where=str(p.path),
-                                    hint="run the build again (another process wrote into the cache)")
-        finally:
-            os.close(fd)
+        else:
+            _hash_file(digest, p)
     if memo is not None and key is not None:
         memo.put(key, digest.hexdigest())
     return digest.hexdigest()
+
+
+def _part_size(p: Part) -> int:
+    return len(p) if isinstance(p, bytes) else p.size
+
+
+def _memo_key(parts: Sequence[tuple[Part, Optional[str]]]) -> Optional[str]:
+    """The parts named by size and sha256; None when the memo is not worth it (see _HASH_TO_NAME)."""
+    if sum(_part_size(p) for p, known in parts if known or isinstance(p, VouchedFile)) < _HASH_TO_NAME:
+        return None
+    names = ["ignite-artifact-sha256-v1"]
+    for p, known in parts:
+        sha = known or (p.sha256 if isinstance(p, VouchedFile) else
+                        hashlib.sha256(p).hexdigest() if len(p) <= _HASH_TO_NAME else None)
+        if sha is None:
+            return None
+        names.append(f"{_part_size(p)}:{sha}")
+    return hashlib.sha256("\n".join(names).encode()).hexdigest()
+
+
+def _hash_file(digest: hashlib._Hash, part: VouchedFile) -> None:
+    """Hash a cache file through a memory map (read where files cannot be mapped), stamp checked."""
+    import mmap
+
+    try:
+        fd = part.open()
+    except OSError:  # replaced since (or gone): its bytes are read and checked
+        digest.update(_reread(part))
+        return
+    try:
+        try:
+            view = mmap.mmap(fd, part.size, access=mmap.ACCESS_READ) if part.size else None
+        except (OSError, ValueError):  # a filesystem that cannot map files
+            digest.update(_reread(part))
+            return
+        if view is not None:
+            with view:
+                digest.update(view)
+        if not part.still(fd):
+            raise ArtifactError("a cache entry changed while it was hashed", where=str(part.path),
+                                hint="run the build again (another process wrote into the cache)")
+    finally:
+        os.close(fd)
 
 
 def atomic_write(out: Path, chunks: Iterable[Part]) -> None:
