@@ -13,12 +13,12 @@ click's ``ParameterSource``.
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional
 
 from packager.errors import ConfigError
+from packager.tomlparser import parser
 
 CONFIG_FILES = ("ignite.toml", "pyproject.toml")
 
@@ -119,11 +119,7 @@ def find_config(source: Path) -> Optional[Path]:
 
 
 def _read(path: Path) -> dict[str, Any]:
-    # (tomllib only when there is a file to read: its import is ~3-5 ms of every build)
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover - exercised on 3.9/3.10 hosts
-        import tomli as tomllib
+    tomllib = parser()
     try:
         doc: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
         return doc

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import queue
 import re
-import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -23,6 +22,7 @@ from packager.deps.requirements import Requirements
 from packager.deps.resolve import Resolution, resolve
 from packager.errors import FetchError, IgniteError, IndexFailure, ResolveError, SdistBuildError
 from packager.options import BuildOptions
+from packager.tomlparser import parser
 
 if TYPE_CHECKING:
     from packager.deps.fetch import BuildsSdists
@@ -67,10 +67,7 @@ def _warm_up() -> None:
 
 
 def _import_later_stages() -> None:
-    if sys.version_info >= (3, 11):
-        import tomllib  # noqa: F401
-    else:  # pragma: no cover - exercised on 3.9/3.10 hosts
-        import tomli  # noqa: F401
+    parser()
     import packager.deps.install  # noqa: F401
 
 

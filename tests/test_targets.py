@@ -17,6 +17,7 @@ from packager.deps.profile import DEFAULT_PROFILE, builtin_profiles, load_profil
 from packager.errors import RequirementsError, RuntimeNotFound, SdistBuildError
 from packager.options import BuildOptions
 from packager.runtime import check_runs_here, host_machine
+from packager.tomlparser import parser
 from tests.ci_helpers import source
 from tests.conftest import run_cli
 from tests.wheelhouse import make_sdist, make_wheel
@@ -275,7 +276,7 @@ def test_builtin_profiles_are_read_from_their_json_twins_made_from_the_toml(
     import packager.deps.profile as profile_mod
     from packager.deps.profile import _LOADED, TWIN_SUFFIX, profile_twin
 
-    tomllib = profile_mod._toml()  # (tomllib, or tomli below 3.11)
+    tomllib = parser()  # (tomllib, or tomli below 3.11)
     folder = profile_mod._profiles_dir()
     for name in builtin_profiles():
         toml_path = folder / f"{name}.toml"

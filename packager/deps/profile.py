@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import re
-import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
 from packager.errors import ConfigError
+from packager.tomlparser import parser
 
 if TYPE_CHECKING:
     from packaging.tags import Tag
@@ -182,7 +182,7 @@ def load_profile(name_or_path: Optional[str] = None) -> TargetProfile:
     if known is not None:
         return known  # (a build reads its profile twice: the --python probe's version, then the build's)
     try:
-        data = (_twin_document(path, raw) if builtin else None) or _toml().loads(raw.decode("utf-8"))
+        data = (_twin_document(path, raw) if builtin else None) or parser().loads(raw.decode("utf-8"))
         py = data["python"]
         pre = data.get("preinstalled", {})
         profile = TargetProfile(
@@ -215,19 +215,11 @@ def load_profile(name_or_path: Optional[str] = None) -> TargetProfile:
     return profile
 
 
-def _toml() -> Any:
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover - exercised on 3.9/3.10 hosts
-        import tomli as tomllib
-    return tomllib
-
-
 def profile_twin(raw: bytes) -> bytes:
     """The JSON twin of a profile's TOML bytes (see :data:`TWIN_SUFFIX`)."""
     import json
 
-    doc = {"toml_sha256": hashlib.sha256(raw).hexdigest(), "document": _toml().loads(raw.decode("utf-8"))}
+    doc = {"toml_sha256": hashlib.sha256(raw).hexdigest(), "document": parser().loads(raw.decode("utf-8"))}
     return (json.dumps(doc, indent=1) + "\n").encode("utf-8")  # (the TOML's key order)
 
 

@@ -11,7 +11,6 @@ evaluated for the target later, like any requirement's. Groups are expanded by t
 from __future__ import annotations
 
 import re
-import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -20,11 +19,7 @@ from packaging.utils import canonicalize_name
 
 from packager.deps.requirements import RequirementLine, Requirements, check_requirement, lock_digest
 from packager.errors import RequirementsError
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on 3.9/3.10
-    import tomli as tomllib
+from packager.tomlparser import parser
 
 #: [tool.uv.sources] keys that point outside the index.
 _DIRECT_SOURCES = {"git": "VCS", "url": "URL", "path": "path", "editable": "editable", "workspace": "workspace"}
@@ -32,6 +27,7 @@ _DIRECT_SOURCES = {"git": "VCS", "url": "URL", "path": "path", "editable": "edit
 
 def load_toml(data: bytes, path: str) -> dict[str, Any]:
     """Parse TOML, or a RequirementsError naming the file and the line."""
+    tomllib = parser()
     try:
         doc: dict[str, Any] = tomllib.loads(data.decode("utf-8-sig"))
         return doc

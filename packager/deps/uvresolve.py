@@ -45,6 +45,7 @@ from packager.deps.stubs import ensure_stubs
 from packager.errors import UsageError, redact
 from packager.prestart import settle
 from packager.runtime import run_child
+from packager.tomlparser import parser
 from packager.uvenv import uv_environment
 
 RESOLVERS = ("auto", "pip", "uv")
@@ -204,12 +205,8 @@ def _compile(uv: str, requirements_in: str, options: list[str], cache_dir: Path,
         proc = run_child(argv, env=uv_environment(), timeout=600)
         if proc.returncode != 0:
             return proc, None
-        # (tomllib, ~3 ms of import, after uv's start: while it ran, not before)
-        if sys.version_info >= (3, 11):
-            import tomllib
-        else:  # pragma: no cover - exercised on 3.9/3.10 hosts
-            import tomli as tomllib
-        return proc, tomllib.loads(out.read_text("utf-8"))
+        # (the parser's import after uv's start: packager.resolution makes it while uv runs)
+        return proc, parser().loads(out.read_text("utf-8"))
 
 
 def uv_resolve(uv: str, requirements_in: str, constraints: str, find_links: list[str], profile: TargetProfile,

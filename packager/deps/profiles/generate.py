@@ -40,11 +40,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packager.deps.piprun import last_error, run_pip, target_args
 from packager.deps.profile import TWIN_SUFFIX, TargetProfile, profile_twin
 from packager.errors import ResolveError
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on 3.9/3.10 hosts
-    import tomli as tomllib
+from packager.tomlparser import parser
 
 #: manylinux aliases of PEP 600 tags (PEP 513/571/599), listed right after their glibc version.
 _LEGACY = {(2, 17): "manylinux2014", (2, 12): "manylinux2010", (2, 5): "manylinux1"}
@@ -222,7 +218,7 @@ def render(target: Target, roots: Sequence[str], dists: Sequence[PinnedDist]) ->
 def _existing_pins(path: Path) -> dict[str, str]:
     if not path.is_file():
         return {}
-    data = tomllib.loads(path.read_text("utf-8"))
+    data = parser().loads(path.read_text("utf-8"))
     return {str(k): str(v) for k, v in data.get("preinstalled", {}).get("pins", {}).items()}
 
 
