@@ -63,7 +63,7 @@ def _warm_up() -> None:
     from packager.deps.fetch import warm_up
 
     warm_up()
-    threading.Thread(target=_import_later_stages, name="ignite-installer-import", daemon=False).start()
+    threading.Thread(target=_import_later_stages, name="ignite-later-imports", daemon=False).start()
 
 
 def _import_later_stages() -> None:

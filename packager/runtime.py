@@ -32,6 +32,7 @@ if TYPE_CHECKING:  # (subprocess and the selectors it imports: ~2 ms, not needed
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+
 class Terminated(BaseException):
     """SIGTERM (or SIGHUP) arrived: raised in the main thread, like KeyboardInterrupt for SIGINT, so
     every ``with``/``finally`` on the way out runs (temp dirs, half-written files) and the CLI ends
