@@ -274,7 +274,8 @@ def test_builtin_profiles_are_read_from_their_json_twins_made_from_the_toml(
     import shutil
 
     import packager.deps.profile as profile_mod
-    from packager.deps.profile import _LOADED, TWIN_SUFFIX, profile_twin
+    from packager.deps.profile import _LOADED, profile_twin
+    from packager.profilefiles import TWIN_SUFFIX
 
     tomllib = parser()  # (tomllib, or tomli below 3.11)
     folder = profile_mod._profiles_dir()
@@ -306,6 +307,43 @@ def test_builtin_profiles_are_read_from_their_json_twins_made_from_the_toml(
     _LOADED.clear()
     assert load_profile(str(tmp_path / "mine.toml")).image == "python:3.12"
     _LOADED.clear()
+
+
+def test_builtin_profiles_ship_their_stubs_and_other_profiles_get_theirs_in_the_cache(tmp_path: Path) -> None:
+    """The stubs shipped for each built-in profile are exactly what would be made from its TOML now
+    (regenerate: `python -m packager.deps.profiles.generate --twins`), and nothing else is there; a
+    build with a built-in profile writes no stub; a profile given by path gets its own, in the cache."""
+    import io
+    import zipfile
+
+    from packager.cache import Cache
+    from packager.deps.stubs import ensure_stubs, stub_wheels
+    from packager.profilefiles import shipped_stubs_dir, shipped_stubs_root
+
+    made = set()
+    for name in builtin_profiles():
+        profile = load_profile(name)
+        folder = shipped_stubs_dir(profile.digest)
+        made.add(folder)
+        shipped = {f.name: f.read_bytes() for f in folder.iterdir()}
+        assert shipped == stub_wheels(profile), f"{name}: the shipped stubs are stale"
+        assert set(shipped) and len(shipped) == len(profile.preinstalled)
+        cache = Cache(tmp_path / "cache" / name)
+        assert ensure_stubs(profile, cache) == folder and not (cache.root / "stubs").exists()
+    assert set(shipped_stubs_root().iterdir()) == made, "stubs of a profile that is no longer built in"
+    one = next(iter(stub_wheels(load_profile()).values()))
+    with zipfile.ZipFile(io.BytesIO(one)) as zf:
+        assert any(n.endswith(".dist-info/METADATA") for n in zf.namelist())
+    # a profile of its own (the default one, changed): its stubs are made in the cache, once
+    raw = (shipped_stubs_root().parent / f"{DEFAULT_PROFILE}.toml").read_bytes()
+    mine = tmp_path / "mine.toml"
+    mine.write_bytes(raw.replace(b'name = "python3.12"', b'name = "mine"'))
+    profile = load_profile(str(mine))
+    assert profile.name == "mine"
+    cache = Cache(tmp_path / "cache" / "mine")
+    folder = ensure_stubs(profile, cache)
+    assert folder.parent == cache.root / "stubs"
+    assert {f.name: f.read_bytes() for f in folder.iterdir()} == stub_wheels(profile)
 
 
 def test_unknown_profile_names_the_builtin_ones() -> None:

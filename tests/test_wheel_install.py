@@ -95,6 +95,13 @@ def test_wheel_in_fresh_venv_with_bundled_pip_builds_locks_and_invokes(
     assert "python3.12.toml" in data["profiles"] and "python3.12.json" in data["profiles"]  # (and its twin)
     assert {"build.json", "error.json", "inspect.json"} <= set(data["schemas"])
     assert any(n.endswith("main.cpython-312.pyc") for n in data["launcher_pyc"])
+    # the default profile's metadata stubs ship, byte for byte what would be made (none is written at build)
+    stubs = subprocess.run([str(vpy), "-c", (
+        "from packager.deps.profile import load_profile; from packager.deps.stubs import stub_wheels; "
+        "from packager.profilefiles import shipped_stubs_dir; p = load_profile(); d = shipped_stubs_dir(p.digest); "
+        "print(d.is_dir() and {f.name: f.read_bytes() for f in d.iterdir()} == stub_wheels(p))")],
+        capture_output=True, text=True, env=_clean_env(), cwd=tmp_path, check=True)
+    assert stubs.stdout.strip() == "True", stubs.stdout + stubs.stderr
 
     wh = tmp_path / "wheelhouse"
     make_wheel(wh, "tinydep", "1.0")

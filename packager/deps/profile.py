@@ -16,19 +16,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
 from packager.errors import ConfigError
+from packager.profilefiles import DEFAULT_PROFILE, profiles_dir, read_twin
 from packager.tomlparser import parser
 
 if TYPE_CHECKING:
     from packaging.tags import Tag
     from packaging.utils import NormalizedName
-
-DEFAULT_PROFILE = "python3.12"
-
-#: Beside each built-in profile: its TOML document as JSON, with the sha256 of the TOML it was
-#: made from (:func:`profile_twin`, ``python -m packager.deps.profiles.generate --twins``). tomllib
-#: is pure Python: its import (regexes, datetime) and the parse were ~5 ms of every build; the
-#: twin is read instead while it matches the TOML byte for byte, else the TOML is parsed.
-TWIN_SUFFIX = ".json"
 
 #: A name already in PEP 503 normal form (what canonicalize_name returns for it unchanged): the
 #: built-in profiles' names all are, so loading one needs no import of packaging (~5 ms, which a
@@ -149,8 +142,7 @@ class TargetProfile:
 
 
 def _profiles_dir() -> Path:
-    # package data next to this module (importlib.resources would say the same, for ~10 ms of import)
-    return Path(__file__).resolve().parent / "profiles"
+    return profiles_dir()
 
 
 def builtin_profiles() -> list[str]:
@@ -216,7 +208,7 @@ def load_profile(name_or_path: Optional[str] = None) -> TargetProfile:
 
 
 def profile_twin(raw: bytes) -> bytes:
-    """The JSON twin of a profile's TOML bytes (see :data:`TWIN_SUFFIX`)."""
+    """The JSON twin of a profile's TOML bytes (see :data:`packager.profilefiles.TWIN_SUFFIX`)."""
     import json
 
     doc = {"toml_sha256": hashlib.sha256(raw).hexdigest(), "document": parser().loads(raw.decode("utf-8"))}
@@ -225,16 +217,11 @@ def profile_twin(raw: bytes) -> bytes:
 
 def _twin_document(path: Path, raw: bytes) -> Optional[dict[str, Any]]:
     """The TOML document of *path* from its twin, when the twin was made from exactly *raw*."""
-    import json
-
-    try:
-        doc = json.loads(path.with_suffix(TWIN_SUFFIX).read_bytes())
-    except (OSError, ValueError):
+    doc = read_twin(path)
+    if doc is None or doc.get("toml_sha256") != hashlib.sha256(raw).hexdigest():
         return None
-    if not isinstance(doc, dict) or doc.get("toml_sha256") != hashlib.sha256(raw).hexdigest():
-        return None
-    document = doc.get("document")
-    return document if isinstance(document, dict) else None
+    document: dict[str, Any] = doc["document"]
+    return document
 
 
 #: Profiles already parsed in this process, by path and content (tomllib is pure Python: ~2 ms).

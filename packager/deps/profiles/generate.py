@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import shutil
 import sys
 import tempfile
 from collections.abc import Iterable, Sequence
@@ -38,8 +39,9 @@ from packaging.requirements import Requirement
 from packaging.utils import NormalizedName, canonicalize_name
 
 from packager.deps.piprun import last_error, run_pip, target_args
-from packager.deps.profile import TWIN_SUFFIX, TargetProfile, profile_twin
+from packager.deps.profile import TargetProfile, profile_twin
 from packager.errors import ResolveError
+from packager.profilefiles import TWIN_SUFFIX, shipped_stubs_dir, shipped_stubs_root
 from packager.tomlparser import parser
 
 #: manylinux aliases of PEP 600 tags (PEP 513/571/599), listed right after their glibc version.
@@ -223,18 +225,43 @@ def _existing_pins(path: Path) -> dict[str, str]:
 
 
 def write_twin(toml_path: Path) -> Path:
-    """Write the JSON twin the loader reads instead of the TOML (packager.deps.profile.TWIN_SUFFIX)."""
+    """Write the JSON twin the loader reads instead of the TOML (packager.profilefiles.TWIN_SUFFIX)."""
     twin = toml_path.with_suffix(TWIN_SUFFIX)
     twin.write_bytes(profile_twin(toml_path.read_bytes()))
     return twin
 
 
+def write_stubs(toml_path: Path) -> Path:
+    """Write the metadata stubs shipped for a built-in profile (packager.deps.stubs.ensure_stubs)."""
+    import hashlib
+
+    from packager.deps.profile import load_profile
+    from packager.deps.stubs import stub_wheels
+
+    folder = shipped_stubs_dir(hashlib.sha256(toml_path.read_bytes()).hexdigest())
+    folder.mkdir(parents=True, exist_ok=True)
+    wheels = stub_wheels(load_profile(str(toml_path)))
+    for stale in folder.iterdir():
+        if stale.name not in wheels:
+            stale.unlink()
+    for name, data in wheels.items():
+        (folder / name).write_bytes(data)
+    return folder
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     if argv is None:
         argv = sys.argv[1:]
-    if list(argv) == ["--twins"]:  # only the twins of the built-in profiles, from their TOML (offline)
+    if list(argv) == ["--twins"]:  # the built-in profiles' twins and stubs, from their TOML (offline)
+        made = set()
         for toml_path in sorted(Path(__file__).resolve().parent.glob("*.toml")):
             print(write_twin(toml_path))
+            stubs = write_stubs(toml_path)
+            made.add(stubs)
+            print(stubs)
+        for old in sorted(shipped_stubs_root().iterdir()):
+            if old not in made:  # (stubs of a TOML that changed since)
+                shutil.rmtree(old)
         return 0
     ap = argparse.ArgumentParser(prog="python -m packager.deps.profiles.generate", description=__doc__.split("\n\n")[0])
     ap.add_argument("--name", required=True, help="profile name, e.g. python3.12")
