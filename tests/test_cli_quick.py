@@ -26,6 +26,9 @@ QUICK_WORDS = [
     ["build", "-q", "src", "--json"],
     ["build", "src", "--output=y.tar.gz", "--quiet"],
     ["build", "--output", "z.tar.gz", "src", "-q", "-o", "last.tar.gz"],
+    ["build", "src", "--index-url", "http://127.0.0.1:1/simple", "--extra-index-url", "http://a/simple",
+     "--extra-index-url=http://b/simple"],
+    ["build", "--index-url=http://i/simple", "src", "--index-url", "http://j/simple", "--json"],
 ]
 ENVIRONMENTS = [{}, {"IGNITE_CACHE_DIR": "/c"}, {"IGNITE_PYTHON": "/p/python3.12"}, {"IGNITE_CACHE_DIR": ""}]
 
@@ -54,6 +57,8 @@ def test_its_parameters_are_clicks(monkeypatch: pytest.MonkeyPatch, words: list[
     ["build"], ["build", "--help"], ["build", "-h"], ["build", "a", "b"], ["build", "src", "-o"],
     ["build", "src", "-o", "-x"], ["build", "--", "src"], ["build", "-qo", "x", "src"], ["build", "-oout", "src"],
     ["build", "src", "--level", "4"], ["build", "src", "--python", "x"], ["build", "src", "--output="],
+    ["build", "src", "--index-url"], ["build", "src", "--index-url", "-x"], ["build", "src", "--index-url="],
+    ["build", "src", "--extra-index-url="], ["build", "src", "--wheelhouse", "w"],
     ["inspect", "a.tar.gz"], ["--version"], [],
 ])
 def test_anything_else_goes_to_click(words: list[str]) -> None:
