@@ -183,10 +183,13 @@ def test_resolver_uv_without_uv_is_a_usage_error(tmp_path: Path, hermetic_pip: P
 
 
 def test_python_platform_follows_the_profile() -> None:
-    from packager.deps.uvresolve import _python_platform
+    from packager.deps.uvresolve import uv_args
+    from packager.uvenv import uv_platform
 
-    assert _python_platform(load_profile(None)) == "x86_64-manylinux_2_36"
-    assert _python_platform(load_profile("python3.12-arm64")) == "aarch64-manylinux_2_36"
+    for name, expected in ((None, "x86_64-manylinux_2_36"), ("python3.12-arm64", "aarch64-manylinux_2_36")):
+        args = uv_args(load_profile(name), IndexConfig())
+        assert args[args.index("--python-platform") + 1] == expected
+    assert uv_platform("linux_x86_64", "x86_64") == "x86_64-unknown-linux-gnu"
 
 
 def test_the_backend_is_chosen_once_behind_one_protocol(tmp_path: Path, uv: str, hermetic_pip: Path) -> None:

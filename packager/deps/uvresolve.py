@@ -46,17 +46,15 @@ from packager.errors import UsageError, redact
 from packager.prestart import settle
 from packager.runtime import run_child
 from packager.tomlparser import parser
-from packager.uvenv import uv_environment
+from packager.uvenv import (
+    compile_argv,
+    pip_variable_uv_would_miss,
+    target_options,
+    uv_environment,
+    uv_platform,
+)
 
 RESOLVERS = ("auto", "pip", "uv")
-
-#: PIP_* variables that change nothing about where or how distributions are found.
-_HARMLESS_PIP_ENV = frozenset({
-    "PIP_DISABLE_PIP_VERSION_CHECK", "PIP_NO_INPUT", "PIP_CACHE_DIR", "PIP_NO_CACHE_DIR", "PIP_DEFAULT_TIMEOUT",
-    "PIP_PROGRESS_BAR", "PIP_ROOT_USER_ACTION", "PIP_NO_COLOR", "PIP_QUIET", "PIP_VERBOSE", "PIP_CONFIG_FILE",
-    "PIP_CERT",  # passed to uv as SSL_CERT_FILE
-})
-
 
 @dataclass(frozen=True)
 class UvAnswer:
@@ -95,9 +93,9 @@ def pip_setting_uv_would_miss() -> Optional[str]:
     The files are the ones pip reads (pip._internal.configuration.get_configuration_files,
     built from pip's own appdirs; importing that module costs ~0.17 s, its appdirs 7 ms).
     """
-    for key in sorted(os.environ):
-        if key.startswith("PIP_") and key not in _HARMLESS_PIP_ENV and os.environ[key]:
-            return key
+    variable = pip_variable_uv_would_miss(os.environ)
+    if variable:
+        return variable
     named = os.environ.get("PIP_CONFIG_FILE")
     if named == os.devnull:
         return None  # pip then reads no file at all
@@ -137,26 +135,11 @@ def choose(resolver: str, index: IndexConfig, environ: Optional[Mapping[str, str
     return uv, ""
 
 
-def _python_platform(profile: TargetProfile) -> str:
-    """uv's ``--python-platform`` for the profile's best tag: ``manylinux_2_36_x86_64`` -> ``x86_64-manylinux_2_36``."""
-    best = profile.platforms[0]
-    machine = profile.machine
-    if best.startswith("manylinux_") and best.endswith("_" + machine):
-        return f"{machine}-{best[:-len(machine) - 1]}"
-    return f"{machine}-unknown-linux-gnu"
-
-
-#: pip takes the best version any index offers; uv by default only looks at the first index that
-#: has the project ("first-index"). With --extra-index-url that can be another version: ask uv
-#: for pip's behaviour.
-PIPS_INDEX_STRATEGY = ["--index-strategy", "unsafe-best-match"]
-
-
 def _target_args(profile: TargetProfile, index: IndexConfig) -> list[str]:
     """The target's version and platform, and the indexes in pip's spelling, which uv shares."""
     assert not index.offline
-    return ["--python-version", profile.markers.get("python_full_version", profile.python_version),
-            "--python-platform", _python_platform(profile), *PIPS_INDEX_STRATEGY, *index.pip_args()]
+    return target_options(profile.markers.get("python_full_version", profile.python_version),
+                          uv_platform(profile.platforms[0], profile.machine), index.pip_args())
 
 
 def uv_args(profile: TargetProfile, index: IndexConfig) -> list[str]:
@@ -194,12 +177,9 @@ def _compile(uv: str, requirements_in: str, options: list[str], cache_dir: Path,
         work = Path(tmp)
         (work / "requirements.in").write_text(requirements_in, "utf-8")
         out = work / "pylock.toml"
-        argv = [uv, "pip", "compile", "--no-config", "--no-progress", "--no-header", "--format", "pylock.toml",
-                "-o", str(out), str(work / "requirements.in"), "--cache-dir", str(cache_dir),
-                "--python", sys.executable, *options]
         if constraints.strip():
             (work / "constraints.txt").write_text(constraints, "utf-8")
-            argv += ["-c", str(work / "constraints.txt")]
+        argv = compile_argv(uv, work, cache_dir, options, bool(constraints.strip()))
         launching()
         settle()  # uv's look at the interpreter, if packager.prestart started one: not twice
         proc = run_child(argv, env=uv_environment(), timeout=600)
