@@ -1,4 +1,4 @@
-"""The environment every subprocess gets: an allow-list of ours, never the whole of it.
+"""The environment every subprocess gets: an allow-list of ours, never the whole of it; and its TMPDIR's name.
 
 Apart from :mod:`packager.runtime` (which re-exports :func:`clean_env`) so that
 :mod:`packager.prestart` can start uv with it before anything else is imported.
@@ -29,3 +29,31 @@ def clean_env(extra: Optional[dict[str, str]] = None) -> dict[str, str]:
     env["PIP_NO_INPUT"] = "1"
     env.update(extra or {})
     return env
+
+
+#: The private TMPDIR of an ignite-pack run (packager.runtime.children_tmp), and of what
+#: packager.prestart starts before it: ``ignite-tmp-<pid>-<host>-*``, removed at exit, or by the
+#: next run on this host once that process is gone (packager.runtime.sweep_stale_tmp).
+PRIVATE_TMP = "ignite-tmp-"
+
+
+def private_tmp_prefix() -> str:
+    """This process's private temp directories' name prefix (see :data:`PRIVATE_TMP`)."""
+    return f"{PRIVATE_TMP}{os.getpid()}-{host_label()}-"
+
+
+def host_label() -> str:
+    """This host's name as a file name part: a TMPDIR shared by containers (other PID namespaces)
+    must not lose a running build's directory because its pid means nothing here."""
+    return "".join(c for c in uname()[0] if c.isalnum())[:32] or "host"
+
+
+def uname() -> tuple[str, str]:
+    """(node, machine): ``os.uname()`` where it exists, which is what ``platform`` reads on POSIX
+    (importing ``platform`` was ~1.3 ms of a build's start without click), else ``platform``'s."""
+    if hasattr(os, "uname"):
+        u = os.uname()
+        return u.nodename, u.machine
+    import platform
+
+    return platform.node(), platform.machine()

@@ -1,23 +1,30 @@
-"""What a build can start before its command line is parsed: uv's look at the interpreter.
+"""What a build can start before its command line is parsed: its uv resolution, or uv's look at the interpreter.
 
-Before its first resolution in an empty uv cache, uv runs the interpreter it is given
-(``--python``) to learn its markers, tags and paths, and caches the answer: a Python start
-plus imports, ~60-70 ms here, which ``uv pip compile`` spent on the critical path of every
-cold build, after ~0.1 s of our own start-up (click, the pipeline's modules, the source and
-its requirements). ``uv python find`` with the same interpreter, cache and environment
-caches the same answer; started here, on the other core, it runs while this process imports
-the CLI, and the resolution finds the answer cached (a cold S1 build: ~0.43 -> ~0.37 s).
+A cold build's ``uv pip compile`` used to start ~0.1 s into the run, after the CLI, the
+pipeline's modules, packaging's requirement parser (~12 ms of import), the source and its
+requirements; in an empty uv cache that run then also started the interpreter it is given to
+learn about it (~60-80 ms here). Started here instead, as the build's first act (~35 ms into
+the run), uv works on the other core while this process imports and checks. Two things may be
+started, never both, only for ``build`` when uv would resolve and its cache directory does not
+exist yet (a first build with this cache):
 
-Only a guess, never an authority: started only for ``build`` of a source that may declare
-dependencies (a directory with a requirements.txt or a pyproject.toml, or an archive), when
-uv would be used and its cache directory does not exist yet. It reads no file of the
-source, passes uv nothing of it, touches no network (``UV_PYTHON_DOWNLOADS=never``, no
-index) and cannot fail a build: the resolution waits for it (:func:`settle`), and whatever
-it did not finish uv does again. Its argv and environment are the resolution's own
-(:func:`packager.uvenv.uv_environment`), so the cache entry is the one
-the resolution looks up.
+* **The resolution itself** (:func:`speculate`), for the build's commonest shape
+  (:func:`packager.buildargs.parameters`: ``build DIR [-o OUT] [-q] [--json] [--index-url URL]
+  [--extra-index-url URL]``, no configuration file, no pip setting that uv would miss) of a
+  directory whose one dependency file is a requirements.txt of plain lines (``name`` or
+  ``name==version``, comments, blank lines), for the default profile: the ``uv pip compile``
+  the resolver would run (:func:`packager.uvenv.compile_argv`), with the input files it would
+  write, made from the raw text. A guess, never an authority: the resolver takes its answer
+  (:func:`adopt`) only when its own command line and input files are the same byte for byte
+  (the work directory's path aside); otherwise it is stopped and the resolver runs uv itself.
+* Otherwise **uv's look at the interpreter** (``uv python find`` with the same interpreter, cache
+  and environment caches the answer the resolution then finds), for a build of any source that
+  may declare dependencies. The resolution waits for it (:func:`settle`).
 
-Imports only the standard library, and is imported before click.
+Neither can fail a build: what was not finished uv does again. Like the build's early
+resolution, the guess reaches the index before the handler's checks: only for the names of a
+regular file of plain lines (the resolver would ask for the same). Imports only the standard
+library and the packager's bottom layer, before click.
 """
 
 from __future__ import annotations
@@ -29,7 +36,11 @@ import sys
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Optional
+from stat import S_ISREG
+from typing import TYPE_CHECKING, Optional
+
+if TYPE_CHECKING:
+    import subprocess
 
 #: Files at a source directory's root that mean a build may resolve (packager.deps.inputs
 #: reads locks too, but installs them without resolving).
@@ -37,8 +48,25 @@ _DECLARES = ("requirements.txt", "pyproject.toml")
 _ARCHIVES = (".zip", ".tar.gz", ".tgz")
 _TRUE = ("1", "true", "t", "yes", "y", "on")  # click's BOOL for an envvar flag
 
-#: the pid of the started ``uv python find``, until it is reaped
-_started: Optional[int] = None
+#: The dependency files of a source directory's root besides requirements.txt
+#: (packager.deps.inputs) and the configuration file: with one of them, no guess at the resolution.
+_OTHER_INPUTS = ("pyproject.toml", "ignite.toml", "uv.lock", "requirements.lock", "pylock.toml")
+#: What the resolution writes in its work directory besides the lock (packager.uvenv.compile_argv).
+_INPUT_FILES = ("requirements.in", "constraints.txt")
+_MAX_REQUIREMENTS = 256 * 1024
+
+
+class _Child:
+    """A uv process started here, until it is reaped: its argv, and a resolution's work directory."""
+
+    __slots__ = ("argv", "exit_code", "pid", "work")
+
+    def __init__(self, pid: int, argv: list[str], work: Optional[str]) -> None:
+        self.pid, self.argv, self.work = pid, argv, work
+        self.exit_code: Optional[int] = None
+
+
+_started: Optional[_Child] = None
 
 
 def uv_cache_dir(argv: Sequence[str], environ: Mapping[str, str]) -> Optional[Path]:
@@ -113,44 +141,221 @@ def wanted(argv: Sequence[str], environ: Mapping[str, str]) -> Optional[list[str
     return [uv, "python", "find", "--no-config", "--cache-dir", str(cache), sys.executable]
 
 
+def speculate(argv: Sequence[str], environ: Mapping[str, str]) -> Optional[tuple[list[str], Path]]:
+    """The resolution to start for ``ignite-pack *argv*`` (module docstring): its uv command line and
+    its work directory, made with the input files in it; or None."""
+    from packager.buildargs import parameters
+
+    p = parameters(argv, environ)
+    if p is None or not sys.executable:
+        return None
+    wanted_in = _plain_requirements(p["source"])
+    uv = _uv_binary(environ)
+    root = p["cache_dir"] or _default_root(environ)
+    if wanted_in is None or uv is None or root is None or (root / "uv").exists() or _pip_configured(environ):
+        return None
+    from packager.profilefiles import DEFAULT_PROFILE, profiles_dir, read_twin, shipped_stubs_dir
+    from packager.uvenv import compile_argv, target_options, uv_platform
+
+    twin = read_twin(profiles_dir() / f"{DEFAULT_PROFILE}.toml")
+    if twin is None:
+        return None
+    index = [*(["--index-url", p["index_url"]] if p["index_url"] else []),
+             *(a for url in p["extra_index_urls"] for a in ("--extra-index-url", url))]
+    try:  # (what packager.deps.uvresolve.uv_resolve asks for, from the profile's twin)
+        doc = twin["document"]
+        markers, python, pins = doc["markers"], doc["python"], doc["preinstalled"]["pins"]
+        options = [*target_options(str(markers.get("python_full_version", python["version"])),
+                                   uv_platform(str(doc["platform"]["tags"][0]),
+                                               str(markers.get("platform_machine", "x86_64"))), index),
+                   "--only-binary", ":all:", "--find-links", str(root / "built"),
+                   "--find-links", str(shipped_stubs_dir(str(twin["toml_sha256"])))]
+        constraints = "".join(f"{n}=={v}\n" for n, v in sorted(pins.items()))
+    except (KeyError, TypeError, IndexError, AttributeError):
+        return None
+    try:
+        (root / "built").mkdir(parents=True, exist_ok=True)  # (uv refuses a --find-links that is missing)
+        work = Path(_temp_root(environ)) / f"{_private_tmp_prefix()}uv{os.urandom(4).hex()}"
+        work.mkdir(mode=0o700)
+        (work / "requirements.in").write_text(wanted_in, "utf-8")
+        if constraints:
+            (work / "constraints.txt").write_text(constraints, "utf-8")
+    except OSError:
+        return None
+    return compile_argv(uv, work, root / "uv", options, bool(constraints)), work
+
+
+def _plain_requirements(source: Path) -> Optional[str]:
+    """The resolver's requirements.in for *source* (packager.deps.resolver.requirements_in) when the
+    directory's one dependency file is a requirements.txt of plain lines, which the requirement
+    parser gives back unchanged; else None."""
+    path = source / "requirements.txt"
+    try:
+        names = os.listdir(source)
+        st = os.lstat(path)
+        if not S_ISREG(st.st_mode) or st.st_size > _MAX_REQUIREMENTS:
+            return None
+        text = path.read_bytes().decode("utf-8-sig")
+    except (OSError, UnicodeDecodeError):
+        return None
+    if any(n in _OTHER_INPUTS or (n.startswith("pylock.") and n.endswith(".toml")) for n in names):
+        return None
+    slots: list[str] = []
+    for no, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if line and not line.startswith("#"):
+            if not _plain(line):
+                return None
+            slots += [""] * (no - 1 - len(slots)) + [line]
+    return "\n".join(slots) + "\n" if slots else None
+
+
+def _plain(line: str) -> bool:
+    """``name`` or ``name==version`` (ASCII letters, digits and ``.``): what ``str(Requirement(line))`` is."""
+    name, pinned, version = line.partition("==")
+    return (line.isascii() and name[:1].isalnum() and name[-1:].isalnum()
+            and all(c.isalnum() or c in "._-" for c in name)
+            and (not pinned or (version[:1].isdigit() and all(c.isalnum() or c == "." for c in version))))
+
+
+def _default_root(environ: Mapping[str, str]) -> Optional[Path]:
+    from packager.cachedir import default_cache_dir
+
+    try:
+        return default_cache_dir(environ)
+    except (RuntimeError, KeyError):
+        return None
+
+
+def _pip_configured(environ: Mapping[str, str]) -> bool:
+    """Whether pip may be configured where uv would not see it: a PIP_* variable or a pip.conf in
+    pip's places on Linux (packager.deps.uvresolve.pip_setting_uv_would_miss decides; this guess
+    spares its import of pip's appdirs, 7 ms)."""
+    from packager.uvenv import pip_variable_uv_would_miss
+
+    if pip_variable_uv_would_miss(environ):
+        return True
+    named = environ.get("PIP_CONFIG_FILE")
+    if named == os.devnull:
+        return False
+    home = environ.get("HOME") or os.path.expanduser("~")
+    places = [os.path.join(d, "pip", "pip.conf") for d in (environ.get("XDG_CONFIG_DIRS") or "/etc/xdg").split(":")]
+    places += ["/etc/pip.conf", os.path.join(sys.prefix, "pip.conf"), os.path.join(home, ".pip", "pip.conf"),
+               os.path.join(environ.get("XDG_CONFIG_HOME") or os.path.join(home, ".config"), "pip", "pip.conf")]
+    return any(os.path.isfile(p) for p in (*places, *([named] if named else [])))
+
+
+def _temp_root(environ: Mapping[str, str]) -> str:
+    """tempfile.gettempdir()'s first choice, without importing tempfile (~3 ms)."""
+    return next((environ[k] for k in ("TMPDIR", "TEMP", "TMP") if environ.get(k)), "/tmp")
+
+
+def _private_tmp_prefix() -> str:
+    from packager.childenv import private_tmp_prefix
+
+    return private_tmp_prefix()
+
+
 def begin(argv: Sequence[str]) -> None:
-    """Start uv's look at the interpreter if a build will want it (see the module's docstring).
+    """Start the build's resolution, or uv's look at the interpreter, if a build will want it (see
+    the module's docstring).
 
     With ``os.posix_spawn`` and the environment module alone: importing ``subprocess`` and the
     runtime first (~10 ms) would start it that much later, and it is on a cold build's critical
-    path (the resolution waits for it). Where posix_spawn is missing, nothing is started."""
+    path. Where posix_spawn is missing, nothing is started."""
     global _started
-    argv_uv = wanted(argv, os.environ)
-    if argv_uv is None or not hasattr(os, "posix_spawn"):
+    if not hasattr(os, "posix_spawn"):
         return
     from packager.uvenv import uv_environment
 
-    quiet = [(os.POSIX_SPAWN_OPEN, fd, os.devnull, os.O_RDWR, 0) for fd in (0, 1, 2)]
+    guess = speculate(argv, os.environ)
+    work: Optional[Path] = None
+    if guess is not None:
+        argv_uv, work = guess
+        actions = [(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0)]
+        actions += [(os.POSIX_SPAWN_OPEN, fd, str(work / name), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                    for fd, name in ((1, "stdout"), (2, "stderr"))]
+    else:
+        found = wanted(argv, os.environ)
+        if found is None:
+            return
+        argv_uv = found
+        actions = [(os.POSIX_SPAWN_OPEN, fd, os.devnull, os.O_RDWR, 0) for fd in (0, 1, 2)]
     try:
-        _started = os.posix_spawn(argv_uv[0], argv_uv, uv_environment(), file_actions=quiet)
+        pid = os.posix_spawn(argv_uv[0], argv_uv, uv_environment(), file_actions=actions)
     except OSError:
+        if work is not None:
+            _remove(str(work))
         return
+    _started = _Child(pid, argv_uv, str(work) if work is not None else None)
     atexit.register(stop)
 
 
+def adopt(argv: Sequence[str], work: Path, timeout: float = 600.0,
+          ) -> Optional[tuple[subprocess.CompletedProcess[str], Optional[str]]]:
+    """The resolution started here, if it is *argv* run in *work*: its process (once it ended, its
+    output as if run there) and the lock it wrote (None if none). Otherwise None, and a resolution
+    started here is stopped. Raises subprocess.TimeoutExpired (having stopped it) as run_child would."""
+    import subprocess
+
+    child = _started
+    if child is None or child.work is None:
+        return None
+    theirs = Path(child.work)
+    mine = [a.replace(str(work), child.work) for a in argv]
+    if not (mine and os.path.realpath(mine[0]) == os.path.realpath(child.argv[0]) and mine[1:] == child.argv[1:]
+            and all(_read(work / n) == _read(theirs / n) for n in _INPUT_FILES)):
+        stop()
+        return None
+    deadline = time.monotonic() + timeout
+    while not _ended():
+        if time.monotonic() >= deadline:
+            stop()
+            raise subprocess.TimeoutExpired(list(argv), timeout)
+        time.sleep(0.002)
+    said = [(_read(theirs / name) or b"").decode("utf-8", "replace").replace(child.work, str(work))
+            for name in ("stdout", "stderr")]
+    lock = _read(theirs / "pylock.toml")
+    _remove(child.work)
+    code = child.exit_code if child.exit_code is not None else -signal.SIGKILL
+    return subprocess.CompletedProcess(list(argv), code, said[0], said[1]), (lock.decode("utf-8") if lock else None)
+
+
+def _read(path: Path) -> Optional[bytes]:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return None
+
+
+def _remove(path: str) -> None:
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=True)
+
+
 def _ended(wait: bool = False) -> bool:
-    """Whether the started look has ended (and is reaped); with *wait*, until it has."""
+    """Whether what was started has ended (and is reaped); with *wait*, until it has."""
     global _started
-    if _started is None:
+    child = _started
+    if child is None:
         return True
     try:
-        pid, _status = os.waitpid(_started, 0 if wait else os.WNOHANG)
+        pid, status = os.waitpid(child.pid, 0 if wait else os.WNOHANG)
     except ChildProcessError:  # (reaped already)
-        pid = _started
+        pid, status = child.pid, -1
     if pid == 0:
         return False
+    if status >= 0:
+        child.exit_code = os.waitstatus_to_exitcode(status)
     _started = None
     return True
 
 
 def settle(timeout: float = 5.0) -> None:
     """Before uv runs for the build: let a started look finish (so uv does not look twice), at most
-    *timeout* seconds; then it is stopped and uv looks again."""
+    *timeout* seconds; then it is stopped and uv looks again. (A started resolution was adopted or
+    stopped by then: :func:`adopt`.)"""
     deadline = time.monotonic() + timeout
     while not _ended():
         if time.monotonic() >= deadline:
@@ -160,10 +365,16 @@ def settle(timeout: float = 5.0) -> None:
 
 
 def stop() -> None:
-    """End a look still running (the build is over or stopping)."""
-    if _started is not None and not _ended():
+    """End what was started if it still runs (the build is over, stopping, or did not want it), and
+    remove a resolution's work directory."""
+    child = _started
+    if child is None:
+        return
+    if not _ended():
         try:
-            os.kill(_started, signal.SIGKILL)
+            os.kill(child.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
         _ended(wait=True)
+    if child.work is not None:
+        _remove(child.work)

@@ -24,6 +24,7 @@ from functools import cache, wraps
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional, TypeVar, Union, cast
 
+from packager.childenv import PRIVATE_TMP, host_label, private_tmp_prefix, uname
 from packager.childenv import clean_env as clean_env  # (where the pipeline imports it from)
 from packager.errors import RuntimeNotFound
 
@@ -76,9 +77,6 @@ def run_child(argv: Sequence[str], *, env: dict[str, str], cwd: Optional[Path] =
     return subprocess.CompletedProcess(list(argv), proc.returncode, out, err)
 
 
-_PRIVATE_TMP = "ignite-tmp-"
-
-
 @cache
 def children_tmp() -> str:
     """The TMPDIR of every tool this process runs: one private directory (``ignite-tmp-<pid>-*``),
@@ -86,7 +84,7 @@ def children_tmp() -> str:
     killed build left, when the next command that makes temp files starts: :func:`makes_temp_files`)."""
     import atexit
 
-    path = tempfile.mkdtemp(prefix=f"{_PRIVATE_TMP}{os.getpid()}-{_host()}-")
+    path = tempfile.mkdtemp(prefix=private_tmp_prefix())
     atexit.register(shutil.rmtree, path, True)
     return path
 
@@ -122,36 +120,19 @@ def makes_temp_files(fn: F) -> F:
     return cast(F, run)
 
 
-def _host() -> str:
-    """This host's name as a file name part: a TMPDIR shared by containers (other PID namespaces)
-    must not lose a running build's directory because its pid means nothing here."""
-    return "".join(c for c in _uname()[0] if c.isalnum())[:32] or "host"
-
-
-def _uname() -> tuple[str, str]:
-    """(node, machine): ``os.uname()`` where it exists, which is what ``platform`` reads on POSIX
-    (importing ``platform`` was ~1.3 ms of a build's start without click), else ``platform``'s."""
-    if hasattr(os, "uname"):
-        u = os.uname()
-        return u.nodename, u.machine
-    import platform
-
-    return platform.node(), platform.machine()
-
-
 def sweep_stale_tmp() -> list[str]:
     """Remove the private temp dirs of this host's builds that were killed (their process is gone)."""
     removed: list[str] = []
     root = tempfile.gettempdir()
     try:
-        names = [n for n in os.listdir(root) if n.startswith(_PRIVATE_TMP)]
+        names = [n for n in os.listdir(root) if n.startswith(PRIVATE_TMP)]
     except OSError:
         return removed
     for name in names:
-        pid, host = [*name[len(_PRIVATE_TMP):].split("-"), "", ""][:2]
+        pid, host = [*name[len(PRIVATE_TMP):].split("-"), "", ""][:2]
         path = os.path.join(root, name)
         try:
-            if not pid.isdigit() or int(pid) == os.getpid() or host != _host() \
+            if not pid.isdigit() or int(pid) == os.getpid() or host != host_label() \
                     or os.stat(path).st_uid != os.geteuid():
                 continue
             os.kill(int(pid), 0)
@@ -288,7 +269,7 @@ def normalize_machine(machine: str) -> str:
 
 def host_machine() -> str:
     """This host's architecture, named as the target profiles name theirs (x86_64, aarch64)."""
-    return normalize_machine(_uname()[1])
+    return normalize_machine(uname()[1])
 
 
 def artifact_machine(target: dict[str, Any]) -> str:

@@ -168,12 +168,12 @@ def test_what_a_killed_build_left_in_tmpdir_is_removed_by_the_next_one(tmp_path:
 def test_help_makes_no_temp_dir_and_leaves_a_killed_runs_for_a_command_that_needs_temp_space(tmp_path: Path) -> None:
     """``--help`` needs no temp space: it makes no private directory and sweeps nothing (the sweep
     and the directory come with the first command that makes temp files, as in the test above)."""
-    from packager.runtime import _host
+    from packager.childenv import host_label
 
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()  # a pid whose process has ended: a killed run's
     tmp = tmp_path / "tmp"
-    killed = tmp / f"ignite-tmp-{gone.pid}-{_host()}-x"
+    killed = tmp / f"ignite-tmp-{gone.pid}-{host_label()}-x"
     killed.mkdir(parents=True)
     env = {**os.environ, "PYTHONPATH": str(REPO), "TMPDIR": str(tmp)}
     for args in (["--help"], ["build", "--help"]):

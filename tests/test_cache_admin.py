@@ -64,9 +64,9 @@ def test_prune_older_than_removes_whole_old_entries_and_stale_temp_files(tmp_pat
     _age(other, 2)
     # a run's own directory (a `serve` started two days ago unpacks into it), its process alive:
     # this test's own pid and host stand for it
-    from packager.runtime import _host
+    from packager.childenv import host_label
 
-    live = tmpdir / f"ignite-tmp-{os.getpid()}-{_host()}-xyz"
+    live = tmpdir / f"ignite-tmp-{os.getpid()}-{host_label()}-xyz"
     (live / "ignite-run-abc").mkdir(parents=True)
     _age(live, 2)
     r = run_cli("cache", "prune", "--older-than", "30d", "--cache-dir", str(root), "--json",

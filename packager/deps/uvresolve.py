@@ -43,7 +43,7 @@ from packager.deps.resolver import (
 )
 from packager.deps.stubs import ensure_stubs
 from packager.errors import UsageError, redact
-from packager.prestart import settle
+from packager.prestart import adopt, settle
 from packager.runtime import run_child
 from packager.tomlparser import parser
 from packager.uvenv import (
@@ -181,12 +181,17 @@ def _compile(uv: str, requirements_in: str, options: list[str], cache_dir: Path,
             (work / "constraints.txt").write_text(constraints, "utf-8")
         argv = compile_argv(uv, work, cache_dir, options, bool(constraints.strip()))
         launching()
-        settle()  # uv's look at the interpreter, if packager.prestart started one: not twice
-        proc = run_child(argv, env=uv_environment(), timeout=600)
-        if proc.returncode != 0:
+        taken = adopt(argv, work)  # the same compile, if packager.prestart started it: its answer
+        if taken is not None:
+            proc, text = taken
+        else:
+            settle()  # uv's look at the interpreter, if packager.prestart started one: not twice
+            proc = run_child(argv, env=uv_environment(), timeout=600)
+            text = out.read_text("utf-8") if proc.returncode == 0 else None
+        if proc.returncode != 0 or text is None:
             return proc, None
         # (the parser's import after uv's start: packager.resolution makes it while uv runs)
-        return proc, parser().loads(out.read_text("utf-8"))
+        return proc, parser().loads(text)
 
 
 def uv_resolve(uv: str, requirements_in: str, constraints: str, find_links: list[str], profile: TargetProfile,
@@ -204,6 +209,8 @@ def uv_resolve(uv: str, requirements_in: str, constraints: str, find_links: list
         wheel_less = _NEEDS_WHEEL.findall(proc.stderr)
         return UvAnswer(None, f"uv could not resolve ({redact(first)[:200]})",
                         needs_sdist=wheel_less[0] if len(set(wheel_less)) == 1 else "")
+    if lock is None:
+        return UvAnswer(None, "uv wrote no lock")
     warned = next((line for line in said if line.lower().startswith("warning")), None)
     if warned:
         return UvAnswer(None, f"uv warned ({redact(warned)[:200]}); pip's warnings are the ones reported")
