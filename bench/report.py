@@ -251,13 +251,14 @@ def render(data: Dict[str, Any]) -> str:
 #: Likely causes, from profiling the packager at the time these rows were written
 #: (see the stage timings of `ignite-pack build` without --json). Re-check when they move.
 CAUSES = {
-    "build_cold": "the fixed part of a build: Python start-up and the imports that come before the "
-                  "resolver's subprocess starts (~0.08 s: the pipeline's modules, the requirements parser), then "
-                  "`uv pip compile` (~0.2 s with uv's look at the interpreter made beforehand by "
-                  "`uv python find`, started before click; uv + tar makes that look on its critical path, ~0.06 s), "
-                  "slowed by the build's own threads on this 2-core machine; after it, downloads (~0.02-0.04 s), "
-                  "installing and compressing the wheels that landed last (~0.06-0.08 s for S1: pyyaml's 2.6 MB) "
-                  "and the archive (~0.01 s). uv + tar resolves, downloads and installs in one native process",
+    "build_cold": "the fixed part of a build: Python start-up (~0.03 s) before `uv pip compile` starts "
+                  "(the build's first act, packager.prestart, for a requirements.txt of plain lines; otherwise "
+                  "after ~0.08 s of the pipeline's modules and the requirements parser), then uv's look at the "
+                  "interpreter and its resolution (~0.23-0.25 s; uv + tar makes the same look), slowed by the "
+                  "build's own imports and threads on this 2-core machine; after it, downloads (~0.02-0.04 s), "
+                  "installing and compressing the wheels that landed last (~0.05-0.07 s for S1: pyyaml's 3 MB, "
+                  "~0.02 s of it inflating the wheel) and the archive (~0.01 s). uv + tar resolves, downloads "
+                  "and installs in one native process",
     "build_pip": "the pip resolver path: a `pip install --dry-run --report` subprocess (~0.55 s for S1 on an idle "
                  "machine, of which pip's imports and TLS set-up are ~0.3 s) where uv resolves in ~0.2 s; for an "
                  "sdist the build environment is made by pip (`python -m build`, ~1.4 s) instead of uv",
@@ -445,6 +446,24 @@ ISSUE36 = """## Where the time goes (issue 36, measured by hand)
   resolution's setup (~8 ms; in an empty cache ~5 ms of stub wheels for the image's packages);
   tomllib is now imported while uv runs, not before. The rest is uv's resolution (~0.16-0.18 s),
   the downloads and the last wheel's install + deflate, as before.
+- **The resolution starts as the build's first act** (after the run on 4b3cbc7). Timed with a uv
+  that logs its start and end: `uv python find` started at ~35 ms and ended at ~100-120 ms, but
+  `uv pip compile` started only at ~125-160 ms, when the main thread had imported the pipeline
+  (~30 frozen dataclasses, ~0.6 ms each on 3.11), packaging's requirement parser (~12 ms of
+  regular expressions) and written the stub wheels (~5-9 ms). Now, for the commonest build
+  (`build DIR` with only -o/-q/--json/--index-url/--extra-index-url, no configuration file, a
+  requirements.txt of plain `name` / `name==version` lines, the default profile, no pip setting
+  uv would miss, an empty uv cache), `packager.prestart` starts the resolver's own `uv pip
+  compile` (one command line, `packager.uvenv.compile_argv`; input files written from the raw
+  text; uv's look at the interpreter inside it) ~35-45 ms into the run; the resolver takes its
+  answer only when its own command line and input files are the same byte for byte (else it is
+  stopped: tests/test_prestart.py, which also checks that the guessed requirements.in is the
+  resolver's for plain files). The built-in profiles' stub wheels now ship with the packager (no
+  stub is written by a cold build). Cold S1 by hand, 8 alternating rounds against ab9181d's
+  parent: 443 -> 402 ms median, uv + tar 405 ms. The same artifact bytes as a build whose
+  resolver ran uv itself (tests/test_prestart.py). After uv's answer: downloads land in
+  ~15-40 ms, then pyyaml (3 MB unpacked) takes ~50-70 ms to install (~12 ms inflating, ~5 ms
+  hashing) and deflate (2 cores, 256 KiB chunks), the archive ~8 ms.
 """
 
 
