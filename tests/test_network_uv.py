@@ -75,3 +75,34 @@ def test_the_sdist_set_builds_the_same_bytes(tmp_path: Path, uv: str, public_ind
         out[resolver] = target.read_bytes()
     assert any("uv build environment" in m for m in said)
     assert out["uv"] == out["pip"]
+
+
+@pytest.mark.parametrize("requirements", [SETS["S1"], "docopt\nattrs\n"], ids=["S1", "S3-sdist"])
+def test_the_commonest_cold_build_resolves_first_and_writes_pips_bytes(
+        tmp_path: Path, uv: str, public_index: None, requirements: str) -> None:
+    """`ignite-pack build DIR -o OUT` in an empty cache, as CI runs it: uv's resolution started
+    before the CLI was imported is the one the build used (uv ran once more only for the sdist
+    round), and the artifact is the bytes of a build resolved by pip."""
+    from tests.conftest import run_cli
+
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "handler.py").write_text("def handler(payload, ctx):\n    return 'ok'\n")
+    (src / "requirements.txt").write_text(requirements)
+    log, wrapper = tmp_path / "uv.log", tmp_path / "bin" / "uv"
+    wrapper.parent.mkdir()
+    wrapper.write_text(f'#!/bin/sh\necho "$@" >> "{log}"\nexec "{uv}" "$@"\n')
+    wrapper.chmod(0o755)
+    out = {}
+    for resolver in ("auto", "pip"):
+        target = tmp_path / f"{resolver}.tar.gz"
+        words = ["build", str(src), "-o", str(target)] + (["--resolver", "pip"] if resolver == "pip" else [])
+        res = run_cli(*words, env={"IGNITE_CACHE_DIR": str(tmp_path / f"cache-{resolver}"),
+                                   "IGNITE_UV": str(wrapper), "SOURCE_DATE_EPOCH": "1700000000"}, timeout=600)
+        assert res.returncode == 0, res.stderr[-3000:]
+        out[resolver] = target.read_bytes()
+    runs = [line.split()[:2] for line in log.read_text().splitlines()]
+    assert runs[0] == ["pip", "compile"] and ["python", "find"] not in runs, runs
+    if "docopt" not in requirements:
+        assert runs == [["pip", "compile"]], runs
+    assert out["auto"] == out["pip"]
