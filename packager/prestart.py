@@ -34,13 +34,18 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Mapping, Sequence
 from pathlib import Path
 from stat import S_ISREG
-from typing import TYPE_CHECKING, Optional
 
+from packager.childenv import private_tmp_prefix
+
+#: typing and collections.abc only for the type checker: this module is imported before uv is started
+#: (packager.prestart), and typing's import was ~3 ms of that wait.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     import subprocess
+    from collections.abc import Mapping, Sequence
+    from typing import Optional
 
 #: Files at a source directory's root that mean a build may resolve (packager.deps.inputs
 #: reads locks too, but installs them without resolving).
@@ -113,9 +118,9 @@ def _may_resolve(arg: str) -> bool:
 def _uv_binary(environ: Mapping[str, str]) -> Optional[str]:
     """The uv a build would use (packager.deps.uvresolve.find_uv), found without importing uv's
     package: ``IGNITE_UV``, else the uv installed beside this interpreter (a venv's bin/)."""
-    import shutil
-
     if environ.get("IGNITE_UV"):
+        import shutil  # (~4 ms with the bz2 and lzma it imports: only here)
+
         return shutil.which(environ["IGNITE_UV"])
     beside = os.path.join(os.path.dirname(sys.executable), "uv")
     return beside if os.access(beside, os.X_OK) else None
@@ -175,7 +180,7 @@ def speculate(argv: Sequence[str], environ: Mapping[str, str]) -> Optional[tuple
         return None
     try:
         (root / "built").mkdir(parents=True, exist_ok=True)  # (uv refuses a --find-links that is missing)
-        work = Path(_temp_root(environ)) / f"{_private_tmp_prefix()}uv{os.urandom(4).hex()}"
+        work = Path(_temp_root(environ)) / f"{private_tmp_prefix()}uv{os.urandom(4).hex()}"
         work.mkdir(mode=0o700)
         (work / "requirements.in").write_text(wanted_in, "utf-8")
         if constraints:
@@ -248,12 +253,6 @@ def _pip_configured(environ: Mapping[str, str]) -> bool:
 def _temp_root(environ: Mapping[str, str]) -> str:
     """tempfile.gettempdir()'s first choice, without importing tempfile (~3 ms)."""
     return next((environ[k] for k in ("TMPDIR", "TEMP", "TMP") if environ.get(k)), "/tmp")
-
-
-def _private_tmp_prefix() -> str:
-    from packager.childenv import private_tmp_prefix
-
-    return private_tmp_prefix()
 
 
 def begin(argv: Sequence[str]) -> None:
