@@ -34,6 +34,7 @@ import os
 import signal
 import sys
 import time
+from _thread import allocate_lock
 from pathlib import Path
 from stat import S_ISREG
 
@@ -44,7 +45,7 @@ from packager.childenv import private_tmp_prefix
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import subprocess
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Callable, Mapping, Sequence
     from typing import Optional
 
 #: Files at a source directory's root that mean a build may resolve (packager.deps.inputs
@@ -58,7 +59,9 @@ _TRUE = ("1", "true", "t", "yes", "y", "on")  # click's BOOL for an envvar flag
 _OTHER_INPUTS = ("pyproject.toml", "ignite.toml", "uv.lock", "requirements.lock", "pylock.toml")
 #: What the resolution writes in its work directory besides the lock (packager.uvenv.compile_argv).
 _INPUT_FILES = ("requirements.in", "constraints.txt")
-_MAX_REQUIREMENTS = 256 * 1024
+#: A guess reaches the index before the upload's checks: only for a file of a plausible size.
+_MAX_REQUIREMENTS = 64 * 1024
+_MAX_LINES = 200
 
 
 class _Child:
@@ -152,8 +155,8 @@ def speculate(argv: Sequence[str], environ: Mapping[str, str]) -> Optional[tuple
     from packager.buildargs import parameters
 
     p = parameters(argv, environ)
-    if p is None or not sys.executable:
-        return None
+    if p is None or not sys.executable or not sys.platform.startswith("linux"):
+        return None  # (elsewhere pip reads configuration files that _pip_configured does not know)
     wanted_in = _plain_requirements(p["source"])
     uv = _uv_binary(environ)
     root = p["cache_dir"] or _default_root(environ)
@@ -178,14 +181,15 @@ def speculate(argv: Sequence[str], environ: Mapping[str, str]) -> Optional[tuple
         constraints = "".join(f"{n}=={v}\n" for n, v in sorted(pins.items()))
     except (KeyError, TypeError, IndexError, AttributeError):
         return None
+    work = Path(_temp_root(environ)) / f"{private_tmp_prefix()}uv{os.urandom(4).hex()}"
     try:
         (root / "built").mkdir(parents=True, exist_ok=True)  # (uv refuses a --find-links that is missing)
-        work = Path(_temp_root(environ)) / f"{private_tmp_prefix()}uv{os.urandom(4).hex()}"
         work.mkdir(mode=0o700)
         (work / "requirements.in").write_text(wanted_in, "utf-8")
         if constraints:
             (work / "constraints.txt").write_text(constraints, "utf-8")
     except OSError:
+        _remove(str(work))
         return None
     return compile_argv(uv, work, root / "uv", options, bool(constraints)), work
 
@@ -194,13 +198,17 @@ def _plain_requirements(source: Path) -> Optional[str]:
     """The resolver's requirements.in for *source* (packager.deps.resolver.requirements_in) when the
     directory's one dependency file is a requirements.txt of plain lines, which the requirement
     parser gives back unchanged; else None."""
-    path = source / "requirements.txt"
     try:
         names = os.listdir(source)
-        st = os.lstat(path)
-        if not S_ISREG(st.st_mode) or st.st_size > _MAX_REQUIREMENTS:
-            return None
-        text = path.read_bytes().decode("utf-8-sig")
+        # (not a symlink, nor a FIFO that would block: opened without following or waiting, then checked)
+        fd = os.open(source / "requirements.txt", os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        try:
+            st = os.fstat(fd)
+            if not S_ISREG(st.st_mode) or st.st_size > _MAX_REQUIREMENTS:
+                return None
+            text = os.read(fd, _MAX_REQUIREMENTS + 1).decode("utf-8-sig")
+        finally:
+            os.close(fd)
     except (OSError, UnicodeDecodeError):
         return None
     if any(n in _OTHER_INPUTS or (n.startswith("pylock.") and n.endswith(".toml")) for n in names):
@@ -209,7 +217,7 @@ def _plain_requirements(source: Path) -> Optional[str]:
     for no, raw in enumerate(text.splitlines(), 1):
         line = raw.strip()
         if line and not line.startswith("#"):
-            if not _plain(line):
+            if not _plain(line) or len(slots) >= _MAX_LINES:
                 return None
             slots += [""] * (no - 1 - len(slots)) + [line]
     return "\n".join(slots) + "\n" if slots else None
@@ -280,21 +288,21 @@ def begin(argv: Sequence[str]) -> None:
             return
         argv_uv = found
         actions = [(os.POSIX_SPAWN_OPEN, fd, os.devnull, os.O_RDWR, 0) for fd in (0, 1, 2)]
-    try:
-        pid = os.posix_spawn(argv_uv[0], argv_uv, uv_environment(), file_actions=actions)
+    atexit.register(stop)
+    try:  # (noted at once: a signal from here on finds it to stop)
+        _started = _Child(os.posix_spawn(argv_uv[0], argv_uv, uv_environment(), file_actions=actions),
+                          argv_uv, str(work) if work is not None else None)
     except OSError:
         if work is not None:
             _remove(str(work))
-        return
-    _started = _Child(pid, argv_uv, str(work) if work is not None else None)
-    atexit.register(stop)
 
 
-def adopt(argv: Sequence[str], work: Path, timeout: float = 600.0,
+def adopt(argv: Sequence[str], work: Path, cancelled: Callable[[], bool] = lambda: False, timeout: float = 600.0,
           ) -> Optional[tuple[subprocess.CompletedProcess[str], Optional[str]]]:
     """The resolution started here, if it is *argv* run in *work*: its process (once it ended, its
     output as if run there) and the lock it wrote (None if none). Otherwise None, and a resolution
-    started here is stopped. Raises subprocess.TimeoutExpired (having stopped it) as run_child would."""
+    started here is stopped. While it runs, *cancelled* is asked: a build that is stopping stops it
+    and raises packager.runtime.Terminated, as run_child would; after *timeout*, TimeoutExpired."""
     import subprocess
 
     child = _started
@@ -308,10 +316,15 @@ def adopt(argv: Sequence[str], work: Path, timeout: float = 600.0,
         return None
     deadline = time.monotonic() + timeout
     while not _ended():
+        if cancelled():
+            stop()
+            from packager.runtime import Terminated
+
+            raise Terminated(signal.SIGTERM)
         if time.monotonic() >= deadline:
             stop()
             raise subprocess.TimeoutExpired(list(argv), timeout)
-        time.sleep(0.002)
+        time.sleep(0.002)  # (uv's answer is on the critical path: noticed within 2 ms)
     said = [(_read(theirs / name) or b"").decode("utf-8", "replace").replace(child.work, str(work))
             for name in ("stdout", "stderr")]
     lock = _read(theirs / "pylock.toml")
@@ -333,22 +346,32 @@ def _remove(path: str) -> None:
     shutil.rmtree(path, ignore_errors=True)
 
 
-def _ended(wait: bool = False) -> bool:
-    """Whether what was started has ended (and is reaped); with *wait*, until it has."""
-    global _started
-    child = _started
-    if child is None:
-        return True
+#: Held while the started process is reaped or killed: the early resolution's thread (adopt, settle)
+#: and the one stopping the build (atexit, a signal) may both try; a pid is killed only while it is
+#: known not to have been reaped (a zombie cannot be reused), and its status is read once.
+_lock = allocate_lock()
+
+
+def _reap(child: _Child, block: bool) -> bool:
+    """(Under :data:`_lock`.) Whether *child* has ended; its exit code noted."""
     try:
-        pid, status = os.waitpid(child.pid, 0 if wait else os.WNOHANG)
-    except ChildProcessError:  # (reaped already)
-        pid, status = child.pid, -1
+        pid, status = os.waitpid(child.pid, 0 if block else os.WNOHANG)
+    except ChildProcessError:  # (reaped by someone else: no status)
+        return True
     if pid == 0:
         return False
-    if status >= 0:
-        child.exit_code = os.waitstatus_to_exitcode(status)
-    _started = None
+    child.exit_code = os.waitstatus_to_exitcode(status)
     return True
+
+
+def _ended() -> bool:
+    """Whether what was started has ended (and is reaped)."""
+    global _started
+    with _lock:
+        if _started is not None and not _reap(_started, block=False):
+            return False
+        _started = None
+        return True
 
 
 def settle(timeout: float = 5.0) -> None:
@@ -366,14 +389,16 @@ def settle(timeout: float = 5.0) -> None:
 def stop() -> None:
     """End what was started if it still runs (the build is over, stopping, or did not want it), and
     remove a resolution's work directory."""
-    child = _started
-    if child is None:
-        return
-    if not _ended():
-        try:
-            os.kill(child.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        _ended(wait=True)
+    global _started
+    with _lock:
+        child, _started = _started, None
+        if child is None:
+            return
+        if not _reap(child, block=False):
+            try:
+                os.kill(child.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            _reap(child, block=True)
     if child.work is not None:
         _remove(child.work)

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
+from packager import prestart
 from packager.cache import Cache
 from packager.deps.profile import TargetProfile
 from packager.deps.requirements import Requirements
@@ -94,6 +95,7 @@ def resolve_for(reqs: Requirements, profile: TargetProfile, options: BuildOption
                              build_sdist=builder if builder is not None else _refuse_sdist,
                              vendor_anyway=options.vendor_anyway, refresh=options.refresh,
                              resolver=options.resolver, progress=progress, on_resolving=on_resolving or _warm_up)
+    prestart.stop()  # a resolution started before the CLI that this one did not take (cached, pip): no use now
     return resolution, cache, builder or LaterSdistBuilder(profile, options, cache, progress)
 
 

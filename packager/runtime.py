@@ -193,6 +193,11 @@ def _stop_tree(proc: subprocess.Popen[str], grace: float) -> None:
         proc.wait(grace)
 
 
+def stopping() -> bool:
+    """Whether the build is stopping (a signal arrived): start nothing new, stop waiting."""
+    return _stopping.is_set()
+
+
 def stop_children(grace: float = 1.0) -> None:
     """Stop every tool the build runs (its whole process tree) and start no other."""
     _stopping.set()

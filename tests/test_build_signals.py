@@ -134,6 +134,48 @@ def test_a_signal_mid_build_stops_children_removes_temp_files_and_says_one_line(
     assert leftovers == []  # no half-written .name.XXXX entries
 
 
+def test_a_signal_while_the_resolution_started_first_runs_stops_it_at_once(
+        tmp_path: Path, hermetic_pip: Path, index: StallingIndex, uv: str) -> None:
+    """The commonest build's resolution is started before the CLI (packager.prestart) and waited for
+    by the early resolution's thread: a SIGTERM while the handler is still being checked (here: an
+    interpreter slow to answer its probe) stops it too, instead of waiting for the index."""
+    if not Path("/proc/self/stat").exists():
+        pytest.skip("needs /proc to see the build's children")
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "handler.py").write_text("def handler(payload, ctx):\n    return 1\n")
+    (src / "requirements.txt").write_text("demo\nother\n")
+    slow = tmp_path / "slow-python"  # (the --python probe waits: the checks are still running)
+    slow.write_text(f'#!/bin/sh\nsleep 30\nexec "{sys.executable}" "$@"\n')
+    slow.chmod(0o755)
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(REPO), "TMPDIR": str(tmp), "IGNITE_UV": uv,
+           "IGNITE_PYTHON": str(slow), "IGNITE_CACHE_DIR": str(tmp_path / "cache")}
+    proc = subprocess.Popen([sys.executable, "-m", "packager", "build", str(src), "-o", str(tmp_path / "a.tar.gz"),
+                             "--index-url", index.url], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        assert index.asked.wait(120), "the build never asked the index"
+        children = _descendants(proc.pid)
+        compiling = [c for c in children if b"compile" in Path(f"/proc/{c}/cmdline").read_bytes()]
+        assert compiling, "uv pip compile should be running"
+        time.sleep(0.5)  # (the early resolution's thread is waiting for it by now)
+        proc.send_signal(signal.SIGTERM)
+        _out, err = proc.communicate(timeout=20)  # (the index holds uv for 60 s: only a stop ends it sooner)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 143, err
+    assert err.strip().splitlines()[-1].startswith("error: stopped by SIGTERM"), err
+    deadline = time.monotonic() + 5
+    while any(_alive(c) for c in compiling) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not [c for c in compiling if _alive(c)], "uv outlived the build"
+    assert sorted(p.name for p in tmp.iterdir()) == []  # prestart's work directory too
+
+
 def test_what_a_killed_build_left_in_tmpdir_is_removed_by_the_next_one(tmp_path: Path, hermetic_pip: Path,
                                                                       index: StallingIndex) -> None:
     src = tmp_path / "src"

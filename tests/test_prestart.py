@@ -280,8 +280,8 @@ def test_anything_but_plain_lines_is_left_to_the_resolver(tmp_path: Path, text: 
     assert prestart._plain_requirements(src) is None
 
 
-@pytest.mark.parametrize("case", ["pyproject", "uv-lock", "pylock", "symlink", "large", "pip-env", "pip-conf",
-                                  "uv-cache-exists", "other-option", "lock-command"])
+@pytest.mark.parametrize("case", ["pyproject", "uv-lock", "pylock", "symlink", "fifo", "large", "many-lines", "pip-env",
+                                  "pip-conf", "uv-cache-exists", "other-option", "lock-command"])
 def test_no_guess_where_the_resolution_may_differ(tmp_path: Path, uv: str, case: str) -> None:
     src = _source(tmp_path / "src")
     (src / "requirements.txt").write_text("tinylib\n")
@@ -300,8 +300,13 @@ def test_no_guess_where_the_resolution_may_differ(tmp_path: Path, uv: str, case:
         (tmp_path / "elsewhere.txt").write_text("tinylib\n")
         (src / "requirements.txt").unlink()
         (src / "requirements.txt").symlink_to(tmp_path / "elsewhere.txt")
+    elif case == "fifo":  # (a reader would wait for a writer forever: not opened for waiting)
+        (src / "requirements.txt").unlink()
+        os.mkfifo(src / "requirements.txt")
     elif case == "large":
-        (src / "requirements.txt").write_text("tinylib\n" + "#" * (300 * 1024) + "\n")
+        (src / "requirements.txt").write_text("tinylib\n" + "#" * (70 * 1024) + "\n")
+    elif case == "many-lines":  # (the index would be asked for each, before the upload's checks)
+        (src / "requirements.txt").write_text("".join(f"lib{i}\n" for i in range(201)))
     elif case == "pip-env":
         env["PIP_INDEX_URL"] = "http://127.0.0.1:1/simple"
     elif case == "pip-conf":  # (pip's own places are the machine's: /etc/pip.conf may be there anyway)

@@ -44,7 +44,7 @@ from packager.deps.resolver import (
 from packager.deps.stubs import ensure_stubs
 from packager.errors import UsageError, redact
 from packager.prestart import adopt, settle
-from packager.runtime import run_child
+from packager.runtime import run_child, stopping
 from packager.tomlparser import parser
 from packager.uvenv import (
     compile_argv,
@@ -181,7 +181,7 @@ def _compile(uv: str, requirements_in: str, options: list[str], cache_dir: Path,
             (work / "constraints.txt").write_text(constraints, "utf-8")
         argv = compile_argv(uv, work, cache_dir, options, bool(constraints.strip()))
         launching()
-        taken = adopt(argv, work)  # the same compile, if packager.prestart started it: its answer
+        taken = adopt(argv, work, stopping)  # the same compile, if packager.prestart started it: its answer
         if taken is not None:
             proc, text = taken
         else:
