@@ -460,8 +460,9 @@ ISSUE36 = """## Where the time goes (issue 36, measured by hand)
   stopped: tests/test_prestart.py, which also checks that the guessed requirements.in is the
   resolver's for plain files). The built-in profiles' stub wheels now ship with the packager (no
   stub is written by a cold build). Cold S1 by hand, 8 alternating rounds against ab9181d's
-  parent: 443 -> 402 ms median, uv + tar 405 ms; the full run on c15e9e7 (this table): 417 vs
-  409 ms (1.02×, the median of 3 cold builds each). The same artifact bytes as a build whose
+  parent: 443 -> 402 ms median, uv + tar 405 ms; full runs: 417 vs 409 ms on c15e9e7 (1.02×),
+  372 vs 361 ms on 9eae1e5 (1.03×, this table; N5 1.02×, 1.15× before), each the median of 3
+  cold builds. The same artifact bytes as a build whose
   resolver ran uv itself (tests/test_prestart.py, and against the real index in
   tests/test_network_uv.py). What is left is uv's own work (its look at the interpreter and the
   resolution, the same work uv + tar does) plus, after it, the downloads and the last wheel. After uv's answer: downloads land in
