@@ -92,16 +92,22 @@ def _alive(pid: int) -> bool:
         return False
 
 
-@pytest.mark.parametrize(("sig", "code", "resolver"), [(signal.SIGTERM, 143, "pip"), (signal.SIGINT, 130, "pip"),
-                                                       (signal.SIGTERM, 143, "uv")])
-def test_a_signal_mid_build_stops_children_removes_temp_files_and_says_one_line(
-        tmp_path: Path, hermetic_pip: Path, index: StallingIndex, sig: int, code: int, resolver: str) -> None:
+def _source_with_requirements(tmp_path: Path) -> Path:
+    """A function with two requirements (the index stalls on both); skips where /proc is missing."""
     if not Path("/proc/self/stat").exists():
         pytest.skip("needs /proc to see the build's children")
     src = tmp_path / "src"
     src.mkdir()
     (src / "handler.py").write_text("def handler(payload, ctx):\n    return 1\n")
     (src / "requirements.txt").write_text("demo\nother\n")
+    return src
+
+
+@pytest.mark.parametrize(("sig", "code", "resolver"), [(signal.SIGTERM, 143, "pip"), (signal.SIGINT, 130, "pip"),
+                                                       (signal.SIGTERM, 143, "uv")])
+def test_a_signal_mid_build_stops_children_removes_temp_files_and_says_one_line(
+        tmp_path: Path, hermetic_pip: Path, index: StallingIndex, sig: int, code: int, resolver: str) -> None:
+    src = _source_with_requirements(tmp_path)
     tmp = tmp_path / "tmp"
     tmp.mkdir()
     env = {**os.environ, "PYTHONPATH": str(REPO), "TMPDIR": str(tmp), "PIP_RETRIES": "0"}
@@ -139,12 +145,7 @@ def test_a_signal_while_the_resolution_started_first_runs_stops_it_at_once(
     """The commonest build's resolution is started before the CLI (packager.prestart) and waited for
     by the early resolution's thread: a SIGTERM while the handler is still being checked (here: an
     interpreter slow to answer its probe) stops it too, instead of waiting for the index."""
-    if not Path("/proc/self/stat").exists():
-        pytest.skip("needs /proc to see the build's children")
-    src = tmp_path / "src"
-    src.mkdir()
-    (src / "handler.py").write_text("def handler(payload, ctx):\n    return 1\n")
-    (src / "requirements.txt").write_text("demo\nother\n")
+    src = _source_with_requirements(tmp_path)
     slow = tmp_path / "slow-python"  # (the --python probe waits: the checks are still running)
     slow.write_text(f'#!/bin/sh\nsleep 30\nexec "{sys.executable}" "$@"\n')
     slow.chmod(0o755)
