@@ -163,21 +163,19 @@ def speculate(argv: Sequence[str], environ: Mapping[str, str]) -> Optional[tuple
     if wanted_in is None or uv is None or root is None or (root / "uv").exists() or _pip_configured(environ):
         return None
     from packager.profilefiles import DEFAULT_PROFILE, profiles_dir, read_twin, shipped_stubs_dir
-    from packager.uvenv import compile_argv, target_options, uv_platform
+    from packager.uvenv import compile_argv, index_args, uv_platform, wheel_options
 
     twin = read_twin(profiles_dir() / f"{DEFAULT_PROFILE}.toml")
     if twin is None:
         return None
-    index = [*(["--index-url", p["index_url"]] if p["index_url"] else []),
-             *(a for url in p["extra_index_urls"] for a in ("--extra-index-url", url))]
     try:  # (what packager.deps.uvresolve.uv_resolve asks for, from the profile's twin)
         doc = twin["document"]
         markers, python, pins = doc["markers"], doc["python"], doc["preinstalled"]["pins"]
-        options = [*target_options(str(markers.get("python_full_version", python["version"])),
-                                   uv_platform(str(doc["platform"]["tags"][0]),
-                                               str(markers.get("platform_machine", "x86_64"))), index),
-                   "--only-binary", ":all:", "--find-links", str(root / "built"),
-                   "--find-links", str(shipped_stubs_dir(str(twin["toml_sha256"])))]
+        options = wheel_options(str(markers.get("python_full_version", python["version"])),
+                                uv_platform(str(doc["platform"]["tags"][0]),
+                                            str(markers.get("platform_machine", "x86_64"))),
+                                index_args(p["index_url"], p["extra_index_urls"]),
+                                [str(root / "built"), str(shipped_stubs_dir(str(twin["toml_sha256"])))])
         constraints = "".join(f"{n}=={v}\n" for n, v in sorted(pins.items()))
     except (KeyError, TypeError, IndexError, AttributeError):
         return None

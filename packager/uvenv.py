@@ -61,10 +61,26 @@ def uv_platform(best_tag: str, machine: str) -> str:
     return f"{machine}-unknown-linux-gnu"
 
 
-def target_options(python_full_version: str, platform: str, index_args: Sequence[str]) -> list[str]:
-    """The target's version and platform, pip's index strategy, and the indexes in pip's spelling."""
+def index_args(index_url: Optional[str], extra_index_urls: Sequence[str], find_links: Sequence[str] = (),
+               offline: bool = False) -> list[str]:
+    """The indexes and find-links in pip's spelling, which uv shares."""
+    args = ["--no-index"] if offline else [*(["--index-url", index_url] if index_url else []),
+                                           *(a for url in extra_index_urls for a in ("--extra-index-url", url))]
+    return args + [a for fl in find_links for a in ("--find-links", fl)]
+
+
+def target_options(python_full_version: str, platform: str, indexes: Sequence[str]) -> list[str]:
+    """The target's version and platform, pip's index strategy, and the indexes (:func:`index_args`)."""
     return ["--python-version", python_full_version, "--python-platform", platform, *PIPS_INDEX_STRATEGY,
-            *index_args]
+            *indexes]
+
+
+def wheel_options(python_full_version: str, platform: str, indexes: Sequence[str],
+                  find_links: Sequence[str]) -> list[str]:
+    """A resolution's options: :func:`target_options`, wheels only, and the *find_links* (the cache's
+    built wheels, the stubs) after the indexes'."""
+    return [*target_options(python_full_version, platform, indexes), "--only-binary", ":all:",
+            *(a for fl in find_links for a in ("--find-links", fl))]
 
 
 def compile_argv(uv: str, work: Path, cache_dir: Path, options: Sequence[str], constraints: bool) -> list[str]:

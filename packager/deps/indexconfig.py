@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from packager.errors import redact
+from packager.uvenv import index_args
 
 
 @dataclass(frozen=True)
@@ -23,17 +24,7 @@ class IndexConfig:
     offline: bool = False
 
     def pip_args(self) -> list[str]:
-        args: list[str] = []
-        if self.offline:
-            args.append("--no-index")
-        else:
-            if self.index_url:
-                args += ["--index-url", self.index_url]
-            for u in self.extra_index_urls:
-                args += ["--extra-index-url", u]
-        for fl in self.find_links:
-            args += ["--find-links", fl]
-        return args
+        return index_args(self.index_url, self.extra_index_urls, self.find_links, self.offline)
 
     def key(self) -> dict[str, object]:
         """What the cache keys on: the indexes *without* credentials (a rotated token keeps the cache)."""

@@ -23,7 +23,7 @@ import subprocess
 import sys
 import tempfile
 import urllib.parse
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
@@ -52,6 +52,7 @@ from packager.uvenv import (
     target_options,
     uv_environment,
     uv_platform,
+    wheel_options,
 )
 
 RESOLVERS = ("auto", "pip", "uv")
@@ -135,16 +136,16 @@ def choose(resolver: str, index: IndexConfig, environ: Optional[Mapping[str, str
     return uv, ""
 
 
-def _target_args(profile: TargetProfile, index: IndexConfig) -> list[str]:
-    """The target's version and platform, and the indexes in pip's spelling, which uv shares."""
+def _target(profile: TargetProfile, index: IndexConfig) -> tuple[str, str, list[str]]:
+    """The target's full version and uv platform, and the indexes in pip's spelling, which uv shares."""
     assert not index.offline
-    return target_options(profile.markers.get("python_full_version", profile.python_version),
-                          uv_platform(profile.platforms[0], profile.machine), index.pip_args())
+    return (profile.markers.get("python_full_version", profile.python_version),
+            uv_platform(profile.platforms[0], profile.machine), index.pip_args())
 
 
-def uv_args(profile: TargetProfile, index: IndexConfig) -> list[str]:
-    """uv's options for the target's wheels (never offline here)."""
-    return [*_target_args(profile, index), "--only-binary", ":all:"]
+def uv_args(profile: TargetProfile, index: IndexConfig, find_links: Sequence[str] = ()) -> list[str]:
+    """uv's options for the target's wheels, then *find_links* (never offline here)."""
+    return wheel_options(*_target(profile, index), find_links)
 
 
 def _file_sha256(url: str) -> Optional[str]:
@@ -198,7 +199,7 @@ def uv_resolve(uv: str, requirements_in: str, constraints: str, find_links: list
                index: IndexConfig, cache_dir: Path, requested: frozenset[str],
                launching: Callable[[], None] = lambda: None) -> UvAnswer:
     """``uv pip compile --format pylock.toml``: pins with each wheel's URL and sha256, or why not."""
-    options = [*uv_args(profile, index), *(a for fl in find_links for a in ("--find-links", fl))]
+    options = uv_args(profile, index, find_links)
     try:
         proc, lock = _compile(uv, requirements_in, options, cache_dir, constraints, launching)
     except (OSError, subprocess.TimeoutExpired) as exc:
@@ -240,7 +241,7 @@ def uv_sdist(uv: str, spec: str, profile: TargetProfile, index: IndexConfig, cac
     """
     try:
         _proc, lock = _compile(uv, spec + "\n", ["--quiet", "--no-deps", "--no-binary", ":all:",
-                                                 *_target_args(profile, index)], cache_dir)
+                                                 *target_options(*_target(profile, index))], cache_dir)
     except (OSError, subprocess.TimeoutExpired, ValueError):  # (TOMLDecodeError is a ValueError)
         return None
     packages = (lock or {}).get("packages", [])
