@@ -13,6 +13,7 @@ itself as *srv* and answers the few questions about a connection's parse state
 from __future__ import annotations
 
 import errno
+from _socket import MSG_PEEK
 from time import monotonic
 
 from .log import Log
@@ -172,11 +173,17 @@ def make_room(srv: Any, rescan: bool = False) -> bool:
     for spare, since in ((srv._idle, _idle_since), (srv._head_arriving, _head_since)):
         candidates = [c for c in conns.values() if spare(c) and since(c) < now]
         candidates.sort(key=since)
-        for conn in candidates[:batch]:
+        closed = 0
+        for conn in candidates:
+            if closed >= batch:
+                break
+            if spare is srv._idle and _unread(conn):
+                continue
             with conn.lock:
                 if spare(conn) and not conn.closed:
                     srv._close(conn)
                     adm.evicted += 1
+                    closed += 1
         if len(conns) < cap:
             break
         batch = len(conns) - cap + 1
@@ -196,6 +203,17 @@ def make_room(srv: Any, rescan: bool = False) -> bool:
                 "not accepting until one is idle"
             )
     return room
+
+
+def _unread(conn: Any) -> bool:
+    """Bytes from the client wait in the kernel, not read yet (this loop turn reads them): the
+    connection only looks idle. Closing it would lose a request the client already sent, and
+    closing a socket with unread data sends a RST (RFC 1122 4.2.2.13), which can destroy what
+    the peer has not read yet. Peeking costs a syscall per candidate, and only at the cap."""
+    try:
+        return bool(conn.sock.recv(1, MSG_PEEK))  # the socket is non-blocking
+    except OSError:  # EAGAIN: nothing waiting; anything else: the connection is gone anyway
+        return False
 
 
 def _idle_since(conn: Any) -> float:

@@ -513,3 +513,51 @@ def test_at_the_cap_with_every_connection_busy_make_room_scans_once_per_tick() -
     scans = Conns.scans
     assert admission.make_room(srv, rescan=True) is False
     assert Conns.scans > scans
+
+
+def test_at_the_cap_a_connection_whose_request_waits_unread_is_not_idle() -> None:
+    """A connection accepted in an earlier loop turn whose request head is in the kernel but not
+    read yet looks idle (no buffer). Evicting it ahead of a connection whose head is half read
+    lost the request the client had sent (CI: a slowloris connection outlived three probes)."""
+    import socket as _sock
+    import threading
+    from types import SimpleNamespace
+
+    from launcher import admission
+
+    pairs = [_sock.socketpair() for _ in range(5)]
+    try:
+        for ours, _ in pairs:
+            ours.setblocking(False)
+        unread_a, unread_b, half_head, silent, new = (
+            SimpleNamespace(sock=ours, t_idle=t, t_head=t, closed=False, lock=threading.Lock(), buf=b"")
+            for (ours, _), t in zip(pairs, (1.0, 2.0, 3.0, 4.0, 100.0))
+        )
+        half_head.buf = b"POST / HTTP/1.1\r\n"
+        for _, theirs in pairs[:2]:
+            theirs.sendall(b"GET / HTTP/1.1\r\n")  # sent, not read by the server yet
+        settings = config.load({"IGNITE_MAX_CONNECTIONS": "4"})
+        conns = {1: unread_a, 2: unread_b, 3: half_head, 4: silent}
+        closed: list[Any] = []
+
+        def close(conn: Any) -> None:
+            conn.closed = True
+            closed.append(conn)
+            conns.pop(next(fd for fd, c in conns.items() if c is conn))
+
+        srv = SimpleNamespace(
+            conns=conns, s=settings, adm=admission.Limits(settings), now=100.0,
+            listening=True, lsock=None, draining=False, log=SimpleNamespace(warning=lambda text: None),
+            _idle=lambda c: not c.buf and not c.closed, _head_arriving=lambda c: bool(c.buf) and not c.closed,
+            _close=close,
+        )
+        assert admission.make_room(srv) is True
+        assert closed == [silent]  # really idle: the first to go
+        conns[5] = new  # accepted in this loop turn: not a candidate
+        assert admission.make_room(srv) is True
+        assert closed == [silent, half_head]  # the two with a request waiting stay
+        assert pairs[0][0].recv(64) == b"GET / HTTP/1.1\r\n"  # what was peeked is still there to read
+    finally:
+        for a, b in pairs:
+            a.close()
+            b.close()
