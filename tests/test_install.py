@@ -51,3 +51,56 @@ def test_record_signatures_are_not_expected_in_record(tmp_path: Path) -> None:
                      {"small-1.0.dist-info/RECORD.jws": b"{}"})
     dist = install_wheel(wheel)
     assert "vendor/small/__init__.py" in [e.path for e in dist.entries]
+
+
+def _record_with(wheel: Path, algorithm: str, corrupt: str = "") -> Path:
+    """The wheel with RECORD's hashes in *algorithm* (the hash of *corrupt*'s member made wrong)."""
+    import base64
+    import hashlib
+
+    out = wheel.with_name("y-" + wheel.name)
+    with zipfile.ZipFile(wheel) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        record = next(n for n in src.namelist() if n.endswith(".dist-info/RECORD"))
+        rows = []
+        for name in src.namelist():
+            if name == record:
+                rows.append(f"{name},,")
+                continue
+            data = src.read(name) + (b"!" if name == corrupt else b"")
+            value = base64.urlsafe_b64encode(hashlib.new(algorithm, data).digest()).decode().rstrip("=")
+            rows.append(f"{name},{algorithm}={value},{len(src.read(name))}")
+        for info in src.infolist():
+            dst.writestr(info, "\n".join(rows).encode() + b"\n" if info.filename == record else src.read(info))
+    out.replace(wheel)
+    return wheel
+
+
+def test_record_hashed_with_another_algorithm_is_checked_with_it(tmp_path: Path) -> None:
+    files = {"small/__init__.py": "X = 1\n"}
+    dist = install_wheel(_record_with(make_wheel(tmp_path / "a", "small", "1.0", files=files), "sha512"))
+    assert "vendor/small/__init__.py" in [e.path for e in dist.entries]
+    wheel = _record_with(make_wheel(tmp_path / "b", "small", "1.0", files=files), "sha512", corrupt="small/__init__.py")
+    with pytest.raises(FetchError, match="didn't match RECORD"):
+        install_wheel(wheel)
+
+
+def test_each_file_is_hashed_once_and_every_record_names_its_bytes(tmp_path: Path) -> None:
+    """The sha256 computed while checking RECORD is the one the installed RECORD and the
+    manifest carry: each must still be the sha256 of the bytes that ship."""
+    import base64
+    import hashlib
+
+    wheel = make_wheel(tmp_path, "small", "1.0", files={"small/__init__.py": "X = 1\n", "small/data.bin": b"\1" * 5000})
+    dist = install_wheel(wheel)
+    by_path = {e.path: e for e in dist.entries}
+    for e in dist.entries:
+        assert e.record().sha256 == hashlib.sha256(e.data).hexdigest(), e.path
+    record = next(e for p, e in by_path.items() if p.endswith(".dist-info/RECORD"))
+    for row in record.data.decode().splitlines():
+        path, hash_, size = row.rsplit(",", 2)
+        if not hash_:
+            continue
+        data = by_path[f"vendor/{path}"].data
+        assert hash_ == "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).decode().rstrip("=")
+        assert int(size) == len(data)
+    assert any(p.endswith(".dist-info/INSTALLER") for p in by_path)

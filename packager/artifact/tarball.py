@@ -21,7 +21,7 @@ import tempfile
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional, Protocol, Union
 
@@ -49,9 +49,12 @@ class Entry:
     path: str
     data: bytes
     mode: int = 0o644
+    #: the sha256 of *data* when the stage that made it already hashed it (packager.deps.install)
+    digest: Optional[bytes] = field(default=None, compare=False, repr=False)
 
     def record(self) -> FileRecord:
-        return FileRecord(self.path, len(self.data), self.mode, hashlib.sha256(self.data).hexdigest())
+        sha = self.digest.hex() if self.digest is not None else hashlib.sha256(self.data).hexdigest()
+        return FileRecord(self.path, len(self.data), self.mode, sha)
 
 
 def source_date_epoch(env: Optional[dict[str, str]] = None) -> int:
