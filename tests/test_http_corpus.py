@@ -20,6 +20,8 @@ from hypothesis import strategies as st
 from launcher.http11 import MAX_CHUNK_LINE, NEED_DATA, Head, Limits, Parser, Reject, escape
 from tests.http_corpus import Case, all_cases, replay, splits
 
+pytestmark = pytest.mark.launcher_only  # the launcher under the target's CPython, whatever runs pytest
+
 CASES = all_cases()
 
 

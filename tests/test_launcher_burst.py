@@ -9,7 +9,11 @@ import socket
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.launcher_harness import make_root, running_launcher
+
+pytestmark = pytest.mark.launcher_only  # the launcher under the target's CPython, whatever runs pytest
 
 GATE = """
 import os, time

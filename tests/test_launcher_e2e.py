@@ -12,6 +12,8 @@ import pytest
 
 from tests.launcher_harness import Launcher, make_root, running_launcher
 
+pytestmark = pytest.mark.launcher_only  # the launcher under the target's CPython, whatever runs pytest
+
 UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 
 MULTI = """

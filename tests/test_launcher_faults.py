@@ -19,6 +19,8 @@ import pytest
 
 from tests.launcher_harness import Launcher, RawClient, make_root, running_launcher
 
+pytestmark = pytest.mark.launcher_only  # the launcher under the target's CPython, whatever runs pytest
+
 HANDLER = """
 import ctypes, os, time
 

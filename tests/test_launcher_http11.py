@@ -16,6 +16,8 @@ import pytest
 
 from tests.launcher_harness import Launcher, RawClient, make_root, running_launcher
 
+pytestmark = pytest.mark.launcher_only  # the launcher under the target's CPython, whatever runs pytest
+
 HANDLER = """
 def handler(payload, ctx):
     return {"n": len(payload or b""), "id": ctx.get("execution_id") if isinstance(ctx, dict) else None}

@@ -11,7 +11,11 @@ import time
 from pathlib import Path
 from typing import Any, Dict, Tuple
 
+import pytest
+
 from tests.launcher_harness import Launcher, RawClient, make_root, running_launcher
+
+pytestmark = pytest.mark.launcher_only  # the launcher under the target's CPython, whatever runs pytest
 
 NUCLIO = {"entry": {"module": "handler", "function": "handler"}, "convention": "nuclio"}
 

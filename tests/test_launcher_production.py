@@ -14,6 +14,8 @@ import pytest
 
 from tests.launcher_harness import Launcher, RawClient, make_root, running_launcher
 
+pytestmark = pytest.mark.launcher_only  # the launcher under the target's CPython, whatever runs pytest
+
 # The handler blocks on "gate" files so tests control exactly when it returns.
 GATED = """
 import json, os, time

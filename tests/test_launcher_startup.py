@@ -21,6 +21,8 @@ import pytest
 from launcher import config
 from tests.launcher_harness import Launcher, RawClient, launcher_env, make_root, running_launcher
 
+pytestmark = pytest.mark.launcher_only  # the launcher under the target's CPython, whatever runs pytest
+
 # The import blocks until the test writes the "release" file, so the test decides when it ends.
 GATED_IMPORT = """
 import os, time
