@@ -467,7 +467,15 @@ ISSUE36 = """## Where the time goes (issue 36, measured by hand)
   tests/test_network_uv.py). What is left is uv's own work (its look at the interpreter and the
   resolution, the same work uv + tar does) plus, after it, the downloads and the last wheel. After uv's answer: downloads land in
   ~15-40 ms, then pyyaml (3 MB unpacked) takes ~50-70 ms to install (~12 ms inflating, ~5 ms
-  hashing) and deflate (2 cores, 256 KiB chunks), the archive ~8 ms.
+  hashing) and deflate (2 cores, 256 KiB chunks), the archive ~8 ms. Since 45c139c each member
+  is hashed once (RECORD's check, the installed RECORD and the manifest shared one sha256 of
+  four): pyyaml's install and records 20 -> 13.5 ms by hand; not yet in a full run. Measured,
+  not done: inflating each member in one zlib call instead of zipfile's pieces (~3 ms of
+  pyyaml: not worth a second zip reader); copying the wheels' own deflate data into the
+  artifact instead of deflating it again (pyyaml: 53 ms of level-4 deflate CPU, its members'
+  deflate in the wheel 846 KB against our 874 KB) would need each member's last block found
+  and un-finalled (zlib's inflate with Z_BLOCK) and the artifact's bytes would then depend on
+  how each wheel was compressed.
 """
 
 
