@@ -170,14 +170,14 @@ def make_room(srv: Any, rescan: bool = False) -> bool:
     # Idle first (between requests, or connected and silent: the longest idle first), then
     # heads still arriving (the slowest first: a client sending a head a byte at a time).
     now = srv.now  # connections accepted during this loop turn are not read yet: never evicted
-    for spare, since in ((srv._idle, _idle_since), (srv._head_arriving, _head_since)):
+    for spare, since, peek in ((srv._idle, _idle_since, True), (srv._head_arriving, _head_since, False)):
         candidates = [c for c in conns.values() if spare(c) and since(c) < now]
         candidates.sort(key=since)
         closed = 0
         for conn in candidates:
             if closed >= batch:
                 break
-            if spare is srv._idle and _unread(conn):
+            if peek and _unread(conn):
                 continue
             with conn.lock:
                 if spare(conn) and not conn.closed:

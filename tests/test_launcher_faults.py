@@ -7,6 +7,7 @@ Each test runs its own launcher subprocess (descriptor limits set in the child w
 from __future__ import annotations
 
 import json
+import os
 import resource
 import select
 import signal
@@ -213,6 +214,39 @@ def test_heads_trickling_in_at_the_cap_make_room_too(python312: str, tmp_path: P
         finally:
             for s in slow:
                 s.close()
+
+
+def test_at_the_cap_a_keep_alive_request_sent_but_not_read_yet_is_answered(python312: str, tmp_path: Path) -> None:
+    """The oldest keep-alive connection sends its next request while a new connection arrives;
+    the launcher sees the new connection first (the listener is first in epoll's ready list)
+    and must make room: the old one only looks idle, its request waits in the kernel. Evicting
+    it lost that request; the other, really idle, connection goes instead."""
+    root = make_root(tmp_path, HANDLER)
+    with running_launcher(python312, root, env={"IGNITE_MAX_CONNECTIONS": "3"}) as srv:
+        oldest, other = RawClient(srv), RawClient(srv)
+        newcomer: Optional[socket.socket] = None
+        try:
+            for c in (oldest, other):  # oldest goes idle first
+                c.send(post_req(b"abc"))
+                assert c.response()[2] == b"3"
+            os.kill(srv.proc.pid, signal.SIGSTOP)
+            try:
+                # On loopback both complete inside the calls: the handshake (the listener is ready,
+                # first in the ready list), then the request's bytes (the connection is ready).
+                newcomer = srv.connect()
+                oldest.send(post_req(b"abcd"))
+            finally:
+                os.kill(srv.proc.pid, signal.SIGCONT)
+            assert oldest.response()[2] == b"4"
+            assert other.closed_by_peer(timeout=5)
+            newcomer.sendall(post_req(b"ab"))
+            newcomer.settimeout(5)
+            assert newcomer.recv(65536).startswith(b"HTTP/1.1 200")
+        finally:
+            for c in (oldest, other):
+                c.close()
+            if newcomer is not None:
+                newcomer.close()
 
 
 # --- item 8: the body budget -----------------------------------------------------------------

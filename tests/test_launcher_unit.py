@@ -540,17 +540,25 @@ def test_at_the_cap_a_connection_whose_request_waits_unread_is_not_idle() -> Non
         conns = {1: unread_a, 2: unread_b, 3: half_head, 4: silent}
         closed: list[Any] = []
 
-        def close(conn: Any) -> None:
-            conn.closed = True
-            closed.append(conn)
-            conns.pop(next(fd for fd, c in conns.items() if c is conn))
+        class Server:  # methods, as the server's: each attribute access is a new bound method
+            s, adm, now, listening, lsock, draining = settings, admission.Limits(settings), 100.0, True, None, False
+            log = SimpleNamespace(warning=lambda text: None)
 
-        srv = SimpleNamespace(
-            conns=conns, s=settings, adm=admission.Limits(settings), now=100.0,
-            listening=True, lsock=None, draining=False, log=SimpleNamespace(warning=lambda text: None),
-            _idle=lambda c: not c.buf and not c.closed, _head_arriving=lambda c: bool(c.buf) and not c.closed,
-            _close=close,
-        )
+            def __init__(self) -> None:
+                self.conns = conns
+
+            def _idle(self, c: Any) -> bool:
+                return not c.buf and not c.closed
+
+            def _head_arriving(self, c: Any) -> bool:
+                return bool(c.buf) and not c.closed
+
+            def _close(self, conn: Any) -> None:
+                conn.closed = True
+                closed.append(conn)
+                conns.pop(next(fd for fd, c in conns.items() if c is conn))
+
+        srv = Server()
         assert admission.make_room(srv) is True
         assert closed == [silent]  # really idle: the first to go
         conns[5] = new  # accepted in this loop turn: not a candidate
