@@ -461,7 +461,9 @@ ISSUE36 = """## Where the time goes (issue 36, measured by hand)
   resolver's for plain files). The built-in profiles' stub wheels now ship with the packager (no
   stub is written by a cold build). Cold S1 by hand, 8 alternating rounds against ab9181d's
   parent: 443 -> 402 ms median, uv + tar 405 ms; full runs: 417 vs 409 ms on c15e9e7 (1.02×),
-  372 vs 361 ms on 9eae1e5 (1.03×, this table; N5 1.02×, 1.15× before), each the median of 3
+  372 vs 361 ms on 9eae1e5 (1.03×; N5 1.02×, 1.15× before), 351 vs 440 ms on 13b6602 (0.80×,
+  this table: uv + tar's median moved 361 -> 440 ms between those two runs, ~150 ms of it its `tar czf`;
+  12 alternating rounds by hand the same hour: ours 427 vs 411 ms, 1.04×), each the median of 3
   cold builds. The same artifact bytes as a build whose
   resolver ran uv itself (tests/test_prestart.py, and against the real index in
   tests/test_network_uv.py). What is left is uv's own work (its look at the interpreter and the
