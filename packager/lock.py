@@ -32,6 +32,7 @@ from packager.options import BuildOptions
 from packager.resolution import resolve_for
 from packager.source.checks import check_source, version_tuple
 from packager.source.intake import SourceTree, read_source
+from packager.uvenv import find_links_args
 
 Progress = Callable[[str, str], None]
 
@@ -166,8 +167,8 @@ def _lock_source(options: BuildOptions, progress: Progress, fmt: str) -> LockRes
         (work / "constraints.txt").write_text(constraints_text(profile, vendor_anyway), "utf-8")
         lines = ["-c constraints.txt", *(str(r.requirement) for r in reqs.lines)]
         (work / "requirements.in").write_text("\n".join(lines) + "\n", "utf-8")
-        pip_args = [*target_args(profile), *options.index.pip_args(), "--find-links", str(cache.built),
-                    "--find-links", str(ensure_stubs(profile, cache))]
+        pip_args = [*target_args(profile), *options.index.pip_args(),
+                    *find_links_args([str(cache.built), str(ensure_stubs(profile, cache))])]
         progress("lock", f"pip-compile for {profile.name}")
         res = run_pip("compile", [
             "--quiet", "--no-header", "--strip-extras", "--generate-hashes", "--allow-unsafe",

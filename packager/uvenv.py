@@ -66,7 +66,12 @@ def index_args(index_url: Optional[str], extra_index_urls: Sequence[str], find_l
     """The indexes and find-links in pip's spelling, which uv shares."""
     args = ["--no-index"] if offline else [*(["--index-url", index_url] if index_url else []),
                                            *(a for url in extra_index_urls for a in ("--extra-index-url", url))]
-    return args + [a for fl in find_links for a in ("--find-links", fl)]
+    return args + find_links_args(find_links)
+
+
+def find_links_args(find_links: Sequence[str]) -> list[str]:
+    """``--find-links`` for each of *find_links*, in order (pip's spelling, which uv shares)."""
+    return [a for fl in find_links for a in ("--find-links", fl)]
 
 
 def target_options(python_full_version: str, platform: str, indexes: Sequence[str]) -> list[str]:
@@ -80,7 +85,7 @@ def wheel_options(python_full_version: str, platform: str, indexes: Sequence[str
     """A resolution's options: :func:`target_options`, wheels only, and the *find_links* (the cache's
     built wheels, the stubs) after the indexes'."""
     return [*target_options(python_full_version, platform, indexes), "--only-binary", ":all:",
-            *(a for fl in find_links for a in ("--find-links", fl))]
+            *find_links_args(find_links)]
 
 
 def compile_argv(uv: str, work: Path, cache_dir: Path, options: Sequence[str], constraints: bool) -> list[str]:

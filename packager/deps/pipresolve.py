@@ -39,6 +39,7 @@ from packager.deps.resolver import (
 )
 from packager.deps.stubs import ensure_stubs
 from packager.errors import ResolveError, redact
+from packager.uvenv import find_links_args
 
 #: Rounds of moving a pinned package along with a --vendor-anyway one (one conflict per pip run).
 MAX_MOVE_ROUNDS = 12
@@ -65,8 +66,8 @@ def _pip_resolve(reqs: Requirements, profile: TargetProfile, index: IndexConfig,
         # Not --quiet: pip's warnings are reported, and its "Collecting x (from y)" lines give the chains.
         args = ["install", "--dry-run", "--ignore-installed", "--report", str(work / "report.json"),
                 "-r", req_in, "-c", str(work / "constraints.txt"),
-                *target_args(profile), *index.pip_args(), "--find-links", str(cache.built),
-                "--find-links", str(ensure_stubs(profile, cache))]
+                *target_args(profile), *index.pip_args(),
+                *find_links_args([str(cache.built), str(ensure_stubs(profile, cache))])]
         tried: set[str] = set()
         for _ in range(MAX_SDIST_ROUNDS + MAX_MOVE_ROUNDS):
             anyway = vendor_anyway | frozenset(moved)
