@@ -58,21 +58,18 @@ def _record_with(wheel: Path, algorithm: str, corrupt: str = "") -> Path:
     import base64
     import hashlib
 
-    out = wheel.with_name("y-" + wheel.name)
-    with zipfile.ZipFile(wheel) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+    with zipfile.ZipFile(wheel) as src:
         record = next(n for n in src.namelist() if n.endswith(".dist-info/RECORD"))
         rows = []
         for name in src.namelist():
             if name == record:
                 rows.append(f"{name},,")
                 continue
-            data = src.read(name) + (b"!" if name == corrupt else b"")
-            value = base64.urlsafe_b64encode(hashlib.new(algorithm, data).digest()).decode().rstrip("=")
-            rows.append(f"{name},{algorithm}={value},{len(src.read(name))}")
-        for info in src.infolist():
-            dst.writestr(info, "\n".join(rows).encode() + b"\n" if info.filename == record else src.read(info))
-    out.replace(wheel)
-    return wheel
+            data = src.read(name)
+            wrong = data + (b"!" if name == corrupt else b"")
+            value = base64.urlsafe_b64encode(hashlib.new(algorithm, wrong).digest()).decode().rstrip("=")
+            rows.append(f"{name},{algorithm}={value},{len(data)}")
+    return _rewrite(wheel, {record: "\n".join(rows).encode() + b"\n"})
 
 
 def test_record_hashed_with_another_algorithm_is_checked_with_it(tmp_path: Path) -> None:
