@@ -170,6 +170,33 @@ def test_a_large_segment_is_chunked_the_same_way_on_any_pool_and_reads_back() ->
     assert len(own.deflated) <= len(single) * 1.002  # priming keeps the ratio (unprimed chunks lose more)
 
 
+def test_a_segment_of_two_chunks_deflated_on_the_callers_thread_is_the_pool_s_bytes(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two chunks without a pool are deflated one after the other (no pool, no threads): the
+    same bytes as any pool, primed the same way, not one unchunked stream."""
+    import concurrent.futures
+    from concurrent.futures import ThreadPoolExecutor
+
+    from packager.artifact.tarball import CHUNK_BYTES, Entry
+
+    rnd = random.Random(11)
+    text = bytes(rnd.choice(b"abcdefgh ") for _ in range(CHUNK_BYTES + CHUNK_BYTES // 2))
+    seg = Segment("launcher", (Entry("__ignite__/big.txt", text),))
+    tar = seg.tar(0)
+    assert CHUNK_BYTES < len(tar) <= 2 * CHUNK_BYTES
+    def no_pool(*_a: object) -> None:
+        raise AssertionError("a pool was made for two chunks")
+
+    with monkeypatch.context() as m:
+        m.setattr(concurrent.futures, "ThreadPoolExecutor", no_pool)
+        own = compress_segment(seg, 0, 4)
+    with ThreadPoolExecutor(max_workers=2) as two:
+        assert compress_segment(seg, 0, 4, two).deflated == own.deflated
+    assert own.deflated != deflate_segment(tar, 4, final=False)
+    assert zlib.decompress(own.deflated + deflate_segment(b"", 4, final=True), -zlib.MAX_WBITS) == tar
+    assert own.crc == zlib.crc32(tar) and own.length == len(tar)
+
+
 def test_a_json_entry_nested_too_deep_to_read_is_dropped_and_recomputed(tmp_path: Path) -> None:
     """A cache entry JSON cannot parse without a RecursionError counts as corrupted, as any other."""
     from packager.cache import Cache
