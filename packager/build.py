@@ -259,7 +259,6 @@ def _build(options: BuildOptions, progress: Progress) -> BuildResult:
             early.get_ready()
     # (after the resolver's start: its thread's imports come first)
     deflate_checked = _check_deflate_early(options.level, _cache_root(options))
-    launcher = LauncherAhead(profile, options)
     try:
         options.check_python()
         checked = check_source(tree, options.entry, target_interpreter=options.target_python,
@@ -271,6 +270,9 @@ def _build(options: BuildOptions, progress: Progress) -> BuildResult:
         raise
     if unreadable is not None:
         raise unreadable
+    # Only for a source that passed its checks: the segment goes into the cache, and a refused
+    # upload writes nothing anywhere (tests/test_hostile_*.py).
+    launcher = LauncherAhead(profile, options)
     deps: Optional[VendorOutput] = None
     if decision.source is not None and reqs is not None and (reqs.lines or reqs.preinstalled):
         from packager.dependencies import vendor_requirements

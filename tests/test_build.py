@@ -237,6 +237,28 @@ def test_a_warm_build_finds_the_launcher_segment_by_its_files_stamps(tmp_path: P
     embed.launcher_entries.cache_clear()
 
 
+def test_a_launcher_file_rewritten_after_this_process_read_it_is_what_the_cache_points_to(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The stamp pointer ties the files' stamps to the content read for them: a process that read
+    the launcher (memoized) before a file was rewritten must not point the new stamps at the old bytes."""
+    from packager.artifact import embed
+
+    launcher = tmp_path / "launcher"
+    shutil.copytree(embed.launcher_root(), launcher, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(embed, "launcher_root", lambda: launcher)
+    embed.launcher_entries.cache_clear()
+    embed.launcher_entries("3.12", "ignite")  # read (and memoized) before the rewrite, as a build asks
+    with (launcher / "server.py").open("a") as f:
+        f.write("# rewritten\n")
+    cache = tmp_path / "cache"
+    for name in ("first.tar.gz", "again.tar.gz"):  # made, then found by the pointer
+        build(BuildOptions(source=HELLO, output=tmp_path / name, cache_dir=cache))
+        with tarfile.open(tmp_path / name) as tf:
+            member = tf.extractfile("__ignite__/server.py")
+            assert member is not None and member.read().endswith(b"# rewritten\n")
+    embed.launcher_entries.cache_clear()
+
+
 def test_the_launcher_segment_is_deflated_once_per_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from packager.artifact import embed
 

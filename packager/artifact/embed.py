@@ -224,6 +224,11 @@ def launcher_segment(version: str, convention: str, mtime: int, level: int, cach
                                          hit[1], int(hit[0]["crc"]), int(pointer["length"]))
         except (OSError, KeyError, TypeError, ValueError):  # made from the files below instead
             pass
+    if by_stamp is not None:
+        # Read now, not from this process's memo: the pointer written below ties the stamps taken
+        # above to these records, and entries memoized before a launcher file was rewritten would
+        # tie the new stamps to the old content in the cache for good.
+        launcher_entries.cache_clear()
     seg = Segment("launcher", launcher_entries(version, convention))
     if cache is None:
         return seg
