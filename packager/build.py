@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
@@ -18,6 +18,7 @@ from packager import __version__
 from packager.deps.profile import TargetProfile, load_profile
 from packager.errors import ArtifactError, IgniteError, io_error
 from packager.options import BuildOptions
+from packager.records import record
 from packager.source.checks import CheckedSource, check_source, version_tuple
 from packager.source.intake import read_source
 
@@ -40,7 +41,7 @@ def _quiet(stage: str, message: str) -> None:
     return None
 
 
-@dataclass(frozen=True)
+@record
 class BuildResult:
     """What a finished build produced."""
 

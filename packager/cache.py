@@ -13,13 +13,14 @@ import json
 import os
 import tempfile
 import threading
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any, Optional, Protocol, Union, cast
 
 from packager.cachedir import (
     default_cache_dir as default_cache_dir,  # (where the pipeline imports it from)
 )
+from packager.records import record
 
 #: Beside each wheel the cache built from an sdist (``built/``): the sdist's sha256, then the wheel's.
 SDIST_SIDECAR = ".sdist-sha256"
@@ -181,7 +182,7 @@ def wheel_object_key(kind: str, name: str, version: str, filename: str, sha256: 
     return f"{base}/{sdist_sha256}/{filename}" if sdist_sha256 else f"{base}/{filename}"
 
 
-@dataclass(frozen=True)
+@record
 class Cache:
     root: Path
     #: Why the cache asked for could not be used ("" when it is): the build then uses a private
@@ -335,7 +336,7 @@ def _temporary(why: str, fix: str) -> Cache:
     return Cache(tmp, degraded=f"{why}; building without it (nothing is reused or kept): {fix}").ensure()
 
 
-@dataclass(frozen=True)
+@record
 class VouchedFile:
     """A cache file whose bytes are vouched for (their sha256 noted at its stat *stamp*), left on disk.
 

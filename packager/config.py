@@ -13,11 +13,12 @@ click's ``ParameterSource``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any, Callable, Optional
 
 from packager.errors import ConfigError
+from packager.records import record
 from packager.tomlparser import parser
 
 CONFIG_FILES = ("ignite.toml", "pyproject.toml")
@@ -90,7 +91,7 @@ KEYS: dict[str, tuple[str, Callable[[Any], Any], bool]] = {
 }
 
 
-@dataclass(frozen=True)
+@record
 class Config:
     """Settings read from a configuration file, keyed by click parameter name."""
 

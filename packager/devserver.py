@@ -28,13 +28,14 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Optional, Union
 
 from packager.errors import IgniteError, InvokeError
 from packager.invoke import free_port, launcher_argv, launcher_env, request
+from packager.records import record
 
 if TYPE_CHECKING:
     from packager.options import BuildOptions
@@ -445,7 +446,7 @@ class Watcher:
         self._thread.join(5)
 
 
-@dataclass(frozen=True)
+@record
 class Rebuild:
     """The outcome of one rebuild: what changed, how long the build (and the swap) took."""
 

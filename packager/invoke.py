@@ -23,6 +23,7 @@ from typing import IO, Optional
 from packager.artifact.manifest import LAUNCHER_DIR, RUN, VENDOR_DIR, Manifest
 from packager.artifact.tarball import iter_members, unpack
 from packager.errors import InvokeError
+from packager.records import record
 
 READY_TIMEOUT_S = 60.0
 
@@ -158,7 +159,7 @@ def launcher_env(port: int, host: str = "127.0.0.1", extra: Optional[dict[str, s
     return env
 
 
-@dataclass(frozen=True)
+@record
 class Response:
     status: int
     headers: dict[str, str]
@@ -218,7 +219,7 @@ def stop(proc: subprocess.Popen[bytes], grace: float = 10.0) -> None:
             proc.wait()
 
 
-@dataclass(frozen=True)
+@record
 class InvokeResult:
     response: Response
     logs: str

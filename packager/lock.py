@@ -10,7 +10,7 @@ from __future__ import annotations
 import shlex
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 from packaging.utils import canonicalize_name
@@ -29,6 +29,7 @@ from packager.deps.resolver import constraints_text
 from packager.deps.stubs import ensure_stubs
 from packager.errors import RequirementsError, ResolveError, io_error
 from packager.options import BuildOptions
+from packager.records import record
 from packager.resolution import resolve_for
 from packager.source.checks import check_source, version_tuple
 from packager.source.intake import SourceTree, read_source
@@ -37,7 +38,7 @@ from packager.uvenv import find_links_args
 Progress = Callable[[str, str], None]
 
 
-@dataclass(frozen=True)
+@record
 class LockResult:
     output: Path
     pins: list[str]

@@ -6,13 +6,14 @@ packager.lock) need not import packager.build, which imports them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
 from packager.artifact import DEFAULT_LEVEL
 from packager.deps.indexconfig import IndexConfig
 from packager.deps.slim import SlimSettings
+from packager.records import record
 from packager.runtime import PythonRef, optional_python, resolve_python
 from packager.source.checks import EntryPoint
 from packager.source.intake import Limits
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
     from packager.source.intake import SourceTree
 
 
-@dataclass(frozen=True)
+@record
 class BuildOptions:
     """Everything a build depends on besides the source bytes."""
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any, Optional
 
@@ -24,6 +24,7 @@ from packager.deps.indexconfig import IndexConfig
 from packager.deps.slim import SlimSettings
 from packager.errors import IgniteError, VerifyError
 from packager.options import BuildOptions
+from packager.records import record
 from packager.runtime import PythonRef
 from packager.source.checks import EntryPoint
 
@@ -34,7 +35,7 @@ SHOWN = 10
 Progress = Callable[[str, str], None]
 
 
-@dataclass(frozen=True)
+@record
 class MemberDifference:
     path: str
     #: ``changed`` (both have it, other bytes or mode), ``only-artifact``, ``only-rebuild``
@@ -52,7 +53,7 @@ class MemberDifference:
                 "only-rebuild": f"{self.path}: only in the rebuild"}[self.side]
 
 
-@dataclass(frozen=True)
+@record
 class RebuildReport:
     artifact: str
     source: str

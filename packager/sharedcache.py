@@ -30,13 +30,14 @@ from typing import Any, Optional
 
 from packager.cache import json_entry_data
 from packager.errors import CacheError
+from packager.records import record
 
 #: layout version of the objects under the prefix (a new layout gets a new one)
 LAYOUT = "v1"
 INSTALL_HINT = "install the extra: pip install 'ignite-packager[s3]' (boto3)"
 
 
-@dataclass(frozen=True)
+@record
 class CacheURL:
     bucket: str
     prefix: str = ""

@@ -16,13 +16,13 @@ from __future__ import annotations
 import json
 import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
 from packager.artifact.manifest import LAUNCHER_DIR, cache_tag, pyc_path
 from packager.artifact.tarball import AnySegment, CompressedSegment, Entry, Segment, end_of_archive
 from packager.errors import ArtifactError, RuntimeNotFound
+from packager.records import record
 
 # Runs under the target interpreter: reads a JSON list of relative paths on stdin,
 # compiles IN/<rel> to OUT/<rel's pycache path>, prints the list of failures.
@@ -61,7 +61,7 @@ json.dump(failed, sys.stdout)
 """
 
 
-@dataclass(frozen=True)
+@record
 class Compiled:
     segment: Segment
     skipped: tuple[str, ...]  # "path: reason" for files the target cannot compile (left as source)

@@ -25,12 +25,12 @@ import hashlib
 import os
 import re
 import zlib
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Optional, Union
 
 from packager.errors import ArtifactError
+from packager.records import record
 
 #: The distribution whose zlib writes every artifact (pinned exactly in pyproject.toml).
 PINNED_DISTRIBUTION = "cmeel-zlib"
@@ -45,7 +45,7 @@ _Z_OK, _Z_STREAM_END, _Z_BUF_ERROR = 0, 1, -5
 _Z_FULL_FLUSH, _Z_FINISH = 3, 4
 
 
-@dataclass(frozen=True)
+@record
 class Compressor:
     """What decides the artifact's compressed bytes: recorded in the manifest and cache keys."""
 

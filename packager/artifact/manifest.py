@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, field
 from typing import Any, Optional
 
 from packager.errors import VerifyError
+from packager.records import record
 
 FORMAT = "ignite-artifact"
 FORMAT_VERSION = 1
@@ -37,7 +38,7 @@ def cache_tag(version: str) -> str:
 RUN = ("python", "-m", LAUNCHER_DIR)
 
 
-@dataclass(frozen=True)
+@record
 class FileRecord:
     """One file in the artifact (the manifest itself excepted)."""
 
@@ -54,7 +55,7 @@ class FileRecord:
         return cls(path=d["path"], size=int(d["size"]), mode=int(d["mode"], 8), sha256=d["sha256"])
 
 
-@dataclass(frozen=True)
+@record
 class VendoredDist:
     """A third-party distribution installed into ``vendor/``."""
 
@@ -67,7 +68,7 @@ class VendoredDist:
     built_from_sdist: bool = False
 
 
-@dataclass(frozen=True)
+@record
 class SkippedDist:
     """A requirement left to the image (preinstalled) with the version it pins."""
 
@@ -76,7 +77,7 @@ class SkippedDist:
     reason: str
 
 
-@dataclass(frozen=True)
+@record
 class Manifest:
     """Everything recorded about one artifact."""
 

@@ -21,7 +21,7 @@ import tempfile
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional, Protocol, Union
 
@@ -30,6 +30,7 @@ from packager.artifact.deflate import compressor, deflate_raw
 from packager.artifact.manifest import MANIFEST_NAME, FileRecord, Manifest
 from packager.cache import VouchedFile
 from packager.errors import ArtifactError, VerifyError
+from packager.records import record
 
 if TYPE_CHECKING:  # (concurrent.futures and the logging it imports: only for large segments)
     from concurrent.futures import Executor
@@ -42,7 +43,7 @@ _BLOCK = 512
 _RECORD = 20 * _BLOCK
 
 
-@dataclass(frozen=True)
+@record
 class Entry:
     """A regular file destined for the artifact."""
 
@@ -125,7 +126,7 @@ def end_of_archive(tar_length: int) -> bytes:
     return b"\0" * (2 * _BLOCK + (-total % _RECORD))
 
 
-@dataclass(frozen=True)
+@record
 class Segment:
     """A run of entries compressed as one gzip member."""
 
@@ -140,7 +141,7 @@ class Segment:
         return tuple(e.record() for e in self.entries)
 
 
-@dataclass(frozen=True)
+@record
 class CompressedSegment:
     """A segment already deflated (non-final), with what the manifest and trailer need.
 
@@ -533,7 +534,7 @@ def read_manifest(path: Path) -> Manifest:
     return Manifest.from_bytes(data, where=f"{path}:{MANIFEST_NAME}")
 
 
-@dataclass(frozen=True)
+@record
 class Member:
     """A member as read back from an artifact."""
 

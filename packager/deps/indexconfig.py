@@ -7,14 +7,14 @@ of every build, most of which start no pip).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Optional
 
 from packager.errors import redact
+from packager.records import record
 from packager.uvenv import index_args
 
 
-@dataclass(frozen=True)
+@record
 class IndexConfig:
     """Where distributions come from; set by the packager's flags/config only."""
 

@@ -20,7 +20,6 @@ import re
 import subprocess
 import urllib.parse
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
@@ -37,6 +36,7 @@ from packager.errors import (
     ProjectNotOnIndex,
     redact,
 )
+from packager.records import record
 
 CREDENTIAL_SOURCES = (
     "credentials are read on the build machine only, from: user:token@ in --index-url / --extra-index-url "
@@ -86,7 +86,7 @@ def credentials_for(url: str, index_urls: Sequence[str],
     return None
 
 
-@dataclass(frozen=True)
+@record
 class Probe:
     """What one index said about one project page."""
 

@@ -22,11 +22,12 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
 from packager.errors import RequirementsError, UsageError
+from packager.records import record
 from packager.source.intake import SourceTree
 
 if TYPE_CHECKING:  # (packaging's requirement parser is imported only when there is a file to read)
@@ -66,7 +67,7 @@ def kind_of(path: str) -> str:
     return REQUIREMENTS
 
 
-@dataclass(frozen=True)
+@record
 class DependencySource:
     """The one file this build's dependencies come from, as read (its bytes are what is used)."""
 
@@ -95,7 +96,7 @@ class DependencySource:
                 "in_source": self.in_source}
 
 
-@dataclass(frozen=True)
+@record
 class Decision:
     """The source chosen (None: the function has no dependency file) and what the choice should tell."""
 

@@ -17,7 +17,7 @@ import io
 import os
 import posixpath
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import BinaryIO, Optional, Union
 
@@ -32,6 +32,7 @@ from packager.artifact.manifest import VENDOR_DIR
 from packager.artifact.tarball import Entry
 from packager.deps.slim import SlimDropped, SlimMatcher, SlimSettings
 from packager.errors import FetchError
+from packager.records import record
 
 _KEPT_SCHEMES = ("purelib", "platlib")
 
@@ -102,23 +103,23 @@ class _OnePassWheel(WheelFile):
 
     def get_contents(self) -> Iterator[tuple[tuple[str, str, str], BinaryIO, bool]]:
         unrecorded = {f"{self.dist_info_dir}/{n}" for n in ("RECORD", "RECORD.p7s", "RECORD.jws")}
-        for record, stream, is_executable in super().get_contents():
+        for row, stream, is_executable in super().get_contents():
             data = stream.read()
             digest = hashlib.sha256(data).digest()
-            if record[0] not in unrecorded:  # as validate_record: RECORD and its signatures have no hash
+            if row[0] not in unrecorded:  # as validate_record: RECORD and its signatures have no hash
                 try:
-                    entry = RecordEntry.from_elements(*record)
+                    entry = RecordEntry.from_elements(*row)
                 except InvalidRecordEntry as exc:
-                    raise ValueError(f"entry in RECORD for {record[0]} is invalid: {exc.issues}") from exc
+                    raise ValueError(f"entry in RECORD for {row[0]} is invalid: {exc.issues}") from exc
                 if entry.hash_ is None or entry.size is None or not (
                     entry.size == len(data) and entry.hash_.value == _b64(digest) if entry.hash_.name == "sha256"
                     else entry.validate(data)
                 ):
-                    raise ValueError(f"hash / size of {record[0]} didn't match RECORD")
-            yield record, _Member(data, digest), is_executable
+                    raise ValueError(f"hash / size of {row[0]} didn't match RECORD")
+            yield row, _Member(data, digest), is_executable
 
 
-@dataclass(frozen=True)
+@record
 class InstalledDist:
     name: str
     version: str

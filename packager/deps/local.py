@@ -7,7 +7,6 @@ allows (a wheel the cache built: its sdist's), so a corrupted entry is made agai
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
@@ -17,9 +16,10 @@ from packaging.version import InvalidVersion, Version
 from packager.cache import Cache, discard, noted_sha256, read_sidecar, sha256_file
 from packager.deps.profile import TargetProfile
 from packager.deps.resolve import Pin
+from packager.records import record
 
 
-@dataclass(frozen=True)
+@record
 class FetchedWheel:
     pin: Pin
     path: Path

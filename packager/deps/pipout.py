@@ -9,11 +9,12 @@ chain of requirements that leads to the conflicting pin.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Optional
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import NormalizedName, canonicalize_name
+
+from packager.records import record
 
 #: Prefix of warnings about the build machine's pip settings, not about the packages.
 MACHINE_WARNING = "pip (build machine): "
@@ -61,7 +62,7 @@ def _requirement(text: str) -> Optional[Requirement]:
         return None
 
 
-@dataclass(frozen=True)
+@record
 class Cause:
     """One line of pip's "The conflict is caused by:" list."""
 
@@ -103,7 +104,7 @@ def conflict_causes(output: str) -> list[Cause]:
     return causes
 
 
-@dataclass(frozen=True)
+@record
 class Origin:
     """Where pip says a distribution came from: the chain of requirements and the requirements-file line."""
 

@@ -11,12 +11,13 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
 from packager.errors import ConfigError
 from packager.profilefiles import DEFAULT_PROFILE, profiles_dir, read_twin
+from packager.records import record
 from packager.tomlparser import parser
 
 if TYPE_CHECKING:
@@ -37,7 +38,7 @@ def _canonical(name: str) -> NormalizedName:
     return canonicalize_name(name)
 
 
-@dataclass(frozen=True)
+@record
 class TargetProfile:
     """The target interpreter and image, as the resolver and installer need it."""
 

@@ -10,20 +10,21 @@ the caller then resolves again, it never misreads.
 from __future__ import annotations
 
 import urllib.parse
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Optional
 
 from packaging.utils import NormalizedName, canonicalize_name
 
 from packager.cache import Cache, read_sidecar
+from packager.records import record
 
 #: Bumped when :meth:`ResolutionRecord.to_json`'s format changes (2: cache files by key, never by
 #: path; 3: the typed record). It is part of the cache key: an older entry is recomputed, never misread.
 RESOLUTION_FORMAT = 3
 
 
-@dataclass(frozen=True)
+@record
 class ResolvedDist:
     """One distribution of the resolver's answer, at one version."""
 
@@ -57,7 +58,7 @@ class ResolvedDist:
                    data["cache"], data["from_sdist"])
 
 
-@dataclass(frozen=True)
+@record
 class ResolutionRecord:
     """A resolver's whole answer for a target: the distributions, its warnings, what had to move."""
 

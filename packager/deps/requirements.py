@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
 from typing import Optional
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import NormalizedName, canonicalize_name
 
 from packager.errors import RequirementsError, redact
+from packager.records import record
 
 MAX_LINE = 4096
 #: A logical line (joined with ``\``) may be longer: a lock line lists a hash per file of a
@@ -51,7 +51,7 @@ _INDEX_HINT = "the build's index comes from ignite-pack's own --index-url / conf
 _INDEX_OPTIONS = frozenset(o for o, why in _REFUSED_OPTIONS.items() if "index" in why)
 
 
-@dataclass(frozen=True)
+@record
 class RequirementLine:
     """One accepted requirement with where it came from."""
 
@@ -79,7 +79,7 @@ class RequirementLine:
         return str(self.requirement)
 
 
-@dataclass(frozen=True)
+@record
 class Requirements:
     """The parsed file."""
 

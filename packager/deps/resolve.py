@@ -11,7 +11,6 @@ requirements + profile + index.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from packaging.utils import NormalizedName, canonicalize_name
@@ -25,6 +24,7 @@ from packager.deps.record import RESOLUTION_FORMAT, ResolutionRecord
 from packager.deps.requirements import RequirementLine, Requirements
 from packager.deps.resolver import Progress, ResolveRequest, SdistBuilder
 from packager.errors import IgniteError, RequirementsError, ResolveError
+from packager.records import record
 
 if TYPE_CHECKING:
     # (imported where a skip is made: the manifest's module is ~4 ms of imports that would
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from packager.artifact.manifest import SkippedDist
 
 
-@dataclass(frozen=True)
+@record
 class Pin:
     """One distribution to vendor, at one version, with the hashes it may have."""
 
@@ -47,7 +47,7 @@ class Pin:
     from_sdist: str = ""
 
 
-@dataclass(frozen=True)
+@record
 class Shadow:
     """A preinstalled distribution vendored at another version: the function sees it, not the image's."""
 
@@ -61,7 +61,7 @@ class Shadow:
         return {"name": self.name, "version": self.version, "image_version": self.image_version, "why": self.why}
 
 
-@dataclass(frozen=True)
+@record
 class Resolution:
     pins: tuple[Pin, ...]
     skipped: tuple[SkippedDist, ...]

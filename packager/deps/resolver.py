@@ -9,7 +9,6 @@ picks one for ``--resolver pip|uv|auto``.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -18,6 +17,7 @@ from packager.deps.indexconfig import IndexConfig
 from packager.deps.profile import TargetProfile
 from packager.deps.record import ResolutionRecord
 from packager.deps.requirements import Requirements
+from packager.records import record
 
 Progress = Callable[[str, str], None]
 #: Builds a wheel from the sdist of a requirement string; returns the wheel's path.
@@ -29,7 +29,7 @@ def _nothing() -> None:
     return None
 
 
-@dataclass(frozen=True)
+@record
 class ResolveRequest:
     """One resolution to make: the user's requirements for a target, the image's pins as constraints."""
 

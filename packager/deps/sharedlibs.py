@@ -17,18 +17,19 @@ import json
 import re
 import zipfile
 from collections.abc import Iterable
-from dataclasses import dataclass
 from functools import lru_cache
 from importlib.resources import files
 from pathlib import Path
 
 from packaging.tags import Tag
 
+from packager.records import record
+
 _ELF_MAGIC = b"\x7fELF"
 _POLICY_OF_TAG = re.compile(r"(manylinux_[0-9]+_[0-9]+|manylinux[0-9]+)_")
 
 
-@dataclass(frozen=True)
+@record
 class MissingLibrary:
     distribution: str
     member: str

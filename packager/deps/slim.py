@@ -17,10 +17,10 @@ with patchelf and ``strip`` is known to corrupt some of them.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Optional
 
 from packager.errors import UsageError
+from packager.records import record
 
 if TYPE_CHECKING:  # pathspec costs ~20 ms of import: loaded only when a pattern is compiled
     import pathspec
@@ -46,7 +46,7 @@ def _spec(patterns: Iterable[str], option: str) -> Optional[pathspec.PathSpec[An
                          hint="use gitignore-style patterns: '*.pyi', 'scipy/**/tests/', 'docs/'") from exc
 
 
-@dataclass(frozen=True)
+@record
 class SlimSettings:
     """What to leave out of each vendored distribution (see the module docstring)."""
 
@@ -75,7 +75,7 @@ class SlimSettings:
         return SlimMatcher(_spec(self.patterns(), "--slim-drop"), _spec(self.keep, "--slim-keep"))
 
 
-@dataclass(frozen=True)
+@record
 class SlimMatcher:
     """Compiled patterns: :meth:`drops` says whether a ``vendor/``-relative path is left out."""
 
@@ -93,7 +93,7 @@ class SlimMatcher:
         return self.keep is None or not self.keep.match_file(rel)
 
 
-@dataclass(frozen=True)
+@record
 class SlimDropped:
     """What slim left out of one distribution: the manifest's per-distribution record."""
 

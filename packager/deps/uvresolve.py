@@ -24,7 +24,6 @@ import sys
 import tempfile
 import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
@@ -44,6 +43,7 @@ from packager.deps.resolver import (
 from packager.deps.stubs import ensure_stubs
 from packager.errors import UsageError, redact
 from packager.prestart import adopt, settle
+from packager.records import record
 from packager.runtime import run_child, stopping
 from packager.tomlparser import parser
 from packager.uvenv import (
@@ -57,7 +57,7 @@ from packager.uvenv import (
 
 RESOLVERS = ("auto", "pip", "uv")
 
-@dataclass(frozen=True)
+@record
 class UvAnswer:
     """What uv said: the resolution (or None) and, when None, why pip runs instead."""
 

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING, Any
+
+from packager.records import record
 
 if TYPE_CHECKING:
     from packager.artifact.manifest import SkippedDist, VendoredDist
     from packager.artifact.tarball import AnySegment
 
 
-@dataclass(frozen=True)
+@record
 class VendorOutput:
     """Segments to add under ``vendor/`` and what the manifest says about them."""
 

@@ -8,7 +8,6 @@ identical (same file tree and same metadata), 1 when they differ.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any, Optional
 
 from packaging.utils import canonicalize_name
@@ -17,11 +16,12 @@ from packaging.version import InvalidVersion, Version
 from packager.artifact.manifest import LAUNCHER_DIR, VENDOR_DIR, FileRecord, Manifest
 from packager.errors import SizeBudgetExceeded
 from packager.inspect.inspection import ArtifactInfo, is_compiled_path, sizes_by_top_level
+from packager.records import record
 
 DIFF_SCHEMA = "ignite-diff/1"
 
 
-@dataclass(frozen=True)
+@record
 class FileChanges:
     added: tuple[str, ...] = ()
     removed: tuple[str, ...] = ()
@@ -35,7 +35,7 @@ class FileChanges:
         return {"added": list(self.added), "removed": list(self.removed), "changed": list(self.changed)}
 
 
-@dataclass(frozen=True)
+@record
 class DistChange:
     name: str
     old: str | None  # version; None when added
@@ -46,7 +46,7 @@ class DistChange:
         return {"name": self.name, "old": self.old, "new": self.new, "change": self.kind}
 
 
-@dataclass(frozen=True)
+@record
 class SizeDelta:
     path: str
     old: int
@@ -60,7 +60,7 @@ class SizeDelta:
         return {"path": self.path, "old": self.old, "new": self.new, "delta": self.delta}
 
 
-@dataclass(frozen=True)
+@record
 class FieldChange:
     field: str
     old: Any
@@ -70,7 +70,7 @@ class FieldChange:
         return {"field": self.field, "old": self.old, "new": self.new}
 
 
-@dataclass(frozen=True)
+@record
 class ArtifactDiff:
     old: ArtifactInfo
     new: ArtifactInfo
@@ -212,7 +212,7 @@ def diff_artifacts(old: ArtifactInfo, new: ArtifactInfo) -> ArtifactDiff:
     )
 
 
-@dataclass(frozen=True)
+@record
 class GrowthBudget:
     """How much an artifact may grow from one build to the next: a percentage or a number of bytes.
 
@@ -231,7 +231,7 @@ class GrowthBudget:
         return int(self.bytes or 0)
 
 
-@dataclass(frozen=True)
+@record
 class GrowthCheck:
     """One measured size (``unpacked`` or ``compressed``) against the budget."""
 

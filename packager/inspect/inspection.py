@@ -19,7 +19,7 @@ import io
 import posixpath
 import tarfile
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any, Optional
 
@@ -30,6 +30,7 @@ from packager.artifact.manifest import LAUNCHER_DIR, MANIFEST_NAME, VENDOR_DIR, 
 from packager.artifact.tarball import AnySegment, artifact_digest, iter_members, read_manifest
 from packager.deps.slim import SlimSettings
 from packager.errors import ArtifactError, HandlerError, VerifyError
+from packager.records import record
 from packager.runtime import PythonRef
 
 INSPECT_SCHEMA = "ignite-inspect/1"
@@ -125,7 +126,7 @@ def slim_summary(m: Manifest) -> Optional[dict[str, Any]]:
     }
 
 
-@dataclass(frozen=True)
+@record
 class ArtifactInfo:
     """An artifact's manifest plus the digest and size of the file itself."""
 
@@ -176,7 +177,7 @@ def inspect_artifact(path: Path) -> ArtifactInfo:
     return ArtifactInfo(Path(path), sha, size, manifest)
 
 
-@dataclass(frozen=True)
+@record
 class VerifyReport:
     """What verification checked."""
 

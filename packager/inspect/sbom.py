@@ -20,7 +20,7 @@ import importlib.util
 import json
 import os
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Optional
@@ -33,6 +33,7 @@ from packager.artifact.tarball import atomic_write, source_date_epoch
 from packager.errors import SbomError, VerifyError
 from packager.inspect.inspection import ArtifactInfo, inspect_artifact
 from packager.inspect.metadata import license_of, read_metadata, requires_on_target, target_markers
+from packager.records import record
 
 FORMATS = ("cyclonedx-json", "spdx-json")
 DEFAULT_FORMAT = "cyclonedx-json"
@@ -57,7 +58,7 @@ def require_library(fmt: str) -> None:
         )
 
 
-@dataclass(frozen=True)
+@record
 class Dist:
     """One distribution as the SBOM lists it."""
 
@@ -74,7 +75,7 @@ class Dist:
     requires: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@record
 class SbomInput:
     """What both formats are written from."""
 

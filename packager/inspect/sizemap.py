@@ -32,6 +32,7 @@ from packager.errors import VerifyError
 from packager.inspect.inspection import inspect_artifact
 from packager.inspect.metadata import license_of, read_metadata
 from packager.inspect.why import Graph, chains_to, dependency_graph
+from packager.records import record
 
 #: Compressed bytes fed to the inflater per step: the resolution of every compressed figure.
 STEP = 256
@@ -72,7 +73,7 @@ class Node:
         return out
 
 
-@dataclass(frozen=True)
+@record
 class SizeMap:
     """The tree plus what the page lists beside it."""
 

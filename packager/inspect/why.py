@@ -9,7 +9,6 @@ require. A chain reads ``requirements.txt:1 scikit-learn -> scipy -> numpy (prei
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
@@ -23,13 +22,14 @@ from packager.deps.requirements import parse_requirements
 from packager.errors import IgniteError, NotInArtifact
 from packager.inspect.inspection import inspect_artifact
 from packager.inspect.metadata import read_metadata, requires_on_target, target_markers
+from packager.records import record
 
 WHY_SCHEMA = "ignite-why/1"
 #: More chains than this are summarized: a name that half the closure needs has hundreds.
 MAX_CHAINS = 20
 
 
-@dataclass(frozen=True)
+@record
 class Root:
     """A requirement line of the function's own file."""
 
@@ -38,7 +38,7 @@ class Root:
     text: str  # the requirement as written, without hashes
 
 
-@dataclass(frozen=True)
+@record
 class Graph:
     """Who requires whom on the target, and how each distribution got into the artifact."""
 
@@ -48,7 +48,7 @@ class Graph:
     dists: Mapping[NormalizedName, tuple[str, str, str]]
 
 
-@dataclass(frozen=True)
+@record
 class Chain:
     root: Root
     path: tuple[NormalizedName, ...]  # root's name first, the asked-for name last
@@ -64,7 +64,7 @@ class Chain:
         return f"{self.root.where} " + " -> ".join(names)
 
 
-@dataclass(frozen=True)
+@record
 class WhyReport:
     name: str
     version: str

@@ -11,10 +11,11 @@ import ast
 import json
 import re
 import sys
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, Optional
 
 from packager.errors import HandlerError, UsageError
+from packager.records import record
 from packager.runtime import PythonRef, clean_env, resolve_python
 from packager.source import conventions
 from packager.source.intake import SourceFile, SourceTree
@@ -24,7 +25,7 @@ RESERVED_TOP_LEVEL = ("__ignite__", "manifest.json", "vendor")
 TARGET_SYNTAX = (3, 12)
 
 
-@dataclass(frozen=True)
+@record
 class EntryPoint:
     """``module:function`` that the launcher imports and calls."""
 
@@ -57,7 +58,7 @@ class EntryPoint:
         return f"{self.module}:{self.function}"
 
 
-@dataclass(frozen=True)
+@record
 class CheckedSource:
     """A source that passed every check, with what the later stages need."""
 

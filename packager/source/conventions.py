@@ -9,13 +9,13 @@ docs/conventions.md describes what every adapter maps.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any, Optional
 
 from packager.errors import UsageError
+from packager.records import record
 
 
-@dataclass(frozen=True)
+@record
 class Convention:
     name: str
     #: Default ``(module, function)`` entries, tried in order: the first whose module

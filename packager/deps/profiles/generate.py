@@ -31,7 +31,6 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
@@ -42,6 +41,7 @@ from packager.deps.piprun import last_error, run_pip, target_args
 from packager.deps.profile import TargetProfile, profile_twin
 from packager.errors import ResolveError
 from packager.profilefiles import TWIN_SUFFIX, shipped_stubs_dir, shipped_stubs_root
+from packager.records import record
 from packager.tomlparser import parser
 
 #: manylinux aliases of PEP 600 tags (PEP 513/571/599), listed right after their glibc version.
@@ -79,7 +79,7 @@ def target_markers(full_version: str, arch: str) -> dict[str, str]:
     }
 
 
-@dataclass(frozen=True)
+@record
 class Target:
     """What a profile describes besides its pins."""
 
@@ -106,7 +106,7 @@ class Target:
         )
 
 
-@dataclass(frozen=True)
+@record
 class PinnedDist:
     """One pinned distribution of the image, with what its metadata says for the target."""
 

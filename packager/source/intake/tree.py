@@ -6,10 +6,11 @@ checks every reader shares: member names (:func:`normalize_member_name`) and the
 from __future__ import annotations
 
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import IO, Optional
 
 from packager.errors import ArchiveError, SourceError
+from packager.records import record
 
 #: Directory and file names that never belong in an artifact (caches, VCS).
 IGNORED_DIRS = frozenset(
@@ -24,7 +25,7 @@ IGNORED_SUFFIXES = (".pyc", ".pyo")
 IGNORED_FILES = frozenset({".DS_Store", "Thumbs.db"})
 
 
-@dataclass(frozen=True)
+@record
 class Limits:
     """Caps that keep a hostile upload from exhausting the build host."""
 
@@ -44,7 +45,7 @@ class Limits:
     inner_links: bool = False
 
 
-@dataclass(frozen=True)
+@record
 class SourceFile:
     """One regular file of the user's source, with its normalized POSIX path."""
 
@@ -57,7 +58,7 @@ class SourceFile:
         return 0o755 if self.executable else 0o644
 
 
-@dataclass(frozen=True)
+@record
 class SourceTree:
     """The user's source, validated and in memory, sorted by path."""
 
