@@ -28,13 +28,13 @@ import serve_bench  # noqa: E402
 from common import BENCH, RESULTS, WORK, git_rev, log, machine_info, scrub, write_json  # noqa: E402
 
 MODES = {
-    "quick": {"build_cold": 1, "build_warm": 2, "uv_warm": 1, "pip_cold": 1, "pip_warm": 1,
+    "quick": {"build_cold": 1, "build_warm": 2, "uv_warm": 1, "pip_cold": 1, "pip_warm": 1, "floor_rounds": 5,
               "lock_sets": ["S1", "S2"], "pip_resolver_sets": ["S1", "S3"],
               "cold_runs": 10, "cold_runs_nopyc": 5,
               "wrk_seconds": 2, "wrk_rounds": 1, "wrk_warmup": 1, "wrk_conns": [1, 32],
               "wrk_high_conns": [256, 1024], "wrk_high_subjects": ["launcher", "granian"],
               "pip_sets": ["none", "S1", "S2", "S3"]},
-    "full": {"build_cold": 3, "build_warm": 3, "pip_cold": 2, "pip_warm": 2,
+    "full": {"build_cold": 3, "build_warm": 3, "pip_cold": 2, "pip_warm": 2, "floor_rounds": 21,
              # L too: issue 36 asks for the same pins with uv and pip on the large closure
              "lock_sets": ["S1", "S2", "S3"], "pip_resolver_sets": ["S1", "S3", "L"],
              "cold_runs": 20, "cold_runs_nopyc": 10,
