@@ -128,3 +128,17 @@ def test_the_packager_s_records_pickle_and_compare_as_before() -> None:
     opts = BuildOptions(source=Path("src"), output=Path("out.tar.gz"))
     assert opts == dataclasses.replace(opts, cache_tier=object())  # (compare=False, as declared)
     assert opts != dataclasses.replace(opts, level=9)
+
+
+def test_the_packager_declares_its_frozen_values_with_record() -> None:
+    """A new ``@dataclass(frozen=True)`` would bring back the three compiled methods per class."""
+    import re
+    from pathlib import Path
+
+    import packager
+
+    root = Path(packager.__file__).parent
+    found = [f"{p.relative_to(root)}:{n}" for p in sorted(root.rglob("*.py"))
+             for n, line in enumerate(p.read_text("utf-8").splitlines(), 1)
+             if re.match(r"\s*@(dataclasses\.)?dataclass\(.*frozen=True", line)]
+    assert found == [], "use @record (packager.records) for a frozen dataclass: " + ", ".join(found)
