@@ -15,12 +15,15 @@ import tempfile
 import threading
 from dataclasses import field
 from pathlib import Path
-from typing import Any, Optional, Protocol, Union, cast
 
 from packager.cachedir import (
     default_cache_dir as default_cache_dir,  # (where the pipeline imports it from)
 )
 from packager.records import record
+
+TYPE_CHECKING = False  # (typing's import is ~3 ms of a build that needs it only for mypy)
+if TYPE_CHECKING:
+    from typing import Any, Optional, Protocol, Union
 
 #: Beside each wheel the cache built from an sdist (``built/``): the sdist's sha256, then the wheel's.
 SDIST_SIDECAR = ".sdist-sha256"
@@ -151,25 +154,26 @@ def atomic_bytes(path: Path, data: bytes) -> None:
         raise
 
 
-class Tier(Protocol):
-    """A second cache tier behind the local one (packager.sharedcache: S3-compatible storage).
+if TYPE_CHECKING:  # (only ever a type: the tier in packager.sharedcache is checked against it by mypy)
+    class Tier(Protocol):
+        """A second cache tier behind the local one (packager.sharedcache: S3-compatible storage).
 
-    *rel* is an entry's path relative to the cache root (``resolutions/KEY.json``); wheels
-    use content-addressed keys (:func:`wheel_object_key`). A tier never raises: an
-    unreachable store answers None/[] (its one warning is the tier's to report), and every
-    object it gives is verified by the caller before use.
-    """
+        *rel* is an entry's path relative to the cache root (``resolutions/KEY.json``); wheels
+        use content-addressed keys (:func:`wheel_object_key`). A tier never raises: an
+        unreachable store answers None/[] (its one warning is the tier's to report), and every
+        object it gives is verified by the caller before use.
+        """
 
-    def fetch(self, rel: str) -> Optional[bytes]: ...
+        def fetch(self, rel: str) -> Optional[bytes]: ...
 
-    def listing(self, prefix: str) -> list[str]: ...
+        def listing(self, prefix: str) -> list[str]: ...
 
-    def record(self, rel: str, path: Path, computed: bool) -> None:
-        """*path* holds *rel*'s bytes, computed by this build (upload it) or read from the local
-        cache (upload it if the store lacks it); the upload runs after the build succeeded."""
+        def record(self, rel: str, path: Path, computed: bool) -> None:
+            """*path* holds *rel*'s bytes, computed by this build (upload it) or read from the local
+            cache (upload it if the store lacks it); the upload runs after the build succeeded."""
 
-    def rejected(self, rel: str) -> None:
-        """*rel* was fetched and failed verification (counted; the build's own copy replaces it)."""
+        def rejected(self, rel: str) -> None:
+            """*rel* was fetched and failed verification (counted; the build's own copy replaces it)."""
 
 
 def wheel_object_key(kind: str, name: str, version: str, filename: str, sha256: str,
@@ -376,7 +380,7 @@ def load_blob(cache: Cache, kind: str, key: str) -> Optional[tuple[Any, bytes]]:
     A missing, truncated or corrupted entry gives None (and is removed), so the
     caller recomputes it: a bad cache entry is rebuilt, never shipped.
     """
-    return cast(Optional[tuple[Any, bytes]], _load_blob(cache, kind, key, lazily=False))
+    return _load_blob(cache, kind, key, lazily=False)  # type: ignore[return-value]  # (lazily=False: bytes)
 
 
 def load_blob_lazily(cache: Cache, kind: str, key: str) -> Optional[tuple[Any, Union[bytes, VouchedFile]]]:

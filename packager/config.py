@@ -15,11 +15,14 @@ from __future__ import annotations
 
 from dataclasses import field
 from pathlib import Path
-from typing import Any, Callable, Optional
 
 from packager.errors import ConfigError
 from packager.records import record
 from packager.tomlparser import parser
+
+TYPE_CHECKING = False  # (typing's import is ~3 ms of a build that needs it only for mypy)
+if TYPE_CHECKING:
+    from typing import Any, Callable, Optional
 
 CONFIG_FILES = ("ignite.toml", "pyproject.toml")
 

@@ -15,7 +15,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import field
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from packager import __version__
 from packager.artifact.manifest import LAUNCHER_DIR, MANIFEST_NAME, VENDOR_DIR, FileRecord, Manifest
@@ -25,8 +25,10 @@ from packager.deps.slim import SlimSettings
 from packager.errors import IgniteError, VerifyError
 from packager.options import BuildOptions
 from packager.records import record
-from packager.runtime import PythonRef
 from packager.source.checks import EntryPoint
+
+if TYPE_CHECKING:
+    from packager.runtime import PythonRef
 
 REBUILD_SCHEMA = "ignite-rebuild/1"
 #: How many differing members a report names.

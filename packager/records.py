@@ -17,12 +17,14 @@ from __future__ import annotations
 from dataclasses import Field, dataclass, field, fields
 from operator import attrgetter
 from reprlib import recursive_repr
-from typing import TYPE_CHECKING, Any, Callable, TypeVar, cast
 
-_T = TypeVar("_T")
-
+TYPE_CHECKING = False  # (typing's import is ~3 ms of a build that needs it only for mypy)
 if TYPE_CHECKING:
+    from typing import Any, Callable, TypeVar
+
     from typing_extensions import dataclass_transform
+
+    _T = TypeVar("_T")
 else:
     def dataclass_transform(**_kwargs: Any) -> Callable[[_T], _T]:
         return lambda decorated: decorated
@@ -61,7 +63,7 @@ def _repr(self: Any) -> str:
 def record(cls: type[_T]) -> type[_T]:
     """``@dataclass(frozen=True)``, with the shared ``__eq__``, ``__hash__`` and ``__repr__`` above."""
     made = dataclass(frozen=True, eq=False, repr=False)(cls)
-    declared = fields(cast(Any, made))
+    declared = fields(made)  # type: ignore[arg-type]  # (a dataclass from here on)
     made.__record_compared__ = _getter(tuple(f.name for f in declared if f.compare))  # type: ignore[attr-defined]
     made.__record_hashed__ = _getter(tuple(  # type: ignore[attr-defined]
         f.name for f in declared if (f.compare if f.hash is None else f.hash)))

@@ -22,16 +22,20 @@ import threading
 from collections.abc import Callable, Sequence
 from functools import cache, wraps
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional, TypeVar, Union, cast
 
 from packager.childenv import PRIVATE_TMP, host_label, private_tmp_prefix, uname
 from packager.childenv import clean_env as clean_env  # (where the pipeline imports it from)
 from packager.errors import RuntimeNotFound
 
+TYPE_CHECKING = False  # (typing's import is ~3 ms of a build that needs it only for mypy)
 if TYPE_CHECKING:  # (subprocess and the selectors it imports: ~2 ms, not needed by a build that starts nothing)
     import subprocess
+    from typing import Any, Optional, TypeVar, Union
 
-F = TypeVar("F", bound=Callable[..., Any])
+    F = TypeVar("F", bound=Callable[..., Any])
+
+    #: An interpreter path, or a zero-argument function that finds one only when needed.
+    PythonRef = Union[str, None, Callable[[], Optional[str]]]
 
 
 class Terminated(BaseException):
@@ -117,7 +121,7 @@ def makes_temp_files(fn: F) -> F:
             _enter_private_tmp()
         return fn(*args, **kwargs)
 
-    return cast(F, run)
+    return run  # type: ignore[return-value]  # (wraps keeps fn's signature)
 
 
 def sweep_stale_tmp() -> list[str]:
@@ -316,10 +320,6 @@ def optional_python(version: str = "3.12") -> Optional[str]:
         return find_python(version)
     except RuntimeNotFound:
         return None
-
-
-#: An interpreter path, or a zero-argument function that finds one only when needed.
-PythonRef = Union[str, None, Callable[[], Optional[str]]]
 
 
 def resolve_python(ref: PythonRef) -> Optional[str]:

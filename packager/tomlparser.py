@@ -8,7 +8,10 @@ TOML (the built-in profiles have JSON twins, packager.deps.profile).
 from __future__ import annotations
 
 import sys
-from typing import Any
+
+TYPE_CHECKING = False  # (typing's import is ~3 ms of a build that needs it only for mypy)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def parser() -> Any:

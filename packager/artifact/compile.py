@@ -17,12 +17,15 @@ import json
 import zlib
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from packager.artifact.manifest import LAUNCHER_DIR, cache_tag, pyc_path
-from packager.artifact.tarball import AnySegment, CompressedSegment, Entry, Segment, end_of_archive
+from packager.artifact.tarball import CompressedSegment, Entry, Segment, end_of_archive
 from packager.errors import ArtifactError, RuntimeNotFound
 from packager.records import record
+
+if TYPE_CHECKING:
+    from packager.artifact.tarball import AnySegment
 
 # Runs under the target interpreter: reads a JSON list of relative paths on stdin,
 # compiles IN/<rel> to OUT/<rel's pycache path>, prints the list of failures.

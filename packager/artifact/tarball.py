@@ -23,7 +23,6 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import nullcontext
 from dataclasses import field
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional, Protocol, Union
 
 from packager.artifact import DEFAULT_LEVEL
 from packager.artifact.deflate import compressor, deflate_raw
@@ -32,10 +31,12 @@ from packager.cache import VouchedFile
 from packager.errors import ArtifactError, VerifyError
 from packager.records import record
 
+TYPE_CHECKING = False  # (typing's import is ~3 ms of a build that needs it only for mypy)
 if TYPE_CHECKING:  # (concurrent.futures and the logging it imports: only for large segments)
     from concurrent.futures import Executor
+    from typing import Optional, Protocol, Union
 
-Part = Union[bytes, VouchedFile]
+    Part = Union[bytes, VouchedFile]
 
 #: 1980-01-01T00:00:00Z: the default mtime of every member (SOURCE_DATE_EPOCH overrides).
 DEFAULT_MTIME = 315532800
@@ -276,7 +277,8 @@ def crc32_combine(crc1: int, crc2: int, len2: int) -> int:
     return (crc1 ^ crc2) & 0xFFFFFFFF
 
 
-AnySegment = Union[Segment, CompressedSegment]
+if TYPE_CHECKING:
+    AnySegment = Union[Segment, CompressedSegment]
 
 
 def write_artifact(
@@ -328,12 +330,13 @@ def write_artifact(
     return digest, size
 
 
-class DigestMemo(Protocol):
-    """Where artifact digests are remembered by the digests of their parts (packager.cache.ArtifactDigests)."""
+if TYPE_CHECKING:  # (only ever a type, for mypy)
+    class DigestMemo(Protocol):
+        """Where artifact digests are remembered by the digests of their parts (packager.cache.ArtifactDigests)."""
 
-    def get(self, key: str) -> Optional[str]: ...
+        def get(self, key: str) -> Optional[str]: ...
 
-    def put(self, key: str, digest: str) -> None: ...
+        def put(self, key: str, digest: str) -> None: ...
 
 
 #: Parts smaller than this are hashed to name them in the memo's key; a larger one without a

@@ -14,7 +14,7 @@ import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
@@ -32,9 +32,12 @@ from packager.deps.piprun import (
 from packager.deps.profile import TargetProfile
 from packager.deps.sdistbuild import describe, lend_tools, reproducible_env
 from packager.errors import FetchError, ResolveError, SdistBuildError, SourceError
-from packager.runtime import PythonRef, clean_env, host_machine, resolve_python, run_child
+from packager.runtime import clean_env, host_machine, resolve_python, run_child
 from packager.source.intake import Limits, read_source
 from packager.uvenv import uv_settings
+
+if TYPE_CHECKING:
+    from packager.runtime import PythonRef
 
 Progress = Callable[[str, str], None]
 

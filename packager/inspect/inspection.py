@@ -21,17 +21,20 @@ import tarfile
 from collections.abc import Iterable, Sequence
 from dataclasses import field
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from packager.artifact.manifest import LAUNCHER_DIR, MANIFEST_NAME, VENDOR_DIR, FileRecord, Manifest
-from packager.artifact.tarball import AnySegment, artifact_digest, iter_members, read_manifest
+from packager.artifact.tarball import artifact_digest, iter_members, read_manifest
 from packager.deps.slim import SlimSettings
 from packager.errors import ArtifactError, HandlerError, VerifyError
 from packager.records import record
-from packager.runtime import PythonRef
+
+if TYPE_CHECKING:
+    from packager.artifact.tarball import AnySegment
+    from packager.runtime import PythonRef
 
 INSPECT_SCHEMA = "ignite-inspect/1"
 VERIFY_SCHEMA = "ignite-verify/1"

@@ -15,10 +15,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Optional
 
 from packager.errors import SourceError
 from packager.source.intake.tree import Limits, SourceFile, SourceTree, normalize_member_name
+
+TYPE_CHECKING = False  # (typing's import is ~3 ms of a build that needs it only for mypy)
+if TYPE_CHECKING:
+    from typing import Optional
 
 # The readers are imported when a source of their kind comes (tar's compression modules and
 # zipfile are ~5 ms a handler.py or a directory does not need).
