@@ -480,6 +480,30 @@ ISSUE36 = """## Where the time goes (issue 36, measured by hand)
   deflate in the wheel 846 KB against our 874 KB) would need each member's last block found
   and un-finalled (zlib's inflate with Z_BLOCK) and the artifact's bytes would then depend on
   how each wheel was compressed.
+- **Build without requirements: records, no typing** (issue 36, the session after 13b6602).
+  Counted with callgrind (instructions: the VM's speed moved `python -c pass` between 24 and
+  34 ms within the hour, so milliseconds of one run against another mean little): a warm build
+  340 M -> 289 M instructions (`python -c pass` 90 M: 250 M -> 199 M over it), a cold one 552 M
+  -> ~480 M. (1) The pipeline's 27 frozen dataclasses are declared with `@record`
+  (packager/records.py): `dataclass(frozen=True, eq=False, repr=False)` plus one shared
+  `__eq__`, `__hash__` and `__repr__` that follow dataclasses' rules, instead of three methods
+  compiled with `exec` per class: 162 -> 81 `exec` calls, 340 M -> 302 M (tests/test_records.py
+  compares them with `@dataclass(frozen=True)` and keeps new frozen dataclasses on `@record`).
+  (2) `typing` is imported by no module of that path (annotations only; `TYPE_CHECKING = False`
+  guards): 302 M -> 289 M (tests/test_cli_quick.py checks it). (3) In an empty cache the
+  launcher's segment (two 256 KiB chunks) is deflated on its own thread instead of a pool of its
+  own: 12 -> 5.5 ms, same bytes. What is left warm: 99 `exec` calls (81 of the records' `__init__`,
+  `__setattr__`, `__delattr__`; the rest stdlib namedtuples), 15% of the instructions; the
+  `inspect` that `dataclasses` imports (~37 M with `ast`), OpenSSL's `hashlib` (~13 M),
+  `tempfile` with the `shutil`, `bz2` and `lzma` it imports (~16 M), `tarfile`; then reading and
+  checking the source and writing the artifact. Cold adds the deflate probe (300 KB made and
+  600 KB deflated by the host zlib, another thread) and the launcher's segment (~340 KB of tar
+  deflated), ~20-30 ms of wall time a cold build waits for. Measured, not done: starting both
+  before the pipeline's imports (from the quick path, on a thread) made builds *slower* (21
+  alternating rounds: warm 76.0 -> 82.2 ms, cold 95.0 -> 104.1 ms): their Python work holds the
+  GIL the main thread's imports need, and each import's file read hands the GIL over. A
+  launcher segment shipped precompressed would match only builds without SOURCE_DATE_EPOCH (its
+  tar holds the build's mtime, DESIGN.md's determinism rule), and this bench sets one.
 """
 
 
