@@ -92,20 +92,20 @@ def test_a_configuration_file_goes_to_click(tmp_path: Path) -> None:
 
 
 def _run(tmp_path: Path, *words: str) -> subprocess.CompletedProcess[str]:
+    return _python(tmp_path, "-m", "packager", *words)
+
+
+def _python(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("IGNITE_", "PIP_"))}
     env.update(PYTHONPATH=str(REPO), IGNITE_CACHE_DIR=str(tmp_path / "cache"), PIP_CONFIG_FILE=os.devnull,
                SOURCE_DATE_EPOCH="1700000000", NO_COLOR="1")
-    return subprocess.run([sys.executable, "-X", "importtime", "-m", "packager", *words], cwd=tmp_path, env=env,
+    return subprocess.run([sys.executable, "-X", "importtime", *args], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=300)
 
 
 def _started_with(tmp_path: Path) -> set[str]:
     """What the interpreter imports before it runs anything (site, .pth files), as _run starts it."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("IGNITE_", "PIP_"))}
-    env.update(PYTHONPATH=str(REPO))
-    r = subprocess.run([sys.executable, "-X", "importtime", "-c", "pass"], cwd=tmp_path, env=env,
-                       capture_output=True, text=True, timeout=60)
-    return _imported(r.stderr)
+    return _imported(_python(tmp_path, "-c", "pass").stderr)
 
 
 def _imported(stderr: str) -> set[str]:

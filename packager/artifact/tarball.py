@@ -211,13 +211,13 @@ def compress_tar(name: str, records: tuple[FileRecord, ...], tar: bytes, level: 
         if pool is None and len(starts) <= _SERIAL_CHUNKS:
             # the same bytes on this thread: the launcher's ~340 KB (two chunks) took 12 ms with a
             # pool of its own (concurrent.futures' import, two threads) and 5.5 ms without
-            return CompressedSegment(name, records, b"".join(map(chunk, starts)), zlib.crc32(tar) & 0xFFFFFFFF,
-                                     len(tar))
-        from concurrent.futures import ThreadPoolExecutor
+            deflated = b"".join(map(chunk, starts))
+        else:
+            from concurrent.futures import ThreadPoolExecutor
 
-        # zlib releases the GIL (the host's zlib module and ctypes calls into the pinned one)
-        with nullcontext(pool) if pool is not None else ThreadPoolExecutor(min(4, os.cpu_count() or 1)) as run:
-            deflated = b"".join(run.map(chunk, starts))
+            # zlib releases the GIL (the host's zlib module and ctypes calls into the pinned one)
+            with nullcontext(pool) if pool is not None else ThreadPoolExecutor(min(4, os.cpu_count() or 1)) as run:
+                deflated = b"".join(run.map(chunk, starts))
     return CompressedSegment(name, records, deflated, zlib.crc32(tar) & 0xFFFFFFFF, len(tar))
 
 
