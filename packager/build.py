@@ -10,14 +10,13 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 
 from packager import __version__
 from packager.deps.profile import TargetProfile, load_profile
 from packager.errors import ArtifactError, IgniteError, io_error
 from packager.options import BuildOptions
-from packager.records import record
+from packager.records import record, replace
 from packager.source.checks import CheckedSource, check_source, version_tuple
 from packager.source.intake import read_source
 

@@ -13,13 +13,12 @@ import json
 import os
 import tempfile
 import threading
-from dataclasses import field
 from pathlib import Path
 
 from packager.cachedir import (
     default_cache_dir as default_cache_dir,  # (where the pipeline imports it from)
 )
-from packager.records import record
+from packager.records import field, record
 
 TYPE_CHECKING = False  # (typing's import is ~3 ms of a build that needs it only for mypy)
 if TYPE_CHECKING:

@@ -13,11 +13,10 @@ click's ``ParameterSource``.
 
 from __future__ import annotations
 
-from dataclasses import field
 from pathlib import Path
 
 from packager.errors import ConfigError
-from packager.records import record
+from packager.records import field, record
 from packager.tomlparser import parser
 
 TYPE_CHECKING = False  # (typing's import is ~3 ms of a build that needs it only for mypy)

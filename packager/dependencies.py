@@ -10,7 +10,6 @@ import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, Optional
 
@@ -35,6 +34,7 @@ from packager.deps.slim import SlimDropped, SlimSettings
 from packager.deps.vendor import VendorOutput
 from packager.errors import ArtifactError
 from packager.options import BuildOptions
+from packager.records import replace
 from packager.resolution import EarlyResolution, named_by, resolve_for
 
 Progress = Callable[[str, str], None]

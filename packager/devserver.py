@@ -28,14 +28,13 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Optional, Union
 
 from packager.errors import IgniteError, InvokeError
 from packager.invoke import free_port, launcher_argv, launcher_env, request
-from packager.records import record
+from packager.records import record, replace
 
 if TYPE_CHECKING:
     from packager.options import BuildOptions

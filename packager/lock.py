@@ -10,7 +10,6 @@ from __future__ import annotations
 import shlex
 import tempfile
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 
 from packaging.utils import canonicalize_name
@@ -29,7 +28,7 @@ from packager.deps.resolver import constraints_text
 from packager.deps.stubs import ensure_stubs
 from packager.errors import RequirementsError, ResolveError, io_error
 from packager.options import BuildOptions
-from packager.records import record
+from packager.records import record, replace
 from packager.resolution import resolve_for
 from packager.source.checks import check_source, version_tuple
 from packager.source.intake import SourceTree, read_source

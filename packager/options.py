@@ -6,13 +6,12 @@ packager.lock) need not import packager.build, which imports them.
 
 from __future__ import annotations
 
-from dataclasses import field, replace
 from pathlib import Path
 
 from packager.artifact import DEFAULT_LEVEL
 from packager.deps.indexconfig import IndexConfig
 from packager.deps.slim import SlimSettings
-from packager.records import record
+from packager.records import field, record, replace
 from packager.runtime import optional_python, resolve_python
 from packager.source.checks import EntryPoint
 from packager.source.intake import Limits

@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import tempfile
 from collections.abc import Callable
-from dataclasses import field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
@@ -24,7 +23,7 @@ from packager.deps.indexconfig import IndexConfig
 from packager.deps.slim import SlimSettings
 from packager.errors import IgniteError, VerifyError
 from packager.options import BuildOptions
-from packager.records import record
+from packager.records import field, record
 from packager.source.checks import EntryPoint
 
 if TYPE_CHECKING:

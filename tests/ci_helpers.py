@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +12,7 @@ from packager.artifact.tarball import Entry, Segment, iter_members, read_manifes
 from packager.build import BuildResult, build
 from packager.deps.indexconfig import IndexConfig
 from packager.options import BuildOptions
+from packager.records import replace
 from tests.wheelhouse import make_wheel
 
 REPO = Path(__file__).resolve().parent.parent

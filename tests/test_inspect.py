@@ -110,8 +110,6 @@ def test_strict_catches_a_tampered_vendored_file(vendored: tuple[Path, Path], tm
 def test_strict_catches_an_unlisted_vendored_file(vendored: tuple[Path, Path], tmp_path: Path) -> None:
     out, _ = vendored
     bad = tmp_path / "bad.tar.gz"
-    from dataclasses import replace
-
     from packager.artifact.tarball import (
         Entry,
         Segment,
@@ -119,6 +117,7 @@ def test_strict_catches_an_unlisted_vendored_file(vendored: tuple[Path, Path], t
         read_manifest,
         write_artifact,
     )
+    from packager.records import replace
 
     m = read_manifest(out)
     entries = [Entry(x.path, x.data, x.mode & 0o777) for x in iter_members(out) if x.path != "manifest.json"]
@@ -172,8 +171,6 @@ def test_inspect_and_verify_errors_are_json(tmp_path: Path) -> None:
 
 
 def test_strict_rejects_a_pyc_smuggled_into_a_plain_build(tmp_path: Path) -> None:
-    from dataclasses import replace
-
     from packager.artifact.tarball import (
         Entry,
         Segment,
@@ -181,6 +178,7 @@ def test_strict_rejects_a_pyc_smuggled_into_a_plain_build(tmp_path: Path) -> Non
         read_manifest,
         write_artifact,
     )
+    from packager.records import replace
 
     out = tmp_path / "a.tar.gz"
     build_with(source(tmp_path), out)

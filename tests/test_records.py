@@ -1,40 +1,63 @@
-"""``@record`` (packager.records) behaves as ``@dataclass(frozen=True)`` for everything the packager uses."""
+"""``@record`` (packager.records) behaves as ``@dataclass(frozen=True)`` for everything the packager
+uses: each test declares the same class body with both and compares what they do."""
 
 from __future__ import annotations
 
 import dataclasses
 import pickle
-from dataclasses import field
-from typing import Any, Optional
+from typing import Any, ClassVar, Optional
 
 import pytest
 
-from packager.records import record
+from packager import records
+from packager.records import FrozenRecordError, record
 
 
-def _pair(*specs: tuple[str, Any]) -> tuple[type, type]:
+class _Spec:
+    """A field declared with ``field(**kwargs)``: built by records.field or dataclasses.field."""
+
+    # (dataclasses finds a ClassVar in a string annotation only where this module imports it)
+    kind: ClassVar[str] = "field"
+
+    def __init__(self, **kwargs: Any) -> None:
+        self.kwargs = kwargs
+
+
+def _pair(*specs: tuple[str, Any], annotation: str = "Any") -> tuple[type, type]:
     """The same class body declared with @record and with @dataclass(frozen=True)."""
-    def body() -> dict[str, Any]:
+    def body(make_field: Any) -> dict[str, Any]:
         ns: dict[str, Any] = {"__annotations__": {}, "__doc__": "a record", "__module__": __name__}
         for name, default in specs:
-            ns["__annotations__"][name] = "Any"
-            if default is not _REQUIRED:
+            ns["__annotations__"][name] = annotation
+            if isinstance(default, _Spec):
+                ns[name] = make_field(**default.kwargs)
+            elif default is not _REQUIRED:
                 ns[name] = default
         return ns
 
-    return record(type("Rec", (), body())), dataclasses.dataclass(frozen=True)(type("Rec", (), body()))
+    return (record(type("Rec", (), body(records.field))),
+            dataclasses.dataclass(frozen=True)(type("Rec", (), body(dataclasses.field))))
 
 
 _REQUIRED = object()
+
+
+def _outcome(fn: Any, *args: Any) -> tuple[str, Any]:
+    try:
+        return "value", fn(*args)
+    except Exception as exc:
+        return "raised", type(exc)
 
 SHAPES = {
     "plain": (("a", _REQUIRED), ("b", "x"), ("c", None)),
     "no fields": (),
     "one field": (("a", _REQUIRED),),
-    "excluded from compare": (("a", _REQUIRED), ("cache", field(default=0, compare=False))),
-    "hash only some": (("a", _REQUIRED), ("b", field(default=1, hash=False))),
-    "hidden from repr": (("a", _REQUIRED), ("secret", field(default="s", repr=False))),
-    "default factory": (("a", _REQUIRED), ("items", field(default_factory=tuple))),
+    "excluded from compare": (("a", _REQUIRED), ("cache", _Spec(default=0, compare=False))),
+    "hash only some": (("a", _REQUIRED), ("b", _Spec(default=1, hash=False))),
+    "hidden from repr": (("a", _REQUIRED), ("secret", _Spec(default="s", repr=False))),
+    "default factory": (("a", _REQUIRED), ("items", _Spec(default_factory=tuple))),
+    "list factory": (("a", _REQUIRED), ("items", _Spec(default_factory=list))),
+    "options without default": (("a", _Spec(compare=False)), ("b", _Spec(repr=False))),
 }
 
 
@@ -48,23 +71,109 @@ def test_a_record_compares_hashes_and_shows_as_the_frozen_dataclass(shape: str) 
         for right in variants:
             assert (rec(**left) == rec(**right)) == (ref(**left) == ref(**right)), (left, right)
             assert (rec(**left) != rec(**right)) == (ref(**left) != ref(**right))
-        assert hash(rec(**left)) == hash(ref(**left))
+        assert _outcome(hash, rec(**left)) == _outcome(hash, ref(**left))
         assert repr(rec(**left)) == repr(ref(**left))
-        assert dataclasses.asdict(rec(**left)) == dataclasses.asdict(ref(**left))
+        assert records.asdict(rec(**left)) == dataclasses.asdict(ref(**left))
+        assert records.replace(rec(**left), **required) == rec(**{**left, **required})
+        assert [(f.name, f.compare, f.hash, f.repr) for f in records.fields(rec)] == \
+            [(f.name, f.compare, f.hash, f.repr) for f in dataclasses.fields(ref)]
+        for f in dataclasses.fields(ref):  # (the class attribute a dataclass leaves, or none)
+            assert getattr(rec, f.name, "none") == getattr(ref, f.name, "none"), f.name
 
 
-def test_a_record_is_a_frozen_dataclass() -> None:
+@pytest.mark.parametrize("shape", SHAPES)
+def test_a_record_takes_the_frozen_dataclass_s_arguments_and_refuses_the_same(shape: str) -> None:
+    import inspect
+
+    rec, ref = _pair(*SHAPES[shape])
+    def shape_of(cls: type) -> list[tuple[str, Any, bool]]:
+        return [(p.name, p.kind, p.default is p.empty) for p in inspect.signature(cls).parameters.values()]
+
+    assert shape_of(rec) == shape_of(ref)
+    names = [f.name for f in dataclasses.fields(ref)]
+    positional = [10 + i for i in range(len(names))]
+    assert records.asdict(rec(*positional)) == dataclasses.asdict(ref(*positional))
+    for bad_args, bad_kwargs in (((), {"nope": 1}), ((*positional, 1), {})):
+        with pytest.raises(TypeError):
+            ref(*bad_args, **bad_kwargs)
+        with pytest.raises(TypeError):
+            rec(*bad_args, **bad_kwargs)
+
+
+def test_a_default_factory_makes_a_new_value_for_each_record() -> None:
+    rec, _ = _pair(("a", _REQUIRED), ("items", _Spec(default_factory=list)))
+    one, two = rec(1), rec(1)
+    assert one.items == [] and one.items is not two.items
+
+
+def test_a_record_is_frozen_and_has_fields_replace_and_asdict() -> None:
     rec, _ = _pair(("a", _REQUIRED), ("b", "x"))
     r = rec(a=1)
-    assert dataclasses.is_dataclass(r)
-    assert [f.name for f in dataclasses.fields(r)] == ["a", "b"]
-    assert dataclasses.replace(r, b="y") == rec(1, "y")
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    assert records.is_record(r) and records.is_record(rec) and not records.is_record(object())
+    assert [f.name for f in records.fields(r)] == ["a", "b"]
+    assert records.replace(r, b="y") == rec(1, "y")
+    with pytest.raises(FrozenRecordError, match="cannot assign to field 'a'"):
         r.a = 2
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    with pytest.raises(FrozenRecordError):
+        r.other = 2  # (a record's own attributes are all frozen, as a frozen dataclass's)
+    with pytest.raises(FrozenRecordError):
         del r.b
+    assert isinstance(FrozenRecordError(), AttributeError)  # (as dataclasses.FrozenInstanceError)
     with pytest.raises(TypeError):
         rec()  # a required field
+    with pytest.raises(TypeError):
+        records.fields(object())
+    with pytest.raises(TypeError):
+        records.asdict(rec)  # (the class, not a record)
+
+
+def test_what_a_frozen_dataclass_refuses_to_declare_a_record_refuses_too() -> None:
+    for make_field, decorate in ((records.field, record), (dataclasses.field, dataclasses.dataclass(frozen=True))):
+        with pytest.raises(ValueError):  # a mutable default
+            decorate(type("R", (), {"__annotations__": {"a": "Any"}, "a": []}))
+        with pytest.raises(TypeError):  # a required field after one with a default
+            decorate(type("R", (), {"__annotations__": {"a": "Any", "b": "Any"}, "a": 1}))
+        with pytest.raises(ValueError):
+            make_field(default=1, default_factory=list)
+        with pytest.raises(TypeError):  # a record's __setattr__ is its own
+            decorate(type("R", (), {"__annotations__": {"a": "Any"}, "__setattr__": lambda *a: None}))
+
+
+def test_class_variables_and_post_init_behave_as_in_a_dataclass() -> None:
+    seen: list[Any] = []
+
+    def post_init(self: Any) -> None:
+        seen.append(self.a)
+        object.__setattr__(self, "b", self.a * 2)  # (the frozen dataclass idiom)
+
+    for decorate in (record, dataclasses.dataclass(frozen=True)):
+        cls = decorate(type("R", (), {"__annotations__": {"kind": "ClassVar[str]", "a": "int", "b": "int"},
+                                      "kind": "k", "b": 0, "__post_init__": post_init}))
+        r = cls(3)
+        assert (r.a, r.b, cls.kind) == (3, 6, "k")
+        assert [f.name for f in (records.fields(cls) if decorate is record else dataclasses.fields(cls))] == ["a", "b"]
+    assert seen == [3, 3]
+
+
+def test_a_subclass_redeclaring_a_field_keeps_its_place() -> None:
+    made = []
+    for decorate in (record, dataclasses.dataclass(frozen=True)):
+        base = decorate(type("Base", (), {"__annotations__": {"a": "int", "b": "int"}, "b": 1}))
+        child = decorate(type("Child", (base,), {"__annotations__": {"a": "int", "c": "int"}, "a": 5, "c": 2}))
+        made.append(child)
+    assert [f.name for f in records.fields(made[0])] == [f.name for f in dataclasses.fields(made[1])] == ["a", "b", "c"]
+    assert records.asdict(made[0]()) == dataclasses.asdict(made[1]()) == {"a": 5, "b": 1, "c": 2}
+
+
+def test_a_plain_subclass_of_a_record_may_set_its_own_attributes() -> None:
+    rec, ref = _pair(("a", _REQUIRED))
+    for cls, err in ((rec, FrozenRecordError), (ref, dataclasses.FrozenInstanceError)):
+        sub = type("Sub", (cls,), {})
+        s = sub(1)
+        s.extra = 2
+        assert s.extra == 2
+        with pytest.raises(err):
+            s.a = 3
 
 
 def test_another_class_is_never_equal_even_with_the_same_fields() -> None:
@@ -126,8 +235,8 @@ def test_the_packager_s_records_pickle_and_compare_as_before() -> None:
     from pathlib import Path
 
     opts = BuildOptions(source=Path("src"), output=Path("out.tar.gz"))
-    assert opts == dataclasses.replace(opts, cache_tier=object())  # (compare=False, as declared)
-    assert opts != dataclasses.replace(opts, level=9)
+    assert opts == records.replace(opts, cache_tier=object())  # (compare=False, as declared)
+    assert opts != records.replace(opts, level=9)
 
 
 def test_the_packager_declares_its_frozen_values_with_record() -> None:

@@ -7,7 +7,6 @@ import io
 import json
 import tarfile
 import zipfile
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,7 @@ from packager.artifact.tarball import iter_members, read_manifest, write_artifac
 from packager.deps.slim import SlimSettings
 from packager.errors import UsageError, VerifyError
 from packager.inspect.inspection import inspect_artifact, verify_artifact
+from packager.records import replace
 from tests.ci_helpers import build_with, source, validate
 from tests.conftest import run_cli
 from tests.wheelhouse import make_wheel

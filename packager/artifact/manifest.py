@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, field
 
 from packager.errors import VerifyError
-from packager.records import record
+from packager.records import asdict, field, record
 
 TYPE_CHECKING = False  # (typing's import is ~3 ms of a build that needs it only for mypy)
 if TYPE_CHECKING:

@@ -21,7 +21,6 @@ import tempfile
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import nullcontext
-from dataclasses import field
 from pathlib import Path
 
 from packager.artifact import DEFAULT_LEVEL
@@ -29,7 +28,7 @@ from packager.artifact.deflate import compressor, deflate_raw
 from packager.artifact.manifest import MANIFEST_NAME, FileRecord, Manifest
 from packager.cache import VouchedFile
 from packager.errors import ArtifactError, VerifyError
-from packager.records import record
+from packager.records import field, record
 
 TYPE_CHECKING = False  # (typing's import is ~3 ms of a build that needs it only for mypy)
 if TYPE_CHECKING:  # (concurrent.futures and the logging it imports: only for large segments)

@@ -6,7 +6,6 @@ reads the flags, prints one line per rebuild and turns Ctrl-C into a clean exit 
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 import re
@@ -20,6 +19,7 @@ from typing import Any, Optional, TypeVar
 import click
 
 from packager.cli.output import info, report_error, warn
+from packager.records import replace
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -107,7 +107,7 @@ def serve_watch(ctx: click.Context, source: Path, *, host: str, port: int, env: 
             p[param.name] = () if getattr(param, "multiple", False) else default if plain else None
     # No shared cache tier: its upload runs once after a build, and a watch session builds on
     # every save and never ends that way (the local cache serves the rebuilds).
-    options = dataclasses.replace(build_options(p, source, Path("artifact.tar.gz")), cache_tier=None)
+    options = replace(build_options(p, source, Path("artifact.tar.gz")), cache_tier=None)
     try:
         front = FrontProxy(host, port)
     except OSError as exc:

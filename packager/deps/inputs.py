@@ -22,11 +22,10 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Sequence
-from dataclasses import field
 from pathlib import Path
 
 from packager.errors import RequirementsError, UsageError
-from packager.records import record
+from packager.records import field, record
 from packager.source.intake import SourceTree
 
 TYPE_CHECKING = False  # (typing's import is ~3 ms of a build that needs it only for mypy)

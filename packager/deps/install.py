@@ -17,7 +17,6 @@ import io
 import os
 import posixpath
 from collections.abc import Iterable, Iterator
-from dataclasses import field
 from pathlib import Path
 from typing import BinaryIO, Optional, Union
 
@@ -32,7 +31,7 @@ from packager.artifact.manifest import VENDOR_DIR
 from packager.artifact.tarball import Entry
 from packager.deps.slim import SlimDropped, SlimMatcher, SlimSettings
 from packager.errors import FetchError
-from packager.records import record
+from packager.records import field, record
 
 _KEPT_SCHEMES = ("purelib", "platlib")
 

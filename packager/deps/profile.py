@@ -11,12 +11,11 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable
-from dataclasses import field
 from pathlib import Path
 
 from packager.errors import ConfigError
 from packager.profilefiles import DEFAULT_PROFILE, profiles_dir, read_twin
-from packager.records import record
+from packager.records import field, record
 from packager.tomlparser import parser
 
 TYPE_CHECKING = False  # (typing's import is ~3 ms of a build that needs it only for mypy)

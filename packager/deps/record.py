@@ -10,14 +10,13 @@ the caller then resolves again, it never misreads.
 from __future__ import annotations
 
 import urllib.parse
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, Optional
 
 from packaging.utils import NormalizedName, canonicalize_name
 
 from packager.cache import Cache, read_sidecar
-from packager.records import record
+from packager.records import record, replace
 
 #: Bumped when :meth:`ResolutionRecord.to_json`'s format changes (2: cache files by key, never by
 #: path; 3: the typed record). It is part of the cache key: an older entry is recomputed, never misread.

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import field
 from typing import TYPE_CHECKING, Any
 
-from packager.records import record
+from packager.records import field, record
 
 if TYPE_CHECKING:
     from packager.artifact.manifest import SkippedDist, VendoredDist

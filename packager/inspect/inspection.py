@@ -19,7 +19,6 @@ import io
 import posixpath
 import tarfile
 from collections.abc import Iterable, Sequence
-from dataclasses import field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
@@ -30,7 +29,7 @@ from packager.artifact.manifest import LAUNCHER_DIR, MANIFEST_NAME, VENDOR_DIR, 
 from packager.artifact.tarball import artifact_digest, iter_members, read_manifest
 from packager.deps.slim import SlimSettings
 from packager.errors import ArtifactError, HandlerError, VerifyError
-from packager.records import record
+from packager.records import field, record
 
 if TYPE_CHECKING:
     from packager.artifact.tarball import AnySegment

@@ -20,7 +20,6 @@ import importlib.util
 import json
 import os
 import uuid
-from dataclasses import field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Optional
@@ -33,7 +32,7 @@ from packager.artifact.tarball import atomic_write, source_date_epoch
 from packager.errors import SbomError, VerifyError
 from packager.inspect.inspection import ArtifactInfo, inspect_artifact
 from packager.inspect.metadata import license_of, read_metadata, requires_on_target, target_markers
-from packager.records import record
+from packager.records import field, record
 
 FORMATS = ("cyclonedx-json", "spdx-json")
 DEFAULT_FORMAT = "cyclonedx-json"

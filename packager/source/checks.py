@@ -11,10 +11,9 @@ import ast
 import json
 import re
 import sys
-from dataclasses import field
 
 from packager.errors import HandlerError, UsageError
-from packager.records import record
+from packager.records import field, record
 from packager.runtime import clean_env, resolve_python
 from packager.source import conventions
 from packager.source.intake import SourceFile, SourceTree

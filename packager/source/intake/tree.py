@@ -6,10 +6,9 @@ checks every reader shares: member names (:func:`normalize_member_name`) and the
 from __future__ import annotations
 
 import unicodedata
-from dataclasses import field
 
 from packager.errors import ArchiveError, SourceError
-from packager.records import record
+from packager.records import field, record
 
 TYPE_CHECKING = False  # (typing's import is ~3 ms of a build that needs it only for mypy)
 if TYPE_CHECKING:
