@@ -37,7 +37,8 @@ lint: $(BIN)/.installed
 	@$(BIN)/python -c 'import importlinter' 2>/dev/null || { echo "make lint: import-linter is missing (it needs Python 3.10+; PYTHON=$(PYTHON))" >&2; exit 1; }
 	$(BIN)/lint-imports --no-cache
 
-# Regenerate the launcher's committed bytecode (CPython 3.12 and 3.13) after editing launcher/.
+# Regenerate the launcher's committed bytecode (CPython 3.12 and 3.13) and the default build's
+# premade launcher segment after editing launcher/.
 launcher-pyc: $(BIN)/.installed
 	$(BIN)/python -m packager.artifact.embed
 

@@ -281,7 +281,7 @@ def _build(options: BuildOptions, progress: Progress) -> BuildResult:
 
         deps = vendor_requirements(decision.source, reqs, profile, options, progress, early)
     if deflate_checked is not None:
-        deflate_checked.join()  # (host_is_reference is cached, not locked: never computed twice)
+        deflate_checked.join()  # (its failure, if any, is raised again where deflate is used)
     manifest, segments = assemble(checked, profile, options, deps, launcher.segment())
     progress("artifact", f"writing {options.output}")
     from packager.artifact.tarball import write_artifact

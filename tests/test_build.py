@@ -203,6 +203,61 @@ def test_two_builds_from_different_directories_are_byte_identical(tmp_path: Path
     assert out_a.read_bytes() == out_b.read_bytes()
 
 
+@pytest.fixture
+def no_premade(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The default build's launcher segment is made from the files and cached, as every other build's."""
+    from packager.artifact import embed
+
+    monkeypatch.setattr(embed, "PREMADE_FOR", ("none", "none"))
+
+
+def test_the_default_build_ships_the_premade_launcher_segment_and_any_other_makes_its_own(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The premade segment is used only for the defaults and unchanged launcher files; the bytes
+    are those the files make."""
+    from packager.artifact import embed
+
+    def no_deflate(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the launcher segment was made, not premade")
+
+    cache = tmp_path / "cache"
+    premade = tmp_path / "premade.tar.gz"
+    with monkeypatch.context() as m:
+        m.setattr(embed, "compress_tar", no_deflate)
+        m.setattr(embed, "launcher_entries", no_deflate)
+        build(BuildOptions(source=HELLO, output=premade, cache_dir=cache))
+    assert not list((cache / "segments").glob("*.bin"))  # (nothing to cache)
+    with monkeypatch.context() as m:
+        m.setattr(embed, "PREMADE_FOR", ("none", "none"))
+        made = tmp_path / "made.tar.gz"
+        build(BuildOptions(source=HELLO, output=made, cache_dir=tmp_path / "other-cache"))
+    assert made.read_bytes() == premade.read_bytes()
+
+    for label, options in (
+        ("a SOURCE_DATE_EPOCH", BuildOptions(source=HELLO, output=tmp_path / "e.tar.gz", cache_dir=tmp_path / "ce",
+                                             env={"SOURCE_DATE_EPOCH": "1700000000"})),
+        ("another level", BuildOptions(source=HELLO, output=tmp_path / "l.tar.gz", cache_dir=tmp_path / "cl", level=6)),
+        ("another convention", BuildOptions(source=HELLO, output=tmp_path / "c.tar.gz", cache_dir=tmp_path / "cc",
+                                            convention="yandex")),
+    ):
+        embed.launcher_entries.cache_clear()
+        build(options)
+        assert embed.launcher_entries.cache_info().misses == 1, label
+
+    launcher = tmp_path / "launcher"  # an edited launcher: its own files ship, never the premade ones
+    shutil.copytree(embed.launcher_root(), launcher, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(embed, "launcher_root", lambda: launcher)
+    with (launcher / "server.py").open("a") as f:
+        f.write("# edited\n")
+    edited = tmp_path / "edited.tar.gz"
+    build(BuildOptions(source=HELLO, output=edited, cache_dir=tmp_path / "c-edited"))
+    with tarfile.open(edited) as tf:
+        member = tf.extractfile("__ignite__/server.py")
+        assert member is not None and member.read().endswith(b"# edited\n")
+    embed.launcher_entries.cache_clear()
+
+
+@pytest.mark.usefixtures("no_premade")
 def test_a_warm_build_finds_the_launcher_segment_by_its_files_stamps(tmp_path: Path,
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """Found by stat stamps, the launcher is not read, filtered or tarred again; a changed file is."""
@@ -259,6 +314,7 @@ def test_a_launcher_file_rewritten_after_this_process_read_it_is_what_the_cache_
     embed.launcher_entries.cache_clear()
 
 
+@pytest.mark.usefixtures("no_premade")
 def test_the_launcher_segment_is_deflated_once_per_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from packager.artifact import embed
 

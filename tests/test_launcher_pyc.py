@@ -27,6 +27,23 @@ def test_committed_bytecode_matches_the_current_launcher_sources(version: str) -
     assert {p.path for p in pycs} == {pyc_path(s.path, cache_tag(version)) for s in sources}
 
 
+def test_the_premade_launcher_segment_is_what_the_current_files_make() -> None:
+    """The default build's premade segment (packager.artifact.embed.PREMADE_BLOB): the same bytes
+    and records as deflating the launcher's tar now."""
+    from packager.artifact import DEFAULT_LEVEL
+    from packager.artifact.embed import PREMADE_FOR, _premade
+    from packager.artifact.tarball import DEFAULT_MTIME, Segment, compress_tar
+
+    version, convention = PREMADE_FOR
+    premade = _premade(version, convention, DEFAULT_MTIME, DEFAULT_LEVEL)
+    assert premade is not None, STALE
+    launcher_entries.cache_clear()
+    seg = Segment("launcher", launcher_entries(version, convention))
+    made = compress_tar(seg.name, seg.records, seg.tar(DEFAULT_MTIME), DEFAULT_LEVEL)
+    assert (premade.data(), premade.crc, premade.length, premade.records) == \
+        (made.data(), made.crc, made.length, seg.records)
+
+
 @pytest.mark.parametrize("version", PYC_VERSIONS)
 def test_bytecode_is_what_that_cpython_compiles_from_the_source(version: str, request: pytest.FixtureRequest) -> None:
     python = request.getfixturevalue("python" + version.replace(".", ""))
