@@ -15,9 +15,8 @@ import tempfile
 import threading
 from pathlib import Path
 
-from packager.cachedir import (
-    default_cache_dir as default_cache_dir,  # (where the pipeline imports it from)
-)
+from packager.cachedir import HOST_NOTES as HOST_NOTES  # (where the pipeline imports them from)
+from packager.cachedir import default_cache_dir as default_cache_dir
 from packager.records import field, record
 
 TYPE_CHECKING = False  # (typing's import is ~3 ms of a build that needs it only for mypy)
@@ -26,9 +25,6 @@ if TYPE_CHECKING:
 
 #: Beside each wheel the cache built from an sdist (``built/``): the sdist's sha256, then the wheel's.
 SDIST_SIDECAR = ".sdist-sha256"
-#: notes on this host, never shared: the deflate probe's verdict per zlib file, the --python
-#: probe's per executable (packager.artifact.deflate, packager.runtime.PendingPython)
-HOST_NOTES = "host"
 #: artifacts' sha256 by their parts' (:class:`ArtifactDigests`), pruned by age (packager.cacheadmin)
 ARTIFACT_DIGESTS = f"{HOST_NOTES}/artifact-sha256"
 #: notes on what a shared store holds (packager.sharedcache), pruned by age (packager.cacheadmin)

@@ -14,6 +14,10 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
     from typing import Optional
 
+#: Notes on this host under the cache, never shared: the deflate probe's verdict per zlib file,
+#: the --python probe's per executable (packager.artifact.deflate, packager.pyprobe).
+HOST_NOTES = "host"
+
 
 def default_cache_dir(environ: Optional[Mapping[str, str]] = None) -> Path:
     """``IGNITE_CACHE_DIR``, else ``$XDG_CACHE_HOME/ignite-packager``, else ``~/.cache/ignite-packager``

@@ -263,14 +263,42 @@ def _temp_root(environ: Mapping[str, str]) -> str:
 
 def begin(argv: Sequence[str]) -> None:
     """Start the build's resolution, or uv's look at the interpreter, if a build will want it (see
-    the module's docstring).
+    the module's docstring); and the probe of an explicit interpreter (:func:`_begin_probe`).
 
     With ``os.posix_spawn`` and the environment module alone: importing ``subprocess`` and the
     runtime first (~10 ms) would start it that much later, and it is on a cold build's critical
     path. Where posix_spawn is missing, nothing is started."""
-    global _started
     if not hasattr(os, "posix_spawn"):
         return
+    _begin_uv(argv)
+    _begin_probe(argv)
+
+
+def _begin_probe(argv: Sequence[str]) -> None:
+    """The probe of ``IGNITE_PYTHON`` (packager.pyprobe), for a build of the commonest shape
+    (:func:`packager.buildargs.parameters`) with the default profile, unless an earlier build
+    noted that this interpreter passed. PendingPython takes it, or it is stopped at exit."""
+    from packager.buildargs import parameters
+
+    p = parameters(argv, os.environ)
+    if p is None or not p["python"] or p["profile"] is not None:
+        return
+    from packager.cachedir import HOST_NOTES
+    from packager.profilefiles import DEFAULT_PROFILE, profiles_dir, read_twin
+    from packager.pyprobe import start_early
+
+    twin = read_twin(profiles_dir() / f"{DEFAULT_PROFILE}.toml")
+    try:
+        version = str(twin["document"]["python"]["version"]) if twin is not None else None
+    except (KeyError, TypeError):
+        version = None
+    root = p["cache_dir"] or _default_root(os.environ)
+    if version:
+        start_early(str(p["python"]), root / HOST_NOTES if root is not None else None, version)
+
+
+def _begin_uv(argv: Sequence[str]) -> None:
+    global _started
     from packager.uvenv import uv_environment
 
     guess = speculate(argv, os.environ)

@@ -26,6 +26,7 @@ from pathlib import Path
 from packager.childenv import PRIVATE_TMP, host_label, private_tmp_prefix, uname
 from packager.childenv import clean_env as clean_env  # (where the pipeline imports it from)
 from packager.errors import RuntimeNotFound
+from packager.pyprobe import PROBE, noted, probe_note, take_early
 
 TYPE_CHECKING = False  # (typing's import is ~3 ms of a build that needs it only for mypy)
 if TYPE_CHECKING:  # (subprocess and the selectors it imports: ~2 ms, not needed by a build that starts nothing)
@@ -232,10 +233,6 @@ def on_stop_signals() -> None:
         signal.signal(sig, stop)
 
 
-#: Run with -I -S: the version and implementation need no site-packages (a quarter of the start-up).
-_PROBE = "import sys; print('%d.%d' % sys.version_info[:2], sys.implementation.name)"
-
-
 def _candidates(version: str) -> list[str]:
     out: list[str] = []
     env = os.environ.get("IGNITE_PYTHON")
@@ -334,33 +331,6 @@ def _not_that_python(explicit: str, version: str) -> RuntimeNotFound:
     )
 
 
-def executable_identity(python: str) -> Optional[str]:
-    """The native executable *python* runs, as ``realpath:size:mtime_ns:inode``; None for a
-    script (a pyenv shim picks its interpreter at each run), a missing file or an odd one."""
-    try:
-        found = python if os.sep in python else shutil.which(python)
-        if not found:
-            return None
-        real = os.path.realpath(found)
-        with open(real, "rb") as f:
-            magic = f.read(4)
-        if magic not in (b"\x7fELF", b"\xcf\xfa\xed\xfe", b"\xca\xfe\xba\xbe"):  # ELF, Mach-O (64-bit, fat)
-            return None
-        st = os.stat(real)
-    except (OSError, ValueError):
-        return None
-    return f"{real}:{st.st_size}:{st.st_mtime_ns}:{st.st_ino}"
-
-
-def _probe_note(notes: Path, python: str, version: str) -> Optional[Path]:
-    identity = executable_identity(python)
-    if identity is None:
-        return None
-    import hashlib
-
-    return notes / f"python-{hashlib.sha256(f'{identity} {version}'.encode()).hexdigest()[:32]}"
-
-
 class PendingPython:
     """An explicit ``--python`` whose probe runs while the build gets going (an interpreter start,
     ~15 ms, that no longer delays the resolver); calling it waits and gives the path, or raises.
@@ -375,26 +345,31 @@ class PendingPython:
         self.python, self.version = python, version
         self._ok: Optional[bool] = None
         self._proc: Optional[subprocess.Popen[str]] = None
-        self._note = _probe_note(notes, python, version) if notes is not None else None
-        if self._note is not None:
-            try:
-                if self._note.read_text("ascii") == "ok":
-                    self._ok = True
-                    return
-            except (OSError, ValueError):
-                pass
+        self._note = probe_note(notes, python, version) if notes is not None else None
+        self._early = take_early(python)  # (started at the build's first step: packager.prestart)
+        if noted(self._note):
+            self._ok = True
+            if self._early is not None:  # (noted meanwhile by another build)
+                self._early.abandon()
+                self._early = None
+            return
+        if self._early is not None:
+            return
         import subprocess
 
         try:
             self._proc = subprocess.Popen(
-                [python, "-I", "-S", "-c", _PROBE], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                [python, "-I", "-S", "-c", PROBE], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                 stdin=subprocess.DEVNULL, text=True)
         except (OSError, ValueError):
             self._ok = False
 
     def ok(self) -> bool:
         """Whether it runs and is CPython *version* (waits for the probe, at most 20 s)."""
-        if self._ok is None:
+        if self._ok is None and self._early is not None:
+            ended = self._early.finish(timeout=20)
+            self._ok = ended is not None and ended[0] == 0 and ended[1].split() == [self.version, "cpython"]
+        elif self._ok is None:
             import subprocess
 
             assert self._proc is not None
@@ -411,7 +386,8 @@ class PendingPython:
         """Where a probe that ran and passed is to be noted (``ok``); None when it failed, did not
         run, or was read from the note. A build that succeeded writes it (a refused one writes
         nothing): packager.build."""
-        return self._note if self._ok is True and self._proc is not None else None
+        ran = self._proc is not None or self._early is not None
+        return self._note if self._ok is True and ran else None
 
     def __call__(self) -> str:
         if not self.ok():

@@ -521,7 +521,7 @@ def test_the_early_resolution_reaches_its_subprocess_without_the_later_stages_im
 def test_a_passed_python_probe_is_noted_per_executable_file_and_only_then(tmp_path: Path, python312: str) -> None:
     """--python is probed once per executable file (real path, size, mtime, inode); the note in the
     cache's host/ is what later builds believe. A script (a pyenv shim, a fake) is never noted."""
-    from packager.runtime import _probe_note
+    from packager.pyprobe import probe_note as _probe_note
 
     src = tmp_path / "src"
     shutil.copytree(HELLO, src)
