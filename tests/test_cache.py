@@ -172,7 +172,7 @@ def test_a_large_segment_is_chunked_the_same_way_on_any_pool_and_reads_back() ->
 
 def test_a_segment_of_two_chunks_deflated_on_the_callers_thread_is_the_pool_s_bytes(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    """Two chunks without a pool are deflated one after the other (no pool, no threads): the
+    """Two chunks without a pool are deflated without one (the last on one plain thread): the
     same bytes as any pool, primed the same way, not one unchunked stream."""
     import concurrent.futures
     from concurrent.futures import ThreadPoolExecutor
@@ -195,6 +195,19 @@ def test_a_segment_of_two_chunks_deflated_on_the_callers_thread_is_the_pool_s_by
     assert own.deflated != deflate_segment(tar, 4, final=False)
     assert zlib.decompress(own.deflated + deflate_segment(b"", 4, final=True), -zlib.MAX_WBITS) == tar
     assert own.crc == zlib.crc32(tar) and own.length == len(tar)
+
+
+def test_a_chunk_that_fails_on_the_helper_thread_fails_on_the_caller_s() -> None:
+    from packager.artifact.tarball import _beside
+
+    def work(n: int) -> bytes:
+        if n == 2:
+            raise OSError(28, "No space left on device")
+        return bytes([n])
+
+    assert _beside(work, [1, 3]) == [b"\x01", b"\x03"] and _beside(work, [5]) == [b"\x05"]
+    with pytest.raises(OSError, match="No space left"):
+        _beside(work, [1, 2])
 
 
 def test_a_json_entry_nested_too_deep_to_read_is_dropped_and_recomputed(tmp_path: Path) -> None:
