@@ -515,7 +515,7 @@ ISSUE36 = """## Where the time goes (issue 36, measured by hand)
   16 M; tests/test_records.py compares every behaviour with `@dataclass(frozen=True)`). (2) In
   an empty cache the launcher's thread probed the host zlib a second time while the early probe
   ran (no lock): one probe per process now, and a cheaper one (two chunks as a segment is
-  deflated, the xorshift tail only for levels 8 and 9): 9.2 -> 5.1 ms. (3) The probe of
+  deflated, the xorshift tail only for levels 8 and 9): 9.2 -> ~5.5 ms. (3) The probe of
   IGNITE_PYTHON starts at the build's first step (packager/pyprobe.py, posix_spawn) instead of
   after the imports: the build no longer waits ~10 ms for it. (4) The default build's launcher
   segment (no SOURCE_DATE_EPOCH) is premade by `make launcher-pyc` and used while every launcher

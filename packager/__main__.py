@@ -8,9 +8,10 @@ import sys
 def _early_stop(signum: int, _frame: object) -> None:
     """A signal while the command line is still being imported: nothing to clean up yet."""
     name = signal.Signals(signum).name
-    from packager import prestart
+    from packager import prestart, pyprobe
 
     prestart.stop()
+    pyprobe.stop_early()
     sys.stderr.write(f"error: stopped by {name} while starting: nothing was done\n")
     sys.stderr.flush()
     os._exit(128 + signum)

@@ -69,7 +69,12 @@ def noted(note: Optional[Path]) -> bool:
 
 
 class EarlyProbe:
-    """A probe started by :func:`start_early`: its process and the read end of its stdout."""
+    """A probe started by :func:`start_early`: its process and the read end of its stdout.
+
+    Every probe started stays in :data:`_live` until it is finished or abandoned, taken or
+    not: :func:`stop_early` (at exit, or on a signal during the imports) ends what is left,
+    so a build that fails before it asks for the answer leaves no process behind.
+    """
 
     __slots__ = ("fd", "pid", "python")
 
@@ -83,23 +88,30 @@ class EarlyProbe:
 
         deadline = time.monotonic() + timeout
         out = bytearray()
-        try:
-            while True:
-                left = deadline - time.monotonic()
-                if left <= 0 or not select.select([self.fd], [], [], left)[0]:
-                    self.abandon()
-                    return None
-                chunk = os.read(self.fd, 4096)
-                if not chunk:
-                    break
-                out += chunk
-        finally:
-            _close(self.fd)
-        _, status = os.waitpid(self.pid, 0)
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([self.fd], [], [], left)[0]:
+                self.abandon()
+                return None
+            chunk = os.read(self.fd, 4096)
+            if not chunk:
+                break
+            out += chunk
+        self._close()
+        while True:  # (its stdout is closed; a process that lives on after that is still bounded)
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.monotonic() >= deadline:
+                self.abandon()
+                return None
+            time.sleep(0.001)
+        _live.discard(self)
         return os.waitstatus_to_exitcode(status), out.decode("utf-8", "replace")
 
     def abandon(self) -> None:
-        """Stop it if it still runs, reap it, close its pipe."""
+        """Stop it if it still runs, reap it, close its pipe (once: the number may be reused)."""
+        _live.discard(self)
         try:
             os.kill(self.pid, signal.SIGKILL)
         except ProcessLookupError:
@@ -108,7 +120,12 @@ class EarlyProbe:
             os.waitpid(self.pid, 0)
         except ChildProcessError:  # (reaped already)
             pass
-        _close(self.fd)
+        self._close()
+
+    def _close(self) -> None:
+        if self.fd >= 0:
+            _close(self.fd)
+            self.fd = -1
 
 
 def _close(fd: int) -> None:
@@ -119,6 +136,8 @@ def _close(fd: int) -> None:
 
 
 _early: Optional[EarlyProbe] = None
+#: Probes started and not yet finished or abandoned (see :class:`EarlyProbe`).
+_live: set[EarlyProbe] = set()
 
 
 def start_early(python: str, notes: Optional[Path], version: str) -> None:
@@ -147,6 +166,7 @@ def start_early(python: str, notes: Optional[Path], version: str) -> None:
     finally:
         _close(write)
     _early = EarlyProbe(python, pid, read)
+    _live.add(_early)
     atexit.register(stop_early)
 
 
@@ -160,8 +180,9 @@ def take_early(python: str) -> Optional[EarlyProbe]:
 
 
 def stop_early() -> None:
-    """Stop a probe started early that nobody took (the build ended first, or took another path)."""
+    """Stop every probe started early that is not finished (nobody took it, or the build ended
+    before it asked for the answer)."""
     global _early
-    left, _early = _early, None
-    if left is not None:
+    _early = None
+    for left in list(_live):
         left.abandon()

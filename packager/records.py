@@ -16,6 +16,7 @@ requirements 286 M -> 217 M (``python -c pass``: 90 M).
 
 from __future__ import annotations
 
+import re
 from operator import attrgetter
 from reprlib import recursive_repr
 
@@ -170,10 +171,10 @@ def _declared(cls: type) -> list[Field]:
     out: list[Field] = []
     # (the class's own annotations: on 3.9 ``cls.__annotations__`` can be a base's)
     for name, annotation in cls.__dict__.get("__annotations__", {}).items():  # noqa: RUF063
-        text = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", "")
-        if text.startswith(("ClassVar", "typing.ClassVar")):
+        text = annotation if isinstance(annotation, str) else repr(annotation)
+        if _CLASSVAR.match(text):
             continue
-        value = cls.__dict__.get(name, MISSING)
+        value = getattr(cls, name, MISSING)  # (a base's default too, as dataclasses reads it)
         f = value if isinstance(value, Field) else Field(default=value)
         f.name = name
         if isinstance(f.default, (list, dict, set)):
@@ -185,6 +186,11 @@ def _declared(cls: type) -> list[Field]:
                 setattr(cls, name, f.default)
         out.append(f)
     return out
+
+
+#: ``ClassVar``, ``ClassVar[...]``, ``typing.ClassVar[...]``, ``t.ClassVar``, as written or as
+#: typing shows it: class variables, never fields (dataclasses decides it from the same text).
+_CLASSVAR = re.compile(r"(?:[A-Za-z_][\w.]*\.)?ClassVar(?:\[|$)")
 
 
 def _make_init(cls: type, all_fields: tuple[Field, ...]) -> Any:
@@ -232,6 +238,7 @@ def record(cls: type[_T]) -> type[_T]:
     made.__record_compared__ = _getter(tuple(f.name for f in all_fields if f.compare))
     made.__record_hashed__ = _getter(tuple(f.name for f in all_fields if (f.compare if f.hash is None else f.hash)))
     made.__record_shown__ = tuple(f.name for f in all_fields if f.repr)
+    made.__match_args__ = tuple(f.name for f in all_fields)
     if "__init__" not in cls.__dict__:
         made.__init__ = _make_init(cls, all_fields)
     frozen: tuple[tuple[str, Any], ...] = (("__setattr__", _setattr), ("__delattr__", _delattr))

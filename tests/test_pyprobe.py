@@ -92,6 +92,29 @@ def test_a_probe_nobody_takes_is_stopped_and_reaped(env: Path, python312: str, m
         os.fstat(early.fd)  # (its pipe closed)
 
 
+def test_a_probe_taken_but_never_asked_is_stopped_at_exit(env: Path, python312: str,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """A build that fails before it asks for the answer (a bad output path, say) leaves no process."""
+    monkeypatch.setenv("IGNITE_PYTHON", python312)
+    prestart.begin(["build", str(HELLO)])
+    pending = PendingPython(python312, "3.12", env / "host")
+    early = pending._early
+    assert early is not None and pyprobe._early is None
+    pyprobe.stop_early()  # (what atexit runs)
+    assert _gone(early.pid) and early.fd == -1
+
+
+def test_a_probe_that_hangs_is_killed_at_its_deadline(env: Path, tmp_path: Path) -> None:
+    hangs = tmp_path / "python3.12"
+    hangs.write_text("#!/bin/sh\nexec sleep 30\n")
+    hangs.chmod(0o755)
+    pyprobe.start_early(str(hangs), None, "3.12")
+    early = pyprobe.take_early(str(hangs))
+    assert early is not None
+    assert early.finish(timeout=0.3) is None
+    assert _gone(early.pid) and early.fd == -1 and early not in pyprobe._live
+
+
 def test_a_missing_interpreter_starts_nothing_and_fails_as_before(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("IGNITE_PYTHON", "/nonexistent/python3.12")
     prestart.begin(["build", str(HELLO)])

@@ -165,6 +165,27 @@ def test_a_subclass_redeclaring_a_field_keeps_its_place() -> None:
     assert records.asdict(made[0]()) == dataclasses.asdict(made[1]()) == {"a": 5, "b": 1, "c": 2}
 
 
+def test_a_field_redeclared_without_a_default_keeps_the_base_s_as_in_a_dataclass() -> None:
+    made = []
+    for decorate in (record, dataclasses.dataclass(frozen=True)):
+        base = decorate(type("Base", (), {"__annotations__": {"x": "int"}, "x": 5}))
+        made.append(decorate(type("Child", (base,), {"__annotations__": {"x": "int"}})))
+    assert records.asdict(made[0]()) == dataclasses.asdict(made[1]()) == {"x": 5}
+
+
+@pytest.mark.parametrize("annotation", ["ClassVar[int]", "typing.ClassVar[int]", "t.ClassVar", "ClassVar"])
+def test_every_spelling_of_classvar_is_a_class_variable(annotation: str) -> None:
+    cls = record(type("R", (), {"__annotations__": {"kind": annotation, "a": "int"}, "kind": 1}))
+    assert [f.name for f in records.fields(cls)] == ["a"] and cls(2).kind == 1
+    other = record(type("R", (), {"__annotations__": {"kind": "ClassVariant", "a": "int"}, "kind": 1, "a": 0}))
+    assert [f.name for f in records.fields(other)] == ["kind", "a"]  # (a type that only starts so)
+
+
+def test_match_args_are_the_fields_in_order() -> None:
+    rec, ref = _pair(("a", _REQUIRED), ("b", "x"))
+    assert rec.__match_args__ == ref.__match_args__ == ("a", "b")
+
+
 def test_a_plain_subclass_of_a_record_may_set_its_own_attributes() -> None:
     rec, ref = _pair(("a", _REQUIRED))
     for cls, err in ((rec, FrozenRecordError), (ref, dataclasses.FrozenInstanceError)):
