@@ -238,7 +238,7 @@ def record(cls: type[_T]) -> type[_T]:
     made.__record_compared__ = _getter(tuple(f.name for f in all_fields if f.compare))
     made.__record_hashed__ = _getter(tuple(f.name for f in all_fields if (f.compare if f.hash is None else f.hash)))
     made.__record_shown__ = tuple(f.name for f in all_fields if f.repr)
-    made.__match_args__ = tuple(f.name for f in all_fields)
+    setattr(made, "__match_args__", tuple(f.name for f in all_fields))  # noqa: B010  (mypy refuses the assignment)
     if "__init__" not in cls.__dict__:
         made.__init__ = _make_init(cls, all_fields)
     frozen: tuple[tuple[str, Any], ...] = (("__setattr__", _setattr), ("__delattr__", _delattr))
