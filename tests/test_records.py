@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import pickle
+import sys
 from typing import Any, ClassVar, Optional
 
 import pytest
@@ -183,7 +184,9 @@ def test_every_spelling_of_classvar_is_a_class_variable(annotation: str) -> None
 
 def test_match_args_are_the_fields_in_order() -> None:
     rec, ref = _pair(("a", _REQUIRED), ("b", "x"))
-    assert rec.__match_args__ == ref.__match_args__ == ("a", "b")
+    assert rec.__match_args__ == ("a", "b")
+    if sys.version_info >= (3, 10):  # (dataclasses sets them from 3.10 on, as match statements came)
+        assert ref.__match_args__ == rec.__match_args__
 
 
 def test_a_plain_subclass_of_a_record_may_set_its_own_attributes() -> None:
