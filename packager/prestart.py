@@ -35,6 +35,7 @@ import signal
 import sys
 import time
 from _thread import allocate_lock
+from functools import lru_cache
 from pathlib import Path
 from stat import S_ISREG
 
@@ -46,7 +47,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     import subprocess
     from collections.abc import Callable, Mapping, Sequence
-    from typing import Optional
+    from typing import Any, Optional
 
 #: Files at a source directory's root that mean a build may resolve (packager.deps.inputs
 #: reads locks too, but installs them without resolving).
@@ -162,10 +163,10 @@ def speculate(argv: Sequence[str], environ: Mapping[str, str]) -> Optional[tuple
     root = p["cache_dir"] or _default_root(environ)
     if wanted_in is None or uv is None or root is None or (root / "uv").exists() or _pip_configured(environ):
         return None
-    from packager.profilefiles import DEFAULT_PROFILE, profiles_dir, read_twin, shipped_stubs_dir
+    from packager.profilefiles import shipped_stubs_dir
     from packager.uvenv import compile_argv, index_args, uv_platform, wheel_options
 
-    twin = read_twin(profiles_dir() / f"{DEFAULT_PROFILE}.toml")
+    twin = _default_twin()
     if twin is None:
         return None
     try:  # (what packager.deps.uvresolve.uv_resolve asks for, from the profile's twin)
@@ -190,6 +191,15 @@ def speculate(argv: Sequence[str], environ: Mapping[str, str]) -> Optional[tuple
         _remove(str(work))
         return None
     return compile_argv(uv, work, root / "uv", options, bool(constraints)), work
+
+
+@lru_cache(maxsize=1)
+def _default_twin() -> Optional[dict[str, Any]]:
+    """The default profile's twin (packager.profilefiles), read once: the guessed resolution and
+    the interpreter's probe both need it."""
+    from packager.profilefiles import DEFAULT_PROFILE, profiles_dir, read_twin
+
+    return read_twin(profiles_dir() / f"{DEFAULT_PROFILE}.toml")
 
 
 def _plain_requirements(source: Path) -> Optional[str]:
@@ -284,10 +294,9 @@ def _begin_probe(argv: Sequence[str]) -> None:
     if p is None or not p["python"] or p["profile"] is not None:
         return
     from packager.cachedir import HOST_NOTES
-    from packager.profilefiles import DEFAULT_PROFILE, profiles_dir, read_twin
     from packager.pyprobe import start_early
 
-    twin = read_twin(profiles_dir() / f"{DEFAULT_PROFILE}.toml")
+    twin = _default_twin()
     try:
         version = str(twin["document"]["python"]["version"]) if twin is not None else None
     except (KeyError, TypeError):

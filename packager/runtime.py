@@ -366,21 +366,23 @@ class PendingPython:
 
     def ok(self) -> bool:
         """Whether it runs and is CPython *version* (waits for the probe, at most 20 s)."""
-        if self._ok is None and self._early is not None:
-            ended = self._early.finish(timeout=20)
+        if self._ok is None:
+            ended = self._early.finish(timeout=20) if self._early is not None else self._communicate()
             self._ok = ended is not None and ended[0] == 0 and ended[1].split() == [self.version, "cpython"]
-        elif self._ok is None:
-            import subprocess
-
-            assert self._proc is not None
-            try:
-                out, _ = self._proc.communicate(timeout=20)
-                self._ok = self._proc.returncode == 0 and out.split() == [self.version, "cpython"]
-            except subprocess.SubprocessError:
-                self._proc.kill()
-                self._proc.wait()
-                self._ok = False
         return self._ok
+
+    def _communicate(self) -> Optional[tuple[int, str]]:
+        """The probe this started: its exit code and output, or None past the deadline (killed)."""
+        import subprocess
+
+        assert self._proc is not None
+        try:
+            out, _ = self._proc.communicate(timeout=20)
+        except subprocess.SubprocessError:
+            self._proc.kill()
+            self._proc.wait()
+            return None
+        return self._proc.returncode, out
 
     def note_to_write(self) -> Optional[Path]:
         """Where a probe that ran and passed is to be noted (``ok``); None when it failed, did not
