@@ -193,6 +193,36 @@ def test_a_host_zlib_with_a_reference_version_but_other_output_is_not_used(monke
         deflate.forget_verdicts()
 
 
+def test_threads_asking_at_once_share_one_probe(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A build's threads (the early probe, the launcher's segment, the writer) may ask together:
+    the host zlib is probed once, and every one of them gets that verdict."""
+    import threading
+    import time
+
+    real = deflate.probe_digest
+    probes: list[int] = []
+
+    def slow_probe(deflater: object, level: int) -> str:
+        probes.append(level)
+        time.sleep(0.1)  # (long enough for every other thread to ask meanwhile)
+        return real(deflater, level)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(deflate, "probe_digest", slow_probe)
+    monkeypatch.setattr(deflate.zlib, "ZLIB_RUNTIME_VERSION", "1.3.1")  # (probed whatever this host links)
+    monkeypatch.delenv("IGNITE_DEFLATE", raising=False)
+    deflate.forget_verdicts()
+    answers: list[bool] = []
+    try:
+        threads = [threading.Thread(target=lambda: answers.append(host_is_reference(4))) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        deflate.forget_verdicts()
+    assert probes == [4] and len(answers) == 4 and len(set(answers)) == 1
+
+
 def test_the_probes_verdict_is_noted_per_zlib_files_and_read_back(tmp_path: Path) -> None:
     """A build notes the verdict for this zlib's files; the next one reads it instead of probing.
     Only an exact note counts, and another zlib file (path, size, mtime, inode) is another note."""
