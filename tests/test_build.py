@@ -233,16 +233,22 @@ def test_the_default_build_ships_the_premade_launcher_segment_and_any_other_make
         build(BuildOptions(source=HELLO, output=made, cache_dir=tmp_path / "other-cache"))
     assert made.read_bytes() == premade.read_bytes()
 
-    for label, options in (
-        ("a SOURCE_DATE_EPOCH", BuildOptions(source=HELLO, output=tmp_path / "e.tar.gz", cache_dir=tmp_path / "ce",
-                                             env={"SOURCE_DATE_EPOCH": "1700000000"})),
-        ("another level", BuildOptions(source=HELLO, output=tmp_path / "l.tar.gz", cache_dir=tmp_path / "cl", level=6)),
-        ("another convention", BuildOptions(source=HELLO, output=tmp_path / "c.tar.gz", cache_dir=tmp_path / "cc",
-                                            convention="yandex")),
+    # Another mtime or level: the premade segment's entries (inflated, not read from the files)
+    # are deflated again; another convention reads its files. The bytes are the files' in each case.
+    for label, kw, from_files in (
+        ("a SOURCE_DATE_EPOCH", {"env": {"SOURCE_DATE_EPOCH": "1700000000"}}, 0),
+        ("another level", {"level": 6}, 0),
+        ("another convention", {"convention": "yandex"}, 1),
     ):
         embed.launcher_entries.cache_clear()
-        build(options)
-        assert embed.launcher_entries.cache_info().misses == 1, label
+        got = build(BuildOptions(source=HELLO, output=tmp_path / "got.tar.gz", cache_dir=tmp_path / label, **kw))
+        assert embed.launcher_entries.cache_info().misses == from_files, label
+        with monkeypatch.context() as m:
+            m.setattr(embed, "PREMADE_FOR", ("none", "none"))
+            want = build(BuildOptions(source=HELLO, output=tmp_path / "want.tar.gz",
+                                      cache_dir=tmp_path / (label + " no premade"), **kw))
+        assert got.sha256 == want.sha256 != build(BuildOptions(
+            source=HELLO, output=tmp_path / "default.tar.gz", cache_dir=tmp_path / "cd")).sha256, label
 
     launcher = tmp_path / "launcher"  # an edited launcher: its own files ship, never the premade ones
     shutil.copytree(embed.launcher_root(), launcher, ignore=shutil.ignore_patterns("__pycache__"))

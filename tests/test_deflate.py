@@ -165,6 +165,20 @@ def test_the_recorded_probe_digests_are_the_pinned_librarys() -> None:
     assert {level: deflate.probe_digest(pinned.deflate, level) for level in range(1, 10)} == deflate.PINNED_PROBE
 
 
+def test_the_shipped_probe_file_is_the_generators_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The probe is read from deflate-probe.zz (no GIL-holding Python at a build's start); it must
+    be exactly what the generator makes, per level, and a missing or foreign file falls back to it."""
+    for level in (1, 4, 7, 8, 9):
+        assert deflate._probe(level) == deflate._generate_probe(level), level
+    assert len(deflate._generate_probe(4)) == deflate.PROBE_TEXT_BYTES
+    assert len(deflate._generate_probe(9)) == deflate.PROBE_ALL_BYTES
+    stale = tmp_path / "stale.zz"
+    stale.write_bytes(zlib.compress(b"x" * 1000))
+    for path in (stale, tmp_path / "missing.zz"):
+        monkeypatch.setattr(deflate, "PROBE_FILE", path)
+        assert deflate._probe(4) == deflate._generate_probe(4)
+
+
 def test_the_pin_the_constant_and_the_installed_library_agree() -> None:
     import importlib.metadata
 

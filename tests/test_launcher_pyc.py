@@ -31,17 +31,49 @@ def test_the_premade_launcher_segment_is_what_the_current_files_make() -> None:
     """The default build's premade segment (packager.artifact.embed.PREMADE_BLOB): the same bytes
     and records as deflating the launcher's tar now."""
     from packager.artifact import DEFAULT_LEVEL
-    from packager.artifact.embed import PREMADE_FOR, _premade
+    from packager.artifact.embed import PREMADE_FOR, _premade, _premade_index
     from packager.artifact.tarball import DEFAULT_MTIME, Segment, compress_tar
 
     version, convention = PREMADE_FOR
-    premade = _premade(version, convention, DEFAULT_MTIME, DEFAULT_LEVEL)
+    index = _premade_index(version, convention)
+    assert index is not None, STALE
+    premade = _premade(index, version, convention, DEFAULT_MTIME, DEFAULT_LEVEL)
     assert premade is not None, STALE
     launcher_entries.cache_clear()
     seg = Segment("launcher", launcher_entries(version, convention))
     made = compress_tar(seg.name, seg.records, seg.tar(DEFAULT_MTIME), DEFAULT_LEVEL)
     assert (premade.data(), premade.crc, premade.length, premade.records) == \
         (made.data(), made.crc, made.length, seg.records)
+
+
+def test_entries_read_back_from_the_premade_segment_are_the_files(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """A build with SOURCE_DATE_EPOCH (or another level) deflates its own launcher segment from
+    the entries inflated out of the premade one: exactly the files', and none when a file changed."""
+    import shutil
+
+    from packager.artifact import embed
+
+    version, convention = embed.PREMADE_FOR
+    index = embed._premade_index(version, convention)
+    assert index is not None, STALE
+    launcher_entries.cache_clear()
+    from_files = launcher_entries(version, convention)
+    from_premade = embed._premade_entries(index, version)
+    assert from_premade is not None
+    assert [(e.path, e.data, e.mode, e.record()) for e in from_premade] == \
+        [(e.path, e.data, e.mode, e.record()) for e in from_files]
+    # a launcher file edited since the segment was made: nothing is read back from it
+    copy = tmp_path / "launcher_pyc"
+    shutil.copytree(embed.PYC_DIR, copy)
+    pyc = next(p for p in sorted(copy.iterdir()) if p.name.endswith(".cpython-312.pyc"))
+    pyc.write_bytes(pyc.read_bytes() + b"\0")
+    monkeypatch.setattr(embed, "PYC_DIR", copy)
+    assert embed._premade_entries(index, version) is None
+    pyc.write_bytes(pyc.read_bytes()[:-1])
+    assert embed._premade_entries(index, version) is not None
+    (copy / embed.PREMADE_BLOB).write_bytes((copy / embed.PREMADE_BLOB).read_bytes()[:-10])
+    assert embed._premade_entries(index, version) is None  # a truncated blob
 
 
 @pytest.mark.parametrize("version", PYC_VERSIONS)

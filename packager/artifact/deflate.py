@@ -185,7 +185,32 @@ def _host_deflate(data: Buffer, level: int, final: bool, primed: Buffer = b"") -
     return comp.compress(data) + comp.flush(zlib.Z_FINISH if final else zlib.Z_FULL_FLUSH)
 
 
+#: :func:`_generate_probe` (level 9), zlib-compressed: 55 KB in the package. Made in Python the
+#: probe held the GIL ~2.4 ms (the SHAKE stream and the joining loop) on the thread that runs it
+#: at a cold build's start, and the main thread waited that long to get it back; inflated in C
+#: (without the GIL) it is ~0.4 ms. A test checks it against the generator.
+PROBE_FILE = Path(__file__).with_name("deflate-probe.zz")
+#: The generator's lengths: the levels below 8 use the first PROBE_TEXT_BYTES.
+PROBE_TEXT_BYTES, PROBE_ALL_BYTES = 240_097, 300_120
+
+
 def _probe(level: int) -> bytes:
+    """The probe's bytes for *level* (:func:`_generate_probe`), from :data:`PROBE_FILE`."""
+    try:
+        data = zlib.decompress(PROBE_FILE.read_bytes())
+    except (OSError, zlib.error):
+        data = b""
+    if len(data) != PROBE_ALL_BYTES:  # (no file, or not this generator's: made here instead)
+        return _generate_probe(level)
+    return data if level >= 8 else data[:PROBE_TEXT_BYTES]
+
+
+def write_probe_file() -> None:
+    """Write :data:`PROBE_FILE` from the generator (run once when the generator changes)."""
+    PROBE_FILE.write_bytes(zlib.compress(_generate_probe(9), 9))
+
+
+def _generate_probe(level: int) -> bytes:
     """~240 KB that exercise the matcher: text with long and short repeats, binary noise, copies
     of earlier stretches up to 32,000 bytes back, runs (more than 32768 symbols: deflate blocks
     are split, as in any real segment).
@@ -193,8 +218,8 @@ def _probe(level: int) -> bytes:
     Every choice from one SHAKE-256 stream (standard, the same bytes on every host), the text
     joined from phrases at C speed. For levels 8 and 9, 60 KB more, word by word from a xorshift
     generator, whose many short repeats make hash chains long enough for those two levels to
-    write different bytes (each level's digest differs). That tail is ~2.5 ms of Python holding
-    the GIL the build's main thread needs, so the other levels (the default is 4) go without.
+    write different bytes (each level's digest differs); the other levels (the default is 4)
+    use the first part only, which deflates in half the time.
     """
     words = [b"handler", b"payload", b"import", b"return", b"vendor", b"__init__", b"self", b"def ",
              b"\n    ", b"json", b"0x7f", b"ignite", b"(", b")", b":", b", ", b"\x00\x01", b"tar"]

@@ -172,14 +172,24 @@ class CompressedSegment:
 #: tar is 3 MB, scipy's ~107 MB) would otherwise keep one core busy while the others idle
 #: (256 KiB, as pigz's 128 KiB: small enough that the last chunks do not leave a core idle).
 #: Each chunk is primed with the 32 KiB before it (as pigz does), so the ratio stays that of
-#: one stream, and chunk boundaries depend only on the bytes: the output is still a pure
+#: one stream, and chunk boundaries depend only on the length: the output is still a pure
 #: function of the segment (cacheable, identical on every host and for any number of cores).
+#: A segment is cut into as few chunks of at most this size as it needs, all of one size
+#: (:func:`chunk_starts`): the launcher's 338 KB went as 256 + 82 KB, and its two threads waited
+#: for the larger; as 2 x 169 KB both end together.
 CHUNK_BYTES = 256 * 1024
 _WINDOW = 32 * 1024
 #: Up to this many chunks and no pool given, they are deflated one after the other on the caller's thread.
 _SERIAL_CHUNKS = 2
 #: Part of the segment cache's keys: a change of the chunking above must change it.
-CHUNKING = f"chunks:{CHUNK_BYTES}:primed"
+CHUNKING = f"chunks:{CHUNK_BYTES}:even:primed"
+
+
+def chunk_starts(length: int) -> range:
+    """Where the chunks of a segment of *length* bytes start: ceil(length / CHUNK_BYTES) chunks
+    of one size (the last one shorter by less than one byte per chunk)."""
+    count = max(1, -(-length // CHUNK_BYTES))
+    return range(0, length, max(1, -(-length // count)))
 
 
 def segment_cache_parts() -> tuple[str, str]:
@@ -202,12 +212,12 @@ def compress_tar(name: str, records: tuple[FileRecord, ...], tar: bytes, level: 
         deflated = deflate_segment(tar, level, final=False)
     else:
         view = memoryview(tar)
+        starts = chunk_starts(len(tar))
 
         def chunk(start: int) -> bytes:
-            return deflate_segment(view[start:start + CHUNK_BYTES], level, final=False,
+            return deflate_segment(view[start:start + starts.step], level, final=False,
                                    primed=view[max(0, start - _WINDOW):start])
 
-        starts = range(0, len(tar), CHUNK_BYTES)
         if pool is None and len(starts) <= _SERIAL_CHUNKS:
             # the launcher's ~340 KB (256 + 84 KB) took 12 ms with a pool of its own
             # (concurrent.futures' import, two threads), 6.9 ms one after the other on this
