@@ -33,7 +33,7 @@ MODES = {
               "cold_runs": 10, "cold_runs_nopyc": 5,
               "wrk_seconds": 2, "wrk_rounds": 1, "wrk_warmup": 1, "wrk_conns": [1, 32],
               "wrk_high_conns": [256, 1024], "wrk_high_subjects": ["launcher", "granian"],
-              "pip_sets": ["none", "S1", "S2", "S3"]},
+              "pip_sets": ["none", "S1", "S2", "S3"], "paired_sets": ["S1"], "paired_rounds": 3},
     "full": {"build_cold": 3, "build_warm": 3, "pip_cold": 2, "pip_warm": 2, "floor_rounds": 21,
              # L too: issue 36 asks for the same pins with uv and pip on the large closure
              "lock_sets": ["S1", "S2", "S3"], "pip_resolver_sets": ["S1", "S3", "L"],
@@ -44,7 +44,9 @@ MODES = {
              # issue 36: what a platform sending that many requests at once gets (launcher vs granian)
              "wrk_high_conns": [256, 1024], "wrk_high_subjects": ["launcher", "granian"],
              # pip (+ tar) only where it finishes in minutes; uv + tar runs for every set
-             "pip_sets": ["none", "S1", "S2", "S3"]},
+             "pip_sets": ["none", "S1", "S2", "S3"],
+             # issue 36's cold targets near 1.0x: ignite and uv + tar alternating, round by round
+             "paired_sets": ["S1", "S3"], "paired_rounds": 9},
 }
 
 
