@@ -9,7 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from packager.artifact.embed import PYC_DIR, PYC_VERSIONS, launcher_entries, launcher_pycs
+from packager.artifact.embed import (
+    PYC_DIR,
+    PYC_VERSIONS,
+    launcher_entries,
+    launcher_pycs,
+    launcher_root,
+)
 from packager.artifact.manifest import cache_tag, pyc_path
 from packager.artifact.tarball import unpack
 from packager.build import build
@@ -67,7 +73,7 @@ def test_entries_read_back_from_the_premade_segment_are_the_files(tmp_path: Path
     copy = tmp_path / "launcher_pyc"
     shutil.copytree(embed.PYC_DIR, copy)
     pyc = next(p for p in sorted(copy.iterdir()) if p.name.endswith(".cpython-312.pyc"))
-    pyc.write_bytes(pyc.read_bytes() + b"\0")
+    pyc.write_bytes(pyc.read_bytes() + b"\0")  # (a pyc; a stripped source would do as well)
     monkeypatch.setattr(embed, "PYC_DIR", copy)
     assert embed._premade_entries(index, version) is None
     pyc.write_bytes(pyc.read_bytes()[:-1])
@@ -149,7 +155,7 @@ def test_artifact_ships_the_bytecode_and_python_uses_it(tmp_path: Path, python31
     assert PYC_DIR.is_dir()
 
 
-def test_the_launcher_bytecode_has_no_docstrings(tmp_path: Path, python312: str) -> None:
+def test_the_launcher_bytecode_and_shipped_source_have_no_docstrings(tmp_path: Path, python312: str) -> None:
     out = tmp_path / "a.tar.gz"
     build(BuildOptions(source=FIXTURES / "python-hello", output=out))
     root = tmp_path / "root"
@@ -162,4 +168,40 @@ def test_the_launcher_bytecode_has_no_docstrings(tmp_path: Path, python312: str)
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["None", "None", "None"]
-    assert '"""' in (root / "__ignite__" / "server.py").read_text("utf-8")  # the shipped source keeps them
+    shipped = (root / "__ignite__" / "server.py").read_text("utf-8")
+    original = (launcher_root() / "server.py").read_text("utf-8")
+    assert '"""' in original and '"""' not in shipped and "# " in original
+    assert shipped.splitlines()[0].startswith("# comments and docstrings removed, lines kept: launcher/server.py")
+    assert len(shipped.splitlines()) == len(original.splitlines())
+
+
+def test_the_shipped_launcher_source_is_the_repos_line_for_line_without_comments_and_docstrings() -> None:
+    """Each stripped file in launcher_pyc/ is what stripping the current source makes (stale: run
+    `make launcher-pyc`); every line is the original's, its comment cut, or empty; the code is the same."""
+    from packager.artifact.embed import _launcher_sources, stripped_name
+    from packager.artifact.stripping import strip_source
+
+    for e in _launcher_sources():
+        shipped = (PYC_DIR / stripped_name(e.path)).read_bytes()
+        note = shipped.decode("utf-8").splitlines()[0].lstrip("# ") if shipped.startswith(b"# ") else ""
+        assert shipped == strip_source(e.data, e.path, note), STALE
+        for n, (line, was) in enumerate(zip(shipped.decode().splitlines(), e.data.decode().splitlines()), 1):
+            assert not line or was.startswith(line) or line.strip() in ("pass", "# " + note), (e.path, n, line)
+        assert shipped.count(b"\n") == e.data.count(b"\n")
+
+
+def test_stripping_refuses_a_result_that_is_not_the_same_code(monkeypatch: pytest.MonkeyPatch) -> None:
+    from packager.artifact import stripping
+    from packager.errors import ArtifactError
+
+    source = b'"""Doc."""\n\n\ndef f(x):  # a comment\n    """Doc."""\n    return x  # another\n\n\nclass C:\n    """Only a docstring."""\n'
+    out = stripping.strip_source(source, "m.py", "note").decode()
+    assert out == "# note\n\n\ndef f(x):\n\n    return x\n\n\nclass C:\n    pass\n"
+    # a comment sign inside a string stays; a coding line stays
+    assert stripping.strip_source(b"# -*- coding: utf-8 -*-\nx = '# not a comment'  # one\n", "m.py", "n") == \
+        b"# -*- coding: utf-8 -*-\nx = '# not a comment'\n"
+    real = stripping._without_comments
+    monkeypatch.setattr(stripping, "_without_comments", lambda text: [ln.replace("return x", "return 1")
+                                                                      for ln in real(text)])
+    with pytest.raises(ArtifactError, match="changed its code or its lines"):
+        stripping.strip_source(source, "m.py", "note")

@@ -124,46 +124,79 @@ def launcher_entries(version: str = "3.12", convention: str = "ignite") -> tuple
     keep = convention_modules(convention, {e.path: e.data for e in sources})
     entries = [e for e in sources
                if not e.path.startswith(f"{CONVENTIONS_DIR}/") or e.path[len(CONVENTIONS_DIR) + 1:-3] in keep]
-    entries.extend(launcher_pycs(entries, version))
-    return tuple(sorted(entries, key=lambda e: e.path))
+    shipped = launcher_shipped(entries, version)
+    return tuple(sorted(shipped, key=lambda e: e.path))
 
 
 PYC_DIR = Path(__file__).resolve().parent / "launcher_pyc"
 PYC_INDEX = "SOURCES.json"
 
 
-def launcher_pycs(sources: list[Entry], version: str = "3.12") -> list[Entry]:
-    """*version*'s committed pycs of *sources*, only when each source is exactly what they were made from.
-
-    None for a version without committed bytecode: the target compiles the source itself.
-    """
+def _made_from(sources: list[Entry]) -> bool:
+    """Whether ``launcher_pyc/`` was made from exactly these launcher sources (its index's sha256s)."""
     try:
         index = json.loads((PYC_DIR / PYC_INDEX).read_text("utf-8"))
     except (OSError, ValueError):
-        return []
-    current = {e.path: hashlib.sha256(e.data).hexdigest() for e in sources}
-    if set(index) != set(_launcher_files()) or any(index.get(p) != h for p, h in current.items()):
-        return []
+        return False
+    return set(index) == set(_launcher_files()) and all(
+        index.get(e.path) == hashlib.sha256(e.data).hexdigest() for e in sources)
+
+
+def stripped_name(path: str) -> str:
+    """The file in ``launcher_pyc/`` holding the stripped copy of the launcher's *path* (data, not
+    a module of this repository: no linter reads it)."""
+    return path.replace("/", "%") + STRIPPED_SUFFIX
+
+
+STRIPPED_SUFFIX = ".stripped"
+
+
+def launcher_shipped(sources: list[Entry], version: str = "3.12") -> list[Entry]:
+    """What an artifact carries of *sources*: their stripped copies (packager.artifact.stripping)
+    and *version*'s pycs, both from ``launcher_pyc/``, while it was made from exactly these
+    sources; else the sources as they are, without bytecode (the target compiles them)."""
+    if not _made_from(sources):
+        return list(sources)
+    stripped = []
+    for e in sources:
+        try:
+            stripped.append(Entry(e.path, (PYC_DIR / stripped_name(e.path)).read_bytes(), e.mode))
+        except OSError:
+            return list(sources)
+    return stripped + launcher_pycs(stripped, version)
+
+
+def launcher_pycs(shipped: list[Entry], version: str = "3.12") -> list[Entry]:
+    """*version*'s committed pycs of the *shipped* (stripped) sources; none for a version without
+    committed bytecode (the target compiles the source itself)."""
     tag = cache_tag(version)
     out = []
-    for rel in sorted(current):
-        blob = PYC_DIR / pyc_path(rel, tag).replace("/", "%")
+    for e in sorted(shipped, key=lambda e: e.path):
+        blob = PYC_DIR / pyc_path(e.path, tag).replace("/", "%")
         if not blob.is_file():
             return []
-        out.append(Entry(pyc_path(rel, tag), blob.read_bytes(), 0o644))
+        out.append(Entry(pyc_path(e.path, tag), blob.read_bytes(), 0o644))
     return out
 
 
+#: The first line of each stripped launcher module (where its docstring began).
+_STRIPPED_NOTE = "comments and docstrings removed, lines kept: launcher/{path} in ignite-packager's source has them"
+
+
 def regenerate_pycs(pythons: dict[str, str]) -> list[str]:
-    """Compile the launcher with each ``{version: interpreter}`` into packager/artifact/launcher_pyc/ (``make launcher-pyc``)."""
+    """Strip the launcher's source and compile it with each ``{version: interpreter}`` into
+    packager/artifact/launcher_pyc/ (``make launcher-pyc``)."""
     from packager.artifact.compile import compile_segment
+    from packager.artifact.stripping import strip_source
     from packager.artifact.tarball import Segment
 
     launcher_entries.cache_clear()
     sources = _launcher_sources()
-    made: list[Entry] = []
+    stripped = [Entry(e.path, strip_source(e.data, e.path, _STRIPPED_NOTE.format(
+        path=e.path[len(LAUNCHER_DIR) + 1:])), e.mode) for e in sources]
+    made: list[Entry] = list(stripped)
     for version, python in sorted(pythons.items()):
-        compiled = compile_segment([Segment("launcher", tuple(sources))], python, include_launcher=True,
+        compiled = compile_segment([Segment("launcher", tuple(stripped))], python, include_launcher=True,
                                    version=version, strip_docstrings=True, debug_ranges=False)
         if compiled.skipped:
             raise ArtifactError(f"the launcher does not compile on {version}: " + "; ".join(compiled.skipped))
@@ -171,7 +204,7 @@ def regenerate_pycs(pythons: dict[str, str]) -> list[str]:
     shutil.rmtree(PYC_DIR, ignore_errors=True)
     PYC_DIR.mkdir()
     for e in made:
-        (PYC_DIR / e.path.replace("/", "%")).write_bytes(e.data)
+        (PYC_DIR / (stripped_name(e.path) if e.path.endswith(".py") else e.path.replace("/", "%"))).write_bytes(e.data)
     index = {e.path: hashlib.sha256(e.data).hexdigest() for e in sources}
     (PYC_DIR / PYC_INDEX).write_text(json.dumps(index, indent=1, sort_keys=True) + "\n", "utf-8")
     launcher_entries.cache_clear()
@@ -278,7 +311,8 @@ def _segment_files(version: str) -> dict[str, Path]:
     every install: its sources and the committed bytecode of *version* with its index."""
     tag = cache_tag(version)
     files = dict(_launcher_files())
-    for p in [PYC_DIR / PYC_INDEX, *sorted(p for p in PYC_DIR.iterdir() if f".{tag}." in p.name)]:
+    for p in [PYC_DIR / PYC_INDEX,
+              *sorted(p for p in PYC_DIR.iterdir() if f".{tag}." in p.name or p.name.endswith(STRIPPED_SUFFIX))]:
         files[f"launcher_pyc/{p.name}"] = p
     return files
 
