@@ -65,21 +65,25 @@ def test_entries_read_back_from_the_premade_segment_are_the_files(tmp_path: Path
     assert index is not None, STALE
     launcher_entries.cache_clear()
     from_files = launcher_entries(version, convention)
-    from_premade = embed._premade_entries(index, version)
+    from_premade = embed._premade_entries(index)
     assert from_premade is not None
     assert [(e.path, e.data, e.mode, e.record()) for e in from_premade] == \
         [(e.path, e.data, e.mode, e.record()) for e in from_files]
-    # a launcher file edited since the segment was made: nothing is read back from it
+    # a launcher source edited since the segment was made: nothing is read back from it
+    launcher = tmp_path / "launcher"
+    shutil.copytree(embed.launcher_root(), launcher, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(embed, "launcher_root", lambda: launcher)
+    assert embed._premade_entries(index) is not None
+    original = (launcher / "server.py").read_bytes()
+    (launcher / "server.py").write_bytes(original + b"# edited\n")
+    assert embed._premade_entries(index) is None
+    (launcher / "server.py").write_bytes(original)
     copy = tmp_path / "launcher_pyc"
     shutil.copytree(embed.PYC_DIR, copy)
-    pyc = next(p for p in sorted(copy.iterdir()) if p.name.endswith(".cpython-312.pyc"))
-    pyc.write_bytes(pyc.read_bytes() + b"\0")  # (a pyc; a stripped source would do as well)
     monkeypatch.setattr(embed, "PYC_DIR", copy)
-    assert embed._premade_entries(index, version) is None
-    pyc.write_bytes(pyc.read_bytes()[:-1])
-    assert embed._premade_entries(index, version) is not None
+    assert embed._premade_entries(index) is not None
     (copy / embed.PREMADE_BLOB).write_bytes((copy / embed.PREMADE_BLOB).read_bytes()[:-10])
-    assert embed._premade_entries(index, version) is None  # a truncated blob
+    assert embed._premade_entries(index) is None  # a truncated blob
 
 
 @pytest.mark.parametrize("version", PYC_VERSIONS)

@@ -100,7 +100,7 @@ def test_wheel_in_fresh_venv_with_bundled_pip_builds_locks_and_invokes(
         "from packager.artifact import deflate, embed; "
         "idx = embed._premade_index(*embed.PREMADE_FOR); "
         "print(deflate.PROBE_FILE.is_file() and deflate._probe(4) == deflate._generate_probe(4), "
-        "idx is not None and embed._premade_entries(idx, embed.PREMADE_FOR[0]) is not None)")],
+        "idx is not None and embed._premade_entries(idx) is not None)")],
         capture_output=True, text=True, env=_clean_env(), cwd=tmp_path, check=True)
     assert premade.stdout.split() == ["True", "True"], premade.stdout + premade.stderr
     # the default profile's metadata stubs ship, byte for byte what would be made (none is written at build)
