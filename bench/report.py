@@ -532,6 +532,39 @@ ISSUE36 = """## Where the time goes (issue 36, measured by hand)
   spared by the interpreter's own sha256 for small inputs, but that one hashes 300 MB/s against
   OpenSSL's 1.7 GB/s here and such a build still hashes ~0.5 MB (the launcher's files): ~1 ms
   net, not worth a second hash path.
+- **Build without requirements, the session after 1939eb1** (the bench's environment; a
+  timeline of one cold build, then 30 alternating rounds: cold +44.2 -> +42.8 ms, warm +32.7 ->
+  +32.4 over `python -c pass` at 24 ms). (1) The deflate probe's 300 KB were made by Python on
+  the probe's thread, holding the GIL ~2.4 ms while the main thread waited at that thread's
+  start (`Thread.start` 3.5 ms): they ship as a 55 KB file (checked against the generator by a
+  test) and are inflated in C: 1.2 ms. (2) A segment is cut into chunks of one size, as few as
+  256 KiB allows: the launcher's 338 KB went as 256 + 82 KB, the main thread deflating the
+  larger while the other waited; as two halves: 4.2 -> 3.1 ms. (3) With SOURCE_DATE_EPOCH (or
+  another level) the launcher's files are read back from the premade segment (one inflate)
+  instead of ~30 files, the adapter's imports (ast) and the pycs' index: ~2 ms. (4) The premade
+  segment is checked against the launcher's sources and launcher_pyc's index (26 files hashed,
+  0.9 ms) instead of everything `make launcher-pyc` writes with it (76 files, 2.2 ms): on every
+  default build, warm ones too. Measured, not done: deferring the launcher segment and the
+  deflate probe until uv's resolution has answered, so they do not compete with uv for the two
+  cores (cold S1, 30 alternating rounds: 406.5 / 407 / 417.5 ms, no gain); making the launcher
+  segment of a build without requirements on a thread from the build's start (30 rounds: cold
+  +3 ms, warm +1.7 ms: its Python work holds the GIL the main thread needs); `tempfile` left
+  out of the path (own mkstemp; no change measured: `tarfile` imports the same `shutil`, `bz2`
+  and `lzma`); what is left is imports (~25 packager modules, `tarfile`, OpenSSL, `json`, `ast`:
+  ~15 ms), the records' 27 small `compile` calls (~3 ms, the first ~1.4 ms of which is the
+  parser's first use in the process) and, in an empty cache, the launcher segment (~9 ms with
+  SOURCE_DATE_EPOCH: its tar holds that mtime).
+- **Artifact size: the launcher without comments and docstrings** (packager/artifact/stripping.py,
+  the session after 1939eb1). The launcher's source is ~40 % comments and docstrings; artifacts
+  now carry it stripped, line for line (each removed line stays empty, so a traceback's file
+  and line point at the same statement as in ignite-packager's `launcher/`, and the first line
+  says where the full source is), made once by `make launcher-pyc`. The stripped source must
+  compile to the same code with the same line numbers as the original (checked when it is made
+  and by a test); the 3.12 and 3.13 bytecode compiled from it is byte for byte the bytecode of
+  before. The hello artifact: 108.5 -> 90.0 KiB; every artifact ~19 KB smaller. That is still
+  more than S3's whole uv + tar (0.07 MB): the launcher's bytecode (59 KB of deflate) saves
+  ~12 ms of every cold start of the function, which is worth more than the size, and
+  S1's vendor/ alone at level 4 is ~1.03x uv + tar's gzip -6 tree.
 """
 
 
