@@ -71,9 +71,11 @@ def without_docstrings(tree: ast.Module) -> ast.Module:
 def _shape(code: CodeType) -> tuple[object, ...]:
     """What a code object runs and the lines it reports, recursively (no column positions)."""
     consts = tuple(_shape(c) if isinstance(c, CodeType) else (type(c).__name__, repr(c)) for c in code.co_consts)
+    # (co_lines from 3.10 on; 3.9 keeps the same line numbers in co_lnotab)
+    lines = tuple(code.co_lines()) if hasattr(code, "co_lines") else code.co_lnotab
     return (code.co_name, code.co_code, consts, code.co_names, code.co_varnames, code.co_freevars,
             code.co_cellvars, code.co_flags, code.co_argcount, code.co_kwonlyargcount, code.co_firstlineno,
-            tuple(code.co_lines()))
+            lines)
 
 
 def strip_source(source: bytes, path: str, note: str) -> bytes:
