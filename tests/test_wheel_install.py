@@ -95,14 +95,16 @@ def test_wheel_in_fresh_venv_with_bundled_pip_builds_locks_and_invokes(
     assert "python3.12.toml" in data["profiles"] and "python3.12.json" in data["profiles"]  # (and its twin)
     assert {"build.json", "error.json", "inspect.json"} <= set(data["schemas"])
     assert any(n.endswith("main.cpython-312.pyc") for n in data["launcher_pyc"])
-    # the deflate probe's bytes and the premade launcher segment ship, and are the ones made now
+    # the deflate probe's bytes, the premade launcher segment and the stripped launcher ship, and are used
     premade = subprocess.run([str(vpy), "-c", (
         "from packager.artifact import deflate, embed; "
         "idx = embed._premade_index(*embed.PREMADE_FOR); "
         "print(deflate.PROBE_FILE.is_file() and deflate._probe(4) == deflate._generate_probe(4), "
-        "idx is not None and embed._premade_entries(idx) is not None)")],
+        "idx is not None and embed._premade_entries(idx) is not None, "
+        "{e.path: e.data for e in embed.launcher_entries()}['__ignite__/server.py'].startswith("
+        "b'# comments and docstrings removed'))")],
         capture_output=True, text=True, env=_clean_env(), cwd=tmp_path, check=True)
-    assert premade.stdout.split() == ["True", "True"], premade.stdout + premade.stderr
+    assert premade.stdout.split() == ["True", "True", "True"], premade.stdout + premade.stderr
     # the default profile's metadata stubs ship, byte for byte what would be made (none is written at build)
     stubs = subprocess.run([str(vpy), "-c", (
         "from packager.deps.profile import load_profile; from packager.deps.stubs import stub_wheels; "

@@ -344,7 +344,7 @@ def launcher_segment(version: str, convention: str, mtime: int, level: int, cach
     Without *cache*, the plain segment (write_artifact deflates it). The default build's
     segment is premade (:data:`PREMADE_BLOB`) and needs no cache.
     """
-    doc = _premade_index(version, convention)  # (checked as fast as the stamps' pointer: ~1.5 ms)
+    doc = _premade_index(version, convention)  # (checked in ~1 ms: the 26 files of _fingerprint)
     premade = _premade(doc, version, convention, mtime, level) if doc is not None else None
     if premade is not None:
         return premade
