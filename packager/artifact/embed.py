@@ -194,22 +194,24 @@ def regenerate_pycs(pythons: dict[str, str]) -> list[str]:
     sources = _launcher_sources()
     stripped = [Entry(e.path, strip_source(e.data, e.path, _STRIPPED_NOTE.format(
         path=e.path[len(LAUNCHER_DIR) + 1:])), e.mode) for e in sources]
-    made: list[Entry] = list(stripped)
+    pycs: list[Entry] = []
     for version, python in sorted(pythons.items()):
         compiled = compile_segment([Segment("launcher", tuple(stripped))], python, include_launcher=True,
                                    version=version, strip_docstrings=True, debug_ranges=False)
         if compiled.skipped:
             raise ArtifactError(f"the launcher does not compile on {version}: " + "; ".join(compiled.skipped))
-        made.extend(compiled.segment.entries)
+        pycs.extend(compiled.segment.entries)
     shutil.rmtree(PYC_DIR, ignore_errors=True)
     PYC_DIR.mkdir()
-    for e in made:
-        (PYC_DIR / (stripped_name(e.path) if e.path.endswith(".py") else e.path.replace("/", "%"))).write_bytes(e.data)
+    for e in stripped:
+        (PYC_DIR / stripped_name(e.path)).write_bytes(e.data)
+    for e in pycs:
+        (PYC_DIR / e.path.replace("/", "%")).write_bytes(e.data)
     index = {e.path: hashlib.sha256(e.data).hexdigest() for e in sources}
     (PYC_DIR / PYC_INDEX).write_text(json.dumps(index, indent=1, sort_keys=True) + "\n", "utf-8")
     launcher_entries.cache_clear()
     _write_premade()
-    return [e.path for e in made] + [PREMADE_BLOB, PREMADE_INDEX]
+    return [e.path for e in (*stripped, *pycs)] + [PREMADE_BLOB, PREMADE_INDEX]
 
 
 #: The default build's launcher segment, deflated when the bytecode is made (``make launcher-pyc``):
